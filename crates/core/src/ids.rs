@@ -1,0 +1,128 @@
+//! Prefixed, sortable, unguessable identifiers (`tnt_01H…`, `usr_…`, `fac_…`, `chl_…`).
+//!
+//! The part after the prefix is a ULID: 48 bits of millisecond time (so ids sort by
+//! creation) and 80 bits from the CSPRNG (so they cannot be guessed or enumerated).
+//! Ids are not secrets; they are never the only thing that authorises an action.
+
+use crate::clock::UnixMillis;
+use crate::rand::{self, SecureRandom};
+use std::fmt;
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new ULID string (26 Crockford base32 characters).
+pub fn ulid(now_ms: UnixMillis, rng: &dyn SecureRandom) -> String {
+    let random: [u8; 10] = rand::bytes(rng);
+    let mut value: u128 = (u128::from(now_ms.max(0) as u64) & 0xFFFF_FFFF_FFFF) << 80;
+    for (i, b) in random.iter().enumerate() {
+        value |= u128::from(*b) << (8 * (9 - i));
+    }
+    let mut out = [0u8; 26];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let shift = 5 * (25 - i);
+        *slot = CROCKFORD[((value >> shift) & 0x1F) as usize];
+    }
+    out.iter().map(|&c| c as char).collect()
+}
+
+fn is_ulid(s: &str) -> bool {
+    s.len() == 26 && s.bytes().all(|b| CROCKFORD.contains(&b)) && s.as_bytes()[0] <= b'7'
+}
+
+/// Why a string is not an id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid {kind} id")]
+pub struct InvalidId {
+    pub kind: &'static str,
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate(now_ms: UnixMillis, rng: &dyn SecureRandom) -> Self {
+                Self(format!("{}{}", $prefix, ulid(now_ms, rng)))
+            }
+
+            /// Parses an id received from outside, checking prefix and shape.
+            pub fn parse(s: &str) -> Result<Self, InvalidId> {
+                match s.strip_prefix($prefix) {
+                    Some(rest) if is_ulid(rest) => Ok(Self(s.to_owned())),
+                    _ => Err(InvalidId { kind: $kind }),
+                }
+            }
+
+            /// Wraps a value read back from our own storage, which only ever holds ids we made.
+            pub fn from_trusted(s: String) -> Self {
+                Self(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// A tenant: the unit of isolation. Every row but server-wide keys belongs to one.
+    TenantId, "tnt_", "tenant");
+prefixed_id!(
+    /// An end user of one tenant.
+    UserId, "usr_", "user");
+prefixed_id!(
+    /// The public identifier of a tenant secret key (the key itself is `sk_live_…`).
+    ApiKeyId, "key_", "key");
+prefixed_id!(
+    /// A sign-in session: one refresh-token family.
+    SessionId, "ses_", "session");
+prefixed_id!(
+    /// An enrolled MFA factor.
+    FactorId, "fac_", "factor");
+prefixed_id!(
+    /// A sign-in challenge awaiting its second factor.
+    ChallengeId, "chl_", "challenge");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::OsRandom;
+
+    #[test]
+    fn ids_sort_by_time_and_parse_back() {
+        let a = UserId::generate(1_700_000_000_000, &OsRandom);
+        let b = UserId::generate(1_700_000_000_001, &OsRandom);
+        assert!(a < b);
+        assert!(a.as_str().starts_with("usr_01H"));
+        assert_eq!(UserId::parse(a.as_str()), Ok(a.clone()));
+        assert!(TenantId::parse(a.as_str()).is_err());
+        assert!(UserId::parse("usr_").is_err());
+        assert!(UserId::parse("usr_01HABCDEFGHJKMNPQRSTVWXYZI").is_err());
+        assert!(UserId::parse("usr_81HABCDEFGHJKMNPQRSTVWXYZ").is_err());
+    }
+
+    #[test]
+    fn random_part_differs() {
+        let ids: std::collections::HashSet<_> = (0..1000)
+            .map(|_| TenantId::generate(5, &OsRandom))
+            .collect();
+        assert_eq!(ids.len(), 1000);
+    }
+}

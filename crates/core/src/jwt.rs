@@ -1,0 +1,248 @@
+//! Access tokens: compact JWS (RFC 7515) signed with Ed25519 (`EdDSA`, RFC 8037).
+//!
+//! Verification accepts exactly one algorithm (no `alg` confusion, no `none`), looks the key
+//! up by `kid`, uses strict Ed25519 verification (rejects non-canonical and small-order
+//! encodings), and checks issuer and expiry against the server's clock.
+
+use crate::clock::UnixMillis;
+use crate::secret::{b64url, b64url_decode};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// The claims Latchkey issues. `amr` holds RFC 8176 method values; `acr` the assurance
+/// level reached (`aal1`, `aal2`), so relying parties can tell how the user signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub tid: String,
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub acr: String,
+    /// When a second factor was last verified in this session (seconds), if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_time: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token algorithm or type is not accepted")]
+    BadHeader,
+    #[error("token signing key is unknown")]
+    UnknownKey,
+    #[error("token signature is invalid")]
+    BadSignature,
+    #[error("token has expired")]
+    Expired,
+    #[error("token was issued by someone else")]
+    WrongIssuer,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    kid: String,
+}
+
+/// An Ed25519 key pair with its key id.
+pub struct Signer {
+    kid: String,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer({})", self.kid)
+    }
+}
+
+/// The key id of a public key: the first 16 hex digits of its SHA-256.
+pub fn kid_for(public: &[u8; 32]) -> String {
+    crate::hash::hex(&Sha256::digest(public)[..8])
+}
+
+impl Signer {
+    pub fn from_secret(secret: &[u8]) -> Option<Self> {
+        let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(secret.try_into().ok()?);
+        let key = SigningKey::from_bytes(&bytes);
+        let kid = kid_for(key.verifying_key().as_bytes());
+        Some(Self { kid, key })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.key.to_bytes())
+    }
+
+    pub fn public_bytes(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        let header = Header {
+            alg: "EdDSA".into(),
+            typ: Some("JWT".into()),
+            kid: self.kid.clone(),
+        };
+        // Serialising these plain structs cannot fail.
+        let h = serde_json::to_vec(&header).unwrap_or_default();
+        let c = serde_json::to_vec(claims).unwrap_or_default();
+        let input = format!("{}.{}", b64url(&h), b64url(&c));
+        let sig = self.key.sign(input.as_bytes());
+        format!("{input}.{}", b64url(&sig.to_bytes()))
+    }
+}
+
+/// A public key as a JWK (RFC 8037 §2) for `/.well-known/jwks.json`.
+pub fn jwk(kid: &str, public: &[u8; 32]) -> serde_json::Value {
+    serde_json::json!({
+        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+        "kid": kid, "x": b64url(public),
+    })
+}
+
+/// Reads the `kid` of a token without trusting anything else in it.
+pub fn peek_kid(token: &str) -> Result<String, JwtError> {
+    let head = token.split('.').next().ok_or(JwtError::Malformed)?;
+    let bytes = b64url_decode(head).ok_or(JwtError::Malformed)?;
+    let header: Header = serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)?;
+    Ok(header.kid)
+}
+
+/// Verifies signature, algorithm, issuer and expiry. `key_for` maps a kid to its public key.
+pub fn verify(
+    token: &str,
+    key_for: impl Fn(&str) -> Option<[u8; 32]>,
+    issuer: &str,
+    now: UnixMillis,
+) -> Result<Claims, JwtError> {
+    if token.len() > 4096 {
+        return Err(JwtError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::Malformed);
+    };
+    let header: Header = b64url_decode(h)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(JwtError::Malformed)?;
+    if header.alg != "EdDSA" || header.typ.as_deref().is_some_and(|t| t != "JWT") {
+        return Err(JwtError::BadHeader);
+    }
+    let public = key_for(&header.kid).ok_or(JwtError::UnknownKey)?;
+    let vk = VerifyingKey::from_bytes(&public).map_err(|_| JwtError::UnknownKey)?;
+    let sig_bytes: [u8; 64] = b64url_decode(s)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(JwtError::Malformed)?;
+    let sig = Signature::from_bytes(&sig_bytes);
+    let signed = &token[..h.len() + 1 + c.len()];
+    vk.verify_strict(signed.as_bytes(), &sig)
+        .map_err(|_| JwtError::BadSignature)?;
+    let claims: Claims = b64url_decode(c)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(JwtError::Malformed)?;
+    if claims.iss != issuer {
+        return Err(JwtError::WrongIssuer);
+    }
+    if now.div_euclid(1000) >= claims.exp {
+        return Err(JwtError::Expired);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            iss: "https://id.example".into(),
+            sub: "usr_1".into(),
+            tid: "tnt_1".into(),
+            sid: "ses_1".into(),
+            iat: 1000,
+            exp,
+            auth_time: 1000,
+            amr: vec!["pwd".into()],
+            acr: "aal1".into(),
+            mfa_time: None,
+        }
+    }
+
+    #[test]
+    fn sign_and_verify() {
+        let s = Signer::from_secret(&[9u8; 32]).unwrap();
+        let pk = s.public_bytes();
+        let kid = s.kid().to_owned();
+        let lookup = |k: &str| (k == kid).then_some(pk);
+        let t = s.sign(&claims(2000));
+        assert_eq!(peek_kid(&t).unwrap(), kid);
+        assert_eq!(
+            verify(&t, lookup, "https://id.example", 1_500_000).unwrap(),
+            claims(2000)
+        );
+        assert_eq!(
+            verify(&t, lookup, "https://id.example", 2_000_000),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            verify(&t, lookup, "https://other", 1_500_000),
+            Err(JwtError::WrongIssuer)
+        );
+        assert_eq!(
+            verify(&t, |_| None, "https://id.example", 1_500_000),
+            Err(JwtError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn rejects_tampering_and_other_algorithms() {
+        let s = Signer::from_secret(&[9u8; 32]).unwrap();
+        let pk = s.public_bytes();
+        let lookup = |_: &str| Some(pk);
+        let t = s.sign(&claims(2000));
+        let parts: Vec<&str> = t.split('.').collect();
+        // Flip a claim: acr aal1 -> aal2.
+        let mut c: serde_json::Value =
+            serde_json::from_slice(&b64url_decode(parts[1]).unwrap()).unwrap();
+        c["acr"] = "aal2".into();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64url(&serde_json::to_vec(&c).unwrap()),
+            parts[2]
+        );
+        assert_eq!(
+            verify(&forged, lookup, "https://id.example", 0),
+            Err(JwtError::BadSignature)
+        );
+        // alg none / HS256 headers are refused before any key is used.
+        for alg in ["none", "HS256", "ES256"] {
+            let h = b64url(format!(r#"{{"alg":"{alg}","kid":"{}"}}"#, s.kid()).as_bytes());
+            let t2 = format!("{h}.{}.{}", parts[1], parts[2]);
+            assert_eq!(
+                verify(&t2, lookup, "https://id.example", 0),
+                Err(JwtError::BadHeader)
+            );
+        }
+        assert_eq!(verify("a.b", lookup, "x", 0), Err(JwtError::Malformed));
+        assert_eq!(
+            verify(&format!("{t}.x"), lookup, "x", 0),
+            Err(JwtError::Malformed)
+        );
+    }
+}

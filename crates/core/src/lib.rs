@@ -1,0 +1,18 @@
+//! Latchkey's domain core: identifiers, canonical forms, tenant policy and the pure
+//! cryptography every other layer builds on. Nothing here performs I/O or reads the clock
+//! or the operating system's RNG by itself: time and randomness come in as arguments or
+//! through the [`clock::Clock`] and [`rand::SecureRandom`] traits.
+
+pub mod clock;
+pub mod duration;
+pub mod email;
+pub mod hash;
+pub mod ids;
+pub mod jwt;
+pub mod password;
+pub mod rand;
+pub mod seal;
+pub mod secret;
+pub mod settings;
+pub mod throttle;
+pub mod time;

@@ -1,0 +1,151 @@
+//! Latchkey's storage layer: one trait per aggregate, and one SQL implementation compiled
+//! for each backend (SQLite and PostgreSQL).
+//!
+//! The backend is chosen once, in [`open`]; everything above works with `Arc<dyn Store>`.
+//! Every backend must pass the contract suite in `tests/contract.rs`. Single-use things are
+//! consumed with one conditional write and counters move inside a write transaction, so
+//! concurrent requests on one or several server replicas cannot double-spend them.
+
+mod backend;
+pub mod model;
+
+use async_trait::async_trait;
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::ids::{ApiKeyId, SessionId, TenantId, UserId};
+use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
+use model::*;
+use std::sync::Arc;
+
+pub use backend::{open, OpenOptions};
+
+/// Storage failures. Callers map `Conflict` to a domain error; everything else is internal
+/// and is logged once, never shown to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("migration {version} failed: {message}")]
+    Migration { version: i64, message: String },
+    #[error("unsupported database url (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait TenantStore {
+    async fn insert_tenant(&self, tenant: &Tenant) -> Result<()>;
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
+    async fn update_tenant_settings(&self, tenant: &Tenant, now: UnixMillis) -> Result<bool>;
+    /// Creates the default tenant (and its first key) unless one exists, atomically, so
+    /// replicas starting together agree on one. Returns the default tenant's id and whether
+    /// this call created it.
+    async fn ensure_default_tenant(
+        &self,
+        tenant: &Tenant,
+        first_key: Option<&ApiKeyRecord>,
+    ) -> Result<(TenantId, bool)>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>>;
+    /// Marks a key revoked; `false` if it does not exist or was already revoked.
+    async fn revoke_api_key(&self, id: &ApiKeyId, now: UnixMillis) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait UserStore {
+    /// Fails with [`StoreError::Conflict`] if the tenant already has this email.
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>>;
+    async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<User>>;
+    /// Users of a tenant in id order, after `after`, at most `limit`.
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> Result<Vec<User>>;
+}
+
+#[async_trait]
+pub trait SessionStore {
+    /// Stores a new session and its first refresh token in one transaction.
+    async fn create_session(&self, session: &Session, refresh_hash: &str) -> Result<()>;
+    async fn get_session(&self, id: &SessionId) -> Result<Option<Session>>;
+    /// Consumes a refresh token and stores its successor, atomically. A token that was
+    /// already used revokes its whole family (refresh-token reuse detection).
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        next_hash: &str,
+        now: UnixMillis,
+    ) -> Result<RotateOutcome>;
+    /// Revokes a session (its whole refresh family); `false` if unknown or already revoked.
+    async fn revoke_session(&self, id: &SessionId, now: UnixMillis) -> Result<bool>;
+    /// The session a refresh token belongs to, whether or not the token is still usable.
+    async fn session_for_refresh(&self, hash: &str) -> Result<Option<Session>>;
+}
+
+#[async_trait]
+pub trait ThrottleStore {
+    /// Counts one attempt against `key` unless it is locked, atomically across concurrent
+    /// requests and replicas, and applies `policy` to set the next lock.
+    async fn throttle_attempt(
+        &self,
+        key: &ThrottleKey,
+        policy: &ThrottlePolicy,
+        now: UnixMillis,
+    ) -> Result<ThrottleDecision>;
+    /// Forgets the failures of `key` (after a success with that authenticator).
+    async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()>;
+}
+
+#[async_trait]
+pub trait KeyStore {
+    /// Stores a sealed server-wide secret unless one of that name exists; returns the value
+    /// now stored (ours or the one another replica stored first).
+    async fn ensure_server_secret(
+        &self,
+        name: &str,
+        sealed: &str,
+        now: UnixMillis,
+    ) -> Result<String>;
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// Signing keys not retired, newest first.
+    async fn active_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Every sealed value of one column, for re-sealing under a new master key.
+    async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>>;
+    /// Replaces a sealed value only if it still holds `old` (compare-and-swap).
+    async fn replace_sealed(
+        &self,
+        column: SealedColumn,
+        row: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool>;
+}
+
+/// Everything a Latchkey server needs from its database.
+#[async_trait]
+pub trait Store:
+    TenantStore + ApiKeyStore + UserStore + SessionStore + ThrottleStore + KeyStore + Send + Sync
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Applies pending migrations; safe to call from several replicas at once.
+    async fn migrate(&self) -> Result<()>;
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+    /// Closes the pools (at shutdown, and in tests).
+    async fn close(&self);
+}
+
+pub type DynStore = Arc<dyn Store>;

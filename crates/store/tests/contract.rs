@@ -1,0 +1,493 @@
+//! The store contract: every backend must behave identically. Each case runs on SQLite and,
+//! when `LATCHKEY_TEST_DATABASE_URL` is set (always in CI), on PostgreSQL in a schema of
+//! its own.
+
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::email::Email;
+use latchkey_core::ids::*;
+use latchkey_core::rand::OsRandom;
+use latchkey_core::settings::TenantSettings;
+use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
+use latchkey_store::model::*;
+use latchkey_store::{open, DynStore, OpenOptions, StoreError};
+use std::sync::Arc;
+
+const T0: UnixMillis = 1_800_000_000_000;
+
+struct Backend {
+    store: DynStore,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("contract.db").display());
+    let store = open(&OpenOptions::new(url)).await.unwrap();
+    store.migrate().await.unwrap();
+    Backend {
+        store,
+        _dir: Some(dir),
+    }
+}
+
+fn pg_url() -> Option<String> {
+    match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must set LATCHKEY_TEST_DATABASE_URL so PostgreSQL is never skipped"
+            );
+            None
+        }
+    }
+}
+
+async fn postgres() -> Option<Backend> {
+    let url = pg_url()?;
+    let schema = format!("lk_test_{}", ulid(T0).to_lowercase());
+    let mut opts = OpenOptions::new(url);
+    opts.pg_schema = Some(schema);
+    let store = open(&opts).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(Backend { store, _dir: None })
+}
+
+fn ulid(t: UnixMillis) -> String {
+    latchkey_core::ids::ulid(t, &OsRandom)
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let b = super::sqlite().await;
+                super::$case(b.store.clone()).await;
+                b.store.close().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(b) = super::postgres().await else {
+                    eprintln!("LATCHKEY_TEST_DATABASE_URL unset: PostgreSQL case skipped");
+                    return;
+                };
+                super::$case(b.store.clone()).await;
+                b.store.close().await;
+            })*
+        }
+    };
+}
+
+contract!(
+    migrations_are_idempotent,
+    tenants_round_trip,
+    default_tenant_is_created_once,
+    api_keys_are_found_by_hash_and_revoked,
+    users_are_unique_per_tenant_and_scoped,
+    refresh_tokens_rotate_once_and_reuse_revokes_family,
+    parallel_refresh_rotates_exactly_once,
+    throttle_counts_locks_and_resets,
+    parallel_throttle_burst_cannot_exceed_limit,
+    server_secrets_and_signing_keys,
+);
+
+fn tenant(name: &str) -> Tenant {
+    Tenant {
+        id: TenantId::generate(T0, &OsRandom),
+        name: name.into(),
+        settings: TenantSettings::default(),
+        created_at: T0,
+    }
+}
+
+fn key(t: &TenantId, hash: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: ApiKeyId::generate(T0, &OsRandom),
+        tenant_id: t.clone(),
+        name: "k".into(),
+        key_hash: hash.into(),
+        display_prefix: "sk_live_abcd".into(),
+        created_at: T0,
+        revoked_at: None,
+    }
+}
+
+fn user(t: &TenantId, email: &str) -> User {
+    User {
+        id: UserId::generate(T0, &OsRandom),
+        tenant_id: t.clone(),
+        email: Email::parse(email).unwrap(),
+        password_hash: "$argon2id$fake".into(),
+        name: Some("A".into()),
+        phone_number: None,
+        phone_verified_at: None,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+async fn user_in_new_tenant(s: &DynStore) -> User {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let u = user(&t.id, "alice@example.com");
+    s.insert_user(&u).await.unwrap();
+    u
+}
+
+fn session(u: &User, expires_at: UnixMillis) -> Session {
+    Session {
+        id: SessionId::generate(T0, &OsRandom),
+        tenant_id: u.tenant_id.clone(),
+        user_id: u.id.clone(),
+        amr: vec!["pwd".into()],
+        acr: "aal1".into(),
+        auth_time: T0,
+        mfa_at: None,
+        created_at: T0,
+        expires_at,
+        revoked_at: None,
+    }
+}
+
+async fn migrations_are_idempotent(s: DynStore) {
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+    s.ping().await.unwrap();
+}
+
+async fn tenants_round_trip(s: DynStore) {
+    let mut t = tenant("Acme");
+    s.insert_tenant(&t).await.unwrap();
+    assert_eq!(s.get_tenant(&t.id).await.unwrap(), Some(t.clone()));
+    assert!(matches!(
+        s.insert_tenant(&t).await,
+        Err(StoreError::Conflict)
+    ));
+    t.settings.access_token_ttl_secs = 120;
+    assert!(s.update_tenant_settings(&t, T0 + 1).await.unwrap());
+    assert_eq!(
+        s.get_tenant(&t.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .access_token_ttl_secs,
+        120
+    );
+    assert_eq!(
+        s.get_tenant(&TenantId::generate(T0, &OsRandom))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn default_tenant_is_created_once(s: DynStore) {
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let t = tenant("default");
+                let k = key(&t.id, &format!("hash-{i}"));
+                s.ensure_default_tenant(&t, Some(&k)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for a in attempts {
+        let (id, c) = a.await.unwrap();
+        ids.push(id);
+        created += usize::from(c);
+    }
+    assert_eq!(created, 1, "exactly one caller creates the default tenant");
+    assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    assert!(s.get_tenant(&ids[0]).await.unwrap().is_some());
+    assert_eq!(s.list_api_keys(&ids[0]).await.unwrap().len(), 1);
+}
+
+async fn api_keys_are_found_by_hash_and_revoked(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let k = key(&t.id, "h1");
+    s.insert_api_key(&k).await.unwrap();
+    assert!(matches!(
+        s.insert_api_key(&key(&t.id, "h1")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.find_api_key_by_hash("h1").await.unwrap(), Some(k.clone()));
+    assert_eq!(s.find_api_key_by_hash("h2").await.unwrap(), None);
+    assert!(s.revoke_api_key(&k.id, T0 + 5).await.unwrap());
+    assert!(!s.revoke_api_key(&k.id, T0 + 6).await.unwrap());
+    assert_eq!(
+        s.find_api_key_by_hash("h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(T0 + 5)
+    );
+    assert_eq!(s.list_api_keys(&t.id).await.unwrap().len(), 1);
+}
+
+async fn users_are_unique_per_tenant_and_scoped(s: DynStore) {
+    let (a, b) = (tenant("a"), tenant("b"));
+    s.insert_tenant(&a).await.unwrap();
+    s.insert_tenant(&b).await.unwrap();
+    let u = user(&a.id, "alice@example.com");
+    s.insert_user(&u).await.unwrap();
+    assert!(matches!(
+        s.insert_user(&user(&a.id, "ALICE@example.com")).await,
+        Err(StoreError::Conflict)
+    ));
+    s.insert_user(&user(&b.id, "alice@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(s.get_user(&a.id, &u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        s.get_user(&b.id, &u.id).await.unwrap(),
+        None,
+        "no cross-tenant reads"
+    );
+    assert_eq!(
+        s.find_user_by_email(&a.id, "alice@example.com")
+            .await
+            .unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        s.find_user_by_email(&a.id, "bob@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    for i in 0..4 {
+        s.insert_user(&user(&a.id, &format!("u{i}@example.com")))
+            .await
+            .unwrap();
+    }
+    let page1 = s.list_users(&a.id, None, 3).await.unwrap();
+    assert_eq!(page1.len(), 3);
+    let page2 = s.list_users(&a.id, Some(&page1[2].id), 3).await.unwrap();
+    assert_eq!(page2.len(), 2);
+    assert!(page1.iter().all(|u| u.tenant_id == a.id));
+}
+
+async fn refresh_tokens_rotate_once_and_reuse_revokes_family(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let ses = session(&u, T0 + 1_000_000);
+    s.create_session(&ses, "r1").await.unwrap();
+    assert_eq!(s.get_session(&ses.id).await.unwrap(), Some(ses.clone()));
+    assert_eq!(
+        s.rotate_refresh_token("r1", "r2", T0 + 1).await.unwrap(),
+        RotateOutcome::Rotated(ses.clone())
+    );
+    assert_eq!(
+        s.rotate_refresh_token("nope", "x", T0 + 2).await.unwrap(),
+        RotateOutcome::Unknown
+    );
+    // Replaying r1 is theft: the family dies, so r2 stops working too.
+    assert_eq!(
+        s.rotate_refresh_token("r1", "r3", T0 + 3).await.unwrap(),
+        RotateOutcome::Reused
+    );
+    assert!(s
+        .get_session(&ses.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert_eq!(
+        s.rotate_refresh_token("r2", "r4", T0 + 4).await.unwrap(),
+        RotateOutcome::Dead
+    );
+    // Expiry.
+    let short = session(&u, T0 + 10);
+    s.create_session(&short, "s1").await.unwrap();
+    assert_eq!(
+        s.rotate_refresh_token("s1", "s2", T0 + 10).await.unwrap(),
+        RotateOutcome::Dead
+    );
+    // Explicit revocation.
+    let other = session(&u, T0 + 1_000_000);
+    s.create_session(&other, "o1").await.unwrap();
+    assert_eq!(
+        s.session_for_refresh("o1").await.unwrap().map(|x| x.id),
+        Some(other.id.clone())
+    );
+    assert!(s.revoke_session(&other.id, T0 + 5).await.unwrap());
+    assert!(!s.revoke_session(&other.id, T0 + 6).await.unwrap());
+    assert_eq!(
+        s.rotate_refresh_token("o1", "o2", T0 + 7).await.unwrap(),
+        RotateOutcome::Dead
+    );
+}
+
+async fn parallel_refresh_rotates_exactly_once(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let ses = session(&u, T0 + 1_000_000);
+    s.create_session(&ses, "p1").await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.rotate_refresh_token("p1", &format!("next-{i}"), T0 + 1)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut rotated = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            RotateOutcome::Rotated(_) => rotated += 1,
+            RotateOutcome::Reused => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+fn tkey(t: &TenantId, subject: &str) -> ThrottleKey {
+    ThrottleKey {
+        tenant_id: t.clone(),
+        scope: "password",
+        subject: subject.into(),
+    }
+}
+
+async fn throttle_counts_locks_and_resets(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let k = tkey(&t.id, "alice@example.com");
+    let p = ThrottlePolicy::PASSWORD;
+    for n in 1..=6 {
+        assert_eq!(
+            s.throttle_attempt(&k, &p, T0).await.unwrap(),
+            ThrottleDecision::Allowed { failures: n }
+        );
+    }
+    // The 6th attempt set a 1 s delay.
+    assert_eq!(
+        s.throttle_attempt(&k, &p, T0 + 200).await.unwrap(),
+        ThrottleDecision::Locked {
+            retry_after_secs: 1
+        }
+    );
+    assert_eq!(
+        s.throttle_attempt(&k, &p, T0 + 1000).await.unwrap(),
+        ThrottleDecision::Allowed { failures: 7 }
+    );
+    assert_eq!(
+        s.throttle_attempt(&k, &p, T0 + 1000).await.unwrap(),
+        ThrottleDecision::Locked {
+            retry_after_secs: 2
+        }
+    );
+    // Another subject and another tenant are untouched.
+    assert_eq!(
+        s.throttle_attempt(&tkey(&t.id, "bob@example.com"), &p, T0)
+            .await
+            .unwrap(),
+        ThrottleDecision::Allowed { failures: 1 }
+    );
+    // Clearing (a success) starts over.
+    s.throttle_clear(&k).await.unwrap();
+    assert_eq!(
+        s.throttle_attempt(&k, &p, T0 + 1000).await.unwrap(),
+        ThrottleDecision::Allowed { failures: 1 }
+    );
+    // A long quiet period starts over too.
+    let later = T0 + 1000 + 3_600_001;
+    assert_eq!(
+        s.throttle_attempt(&k, &p, later).await.unwrap(),
+        ThrottleDecision::Allowed { failures: 1 }
+    );
+}
+
+async fn parallel_throttle_burst_cannot_exceed_limit(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let k = tkey(&t.id, "victim@example.com");
+    let p = ThrottlePolicy::PASSWORD;
+    let barrier = Arc::new(tokio::sync::Barrier::new(100));
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (s, k, barrier) = (s.clone(), k.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.throttle_attempt(&k, &p, T0).await.unwrap()
+            })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        if let ThrottleDecision::Allowed { .. } = task.await.unwrap() {
+            allowed += 1;
+        }
+    }
+    // Five free attempts, plus the sixth that sets the first delay.
+    assert_eq!(allowed, p.free_attempts + 1);
+}
+
+async fn server_secrets_and_signing_keys(s: DynStore) {
+    assert_eq!(
+        s.ensure_server_secret("pepper", "sealed-a", T0)
+            .await
+            .unwrap(),
+        "sealed-a"
+    );
+    assert_eq!(
+        s.ensure_server_secret("pepper", "sealed-b", T0)
+            .await
+            .unwrap(),
+        "sealed-a"
+    );
+    let k1 = SigningKeyRecord {
+        kid: "k1".into(),
+        algorithm: "EdDSA".into(),
+        public_key: vec![1; 32],
+        private_sealed: "lk1.x.y".into(),
+        created_at: T0,
+    };
+    let k2 = SigningKeyRecord {
+        kid: "k2".into(),
+        created_at: T0 + 1,
+        ..k1.clone()
+    };
+    s.insert_signing_key(&k1).await.unwrap();
+    s.insert_signing_key(&k2).await.unwrap();
+    assert_eq!(
+        s.active_signing_keys().await.unwrap(),
+        vec![k2.clone(), k1.clone()]
+    );
+    let sealed = s
+        .list_sealed(SealedColumn::SigningKeyPrivate)
+        .await
+        .unwrap();
+    assert_eq!(sealed.len(), 2);
+    assert!(s
+        .replace_sealed(SealedColumn::SigningKeyPrivate, "k1", "lk1.x.y", "lk1.z.w")
+        .await
+        .unwrap());
+    assert!(!s
+        .replace_sealed(SealedColumn::SigningKeyPrivate, "k1", "lk1.x.y", "lk1.q.q")
+        .await
+        .unwrap());
+    assert!(s
+        .replace_sealed(SealedColumn::ServerSecret, "pepper", "sealed-a", "sealed-c")
+        .await
+        .unwrap());
+    assert_eq!(
+        s.ensure_server_secret("pepper", "sealed-d", T0)
+            .await
+            .unwrap(),
+        "sealed-c"
+    );
+}
