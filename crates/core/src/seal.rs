@@ -113,27 +113,47 @@ impl Keyring {
         Self { current, previous }
     }
 
+    /// A keyring that seals with `new` and still opens everything this one opens.
+    pub fn with_new_current(&self, new: MasterKey) -> Keyring {
+        let mut previous = vec![self.current.clone()];
+        previous.extend(self.previous.iter().cloned());
+        Keyring::new(new, previous)
+    }
+
+    /// Every key, the current one first.
+    pub fn keys(&self) -> Vec<&MasterKey> {
+        std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .collect()
+    }
+
     pub fn current_id(&self) -> &str {
         &self.current.id
     }
 
-    pub fn seal(&self, plaintext: &[u8], aad: &str, rng: &dyn SecureRandom) -> String {
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        aad: &str,
+        rng: &dyn SecureRandom,
+    ) -> Result<String, SealError> {
         let nonce: [u8; NONCE_LEN] = rand::bytes(rng);
-        let ct = match self.current.cipher().encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: aad.as_bytes(),
-            },
-        ) {
-            Ok(ct) => ct,
-            // Encryption only fails for inputs beyond 256 GiB, which never reach here.
-            Err(_) => Vec::new(),
-        };
+        // Encryption fails only for inputs beyond 256 GiB.
+        let ct = self
+            .current
+            .cipher()
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| SealError::Malformed)?;
         let mut blob = Vec::with_capacity(NONCE_LEN + ct.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ct);
-        format!("{VERSION}.{}.{}", self.current.id, b64url(&blob))
+        Ok(format!("{VERSION}.{}.{}", self.current.id, b64url(&blob)))
     }
 
     pub fn open(&self, sealed: &str, aad: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
@@ -182,7 +202,9 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let ring = Keyring::new(MasterKey::generate(&OsRandom), vec![]);
-        let s = ring.seal(b"seed", "factors.secret:fac_1", &OsRandom);
+        let s = ring
+            .seal(b"seed", "factors.secret:fac_1", &OsRandom)
+            .unwrap();
         assert!(s.starts_with(&format!("lk1.{}.", ring.current_id())));
         assert!(!s.contains("seed"));
         assert_eq!(&**ring.open(&s, "factors.secret:fac_1").unwrap(), b"seed");
@@ -195,13 +217,19 @@ mod tests {
         tampered.push(if s.ends_with('A') { 'B' } else { 'A' });
         assert!(ring.open(&tampered, "factors.secret:fac_1").is_err());
         // Two seals of one plaintext differ (random nonce).
-        assert_ne!(s, ring.seal(b"seed", "factors.secret:fac_1", &OsRandom));
+        assert_ne!(
+            s,
+            ring.seal(b"seed", "factors.secret:fac_1", &OsRandom)
+                .unwrap()
+        );
     }
 
     #[test]
     fn rotation_keeps_old_values_readable() {
         let old = MasterKey::generate(&OsRandom);
-        let s = Keyring::new(old.clone(), vec![]).seal(b"x", "t.c:r", &OsRandom);
+        let s = Keyring::new(old.clone(), vec![])
+            .seal(b"x", "t.c:r", &OsRandom)
+            .unwrap();
         let new = MasterKey::generate(&OsRandom);
         let rotated = Keyring::new(new.clone(), vec![old]);
         assert!(rotated.is_stale(&s));

@@ -1,1 +1,246 @@
-fn main() {}
+//! The `latchkey` command: run the server, migrate, and administer tenants and keys.
+
+use clap::{Parser, Subcommand};
+use latchkey_server::app::{open_store, App, AppOptions};
+use latchkey_server::config::{Config, Overrides};
+use latchkey_server::keys::{self, KeySource};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A self-hosted authentication server built around MFA"
+)]
+struct Cli {
+    /// Configuration file (default: ./latchkey.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory for the embedded database and generated keys (default ./latchkey-data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantCommand),
+    /// Manage tenant secret keys and the master key.
+    #[command(subcommand)]
+    Keys(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its id and a new secret key.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a secret key for a tenant; prints it once.
+    Create {
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a secret key, given its id (key_…) or the key itself (sk_live_…).
+    Revoke {
+        #[arg(value_name = "KEY_ID_OR_SECRET")]
+        key: String,
+    },
+    /// Re-seal every stored secret under a new master key.
+    ///
+    /// With the master key in the data directory, a new key is generated and the old one
+    /// kept until re-sealing is done. With LATCHKEY_MASTER_KEY, set the new key there and
+    /// the old one in LATCHKEY_PREVIOUS_MASTER_KEYS, run this, then drop the old key.
+    RotateMaster,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        config_file: cli.config.clone(),
+        listen: cli.listen.clone(),
+        data_dir: cli.data_dir.clone(),
+    };
+    let config = match Config::load(&overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    latchkey_server::telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("latchkey: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config, None).await.map_err(|e| e.to_string())?;
+            println!("migrations applied ({})", store.backend());
+            store.close().await;
+            Ok(())
+        }
+        Command::Tenants(TenantCommand::Create { name }) => {
+            let app = start(config).await?;
+            let (tenant, key) = app.create_tenant(&name).await.map_err(|e| e.to_string())?;
+            println!("tenant_id:  {}", tenant.id);
+            println!("secret_key: {}", key.expose());
+            eprintln!("Store the secret key now: it is not shown again.");
+            Ok(())
+        }
+        Command::Keys(KeyCommand::Create { tenant, name }) => {
+            let app = start(config).await?;
+            let id = latchkey_core::ids::TenantId::parse(&tenant).map_err(|e| e.to_string())?;
+            let (record, key) = app
+                .create_api_key(&id, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("key_id:     {}", record.id);
+            println!("secret_key: {}", key.expose());
+            eprintln!("Store the secret key now: it is not shown again.");
+            Ok(())
+        }
+        Command::Keys(KeyCommand::Revoke { key }) => {
+            let app = start(config).await?;
+            if app.revoke_api_key(&key).await.map_err(|e| e.to_string())? {
+                println!("revoked");
+                Ok(())
+            } else {
+                Err("no such live key".into())
+            }
+        }
+        Command::Keys(KeyCommand::RotateMaster) => rotate_master(config).await,
+    }
+}
+
+async fn start(config: Config) -> Result<App, String> {
+    let started = App::start(config, AppOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    announce_generated_key(&started);
+    Ok(started.app)
+}
+
+fn announce_generated_key(started: &latchkey_server::app::Started) {
+    if let Some(key) = &started.generated_key {
+        // Printed straight to the terminal, never through the logger.
+        eprintln!(
+            "\n==> Created the default tenant {} with secret key:\n\n    {}\n\n    Store it now: it is not shown again.\n",
+            started.app.default_tenant,
+            key.expose()
+        );
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let listen = config.listen;
+    let started = App::start(config, AppOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    announce_generated_key(&started);
+    let app = started.app;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(
+        address = %listen,
+        backend = app.store.backend(),
+        default_tenant = %app.default_tenant,
+        issuer = %app.issuer,
+        "latchkey is listening"
+    );
+    let store = app.store.clone();
+    latchkey_server::http::serve(app, listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}
+
+async fn rotate_master(config: Config) -> Result<(), String> {
+    let rng = latchkey_core::rand::OsRandom;
+    let store = open_store(&config, None).await.map_err(|e| e.to_string())?;
+    let (keyring, source) = keys::load_keyring(&config, &rng).map_err(|e| e.to_string())?;
+    let (count, current) = match source {
+        KeySource::Configured => (
+            keys::reseal_all(&store, &keyring, &rng)
+                .await
+                .map_err(|e| e.to_string())?,
+            keyring.current_id().to_owned(),
+        ),
+        KeySource::File(path) => {
+            // Keep the old keys beside the new one until every value is re-sealed, so a
+            // crash part-way leaves everything readable; then keep only the new key.
+            let new = latchkey_core::seal::MasterKey::generate(&rng);
+            let ring = keyring.with_new_current(new.clone());
+            keys::write_key_file(&path, &ring.keys()).map_err(|e| e.to_string())?;
+            let n = keys::reseal_all(&store, &ring, &rng)
+                .await
+                .map_err(|e| e.to_string())?;
+            keys::write_key_file(&path, &[&new]).map_err(|e| e.to_string())?;
+            println!("new master key {} written to {}", new.id(), path.display());
+            (n, new.id().to_owned())
+        }
+    };
+    println!("re-sealed {count} value(s) under master key {current}");
+    store.close().await;
+    Ok(())
+}

@@ -1,1 +1,16 @@
-//! placeholder
+//! The Latchkey server: configuration, start-up, the services that implement each use case,
+//! and the HTTP layer that exposes them.
+//!
+//! Layering: `http` handlers extract and validate input, call one `service` function on
+//! [`App`], and map its result; services hold the logic and talk to the store and the
+//! crypto material; neither knows which database is underneath.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod service;
+pub mod telemetry;
+
+pub use app::{App, AppOptions, StartupError};
+pub use config::Config;

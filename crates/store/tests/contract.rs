@@ -2,6 +2,8 @@
 //! when `LATCHKEY_TEST_DATABASE_URL` is set (always in CI), on PostgreSQL in a schema of
 //! its own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::ids::*;

@@ -4,6 +4,9 @@
 //! survives power loss, not only a process crash (SQLite docs: WAL with NORMAL "might roll
 //! back following a power loss"; SECURITY.md test 62). One writer connection, many readers.
 
+// Deliberate: the one SQL implementation is compiled once per backend, with `Db` bound
+// to this backend's database type (see backend/mod.rs).
+#[allow(clippy::duplicate_mod)]
 #[path = "sql.rs"]
 mod sql;
 

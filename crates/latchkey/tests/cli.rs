@@ -1,0 +1,368 @@
+//! The `latchkey` binary as an operator uses it: zero-config start, configuration errors,
+//! tenant and key commands, master-key rotation, graceful stop on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A command with a clean environment (no LATCHKEY_* from the caller) in `dir`.
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    c.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+fn start(mut c: Command, port: u16) -> Server {
+    let mut child = c
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Server { child, url };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    panic!("server did not start: {}", text(&out.stderr));
+}
+
+impl Server {
+    /// SIGTERM, then wait: the exit must be clean.
+    fn stop(self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let out = self.child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "server exited badly: {stderr}");
+        stderr
+    }
+}
+
+fn post(url: &str, body: Value) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    })
+}
+
+fn get(url: &str, bearer: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[test]
+fn zero_config_serve_then_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start(cmd(dir.path()), port);
+    let (status, body) = post(
+        &format!("{}/v1/auth/signup", server.url),
+        json!({ "email": "alice@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(status, 201, "{body}");
+    let stderr = server.stop();
+    assert!(
+        stderr.contains("sk_live_"),
+        "the generated key is printed once"
+    );
+    assert!(stderr.contains("GENERATED A NEW MASTER KEY"));
+    assert!(stderr.contains("shutdown signal received"));
+    assert!(dir.path().join("latchkey-data/latchkey.db").exists());
+    assert!(dir.path().join("latchkey-data/master.key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("latchkey-data/master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "master key readable by others");
+    }
+    // A second start reuses everything and prints no key.
+    let server = start(cmd(dir.path()), port);
+    let stderr = server.stop();
+    assert!(!stderr.contains("sk_live_"));
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("latchkey.toml"),
+        "listen = \"nowhere\"\nunknown_key = 1\n",
+    )
+    .unwrap();
+    let out = run(cmd(dir.path())
+        .arg("serve")
+        .env("LATCHKEY_ACCESS_TOKEN_TTL", "forever")
+        .env("LATCHKEY_MASTER_KEY", "too-short"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for needle in [
+        "listen",
+        "unknown_key",
+        "LATCHKEY_ACCESS_TOKEN_TTL",
+        "LATCHKEY_MASTER_KEY",
+    ] {
+        assert!(err.contains(needle), "{needle} not reported: {err}");
+    }
+    assert!(!err.contains("too-short"), "secret values are not echoed");
+}
+
+#[test]
+fn tenants_and_keys_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cmd(dir.path()).args(["tenants", "create", "--name", "Acme"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let tenant = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tenant_id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let first_key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(tenant.starts_with("tnt_01"));
+    assert!(first_key.starts_with("sk_live_"));
+
+    let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", &tenant]));
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    let key_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("key_id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let second = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let port = free_port();
+    let server = start(cmd(dir.path()), port);
+    let config = format!("{}/v1/admin/config", server.url);
+    assert_eq!(get(&config, &first_key), 200);
+    assert_eq!(get(&config, &second), 200);
+    let out = run(cmd(dir.path()).args(["keys", "revoke", &key_id]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(cmd(dir.path()).args(["keys", "revoke", &first_key]));
+    assert!(out.status.success());
+    assert_eq!(get(&config, &first_key), 401);
+    assert_eq!(get(&config, &second), 401);
+    let out = run(cmd(dir.path()).args(["keys", "revoke", &key_id]));
+    assert!(!out.status.success(), "revoking twice reports it");
+    let out = run(cmd(dir.path()).args([
+        "keys",
+        "create",
+        "--tenant",
+        "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ",
+    ]));
+    assert!(!out.status.success());
+    server.stop();
+}
+
+#[test]
+fn master_key_rotation_and_a_stolen_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start(cmd(dir.path()), port);
+    let (_, body) = post(
+        &format!("{}/v1/auth/signup", server.url),
+        json!({ "email": "alice@example.com", "password": "correct horse" }),
+    );
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    server.stop();
+    let key_before = std::fs::read_to_string(dir.path().join("latchkey-data/master.key")).unwrap();
+
+    let out = run(cmd(dir.path()).args(["keys", "rotate-master"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("re-sealed 2 value(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let key_after = std::fs::read_to_string(dir.path().join("latchkey-data/master.key")).unwrap();
+    assert_ne!(key_before, key_after);
+    assert_eq!(
+        key_after.lines().filter(|l| !l.starts_with('#')).count(),
+        1,
+        "the old key is gone"
+    );
+
+    // Everything sealed still opens: the old token verifies and sign-in works.
+    let server = start(cmd(dir.path()), port);
+    assert_eq!(get(&format!("{}/v1/users/me", server.url), &access), 200);
+    let (status, _) = post(
+        &format!("{}/v1/auth/signin", server.url),
+        json!({ "email": "alice@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(status, 200);
+    server.stop();
+
+    // The database alone, without its master key, does not start.
+    let stolen = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(stolen.path().join("latchkey-data")).unwrap();
+    std::fs::copy(
+        dir.path().join("latchkey-data/latchkey.db"),
+        stolen.path().join("latchkey-data/latchkey.db"),
+    )
+    .unwrap();
+    let out =
+        run(cmd(stolen.path()).args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("master key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn configured_master_key_and_postgres() {
+    let Ok(url) = std::env::var("LATCHKEY_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set LATCHKEY_TEST_DATABASE_URL"
+        );
+        return;
+    };
+    // A schema of our own, named in the URL the way an operator would.
+    let schema = format!("lk_cli_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut opts = latchkey_store::OpenOptions::new(url.clone());
+        opts.pg_schema = Some(schema.clone());
+        latchkey_store::open(&opts).await.unwrap().close().await;
+    });
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let key = "11".repeat(32);
+    let dir = tempfile::tempdir().unwrap();
+    let with_env = |c: &mut Command| {
+        c.env("DATABASE_URL", &db)
+            .env("LATCHKEY_MASTER_KEY", &key)
+            .env(
+                "LATCHKEY_BOOTSTRAP_SECRET_KEY",
+                "sk_live_clitestkey000000000000000000000000000000",
+            );
+    };
+    let mut m = cmd(dir.path());
+    with_env(&mut m);
+    let out = run(m.arg("migrate"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("postgres"));
+
+    let port = free_port();
+    let mut c = cmd(dir.path());
+    with_env(&mut c);
+    let server = start(c, port);
+    assert_eq!(
+        get(
+            &format!("{}/v1/admin/config", server.url),
+            "sk_live_clitestkey000000000000000000000000000000"
+        ),
+        200
+    );
+    let (status, _) = post(
+        &format!("{}/v1/auth/signup", server.url),
+        json!({ "email": "pg@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(status, 201);
+    let stderr = server.stop();
+    assert!(!stderr.contains("GENERATED A NEW MASTER KEY"));
+    assert!(
+        !dir.path().join("latchkey-data").exists(),
+        "nothing written to a data dir"
+    );
+
+    // Rotation with a configured key: new key current, old key listed as previous.
+    let mut r = cmd(dir.path());
+    with_env(&mut r);
+    let out = run(r
+        .env("LATCHKEY_MASTER_KEY", "22".repeat(32))
+        .env("LATCHKEY_PREVIOUS_MASTER_KEYS", &key)
+        .args(["keys", "rotate-master"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut c = cmd(dir.path());
+    with_env(&mut c);
+    c.env("LATCHKEY_MASTER_KEY", "22".repeat(32));
+    let server = start(c, port);
+    let (status, _) = post(
+        &format!("{}/v1/auth/signin", server.url),
+        json!({ "email": "pg@example.com", "password": "correct horse" }),
+    );
+    assert_eq!(status, 200);
+    server.stop();
+}

@@ -1,0 +1,188 @@
+//! The application object: everything a request needs, built once at start-up.
+
+use crate::config::Config;
+use crate::keys::{self, Crypto, KeyError, KeySource};
+use latchkey_core::clock::{Clock, SystemClock};
+use latchkey_core::hash::HashPurpose;
+use latchkey_core::ids::{ApiKeyId, TenantId};
+use latchkey_core::password::PasswordHasher;
+use latchkey_core::rand::{OsRandom, SecureRandom};
+use latchkey_core::secret::{opaque_token, SecretString};
+use latchkey_core::settings::TenantSettings;
+use latchkey_store::model::{ApiKeyRecord, Tenant};
+use latchkey_store::{DynStore, OpenOptions, StoreError};
+use std::ops::Deref;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigErrors),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What tests (and only tests) replace.
+#[derive(Clone)]
+pub struct AppOptions {
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn SecureRandom>,
+    /// PostgreSQL schema to run in (test isolation).
+    pub pg_schema: Option<String>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(OsRandom),
+            pg_schema: None,
+        }
+    }
+}
+
+pub struct AppInner {
+    pub config: Config,
+    pub store: DynStore,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn SecureRandom>,
+    pub crypto: Crypto,
+    pub key_source: KeySource,
+    pub passwords: PasswordHasher,
+    pub hash_permits: Semaphore,
+    pub default_tenant: TenantId,
+    pub issuer: String,
+}
+
+/// Cheap to clone; shared by every request.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+impl Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// Facts from start-up the caller reports to the operator.
+pub struct Started {
+    pub app: App,
+    /// A secret key generated for a newly created default tenant: shown once, never stored.
+    pub generated_key: Option<SecretString>,
+}
+
+/// Opens and migrates the store named by the configuration.
+pub async fn open_store(
+    config: &Config,
+    pg_schema: Option<String>,
+) -> Result<DynStore, StartupError> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            StartupError::Other(format!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    let mut opts = OpenOptions::new(config.effective_database_url());
+    opts.max_connections = config.database_max_connections;
+    opts.pg_schema = pg_schema;
+    let store = latchkey_store::open(&opts).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+impl App {
+    /// Builds the application: store (migrated), keys, the default tenant.
+    pub async fn start(config: Config, options: AppOptions) -> Result<Started, StartupError> {
+        let store = open_store(&config, options.pg_schema.clone()).await?;
+        let (keyring, key_source) = keys::load_keyring(&config, options.rng.as_ref())?;
+        let now = options.clock.now_ms();
+        let crypto = Crypto::load(&store, keyring, now, options.rng.as_ref()).await?;
+        let params = config.argon2;
+        let rng = options.rng.clone();
+        let passwords =
+            tokio::task::spawn_blocking(move || PasswordHasher::new(params, rng.as_ref()))
+                .await
+                .map_err(|e| StartupError::Other(e.to_string()))?
+                .map_err(|e| StartupError::Other(e.to_string()))?;
+
+        // The default tenant, with its first secret key.
+        let tenant = Tenant {
+            id: TenantId::generate(now, options.rng.as_ref()),
+            name: "default".into(),
+            settings: TenantSettings {
+                access_token_ttl_secs: config.access_token_ttl_secs,
+                refresh_token_ttl_secs: config.refresh_token_ttl_secs,
+                ..Default::default()
+            },
+            created_at: now,
+        };
+        let key = match &config.bootstrap_secret_key {
+            Some(k) => k.clone(),
+            None => opaque_token("sk_live_", options.rng.as_ref()),
+        };
+        let record = api_key_record(
+            &crypto,
+            &tenant.id,
+            "bootstrap",
+            &key,
+            now,
+            options.rng.as_ref(),
+        );
+        let (default_tenant, created) = store.ensure_default_tenant(&tenant, Some(&record)).await?;
+        let generated_key = (created && config.bootstrap_secret_key.is_none()).then_some(key);
+        if created {
+            tracing::info!(tenant_id = %default_tenant, "created the default tenant");
+        }
+
+        let inner = AppInner {
+            issuer: config.issuer(),
+            hash_permits: Semaphore::new(config.hash_concurrency),
+            config,
+            store,
+            clock: options.clock,
+            rng: options.rng,
+            crypto,
+            key_source,
+            passwords,
+            default_tenant,
+        };
+        Ok(Started {
+            app: App(Arc::new(inner)),
+            generated_key,
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// The stored form of a new secret key: id, keyed hash and a display prefix.
+pub fn api_key_record(
+    crypto: &Crypto,
+    tenant: &TenantId,
+    name: &str,
+    key: &SecretString,
+    now: i64,
+    rng: &dyn SecureRandom,
+) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: ApiKeyId::generate(now, rng),
+        tenant_id: tenant.clone(),
+        name: name.to_owned(),
+        key_hash: crypto
+            .hasher
+            .hash(HashPurpose::ApiKey, "", key.expose().as_bytes()),
+        display_prefix: key.expose().chars().take(12).collect(),
+        created_at: now,
+        revoked_at: None,
+    }
+}

@@ -1,0 +1,481 @@
+//! Typed, layered configuration: defaults < config file (`latchkey.toml`) < environment
+//! (`LATCHKEY_*`, plus `DATABASE_URL`) < command-line flags, with `*_FILE` variants for
+//! secrets. Unknown keys are rejected and every problem is reported at once.
+//!
+//! One parser per setting serves the file and the environment alike: file values are read
+//! as text and go through the same function as the variable of the same name.
+
+use latchkey_core::password::Argon2Params;
+use latchkey_core::secret::SecretString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` means SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    pub database_max_connections: u32,
+    /// The server's public base URL; the `iss` of every token.
+    pub public_url: Option<String>,
+    pub master_key: Option<SecretString>,
+    pub previous_master_keys: Vec<SecretString>,
+    pub bootstrap_secret_key: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Defaults for new tenants' token lifetimes (seconds).
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub argon2: Argon2Params,
+    /// How many password hashes may run at once; the rest wait, so a login flood cannot
+    /// take every core from other requests.
+    pub hash_concurrency: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("latchkey-data"),
+            database_url: None,
+            database_max_connections: 16,
+            public_url: None,
+            master_key: None,
+            previous_master_keys: Vec::new(),
+            bootstrap_secret_key: None,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 86_400,
+            argon2: Argon2Params::default(),
+            hash_concurrency: (cores / 2).max(1),
+            max_body_bytes: 64 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Settings that may come from the file and the environment, by file key. The environment
+/// variable is `LATCHKEY_` + the key in upper case.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "public_url",
+    "master_key",
+    "previous_master_keys",
+    "bootstrap_secret_key",
+    "log_format",
+    "log_level",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+    "hash_concurrency",
+    "max_body_bytes",
+    "shutdown_grace",
+];
+
+/// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
+const FILE_KEYS: &[&str] = &[
+    "database_url",
+    "master_key",
+    "previous_master_keys",
+    "bootstrap_secret_key",
+];
+
+/// Command-line overrides (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Every problem found, one line each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl Config {
+    /// Loads configuration from the process environment and the given overrides.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigErrors> {
+        Self::load_from(overrides, std::env::vars().collect())
+    }
+
+    /// Loads configuration from an explicit environment (tests pass their own).
+    pub fn load_from(
+        overrides: &Overrides,
+        env: Vec<(String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut cfg = Config::default();
+        let mut errors = Vec::new();
+        let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+
+        // 1. The file: --config, else LATCHKEY_CONFIG, else ./latchkey.toml if present.
+        let file = overrides
+            .config_file
+            .clone()
+            .or_else(|| get("LATCHKEY_CONFIG").map(PathBuf::from))
+            .map(|p| (p, true))
+            .or_else(|| Some((PathBuf::from("latchkey.toml"), false)));
+        if let Some((path, required)) = file {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => apply_file(&mut cfg, &path, &text, &mut errors),
+                Err(e) if required || e.kind() != std::io::ErrorKind::NotFound => {
+                    errors.push(format!("{}: cannot read: {e}", path.display()))
+                }
+                Err(_) => {}
+            }
+        }
+
+        // 2. The environment.
+        for (name, value) in &env {
+            let Some(rest) = name.strip_prefix("LATCHKEY_") else {
+                continue;
+            };
+            if rest == "CONFIG" || rest.starts_with("TEST_") {
+                continue;
+            }
+            let lower = rest.to_ascii_lowercase();
+            if let Some(key) = lower
+                .strip_suffix("_file")
+                .filter(|k| FILE_KEYS.contains(k))
+            {
+                match std::fs::read_to_string(value) {
+                    Ok(text) => apply(&mut cfg, key, text.trim(), name, &mut errors),
+                    Err(e) => errors.push(format!("{name}: cannot read {value}: {e}")),
+                }
+            } else if KEYS.contains(&lower.as_str()) {
+                apply(&mut cfg, &lower, value, name, &mut errors);
+            } else {
+                errors.push(format!("{name}: unknown setting"));
+            }
+        }
+        // The conventional unprefixed name, when the prefixed one is absent.
+        if get("LATCHKEY_DATABASE_URL").is_none() && get("LATCHKEY_DATABASE_URL_FILE").is_none() {
+            if let Some(url) = get("DATABASE_URL").filter(|u| !u.is_empty()) {
+                apply(&mut cfg, "database_url", &url, "DATABASE_URL", &mut errors);
+            }
+        }
+
+        // 3. Flags.
+        if let Some(listen) = &overrides.listen {
+            apply(&mut cfg, "listen", listen, "--listen", &mut errors);
+        }
+        if let Some(dir) = &overrides.data_dir {
+            cfg.data_dir = dir.clone();
+        }
+
+        cfg.check(&mut errors);
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Cross-field checks, after all layers are applied.
+    fn check(&self, errors: &mut Vec<String>) {
+        let t = latchkey_core::settings::TenantSettings {
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            ..Default::default()
+        };
+        for (field, msg) in t.problems() {
+            errors.push(format!("{field}: {msg}"));
+        }
+        if let Err(e) = self.argon2.validate() {
+            errors.push(format!("argon2: {e}"));
+        }
+        if self.argon2.memory_kib < 19_456 || self.argon2.iterations < 2 {
+            // Allowed (tests and constrained hosts), but never silently.
+            tracing::warn!("Argon2 parameters are below OWASP's minimum (m=19456 KiB, t=2)");
+        }
+    }
+
+    /// The database URL in effect: the configured one, or SQLite in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("latchkey.db").display()),
+        }
+    }
+
+    /// The issuer: the public URL without a trailing slash, or one derived from `listen`.
+    pub fn issuer(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+fn apply_file(cfg: &mut Config, path: &Path, text: &str, errors: &mut Vec<String>) {
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("{}: {}", path.display(), e.message()));
+            return;
+        }
+    };
+    for (key, value) in table {
+        let source = format!("{}: {key}", path.display());
+        if !KEYS.contains(&key.as_str()) {
+            errors.push(format!("{source}: unknown setting"));
+            continue;
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => {
+                errors.push(format!(
+                    "{source}: unsupported value type {}",
+                    other.type_str()
+                ));
+                continue;
+            }
+        };
+        apply(cfg, &key, &text, &source, errors);
+    }
+}
+
+/// Parses one setting from text into `cfg`, or records why it cannot.
+fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Vec<String>) {
+    let mut fail = |msg: String| errors.push(format!("{source}: {msg}"));
+    let v = value.trim();
+    let secret = || Some(SecretString::new(v.to_owned())).filter(|s| !s.expose().is_empty());
+    match key {
+        "listen" => match v.parse() {
+            Ok(a) => cfg.listen = a,
+            Err(_) => fail(format!(
+                "`{}` is not an address like 127.0.0.1:8080",
+                v.escape_debug()
+            )),
+        },
+        "data_dir" => cfg.data_dir = PathBuf::from(v),
+        "database_url" => {
+            if v.starts_with("sqlite:")
+                || v.starts_with("postgres://")
+                || v.starts_with("postgresql://")
+            {
+                cfg.database_url = secret();
+            } else {
+                fail("must start with sqlite:, postgres:// or postgresql://".into());
+            }
+        }
+        "database_max_connections" => number(v, 1, 1000, &mut fail, |n| {
+            cfg.database_max_connections = n as u32
+        }),
+        "public_url" => {
+            if v.starts_with("http://") || v.starts_with("https://") {
+                cfg.public_url = Some(v.trim_end_matches('/').to_owned());
+            } else {
+                fail("must start with http:// or https://".into());
+            }
+        }
+        "master_key" => match latchkey_core::seal::MasterKey::parse(v) {
+            Ok(_) => cfg.master_key = secret(),
+            Err(e) => fail(e.to_string()),
+        },
+        "previous_master_keys" => {
+            cfg.previous_master_keys.clear();
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match latchkey_core::seal::MasterKey::parse(part) {
+                    Ok(_) => cfg
+                        .previous_master_keys
+                        .push(SecretString::new(part.to_owned())),
+                    Err(e) => fail(e.to_string()),
+                }
+            }
+        }
+        "bootstrap_secret_key" => {
+            if v.starts_with("sk_live_") && v.len() >= 40 && v.bytes().all(|b| b.is_ascii_graphic())
+            {
+                cfg.bootstrap_secret_key = secret();
+            } else {
+                fail("must start with sk_live_ and be at least 40 printable characters".into());
+            }
+        }
+        "log_format" => match v {
+            "text" => cfg.log_format = LogFormat::Text,
+            "json" => cfg.log_format = LogFormat::Json,
+            _ => fail("must be text or json".into()),
+        },
+        "log_level" => {
+            if tracing_subscriber::EnvFilter::try_new(v).is_ok() {
+                cfg.log_level = v.to_owned();
+            } else {
+                fail("not a log filter like info or latchkey=debug".into());
+            }
+        }
+        "access_token_ttl" => duration(v, &mut fail, |s| cfg.access_token_ttl_secs = s),
+        "refresh_token_ttl" => duration(v, &mut fail, |s| cfg.refresh_token_ttl_secs = s),
+        "argon2_memory_kib" => number(v, 8, 4 * 1024 * 1024, &mut fail, |n| {
+            cfg.argon2.memory_kib = n as u32
+        }),
+        "argon2_iterations" => number(v, 1, 100, &mut fail, |n| cfg.argon2.iterations = n as u32),
+        "argon2_parallelism" => number(v, 1, 64, &mut fail, |n| cfg.argon2.parallelism = n as u32),
+        "hash_concurrency" => number(v, 1, 1024, &mut fail, |n| cfg.hash_concurrency = n as usize),
+        "max_body_bytes" => number(v, 1024, 16 * 1024 * 1024, &mut fail, |n| {
+            cfg.max_body_bytes = n as usize
+        }),
+        "shutdown_grace" => duration(v, &mut fail, |s| cfg.shutdown_grace_secs = s),
+        other => fail(format!("unknown setting {other}")),
+    }
+}
+
+fn number(v: &str, min: u64, max: u64, fail: &mut impl FnMut(String), set: impl FnOnce(u64)) {
+    match v.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => set(n),
+        _ => fail(format!("must be a whole number from {min} to {max}")),
+    }
+}
+
+fn duration(v: &str, fail: &mut impl FnMut(String), set: impl FnOnce(u64)) {
+    match latchkey_core::duration::parse_secs(v) {
+        Ok(s) => set(s),
+        Err(e) => fail(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn no_file() -> Overrides {
+        Overrides {
+            config_file: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            c.effective_database_url(),
+            "sqlite://latchkey-data/latchkey.db"
+        );
+        assert_eq!(c.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latchkey.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\naccess_token_ttl = \"5m\"\nargon2_iterations = 3\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load_from(&o, env(&[("LATCHKEY_ACCESS_TOKEN_TTL", "10m")])).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.access_token_ttl_secs, 600, "env beats file");
+        assert_eq!(c.argon2.iterations, 3);
+        let o = Overrides {
+            config_file: Some(file),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
+        let c = Config::load_from(&o, env(&[("LATCHKEY_LISTEN", "127.0.0.1:9050")])).unwrap();
+        assert_eq!(c.listen.port(), 9100, "flag beats env");
+    }
+
+    #[test]
+    fn database_url_and_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyfile = dir.path().join("mk");
+        std::fs::write(&keyfile, format!("{}\n", "ab".repeat(32))).unwrap();
+        let c = Config::load_from(
+            &no_file(),
+            env(&[
+                ("DATABASE_URL", "postgres://u@h/db"),
+                ("LATCHKEY_MASTER_KEY_FILE", keyfile.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.effective_database_url(), "postgres://u@h/db");
+        assert_eq!(c.master_key.unwrap().expose(), "ab".repeat(32));
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listen = \"nope\"\ncolour = \"blue\"\n").unwrap();
+        let o = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let err = Config::load_from(
+            &o,
+            env(&[
+                ("LATCHKEY_ACCESS_TOKEN_TTL", "5 minutes"),
+                ("LATCHKEY_MASTER_KEY", "short"),
+                ("LATCHKEY_FROBNICATE", "1"),
+                ("DATABASE_URL", "mysql://x"),
+                ("LATCHKEY_TEST_DATABASE_URL", "ignored"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 6, "{err}");
+        let text = err.to_string();
+        for needle in [
+            "listen",
+            "colour",
+            "ACCESS_TOKEN_TTL",
+            "MASTER_KEY",
+            "FROBNICATE",
+            "DATABASE_URL",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        assert!(!text.contains("short"), "secret values are not echoed");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let o = Overrides {
+            config_file: Some("/nonexistent/latchkey.toml".into()),
+            ..Default::default()
+        };
+        assert!(Config::load_from(&o, vec![]).is_err());
+    }
+}

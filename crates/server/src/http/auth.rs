@@ -1,0 +1,157 @@
+//! End-user routes: `/v1/auth/*` and `/v1/users/me`.
+
+use super::dto::*;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, TenantCtx, UserCtx};
+use crate::service::auth::SignupInput;
+use crate::App;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Account created and signed in", body = AuthResponse),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 403, description = "Sign-up disabled", body = ErrorBody),
+        (status = 409, description = "Email already registered", body = ErrorBody),
+    ))]
+pub async fn signup(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let input = SignupInput {
+        email: req.email,
+        password: req.password,
+        phone_number: req.phone_number,
+        name: req.name,
+    };
+    let (user, tokens) = app.signup(&tenant, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AuthResponse {
+            user: (&user).into(),
+            tokens: tokens.into(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/auth/signin", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    request_body = SigninRequest,
+    responses(
+        (status = 200, description = "Signed in", body = AuthResponse),
+        (status = 401, description = "invalid_credentials: unknown email or wrong password, indistinguishably", body = ErrorBody),
+        (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorBody),
+    ))]
+pub async fn signin(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    ApiJson(req): ApiJson<SigninRequest>,
+) -> Result<Json<AuthResponse>, ApiError> {
+    let (user, tokens) = app.signin(&tenant, &req.email, &req.password).await?;
+    Ok(Json(AuthResponse {
+        user: (&user).into(),
+        tokens: tokens.into(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "If given, must be the token's tenant")),
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair; the presented refresh token is spent", body = TokenResponse),
+        (status = 401, description = "invalid_refresh_token (a reused token also ends its session)", body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(app): State<App>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let hint = match headers.get("x-tenant-id") {
+        Some(v) => Some(
+            latchkey_core::ids::TenantId::parse(v.to_str().unwrap_or("")).map_err(|_| {
+                ApiError::bad_request("invalid_tenant_id", "X-Tenant-ID is not a tenant id")
+            })?,
+        ),
+        None => None,
+    };
+    Ok(Json(
+        app.refresh(hint.as_ref(), &req.refresh_token).await?.into(),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/auth/signout", tag = "auth",
+    request_body(content = Option<SignoutRequest>, description = "Optional; without a body the access token's session ends"),
+    responses(
+        (status = 204, description = "Session ended"),
+        (status = 401, description = "No valid access or refresh token", body = ErrorBody),
+    ),
+    security(("access_token" = [])))]
+pub async fn signout(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    // With a JSON body naming a refresh token, end that token's session; otherwise end the
+    // session of the bearer access token.
+    if !body.is_empty() {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let req: SignoutRequest = serde_json::from_slice(&body).map_err(|_| {
+            ApiError::bad_request("invalid_json", "body must be {\"refresh_token\": \"…\"}")
+        })?;
+        if let Some(rt) = req.refresh_token {
+            app.signout_refresh(&rt).await?;
+            return Ok(StatusCode::NO_CONTENT);
+        }
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_credentials",
+                "send an access token or a refresh_token",
+            )
+        })?;
+    let ctx = app.authenticate_access(&token).await.ok_or_else(|| {
+        ApiError::unauthorized(
+            "invalid_token",
+            "the access token is invalid, expired or revoked",
+        )
+    })?;
+    app.signout_session(&ctx.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/users/me", tag = "users",
+    responses(
+        (status = 200, description = "The signed-in user", body = UserView),
+        (status = 401, description = "invalid_token", body = ErrorBody),
+    ),
+    security(("access_token" = [])))]
+pub async fn me(State(app): State<App>, UserCtx(ctx): UserCtx) -> Result<Json<UserView>, ApiError> {
+    let user = app.get_user(&ctx.tenant_id, &ctx.user_id).await?;
+    Ok(Json((&user).into()))
+}

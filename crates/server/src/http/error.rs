@@ -1,0 +1,163 @@
+//! API errors: one JSON shape, `{"error":{"code","message","request_id",…}}`, a stable
+//! snake_case code per failure, and a pure mapping from service errors. Internal detail is
+//! logged once here and never returned.
+
+use crate::service::ServiceError;
+use crate::telemetry::current_request_id;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra fields placed beside `code` and `message`.
+    pub extra: Map<String, Value>,
+    pub retry_after: Option<u64>,
+}
+
+/// The error envelope, for the OpenAPI document.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable snake_case code.
+    pub code: String,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+    /// Correlates with the server's log lines and the `X-Request-Id` header.
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route",
+        )
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use ServiceError::*;
+        match e {
+            InvalidCredentials => {
+                ApiError::unauthorized("invalid_credentials", "invalid email or password")
+            }
+            TooManyAttempts { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "too many attempts; try again later",
+                );
+                err.retry_after = Some(retry_after_secs);
+                err
+            }
+            EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "an account with this email already exists",
+            ),
+            InvalidInput { code, message } => ApiError::bad_request(code, message),
+            SignupDisabled => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "signup_disabled",
+                "sign-up is disabled for this tenant",
+            ),
+            InvalidRefreshToken => ApiError::unauthorized(
+                "invalid_refresh_token",
+                "the refresh token is invalid, expired or revoked",
+            ),
+            SessionEnded => ApiError::unauthorized("invalid_token", "the session has ended"),
+            UserNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "user_not_found",
+                "no such user in this tenant",
+            ),
+            TenantNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "no such tenant")
+            }
+            InvalidSettings(problems) => {
+                let list: Vec<Value> = problems
+                    .into_iter()
+                    .map(|(field, message)| serde_json::json!({ "field": field, "message": message }))
+                    .collect();
+                ApiError::bad_request("invalid_settings", "one or more settings are invalid")
+                    .with("problems", list)
+            }
+            Overloaded => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the server is busy; try again",
+            ),
+            Internal(detail) => {
+                tracing::error!(detail = %detail, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "an internal error occurred",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut detail = Map::new();
+        detail.insert("code".into(), self.code.into());
+        detail.insert("message".into(), self.message.into());
+        if let Some(id) = current_request_id() {
+            detail.insert("request_id".into(), id.into());
+        }
+        detail.extend(self.extra);
+        let body = serde_json::json!({ "error": detail });
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

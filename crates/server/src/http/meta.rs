@@ -1,0 +1,52 @@
+//! Operational routes: health, readiness, the JWKS and the OpenAPI document.
+
+use super::dto::Health;
+use super::error::{ApiError, ErrorBody};
+use crate::App;
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::sync::OnceLock;
+
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "The process is up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "meta",
+    responses((status = 200, description = "The database answers", body = Health),
+              (status = 503, description = "database_unavailable", body = ErrorBody)))]
+pub async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
+    match app.store.ping().await {
+        Ok(()) => Ok(Json(Health { status: "ok" })),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is not reachable",
+            ))
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
+    responses((status = 200, description = "Public keys that verify access tokens (RFC 7517)")))]
+pub async fn jwks(State(app): State<App>) -> Response {
+    let mut resp = Json(app.crypto.jwks()).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}
+
+pub(super) static OPENAPI: OnceLock<serde_json::Value> = OnceLock::new();
+
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "This document, generated from the code")))]
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(OPENAPI.get().cloned().unwrap_or_default())
+}

@@ -1,0 +1,111 @@
+//! The HTTP layer: routes, their OpenAPI description (generated from the handlers'
+//! annotations, so the document cannot miss a route), and the middleware every request
+//! passes through.
+
+pub mod admin;
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod meta;
+
+use crate::App;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use error::ApiError;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Latchkey", description = "A self-hosted authentication server whose heart is multi-factor authentication."),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, refresh and sign-out"),
+        (name = "users", description = "The signed-in user"),
+        (name = "admin", description = "Tenant administration with a secret key (sk_live_…)"),
+        (name = "meta", description = "Health, keys and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "secret_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        let mut jwt = Http::new(HttpAuthScheme::Bearer);
+        jwt.bearer_format = Some("JWT".into());
+        components.add_security_scheme("access_token", SecurityScheme::Http(jwt));
+    }
+}
+
+/// Every route, registered once with both axum and the OpenAPI document.
+fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::signin))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::signout))
+        .routes(routes!(auth::me))
+        .routes(routes!(admin::get_config, admin::patch_config))
+        .routes(routes!(admin::get_user))
+        .routes(routes!(admin::list_users))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::jwks))
+        .routes(routes!(meta::openapi))
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> serde_json::Value {
+    meta::OPENAPI
+        .get_or_init(|| serde_json::to_value(routes().split_for_parts().1).unwrap_or_default())
+        .clone()
+}
+
+/// The complete application router.
+pub fn router(app: App) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    meta::OPENAPI.get_or_init(|| serde_json::to_value(doc).unwrap_or_default());
+    let limit = app.config.max_body_bytes;
+    router
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(crate::telemetry::request_context))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests
+/// already in flight (bounded by the configured grace period) before returning.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = tx.send(());
+    };
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(signal);
+    let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        res = server => res,
+        _ = async {
+            let _ = rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("shutdown grace period over; abandoning requests still in flight");
+            Ok(())
+        }
+    }
+}

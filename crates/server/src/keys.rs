@@ -1,0 +1,295 @@
+//! Key material at run time: the master keyring (from configuration or the data
+//! directory), the hashing pepper and the JWT signing keys (both sealed in the database),
+//! and master-key rotation.
+
+use crate::config::Config;
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::hash::KeyedHasher;
+use latchkey_core::jwt::{self, Claims, JwtError, Signer};
+use latchkey_core::rand::{self, SecureRandom};
+use latchkey_core::seal::{Keyring, MasterKey, SealError};
+use latchkey_store::model::{SealedColumn, SigningKeyRecord};
+use latchkey_store::{DynStore, StoreError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("master key: {0}")]
+    Master(String),
+    #[error("cannot open or seal {what}: {source} (is the right master key configured?)")]
+    Unseal { what: String, source: SealError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// Where the master keyring came from, which decides how rotation works.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Configured,
+    File(PathBuf),
+}
+
+/// Loads the keyring: from configuration if set, else from `DATA_DIR/master.key`,
+/// generating that file on first start (and saying so loudly).
+pub fn load_keyring(
+    cfg: &Config,
+    rng: &dyn SecureRandom,
+) -> Result<(Keyring, KeySource), KeyError> {
+    let parse = |s: &str| MasterKey::parse(s).map_err(|e| KeyError::Master(e.to_string()));
+    if let Some(current) = &cfg.master_key {
+        let previous = cfg
+            .previous_master_keys
+            .iter()
+            .map(|k| parse(k.expose()))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((
+            Keyring::new(parse(current.expose())?, previous),
+            KeySource::Configured,
+        ));
+    }
+    let path = cfg.data_dir.join(MASTER_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = Zeroizing::new(text);
+            let mut keys = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(parse);
+            let current = keys
+                .next()
+                .ok_or_else(|| KeyError::Master(format!("{} holds no key", path.display())))??;
+            let previous = keys.collect::<Result<Vec<_>, _>>()?;
+            Ok((Keyring::new(current, previous), KeySource::File(path)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate(rng);
+            write_key_file(&path, &[&key])?;
+            tracing::warn!(
+                path = %path.display(),
+                "GENERATED A NEW MASTER KEY. It encrypts every secret in the database: back it up, \
+                 keep it apart from database backups, and for several replicas set \
+                 LATCHKEY_MASTER_KEY to the same value on each"
+            );
+            Ok((Keyring::new(key, vec![]), KeySource::File(path)))
+        }
+        Err(e) => Err(KeyError::Master(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes keys (current first) to a file readable only by its owner, atomically.
+pub fn write_key_file(path: &Path, keys: &[&MasterKey]) -> Result<(), KeyError> {
+    let io = |e: std::io::Error| KeyError::Master(format!("cannot write {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut body = Zeroizing::new(String::from(
+        "# Latchkey master keys: the first seals, the others only open. Keep secret.\n",
+    ));
+    for k in keys {
+        body.push_str(&k.to_text());
+        body.push('\n');
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io)?;
+        f.write_all(body.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Re-seals every sealed value that is not under the current key. Returns how many.
+pub async fn reseal_all(
+    store: &DynStore,
+    keyring: &Keyring,
+    rng: &dyn SecureRandom,
+) -> Result<usize, KeyError> {
+    let mut count = 0;
+    for column in SealedColumn::ALL {
+        for (row, sealed) in store.list_sealed(column).await? {
+            if !keyring.is_stale(&sealed) {
+                continue;
+            }
+            let aad = column.aad(&row);
+            let plain = keyring
+                .open(&sealed, &aad)
+                .map_err(|source| KeyError::Unseal {
+                    what: aad.clone(),
+                    source,
+                })?;
+            let fresh = keyring
+                .seal(&plain, &aad, rng)
+                .map_err(|source| KeyError::Unseal {
+                    what: aad.clone(),
+                    source,
+                })?;
+            if store.replace_sealed(column, &row, &sealed, &fresh).await? {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+const PEPPER_NAME: &str = "hash_pepper";
+
+/// The run-time key material.
+pub struct Crypto {
+    pub keyring: Keyring,
+    pub hasher: KeyedHasher,
+    signer: RwLock<Arc<Signer>>,
+    public_keys: RwLock<HashMap<String, [u8; 32]>>,
+}
+
+impl Crypto {
+    /// Loads (or on first start creates) the pepper and a signing key.
+    pub async fn load(
+        store: &DynStore,
+        keyring: Keyring,
+        now: UnixMillis,
+        rng: &dyn SecureRandom,
+    ) -> Result<Self, KeyError> {
+        let pepper_aad = SealedColumn::ServerSecret.aad(PEPPER_NAME);
+        let fresh: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
+        let candidate =
+            keyring
+                .seal(&*fresh, &pepper_aad, rng)
+                .map_err(|source| KeyError::Unseal {
+                    what: pepper_aad.clone(),
+                    source,
+                })?;
+        let stored = store
+            .ensure_server_secret(PEPPER_NAME, &candidate, now)
+            .await?;
+        let pepper = keyring
+            .open(&stored, &pepper_aad)
+            .map_err(|source| KeyError::Unseal {
+                what: pepper_aad.clone(),
+                source,
+            })?;
+        let hasher = KeyedHasher::new(Zeroizing::new(pepper.to_vec()));
+
+        let mut records = store.active_signing_keys().await?;
+        if records.is_empty() {
+            let secret: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
+            // A 32-byte secret is always a valid Ed25519 key.
+            let signer = Signer::from_secret(&*secret)
+                .ok_or_else(|| KeyError::Master("could not create a signing key".into()))?;
+            let kid = signer.kid().to_owned();
+            let record = SigningKeyRecord {
+                private_sealed: keyring
+                    .seal(&*secret, &SealedColumn::SigningKeyPrivate.aad(&kid), rng)
+                    .map_err(|source| KeyError::Unseal {
+                        what: kid.clone(),
+                        source,
+                    })?,
+                kid,
+                algorithm: "EdDSA".into(),
+                public_key: signer.public_bytes().to_vec(),
+                created_at: now,
+            };
+            match store.insert_signing_key(&record).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+            records = store.active_signing_keys().await?;
+        }
+        let newest = records
+            .first()
+            .ok_or_else(|| KeyError::Master("no signing key after creating one".into()))?;
+        let aad = SealedColumn::SigningKeyPrivate.aad(&newest.kid);
+        let secret = keyring
+            .open(&newest.private_sealed, &aad)
+            .map_err(|source| KeyError::Unseal {
+                what: aad.clone(),
+                source,
+            })?;
+        let signer = Signer::from_secret(&secret)
+            .ok_or_else(|| KeyError::Master("stored signing key is not 32 bytes".into()))?;
+        Ok(Self {
+            keyring,
+            hasher,
+            signer: RwLock::new(Arc::new(signer)),
+            public_keys: RwLock::new(public_map(&records)),
+        })
+    }
+
+    pub fn signer(&self) -> Arc<Signer> {
+        match self.signer.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The JWKS document.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys = self.read_public();
+        let mut list: Vec<_> = keys.iter().map(|(kid, pk)| jwt::jwk(kid, pk)).collect();
+        list.sort_by(|a, b| a["kid"].as_str().cmp(&b["kid"].as_str()));
+        serde_json::json!({ "keys": list })
+    }
+
+    fn read_public(&self) -> HashMap<String, [u8; 32]> {
+        match self.public_keys.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Verifies an access token; a key id we have not seen (another replica's new key)
+    /// triggers one reload of the public keys.
+    pub async fn verify_access(
+        &self,
+        store: &DynStore,
+        token: &str,
+        issuer: &str,
+        now: UnixMillis,
+    ) -> Result<Claims, JwtError> {
+        let lookup = |kid: &str| match self.public_keys.read() {
+            Ok(g) => g.get(kid).copied(),
+            Err(p) => p.into_inner().get(kid).copied(),
+        };
+        match jwt::verify(token, lookup, issuer, now) {
+            Err(JwtError::UnknownKey) => {
+                if let Ok(records) = store.active_signing_keys().await {
+                    let map = public_map(&records);
+                    match self.public_keys.write() {
+                        Ok(mut g) => *g = map,
+                        Err(p) => *p.into_inner() = map,
+                    }
+                }
+                jwt::verify(token, lookup, issuer, now)
+            }
+            other => other,
+        }
+    }
+}
+
+fn public_map(records: &[SigningKeyRecord]) -> HashMap<String, [u8; 32]> {
+    records
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.kid.clone(),
+                <[u8; 32]>::try_from(r.public_key.as_slice()).ok()?,
+            ))
+        })
+        .collect()
+}

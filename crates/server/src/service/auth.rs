@@ -1,0 +1,355 @@
+//! First-factor authentication and sessions: sign-up, sign-in, refresh, sign-out, and
+//! recognising the bearer credentials (secret keys, access tokens) of later requests.
+
+use super::{ServiceError, ServiceResult};
+use crate::App;
+use latchkey_core::email::{self, Email};
+use latchkey_core::hash::HashPurpose;
+use latchkey_core::ids::{SessionId, TenantId, UserId};
+use latchkey_core::jwt::Claims;
+use latchkey_core::password;
+use latchkey_core::secret::{opaque_token, SecretString};
+use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
+use latchkey_store::model::{ApiKeyRecord, RotateOutcome, Session, Tenant, ThrottleKey, User};
+use latchkey_store::StoreError;
+
+/// What a successful authentication hands the client.
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: SecretString,
+    pub refresh_token: SecretString,
+    pub expires_in: u64,
+}
+
+pub struct SignupInput {
+    pub email: String,
+    pub password: String,
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A verified access token whose session is still live.
+#[derive(Debug, Clone)]
+pub struct AccessContext {
+    pub claims: Claims,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+/// The only phone format accepted until SMS delivery brings full number parsing:
+/// E.164, `+` then 8 to 15 digits without a leading zero.
+fn check_phone(raw: &str) -> ServiceResult<String> {
+    let digits = raw.strip_prefix('+').unwrap_or("");
+    let ok = (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ServiceError::InvalidInput {
+            code: "invalid_phone_number",
+            message: "phone_number must be in E.164 form, like +14155552671".into(),
+        })
+    }
+}
+
+fn check_name(raw: &str) -> ServiceResult<String> {
+    let name = raw.trim();
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ServiceError::InvalidInput {
+            code: "invalid_name",
+            message: "name must be at most 200 characters, without control characters".into(),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+impl App {
+    /// Runs a password hash or verification on the blocking pool, at most
+    /// `hash_concurrency` at once, so hashing never stalls the async reactor.
+    async fn with_hasher<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&App) -> T + Send + 'static,
+    ) -> ServiceResult<T> {
+        let _permit = self
+            .hash_permits
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Overloaded)?;
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || work(&app))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))
+    }
+
+    pub async fn signup(
+        &self,
+        tenant: &Tenant,
+        input: SignupInput,
+    ) -> ServiceResult<(User, TokenPair)> {
+        if !tenant.settings.signup_enabled {
+            return Err(ServiceError::SignupDisabled);
+        }
+        let email = Email::parse(&input.email).map_err(|e| ServiceError::InvalidInput {
+            code: "invalid_email",
+            message: e.to_string(),
+        })?;
+        let normalized =
+            password::check_new(&input.password).map_err(|e| ServiceError::InvalidInput {
+                code: "invalid_password",
+                message: e.to_string(),
+            })?;
+        let phone = input.phone_number.as_deref().map(check_phone).transpose()?;
+        let name = input.name.as_deref().map(check_name).transpose()?;
+        let hash = self
+            .with_hasher(move |app| app.passwords.hash(&normalized, app.rng.as_ref()))
+            .await?
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let now = self.now();
+        let user = User {
+            id: UserId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            email,
+            password_hash: hash,
+            name,
+            phone_number: phone,
+            phone_verified_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.insert_user(&user).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(ServiceError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(tenant_id = %tenant.id, user_id = %user.id, "user signed up");
+        let tokens = self
+            .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
+            .await?;
+        Ok((user, tokens))
+    }
+
+    /// Password sign-in. Unknown emails and wrong passwords take the same path (the same
+    /// throttle, the same hash work) and give the same error (ASVS 5.0 V6.3.8).
+    pub async fn signin(
+        &self,
+        tenant: &Tenant,
+        email_in: &str,
+        password_in: &str,
+    ) -> ServiceResult<(User, TokenPair)> {
+        let subject = email::canonical(&email_in.chars().take(320).collect::<String>());
+        let key = ThrottleKey {
+            tenant_id: tenant.id.clone(),
+            scope: "password",
+            subject,
+        };
+        let now = self.now();
+        if let ThrottleDecision::Locked { retry_after_secs } = self
+            .store
+            .throttle_attempt(&key, &ThrottlePolicy::PASSWORD, now)
+            .await?
+        {
+            tracing::info!(tenant_id = %tenant.id, "sign-in throttled");
+            return Err(ServiceError::TooManyAttempts { retry_after_secs });
+        }
+        let user = match Email::parse(email_in) {
+            Ok(e) => {
+                self.store
+                    .find_user_by_email(&tenant.id, e.as_str())
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        // Over-long input is refused after the same work, so its timing says nothing.
+        let pw = if password_in.len() > password::MAX_CHARS * 4 {
+            String::new()
+        } else {
+            password_in.to_owned()
+        };
+        let ok = self
+            .with_hasher(move |app| !pw.is_empty() && app.passwords.verify(&pw, stored.as_deref()))
+            .await?;
+        let user = match (ok, user) {
+            (true, Some(u)) => u,
+            _ => {
+                tracing::info!(tenant_id = %tenant.id, outcome = "failure", "password sign-in failed");
+                return Err(ServiceError::InvalidCredentials);
+            }
+        };
+        self.store.throttle_clear(&key).await?;
+        tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
+        let tokens = self
+            .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
+            .await?;
+        Ok((user, tokens))
+    }
+
+    /// Creates a session (a refresh-token family) and its first tokens.
+    pub async fn start_session(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        amr: Vec<String>,
+        acr: &str,
+        mfa_at: Option<i64>,
+    ) -> ServiceResult<TokenPair> {
+        let now = self.now();
+        let refresh_ttl_ms =
+            i64::try_from(tenant.settings.refresh_token_ttl_secs).unwrap_or(0) * 1000;
+        let session = Session {
+            id: SessionId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            user_id: user.id.clone(),
+            amr,
+            acr: acr.to_owned(),
+            auth_time: now,
+            mfa_at,
+            created_at: now,
+            expires_at: now + refresh_ttl_ms,
+            revoked_at: None,
+        };
+        let refresh = opaque_token("rt_", self.rng.as_ref());
+        self.store
+            .create_session(&session, &self.refresh_hash(&refresh))
+            .await?;
+        Ok(self.tokens_for(tenant, &session, refresh))
+    }
+
+    fn refresh_hash(&self, token: &SecretString) -> String {
+        self.crypto
+            .hasher
+            .hash(HashPurpose::RefreshToken, "", token.expose().as_bytes())
+    }
+
+    fn tokens_for(&self, tenant: &Tenant, session: &Session, refresh: SecretString) -> TokenPair {
+        let now_s = self.now().div_euclid(1000);
+        let ttl = tenant.settings.access_token_ttl_secs;
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: session.user_id.to_string(),
+            tid: session.tenant_id.to_string(),
+            sid: session.id.to_string(),
+            iat: now_s,
+            exp: now_s + i64::try_from(ttl).unwrap_or(0),
+            auth_time: session.auth_time.div_euclid(1000),
+            amr: session.amr.clone(),
+            acr: session.acr.clone(),
+            mfa_time: session.mfa_at.map(|t| t.div_euclid(1000)),
+        };
+        TokenPair {
+            access_token: SecretString::new(self.crypto.signer().sign(&claims)),
+            refresh_token: refresh,
+            expires_in: ttl,
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair. Tokens rotate: each works once, and a
+    /// second use of one revokes the whole family (it means the token was copied).
+    pub async fn refresh(
+        &self,
+        tenant_hint: Option<&TenantId>,
+        presented: &str,
+    ) -> ServiceResult<TokenPair> {
+        if presented.len() > 200 || !presented.starts_with("rt_") {
+            return Err(ServiceError::InvalidRefreshToken);
+        }
+        let presented_hash = self.refresh_hash(&SecretString::new(presented.to_owned()));
+        if let Some(hint) = tenant_hint {
+            match self.store.session_for_refresh(&presented_hash).await? {
+                Some(s) if &s.tenant_id == hint => {}
+                _ => return Err(ServiceError::InvalidRefreshToken),
+            }
+        }
+        let next = opaque_token("rt_", self.rng.as_ref());
+        let now = self.now();
+        match self
+            .store
+            .rotate_refresh_token(&presented_hash, &self.refresh_hash(&next), now)
+            .await?
+        {
+            RotateOutcome::Rotated(session) => {
+                let tenant = self
+                    .store
+                    .get_tenant(&session.tenant_id)
+                    .await?
+                    .ok_or(ServiceError::InvalidRefreshToken)?;
+                Ok(self.tokens_for(&tenant, &session, next))
+            }
+            RotateOutcome::Reused => {
+                tracing::warn!("refresh token reused: session family revoked");
+                Err(ServiceError::InvalidRefreshToken)
+            }
+            RotateOutcome::Dead | RotateOutcome::Unknown => Err(ServiceError::InvalidRefreshToken),
+        }
+    }
+
+    /// Ends a session: its refresh family stops working and its access tokens are refused.
+    pub async fn signout_session(&self, session: &SessionId) -> ServiceResult<()> {
+        self.store.revoke_session(session, self.now()).await?;
+        Ok(())
+    }
+
+    /// Ends the session a refresh token belongs to.
+    pub async fn signout_refresh(&self, presented: &str) -> ServiceResult<()> {
+        let hash = self.refresh_hash(&SecretString::new(presented.to_owned()));
+        match self.store.session_for_refresh(&hash).await? {
+            Some(s) => self.signout_session(&s.id).await,
+            None => Err(ServiceError::InvalidRefreshToken),
+        }
+    }
+
+    /// Checks an access token: signature, issuer, expiry, and that its session is live.
+    pub async fn authenticate_access(&self, token: &str) -> Option<AccessContext> {
+        let claims = self
+            .crypto
+            .verify_access(&self.store, token, &self.issuer, self.now())
+            .await
+            .ok()?;
+        let session_id = SessionId::parse(&claims.sid).ok()?;
+        let session = self.store.get_session(&session_id).await.ok()??;
+        if session.revoked_at.is_some() || session.user_id.as_str() != claims.sub {
+            return None;
+        }
+        Some(AccessContext {
+            tenant_id: session.tenant_id.clone(),
+            user_id: session.user_id,
+            session_id,
+            claims,
+        })
+    }
+
+    /// Finds a live secret key.
+    pub async fn authenticate_api_key(
+        &self,
+        presented: &str,
+    ) -> ServiceResult<Option<ApiKeyRecord>> {
+        if !presented.starts_with("sk_live_") || presented.len() > 200 {
+            return Ok(None);
+        }
+        let hash = self
+            .crypto
+            .hasher
+            .hash(HashPurpose::ApiKey, "", presented.as_bytes());
+        Ok(self
+            .store
+            .find_api_key_by_hash(&hash)
+            .await?
+            .filter(|k| k.revoked_at.is_none()))
+    }
+
+    pub async fn get_user(&self, tenant: &TenantId, id: &UserId) -> ServiceResult<User> {
+        self.store
+            .get_user(tenant, id)
+            .await?
+            .ok_or(ServiceError::UserNotFound)
+    }
+
+    pub async fn load_tenant(&self, id: &TenantId) -> ServiceResult<Tenant> {
+        self.store
+            .get_tenant(id)
+            .await?
+            .ok_or(ServiceError::TenantNotFound)
+    }
+}

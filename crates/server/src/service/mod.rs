@@ -1,0 +1,45 @@
+//! The use cases, one function each, as methods on [`crate::App`]. They validate domain
+//! input, enforce policy, and talk to the store; they know nothing of HTTP.
+
+pub mod admin;
+pub mod auth;
+pub mod tenants;
+
+use latchkey_store::StoreError;
+
+/// Why a use case failed. Each variant maps to one stable API error code in `http::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("too many attempts; try again later")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("{message}")]
+    InvalidInput { code: &'static str, message: String },
+    #[error("sign-up is disabled for this tenant")]
+    SignupDisabled,
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidRefreshToken,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("invalid settings")]
+    InvalidSettings(Vec<(String, String)>),
+    #[error("the server is busy; try again")]
+    Overloaded,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

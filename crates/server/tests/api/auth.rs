@@ -1,0 +1,340 @@
+//! Sign-up, sign-in, tokens, refresh rotation and sign-out.
+
+use crate::both_stores;
+use crate::helpers::*;
+use serde_json::json;
+
+both_stores!(
+    signup_signs_in_and_me_works,
+    email_variants_are_one_account,
+    unknown_email_and_wrong_password_look_the_same,
+    access_token_claims_and_signature,
+    refresh_rotates_and_reuse_revokes_the_family,
+    signout_ends_the_session,
+    signup_validates_input,
+    tokens_survive_a_restart_and_logs_carry_no_secrets,
+);
+
+async fn signup_signs_in_and_me_works(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    assert_eq!(body["user"]["email"], "alice@example.com");
+    assert!(body["user"]["id"].as_str().unwrap().starts_with("usr_01"));
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(body["refresh_token"].as_str().unwrap().starts_with("rt_"));
+    assert!(body["user"].get("password_hash").is_none());
+
+    let (status, signed_in) = s.signin("alice@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{signed_in}");
+    let token = signed_in["access_token"].as_str().unwrap();
+    let (status, me) = send(s.get("/v1/users/me").bearer_auth(token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["id"], body["user"]["id"]);
+    assert_eq!(me["email"], "alice@example.com");
+
+    // Duplicate sign-up.
+    let (status, dup) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "Alice@Example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!((status, error_code(&dup)), (409, "email_taken"));
+    s.stop().await;
+}
+
+async fn email_variants_are_one_account(b: Backend) {
+    let s = spawn(b).await;
+    let id = s.signup("alice@example.com").await["user"]["id"].clone();
+    for variant in [
+        "ALICE@example.com",
+        " alice@example.com ",
+        "ａｌｉｃｅ@example.com",
+        "Alice@EXAMPLE.com",
+    ] {
+        let (status, body) = s.signin(variant, PASSWORD).await;
+        assert_eq!(status, 200, "{variant}: {body}");
+        assert_eq!(body["user"]["id"], id);
+    }
+    // The password is NFKC-normalised and trimmed too.
+    let (status, _) = s
+        .signin("alice@example.com", &format!(" {PASSWORD}\n"))
+        .await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
+
+async fn unknown_email_and_wrong_password_look_the_same(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let (s1, mut b1) = s.signin("alice@example.com", "wrong password").await;
+    let (s2, mut b2) = s.signin("nobody@example.com", "wrong password").await;
+    let (s3, mut b3) = s.signin("not-an-email", "wrong password").await;
+    for b in [&mut b1, &mut b2, &mut b3] {
+        b["error"].as_object_mut().unwrap().remove("request_id");
+    }
+    assert_eq!((s1, s2, s3), (401, 401, 401));
+    assert_eq!(b1, b2);
+    assert_eq!(b1, b3);
+    assert_eq!(error_code(&b1), "invalid_credentials");
+    s.stop().await;
+}
+
+async fn access_token_claims_and_signature(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    let token = body["access_token"].as_str().unwrap();
+    let c = claims(token);
+    assert_eq!(c["iss"], "https://id.test");
+    assert_eq!(c["sub"], body["user"]["id"]);
+    assert_eq!(c["tid"], s.app.default_tenant.to_string());
+    assert_eq!(c["amr"], json!(["pwd"]));
+    assert_eq!(c["acr"], "aal1");
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 900);
+    assert!(c["sid"].as_str().unwrap().starts_with("ses_"));
+
+    // The JWKS verifies it.
+    let (_, jwks) = send(s.get("/.well-known/jwks.json")).await;
+    let header: serde_json::Value = serde_json::from_slice(
+        &latchkey_core::secret::b64url_decode(token.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .unwrap();
+    let x: [u8; 32] = latchkey_core::secret::b64url_decode(jwk["x"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let now = latchkey_core::clock::Clock::now_ms(&s.clock);
+    latchkey_core::jwt::verify(token, |_| Some(x), "https://id.test", now).unwrap();
+
+    // An expired token is refused.
+    s.clock.advance_secs(901);
+    let (status, err) = send(s.get("/v1/users/me").bearer_auth(token)).await;
+    assert_eq!((status, error_code(&err)), (401, "invalid_token"));
+    // A forged one too.
+    let (status, _) = send(s.get("/v1/users/me").bearer_auth(format!("{token}x"))).await;
+    assert_eq!(status, 401);
+    s.stop().await;
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_family(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    let r1 = body["refresh_token"].as_str().unwrap().to_owned();
+    let (status, next) = s
+        .post_json("/v1/auth/refresh", json!({ "refresh_token": r1 }))
+        .await;
+    assert_eq!(status, 200, "{next}");
+    let r2 = next["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        claims(next["access_token"].as_str().unwrap())["amr"],
+        json!(["pwd"])
+    );
+    let a2 = next["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(send(s.get("/v1/users/me").bearer_auth(&a2)).await.0, 200);
+
+    // Reusing r1 is refused and kills the family: r2 and its access token stop working.
+    let (status, err) = s
+        .post_json("/v1/auth/refresh", json!({ "refresh_token": r1 }))
+        .await;
+    assert_eq!((status, error_code(&err)), (401, "invalid_refresh_token"));
+    let (status, _) = s
+        .post_json("/v1/auth/refresh", json!({ "refresh_token": r2 }))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(send(s.get("/v1/users/me").bearer_auth(&a2)).await.0, 401);
+
+    // Garbage and another tenant's hint are refused the same way.
+    let (status, _) = s
+        .post_json("/v1/auth/refresh", json!({ "refresh_token": "rt_nope" }))
+        .await;
+    assert_eq!(status, 401);
+    let fresh = s.signup("bob@example.com").await;
+    let (other, _) = s.app.create_tenant("other").await.unwrap();
+    let (status, _) = send(
+        s.post("/v1/auth/refresh")
+            .header("x-tenant-id", other.id.to_string())
+            .json(&json!({ "refresh_token": fresh["refresh_token"] })),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // Refresh families expire after the refresh lifetime.
+    let (status, _) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": fresh["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "the hint check did not spend the token");
+    let body = s.signup("carol@example.com").await;
+    s.clock.advance_secs(30 * 86_400 + 1);
+    let (status, _) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": body["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(status, 401);
+    s.stop().await;
+}
+
+async fn signout_ends_the_session(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    let access = body["access_token"].as_str().unwrap();
+    let (status, _) = send(s.post("/v1/auth/signout").bearer_auth(access)).await;
+    assert_eq!(status, 204);
+    assert_eq!(send(s.get("/v1/users/me").bearer_auth(access)).await.0, 401);
+    let (status, _) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": body["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    // Signing out by refresh token.
+    let (_, other) = s.signin("alice@example.com", PASSWORD).await;
+    let (status, _) = s
+        .post_json(
+            "/v1/auth/signout",
+            json!({ "refresh_token": other["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        send(
+            s.get("/v1/users/me")
+                .bearer_auth(other["access_token"].as_str().unwrap())
+        )
+        .await
+        .0,
+        401
+    );
+    // Without credentials.
+    assert_eq!(send(s.post("/v1/auth/signout")).await.0, 401);
+    s.stop().await;
+}
+
+async fn signup_validates_input(b: Backend) {
+    let s = spawn(b).await;
+    let cases = [
+        (
+            json!({ "email": "nope", "password": PASSWORD }),
+            "invalid_email",
+        ),
+        (
+            json!({ "email": "a@example.com", "password": "short" }),
+            "invalid_password",
+        ),
+        (
+            json!({ "email": "a@example.com", "password": "       1234567      " }),
+            "invalid_password",
+        ),
+        (
+            json!({ "email": "a@example.com", "password": PASSWORD, "phone_number": "4155552671" }),
+            "invalid_phone_number",
+        ),
+        (
+            json!({ "email": "a@example.com", "password": PASSWORD, "name": "a\u{0}b" }),
+            "invalid_name",
+        ),
+        (json!({ "email": "a@example.com" }), "missing_field"),
+        (
+            json!({ "email": "a@example.com", "password": PASSWORD, "admin": true }),
+            "unknown_field",
+        ),
+    ];
+    for (body, code) in cases {
+        let (status, err) = s.post_json("/v1/auth/signup", body.clone()).await;
+        assert_eq!((status, error_code(&err)), (400, code), "{body}");
+    }
+    // Long passwords (well past 64 characters) are accepted.
+    let long = "ü".repeat(300);
+    let (status, _) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "long@example.com", "password": long }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = s.signin("long@example.com", &long).await;
+    assert_eq!(status, 200);
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "p@example.com", "password": PASSWORD, "phone_number": "+14155552671", "name": "Pat" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["user"]["phone_number"], "+14155552671");
+    assert_eq!(body["user"]["phone_verified"], false);
+
+    // Sign-up can be closed by the tenant.
+    let (status, _) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "signup_enabled": false })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, err) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "z@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!((status, error_code(&err)), (403, "signup_disabled"));
+    s.stop().await;
+}
+
+async fn tokens_survive_a_restart_and_logs_carry_no_secrets(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("leak-check@example.com").await;
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let (_, again) = s.signin("leak-check@example.com", PASSWORD).await;
+    let (_, refreshed) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": again["refresh_token"] }),
+        )
+        .await;
+    let (b, dir, schema, clock) = s.stop().await;
+
+    // Same database, same master key file: the signing key and sessions carry over.
+    let s = spawn_with(b, dir, schema, clock, |_| {}).await;
+    let (status, _) = send(s.get("/v1/users/me").bearer_auth(&access)).await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": refreshed["refresh_token"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let logs = logs();
+    assert!(
+        logs.contains("password sign-in"),
+        "sign-in outcomes are logged"
+    );
+    for secret in [
+        PASSWORD,
+        &access,
+        body["refresh_token"].as_str().unwrap(),
+        again["refresh_token"].as_str().unwrap(),
+        refreshed["access_token"].as_str().unwrap(),
+        BOOTSTRAP_KEY,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the log");
+    }
+    s.stop().await;
+}

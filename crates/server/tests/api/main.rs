@@ -1,0 +1,13 @@
+//! HTTP integration tests: each starts the real server on a free loopback port and speaks
+//! HTTP to it, once on SQLite and once on PostgreSQL (when LATCHKEY_TEST_DATABASE_URL is
+//! set, as CI always does). One test binary, so it links once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod helpers;
+
+mod admin;
+mod auth;
+mod errors;
+mod meta;
+mod throttle;
