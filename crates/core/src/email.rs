@@ -20,12 +20,7 @@ pub struct InvalidEmail(pub &'static str);
 /// The canonical form of an identifier string, without validating it. Used where any input
 /// (even an invalid one) needs a stable key, such as a throttling counter.
 pub fn canonical(input: &str) -> String {
-    input
-        .trim()
-        .nfkc()
-        .collect::<String>()
-        .trim()
-        .to_lowercase()
+    input.trim().nfkc().collect::<String>().trim().to_lowercase()
 }
 
 impl Email {
@@ -40,9 +35,7 @@ impl Email {
         if s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
         {
-            return Err(InvalidEmail(
-                "contains a character not allowed in an address",
-            ));
+            return Err(InvalidEmail("contains a character not allowed in an address"));
         }
         let (local, domain) = s.split_once('@').ok_or(InvalidEmail("missing @"))?;
         if local.is_empty() || local.len() > 64 {

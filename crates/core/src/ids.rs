@@ -120,9 +120,7 @@ mod tests {
 
     #[test]
     fn random_part_differs() {
-        let ids: std::collections::HashSet<_> = (0..1000)
-            .map(|_| TenantId::generate(5, &OsRandom))
-            .collect();
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| TenantId::generate(5, &OsRandom)).collect();
         assert_eq!(ids.len(), 1000);
     }
 }

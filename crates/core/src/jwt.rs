@@ -132,9 +132,7 @@ pub fn verify(
         return Err(JwtError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed);
     };
     let header: Header = b64url_decode(h)
@@ -217,8 +215,7 @@ mod tests {
         let t = s.sign(&claims(2000));
         let parts: Vec<&str> = t.split('.').collect();
         // Flip a claim: acr aal1 -> aal2.
-        let mut c: serde_json::Value =
-            serde_json::from_slice(&b64url_decode(parts[1]).unwrap()).unwrap();
+        let mut c: serde_json::Value = serde_json::from_slice(&b64url_decode(parts[1]).unwrap()).unwrap();
         c["acr"] = "aal2".into();
         let forged = format!(
             "{}.{}.{}",

@@ -3,9 +3,11 @@
 //! or the operating system's RNG by itself: time and randomness come in as arguments or
 //! through the [`clock::Clock`] and [`rand::SecureRandom`] traits.
 
+pub mod backup;
 pub mod clock;
 pub mod duration;
 pub mod email;
+pub mod factor;
 pub mod hash;
 pub mod ids;
 pub mod jwt;
@@ -16,3 +18,4 @@ pub mod secret;
 pub mod settings;
 pub mod throttle;
 pub mod time;
+pub mod totp;

@@ -88,13 +88,8 @@ pub struct HashError(String);
 
 impl PasswordHasher {
     pub fn new(params: Argon2Params, rng: &dyn SecureRandom) -> Result<Self, HashError> {
-        let p = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(|e| HashError(e.to_string()))?;
+        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| HashError(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
         let mut me = Self {
             argon,
@@ -162,9 +157,7 @@ mod tests {
     #[test]
     fn hashes_verify_after_normalisation() {
         let h = cheap();
-        let stored = h
-            .hash(&check_new("correct horse").unwrap(), &OsRandom)
-            .unwrap();
+        let stored = h.hash(&check_new("correct horse").unwrap(), &OsRandom).unwrap();
         assert!(stored.starts_with("$argon2id$v=19$"));
         assert!(h.verify("correct horse", Some(&stored)));
         assert!(h.verify(" correct horse\n", Some(&stored)));

@@ -64,8 +64,7 @@ impl MasterKey {
         use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
         use base64::Engine as _;
         let t = text.trim();
-        let decoded: Option<Vec<u8>> = if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        let decoded: Option<Vec<u8>> = if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
             (0..32)
                 .map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok())
                 .collect()
@@ -106,10 +105,7 @@ pub struct Keyring {
 
 impl Keyring {
     pub fn new(current: MasterKey, previous: Vec<MasterKey>) -> Self {
-        let previous = previous
-            .into_iter()
-            .filter(|k| k.id != current.id)
-            .collect();
+        let previous = previous.into_iter().filter(|k| k.id != current.id).collect();
         Self { current, previous }
     }
 
@@ -131,12 +127,7 @@ impl Keyring {
         &self.current.id
     }
 
-    pub fn seal(
-        &self,
-        plaintext: &[u8],
-        aad: &str,
-        rng: &dyn SecureRandom,
-    ) -> Result<String, SealError> {
+    pub fn seal(&self, plaintext: &[u8], aad: &str, rng: &dyn SecureRandom) -> Result<String, SealError> {
         let nonce: [u8; NONCE_LEN] = rand::bytes(rng);
         // Encryption fails only for inputs beyond 256 GiB.
         let ct = self
@@ -158,8 +149,7 @@ impl Keyring {
 
     pub fn open(&self, sealed: &str, aad: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(VERSION), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(VERSION), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealError::Malformed);
         };
         let key = std::iter::once(&self.current)
@@ -202,26 +192,17 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let ring = Keyring::new(MasterKey::generate(&OsRandom), vec![]);
-        let s = ring
-            .seal(b"seed", "factors.secret:fac_1", &OsRandom)
-            .unwrap();
+        let s = ring.seal(b"seed", "factors.secret:fac_1", &OsRandom).unwrap();
         assert!(s.starts_with(&format!("lk1.{}.", ring.current_id())));
         assert!(!s.contains("seed"));
         assert_eq!(&**ring.open(&s, "factors.secret:fac_1").unwrap(), b"seed");
-        assert_eq!(
-            ring.open(&s, "factors.secret:fac_2"),
-            Err(SealError::Forged)
-        );
+        assert_eq!(ring.open(&s, "factors.secret:fac_2"), Err(SealError::Forged));
         let mut tampered = s.clone();
         tampered.pop();
         tampered.push(if s.ends_with('A') { 'B' } else { 'A' });
         assert!(ring.open(&tampered, "factors.secret:fac_1").is_err());
         // Two seals of one plaintext differ (random nonce).
-        assert_ne!(
-            s,
-            ring.seal(b"seed", "factors.secret:fac_1", &OsRandom)
-                .unwrap()
-        );
+        assert_ne!(s, ring.seal(b"seed", "factors.secret:fac_1", &OsRandom).unwrap());
     }
 
     #[test]

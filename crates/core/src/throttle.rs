@@ -7,7 +7,7 @@
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
-    /// Attempts allowed before any delay.
+    /// Attempts evaluated before any delay; the last of them starts the first delay.
     pub free_attempts: u32,
     /// The first delay; each further failure doubles it.
     pub base_delay_secs: u64,
@@ -18,9 +18,9 @@ pub struct ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
-    /// First-factor (password) default: 5 free tries, then 1 s, 2 s, 4 s … up to 60 s, so an
-    /// attacker gets at most ~60 guesses an hour per account (ASVS 4.0.3 V2.2.1 asks ≤100)
-    /// and a victim waits at most a minute.
+    /// First-factor (password) default: 5 tries, then waits of 1 s, 2 s, 4 s … up to 60 s,
+    /// so an attacker gets at most ~60 guesses an hour per account (ASVS 4.0.3 V2.2.1 asks
+    /// ≤100) and a victim waits at most a minute.
     pub const PASSWORD: ThrottlePolicy = ThrottlePolicy {
         free_attempts: 5,
         base_delay_secs: 1,
@@ -29,11 +29,13 @@ impl ThrottlePolicy {
     };
 
     /// The delay imposed after the `failures`-th counted attempt, in seconds (0 = none).
+    /// With `free_attempts = n`, attempts 1..n-1 impose none and the n-th starts the first,
+    /// so at most `n` attempts are ever evaluated back to back.
     pub fn delay_after(&self, failures: u32) -> u64 {
-        if failures <= self.free_attempts {
+        if failures < self.free_attempts.max(1) {
             return 0;
         }
-        let exp = (failures - self.free_attempts - 1).min(32);
+        let exp = (failures - self.free_attempts.max(1)).min(32);
         self.base_delay_secs
             .saturating_mul(1u64 << exp)
             .min(self.max_delay_secs)
@@ -57,7 +59,7 @@ mod tests {
     fn delays_grow_then_cap() {
         let p = ThrottlePolicy::PASSWORD;
         let d: Vec<u64> = (1..=14).map(|f| p.delay_after(f)).collect();
-        assert_eq!(d, [0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(d, [0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
         assert_eq!(p.delay_after(u32::MAX), 60);
     }
 }

@@ -87,10 +87,7 @@ fn main() -> ExitCode {
         }
     };
     latchkey_server::telemetry::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("latchkey: cannot start the async runtime: {e}");
@@ -126,10 +123,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Keys(KeyCommand::Create { tenant, name }) => {
             let app = start(config).await?;
             let id = latchkey_core::ids::TenantId::parse(&tenant).map_err(|e| e.to_string())?;
-            let (record, key) = app
-                .create_api_key(&id, &name)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (record, key) = app.create_api_key(&id, &name).await.map_err(|e| e.to_string())?;
             println!("key_id:     {}", record.id);
             println!("secret_key: {}", key.expose());
             eprintln!("Store the secret key now: it is not shown again.");

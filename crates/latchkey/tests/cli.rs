@@ -81,16 +81,8 @@ fn post(url: &str, body: Value) -> (u16, Value) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let resp = reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or(Value::Null),
-        )
+        let resp = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
     })
 }
 
@@ -122,10 +114,7 @@ fn zero_config_serve_then_sigterm() {
     );
     assert_eq!(status, 201, "{body}");
     let stderr = server.stop();
-    assert!(
-        stderr.contains("sk_live_"),
-        "the generated key is printed once"
-    );
+    assert!(stderr.contains("sk_live_"), "the generated key is printed once");
     assert!(stderr.contains("GENERATED A NEW MASTER KEY"));
     assert!(stderr.contains("shutdown signal received"));
     assert!(dir.path().join("latchkey-data/latchkey.db").exists());
@@ -220,12 +209,7 @@ fn tenants_and_keys_commands() {
     assert_eq!(get(&config, &second), 401);
     let out = run(cmd(dir.path()).args(["keys", "revoke", &key_id]));
     assert!(!out.status.success(), "revoking twice reports it");
-    let out = run(cmd(dir.path()).args([
-        "keys",
-        "create",
-        "--tenant",
-        "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ",
-    ]));
+    let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ"]));
     assert!(!out.status.success());
     server.stop();
 }
@@ -276,14 +260,9 @@ fn master_key_rotation_and_a_stolen_database() {
         stolen.path().join("latchkey-data/latchkey.db"),
     )
     .unwrap();
-    let out =
-        run(cmd(stolen.path()).args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]));
+    let out = run(cmd(stolen.path()).args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]));
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("master key"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("master key"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -311,12 +290,10 @@ fn configured_master_key_and_postgres() {
     let key = "11".repeat(32);
     let dir = tempfile::tempdir().unwrap();
     let with_env = |c: &mut Command| {
-        c.env("DATABASE_URL", &db)
-            .env("LATCHKEY_MASTER_KEY", &key)
-            .env(
-                "LATCHKEY_BOOTSTRAP_SECRET_KEY",
-                "sk_live_clitestkey000000000000000000000000000000",
-            );
+        c.env("DATABASE_URL", &db).env("LATCHKEY_MASTER_KEY", &key).env(
+            "LATCHKEY_BOOTSTRAP_SECRET_KEY",
+            "sk_live_clitestkey000000000000000000000000000000",
+        );
     };
     let mut m = cmd(dir.path());
     with_env(&mut m);

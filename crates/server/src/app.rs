@@ -78,10 +78,7 @@ pub struct Started {
 }
 
 /// Opens and migrates the store named by the configuration.
-pub async fn open_store(
-    config: &Config,
-    pg_schema: Option<String>,
-) -> Result<DynStore, StartupError> {
+pub async fn open_store(config: &Config, pg_schema: Option<String>) -> Result<DynStore, StartupError> {
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             StartupError::Other(format!(
@@ -107,11 +104,10 @@ impl App {
         let crypto = Crypto::load(&store, keyring, now, options.rng.as_ref()).await?;
         let params = config.argon2;
         let rng = options.rng.clone();
-        let passwords =
-            tokio::task::spawn_blocking(move || PasswordHasher::new(params, rng.as_ref()))
-                .await
-                .map_err(|e| StartupError::Other(e.to_string()))?
-                .map_err(|e| StartupError::Other(e.to_string()))?;
+        let passwords = tokio::task::spawn_blocking(move || PasswordHasher::new(params, rng.as_ref()))
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .map_err(|e| StartupError::Other(e.to_string()))?;
 
         // The default tenant, with its first secret key.
         let tenant = Tenant {
@@ -128,14 +124,7 @@ impl App {
             Some(k) => k.clone(),
             None => opaque_token("sk_live_", options.rng.as_ref()),
         };
-        let record = api_key_record(
-            &crypto,
-            &tenant.id,
-            "bootstrap",
-            &key,
-            now,
-            options.rng.as_ref(),
-        );
+        let record = api_key_record(&crypto, &tenant.id, "bootstrap", &key, now, options.rng.as_ref());
         let (default_tenant, created) = store.ensure_default_tenant(&tenant, Some(&record)).await?;
         let generated_key = (created && config.bootstrap_secret_key.is_none()).then_some(key);
         if created {

@@ -39,13 +39,16 @@ pub struct Config {
     pub hash_concurrency: usize,
     pub max_body_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// Require MFA for every user of every tenant (`MFA_REQUIRED=true`).
+    pub mfa_required: bool,
+    /// The issuer name authenticator apps show for the default tenant's TOTP factors
+    /// (other tenants show their own name).
+    pub totp_issuer: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("latchkey-data"),
@@ -63,6 +66,8 @@ impl Default for Config {
             hash_concurrency: (cores / 2).max(1),
             max_body_bytes: 64 * 1024,
             shutdown_grace_secs: 30,
+            mfa_required: false,
+            totp_issuer: "Latchkey".into(),
         }
     }
 }
@@ -88,6 +93,8 @@ const KEYS: &[&str] = &[
     "hash_concurrency",
     "max_body_bytes",
     "shutdown_grace",
+    "mfa_required",
+    "totp_issuer",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -118,10 +125,7 @@ impl Config {
     }
 
     /// Loads configuration from an explicit environment (tests pass their own).
-    pub fn load_from(
-        overrides: &Overrides,
-        env: Vec<(String, String)>,
-    ) -> Result<Config, ConfigErrors> {
+    pub fn load_from(overrides: &Overrides, env: Vec<(String, String)>) -> Result<Config, ConfigErrors> {
         let mut cfg = Config::default();
         let mut errors = Vec::new();
         let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -152,10 +156,7 @@ impl Config {
                 continue;
             }
             let lower = rest.to_ascii_lowercase();
-            if let Some(key) = lower
-                .strip_suffix("_file")
-                .filter(|k| FILE_KEYS.contains(k))
-            {
+            if let Some(key) = lower.strip_suffix("_file").filter(|k| FILE_KEYS.contains(k)) {
                 match std::fs::read_to_string(value) {
                     Ok(text) => apply(&mut cfg, key, text.trim(), name, &mut errors),
                     Err(e) => errors.push(format!("{name}: cannot read {value}: {e}")),
@@ -170,6 +171,19 @@ impl Config {
         if get("LATCHKEY_DATABASE_URL").is_none() && get("LATCHKEY_DATABASE_URL_FILE").is_none() {
             if let Some(url) = get("DATABASE_URL").filter(|u| !u.is_empty()) {
                 apply(&mut cfg, "database_url", &url, "DATABASE_URL", &mut errors);
+            }
+        }
+
+        // HelloJohn's global switches: MFA_REQUIRED=true requires MFA everywhere;
+        // MFA_OPTIONAL=true (self-enrollment only) is the default and only checked.
+        if get("LATCHKEY_MFA_REQUIRED").is_none() {
+            if let Some(v) = get("MFA_REQUIRED") {
+                apply(&mut cfg, "mfa_required", &v, "MFA_REQUIRED", &mut errors);
+            }
+        }
+        if let Some(v) = get("MFA_OPTIONAL") {
+            if parse_bool(&v).is_none() {
+                errors.push("MFA_OPTIONAL: must be true or false".into());
             }
         }
 
@@ -253,10 +267,7 @@ fn apply_file(cfg: &mut Config, path: &Path, text: &str, errors: &mut Vec<String
                 .collect::<Vec<_>>()
                 .join(","),
             other => {
-                errors.push(format!(
-                    "{source}: unsupported value type {}",
-                    other.type_str()
-                ));
+                errors.push(format!("{source}: unsupported value type {}", other.type_str()));
                 continue;
             }
         };
@@ -279,18 +290,15 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
         },
         "data_dir" => cfg.data_dir = PathBuf::from(v),
         "database_url" => {
-            if v.starts_with("sqlite:")
-                || v.starts_with("postgres://")
-                || v.starts_with("postgresql://")
-            {
+            if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
                 cfg.database_url = secret();
             } else {
                 fail("must start with sqlite:, postgres:// or postgresql://".into());
             }
         }
-        "database_max_connections" => number(v, 1, 1000, &mut fail, |n| {
-            cfg.database_max_connections = n as u32
-        }),
+        "database_max_connections" => {
+            number(v, 1, 1000, &mut fail, |n| cfg.database_max_connections = n as u32)
+        }
         "public_url" => {
             if v.starts_with("http://") || v.starts_with("https://") {
                 cfg.public_url = Some(v.trim_end_matches('/').to_owned());
@@ -306,16 +314,13 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             cfg.previous_master_keys.clear();
             for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 match latchkey_core::seal::MasterKey::parse(part) {
-                    Ok(_) => cfg
-                        .previous_master_keys
-                        .push(SecretString::new(part.to_owned())),
+                    Ok(_) => cfg.previous_master_keys.push(SecretString::new(part.to_owned())),
                     Err(e) => fail(e.to_string()),
                 }
             }
         }
         "bootstrap_secret_key" => {
-            if v.starts_with("sk_live_") && v.len() >= 40 && v.bytes().all(|b| b.is_ascii_graphic())
-            {
+            if v.starts_with("sk_live_") && v.len() >= 40 && v.bytes().all(|b| b.is_ascii_graphic()) {
                 cfg.bootstrap_secret_key = secret();
             } else {
                 fail("must start with sk_live_ and be at least 40 printable characters".into());
@@ -345,7 +350,26 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             cfg.max_body_bytes = n as usize
         }),
         "shutdown_grace" => duration(v, &mut fail, |s| cfg.shutdown_grace_secs = s),
+        "mfa_required" => match parse_bool(v) {
+            Some(b) => cfg.mfa_required = b,
+            None => fail("must be true or false".into()),
+        },
+        "totp_issuer" => {
+            if v.is_empty() || v.chars().count() > 64 || v.chars().any(char::is_control) {
+                fail("must be 1 to 64 printable characters".into());
+            } else {
+                cfg.totp_issuer = v.to_owned();
+            }
+        }
         other => fail(format!("unknown setting {other}")),
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -385,10 +409,7 @@ mod tests {
     fn defaults_need_nothing() {
         let c = Config::load_from(&no_file(), vec![]).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            c.effective_database_url(),
-            "sqlite://latchkey-data/latchkey.db"
-        );
+        assert_eq!(c.effective_database_url(), "sqlite://latchkey-data/latchkey.db");
         assert_eq!(c.issuer(), "http://127.0.0.1:8080");
     }
 
@@ -468,6 +489,20 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
         assert!(!text.contains("short"), "secret values are not echoed");
+    }
+
+    #[test]
+    fn mfa_switches() {
+        let c = Config::load_from(
+            &no_file(),
+            env(&[("MFA_REQUIRED", "true"), ("MFA_OPTIONAL", "true")]),
+        )
+        .unwrap();
+        assert!(c.mfa_required);
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert!(!c.mfa_required);
+        assert!(Config::load_from(&no_file(), env(&[("MFA_REQUIRED", "maybe")])).is_err());
+        assert!(Config::load_from(&no_file(), env(&[("MFA_OPTIONAL", "perhaps")])).is_err());
     }
 
     #[test]

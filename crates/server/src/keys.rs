@@ -36,10 +36,7 @@ pub enum KeySource {
 
 /// Loads the keyring: from configuration if set, else from `DATA_DIR/master.key`,
 /// generating that file on first start (and saying so loudly).
-pub fn load_keyring(
-    cfg: &Config,
-    rng: &dyn SecureRandom,
-) -> Result<(Keyring, KeySource), KeyError> {
+pub fn load_keyring(cfg: &Config, rng: &dyn SecureRandom) -> Result<(Keyring, KeySource), KeyError> {
     let parse = |s: &str| MasterKey::parse(s).map_err(|e| KeyError::Master(e.to_string()));
     if let Some(current) = &cfg.master_key {
         let previous = cfg
@@ -78,10 +75,7 @@ pub fn load_keyring(
             );
             Ok((Keyring::new(key, vec![]), KeySource::File(path)))
         }
-        Err(e) => Err(KeyError::Master(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(KeyError::Master(format!("cannot read {}: {e}", path.display()))),
     }
 }
 
@@ -128,12 +122,10 @@ pub async fn reseal_all(
                 continue;
             }
             let aad = column.aad(&row);
-            let plain = keyring
-                .open(&sealed, &aad)
-                .map_err(|source| KeyError::Unseal {
-                    what: aad.clone(),
-                    source,
-                })?;
+            let plain = keyring.open(&sealed, &aad).map_err(|source| KeyError::Unseal {
+                what: aad.clone(),
+                source,
+            })?;
             let fresh = keyring
                 .seal(&plain, &aad, rng)
                 .map_err(|source| KeyError::Unseal {
@@ -168,16 +160,13 @@ impl Crypto {
     ) -> Result<Self, KeyError> {
         let pepper_aad = SealedColumn::ServerSecret.aad(PEPPER_NAME);
         let fresh: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
-        let candidate =
-            keyring
-                .seal(&*fresh, &pepper_aad, rng)
-                .map_err(|source| KeyError::Unseal {
-                    what: pepper_aad.clone(),
-                    source,
-                })?;
-        let stored = store
-            .ensure_server_secret(PEPPER_NAME, &candidate, now)
-            .await?;
+        let candidate = keyring
+            .seal(&*fresh, &pepper_aad, rng)
+            .map_err(|source| KeyError::Unseal {
+                what: pepper_aad.clone(),
+                source,
+            })?;
+        let stored = store.ensure_server_secret(PEPPER_NAME, &candidate, now).await?;
         let pepper = keyring
             .open(&stored, &pepper_aad)
             .map_err(|source| KeyError::Unseal {
@@ -285,11 +274,6 @@ impl Crypto {
 fn public_map(records: &[SigningKeyRecord]) -> HashMap<String, [u8; 32]> {
     records
         .iter()
-        .filter_map(|r| {
-            Some((
-                r.kid.clone(),
-                <[u8; 32]>::try_from(r.public_key.as_slice()).ok()?,
-            ))
-        })
+        .filter_map(|r| Some((r.kid.clone(), <[u8; 32]>::try_from(r.public_key.as_slice()).ok()?)))
         .collect()
 }

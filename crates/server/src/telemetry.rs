@@ -59,7 +59,8 @@ pub async fn request_context(req: Request, next: Next) -> Response {
             let now = latchkey_core::clock::Clock::now_ms(&latchkey_core::clock::SystemClock);
             format!("req_{}", latchkey_core::ids::ulid(now, &OsRandom))
         });
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
     let mut resp = REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span.clone()))
@@ -76,10 +77,7 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID.clone(), v);
     }
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     if !headers.contains_key("cache-control") {
         // Responses carry tokens and personal data: no cache may keep them (RFC 6749 §5.1).
         headers.insert("cache-control", HeaderValue::from_static("no-store"));

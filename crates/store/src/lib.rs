@@ -11,7 +11,7 @@ pub mod model;
 
 use async_trait::async_trait;
 use latchkey_core::clock::UnixMillis;
-use latchkey_core::ids::{ApiKeyId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
 use std::sync::Arc;
@@ -67,12 +67,7 @@ pub trait UserStore {
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>>;
     async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<User>>;
     /// Users of a tenant in id order, after `after`, at most `limit`.
-    async fn list_users(
-        &self,
-        tenant: &TenantId,
-        after: Option<&UserId>,
-        limit: u32,
-    ) -> Result<Vec<User>>;
+    async fn list_users(&self, tenant: &TenantId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>>;
 }
 
 #[async_trait]
@@ -112,31 +107,88 @@ pub trait ThrottleStore {
 pub trait KeyStore {
     /// Stores a sealed server-wide secret unless one of that name exists; returns the value
     /// now stored (ours or the one another replica stored first).
-    async fn ensure_server_secret(
-        &self,
-        name: &str,
-        sealed: &str,
-        now: UnixMillis,
-    ) -> Result<String>;
+    async fn ensure_server_secret(&self, name: &str, sealed: &str, now: UnixMillis) -> Result<String>;
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
     /// Signing keys not retired, newest first.
     async fn active_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     /// Every sealed value of one column, for re-sealing under a new master key.
     async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>>;
     /// Replaces a sealed value only if it still holds `old` (compare-and-swap).
-    async fn replace_sealed(
+    async fn replace_sealed(&self, column: SealedColumn, row: &str, old: &str, new: &str) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait FactorStore {
+    /// Stores a factor; a new pending enrollment replaces the user's other pending ones of
+    /// the same kind, so a restarted enrollment's old secret never verifies.
+    async fn insert_factor(&self, factor: &Factor) -> Result<()>;
+    async fn get_factor(&self, tenant: &TenantId, id: &FactorId) -> Result<Option<Factor>>;
+    /// All of a user's factors, oldest first, backup codes last.
+    async fn list_factors(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Factor>>;
+    /// Confirms a pending, unexpired factor at TOTP `step`, and installs `backup` if the
+    /// user had no other active factor, in one transaction. `None` if nothing was pending.
+    async fn activate_factor(
         &self,
-        column: SealedColumn,
-        row: &str,
-        old: &str,
-        new: &str,
-    ) -> Result<bool>;
+        id: &FactorId,
+        step: Option<i64>,
+        backup: &BackupInstall,
+        now: UnixMillis,
+    ) -> Result<Option<bool>>;
+    /// Deletes a factor; when no active factor but backup codes remains, the backup codes
+    /// go too. `false` if there was no such factor.
+    async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool>;
+    /// Replaces every backup code of the user at once (all new, or all old after a crash).
+    /// Returns the backup factor's id.
+    async fn replace_backup_codes(&self, install: &BackupInstall) -> Result<FactorId>;
+    async fn unused_backup_codes(&self, factor: &FactorId) -> Result<i64>;
+    /// Removes every factor and backup code of the user and closes open challenges.
+    /// Returns how many factors were removed.
+    async fn reset_mfa(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait ChallengeStore {
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()>;
+    async fn get_challenge(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>>;
+    /// Records which factor the user chose; `false` if the challenge is no longer open.
+    async fn choose_factor(&self, id: &ChallengeId, factor: &FactorId, now: UnixMillis) -> Result<bool>;
+    /// Completes an open challenge and consumes `proof`, atomically: of any number of
+    /// concurrent calls for one challenge or one proof, at most one succeeds.
+    async fn complete_challenge(
+        &self,
+        id: &ChallengeId,
+        proof: &Proof,
+        now: UnixMillis,
+    ) -> Result<CompleteOutcome>;
+}
+
+#[async_trait]
+pub trait AuditStore {
+    async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
+    /// Events of a tenant, newest first, before `before` (an event id), at most `limit`.
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        user: Option<&UserId>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>>;
 }
 
 /// Everything a Latchkey server needs from its database.
 #[async_trait]
 pub trait Store:
-    TenantStore + ApiKeyStore + UserStore + SessionStore + ThrottleStore + KeyStore + Send + Sync
+    TenantStore
+    + ApiKeyStore
+    + UserStore
+    + SessionStore
+    + ThrottleStore
+    + KeyStore
+    + FactorStore
+    + ChallengeStore
+    + AuditStore
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -6,6 +6,7 @@
 
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
+use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
 use latchkey_core::ids::*;
 use latchkey_core::rand::OsRandom;
 use latchkey_core::settings::TenantSettings;
@@ -94,6 +95,13 @@ contract!(
     throttle_counts_locks_and_resets,
     parallel_throttle_burst_cannot_exceed_limit,
     server_secrets_and_signing_keys,
+    pending_factors_activate_once_with_backup_codes_first,
+    parallel_totp_step_is_accepted_once,
+    parallel_backup_code_is_accepted_once,
+    a_challenge_completes_once,
+    failed_proof_leaves_the_challenge_open,
+    deleting_factors_and_resetting_mfa,
+    audit_events_page_newest_first,
 );
 
 fn tenant(name: &str) -> Tenant {
@@ -164,10 +172,7 @@ async fn tenants_round_trip(s: DynStore) {
     let mut t = tenant("Acme");
     s.insert_tenant(&t).await.unwrap();
     assert_eq!(s.get_tenant(&t.id).await.unwrap(), Some(t.clone()));
-    assert!(matches!(
-        s.insert_tenant(&t).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(s.insert_tenant(&t).await, Err(StoreError::Conflict)));
     t.settings.access_token_ttl_secs = 120;
     assert!(s.update_tenant_settings(&t, T0 + 1).await.unwrap());
     assert_eq!(
@@ -180,9 +185,7 @@ async fn tenants_round_trip(s: DynStore) {
         120
     );
     assert_eq!(
-        s.get_tenant(&TenantId::generate(T0, &OsRandom))
-            .await
-            .unwrap(),
+        s.get_tenant(&TenantId::generate(T0, &OsRandom)).await.unwrap(),
         None
     );
 }
@@ -225,11 +228,7 @@ async fn api_keys_are_found_by_hash_and_revoked(s: DynStore) {
     assert!(s.revoke_api_key(&k.id, T0 + 5).await.unwrap());
     assert!(!s.revoke_api_key(&k.id, T0 + 6).await.unwrap());
     assert_eq!(
-        s.find_api_key_by_hash("h1")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at,
+        s.find_api_key_by_hash("h1").await.unwrap().unwrap().revoked_at,
         Some(T0 + 5)
     );
     assert_eq!(s.list_api_keys(&t.id).await.unwrap().len(), 1);
@@ -245,9 +244,7 @@ async fn users_are_unique_per_tenant_and_scoped(s: DynStore) {
         s.insert_user(&user(&a.id, "ALICE@example.com")).await,
         Err(StoreError::Conflict)
     ));
-    s.insert_user(&user(&b.id, "alice@example.com"))
-        .await
-        .unwrap();
+    s.insert_user(&user(&b.id, "alice@example.com")).await.unwrap();
     assert_eq!(s.get_user(&a.id, &u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(
         s.get_user(&b.id, &u.id).await.unwrap(),
@@ -255,15 +252,11 @@ async fn users_are_unique_per_tenant_and_scoped(s: DynStore) {
         "no cross-tenant reads"
     );
     assert_eq!(
-        s.find_user_by_email(&a.id, "alice@example.com")
-            .await
-            .unwrap(),
+        s.find_user_by_email(&a.id, "alice@example.com").await.unwrap(),
         Some(u.clone())
     );
     assert_eq!(
-        s.find_user_by_email(&a.id, "bob@example.com")
-            .await
-            .unwrap(),
+        s.find_user_by_email(&a.id, "bob@example.com").await.unwrap(),
         None
     );
     for i in 0..4 {
@@ -369,28 +362,24 @@ async fn throttle_counts_locks_and_resets(s: DynStore) {
     s.insert_tenant(&t).await.unwrap();
     let k = tkey(&t.id, "alice@example.com");
     let p = ThrottlePolicy::PASSWORD;
-    for n in 1..=6 {
+    for n in 1..=5 {
         assert_eq!(
             s.throttle_attempt(&k, &p, T0).await.unwrap(),
             ThrottleDecision::Allowed { failures: n }
         );
     }
-    // The 6th attempt set a 1 s delay.
+    // The 5th attempt set a 1 s delay.
     assert_eq!(
         s.throttle_attempt(&k, &p, T0 + 200).await.unwrap(),
-        ThrottleDecision::Locked {
-            retry_after_secs: 1
-        }
+        ThrottleDecision::Locked { retry_after_secs: 1 }
     );
     assert_eq!(
         s.throttle_attempt(&k, &p, T0 + 1000).await.unwrap(),
-        ThrottleDecision::Allowed { failures: 7 }
+        ThrottleDecision::Allowed { failures: 6 }
     );
     assert_eq!(
         s.throttle_attempt(&k, &p, T0 + 1000).await.unwrap(),
-        ThrottleDecision::Locked {
-            retry_after_secs: 2
-        }
+        ThrottleDecision::Locked { retry_after_secs: 2 }
     );
     // Another subject and another tenant are untouched.
     assert_eq!(
@@ -434,21 +423,17 @@ async fn parallel_throttle_burst_cannot_exceed_limit(s: DynStore) {
             allowed += 1;
         }
     }
-    // Five free attempts, plus the sixth that sets the first delay.
-    assert_eq!(allowed, p.free_attempts + 1);
+    // Exactly the allowed attempts; the last of them set the first delay.
+    assert_eq!(allowed, p.free_attempts);
 }
 
 async fn server_secrets_and_signing_keys(s: DynStore) {
     assert_eq!(
-        s.ensure_server_secret("pepper", "sealed-a", T0)
-            .await
-            .unwrap(),
+        s.ensure_server_secret("pepper", "sealed-a", T0).await.unwrap(),
         "sealed-a"
     );
     assert_eq!(
-        s.ensure_server_secret("pepper", "sealed-b", T0)
-            .await
-            .unwrap(),
+        s.ensure_server_secret("pepper", "sealed-b", T0).await.unwrap(),
         "sealed-a"
     );
     let k1 = SigningKeyRecord {
@@ -469,10 +454,7 @@ async fn server_secrets_and_signing_keys(s: DynStore) {
         s.active_signing_keys().await.unwrap(),
         vec![k2.clone(), k1.clone()]
     );
-    let sealed = s
-        .list_sealed(SealedColumn::SigningKeyPrivate)
-        .await
-        .unwrap();
+    let sealed = s.list_sealed(SealedColumn::SigningKeyPrivate).await.unwrap();
     assert_eq!(sealed.len(), 2);
     assert!(s
         .replace_sealed(SealedColumn::SigningKeyPrivate, "k1", "lk1.x.y", "lk1.z.w")
@@ -487,9 +469,377 @@ async fn server_secrets_and_signing_keys(s: DynStore) {
         .await
         .unwrap());
     assert_eq!(
-        s.ensure_server_secret("pepper", "sealed-d", T0)
-            .await
-            .unwrap(),
+        s.ensure_server_secret("pepper", "sealed-d", T0).await.unwrap(),
         "sealed-c"
     );
+}
+
+fn factor(u: &User, kind: FactorKind, status: FactorStatus) -> Factor {
+    Factor {
+        id: FactorId::generate(T0, &OsRandom),
+        tenant_id: u.tenant_id.clone(),
+        user_id: u.id.clone(),
+        kind,
+        name: Some("phone".into()),
+        status,
+        secret_sealed: Some("lk1.k.sealed".into()),
+        last_step: None,
+        created_at: T0,
+        expires_at: (status == FactorStatus::Pending).then_some(T0 + 600_000),
+        confirmed_at: None,
+        last_used_at: None,
+    }
+}
+
+fn backup(u: &User, codes: &[&str]) -> BackupInstall {
+    let mut f = factor(u, FactorKind::BackupCodes, FactorStatus::Active);
+    f.secret_sealed = None;
+    f.expires_at = None;
+    BackupInstall {
+        factor: f,
+        code_hashes: codes.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+fn challenge(u: &User, expires_at: UnixMillis) -> Challenge {
+    Challenge {
+        id: ChallengeId::generate(T0, &OsRandom),
+        tenant_id: u.tenant_id.clone(),
+        user_id: u.id.clone(),
+        purpose: ChallengePurpose::SignIn,
+        amr: vec!["pwd".into()],
+        factor_id: None,
+        created_at: T0,
+        expires_at,
+        completed_at: None,
+    }
+}
+
+/// A user with one active TOTP factor and backup codes c1..c10.
+async fn enrolled(s: &DynStore) -> (User, Factor, FactorId) {
+    let u = user_in_new_tenant(s).await;
+    let f = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&f).await.unwrap();
+    let codes: Vec<String> = (1..=10).map(|i| format!("c{i}")).collect();
+    let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let b = backup(&u, &refs);
+    assert_eq!(
+        s.activate_factor(&f.id, Some(100), &b, T0).await.unwrap(),
+        Some(true)
+    );
+    (
+        u,
+        s.get_factor(&f.tenant_id, &f.id).await.unwrap().unwrap(),
+        b.factor.id,
+    )
+}
+
+async fn pending_factors_activate_once_with_backup_codes_first(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let first = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&first).await.unwrap();
+    // Restarting the enrollment replaces the pending factor.
+    let second = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&second).await.unwrap();
+    assert_eq!(s.get_factor(&u.tenant_id, &first.id).await.unwrap(), None);
+    let b = backup(&u, &["a", "b"]);
+    // Not after it lapses.
+    assert_eq!(
+        s.activate_factor(&second.id, Some(5), &b, T0 + 600_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.activate_factor(&second.id, Some(5), &b, T0 + 1).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        s.activate_factor(&second.id, Some(6), &b, T0 + 2).await.unwrap(),
+        None,
+        "only once"
+    );
+    let active = s.get_factor(&u.tenant_id, &second.id).await.unwrap().unwrap();
+    assert_eq!(
+        (active.status, active.last_step, active.expires_at),
+        (FactorStatus::Active, Some(5), None)
+    );
+    assert_eq!(s.unused_backup_codes(&b.factor.id).await.unwrap(), 2);
+    // A second factor does not reinstall backup codes.
+    let third = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&third).await.unwrap();
+    let other = backup(&u, &["x"]);
+    assert_eq!(
+        s.activate_factor(&third.id, Some(1), &other, T0 + 3)
+            .await
+            .unwrap(),
+        Some(false)
+    );
+    assert_eq!(s.unused_backup_codes(&b.factor.id).await.unwrap(), 2);
+    let all = s.list_factors(&u.tenant_id, &u.id).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let sealed = s.list_sealed(SealedColumn::FactorSecret).await.unwrap();
+    assert!(sealed.iter().any(|(id, _)| id == second.id.as_str()));
+    assert!(
+        !sealed.iter().any(|(id, _)| id == b.factor.id.as_str()),
+        "no NULL secrets listed"
+    );
+}
+
+async fn parallel_totp_step_is_accepted_once(s: DynStore) {
+    let (u, f, _) = enrolled(&s).await;
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        let c = challenge(&u, T0 + 300_000);
+        s.insert_challenge(&c).await.unwrap();
+        ids.push(c.id);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(ids.len()));
+    let tasks: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let (s, barrier, fid) = (s.clone(), barrier.clone(), f.id.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.complete_challenge(
+                    &id,
+                    &Proof::TotpStep {
+                        factor_id: fid,
+                        step: 101,
+                    },
+                    T0 + 1,
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            CompleteOutcome::Completed { .. } => ok += 1,
+            CompleteOutcome::ProofRejected => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    // An older step never works again.
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let old = Proof::TotpStep {
+        factor_id: f.id.clone(),
+        step: 100,
+    };
+    assert_eq!(
+        s.complete_challenge(&c.id, &old, T0 + 2).await.unwrap(),
+        CompleteOutcome::ProofRejected
+    );
+}
+
+async fn parallel_backup_code_is_accepted_once(s: DynStore) {
+    let (u, _, bid) = enrolled(&s).await;
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let c = challenge(&u, T0 + 300_000);
+        s.insert_challenge(&c).await.unwrap();
+        ids.push(c.id);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(ids.len()));
+    let tasks: Vec<_> = ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (s, barrier, bid) = (s.clone(), barrier.clone(), bid.clone());
+            // Twenty-eight race for c3; two use c4 and c5.
+            let code = match i {
+                0 => "c4",
+                1 => "c5",
+                _ => "c3",
+            };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let proof = Proof::BackupCode {
+                    factor_id: bid,
+                    code_hash: code.into(),
+                };
+                (code, s.complete_challenge(&id, &proof, T0 + 1).await.unwrap())
+            })
+        })
+        .collect();
+    let mut wins = std::collections::HashMap::new();
+    for t in tasks {
+        let (code, outcome) = t.await.unwrap();
+        if let CompleteOutcome::Completed { .. } = outcome {
+            *wins.entry(code).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(wins.get("c3"), Some(&1));
+    assert_eq!(wins.get("c4"), Some(&1));
+    assert_eq!(wins.get("c5"), Some(&1));
+    assert_eq!(s.unused_backup_codes(&bid).await.unwrap(), 7);
+}
+
+async fn a_challenge_completes_once(s: DynStore) {
+    let (u, _, bid) = enrolled(&s).await;
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    assert!(s.choose_factor(&c.id, &bid, T0).await.unwrap());
+    assert_eq!(
+        s.get_challenge(&u.tenant_id, &c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .factor_id,
+        Some(bid.clone())
+    );
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let tasks: Vec<_> = (1..=10)
+        .map(|i| {
+            let (s, barrier, bid, id) = (s.clone(), barrier.clone(), bid.clone(), c.id.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let proof = Proof::BackupCode {
+                    factor_id: bid,
+                    code_hash: format!("c{i}"),
+                };
+                s.complete_challenge(&id, &proof, T0 + 1).await.unwrap()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if let CompleteOutcome::Completed { .. } = t.await.unwrap() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(
+        s.unused_backup_codes(&bid).await.unwrap(),
+        9,
+        "losers consumed nothing"
+    );
+    assert!(
+        !s.choose_factor(&c.id, &bid, T0 + 2).await.unwrap(),
+        "completed challenges are closed"
+    );
+    // Other tenants cannot see it.
+    let other = tenant("other");
+    s.insert_tenant(&other).await.unwrap();
+    assert_eq!(s.get_challenge(&other.id, &c.id).await.unwrap(), None);
+}
+
+async fn failed_proof_leaves_the_challenge_open(s: DynStore) {
+    let (u, _, bid) = enrolled(&s).await;
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let wrong = Proof::BackupCode {
+        factor_id: bid.clone(),
+        code_hash: "nope".into(),
+    };
+    assert_eq!(
+        s.complete_challenge(&c.id, &wrong, T0 + 1).await.unwrap(),
+        CompleteOutcome::ProofRejected
+    );
+    let right = Proof::BackupCode {
+        factor_id: bid.clone(),
+        code_hash: "c1".into(),
+    };
+    assert_eq!(
+        s.complete_challenge(&c.id, &right, T0 + 2).await.unwrap(),
+        CompleteOutcome::Completed {
+            backup_installed: false
+        }
+    );
+    let again = Proof::BackupCode {
+        factor_id: bid.clone(),
+        code_hash: "c2".into(),
+    };
+    assert_eq!(
+        s.complete_challenge(&c.id, &again, T0 + 3).await.unwrap(),
+        CompleteOutcome::ChallengeGone
+    );
+    // Expired challenges are gone too.
+    let late = challenge(&u, T0 + 10);
+    s.insert_challenge(&late).await.unwrap();
+    assert_eq!(
+        s.complete_challenge(&late.id, &again, T0 + 10).await.unwrap(),
+        CompleteOutcome::ChallengeGone
+    );
+    assert_eq!(s.unused_backup_codes(&bid).await.unwrap(), 9);
+}
+
+async fn deleting_factors_and_resetting_mfa(s: DynStore) {
+    let (u, totp, bid) = enrolled(&s).await;
+    // Regeneration replaces every code at once.
+    let mut b = backup(&u, &["n1", "n2", "n3"]);
+    b.factor.id = bid.clone();
+    assert_eq!(s.replace_backup_codes(&b).await.unwrap(), bid);
+    assert_eq!(s.unused_backup_codes(&bid).await.unwrap(), 3);
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let old = Proof::BackupCode {
+        factor_id: bid.clone(),
+        code_hash: "c1".into(),
+    };
+    assert_eq!(
+        s.complete_challenge(&c.id, &old, T0 + 1).await.unwrap(),
+        CompleteOutcome::ProofRejected
+    );
+    // Deleting the last real factor takes the backup codes with it.
+    assert!(s.delete_factor(&u.tenant_id, &u.id, &totp.id).await.unwrap());
+    assert!(!s.delete_factor(&u.tenant_id, &u.id, &totp.id).await.unwrap());
+    assert!(s.list_factors(&u.tenant_id, &u.id).await.unwrap().is_empty());
+    assert_eq!(s.unused_backup_codes(&bid).await.unwrap(), 0);
+    // Reset removes everything and closes open challenges.
+    let (u2, _, _) = enrolled(&s).await;
+    let open = challenge(&u2, T0 + 300_000);
+    s.insert_challenge(&open).await.unwrap();
+    assert_eq!(s.reset_mfa(&u2.tenant_id, &u2.id, T0 + 5).await.unwrap(), 2);
+    assert!(s.list_factors(&u2.tenant_id, &u2.id).await.unwrap().is_empty());
+    assert!(
+        s.get_challenge(&u2.tenant_id, &open.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at
+            <= T0 + 5
+    );
+}
+
+async fn audit_events_page_newest_first(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    for i in 0..5 {
+        s.insert_audit(&AuditEvent {
+            id: format!("evt_{}", ulid(T0 + i)),
+            tenant_id: u.tenant_id.clone(),
+            user_id: (i % 2 == 0).then(|| u.id.clone()),
+            actor: "system".into(),
+            action: format!("a{i}"),
+            factor_id: None,
+            outcome: "success".into(),
+            ip: Some("127.0.0.1".into()),
+            detail: None,
+            created_at: T0 + i,
+        })
+        .await
+        .unwrap();
+    }
+    let page = s.list_audit(&u.tenant_id, None, None, 3).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["a4", "a3", "a2"]
+    );
+    let rest = s
+        .list_audit(&u.tenant_id, None, Some(&page[2].id), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["a1", "a0"]
+    );
+    let mine = s.list_audit(&u.tenant_id, Some(&u.id), None, 10).await.unwrap();
+    assert_eq!(mine.len(), 3);
+    let other = tenant("o");
+    s.insert_tenant(&other).await.unwrap();
+    assert!(s.list_audit(&other.id, None, None, 10).await.unwrap().is_empty());
 }

@@ -2,10 +2,12 @@
 
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AdminCtx, ApiJson};
+use super::extract::{AdminCtx, ApiJson, Meta};
 use crate::service::admin::SettingsPatch;
+use crate::service::audit::Actor;
 use crate::App;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use latchkey_core::duration::{format_secs, parse_secs};
 use latchkey_core::ids::UserId;
@@ -25,6 +27,11 @@ fn settings_view(s: &TenantSettings) -> SettingsView {
         access_token_ttl: format_secs(s.access_token_ttl_secs),
         refresh_token_ttl: format_secs(s.refresh_token_ttl_secs),
         signup_enabled: s.signup_enabled,
+        mfa_required: s.mfa_required,
+        mfa_allowed_factors: s.mfa_allowed_factors.iter().map(|k| k.as_str()).collect(),
+        totp_window: s.totp_window,
+        mfa_max_attempts: s.mfa_max_attempts,
+        challenge_ttl: format_secs(s.challenge_ttl_secs),
     }
 }
 
@@ -51,6 +58,11 @@ pub async fn patch_config(
         access_token_ttl_secs: req.access_token_ttl.map(duration),
         refresh_token_ttl_secs: req.refresh_token_ttl.map(duration),
         signup_enabled: req.signup_enabled,
+        mfa_required: req.mfa_required,
+        mfa_allowed_factors: req.mfa_allowed_factors,
+        totp_window: req.totp_window,
+        mfa_max_attempts: req.mfa_max_attempts,
+        challenge_ttl_secs: req.challenge_ttl.map(duration),
     };
     let settings = app.update_settings(&tenant, patch).await?;
     Ok(Json(settings_view(&settings)))
@@ -67,8 +79,8 @@ pub async fn get_user(
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     // A malformed id cannot name a user: the same 404 as an unknown one.
-    let id = UserId::parse(&user_id)
-        .map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound))?;
+    let id =
+        UserId::parse(&user_id).map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound))?;
     let user = app.get_user(&tenant.id, &id).await?;
     Ok(Json((&user).into()))
 }
@@ -94,9 +106,8 @@ pub async fn list_users(
     AdminCtx { tenant, .. }: AdminCtx,
     query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UserList>, ApiError> {
-    let Query(q) = query.map_err(|_| {
-        ApiError::bad_request("invalid_query", "unknown or malformed query parameter")
-    })?;
+    let Query(q) =
+        query.map_err(|_| ApiError::bad_request("invalid_query", "unknown or malformed query parameter"))?;
     if let Some(email) = q.email {
         let users = app.find_user_by_email(&tenant, &email).await?;
         return Ok(Json(UserList {
@@ -119,5 +130,153 @@ pub async fn list_users(
     Ok(Json(UserList {
         users: users.iter().map(UserView::from).collect(),
         next_after,
+    }))
+}
+
+fn path_user(user_id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(user_id).map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound))
+}
+
+#[utoipa::path(get, path = "/v2/admin/users/{user_id}/mfa", tag = "admin",
+    params(("user_id" = String, Path, description = "A user id, usr_…")),
+    responses((status = 200, description = "The user's factors (and delivery status, later)", body = UserMfaView),
+              (status = 404, description = "user_not_found", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn get_user_mfa(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserMfaView>, ApiError> {
+    let id = path_user(&user_id)?;
+    let factors = app.admin_user_mfa(&tenant, &id).await?;
+    Ok(Json(UserMfaView {
+        user_id: id.to_string(),
+        factors: factors.iter().map(FactorView::from).collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/v2/admin/users/{user_id}/mfa", tag = "admin",
+    params(("user_id" = String, Path, description = "A user id, usr_…")),
+    responses((status = 204, description = "Every factor removed; audited"),
+              (status = 404, description = "user_not_found", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn reset_user_mfa(
+    State(app): State<App>,
+    AdminCtx { tenant, key }: AdminCtx,
+    Meta(meta): Meta,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_user(&user_id)?;
+    app.admin_reset_mfa(&tenant, &Actor::Admin { key_id: key.id }, &id, &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn tenant_auth_view(s: &TenantSettings) -> TenantAuthView {
+    TenantAuthView {
+        mfa_required: s.mfa_required,
+        mfa_methods: s.mfa_allowed_factors.iter().map(|k| k.as_str()).collect(),
+    }
+}
+
+fn own_tenant(tenant: &latchkey_store::model::Tenant, tenant_id: &str) -> Result<(), ApiError> {
+    if tenant.id.as_str() == tenant_id {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "tenant_mismatch",
+            "the secret key belongs to another tenant",
+        ))
+    }
+}
+
+#[utoipa::path(get, path = "/v2/admin/tenants/{tenant_id}/auth/config", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The key's own tenant, tnt_…")),
+    responses((status = 200, description = "MFA policy of the tenant", body = TenantAuthView),
+              (status = 403, description = "tenant_mismatch", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn get_tenant_auth(
+    AdminCtx { tenant, .. }: AdminCtx,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<TenantAuthView>, ApiError> {
+    own_tenant(&tenant, &tenant_id)?;
+    Ok(Json(tenant_auth_view(&tenant.settings)))
+}
+
+#[utoipa::path(patch, path = "/v2/admin/tenants/{tenant_id}/auth/config", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The key's own tenant, tnt_…")),
+    request_body = TenantAuthPatch,
+    responses((status = 200, description = "The updated MFA policy (the same setting as /v1/admin/config)", body = TenantAuthView),
+              (status = 400, description = "invalid_settings", body = ErrorBody),
+              (status = 403, description = "tenant_mismatch", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn patch_tenant_auth(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+    Path(tenant_id): Path<String>,
+    ApiJson(req): ApiJson<TenantAuthPatch>,
+) -> Result<Json<TenantAuthView>, ApiError> {
+    own_tenant(&tenant, &tenant_id)?;
+    let patch = SettingsPatch {
+        mfa_required: req.mfa_required,
+        mfa_allowed_factors: req.mfa_methods,
+        ..Default::default()
+    };
+    let settings = app.update_settings(&tenant, patch).await?;
+    Ok(Json(tenant_auth_view(&settings)))
+}
+
+#[utoipa::path(get, path = "/v1/admin/audit-events", tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, description = "Audit events, newest first", body = AuditList),
+              (status = 400, description = "invalid_query", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn list_audit_events(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditList>, ApiError> {
+    let Query(q) =
+        query.map_err(|_| ApiError::bad_request("invalid_query", "unknown or malformed query parameter"))?;
+    let user = match q.user_id.as_deref() {
+        Some(u) => Some(
+            UserId::parse(u)
+                .map_err(|_| ApiError::bad_request("invalid_query", "user_id must be a user id"))?,
+        ),
+        None => None,
+    };
+    if q.before
+        .as_deref()
+        .is_some_and(|b| !b.starts_with("evt_") || b.len() > 40)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "before must be an event id",
+        ));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let events = app
+        .list_audit(&tenant, user.as_ref(), q.before.as_deref(), limit)
+        .await?;
+    let next_before = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.id.clone()))
+        .flatten();
+    Ok(Json(AuditList {
+        events: events
+            .into_iter()
+            .map(|e| AuditEventView {
+                id: e.id,
+                action: e.action,
+                outcome: e.outcome,
+                actor: e.actor,
+                user_id: e.user_id.map(|u| u.to_string()),
+                factor_id: e.factor_id.map(|f| f.to_string()),
+                ip: e.ip,
+                detail: e.detail,
+                created_at: latchkey_core::time::rfc3339(e.created_at),
+            })
+            .collect(),
+        next_before,
     }))
 }

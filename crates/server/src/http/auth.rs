@@ -74,15 +74,12 @@ pub async fn refresh(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let hint = match headers.get("x-tenant-id") {
         Some(v) => Some(
-            latchkey_core::ids::TenantId::parse(v.to_str().unwrap_or("")).map_err(|_| {
-                ApiError::bad_request("invalid_tenant_id", "X-Tenant-ID is not a tenant id")
-            })?,
+            latchkey_core::ids::TenantId::parse(v.to_str().unwrap_or(""))
+                .map_err(|_| ApiError::bad_request("invalid_tenant_id", "X-Tenant-ID is not a tenant id"))?,
         ),
         None => None,
     };
-    Ok(Json(
-        app.refresh(hint.as_ref(), &req.refresh_token).await?.into(),
-    ))
+    Ok(Json(app.refresh(hint.as_ref(), &req.refresh_token).await?.into()))
 }
 
 #[utoipa::path(post, path = "/v1/auth/signout", tag = "auth",
@@ -103,11 +100,7 @@ pub async fn signout(
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
+            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -115,9 +108,8 @@ pub async fn signout(
                 "send the body as application/json",
             ));
         }
-        let req: SignoutRequest = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::bad_request("invalid_json", "body must be {\"refresh_token\": \"…\"}")
-        })?;
+        let req: SignoutRequest = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("invalid_json", "body must be {\"refresh_token\": \"…\"}"))?;
         if let Some(rt) = req.refresh_token {
             app.signout_refresh(&rt).await?;
             return Ok(StatusCode::NO_CONTENT);
@@ -130,16 +122,10 @@ pub async fn signout(
         .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned())
         .ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_credentials",
-                "send an access token or a refresh_token",
-            )
+            ApiError::unauthorized("missing_credentials", "send an access token or a refresh_token")
         })?;
     let ctx = app.authenticate_access(&token).await.ok_or_else(|| {
-        ApiError::unauthorized(
-            "invalid_token",
-            "the access token is invalid, expired or revoked",
-        )
+        ApiError::unauthorized("invalid_token", "the access token is invalid, expired or revoked")
     })?;
     app.signout_session(&ctx.session_id).await?;
     Ok(StatusCode::NO_CONTENT)

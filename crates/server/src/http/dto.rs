@@ -5,7 +5,7 @@ use crate::service::auth::TokenPair;
 use latchkey_core::time::rfc3339;
 use latchkey_store::model::User;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +108,14 @@ pub struct SettingsView {
     #[schema(example = "30d")]
     pub refresh_token_ttl: String,
     pub signup_enabled: bool,
+    pub mfa_required: bool,
+    pub mfa_allowed_factors: Vec<&'static str>,
+    /// TOTP steps accepted either side of now: 0 or 1.
+    pub totp_window: u8,
+    /// Failed second-factor attempts per factor before waits begin (1 to 100).
+    pub mfa_max_attempts: u32,
+    #[schema(example = "5m")]
+    pub challenge_ttl: String,
 }
 
 /// A duration: a string like `90s`, `15m`, `12h`, `30d`, or a number of seconds.
@@ -124,10 +132,208 @@ pub struct SettingsPatchRequest {
     pub access_token_ttl: Option<DurationInput>,
     pub refresh_token_ttl: Option<DurationInput>,
     pub signup_enabled: Option<bool>,
+    pub mfa_required: Option<bool>,
+    pub mfa_allowed_factors: Option<Vec<String>>,
+    pub totp_window: Option<u64>,
+    pub mfa_max_attempts: Option<u64>,
+    pub challenge_ttl: Option<DurationInput>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     #[schema(example = "ok")]
     pub status: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// `totp` (more kinds follow).
+    #[schema(example = "totp")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(example = "My phone")]
+    pub name: Option<String>,
+}
+
+/// A started enrollment. `secret`, `otpauth_uri` and `qr_code_svg` are shown only here.
+#[derive(Serialize, ToSchema)]
+pub struct EnrollmentResponse {
+    pub factor_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub name: Option<String>,
+    /// Base32 seed, for typing into an authenticator app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_code_svg: String,
+    /// The enrollment lapses unless confirmed by then.
+    pub expires_at: Option<String>,
+}
+
+impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
+    fn from(e: crate::service::mfa::Enrollment) -> Self {
+        Self {
+            factor_id: e.factor.id.to_string(),
+            kind: e.factor.kind.as_str(),
+            status: e.factor.status.as_str(),
+            name: e.factor.name.clone(),
+            secret: e.secret_base32.to_string(),
+            otpauth_uri: e.otpauth_uri.to_string(),
+            qr_code_svg: e.qr_code_svg,
+            expires_at: e.factor.expires_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConfirmResponse {
+    pub factor_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub status: &'static str,
+    /// Issued with the user's first factor, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FactorView {
+    pub factor_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub name: Option<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// Unused codes left, for `backup_codes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_codes: Option<i64>,
+}
+
+impl From<&crate::service::mfa::FactorSummary> for FactorView {
+    fn from(s: &crate::service::mfa::FactorSummary) -> Self {
+        let f = &s.factor;
+        Self {
+            factor_id: f.id.to_string(),
+            kind: f.kind.as_str(),
+            status: f.status.as_str(),
+            name: f.name.clone(),
+            created_at: rfc3339(f.created_at),
+            last_used_at: f.last_used_at.map(rfc3339),
+            remaining_codes: s.remaining_codes,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FactorList {
+    pub factors: Vec<FactorView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserMfaView {
+    pub user_id: String,
+    pub factors: Vec<FactorView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BackupCodes {
+    pub backup_codes: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeRequest {
+    pub challenge_id: String,
+    pub factor_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChallengeResponse {
+    pub challenge_id: String,
+    pub factor_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub expires_at: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub challenge_id: String,
+    pub factor_id: String,
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyResponse {
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+    /// Issued when this verify confirmed a forced enrollment, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeEnrollRequest {
+    pub challenge_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: Option<String>,
+}
+
+/// HelloJohn's per-tenant auth config (`/v2/admin/tenants/{id}/auth/config`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAuthPatch {
+    pub mfa_required: Option<bool>,
+    pub mfa_methods: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantAuthView {
+    pub mfa_required: bool,
+    pub mfa_methods: Vec<&'static str>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only events about this user.
+    pub user_id: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_before` of the previous page.
+    pub before: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: String,
+    pub action: String,
+    pub outcome: String,
+    pub actor: String,
+    pub user_id: Option<String>,
+    pub factor_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditList {
+    pub events: Vec<AuditEventView>,
+    /// Pass as `before` for older events; absent on the last page.
+    pub next_before: Option<String>,
 }

@@ -77,9 +77,7 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         use ServiceError::*;
         match e {
-            InvalidCredentials => {
-                ApiError::unauthorized("invalid_credentials", "invalid email or password")
-            }
+            InvalidCredentials => ApiError::unauthorized("invalid_credentials", "invalid email or password"),
             TooManyAttempts { retry_after_secs } => {
                 let mut err = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -110,9 +108,7 @@ impl From<ServiceError> for ApiError {
                 "user_not_found",
                 "no such user in this tenant",
             ),
-            TenantNotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "no such tenant")
-            }
+            TenantNotFound => ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "no such tenant"),
             InvalidSettings(problems) => {
                 let list: Vec<Value> = problems
                     .into_iter()
@@ -125,6 +121,66 @@ impl From<ServiceError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
                 "the server is busy; try again",
+            ),
+            MfaRequired(p) => {
+                let factors: Vec<Value> = p
+                    .factors
+                    .iter()
+                    .map(|f| {
+                        let mut v = serde_json::json!({ "id": f.id.to_string(), "type": f.kind.as_str() });
+                        if let Some(name) = &f.name {
+                            v["name"] = name.clone().into();
+                        }
+                        v
+                    })
+                    .collect();
+                ApiError::unauthorized("mfa_required", "a second factor is required to complete sign-in")
+                    .with("challenge_id", p.challenge_id.to_string())
+                    .with("available_factors", factors)
+                    .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+            }
+            MfaSetupRequired(p) => {
+                let kinds: Vec<Value> = p.allowed.iter().map(|k| k.as_str().into()).collect();
+                ApiError::unauthorized(
+                    "mfa_setup_required",
+                    "this account must enroll a second factor to complete sign-in",
+                )
+                .with("challenge_id", p.challenge_id.to_string())
+                .with("allowed_factors", kinds)
+                .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+            }
+            InvalidCode => ApiError::unauthorized("invalid_code", "the code is invalid"),
+            InvalidChallenge => ApiError::unauthorized(
+                "invalid_challenge",
+                "the challenge is invalid or already completed",
+            ),
+            ChallengeExpired => {
+                ApiError::unauthorized("challenge_expired", "the challenge has expired; sign in again")
+            }
+            FactorNotFound => ApiError::new(StatusCode::NOT_FOUND, "factor_not_found", "no such factor"),
+            FactorNotAllowed => ApiError::bad_request(
+                "factor_not_allowed",
+                "this factor type cannot be enrolled or used in this tenant",
+            ),
+            FactorNotPending => ApiError::new(
+                StatusCode::CONFLICT,
+                "factor_not_pending",
+                "the factor is not awaiting confirmation (already active, or the enrollment lapsed)",
+            ),
+            MfaNotEnabled => ApiError::new(
+                StatusCode::CONFLICT,
+                "mfa_not_enabled",
+                "the user has no active second factor",
+            ),
+            Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "not allowed to act on this user",
+            ),
+            MfaVerificationRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "mfa_verification_required",
+                "sign in again with a second factor (within the last 15 minutes) to change factors",
             ),
             Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");

@@ -2,6 +2,7 @@
 //! bearer credential (a tenant secret key, a user's access token).
 
 use super::error::ApiError;
+use crate::service::audit::{Actor, RequestMeta};
 use crate::service::auth::AccessContext;
 use crate::App;
 use axum::body::Bytes;
@@ -31,8 +32,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        let is_json = mime == "application/json"
-            || (mime.starts_with("application/") && mime.ends_with("+json"));
+        let is_json =
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -51,9 +52,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ApiError::bad_request("invalid_body", "could not read the request body")
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(json_error)
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(json_error)
     }
 }
 
@@ -62,10 +61,9 @@ fn json_error(e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let at = format!("line {} column {}", e.line(), e.column());
     match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
-            "invalid_json",
-            format!("request body is not valid JSON ({at})"),
-        ),
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::bad_request("invalid_json", format!("request body is not valid JSON ({at})"))
+        }
         Category::Data => {
             let text = e.to_string();
             // serde names the field in backticks; that name is ours, not the client's data.
@@ -95,9 +93,9 @@ fn header_tenant(parts: &Parts) -> Result<Option<TenantId>, ApiError> {
         None => Ok(None),
         Some(v) => {
             let s = v.to_str().unwrap_or("");
-            TenantId::parse(s).map(Some).map_err(|_| {
-                ApiError::bad_request("invalid_tenant_id", "X-Tenant-ID is not a tenant id")
-            })
+            TenantId::parse(s)
+                .map(Some)
+                .map_err(|_| ApiError::bad_request("invalid_tenant_id", "X-Tenant-ID is not a tenant id"))
         }
     }
 }
@@ -108,16 +106,11 @@ async fn load_tenant(app: &App, id: &TenantId) -> Result<Tenant, ApiError> {
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_credentials",
-            "send Authorization: Bearer <credential>",
-        )
+        ApiError::unauthorized("missing_credentials", "send Authorization: Bearer <credential>")
     })?;
     let text = value.to_str().unwrap_or("");
     match text.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(token.trim())
         }
         _ => Err(ApiError::unauthorized(
@@ -181,14 +174,76 @@ impl FromRequestParts<App> for UserCtx {
         let header = header_tenant(parts)?;
         let token = bearer(parts)?;
         let ctx = app.authenticate_access(token).await.ok_or_else(|| {
-            ApiError::unauthorized(
-                "invalid_token",
-                "the access token is invalid, expired or revoked",
-            )
+            ApiError::unauthorized("invalid_token", "the access token is invalid, expired or revoked")
         })?;
         if header.as_ref().is_some_and(|h| h != &ctx.tenant_id) {
             return Err(tenant_mismatch());
         }
         Ok(UserCtx(ctx))
+    }
+}
+
+/// Facts about the request for the audit log: the TCP peer (proxy headers are not trusted).
+pub struct Meta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Meta(RequestMeta { ip }))
+    }
+}
+
+/// A request made either with a tenant secret key (acting on any user of the tenant) or
+/// with a user's own access token (acting on themselves).
+pub struct CallerCtx {
+    pub tenant: Tenant,
+    pub actor: Actor,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<App> for CallerCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let Meta(meta) = Meta::from_request_parts(parts, app).await?;
+        if bearer(parts)?.starts_with("sk_live_") {
+            let admin = AdminCtx::from_request_parts(parts, app).await?;
+            return Ok(CallerCtx {
+                tenant: admin.tenant,
+                actor: Actor::Admin { key_id: admin.key.id },
+                meta,
+            });
+        }
+        let UserCtx(ctx) = UserCtx::from_request_parts(parts, app).await?;
+        let tenant = load_tenant(app, &ctx.tenant_id).await?;
+        Ok(CallerCtx {
+            tenant,
+            actor: Actor::User {
+                user_id: ctx.user_id,
+                mfa_time: ctx.claims.mfa_time,
+            },
+            meta,
+        })
+    }
+}
+
+impl CallerCtx {
+    /// The user a `{user_id}` path segment names; `me` is the caller's own id.
+    pub fn target(&self, segment: &str) -> Result<latchkey_core::ids::UserId, ApiError> {
+        match (&self.actor, segment) {
+            (Actor::User { user_id, .. }, "me") => Ok(user_id.clone()),
+            (_, "me") => Err(ApiError::bad_request(
+                "invalid_user_id",
+                "`me` needs a user's access token",
+            )),
+            // A malformed id cannot name a user: the same 404 as an unknown one.
+            (_, other) => latchkey_core::ids::UserId::parse(other)
+                .map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound)),
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod meta;
+pub mod mfa;
 
 use crate::App;
 use axum::extract::DefaultBodyLimit;
@@ -25,6 +26,7 @@ use utoipa_axum::routes;
     tags(
         (name = "auth", description = "Sign-up, sign-in, refresh and sign-out"),
         (name = "users", description = "The signed-in user"),
+        (name = "mfa", description = "Factors, the sign-in challenge and verification"),
         (name = "admin", description = "Tenant administration with a secret key (sk_live_…)"),
         (name = "meta", description = "Health, keys and this document"),
     )
@@ -57,6 +59,16 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(admin::get_config, admin::patch_config))
         .routes(routes!(admin::get_user))
         .routes(routes!(admin::list_users))
+        .routes(routes!(admin::list_audit_events))
+        .routes(routes!(admin::get_user_mfa, admin::reset_user_mfa))
+        .routes(routes!(admin::get_tenant_auth, admin::patch_tenant_auth))
+        .routes(routes!(mfa::enroll, mfa::list))
+        .routes(routes!(mfa::confirm))
+        .routes(routes!(mfa::delete))
+        .routes(routes!(mfa::regenerate_backup_codes))
+        .routes(routes!(mfa::challenge))
+        .routes(routes!(mfa::verify))
+        .routes(routes!(mfa::enroll_for_challenge))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::jwks))
@@ -96,7 +108,8 @@ pub async fn serve(
         shutdown.await;
         let _ = tx.send(());
     };
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(signal);
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
     let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
     tokio::select! {
         res = server => res,

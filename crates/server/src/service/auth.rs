@@ -83,11 +83,7 @@ impl App {
             .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))
     }
 
-    pub async fn signup(
-        &self,
-        tenant: &Tenant,
-        input: SignupInput,
-    ) -> ServiceResult<(User, TokenPair)> {
+    pub async fn signup(&self, tenant: &Tenant, input: SignupInput) -> ServiceResult<(User, TokenPair)> {
         if !tenant.settings.signup_enabled {
             return Err(ServiceError::SignupDisabled);
         }
@@ -95,11 +91,10 @@ impl App {
             code: "invalid_email",
             message: e.to_string(),
         })?;
-        let normalized =
-            password::check_new(&input.password).map_err(|e| ServiceError::InvalidInput {
-                code: "invalid_password",
-                message: e.to_string(),
-            })?;
+        let normalized = password::check_new(&input.password).map_err(|e| ServiceError::InvalidInput {
+            code: "invalid_password",
+            message: e.to_string(),
+        })?;
         let phone = input.phone_number.as_deref().map(check_phone).transpose()?;
         let name = input.name.as_deref().map(check_name).transpose()?;
         let hash = self
@@ -154,11 +149,7 @@ impl App {
             return Err(ServiceError::TooManyAttempts { retry_after_secs });
         }
         let user = match Email::parse(email_in) {
-            Ok(e) => {
-                self.store
-                    .find_user_by_email(&tenant.id, e.as_str())
-                    .await?
-            }
+            Ok(e) => self.store.find_user_by_email(&tenant.id, e.as_str()).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -180,6 +171,7 @@ impl App {
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
+        self.second_factor_gate(tenant, &user).await?;
         let tokens = self
             .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
             .await?;
@@ -196,8 +188,7 @@ impl App {
         mfa_at: Option<i64>,
     ) -> ServiceResult<TokenPair> {
         let now = self.now();
-        let refresh_ttl_ms =
-            i64::try_from(tenant.settings.refresh_token_ttl_secs).unwrap_or(0) * 1000;
+        let refresh_ttl_ms = i64::try_from(tenant.settings.refresh_token_ttl_secs).unwrap_or(0) * 1000;
         let session = Session {
             id: SessionId::generate(now, self.rng.as_ref()),
             tenant_id: tenant.id.clone(),
@@ -247,11 +238,7 @@ impl App {
 
     /// Exchanges a refresh token for a new pair. Tokens rotate: each works once, and a
     /// second use of one revokes the whole family (it means the token was copied).
-    pub async fn refresh(
-        &self,
-        tenant_hint: Option<&TenantId>,
-        presented: &str,
-    ) -> ServiceResult<TokenPair> {
+    pub async fn refresh(&self, tenant_hint: Option<&TenantId>, presented: &str) -> ServiceResult<TokenPair> {
         if presented.len() > 200 || !presented.starts_with("rt_") {
             return Err(ServiceError::InvalidRefreshToken);
         }
@@ -321,10 +308,7 @@ impl App {
     }
 
     /// Finds a live secret key.
-    pub async fn authenticate_api_key(
-        &self,
-        presented: &str,
-    ) -> ServiceResult<Option<ApiKeyRecord>> {
+    pub async fn authenticate_api_key(&self, presented: &str) -> ServiceResult<Option<ApiKeyRecord>> {
         if !presented.starts_with("sk_live_") || presented.len() > 200 {
             return Ok(None);
         }

@@ -2,7 +2,9 @@
 //! input, enforce policy, and talk to the store; they know nothing of HTTP.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
+pub mod mfa;
 pub mod tenants;
 
 use latchkey_store::StoreError;
@@ -32,6 +34,28 @@ pub enum ServiceError {
     InvalidSettings(Vec<(String, String)>),
     #[error("the server is busy; try again")]
     Overloaded,
+    #[error("a second factor is required")]
+    MfaRequired(mfa::PendingChallenge),
+    #[error("a second factor must be enrolled")]
+    MfaSetupRequired(mfa::PendingChallenge),
+    #[error("the code is invalid")]
+    InvalidCode,
+    #[error("the challenge is invalid or already completed")]
+    InvalidChallenge,
+    #[error("the challenge has expired")]
+    ChallengeExpired,
+    #[error("no such factor")]
+    FactorNotFound,
+    #[error("this factor type is not allowed for this tenant")]
+    FactorNotAllowed,
+    #[error("the factor is not awaiting confirmation")]
+    FactorNotPending,
+    #[error("the user has no active second factor")]
+    MfaNotEnabled,
+    #[error("not allowed to act on this user")]
+    Forbidden,
+    #[error("verify a second factor again first")]
+    MfaVerificationRequired,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -42,14 +42,7 @@ impl App {
     ) -> ServiceResult<(ApiKeyRecord, SecretString)> {
         self.load_tenant(tenant).await?;
         let key = opaque_token("sk_live_", self.rng.as_ref());
-        let record = api_key_record(
-            &self.crypto,
-            tenant,
-            name,
-            &key,
-            self.now(),
-            self.rng.as_ref(),
-        );
+        let record = api_key_record(&self.crypto, tenant, name, &key, self.now(), self.rng.as_ref());
         self.store.insert_api_key(&record).await?;
         Ok((record, key))
     }

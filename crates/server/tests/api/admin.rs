@@ -17,15 +17,8 @@ async fn secret_keys_are_required_and_checked(b: Backend) {
     assert_eq!((status, error_code(&err)), (401, "missing_credentials"));
     let (status, err) = send(s.get("/v1/admin/config").bearer_auth("sk_live_wrong")).await;
     assert_eq!((status, error_code(&err)), (401, "invalid_api_key"));
-    let (status, err) = send(
-        s.get("/v1/admin/config")
-            .header("authorization", "Basic abc"),
-    )
-    .await;
-    assert_eq!(
-        (status, error_code(&err)),
-        (401, "invalid_credentials_format")
-    );
+    let (status, err) = send(s.get("/v1/admin/config").header("authorization", "Basic abc")).await;
+    assert_eq!((status, error_code(&err)), (401, "invalid_credentials_format"));
     // A user's access token is not a secret key.
     let body = s.signup("alice@example.com").await;
     let (status, _) = send(
@@ -35,15 +28,9 @@ async fn secret_keys_are_required_and_checked(b: Backend) {
     .await;
     assert_eq!(status, 401);
     // A new key works until revoked.
-    let (record, key) = s
-        .app
-        .create_api_key(&s.app.default_tenant, "ci")
-        .await
-        .unwrap();
+    let (record, key) = s.app.create_api_key(&s.app.default_tenant, "ci").await.unwrap();
     assert_eq!(
-        send(s.get("/v1/admin/config").bearer_auth(key.expose()))
-            .await
-            .0,
+        send(s.get("/v1/admin/config").bearer_auth(key.expose())).await.0,
         200
     );
     assert!(s.app.revoke_api_key(record.id.as_str()).await.unwrap());
@@ -58,7 +45,16 @@ async fn config_reads_and_patches(b: Backend) {
     assert_eq!(status, 200);
     assert_eq!(
         cfg,
-        json!({ "access_token_ttl": "15m", "refresh_token_ttl": "30d", "signup_enabled": true })
+        json!({
+            "access_token_ttl": "15m",
+            "refresh_token_ttl": "30d",
+            "signup_enabled": true,
+            "mfa_required": false,
+            "mfa_allowed_factors": ["totp", "backup_codes"],
+            "totp_window": 1,
+            "mfa_max_attempts": 5,
+            "challenge_ttl": "5m",
+        })
     );
 
     let (status, cfg) = send(
@@ -81,22 +77,14 @@ async fn config_reads_and_patches(b: Backend) {
     )
     .await;
     assert_eq!((status, error_code(&err)), (400, "invalid_settings"));
-    assert_eq!(
-        err["error"]["problems"].as_array().unwrap().len(),
-        2,
-        "{err}"
-    );
+    assert_eq!(err["error"]["problems"].as_array().unwrap().len(), 2, "{err}");
     let (status, err) = send(
         s.admin(s.patch("/v1/admin/config"))
             .json(&json!({ "access_token_ttl": "1s", "refresh_token_ttl": "400d" })),
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(
-        err["error"]["problems"].as_array().unwrap().len(),
-        2,
-        "{err}"
-    );
+    assert_eq!(err["error"]["problems"].as_array().unwrap().len(), 2, "{err}");
     let (status, err) = send(
         s.admin(s.patch("/v1/admin/config"))
             .json(&json!({ "colour": "blue" })),
@@ -118,8 +106,7 @@ async fn users_are_found_by_id_and_email_within_the_tenant(b: Backend) {
     let (status, user) = send(s.admin(s.get(&format!("/v1/admin/users/{id}")))).await;
     assert_eq!(status, 200);
     assert_eq!(user, alice);
-    let (status, err) =
-        send(s.admin(s.get("/v1/admin/users/usr_01HZZZZZZZZZZZZZZZZZZZZZZZ"))).await;
+    let (status, err) = send(s.admin(s.get("/v1/admin/users/usr_01HZZZZZZZZZZZZZZZZZZZZZZZ"))).await;
     assert_eq!((status, error_code(&err)), (404, "user_not_found"));
     let (status, _) = send(s.admin(s.get("/v1/admin/users/not-an-id"))).await;
     assert_eq!(status, 404);
@@ -168,10 +155,7 @@ async fn tenants_are_isolated(b: Backend) {
     .await;
     assert_eq!(status, 201);
     assert_ne!(body["user"]["id"], alice["user"]["id"]);
-    assert_eq!(
-        claims(body["access_token"].as_str().unwrap())["tid"],
-        other_id
-    );
+    assert_eq!(claims(body["access_token"].as_str().unwrap())["tid"], other_id);
     // Sign-in picks the tenant by header.
     let (status, _) = s.signin("alice@example.com", "another password").await;
     assert_eq!(status, 401);

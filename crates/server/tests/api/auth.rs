@@ -58,9 +58,7 @@ async fn email_variants_are_one_account(b: Backend) {
         assert_eq!(body["user"]["id"], id);
     }
     // The password is NFKC-normalised and trimmed too.
-    let (status, _) = s
-        .signin("alice@example.com", &format!(" {PASSWORD}\n"))
-        .await;
+    let (status, _) = s.signin("alice@example.com", &format!(" {PASSWORD}\n")).await;
     assert_eq!(status, 200);
     s.stop().await;
 }
@@ -228,10 +226,7 @@ async fn signout_ends_the_session(b: Backend) {
 async fn signup_validates_input(b: Backend) {
     let s = spawn(b).await;
     let cases = [
-        (
-            json!({ "email": "nope", "password": PASSWORD }),
-            "invalid_email",
-        ),
+        (json!({ "email": "nope", "password": PASSWORD }), "invalid_email"),
         (
             json!({ "email": "a@example.com", "password": "short" }),
             "invalid_password",
@@ -322,10 +317,7 @@ async fn tokens_survive_a_restart_and_logs_carry_no_secrets(b: Backend) {
     assert_eq!(status, 200);
 
     let logs = logs();
-    assert!(
-        logs.contains("password sign-in"),
-        "sign-in outcomes are logged"
-    );
+    assert!(logs.contains("password sign-in"), "sign-in outcomes are logged");
     for secret in [
         PASSWORD,
         &access,

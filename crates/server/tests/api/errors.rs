@@ -3,16 +3,9 @@
 use crate::both_stores;
 use crate::helpers::*;
 
-both_stores!(
-    malformed_requests_get_json_errors,
-    unknown_routes_and_methods
-);
+both_stores!(malformed_requests_get_json_errors, unknown_routes_and_methods);
 
-async fn raw(
-    s: &TestServer,
-    content_type: Option<&str>,
-    body: Vec<u8>,
-) -> (u16, serde_json::Value) {
+async fn raw(s: &TestServer, content_type: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
     let mut req = s.post("/v1/auth/signin").body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -34,12 +27,7 @@ async fn malformed_requests_get_json_errors(b: Backend) {
         (json, b"".to_vec(), 400, "invalid_json"),
         (json, b"null".to_vec(), 400, "invalid_field"),
         (json, b"[]".to_vec(), 400, "invalid_field"),
-        (
-            json,
-            b"{\"email\":\"a@x.com\"}".to_vec(),
-            400,
-            "missing_field",
-        ),
+        (json, b"{\"email\":\"a@x.com\"}".to_vec(), 400, "missing_field"),
         (
             json,
             b"{\"email\":\"a@x.com\",\"password\":\"12345678\",\"password\":\"x\"}".to_vec(),
@@ -76,12 +64,7 @@ async fn malformed_requests_get_json_errors(b: Backend) {
             400,
             "invalid_json",
         ),
-        (
-            Some("text/plain"),
-            b"{}".to_vec(),
-            415,
-            "unsupported_media_type",
-        ),
+        (Some("text/plain"), b"{}".to_vec(), 415, "unsupported_media_type"),
         (
             Some("application/x-www-form-urlencoded"),
             b"email=a".to_vec(),
@@ -107,20 +90,10 @@ async fn malformed_requests_get_json_errors(b: Backend) {
     for (ct, body, status, code) in cases {
         let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
         let (got, err) = raw(&s, ct, body).await;
-        assert_eq!(
-            (got, error_code(&err)),
-            (status, code),
-            "{ct:?} {shown}: {err}"
-        );
-        assert!(err["error"]["request_id"]
-            .as_str()
-            .unwrap()
-            .starts_with("req_"));
+        assert_eq!((got, error_code(&err)), (status, code), "{ct:?} {shown}: {err}");
+        assert!(err["error"]["request_id"].as_str().unwrap().starts_with("req_"));
         let text = err.to_string();
-        assert!(
-            !text.contains("98765432"),
-            "a submitted value was echoed: {text}"
-        );
+        assert!(!text.contains("98765432"), "a submitted value was echoed: {text}");
     }
     s.stop().await;
 }

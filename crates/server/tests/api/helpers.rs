@@ -60,6 +60,9 @@ impl Write for LogSink {
         if let Ok(mut b) = self.0.lock() {
             b.extend_from_slice(buf);
         }
+        if std::env::var_os("LATCHKEY_TEST_LOG_STDERR").is_some() {
+            let _ = std::io::stderr().write_all(buf);
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -106,10 +109,7 @@ pub fn test_config(dir: &std::path::Path, backend: Backend) -> Config {
         ),
         ("LATCHKEY_LISTEN".to_string(), "127.0.0.1:0".to_string()),
         ("LATCHKEY_DATA_DIR".to_string(), dir.display().to_string()),
-        (
-            "LATCHKEY_PUBLIC_URL".to_string(),
-            "https://id.test".to_string(),
-        ),
+        ("LATCHKEY_PUBLIC_URL".to_string(), "https://id.test".to_string()),
     ];
     if let Backend::Postgres = backend {
         env.push(("DATABASE_URL".to_string(), pg_url().unwrap()));
@@ -127,8 +127,7 @@ pub async fn spawn(backend: Backend) -> TestServer {
     let schema = match backend {
         Backend::Postgres => Some(format!(
             "lk_test_{}",
-            latchkey_core::ids::ulid(1_800_000_000_000, &latchkey_core::rand::OsRandom)
-                .to_lowercase()
+            latchkey_core::ids::ulid(1_800_000_000_000, &latchkey_core::rand::OsRandom).to_lowercase()
         )),
         Backend::Sqlite => None,
     };

@@ -46,6 +46,16 @@ async fn openapi_covers_every_route(b: Backend) {
         "/readyz",
         "/.well-known/jwks.json",
         "/openapi.json",
+        "/v1/admin/audit-events",
+        "/v2/admin/users/{user_id}/mfa",
+        "/v2/admin/tenants/{tenant_id}/auth/config",
+        "/v1/users/{user_id}/mfa/factors",
+        "/v1/users/{user_id}/mfa/factors/{factor_id}",
+        "/v1/users/{user_id}/mfa/factors/{factor_id}/confirm",
+        "/v1/users/{user_id}/mfa/backup-codes",
+        "/v1/mfa/challenge",
+        "/v1/mfa/verify",
+        "/v1/mfa/enroll",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -53,7 +63,10 @@ async fn openapi_covers_every_route(b: Backend) {
     want.sort_unstable();
     assert_eq!(listed, want);
     for (path, item) in paths {
-        let concrete = path.replace("{user_id}", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ");
+        let concrete = path
+            .replace("{user_id}", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{factor_id}", "fac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{tenant_id}", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ");
         for method in item.as_object().unwrap().keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let resp = s

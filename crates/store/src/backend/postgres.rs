@@ -22,11 +22,14 @@ type Db = sqlx::Postgres;
 
 const BACKEND: &str = "postgres";
 
-const MIGRATIONS: &[Migration] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/postgres/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/postgres/0001_foundation.sql"),
+    ),
+    (2, "mfa", include_str!("../../migrations/postgres/0002_mfa.sql")),
+];
 
 /// An arbitrary constant naming Latchkey's migration lock.
 const MIGRATION_LOCK_KEY: i64 = 0x4c61_7463_686b_6579;

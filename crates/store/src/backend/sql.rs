@@ -8,7 +8,8 @@ use crate::model::*;
 use crate::*;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
-use latchkey_core::ids::{ApiKeyId, SessionId, TenantId, UserId};
+use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
+use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::settings::TenantSettings;
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use sqlx::{Acquire, Row};
@@ -16,8 +17,7 @@ use sqlx::{Acquire, Row};
 type DbRow = <Db as sqlx::Database>::Row;
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation())
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 
 fn conflict_or(e: sqlx::Error) -> StoreError {
@@ -71,8 +71,7 @@ fn session_from_row(row: &DbRow) -> Result<Session> {
         id: SessionId::from_trusted(row.try_get("id")?),
         tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
         user_id: UserId::from_trusted(row.try_get("user_id")?),
-        amr: serde_json::from_str(&amr)
-            .map_err(|e| StoreError::Corrupt(format!("session amr: {e}")))?,
+        amr: serde_json::from_str(&amr).map_err(|e| StoreError::Corrupt(format!("session amr: {e}")))?,
         acr: row.try_get("acr")?,
         auth_time: row.try_get("auth_time")?,
         mfa_at: row.try_get("mfa_at")?,
@@ -90,8 +89,7 @@ const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_num
      phone_verified_at, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
      created_at, expires_at, revoked_at";
-const API_KEY_COLUMNS: &str =
-    "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
+const API_KEY_COLUMNS: &str = "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
 
 async fn insert_api_key_on<'c, E>(exec: E, key: &ApiKeyRecord) -> Result<()>
 where
@@ -211,12 +209,11 @@ impl ApiKeyStore for SqlStore<Db> {
     }
 
     async fn revoke_api_key(&self, id: &ApiKeyId, now: UnixMillis) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.as_str())
-                .execute(&self.write)
-                .await?;
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -265,12 +262,7 @@ impl UserStore for SqlStore<Db> {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn list_users(
-        &self,
-        tenant: &TenantId,
-        after: Option<&UserId>,
-        limit: u32,
-    ) -> Result<Vec<User>> {
+    async fn list_users(&self, tenant: &TenantId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>> {
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
@@ -303,25 +295,21 @@ impl SessionStore for SqlStore<Db> {
         .bind(s.revoked_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(refresh_hash)
-        .bind(s.id.as_str())
-        .bind(s.created_at)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+            .bind(refresh_hash)
+            .bind(s.id.as_str())
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<Session>> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(session_from_row).transpose()
     }
 
@@ -344,11 +332,10 @@ impl SessionStore for SqlStore<Db> {
         let session_id: String = match consumed {
             Some(row) => row.try_get("session_id")?,
             None => {
-                let used =
-                    sqlx::query("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
-                        .bind(presented_hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let used = sqlx::query("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(presented_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let outcome = match used {
                     Some(row) => {
                         let sid: String = row.try_get("session_id")?;
@@ -367,36 +354,31 @@ impl SessionStore for SqlStore<Db> {
                 return Ok(outcome);
             }
         };
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
-        ))
-        .bind(&session_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
+            .bind(&session_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let session = session_from_row(&row)?;
         if !session.is_live(now) {
             tx.commit().await?;
             return Ok(RotateOutcome::Dead);
         }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(next_hash)
-        .bind(&session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+            .bind(next_hash)
+            .bind(&session_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(RotateOutcome::Rotated(session))
     }
 
     async fn revoke_session(&self, id: &SessionId, now: UnixMillis) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.as_str())
-                .execute(&self.write)
-                .await?;
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -420,9 +402,8 @@ impl ThrottleStore for SqlStore<Db> {
         policy: &ThrottlePolicy,
         now: UnixMillis,
     ) -> Result<ThrottleDecision> {
-        let reset_before = now.saturating_sub(
-            i64::try_from(policy.reset_after_secs).unwrap_or(i64::MAX / 2000) * 1000,
-        );
+        let reset_before =
+            now.saturating_sub(i64::try_from(policy.reset_after_secs).unwrap_or(i64::MAX / 2000) * 1000);
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO throttles (tenant_id, scope, subject, failures, last_attempt_at, locked_until) \
@@ -491,24 +472,24 @@ impl ThrottleStore for SqlStore<Db> {
     }
 
     async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()> {
-        sqlx::query("DELETE FROM throttles WHERE tenant_id = $1 AND scope = $2 AND subject = $3")
-            .bind(key.tenant_id.as_str())
-            .bind(key.scope)
-            .bind(&key.subject)
-            .execute(&self.write)
-            .await?;
+        // Reset rather than delete: a row that vanished between another request's insert and
+        // update would leave that request nothing to count against.
+        sqlx::query(
+            "UPDATE throttles SET failures = 0, locked_until = 0 \
+             WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
+        )
+        .bind(key.tenant_id.as_str())
+        .bind(key.scope)
+        .bind(&key.subject)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 }
 
 #[async_trait]
 impl KeyStore for SqlStore<Db> {
-    async fn ensure_server_secret(
-        &self,
-        name: &str,
-        sealed: &str,
-        now: UnixMillis,
-    ) -> Result<String> {
+    async fn ensure_server_secret(&self, name: &str, sealed: &str, now: UnixMillis) -> Result<String> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO server_secrets (name, sealed, created_at) VALUES ($1, $2, $3) \
@@ -567,7 +548,7 @@ impl KeyStore for SqlStore<Db> {
     async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>> {
         let (table, id, sealed) = column.location();
         let rows = sqlx::query(&format!(
-            "SELECT {id} AS id, {sealed} AS sealed FROM {table} ORDER BY {id}"
+            "SELECT {id} AS id, {sealed} AS sealed FROM {table} WHERE {sealed} IS NOT NULL ORDER BY {id}"
         ))
         .fetch_all(&self.write)
         .await?;
@@ -576,13 +557,7 @@ impl KeyStore for SqlStore<Db> {
             .collect()
     }
 
-    async fn replace_sealed(
-        &self,
-        column: SealedColumn,
-        row: &str,
-        old: &str,
-        new: &str,
-    ) -> Result<bool> {
+    async fn replace_sealed(&self, column: SealedColumn, row: &str, old: &str, new: &str) -> Result<bool> {
         let (table, id, sealed) = column.location();
         let done = sqlx::query(&format!(
             "UPDATE {table} SET {sealed} = $1 WHERE {id} = $2 AND {sealed} = $3"
@@ -644,21 +619,483 @@ async fn apply_migrations(conn: &mut <Db as sqlx::Database>::Connection) -> Resu
         };
         let mut tx = conn.begin().await?;
         // A plain string runs unprepared, which allows several statements.
-        sqlx::Executor::execute(&mut *tx, *sql)
+        sqlx::Executor::execute(&mut *tx, *sql).await.map_err(fail)?;
+        let now = latchkey_core::clock::Clock::now_ms(&latchkey_core::clock::SystemClock);
+        sqlx::query("INSERT INTO latchkey_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
             .await
             .map_err(fail)?;
-        let now = latchkey_core::clock::Clock::now_ms(&latchkey_core::clock::SystemClock);
-        sqlx::query(
-            "INSERT INTO latchkey_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(version)
-        .bind(name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         tracing::info!(version, name, backend = BACKEND, "applied migration");
     }
     Ok(())
+}
+
+const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, last_step, \
+     created_at, expires_at, confirmed_at, last_used_at";
+const CHALLENGE_COLUMNS: &str =
+    "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
+const AUDIT_COLUMNS: &str =
+    "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
+
+fn factor_from_row(row: &DbRow) -> Result<Factor> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    Ok(Factor {
+        id: FactorId::from_trusted(row.try_get("id")?),
+        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        kind: FactorKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("factor kind {kind}")))?,
+        name: row.try_get("name")?,
+        status: FactorStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("factor status {status}")))?,
+        secret_sealed: row.try_get("secret_sealed")?,
+        last_step: row.try_get("last_step")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        confirmed_at: row.try_get("confirmed_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+fn challenge_from_row(row: &DbRow) -> Result<Challenge> {
+    let purpose: String = row.try_get("purpose")?;
+    let amr: String = row.try_get("amr")?;
+    let factor_id: Option<String> = row.try_get("factor_id")?;
+    Ok(Challenge {
+        id: ChallengeId::from_trusted(row.try_get("id")?),
+        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        purpose: ChallengePurpose::parse(&purpose)
+            .ok_or_else(|| StoreError::Corrupt(format!("challenge purpose {purpose}")))?,
+        amr: serde_json::from_str(&amr).map_err(|e| StoreError::Corrupt(format!("challenge amr: {e}")))?,
+        factor_id: factor_id.map(FactorId::from_trusted),
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        completed_at: row.try_get("completed_at")?,
+    })
+}
+
+fn audit_from_row(row: &DbRow) -> Result<AuditEvent> {
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let factor_id: Option<String> = row.try_get("factor_id")?;
+    Ok(AuditEvent {
+        id: row.try_get("id")?,
+        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
+        user_id: user_id.map(UserId::from_trusted),
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        factor_id: factor_id.map(FactorId::from_trusted),
+        outcome: row.try_get("outcome")?,
+        ip: row.try_get("ip")?,
+        detail: row.try_get("detail")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+type Tx<'a> = sqlx::Transaction<'a, Db>;
+
+async fn insert_factor_on(tx: &mut Tx<'_>, f: &Factor) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(f.id.as_str())
+    .bind(f.tenant_id.as_str())
+    .bind(f.user_id.as_str())
+    .bind(f.kind.as_str())
+    .bind(&f.name)
+    .bind(f.status.as_str())
+    .bind(&f.secret_sealed)
+    .bind(f.last_step)
+    .bind(f.created_at)
+    .bind(f.expires_at)
+    .bind(f.confirmed_at)
+    .bind(f.last_used_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(conflict_or)?;
+    Ok(())
+}
+
+/// Replaces the user's backup codes inside `tx`: reuses the existing backup factor if there
+/// is one, otherwise creates the one in `install`. Returns the factor id used.
+async fn install_backup_on(tx: &mut Tx<'_>, install: &BackupInstall) -> Result<FactorId> {
+    let f = &install.factor;
+    let existing = sqlx::query("SELECT id FROM factors WHERE tenant_id = $1 AND user_id = $2 AND kind = $3")
+        .bind(f.tenant_id.as_str())
+        .bind(f.user_id.as_str())
+        .bind(FactorKind::BackupCodes.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let id = match existing {
+        Some(row) => FactorId::from_trusted(row.try_get("id")?),
+        None => {
+            insert_factor_on(tx, f).await?;
+            f.id.clone()
+        }
+    };
+    if id != f.id {
+        // Hashes are bound to the factor id they were computed for; refuse a mismatch
+        // rather than store codes that could never verify.
+        return Err(StoreError::Corrupt(
+            "backup codes hashed for another factor".into(),
+        ));
+    }
+    sqlx::query("DELETE FROM backup_codes WHERE factor_id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    for hash in &install.code_hashes {
+        sqlx::query("INSERT INTO backup_codes (factor_id, code_hash) VALUES ($1, $2)")
+            .bind(id.as_str())
+            .bind(hash)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// Activates a pending factor inside `tx` and installs backup codes if it is the user's
+/// first. `None` if the factor was not pending (or has lapsed).
+async fn activate_on(
+    tx: &mut Tx<'_>,
+    id: &FactorId,
+    step: Option<i64>,
+    backup: &BackupInstall,
+    now: UnixMillis,
+) -> Result<Option<bool>> {
+    let activated = sqlx::query(
+        "UPDATE factors SET status = 'active', confirmed_at = $1, last_used_at = $1, last_step = $2, \
+         expires_at = NULL WHERE id = $3 AND status = 'pending' AND expires_at > $1 RETURNING user_id, tenant_id",
+    )
+    .bind(now)
+    .bind(step)
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = activated else { return Ok(None) };
+    let user: String = row.try_get("user_id")?;
+    let others: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND status = 'active' AND kind <> $2 AND id <> $3",
+    )
+    .bind(&user)
+    .bind(FactorKind::BackupCodes.as_str())
+    .bind(id.as_str())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("n")?;
+    let has_backup: i64 = sqlx::query("SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND kind = $2")
+        .bind(&user)
+        .bind(FactorKind::BackupCodes.as_str())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+    if others == 0 && has_backup == 0 {
+        install_backup_on(tx, backup).await?;
+        return Ok(Some(true));
+    }
+    Ok(Some(false))
+}
+
+#[async_trait]
+impl FactorStore for SqlStore<Db> {
+    async fn insert_factor(&self, factor: &Factor) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        if factor.status == FactorStatus::Pending {
+            sqlx::query("DELETE FROM factors WHERE user_id = $1 AND kind = $2 AND status = 'pending'")
+                .bind(factor.user_id.as_str())
+                .bind(factor.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_factor_on(&mut tx, factor).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_factor(&self, tenant: &TenantId, id: &FactorId) -> Result<Option<Factor>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FACTOR_COLUMNS} FROM factors WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(factor_from_row).transpose()
+    }
+
+    async fn list_factors(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Factor>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FACTOR_COLUMNS} FROM factors WHERE tenant_id = $1 AND user_id = $2 \
+             ORDER BY CASE WHEN kind = 'backup_codes' THEN 1 ELSE 0 END, created_at, id"
+        ))
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(factor_from_row).collect()
+    }
+
+    async fn activate_factor(
+        &self,
+        id: &FactorId,
+        step: Option<i64>,
+        backup: &BackupInstall,
+        now: UnixMillis,
+    ) -> Result<Option<bool>> {
+        let mut tx = self.write.begin().await?;
+        let out = activate_on(&mut tx, id, step, backup, now).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM backup_codes WHERE factor_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query("DELETE FROM factors WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        let remaining: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND status = 'active' AND kind <> $2",
+        )
+        .bind(user.as_str())
+        .bind(FactorKind::BackupCodes.as_str())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if remaining == 0 {
+            // Backup codes recover a second factor; with none left they would be one.
+            sqlx::query(
+                "DELETE FROM backup_codes WHERE factor_id IN \
+                 (SELECT id FROM factors WHERE user_id = $1 AND kind = $2)",
+            )
+            .bind(user.as_str())
+            .bind(FactorKind::BackupCodes.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM factors WHERE user_id = $1 AND kind = $2")
+                .bind(user.as_str())
+                .bind(FactorKind::BackupCodes.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    async fn replace_backup_codes(&self, install: &BackupInstall) -> Result<FactorId> {
+        let mut tx = self.write.begin().await?;
+        let id = install_backup_on(&mut tx, install).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn unused_backup_codes(&self, factor: &FactorId) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM backup_codes WHERE factor_id = $1 AND used_at IS NULL")
+                .bind(factor.as_str())
+                .fetch_one(&self.read)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    async fn reset_mfa(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "DELETE FROM backup_codes WHERE factor_id IN \
+             (SELECT id FROM factors WHERE tenant_id = $1 AND user_id = $2)",
+        )
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query("DELETE FROM factors WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "UPDATE challenges SET expires_at = $1 WHERE tenant_id = $2 AND user_id = $3 \
+             AND completed_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl ChallengeStore for SqlStore<Db> {
+    async fn insert_challenge(&self, c: &Challenge) -> Result<()> {
+        let amr = serde_json::to_string(&c.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(c.id.as_str())
+        .bind(c.tenant_id.as_str())
+        .bind(c.user_id.as_str())
+        .bind(c.purpose.as_str())
+        .bind(amr)
+        .bind(c.factor_id.as_ref().map(|f| f.as_str()))
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .bind(c.completed_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_challenge(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(challenge_from_row).transpose()
+    }
+
+    async fn choose_factor(&self, id: &ChallengeId, factor: &FactorId, now: UnixMillis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE challenges SET factor_id = $1 WHERE id = $2 AND completed_at IS NULL AND expires_at > $3",
+        )
+        .bind(factor.as_str())
+        .bind(id.as_str())
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_challenge(
+        &self,
+        id: &ChallengeId,
+        proof: &Proof,
+        now: UnixMillis,
+    ) -> Result<CompleteOutcome> {
+        let mut tx = self.write.begin().await?;
+        let completed = sqlx::query(
+            "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !completed {
+            tx.rollback().await?;
+            return Ok(CompleteOutcome::ChallengeGone);
+        }
+        let outcome = match proof {
+            Proof::TotpStep { factor_id, step } => {
+                // The step only moves forward: a code is accepted once, across challenges.
+                let moved = sqlx::query(
+                    "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND status = 'active' \
+                     AND (last_step IS NULL OR last_step < $1)",
+                )
+                .bind(step)
+                .bind(now)
+                .bind(factor_id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                (moved == 1).then_some(false)
+            }
+            Proof::BackupCode { factor_id, code_hash } => {
+                let used = sqlx::query(
+                    "UPDATE backup_codes SET used_at = $1 WHERE factor_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                )
+                .bind(now)
+                .bind(factor_id.as_str())
+                .bind(code_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if used == 1 {
+                    sqlx::query("UPDATE factors SET last_used_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(factor_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                (used == 1).then_some(false)
+            }
+            Proof::Enrollment {
+                factor_id,
+                step,
+                backup,
+            } => activate_on(&mut tx, factor_id, Some(*step), backup, now).await?,
+        };
+        match outcome {
+            Some(backup_installed) => {
+                tx.commit().await?;
+                Ok(CompleteOutcome::Completed { backup_installed })
+            }
+            None => {
+                tx.rollback().await?;
+                Ok(CompleteOutcome::ProofRejected)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqlStore<Db> {
+    async fn insert_audit(&self, e: &AuditEvent) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&e.id)
+        .bind(e.tenant_id.as_str())
+        .bind(e.user_id.as_ref().map(|u| u.as_str()))
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(e.factor_id.as_ref().map(|f| f.as_str()))
+        .bind(&e.outcome)
+        .bind(&e.ip)
+        .bind(&e.detail)
+        .bind(e.created_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        user: Option<&UserId>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE tenant_id = $1 \
+             AND ($2 = '' OR user_id = $2) AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(tenant.as_str())
+        .bind(user.map(|u| u.as_str()).unwrap_or(""))
+        .bind(before.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
 }

@@ -21,11 +21,14 @@ type Db = sqlx::Sqlite;
 
 const BACKEND: &str = "sqlite";
 
-const MIGRATIONS: &[Migration] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (2, "mfa", include_str!("../../migrations/sqlite/0002_mfa.sql")),
+];
 
 pub(super) async fn open(opts: &OpenOptions) -> Result<DynStore> {
     let base = SqliteConnectOptions::from_str(&opts.url)?

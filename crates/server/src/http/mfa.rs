@@ -1,0 +1,210 @@
+//! MFA routes: managing a user's factors (`/v1/users/{user_id}/mfa/*`) and the sign-in
+//! challenge (`/v1/mfa/*`).
+
+use super::dto::*;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, CallerCtx, Meta, TenantCtx};
+use crate::App;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use latchkey_core::factor::FactorKind;
+use latchkey_core::ids::FactorId;
+use latchkey_core::time::rfc3339;
+
+fn kind(name: &str) -> Result<FactorKind, ApiError> {
+    FactorKind::parse(name).ok_or_else(|| ApiError::from(crate::service::ServiceError::FactorNotAllowed))
+}
+
+fn factor_id(s: &str) -> Result<FactorId, ApiError> {
+    FactorId::parse(s).map_err(|_| ApiError::from(crate::service::ServiceError::FactorNotFound))
+}
+
+#[utoipa::path(post, path = "/v1/users/{user_id}/mfa/factors", tag = "mfa",
+    params(("user_id" = String, Path, description = "usr_…, or `me` with an access token")),
+    request_body = EnrollRequest,
+    responses(
+        (status = 201, description = "Pending factor; confirm it with a code", body = EnrollmentResponse),
+        (status = 400, description = "factor_not_allowed", body = ErrorBody),
+        (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes", body = ErrorBody),
+    ),
+    security(("secret_key" = []), ("access_token" = [])))]
+pub async fn enroll(
+    State(app): State<App>,
+    caller: CallerCtx,
+    Path(user_id): Path<String>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = caller.target(&user_id)?;
+    let enrollment = app
+        .enroll_factor(
+            &caller.tenant,
+            &caller.actor,
+            &target,
+            kind(&req.kind)?,
+            req.name,
+            &caller.meta,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(EnrollmentResponse::from(enrollment))))
+}
+
+#[utoipa::path(post, path = "/v1/users/{user_id}/mfa/factors/{factor_id}/confirm", tag = "mfa",
+    params(("user_id" = String, Path, description = "usr_…, or `me`"), ("factor_id" = String, Path, description = "fac_…")),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, description = "Active; backup codes on the first factor", body = ConfirmResponse),
+        (status = 401, description = "invalid_code", body = ErrorBody),
+        (status = 409, description = "factor_not_pending", body = ErrorBody),
+        (status = 429, description = "too_many_attempts", body = ErrorBody),
+    ),
+    security(("secret_key" = []), ("access_token" = [])))]
+pub async fn confirm(
+    State(app): State<App>,
+    caller: CallerCtx,
+    Path((user_id, fid)): Path<(String, String)>,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> Result<Json<ConfirmResponse>, ApiError> {
+    let target = caller.target(&user_id)?;
+    let (factor, backup_codes) = app
+        .confirm_factor(
+            &caller.tenant,
+            &caller.actor,
+            &target,
+            &factor_id(&fid)?,
+            &req.code,
+            &caller.meta,
+        )
+        .await?;
+    Ok(Json(ConfirmResponse {
+        factor_id: factor.id.to_string(),
+        kind: factor.kind.as_str(),
+        status: factor.status.as_str(),
+        backup_codes,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/users/{user_id}/mfa/factors", tag = "mfa",
+    params(("user_id" = String, Path, description = "usr_…, or `me`")),
+    responses((status = 200, description = "Active and pending factors; never a secret", body = FactorList)),
+    security(("secret_key" = []), ("access_token" = [])))]
+pub async fn list(
+    State(app): State<App>,
+    caller: CallerCtx,
+    Path(user_id): Path<String>,
+) -> Result<Json<FactorList>, ApiError> {
+    let target = caller.target(&user_id)?;
+    let factors = app
+        .list_user_factors(&caller.tenant, &caller.actor, &target)
+        .await?;
+    Ok(Json(FactorList {
+        factors: factors.iter().map(FactorView::from).collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/v1/users/{user_id}/mfa/factors/{factor_id}", tag = "mfa",
+    params(("user_id" = String, Path, description = "usr_…, or `me`"), ("factor_id" = String, Path, description = "fac_…")),
+    responses((status = 204, description = "Removed"),
+              (status = 403, description = "mfa_verification_required", body = ErrorBody),
+              (status = 404, description = "factor_not_found", body = ErrorBody)),
+    security(("secret_key" = []), ("access_token" = [])))]
+pub async fn delete(
+    State(app): State<App>,
+    caller: CallerCtx,
+    Path((user_id, fid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let target = caller.target(&user_id)?;
+    app.delete_factor(
+        &caller.tenant,
+        &caller.actor,
+        &target,
+        &factor_id(&fid)?,
+        &caller.meta,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/users/{user_id}/mfa/backup-codes", tag = "mfa",
+    params(("user_id" = String, Path, description = "usr_…, or `me`")),
+    responses((status = 201, description = "A new set; every old code stops working", body = BackupCodes),
+              (status = 403, description = "mfa_verification_required", body = ErrorBody),
+              (status = 409, description = "mfa_not_enabled", body = ErrorBody)),
+    security(("secret_key" = []), ("access_token" = [])))]
+pub async fn regenerate_backup_codes(
+    State(app): State<App>,
+    caller: CallerCtx,
+    Path(user_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = caller.target(&user_id)?;
+    let codes = app
+        .regenerate_backup_codes(&caller.tenant, &caller.actor, &target, &caller.meta)
+        .await?;
+    Ok((StatusCode::CREATED, Json(BackupCodes { backup_codes: codes })))
+}
+
+#[utoipa::path(post, path = "/v1/mfa/challenge", tag = "mfa",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in")),
+    request_body = ChallengeRequest,
+    responses((status = 200, description = "The factor chosen for this challenge", body = ChallengeResponse),
+              (status = 401, description = "invalid_challenge, challenge_expired", body = ErrorBody),
+              (status = 404, description = "factor_not_found", body = ErrorBody)))]
+pub async fn challenge(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    ApiJson(req): ApiJson<ChallengeRequest>,
+) -> Result<Json<ChallengeResponse>, ApiError> {
+    let (challenge, factor) = app
+        .select_factor(&tenant, &req.challenge_id, &req.factor_id)
+        .await?;
+    Ok(Json(ChallengeResponse {
+        challenge_id: challenge.id.to_string(),
+        factor_id: factor.id.to_string(),
+        kind: factor.kind.as_str(),
+        expires_at: rfc3339(challenge.expires_at),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/mfa/verify", tag = "mfa",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in")),
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Signed in: tokens with amr naming both factors and acr aal2", body = VerifyResponse),
+        (status = 401, description = "invalid_code, invalid_challenge, challenge_expired", body = ErrorBody),
+        (status = 429, description = "too_many_attempts, with Retry-After (even a right code is refused while waiting)", body = ErrorBody),
+    ))]
+pub async fn verify(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    Meta(meta): Meta,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    let verified = app
+        .verify_challenge(&tenant, &req.challenge_id, &req.factor_id, &req.code, &meta)
+        .await?;
+    Ok(Json(VerifyResponse {
+        tokens: verified.tokens.into(),
+        backup_codes: verified.backup_codes,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/mfa/enroll", tag = "mfa",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in")),
+    request_body = ChallengeEnrollRequest,
+    responses(
+        (status = 201, description = "Pending factor for a forced enrollment; finish with /v1/mfa/verify", body = EnrollmentResponse),
+        (status = 400, description = "factor_not_allowed", body = ErrorBody),
+        (status = 401, description = "invalid_challenge, challenge_expired", body = ErrorBody),
+    ))]
+pub async fn enroll_for_challenge(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    Meta(meta): Meta,
+    ApiJson(req): ApiJson<ChallengeEnrollRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let enrollment = app
+        .enroll_for_challenge(&tenant, &req.challenge_id, kind(&req.kind)?, req.name, &meta)
+        .await?;
+    Ok((StatusCode::CREATED, Json(EnrollmentResponse::from(enrollment))))
+}

@@ -1,0 +1,89 @@
+//! The audit log: who did what to which user and factor, from where, with what outcome.
+//! Never a code, secret or token.
+
+use super::ServiceResult;
+use crate::App;
+use latchkey_core::ids::{ApiKeyId, FactorId, UserId};
+use latchkey_store::model::{AuditEvent, Tenant};
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A tenant secret key.
+    Admin { key_id: ApiKeyId },
+    /// A user, with their own access token. `mfa_time` is when that session last passed a
+    /// second factor (seconds), if ever.
+    User { user_id: UserId, mfa_time: Option<i64> },
+    /// The user in the middle of signing in (password passed, second factor pending).
+    SigningIn { user_id: UserId },
+}
+
+impl Actor {
+    fn label(&self) -> String {
+        match self {
+            Actor::Admin { key_id } => format!("key:{key_id}"),
+            Actor::User { user_id, .. } | Actor::SigningIn { user_id } => format!("user:{user_id}"),
+        }
+    }
+}
+
+/// Facts about the request that go into the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The TCP peer address (proxy headers are not trusted).
+    pub ip: Option<String>,
+}
+
+/// One audit record to write.
+pub struct Audit<'a> {
+    pub tenant: &'a Tenant,
+    pub actor: &'a Actor,
+    pub meta: &'a RequestMeta,
+    pub user: Option<&'a UserId>,
+    pub factor: Option<&'a FactorId>,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub detail: Option<String>,
+}
+
+impl App {
+    pub async fn audit(&self, a: Audit<'_>) -> ServiceResult<()> {
+        let now = self.now();
+        let event = AuditEvent {
+            id: format!("evt_{}", latchkey_core::ids::ulid(now, self.rng.as_ref())),
+            tenant_id: a.tenant.id.clone(),
+            user_id: a.user.cloned(),
+            actor: a.actor.label(),
+            action: a.action.to_owned(),
+            factor_id: a.factor.cloned(),
+            outcome: a.outcome.to_owned(),
+            ip: a.meta.ip.clone(),
+            detail: a.detail,
+            created_at: now,
+        };
+        tracing::info!(
+            tenant_id = %event.tenant_id,
+            user_id = ?event.user_id,
+            factor_id = ?event.factor_id,
+            actor = %event.actor,
+            action = %event.action,
+            outcome = %event.outcome,
+            "audit"
+        );
+        self.store.insert_audit(&event).await?;
+        Ok(())
+    }
+
+    pub async fn list_audit(
+        &self,
+        tenant: &Tenant,
+        user: Option<&UserId>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> ServiceResult<Vec<AuditEvent>> {
+        Ok(self
+            .store
+            .list_audit(&tenant.id, user, before, limit.clamp(1, 200))
+            .await?)
+    }
+}

@@ -1,0 +1,774 @@
+//! Multi-factor authentication: enrolling and managing factors, the sign-in challenge,
+//! verification, forced enrollment and the admin reset.
+//!
+//! Each factor kind is handled in one exhaustive `match` per verb (enroll, prove), so a
+//! new kind does not compile until every verb handles it. Codes are checked against the
+//! server clock only; proofs are consumed in the same transaction that completes the
+//! challenge; every attempt is counted per factor in the database before it is evaluated.
+
+use super::audit::{Actor, Audit, RequestMeta};
+use super::auth::TokenPair;
+use super::{ServiceError, ServiceResult};
+use crate::App;
+use latchkey_core::backup;
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
+use latchkey_core::hash::HashPurpose;
+use latchkey_core::ids::{ChallengeId, FactorId, UserId};
+use latchkey_core::rand;
+use latchkey_core::throttle::ThrottleDecision;
+use latchkey_core::totp;
+use latchkey_store::model::{
+    BackupInstall, Challenge, CompleteOutcome, Factor, Proof, SealedColumn, Tenant, ThrottleKey, User,
+};
+use zeroize::Zeroizing;
+
+/// How long a started enrollment waits for its confirming code.
+pub const ENROLLMENT_TTL_SECS: i64 = 600;
+/// How recently a user's session must have passed a second factor to change factors
+/// (ASVS 5.0 V7.5.1; Supabase and Kratos use similar windows).
+pub const STEP_UP_SECS: i64 = 900;
+
+/// A challenge the client must answer, as sign-in reports it.
+#[derive(Debug, Clone)]
+pub struct PendingChallenge {
+    pub challenge_id: ChallengeId,
+    pub expires_at: UnixMillis,
+    /// For `mfa_required`: the factors the user can answer with.
+    pub factors: Vec<Factor>,
+    /// For `mfa_setup_required`: the kinds the user may enroll.
+    pub allowed: Vec<FactorKind>,
+}
+
+/// A started enrollment, with what the user needs to set up their authenticator. The secret
+/// appears here and nowhere else, ever.
+pub struct Enrollment {
+    pub factor: Factor,
+    pub secret_base32: Zeroizing<String>,
+    pub otpauth_uri: Zeroizing<String>,
+    pub qr_code_svg: String,
+}
+
+/// A factor as listed, with the number of unused codes for backup codes.
+pub struct FactorSummary {
+    pub factor: Factor,
+    pub remaining_codes: Option<i64>,
+}
+
+pub struct Verified {
+    pub tokens: TokenPair,
+    pub factor: Factor,
+    /// Backup codes installed by a forced enrollment: shown once.
+    pub backup_codes: Option<Vec<String>>,
+}
+
+fn throttle_key(factor: &Factor) -> ThrottleKey {
+    ThrottleKey {
+        tenant_id: factor.tenant_id.clone(),
+        scope: "factor",
+        subject: factor.id.to_string(),
+    }
+}
+
+impl App {
+    /// The user an actor may manage, checking ownership and (for changes) step-up.
+    async fn managed_user(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        change: bool,
+    ) -> ServiceResult<User> {
+        match actor {
+            Actor::Admin { .. } => {}
+            Actor::User { user_id, mfa_time } => {
+                if user_id != target {
+                    return Err(ServiceError::Forbidden);
+                }
+                if change && self.has_active_factor(tenant, target).await? {
+                    let fresh = mfa_time.is_some_and(|t| self.now().div_euclid(1000) - t <= STEP_UP_SECS);
+                    if !fresh {
+                        return Err(ServiceError::MfaVerificationRequired);
+                    }
+                }
+            }
+            Actor::SigningIn { .. } => return Err(ServiceError::Forbidden),
+        }
+        self.get_user(&tenant.id, target).await
+    }
+
+    async fn has_active_factor(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<bool> {
+        Ok(self
+            .store
+            .list_factors(&tenant.id, user)
+            .await?
+            .iter()
+            .any(|f| f.status == FactorStatus::Active && f.kind != FactorKind::BackupCodes))
+    }
+
+    /// The factors a user can answer a sign-in challenge with: active, allowed by the
+    /// tenant, and backup codes only beside another factor.
+    async fn usable_factors(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<Factor>> {
+        let mut usable: Vec<Factor> = self
+            .store
+            .list_factors(&tenant.id, user)
+            .await?
+            .into_iter()
+            .filter(|f| f.status == FactorStatus::Active && tenant.settings.allows(f.kind))
+            .collect();
+        if usable.iter().all(|f| f.kind == FactorKind::BackupCodes) {
+            usable.clear();
+        }
+        Ok(usable)
+    }
+
+    fn mfa_required(&self, tenant: &Tenant) -> bool {
+        self.config.mfa_required || tenant.settings.mfa_required
+    }
+
+    /// After a correct password: decide whether a second factor is needed. `Ok(())` means
+    /// the password alone completes sign-in.
+    pub(super) async fn second_factor_gate(&self, tenant: &Tenant, user: &User) -> ServiceResult<()> {
+        let factors = self.usable_factors(tenant, &user.id).await?;
+        let purpose = if !factors.is_empty() {
+            ChallengePurpose::SignIn
+        } else if self.mfa_required(tenant) {
+            ChallengePurpose::Enroll
+        } else {
+            return Ok(());
+        };
+        let now = self.now();
+        let challenge = Challenge {
+            id: ChallengeId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            user_id: user.id.clone(),
+            purpose,
+            amr: vec!["pwd".into()],
+            factor_id: None,
+            created_at: now,
+            expires_at: now + i64::try_from(tenant.settings.challenge_ttl_secs).unwrap_or(300) * 1000,
+            completed_at: None,
+        };
+        self.store.insert_challenge(&challenge).await?;
+        let pending = PendingChallenge {
+            challenge_id: challenge.id,
+            expires_at: challenge.expires_at,
+            factors,
+            allowed: tenant
+                .settings
+                .mfa_allowed_factors
+                .iter()
+                .copied()
+                .filter(|k| k.enrollable())
+                .collect(),
+        };
+        Err(match purpose {
+            ChallengePurpose::SignIn => ServiceError::MfaRequired(pending),
+            ChallengePurpose::Enroll => ServiceError::MfaSetupRequired(pending),
+        })
+    }
+
+    /// Starts enrolling a factor for `target`.
+    pub async fn enroll_factor(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        kind: FactorKind,
+        name: Option<String>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Enrollment> {
+        let user = self.managed_user(tenant, actor, target, true).await?;
+        self.begin_enrollment(tenant, actor, &user, kind, name, meta)
+            .await
+    }
+
+    async fn begin_enrollment(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        user: &User,
+        kind: FactorKind,
+        name: Option<String>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Enrollment> {
+        if !kind.enrollable() || !tenant.settings.allows(kind) {
+            return Err(ServiceError::FactorNotAllowed);
+        }
+        let name = match name {
+            Some(n) => Some(check_factor_name(&n)?),
+            None => None,
+        };
+        let now = self.now();
+        let id = FactorId::generate(now, self.rng.as_ref());
+        let enrollment = match kind {
+            FactorKind::Totp => {
+                let secret: Zeroizing<[u8; totp::SECRET_BYTES]> =
+                    Zeroizing::new(rand::bytes(self.rng.as_ref()));
+                let sealed = self
+                    .crypto
+                    .keyring
+                    .seal(
+                        &*secret,
+                        &SealedColumn::FactorSecret.aad(id.as_str()),
+                        self.rng.as_ref(),
+                    )
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let issuer = self.totp_issuer(tenant);
+                let uri = Zeroizing::new(totp::otpauth_uri(&issuer, user.email.as_str(), &*secret));
+                let qr_code_svg = qr_svg(&uri)?;
+                let factor = Factor {
+                    id,
+                    tenant_id: tenant.id.clone(),
+                    user_id: user.id.clone(),
+                    kind,
+                    name,
+                    status: FactorStatus::Pending,
+                    secret_sealed: Some(sealed),
+                    last_step: None,
+                    created_at: now,
+                    expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
+                    confirmed_at: None,
+                    last_used_at: None,
+                };
+                Enrollment {
+                    factor,
+                    secret_base32: Zeroizing::new(totp::base32_encode(&*secret)),
+                    otpauth_uri: uri,
+                    qr_code_svg,
+                }
+            }
+            FactorKind::BackupCodes => return Err(ServiceError::FactorNotAllowed),
+        };
+        self.store.insert_factor(&enrollment.factor).await?;
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&user.id),
+            factor: Some(&enrollment.factor.id),
+            action: "factor.enroll",
+            outcome: "pending",
+            detail: Some(kind.as_str().into()),
+        })
+        .await?;
+        Ok(enrollment)
+    }
+
+    fn totp_issuer(&self, tenant: &Tenant) -> String {
+        let name = if tenant.id == self.default_tenant {
+            &self.config.totp_issuer
+        } else {
+            &tenant.name
+        };
+        // A colon would split the otpauth label.
+        name.replace(':', " ")
+    }
+
+    /// A fresh set of backup codes (plain text for the user, hashes for the store), owned
+    /// by `factor_id`.
+    fn new_backup_codes(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+        factor_id: FactorId,
+    ) -> (Vec<String>, BackupInstall) {
+        let now = self.now();
+        let codes = backup::generate(self.rng.as_ref());
+        let code_hashes = codes
+            .iter()
+            .filter_map(|c| backup::normalize(c))
+            .map(|n| {
+                self.crypto
+                    .hasher
+                    .hash(HashPurpose::BackupCode, factor_id.as_str(), n.as_bytes())
+            })
+            .collect();
+        let factor = Factor {
+            id: factor_id,
+            tenant_id: tenant.id.clone(),
+            user_id: user.clone(),
+            kind: FactorKind::BackupCodes,
+            name: None,
+            status: FactorStatus::Active,
+            secret_sealed: None,
+            last_step: None,
+            created_at: now,
+            expires_at: None,
+            confirmed_at: Some(now),
+            last_used_at: None,
+        };
+        (codes, BackupInstall { factor, code_hashes })
+    }
+
+    /// The id backup codes of this user are (or will be) hashed under.
+    async fn backup_factor_id(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<FactorId> {
+        let existing = self
+            .store
+            .list_factors(&tenant.id, user)
+            .await?
+            .into_iter()
+            .find(|f| f.kind == FactorKind::BackupCodes);
+        Ok(existing
+            .map(|f| f.id)
+            .unwrap_or_else(|| FactorId::generate(self.now(), self.rng.as_ref())))
+    }
+
+    /// Counts an attempt on `factor`; refuses while its delay runs.
+    async fn count_attempt(
+        &self,
+        tenant: &Tenant,
+        factor: &Factor,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> ServiceResult<()> {
+        let decision = self
+            .store
+            .throttle_attempt(
+                &throttle_key(factor),
+                &tenant.settings.factor_throttle(),
+                self.now(),
+            )
+            .await?;
+        match decision {
+            ThrottleDecision::Allowed { .. } => Ok(()),
+            ThrottleDecision::Locked { retry_after_secs } => {
+                self.audit(Audit {
+                    tenant,
+                    actor,
+                    meta,
+                    user: Some(&factor.user_id),
+                    factor: Some(&factor.id),
+                    action: "mfa.attempt",
+                    outcome: "locked",
+                    detail: None,
+                })
+                .await?;
+                Err(ServiceError::TooManyAttempts { retry_after_secs })
+            }
+        }
+    }
+
+    /// The TOTP step a code proves for `factor`, if any (server clock, tenant window,
+    /// never at or before the last accepted step).
+    fn totp_step(&self, tenant: &Tenant, factor: &Factor, code: &str) -> ServiceResult<Option<i64>> {
+        let sealed = factor
+            .secret_sealed
+            .as_deref()
+            .ok_or_else(|| ServiceError::Internal("TOTP factor without a secret".into()))?;
+        let secret = self
+            .crypto
+            .keyring
+            .open(sealed, &SealedColumn::FactorSecret.aad(factor.id.as_str()))
+            .map_err(|e| ServiceError::Internal(format!("cannot open factor secret: {e}")))?;
+        Ok(totp::verify(
+            &secret,
+            code,
+            self.now(),
+            tenant.settings.totp_window,
+            factor.last_step,
+        ))
+    }
+
+    /// Confirms a pending factor with a code from its new secret. The user's first factor
+    /// also brings backup codes, returned here once.
+    pub async fn confirm_factor(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        factor_id: &FactorId,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<(Factor, Option<Vec<String>>)> {
+        let user = self.managed_user(tenant, actor, target, false).await?;
+        let factor = self
+            .store
+            .get_factor(&tenant.id, factor_id)
+            .await?
+            .filter(|f| f.user_id == user.id)
+            .ok_or(ServiceError::FactorNotFound)?;
+        if factor.status != FactorStatus::Pending || !factor.is_current(self.now()) {
+            return Err(ServiceError::FactorNotPending);
+        }
+        self.count_attempt(tenant, &factor, actor, meta).await?;
+        let step = match factor.kind {
+            FactorKind::Totp => self.totp_step(tenant, &factor, code)?,
+            FactorKind::BackupCodes => None,
+        };
+        let Some(step) = step else {
+            self.audit(Audit {
+                tenant,
+                actor,
+                meta,
+                user: Some(&user.id),
+                factor: Some(&factor.id),
+                action: "factor.confirm",
+                outcome: "failure",
+                detail: None,
+            })
+            .await?;
+            return Err(ServiceError::InvalidCode);
+        };
+        let backup_id = self.backup_factor_id(tenant, &user.id).await?;
+        let (codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
+        let installed = self
+            .store
+            .activate_factor(&factor.id, Some(step), &install, self.now())
+            .await?
+            .ok_or(ServiceError::FactorNotPending)?;
+        self.store.throttle_clear(&throttle_key(&factor)).await?;
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&user.id),
+            factor: Some(&factor.id),
+            action: "factor.confirm",
+            outcome: "success",
+            detail: installed.then(|| "backup codes issued".into()),
+        })
+        .await?;
+        let active = self
+            .store
+            .get_factor(&tenant.id, &factor.id)
+            .await?
+            .ok_or(ServiceError::FactorNotFound)?;
+        Ok((active, installed.then_some(codes)))
+    }
+
+    pub async fn list_user_factors(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+    ) -> ServiceResult<Vec<FactorSummary>> {
+        let user = self.managed_user(tenant, actor, target, false).await?;
+        self.factor_summaries(tenant, &user.id).await
+    }
+
+    async fn factor_summaries(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<FactorSummary>> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for factor in self.store.list_factors(&tenant.id, user).await? {
+            if !factor.is_current(now) {
+                continue;
+            }
+            let remaining_codes = match factor.kind {
+                FactorKind::BackupCodes => Some(self.store.unused_backup_codes(&factor.id).await?),
+                FactorKind::Totp => None,
+            };
+            out.push(FactorSummary {
+                factor,
+                remaining_codes,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_factor(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        factor_id: &FactorId,
+        meta: &RequestMeta,
+    ) -> ServiceResult<()> {
+        let user = self.managed_user(tenant, actor, target, true).await?;
+        if !self.store.delete_factor(&tenant.id, &user.id, factor_id).await? {
+            return Err(ServiceError::FactorNotFound);
+        }
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&user.id),
+            factor: Some(factor_id),
+            action: "factor.delete",
+            outcome: "success",
+            detail: None,
+        })
+        .await
+    }
+
+    /// Replaces the user's backup codes with a new set (all old codes stop working).
+    pub async fn regenerate_backup_codes(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Vec<String>> {
+        let user = self.managed_user(tenant, actor, target, true).await?;
+        if !self.has_active_factor(tenant, &user.id).await? {
+            return Err(ServiceError::MfaNotEnabled);
+        }
+        let id = self.backup_factor_id(tenant, &user.id).await?;
+        let (codes, install) = self.new_backup_codes(tenant, &user.id, id);
+        let id = self.store.replace_backup_codes(&install).await?;
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&user.id),
+            factor: Some(&id),
+            action: "backup_codes.regenerate",
+            outcome: "success",
+            detail: None,
+        })
+        .await?;
+        Ok(codes)
+    }
+
+    /// An open challenge of this tenant, or why it cannot be used.
+    async fn open_challenge(&self, tenant: &Tenant, id: &str) -> ServiceResult<Challenge> {
+        let id = ChallengeId::parse(id).map_err(|_| ServiceError::InvalidChallenge)?;
+        let challenge = self
+            .store
+            .get_challenge(&tenant.id, &id)
+            .await?
+            .ok_or(ServiceError::InvalidChallenge)?;
+        if challenge.completed_at.is_some() {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        if self.now() >= challenge.expires_at {
+            return Err(ServiceError::ChallengeExpired);
+        }
+        Ok(challenge)
+    }
+
+    /// A factor of the challenge's user in the state the challenge needs.
+    async fn challenge_factor(
+        &self,
+        tenant: &Tenant,
+        challenge: &Challenge,
+        factor_id: &str,
+    ) -> ServiceResult<Factor> {
+        let id = FactorId::parse(factor_id).map_err(|_| ServiceError::FactorNotFound)?;
+        let factor = self
+            .store
+            .get_factor(&tenant.id, &id)
+            .await?
+            .filter(|f| f.user_id == challenge.user_id && tenant.settings.allows(f.kind))
+            .ok_or(ServiceError::FactorNotFound)?;
+        let fits = match challenge.purpose {
+            ChallengePurpose::SignIn => factor.status == FactorStatus::Active,
+            ChallengePurpose::Enroll => {
+                factor.status == FactorStatus::Pending && factor.is_current(self.now())
+            }
+        };
+        if fits {
+            Ok(factor)
+        } else {
+            Err(ServiceError::FactorNotFound)
+        }
+    }
+
+    /// Records the factor chosen for a sign-in challenge (SMS and email will send here).
+    pub async fn select_factor(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        factor_id: &str,
+    ) -> ServiceResult<(Challenge, Factor)> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        if challenge.purpose != ChallengePurpose::SignIn {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        let factor = self.challenge_factor(tenant, &challenge, factor_id).await?;
+        if !self
+            .store
+            .choose_factor(&challenge.id, &factor.id, self.now())
+            .await?
+        {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        Ok((challenge, factor))
+    }
+
+    /// Forced enrollment: starts a factor for the user of an `mfa_setup_required` challenge.
+    pub async fn enroll_for_challenge(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        kind: FactorKind,
+        name: Option<String>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Enrollment> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        if challenge.purpose != ChallengePurpose::Enroll {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        let actor = Actor::SigningIn {
+            user_id: user.id.clone(),
+        };
+        self.begin_enrollment(tenant, &actor, &user, kind, name, meta)
+            .await
+    }
+
+    /// Completes a challenge with a code: the second factor of a sign-in, or the first
+    /// confirmation of a forced enrollment. Issues the session on success.
+    pub async fn verify_challenge(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        factor_id: &str,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Verified> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        // Another user's factor, or one that does not fit, fails like a wrong code: verify
+        // errors never say which part was wrong (SECURITY.md test 58).
+        let factor = match self.challenge_factor(tenant, &challenge, factor_id).await {
+            Err(ServiceError::FactorNotFound) => return Err(ServiceError::InvalidCode),
+            other => other?,
+        };
+        let actor = Actor::SigningIn {
+            user_id: challenge.user_id.clone(),
+        };
+        self.count_attempt(tenant, &factor, &actor, meta).await?;
+
+        let mut issued_codes = None;
+        let proof = match (challenge.purpose, factor.kind) {
+            (ChallengePurpose::SignIn, FactorKind::Totp) => {
+                self.totp_step(tenant, &factor, code)?
+                    .map(|step| Proof::TotpStep {
+                        factor_id: factor.id.clone(),
+                        step,
+                    })
+            }
+            (ChallengePurpose::SignIn, FactorKind::BackupCodes) => {
+                backup::normalize(code).map(|n| Proof::BackupCode {
+                    factor_id: factor.id.clone(),
+                    code_hash: self.crypto.hasher.hash(
+                        HashPurpose::BackupCode,
+                        factor.id.as_str(),
+                        n.as_bytes(),
+                    ),
+                })
+            }
+            (ChallengePurpose::Enroll, FactorKind::Totp) => match self.totp_step(tenant, &factor, code)? {
+                Some(step) => {
+                    let backup_id = self.backup_factor_id(tenant, &factor.user_id).await?;
+                    let (codes, backup) = self.new_backup_codes(tenant, &factor.user_id, backup_id);
+                    issued_codes = Some(codes);
+                    Some(Proof::Enrollment {
+                        factor_id: factor.id.clone(),
+                        step,
+                        backup: Box::new(backup),
+                    })
+                }
+                None => None,
+            },
+            (ChallengePurpose::Enroll, FactorKind::BackupCodes) => None,
+        };
+        let outcome = match &proof {
+            Some(p) => {
+                self.store
+                    .complete_challenge(&challenge.id, p, self.now())
+                    .await?
+            }
+            None => CompleteOutcome::ProofRejected,
+        };
+        let backup_installed = match outcome {
+            CompleteOutcome::Completed { backup_installed } => backup_installed,
+            CompleteOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
+            CompleteOutcome::ProofRejected => {
+                self.audit(Audit {
+                    tenant,
+                    actor: &actor,
+                    meta,
+                    user: Some(&factor.user_id),
+                    factor: Some(&factor.id),
+                    action: "mfa.verify",
+                    outcome: "failure",
+                    detail: Some(factor.kind.as_str().into()),
+                })
+                .await?;
+                return Err(ServiceError::InvalidCode);
+            }
+        };
+        // Success forgets only this factor's failures (NIST SP 800-63B-4 §3.2.2).
+        self.store.throttle_clear(&throttle_key(&factor)).await?;
+        let action = match (challenge.purpose, factor.kind) {
+            (ChallengePurpose::Enroll, _) => "factor.confirm",
+            (ChallengePurpose::SignIn, FactorKind::BackupCodes) => "backup_code.use",
+            (ChallengePurpose::SignIn, FactorKind::Totp) => "mfa.verify",
+        };
+        self.audit(Audit {
+            tenant,
+            actor: &actor,
+            meta,
+            user: Some(&factor.user_id),
+            factor: Some(&factor.id),
+            action,
+            outcome: "success",
+            detail: Some(factor.kind.as_str().into()),
+        })
+        .await?;
+
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        let mut amr = challenge.amr.clone();
+        amr.push(factor.kind.amr().to_owned());
+        amr.push("mfa".to_owned());
+        let now = self.now();
+        let tokens = self.start_session(tenant, &user, amr, "aal2", Some(now)).await?;
+        Ok(Verified {
+            tokens,
+            factor,
+            backup_codes: if backup_installed { issued_codes } else { None },
+        })
+    }
+
+    /// Admin view of a user's factors.
+    pub async fn admin_user_mfa(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<FactorSummary>> {
+        let user = self.get_user(&tenant.id, user).await?;
+        self.factor_summaries(tenant, &user.id).await
+    }
+
+    /// Removes every factor of a user; they enroll again at their next sign-in if MFA is
+    /// required.
+    pub async fn admin_reset_mfa(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        user: &UserId,
+        meta: &RequestMeta,
+    ) -> ServiceResult<u64> {
+        let user = self.get_user(&tenant.id, user).await?;
+        let removed = self.store.reset_mfa(&tenant.id, &user.id, self.now()).await?;
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&user.id),
+            factor: None,
+            action: "mfa.reset",
+            outcome: "success",
+            detail: Some(format!("{removed} factor(s) removed")),
+        })
+        .await?;
+        Ok(removed)
+    }
+}
+
+fn check_factor_name(raw: &str) -> ServiceResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ServiceError::InvalidInput {
+            code: "invalid_name",
+            message: "name must be 1 to 100 characters, without control characters".into(),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+fn qr_svg(data: &str) -> ServiceResult<String> {
+    let code =
+        qrcode::QrCode::new(data.as_bytes()).map_err(|e| ServiceError::Internal(format!("QR code: {e}")))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build())
+}
