@@ -16,7 +16,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     /// Extra fields placed beside `code` and `message`.
-    pub extra: Map<String, Value>,
+    pub extra: Vec<(&'static str, Value)>,
     pub retry_after: Option<u64>,
 }
 
@@ -42,13 +42,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            extra: Map::new(),
+            extra: Vec::new(),
             retry_after: None,
         }
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_owned(), value.into());
+    pub fn with(mut self, key: &'static str, value: impl Into<Value>) -> Self {
+        self.extra.push((key, value.into()));
         self
     }
 
@@ -202,7 +202,7 @@ impl IntoResponse for ApiError {
         if let Some(id) = current_request_id() {
             detail.insert("request_id".into(), id.into());
         }
-        detail.extend(self.extra);
+        detail.extend(self.extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
         let body = serde_json::json!({ "error": detail });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
