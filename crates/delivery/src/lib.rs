@@ -1,0 +1,77 @@
+//! Message delivery: the sender traits the outbox worker calls, the provider
+//! configurations tenants store (and the admin API shows redacted), and the providers.
+//!
+//! A sender makes one attempt and classifies its failure: `Transient` (timeouts, connection
+//! errors, 5xx, throttling) is worth retrying, `Permanent` (bad credentials, an invalid
+//! number, a 4xx) is not. Retrying, backoff, fallback and giving up belong to the outbox, not
+//! to the senders. Every HTTP call is bounded by a timeout so a slow provider never holds a
+//! worker for long.
+
+pub mod config;
+pub mod console;
+
+use async_trait::async_trait;
+
+/// One SMS to send. `body` carries the code: senders never log it (except the console
+/// provider, whose whole purpose is to show it to a developer).
+#[derive(Clone)]
+pub struct SmsMessage {
+    /// E.164, e.g. `+14155552671`.
+    pub to: String,
+    pub body: String,
+    /// Stable across retries of one message, for providers that deduplicate.
+    pub idempotency_key: String,
+}
+
+impl std::fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsMessage").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
+    }
+}
+
+/// One email to send, in text and HTML.
+#[derive(Clone)]
+pub struct EmailMessage {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub idempotency_key: String,
+}
+
+impl std::fmt::Debug for EmailMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailMessage").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
+    }
+}
+
+/// What a provider said when it accepted a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// `twilio`, `vonage`, `aws_sns`, `webhook`, `console`, `smtp`.
+    pub provider: &'static str,
+    /// The provider's id for the message, when it returns one.
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying: timeout, connection failure, 5xx, rate limiting by the provider.
+    #[error("transient delivery failure: {0}")]
+    Transient(String),
+    /// Not worth retrying: rejected credentials, an invalid destination, a 4xx.
+    #[error("permanent delivery failure: {0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    fn provider(&self) -> &'static str;
+    async fn send(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError>;
+}
+
+#[async_trait]
+pub trait EmailSender: Send + Sync {
+    fn provider(&self) -> &'static str;
+    async fn send(&self, msg: &EmailMessage) -> Result<Sent, DeliveryError>;
+}
