@@ -11,15 +11,28 @@ pub enum FactorKind {
     Totp,
     /// Single-use recovery codes, installed with the first factor.
     BackupCodes,
+    /// A one-time code sent by SMS to a verified number (a restricted authenticator, NIST
+    /// SP 800-63B-4 §3.1.3.3).
+    Sms,
+    /// A one-time code sent to the account's email (weakest: NIST forbids email as an
+    /// out-of-band authenticator, so it never yields AAL2).
+    EmailOtp,
 }
 
 impl FactorKind {
-    pub const ALL: [FactorKind; 2] = [FactorKind::Totp, FactorKind::BackupCodes];
+    pub const ALL: [FactorKind; 4] = [
+        FactorKind::Totp,
+        FactorKind::BackupCodes,
+        FactorKind::Sms,
+        FactorKind::EmailOtp,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             FactorKind::Totp => "totp",
             FactorKind::BackupCodes => "backup_codes",
+            FactorKind::Sms => "sms",
+            FactorKind::EmailOtp => "email_otp",
         }
     }
 
@@ -33,13 +46,73 @@ impl FactorKind {
         match self {
             FactorKind::Totp => "otp",
             FactorKind::BackupCodes => "backup_code",
+            FactorKind::Sms => "sms",
+            FactorKind::EmailOtp => "email",
         }
     }
 
+    /// The assurance level a password plus this factor reaches. SMS is restricted but
+    /// allowed at AAL2 (NIST SP 800-63B-4 §3.1.3.3); email is not an out-of-band
+    /// authenticator at all (§3.1.3.1), so it stays at AAL1 (Latchkey's decision, SECURITY.md §1.9).
+    pub fn acr_with_password(self) -> &'static str {
+        match self {
+            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Sms => "aal2",
+            FactorKind::EmailOtp => "aal1",
+        }
+    }
+
+    /// Whether codes for this kind are sent to the user (and so need a delivery channel).
+    pub fn channel(self) -> Option<Channel> {
+        match self {
+            FactorKind::Totp | FactorKind::BackupCodes => None,
+            FactorKind::Sms => Some(Channel::Sms),
+            FactorKind::EmailOtp => Some(Channel::Email),
+        }
+    }
+
+    /// What enrollment tells the user about the factor's strength, if anything.
+    pub fn notice(self) -> Option<&'static str> {
+        match self {
+            FactorKind::Totp | FactorKind::BackupCodes => None,
+            FactorKind::Sms => Some(
+                "SMS codes can be intercepted (SIM swap, number porting); prefer an authenticator app where you can.",
+            ),
+            FactorKind::EmailOtp => Some(
+                "Email codes are the weakest second factor: anyone with access to the mailbox can use them. Prefer an authenticator app.",
+            ),
+        }
+    }
+}
+
+/// How a code reaches the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sms" => Some(Channel::Sms),
+            "email" => Some(Channel::Email),
+            _ => None,
+        }
+    }
+}
+
+impl FactorKind {
     /// Whether a user enrolls this kind directly. Backup codes come with the first factor.
     pub fn enrollable(self) -> bool {
         match self {
-            FactorKind::Totp => true,
+            FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp => true,
             FactorKind::BackupCodes => false,
         }
     }
@@ -105,6 +178,7 @@ mod tests {
             assert_eq!(FactorKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        assert_eq!(FactorKind::parse("sms"), None);
+        assert_eq!(FactorKind::parse("sms"), Some(FactorKind::Sms));
+        assert_eq!(FactorKind::parse("email"), None);
     }
 }

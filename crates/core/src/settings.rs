@@ -31,7 +31,63 @@ pub struct TenantSettings {
     pub mfa_max_attempts: u32,
     /// How long a sign-in challenge stays open (seconds).
     pub challenge_ttl_secs: u64,
+    /// Lifetime of SMS codes (seconds; at most 10 minutes, NIST SP 800-63B-4 §3.1.3.2).
+    pub sms_otp_expiry_secs: u64,
+    /// Lifetime of email codes (seconds; at most 10 minutes).
+    pub email_otp_expiry_secs: u64,
+    /// Minimum wait before another code for the same challenge or pending enrollment.
+    pub otp_resend_cooldown_secs: u64,
+    /// ISO 3166 alpha-2 regions SMS may go to; `None` means all, empty means none.
+    pub sms_allowed_countries: Option<Vec<String>>,
+    /// Send limits, per destination, user, client address and tenant.
+    pub send_limits: SendLimits,
+    /// The name messages and authenticator apps show; the tenant's name if unset.
+    pub app_name: Option<String>,
+    /// Message templates; `{code}`, `{app_name}` and `{minutes}` are filled in.
+    pub sms_template: String,
+    pub email_subject_template: String,
+    pub email_text_template: String,
+    pub email_html_template: String,
 }
+
+/// How many codes may be sent per hour and per day to one destination, for one user, from
+/// one client address, and for a whole tenant. Over a limit nothing is sent (SMS pumping and
+/// cost exhaustion: SECURITY.md tests 18 and 19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SendLimits {
+    pub destination_hourly: u32,
+    pub destination_daily: u32,
+    pub user_hourly: u32,
+    pub user_daily: u32,
+    pub ip_hourly: u32,
+    pub ip_daily: u32,
+    pub tenant_hourly: u32,
+    pub tenant_daily: u32,
+}
+
+impl Default for SendLimits {
+    fn default() -> Self {
+        Self {
+            destination_hourly: 5,
+            destination_daily: 10,
+            user_hourly: 10,
+            user_daily: 20,
+            ip_hourly: 20,
+            ip_daily: 100,
+            tenant_hourly: 1_000,
+            tenant_daily: 10_000,
+        }
+    }
+}
+
+pub const OTP_EXPIRY_RANGE: (u64, u64) = (60, 600);
+
+pub const DEFAULT_SMS_TEMPLATE: &str =
+    "{app_name}: your verification code is {code}. It expires in {minutes} minutes.";
+pub const DEFAULT_EMAIL_SUBJECT: &str = "Your {app_name} verification code";
+pub const DEFAULT_EMAIL_TEXT: &str = "Your {app_name} verification code is {code}.\n\nIt expires in {minutes} minutes. If you did not try to sign in, you can ignore this message, and consider changing your password.";
+pub const DEFAULT_EMAIL_HTML: &str = "<p>Your {app_name} verification code is</p><p style=\"font-size:24px;font-weight:bold;letter-spacing:4px\">{code}</p><p>It expires in {minutes} minutes. If you did not try to sign in, you can ignore this message, and consider changing your password.</p>";
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -44,6 +100,16 @@ impl Default for TenantSettings {
             totp_window: 1,
             mfa_max_attempts: 5,
             challenge_ttl_secs: 300,
+            sms_otp_expiry_secs: 600,
+            email_otp_expiry_secs: 600,
+            otp_resend_cooldown_secs: 60,
+            sms_allowed_countries: None,
+            send_limits: SendLimits::default(),
+            app_name: None,
+            sms_template: DEFAULT_SMS_TEMPLATE.into(),
+            email_subject_template: DEFAULT_EMAIL_SUBJECT.into(),
+            email_text_template: DEFAULT_EMAIL_TEXT.into(),
+            email_html_template: DEFAULT_EMAIL_HTML.into(),
         }
     }
 }
@@ -80,6 +146,64 @@ impl TenantSettings {
         if !in_range(self.challenge_ttl_secs, CHALLENGE_TTL_RANGE) {
             out.push(("challenge_ttl", "must be between 1m and 10m".to_string()));
         }
+        if !in_range(self.sms_otp_expiry_secs, OTP_EXPIRY_RANGE) {
+            out.push(("sms_otp_expiry", "must be between 1m and 10m".to_string()));
+        }
+        if !in_range(self.email_otp_expiry_secs, OTP_EXPIRY_RANGE) {
+            out.push(("email_otp_expiry", "must be between 1m and 10m".to_string()));
+        }
+        if !in_range(self.otp_resend_cooldown_secs, (10, 3600)) {
+            out.push(("otp_resend_cooldown", "must be between 10s and 1h".to_string()));
+        }
+        if let Some(countries) = &self.sms_allowed_countries {
+            if countries
+                .iter()
+                .any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+            {
+                out.push((
+                    "sms_allowed_countries",
+                    "must be ISO 3166 alpha-2 codes like US, CA".to_string(),
+                ));
+            }
+        }
+        let l = &self.send_limits;
+        let pairs = [
+            (l.destination_hourly, l.destination_daily),
+            (l.user_hourly, l.user_daily),
+            (l.ip_hourly, l.ip_daily),
+            (l.tenant_hourly, l.tenant_daily),
+        ];
+        if pairs.iter().any(|(h, d)| *h == 0 || h > d || *d > 1_000_000) {
+            out.push((
+                "send_limits",
+                "every limit must be at least 1, hourly at most daily, daily at most 1000000".to_string(),
+            ));
+        }
+        if self
+            .app_name
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.chars().count() > 64 || n.chars().any(char::is_control))
+        {
+            out.push(("app_name", "must be 1 to 64 printable characters".to_string()));
+        }
+        for (field, t) in [
+            ("sms_template", &self.sms_template),
+            ("email_text_template", &self.email_text_template),
+            ("email_html_template", &self.email_html_template),
+        ] {
+            if !t.contains("{code}") || t.len() > 4000 {
+                out.push((field, "must contain {code} and be at most 4000 bytes".to_string()));
+            }
+        }
+        if self.email_subject_template.is_empty()
+            || self.email_subject_template.len() > 200
+            || self.email_subject_template.contains(['\r', '\n'])
+        {
+            out.push((
+                "email_subject_template",
+                "must be one line of at most 200 bytes".to_string(),
+            ));
+        }
         if self.mfa_required && !self.mfa_allowed_factors.iter().any(|k| k.enrollable()) {
             out.push((
                 "mfa_allowed_factors",
@@ -87,6 +211,22 @@ impl TenantSettings {
             ));
         }
         out
+    }
+
+    /// Whether SMS may go to a number of this region.
+    pub fn sms_region_allowed(&self, region: Option<&str>) -> bool {
+        match (&self.sms_allowed_countries, region) {
+            (None, _) => true,
+            (Some(list), Some(r)) => list.iter().any(|c| c == r),
+            (Some(_), None) => false,
+        }
+    }
+
+    pub fn otp_expiry_secs(&self, channel: crate::factor::Channel) -> u64 {
+        match channel {
+            crate::factor::Channel::Sms => self.sms_otp_expiry_secs,
+            crate::factor::Channel::Email => self.email_otp_expiry_secs,
+        }
     }
 
     pub fn allows(&self, kind: FactorKind) -> bool {

@@ -25,7 +25,9 @@ pub struct SmsMessage {
 
 impl std::fmt::Debug for SmsMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmsMessage").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
+        f.debug_struct("SmsMessage")
+            .field("idempotency_key", &self.idempotency_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +43,9 @@ pub struct EmailMessage {
 
 impl std::fmt::Debug for EmailMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmailMessage").field("idempotency_key", &self.idempotency_key).finish_non_exhaustive()
+        f.debug_struct("EmailMessage")
+            .field("idempotency_key", &self.idempotency_key)
+            .finish_non_exhaustive()
     }
 }
 

@@ -57,6 +57,10 @@ pub struct AppInner {
     pub hash_permits: Semaphore,
     pub default_tenant: TenantId,
     pub issuer: String,
+    /// Wakes the outbox worker when a message is queued.
+    pub outbox_wakeup: tokio::sync::Notify,
+    pub senders: crate::outbox::SenderCache,
+    pub delivery: latchkey_delivery::config::BuildOptions,
 }
 
 /// Cheap to clone; shared by every request.
@@ -131,7 +135,14 @@ impl App {
             tracing::info!(tenant_id = %default_tenant, "created the default tenant");
         }
 
+        let delivery = latchkey_delivery::config::BuildOptions::new(std::time::Duration::from_secs(
+            config.delivery_timeout_secs,
+        ))
+        .map_err(|e| StartupError::Other(e.to_string()))?;
         let inner = AppInner {
+            outbox_wakeup: tokio::sync::Notify::new(),
+            senders: Default::default(),
+            delivery,
             issuer: config.issuer(),
             hash_permits: Semaphore::new(config.hash_concurrency),
             config,

@@ -44,6 +44,14 @@ pub struct Config {
     /// The issuer name authenticator apps show for the default tenant's TOTP factors
     /// (other tenants show their own name).
     pub totp_issuer: String,
+    /// Server-wide SMS provider for tenants without their own (JSON, as the admin API takes).
+    pub sms_provider: Option<crate::outbox::SmsProviders>,
+    /// Server-wide email provider for tenants without their own.
+    pub email_provider: Option<crate::outbox::EmailProviders>,
+    /// The longest a single provider call may take.
+    pub delivery_timeout_secs: u64,
+    /// Attempts per message before it is abandoned.
+    pub delivery_max_attempts: u32,
 }
 
 impl Default for Config {
@@ -68,6 +76,10 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             mfa_required: false,
             totp_issuer: "Latchkey".into(),
+            sms_provider: None,
+            email_provider: None,
+            delivery_timeout_secs: 10,
+            delivery_max_attempts: 5,
         }
     }
 }
@@ -95,6 +107,10 @@ const KEYS: &[&str] = &[
     "shutdown_grace",
     "mfa_required",
     "totp_issuer",
+    "sms_provider",
+    "email_provider",
+    "delivery_timeout",
+    "delivery_max_attempts",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -103,6 +119,8 @@ const FILE_KEYS: &[&str] = &[
     "master_key",
     "previous_master_keys",
     "bootstrap_secret_key",
+    "sms_provider",
+    "email_provider",
 ];
 
 /// Command-line overrides (highest precedence).
@@ -354,6 +372,16 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             Some(b) => cfg.mfa_required = b,
             None => fail("must be true or false".into()),
         },
+        "sms_provider" => match crate::outbox::parse_sms_providers(v) {
+            Ok(p) => cfg.sms_provider = Some(p),
+            Err(problems) => fail(problems.join("; ")),
+        },
+        "email_provider" => match crate::outbox::parse_email_providers(v) {
+            Ok(p) => cfg.email_provider = Some(p),
+            Err(problems) => fail(problems.join("; ")),
+        },
+        "delivery_timeout" => duration(v, &mut fail, |s| cfg.delivery_timeout_secs = s.clamp(1, 120)),
+        "delivery_max_attempts" => number(v, 1, 20, &mut fail, |n| cfg.delivery_max_attempts = n as u32),
         "totp_issuer" => {
             if v.is_empty() || v.chars().count() > 64 || v.chars().any(char::is_control) {
                 fail("must be 1 to 64 printable characters".into());

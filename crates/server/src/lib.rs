@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod outbox;
 pub mod service;
 pub mod telemetry;
 

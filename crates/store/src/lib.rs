@@ -125,15 +125,17 @@ pub trait FactorStore {
     async fn get_factor(&self, tenant: &TenantId, id: &FactorId) -> Result<Option<Factor>>;
     /// All of a user's factors, oldest first, backup codes last.
     async fn list_factors(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Factor>>;
-    /// Confirms a pending, unexpired factor at TOTP `step`, and installs `backup` if the
+    /// Confirms a pending, unexpired factor (consuming what `check` names), and installs `backup` if the
     /// user had no other active factor, in one transaction. `None` if nothing was pending.
     async fn activate_factor(
         &self,
         id: &FactorId,
-        step: Option<i64>,
+        check: &Check,
         backup: &BackupInstall,
         now: UnixMillis,
     ) -> Result<Option<bool>>;
+    /// Marks a user's phone number verified (it received a code that came back).
+    async fn mark_phone_verified(&self, user: &UserId, e164: &str, now: UnixMillis) -> Result<()>;
     /// Deletes a factor; when no active factor but backup codes remains, the backup codes
     /// go too. `false` if there was no such factor.
     async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool>;
@@ -175,6 +177,38 @@ pub trait AuditStore {
     ) -> Result<Vec<AuditEvent>>;
 }
 
+#[async_trait]
+pub trait DeliveryStore {
+    /// Issues a code: limits, cooldown, code, outbox message and statistics in one
+    /// transaction. Over a limit, nothing is written.
+    async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome>;
+    /// Claims up to `limit` messages due for an attempt, leasing them for `lease_ms` so no
+    /// other worker (or replica) takes them meanwhile.
+    async fn claim_outbox(&self, now: UnixMillis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxMessage>>;
+    /// Records the outcome of an attempt on a claimed message.
+    async fn finish_outbox(&self, id: &str, update: &DeliveryUpdate, now: UnixMillis) -> Result<()>;
+    /// The latest message sent for a factor.
+    async fn last_delivery(&self, factor: &FactorId) -> Result<Option<OutboxMessage>>;
+    async fn bump_stat(&self, tenant: &TenantId, metric: &str, label: &str) -> Result<()>;
+    /// `(metric, label, count)` for a tenant.
+    async fn delivery_stats(&self, tenant: &TenantId) -> Result<Vec<(String, String, i64)>>;
+    /// A tenant's sealed provider configuration for a channel (`sms`, `email`).
+    async fn get_provider(&self, tenant: &TenantId, channel: &str) -> Result<Option<String>>;
+    async fn put_provider(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        sealed: &str,
+        now: UnixMillis,
+    ) -> Result<()>;
+    async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool>;
+}
+
+/// The row id of a tenant's provider configuration (also its sealing context).
+pub fn provider_row_id(tenant: &TenantId, channel: &str) -> String {
+    format!("{tenant}:{channel}")
+}
+
 /// Everything a Latchkey server needs from its database.
 #[async_trait]
 pub trait Store:
@@ -187,6 +221,7 @@ pub trait Store:
     + FactorStore
     + ChallengeStore
     + AuditStore
+    + DeliveryStore
     + Send
     + Sync
 {

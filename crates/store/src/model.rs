@@ -98,13 +98,17 @@ pub enum SealedColumn {
     SigningKeyPrivate,
     ServerSecret,
     FactorSecret,
+    ProviderConfig,
+    OutboxPayload,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 3] = [
+    pub const ALL: [SealedColumn; 5] = [
         SealedColumn::SigningKeyPrivate,
         SealedColumn::ServerSecret,
         SealedColumn::FactorSecret,
+        SealedColumn::ProviderConfig,
+        SealedColumn::OutboxPayload,
     ];
 
     /// `(table, id column, sealed column)`; also the associated data the value is bound to.
@@ -113,6 +117,8 @@ impl SealedColumn {
             SealedColumn::SigningKeyPrivate => ("signing_keys", "kid", "private_sealed"),
             SealedColumn::ServerSecret => ("server_secrets", "name", "sealed"),
             SealedColumn::FactorSecret => ("factors", "id", "secret_sealed"),
+            SealedColumn::ProviderConfig => ("tenant_providers", "id", "config_sealed"),
+            SealedColumn::OutboxPayload => ("outbox", "id", "payload_sealed"),
         }
     }
 
@@ -136,6 +142,8 @@ pub struct Factor {
     pub secret_sealed: Option<String>,
     /// The last TOTP time step accepted; only ever moves forward.
     pub last_step: Option<i64>,
+    /// Where codes go: an E.164 number (SMS) or an email address (email OTP).
+    pub destination: Option<String>,
     pub created_at: UnixMillis,
     /// When a pending enrollment lapses.
     pub expires_at: Option<UnixMillis>,
@@ -177,6 +185,21 @@ pub struct Challenge {
     pub completed_at: Option<UnixMillis>,
 }
 
+/// What confirms a pending factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// A TOTP code from the new secret matched this step.
+    TotpStep(i64),
+    /// A code sent to the new destination, issued for this challenge (or for the enrollment
+    /// itself when `None`).
+    SentCode {
+        code_hash: String,
+        challenge_id: Option<ChallengeId>,
+    },
+    /// Proven before (an admin creating an SMS factor for a phone the user already verified).
+    Preverified,
+}
+
 /// What proves the second factor, consumed in the same transaction that completes the
 /// challenge: either both happen or neither does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,11 +208,13 @@ pub enum Proof {
     TotpStep { factor_id: FactorId, step: i64 },
     /// A backup code with this hash, unused so far.
     BackupCode { factor_id: FactorId, code_hash: String },
-    /// A pending factor confirmed by a code at `step` (forced enrollment), with the backup
-    /// codes to install if it is the user's first factor.
+    /// A code sent for this challenge to this factor: live, unused and the latest one.
+    SentCode { factor_id: FactorId, code_hash: String },
+    /// A pending factor confirmed (forced enrollment), with the backup codes to install if
+    /// it is the user's first factor.
     Enrollment {
         factor_id: FactorId,
-        step: i64,
+        check: Check,
         backup: Box<BackupInstall>,
     },
 }
@@ -220,4 +245,127 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub detail: Option<String>,
     pub created_at: UnixMillis,
+}
+
+/// A code sent by SMS or email, stored only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpCode {
+    pub id: String,
+    pub factor_id: FactorId,
+    /// The challenge it answers; `None` for a code confirming an enrollment.
+    pub challenge_id: Option<ChallengeId>,
+    pub code_hash: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for (another) attempt.
+    Queued,
+    /// A worker holds it (until `locked_until`).
+    Sending,
+    /// A provider accepted it.
+    Sent,
+    /// A provider refused it for good.
+    Failed,
+    /// Out of attempts or past the code's expiry.
+    Abandoned,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Sending,
+            Self::Sent,
+            Self::Failed,
+            Self::Abandoned,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// A message in the durable outbox. The payload (which holds the code) is sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub factor_id: FactorId,
+    pub channel: latchkey_core::factor::Channel,
+    pub destination: String,
+    pub payload_sealed: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: UnixMillis,
+    pub locked_until: Option<UnixMillis>,
+    /// When the code it carries expires: never sent after that.
+    pub expires_at: UnixMillis,
+    pub last_error: Option<String>,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// One send limit: at most `limit` sends per `window_secs` for `subject` in `scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendLimit {
+    /// `destination_hourly`, `user_daily`, …
+    pub scope: &'static str,
+    pub subject: String,
+    pub window_secs: i64,
+    pub limit: u32,
+}
+
+/// Everything that issuing one code writes, in one transaction: the pending factor (for an
+/// enrollment), the code (superseding earlier live codes of the same factor and challenge),
+/// the outbox message, the counters of every send limit, and the statistics.
+#[derive(Debug, Clone)]
+pub struct CodeIssue {
+    pub tenant_id: TenantId,
+    pub new_factor: Option<Factor>,
+    pub code: OtpCode,
+    pub message: OutboxMessage,
+    pub limits: Vec<SendLimit>,
+    /// Refuse if a code with the same cooldown key was issued less than `cooldown_secs` ago.
+    pub cooldown_key: String,
+    pub cooldown_secs: i64,
+    pub stats: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    Issued,
+    /// Too soon after the previous code for the same factor and challenge.
+    Cooldown {
+        retry_after_secs: u64,
+    },
+    /// A send limit is reached; nothing was written.
+    Limited {
+        scope: &'static str,
+        retry_after_secs: u64,
+    },
+}
+
+/// What a delivery attempt ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    pub status: DeliveryStatus,
+    pub next_attempt_at: UnixMillis,
+    pub last_error: Option<String>,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
 }

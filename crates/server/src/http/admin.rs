@@ -3,7 +3,7 @@
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AdminCtx, ApiJson, Meta};
-use crate::service::admin::SettingsPatch;
+use crate::service::admin::{SendLimitsPatch, SettingsPatch};
 use crate::service::audit::Actor;
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -32,6 +32,25 @@ fn settings_view(s: &TenantSettings) -> SettingsView {
         totp_window: s.totp_window,
         mfa_max_attempts: s.mfa_max_attempts,
         challenge_ttl: format_secs(s.challenge_ttl_secs),
+        sms_otp_expiry: format_secs(s.sms_otp_expiry_secs),
+        email_otp_expiry: format_secs(s.email_otp_expiry_secs),
+        otp_resend_cooldown: format_secs(s.otp_resend_cooldown_secs),
+        sms_allowed_countries: s.sms_allowed_countries.clone(),
+        send_limits: SendLimitsView {
+            destination_hourly: Some(s.send_limits.destination_hourly),
+            destination_daily: Some(s.send_limits.destination_daily),
+            user_hourly: Some(s.send_limits.user_hourly),
+            user_daily: Some(s.send_limits.user_daily),
+            ip_hourly: Some(s.send_limits.ip_hourly),
+            ip_daily: Some(s.send_limits.ip_daily),
+            tenant_hourly: Some(s.send_limits.tenant_hourly),
+            tenant_daily: Some(s.send_limits.tenant_daily),
+        },
+        app_name: s.app_name.clone(),
+        sms_template: s.sms_template.clone(),
+        email_subject_template: s.email_subject_template.clone(),
+        email_text_template: s.email_text_template.clone(),
+        email_html_template: s.email_html_template.clone(),
     }
 }
 
@@ -63,6 +82,25 @@ pub async fn patch_config(
         totp_window: req.totp_window,
         mfa_max_attempts: req.mfa_max_attempts,
         challenge_ttl_secs: req.challenge_ttl.map(duration),
+        sms_otp_expiry_secs: req.sms_otp_expiry.map(duration),
+        email_otp_expiry_secs: req.email_otp_expiry.map(duration),
+        otp_resend_cooldown_secs: req.otp_resend_cooldown.map(duration),
+        sms_allowed_countries: req.sms_allowed_countries,
+        send_limits: req.send_limits.map(|l| SendLimitsPatch {
+            destination_hourly: l.destination_hourly,
+            destination_daily: l.destination_daily,
+            user_hourly: l.user_hourly,
+            user_daily: l.user_daily,
+            ip_hourly: l.ip_hourly,
+            ip_daily: l.ip_daily,
+            tenant_hourly: l.tenant_hourly,
+            tenant_daily: l.tenant_daily,
+        }),
+        app_name: req.app_name,
+        sms_template: req.sms_template,
+        email_subject_template: req.email_subject_template,
+        email_text_template: req.email_text_template,
+        email_html_template: req.email_html_template,
     };
     let settings = app.update_settings(&tenant, patch).await?;
     Ok(Json(settings_view(&settings)))
@@ -278,5 +316,120 @@ pub async fn list_audit_events(
             })
             .collect(),
         next_before,
+    }))
+}
+
+fn provider_view(
+    primary: serde_json::Value,
+    fallback: Option<serde_json::Value>,
+    source: &str,
+) -> serde_json::Value {
+    let mut v = primary;
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(f) = fallback {
+            obj.insert("fallback".into(), f);
+        }
+        obj.insert("source".into(), source.into());
+    }
+    v
+}
+
+#[utoipa::path(get, path = "/v1/admin/sms-provider", tag = "admin",
+    responses((status = 200, description = "The SMS provider in use, secrets redacted; `source` is tenant, server or default (console)")),
+    security(("secret_key" = [])))]
+pub async fn get_sms_provider(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (p, source, _) = app.sms_providers(&tenant.id).await?;
+    Ok(Json(provider_view(
+        p.primary.redacted(),
+        p.fallback.as_ref().map(|f| f.redacted()),
+        source.as_str(),
+    )))
+}
+
+#[utoipa::path(put, path = "/v1/admin/sms-provider", tag = "admin",
+    request_body(content = serde_json::Value, description = "One provider object (twilio, aws_sns, vonage, webhook or console), with an optional `fallback` of the same shape"),
+    responses((status = 200, description = "Stored (credentials sealed); shown redacted"),
+              (status = 400, description = "invalid_provider, listing every problem", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn put_sms_provider(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = app.set_sms_provider(&tenant, &body).await?;
+    Ok(Json(provider_view(
+        p.primary.redacted(),
+        p.fallback.as_ref().map(|f| f.redacted()),
+        "tenant",
+    )))
+}
+
+#[utoipa::path(delete, path = "/v1/admin/sms-provider", tag = "admin",
+    responses((status = 204, description = "The tenant uses the server default again")),
+    security(("secret_key" = [])))]
+pub async fn delete_sms_provider(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+) -> Result<StatusCode, ApiError> {
+    app.clear_provider(&tenant, "sms").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/admin/email-provider", tag = "admin",
+    responses((status = 200, description = "The email provider in use, secrets redacted")),
+    security(("secret_key" = [])))]
+pub async fn get_email_provider(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (p, source, _) = app.email_providers(&tenant.id).await?;
+    Ok(Json(provider_view(p.primary.redacted(), None, source.as_str())))
+}
+
+#[utoipa::path(put, path = "/v1/admin/email-provider", tag = "admin",
+    request_body(content = serde_json::Value, description = "An smtp provider (host, port, tls none|starttls|tls, username?, password?, from) or console"),
+    responses((status = 200, description = "Stored (credentials sealed); shown redacted"),
+              (status = 400, description = "invalid_provider", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn put_email_provider(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = app.set_email_provider(&tenant, &body).await?;
+    Ok(Json(provider_view(p.primary.redacted(), None, "tenant")))
+}
+
+#[utoipa::path(delete, path = "/v1/admin/email-provider", tag = "admin",
+    responses((status = 204, description = "The tenant uses the server default again")),
+    security(("secret_key" = [])))]
+pub async fn delete_email_provider(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+) -> Result<StatusCode, ApiError> {
+    app.clear_provider(&tenant, "email").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/admin/delivery-stats", tag = "admin",
+    responses((status = 200, description = "Codes issued by channel and country, sends by provider, refusals by reason", body = DeliveryStats)),
+    security(("secret_key" = [])))]
+pub async fn delivery_stats(
+    State(app): State<App>,
+    AdminCtx { tenant, .. }: AdminCtx,
+) -> Result<Json<DeliveryStats>, ApiError> {
+    let counters = app
+        .store
+        .delivery_stats(&tenant.id)
+        .await
+        .map_err(crate::service::ServiceError::from)?;
+    Ok(Json(DeliveryStats {
+        counters: counters
+            .into_iter()
+            .map(|(metric, label, count)| StatView { metric, label, count })
+            .collect(),
     }))
 }

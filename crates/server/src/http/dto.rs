@@ -116,6 +116,34 @@ pub struct SettingsView {
     pub mfa_max_attempts: u32,
     #[schema(example = "5m")]
     pub challenge_ttl: String,
+    #[schema(example = "10m")]
+    pub sms_otp_expiry: String,
+    #[schema(example = "10m")]
+    pub email_otp_expiry: String,
+    #[schema(example = "60s")]
+    pub otp_resend_cooldown: String,
+    /// ISO 3166 alpha-2; `null` means every country.
+    pub sms_allowed_countries: Option<Vec<String>>,
+    pub send_limits: SendLimitsView,
+    pub app_name: Option<String>,
+    pub sms_template: String,
+    pub email_subject_template: String,
+    pub email_text_template: String,
+    pub email_html_template: String,
+}
+
+/// Codes per hour and per day, by destination, user, client address and tenant.
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SendLimitsView {
+    pub destination_hourly: Option<u32>,
+    pub destination_daily: Option<u32>,
+    pub user_hourly: Option<u32>,
+    pub user_daily: Option<u32>,
+    pub ip_hourly: Option<u32>,
+    pub ip_daily: Option<u32>,
+    pub tenant_hourly: Option<u32>,
+    pub tenant_daily: Option<u32>,
 }
 
 /// A duration: a string like `90s`, `15m`, `12h`, `30d`, or a number of seconds.
@@ -137,6 +165,41 @@ pub struct SettingsPatchRequest {
     pub totp_window: Option<u64>,
     pub mfa_max_attempts: Option<u64>,
     pub challenge_ttl: Option<DurationInput>,
+    pub sms_otp_expiry: Option<DurationInput>,
+    pub email_otp_expiry: Option<DurationInput>,
+    pub otp_resend_cooldown: Option<DurationInput>,
+    /// ISO 3166 alpha-2 codes; `[]` allows none, `null` allows all.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub sms_allowed_countries: Option<Option<Vec<String>>>,
+    pub send_limits: Option<SendLimitsView>,
+    pub app_name: Option<String>,
+    pub sms_template: Option<String>,
+    pub email_subject_template: Option<String>,
+    pub email_text_template: Option<String>,
+    pub email_html_template: Option<String>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The delivery counters of a tenant.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryStats {
+    pub counters: Vec<StatView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatView {
+    pub metric: String,
+    pub label: String,
+    pub count: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -148,15 +211,20 @@ pub struct Health {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
-    /// `totp` (more kinds follow).
+    /// `totp`, `sms` or `email_otp`.
     #[schema(example = "totp")]
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(example = "My phone")]
     pub name: Option<String>,
+    /// For `sms`: the number, with its country code (`+14155552671`).
+    pub phone_number: Option<String>,
+    /// Admin only, for `sms`: create the factor active for the user's already verified phone.
+    pub confirmed: Option<bool>,
 }
 
-/// A started enrollment. `secret`, `otpauth_uri` and `qr_code_svg` are shown only here.
+/// A started enrollment. For TOTP, `secret`, `otpauth_uri` and `qr_code_svg` are shown
+/// only here; for SMS and email a code is on its way to the masked destination.
 #[derive(Serialize, ToSchema)]
 pub struct EnrollmentResponse {
     pub factor_id: String,
@@ -165,25 +233,75 @@ pub struct EnrollmentResponse {
     pub status: &'static str,
     pub name: Option<String>,
     /// Base32 seed, for typing into an authenticator app.
-    pub secret: String,
-    pub otpauth_uri: String,
-    pub qr_code_svg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otpauth_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_code_svg: Option<String>,
+    /// Masked, for `sms`: `+1***2671`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Masked, for `email_otp`: `a***@example.com`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// What the user should know about this factor's strength.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<&'static str>,
     /// The enrollment lapses unless confirmed by then.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
 
 impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
     fn from(e: crate::service::mfa::Enrollment) -> Self {
-        Self {
+        use crate::service::mfa::EnrollDetails;
+        use latchkey_core::factor::Channel;
+        let mut out = Self {
             factor_id: e.factor.id.to_string(),
             kind: e.factor.kind.as_str(),
             status: e.factor.status.as_str(),
             name: e.factor.name.clone(),
-            secret: e.secret_base32.to_string(),
-            otpauth_uri: e.otpauth_uri.to_string(),
-            qr_code_svg: e.qr_code_svg,
+            secret: None,
+            otpauth_uri: None,
+            qr_code_svg: None,
+            phone_number: None,
+            email: None,
+            notice: e.factor.kind.notice(),
             expires_at: e.factor.expires_at.map(rfc3339),
+        };
+        match e.details {
+            EnrollDetails::Totp {
+                secret_base32,
+                otpauth_uri,
+                qr_code_svg,
+            } => {
+                out.secret = Some(secret_base32.to_string());
+                out.otpauth_uri = Some(otpauth_uri.to_string());
+                out.qr_code_svg = Some(qr_code_svg);
+            }
+            EnrollDetails::Sent {
+                channel: Channel::Sms,
+                destination,
+            }
+            | EnrollDetails::Confirmed { destination } => out.phone_number = Some(destination),
+            EnrollDetails::Sent {
+                channel: Channel::Email,
+                destination,
+            } => out.email = Some(destination),
         }
+        out
+    }
+}
+
+/// A factor's destination, masked (`+1***2671`, `a***@example.com`).
+pub fn masked_destination(f: &latchkey_store::model::Factor) -> Option<String> {
+    use latchkey_core::factor::FactorKind;
+    let d = f.destination.as_deref()?;
+    match f.kind {
+        FactorKind::Sms => Some(latchkey_core::phone::mask_e164(d)),
+        FactorKind::EmailOtp => Some(latchkey_core::email::Email::from_trusted(d.to_owned()).masked()),
+        FactorKind::Totp | FactorKind::BackupCodes => None,
     }
 }
 
@@ -217,6 +335,22 @@ pub struct FactorView {
     /// Unused codes left, for `backup_codes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remaining_codes: Option<i64>,
+    /// Masked, for `sms` and `email_otp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The latest message sent for this factor, for `sms` and `email_otp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_delivery: Option<DeliveryView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// `queued`, `sending`, `sent`, `failed` or `abandoned`.
+    pub status: &'static str,
+    pub provider: Option<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at: String,
 }
 
 impl From<&crate::service::mfa::FactorSummary> for FactorView {
@@ -230,6 +364,14 @@ impl From<&crate::service::mfa::FactorSummary> for FactorView {
             created_at: rfc3339(f.created_at),
             last_used_at: f.last_used_at.map(rfc3339),
             remaining_codes: s.remaining_codes,
+            destination: masked_destination(f),
+            last_delivery: s.last_delivery.as_ref().map(|m| DeliveryView {
+                status: m.status.as_str(),
+                provider: m.provider.clone(),
+                attempts: m.attempts,
+                last_error: m.last_error.clone(),
+                updated_at: rfc3339(m.updated_at),
+            }),
         }
     }
 }
@@ -263,6 +405,9 @@ pub struct ChallengeResponse {
     pub factor_id: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Where the code went, masked, for `sms` and `email_otp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     pub expires_at: String,
 }
 
@@ -291,6 +436,8 @@ pub struct ChallengeEnrollRequest {
     #[serde(rename = "type")]
     pub kind: String,
     pub name: Option<String>,
+    /// For `sms`.
+    pub phone_number: Option<String>,
 }
 
 /// HelloJohn's per-tenant auth config (`/v2/admin/tenants/{id}/auth/config`).

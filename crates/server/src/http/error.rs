@@ -131,6 +131,9 @@ impl From<ServiceError> for ApiError {
                         if let Some(name) = &f.name {
                             v["name"] = name.clone().into();
                         }
+                        if let Some(d) = super::dto::masked_destination(f) {
+                            v["destination"] = d.into();
+                        }
                         v
                     })
                     .collect();
@@ -182,6 +185,28 @@ impl From<ServiceError> for ApiError {
                 "mfa_verification_required",
                 "sign in again with a second factor (within the last 15 minutes) to change factors",
             ),
+            PhoneNotVerified => ApiError::new(
+                StatusCode::CONFLICT,
+                "phone_not_verified",
+                "the user's phone number has not been verified with a code; enroll the factor with a code instead",
+            ),
+            CountryNotAllowed => ApiError::bad_request(
+                "country_not_allowed",
+                "SMS to this country is not allowed for this tenant",
+            ),
+            RateLimited { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many codes requested; try again later",
+                );
+                err.retry_after = Some(retry_after_secs);
+                err
+            }
+            InvalidProvider(problems) => {
+                let list: Vec<Value> = problems.into_iter().map(Value::from).collect();
+                ApiError::bad_request("invalid_provider", "the provider configuration is invalid").with("problems", list)
+            }
             Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 ApiError::new(

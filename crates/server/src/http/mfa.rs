@@ -4,6 +4,7 @@
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, CallerCtx, Meta, TenantCtx};
+use crate::service::mfa::EnrollRequest as EnrollInput;
 use crate::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -37,15 +38,14 @@ pub async fn enroll(
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = caller.target(&user_id)?;
+    let request = EnrollInput {
+        kind: kind(&req.kind)?,
+        name: req.name,
+        phone_number: req.phone_number,
+        confirmed: req.confirmed.unwrap_or(false),
+    };
     let enrollment = app
-        .enroll_factor(
-            &caller.tenant,
-            &caller.actor,
-            &target,
-            kind(&req.kind)?,
-            req.name,
-            &caller.meta,
-        )
+        .enroll_factor(&caller.tenant, &caller.actor, &target, request, &caller.meta)
         .await?;
     Ok((StatusCode::CREATED, Json(EnrollmentResponse::from(enrollment))))
 }
@@ -153,15 +153,17 @@ pub async fn regenerate_backup_codes(
 pub async fn challenge(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
+    Meta(meta): Meta,
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
     let (challenge, factor) = app
-        .select_factor(&tenant, &req.challenge_id, &req.factor_id)
+        .select_factor(&tenant, &req.challenge_id, &req.factor_id, &meta)
         .await?;
     Ok(Json(ChallengeResponse {
         challenge_id: challenge.id.to_string(),
         factor_id: factor.id.to_string(),
         kind: factor.kind.as_str(),
+        destination: masked_destination(&factor),
         expires_at: rfc3339(challenge.expires_at),
     }))
 }
@@ -203,8 +205,14 @@ pub async fn enroll_for_challenge(
     Meta(meta): Meta,
     ApiJson(req): ApiJson<ChallengeEnrollRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let request = EnrollInput {
+        kind: kind(&req.kind)?,
+        name: req.name,
+        phone_number: req.phone_number,
+        confirmed: false,
+    };
     let enrollment = app
-        .enroll_for_challenge(&tenant, &req.challenge_id, kind(&req.kind)?, req.name, &meta)
+        .enroll_for_challenge(&tenant, &req.challenge_id, request, &meta)
         .await?;
     Ok((StatusCode::CREATED, Json(EnrollmentResponse::from(enrollment))))
 }

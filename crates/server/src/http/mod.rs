@@ -60,6 +60,17 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(admin::get_user))
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::list_audit_events))
+        .routes(routes!(
+            admin::get_sms_provider,
+            admin::put_sms_provider,
+            admin::delete_sms_provider
+        ))
+        .routes(routes!(
+            admin::get_email_provider,
+            admin::put_email_provider,
+            admin::delete_email_provider
+        ))
+        .routes(routes!(admin::delivery_stats))
         .routes(routes!(admin::get_user_mfa, admin::reset_user_mfa))
         .routes(routes!(admin::get_tenant_auth, admin::patch_tenant_auth))
         .routes(routes!(mfa::enroll, mfa::list))
@@ -96,13 +107,16 @@ pub fn router(app: App) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests
-/// already in flight (bounded by the configured grace period) before returning.
+/// already in flight (bounded by the configured grace period) before returning. The outbox
+/// worker runs alongside and stops after the server, finishing the sends it started.
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
+    let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -111,7 +125,7 @@ pub async fn serve(
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(signal);
     let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    tokio::select! {
+    let result = tokio::select! {
         res = server => res,
         _ = async {
             let _ = rx.await;
@@ -120,5 +134,10 @@ pub async fn serve(
             tracing::warn!("shutdown grace period over; abandoning requests still in flight");
             Ok(())
         }
+    };
+    let _ = stop_worker.send(true);
+    if tokio::time::timeout(grace, worker).await.is_err() {
+        tracing::warn!("outbox worker did not stop within the grace period");
     }
+    result
 }

@@ -21,6 +21,30 @@ pub struct SettingsPatch {
     pub totp_window: Option<u64>,
     pub mfa_max_attempts: Option<u64>,
     pub challenge_ttl_secs: Option<Result<u64, String>>,
+    pub sms_otp_expiry_secs: Option<Result<u64, String>>,
+    pub email_otp_expiry_secs: Option<Result<u64, String>>,
+    pub otp_resend_cooldown_secs: Option<Result<u64, String>>,
+    /// `Some(None)` allows every country again.
+    pub sms_allowed_countries: Option<Option<Vec<String>>>,
+    pub send_limits: Option<SendLimitsPatch>,
+    pub app_name: Option<String>,
+    pub sms_template: Option<String>,
+    pub email_subject_template: Option<String>,
+    pub email_text_template: Option<String>,
+    pub email_html_template: Option<String>,
+}
+
+/// Send limits to change; absent ones keep their value.
+#[derive(Debug, Default)]
+pub struct SendLimitsPatch {
+    pub destination_hourly: Option<u32>,
+    pub destination_daily: Option<u32>,
+    pub user_hourly: Option<u32>,
+    pub user_daily: Option<u32>,
+    pub ip_hourly: Option<u32>,
+    pub ip_daily: Option<u32>,
+    pub tenant_hourly: Option<u32>,
+    pub tenant_daily: Option<u32>,
 }
 
 /// Parses factor-kind names, deduplicated, or names the unknown ones.
@@ -74,6 +98,55 @@ impl App {
             patch.challenge_ttl_secs,
             &mut s.challenge_ttl_secs,
         );
+        take(
+            "sms_otp_expiry",
+            patch.sms_otp_expiry_secs,
+            &mut s.sms_otp_expiry_secs,
+        );
+        take(
+            "email_otp_expiry",
+            patch.email_otp_expiry_secs,
+            &mut s.email_otp_expiry_secs,
+        );
+        take(
+            "otp_resend_cooldown",
+            patch.otp_resend_cooldown_secs,
+            &mut s.otp_resend_cooldown_secs,
+        );
+        if let Some(countries) = patch.sms_allowed_countries {
+            s.sms_allowed_countries =
+                countries.map(|list| list.iter().map(|c| c.trim().to_ascii_uppercase()).collect());
+        }
+        if let Some(l) = patch.send_limits {
+            let t = &mut s.send_limits;
+            for (v, slot) in [
+                (l.destination_hourly, &mut t.destination_hourly),
+                (l.destination_daily, &mut t.destination_daily),
+                (l.user_hourly, &mut t.user_hourly),
+                (l.user_daily, &mut t.user_daily),
+                (l.ip_hourly, &mut t.ip_hourly),
+                (l.ip_daily, &mut t.ip_daily),
+                (l.tenant_hourly, &mut t.tenant_hourly),
+                (l.tenant_daily, &mut t.tenant_daily),
+            ] {
+                if let Some(v) = v {
+                    *slot = v;
+                }
+            }
+        }
+        if let Some(v) = patch.app_name {
+            s.app_name = Some(v.trim().to_owned());
+        }
+        for (v, slot) in [
+            (patch.sms_template, &mut s.sms_template),
+            (patch.email_subject_template, &mut s.email_subject_template),
+            (patch.email_text_template, &mut s.email_text_template),
+            (patch.email_html_template, &mut s.email_html_template),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
         if let Some(v) = patch.signup_enabled {
             s.signup_enabled = v;
         }
@@ -126,5 +199,53 @@ impl App {
             .store
             .list_users(&tenant.id, after, limit.clamp(1, 200))
             .await?)
+    }
+}
+
+impl App {
+    /// Validates, seals and stores a tenant's SMS provider (and fallback).
+    pub async fn set_sms_provider(
+        &self,
+        tenant: &Tenant,
+        body: &serde_json::Value,
+    ) -> ServiceResult<crate::outbox::SmsProviders> {
+        let parsed =
+            crate::outbox::parse_sms_providers(&body.to_string()).map_err(ServiceError::InvalidProvider)?;
+        let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.store_provider(tenant, "sms", &json).await?;
+        Ok(parsed)
+    }
+
+    pub async fn set_email_provider(
+        &self,
+        tenant: &Tenant,
+        body: &serde_json::Value,
+    ) -> ServiceResult<crate::outbox::EmailProviders> {
+        let parsed =
+            crate::outbox::parse_email_providers(&body.to_string()).map_err(ServiceError::InvalidProvider)?;
+        let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.store_provider(tenant, "email", &json).await?;
+        Ok(parsed)
+    }
+
+    async fn store_provider(&self, tenant: &Tenant, channel: &str, json: &[u8]) -> ServiceResult<()> {
+        let json = zeroize::Zeroizing::new(json.to_vec());
+        let aad = latchkey_store::model::SealedColumn::ProviderConfig
+            .aad(&latchkey_store::provider_row_id(&tenant.id, channel));
+        let sealed = self
+            .crypto
+            .keyring
+            .seal(&json, &aad, self.rng.as_ref())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.store
+            .put_provider(&tenant.id, channel, &sealed, self.now())
+            .await?;
+        tracing::info!(tenant_id = %tenant.id, channel, "delivery provider configured");
+        Ok(())
+    }
+
+    pub async fn clear_provider(&self, tenant: &Tenant, channel: &str) -> ServiceResult<()> {
+        self.store.delete_provider(&tenant.id, channel).await?;
+        Ok(())
     }
 }

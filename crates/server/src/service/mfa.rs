@@ -12,14 +12,14 @@ use super::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::backup;
 use latchkey_core::clock::UnixMillis;
-use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
+use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
 use latchkey_core::rand;
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_core::totp;
 use latchkey_store::model::{
-    BackupInstall, Challenge, CompleteOutcome, Factor, Proof, SealedColumn, Tenant, ThrottleKey, User,
+    BackupInstall, Challenge, Check, CompleteOutcome, Factor, Proof, SealedColumn, Tenant, ThrottleKey, User,
 };
 use zeroize::Zeroizing;
 
@@ -40,19 +40,40 @@ pub struct PendingChallenge {
     pub allowed: Vec<FactorKind>,
 }
 
-/// A started enrollment, with what the user needs to set up their authenticator. The secret
-/// appears here and nowhere else, ever.
+/// A started enrollment, with what the user needs next. A TOTP secret appears here and
+/// nowhere else, ever.
 pub struct Enrollment {
     pub factor: Factor,
-    pub secret_base32: Zeroizing<String>,
-    pub otpauth_uri: Zeroizing<String>,
-    pub qr_code_svg: String,
+    pub details: EnrollDetails,
 }
 
-/// A factor as listed, with the number of unused codes for backup codes.
+pub enum EnrollDetails {
+    Totp {
+        secret_base32: Zeroizing<String>,
+        otpauth_uri: Zeroizing<String>,
+        qr_code_svg: String,
+    },
+    /// A code went (is going) to this masked destination.
+    Sent { channel: Channel, destination: String },
+    /// Created active by an admin without a code (an already verified phone).
+    Confirmed { destination: String },
+}
+
+/// What a user asks to enroll.
+pub struct EnrollRequest {
+    pub kind: FactorKind,
+    pub name: Option<String>,
+    pub phone_number: Option<String>,
+    /// Admin only: create an SMS factor active, for the user's verified phone.
+    pub confirmed: bool,
+}
+
+/// A factor as listed, with the number of unused codes for backup codes and the latest
+/// delivery for SMS and email factors.
 pub struct FactorSummary {
     pub factor: Factor,
     pub remaining_codes: Option<i64>,
+    pub last_delivery: Option<latchkey_store::model::OutboxMessage>,
 }
 
 pub struct Verified {
@@ -174,13 +195,84 @@ impl App {
         tenant: &Tenant,
         actor: &Actor,
         target: &UserId,
-        kind: FactorKind,
-        name: Option<String>,
+        req: EnrollRequest,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
         let user = self.managed_user(tenant, actor, target, true).await?;
-        self.begin_enrollment(tenant, actor, &user, kind, name, meta)
-            .await
+        if req.confirmed {
+            return self.admin_confirmed_sms(tenant, actor, &user, req, meta).await;
+        }
+        self.begin_enrollment(tenant, actor, &user, req, None, meta).await
+    }
+
+    /// An admin creates an SMS factor for the user's already verified phone: no code needed.
+    async fn admin_confirmed_sms(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        user: &User,
+        req: EnrollRequest,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Enrollment> {
+        if !matches!(actor, Actor::Admin { .. }) {
+            return Err(ServiceError::Forbidden);
+        }
+        if req.kind != FactorKind::Sms || !tenant.settings.allows(FactorKind::Sms) {
+            return Err(ServiceError::FactorNotAllowed);
+        }
+        let phone = self.sms_destination(tenant, req.phone_number.as_deref()).await?;
+        let verified = user.phone_verified_at.is_some() && user.phone_number.as_deref() == Some(phone.e164());
+        if !verified {
+            return Err(ServiceError::PhoneNotVerified);
+        }
+        let now = self.now();
+        let factor = Factor {
+            id: FactorId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            user_id: user.id.clone(),
+            kind: FactorKind::Sms,
+            name: req.name.as_deref().map(check_factor_name).transpose()?,
+            status: FactorStatus::Pending,
+            secret_sealed: None,
+            last_step: None,
+            destination: Some(phone.e164().to_owned()),
+            created_at: now,
+            expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
+            confirmed_at: None,
+            last_used_at: None,
+        };
+        self.store.insert_factor(&factor).await?;
+        let backup_id = self.backup_factor_id(tenant, &user.id).await?;
+        let (_codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
+        // The phone was verified by a code earlier; activation needs no new proof. Backup
+        // codes are not handed to an admin: the user regenerates their own.
+        let check = Check::Preverified;
+        self.store
+            .activate_factor(&factor.id, &check, &install, now)
+            .await?
+            .ok_or(ServiceError::FactorNotPending)?;
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&user.id),
+            factor: Some(&factor.id),
+            action: "factor.create_confirmed",
+            outcome: "success",
+            detail: Some("sms".into()),
+        })
+        .await?;
+        let active = self
+            .store
+            .get_factor(&tenant.id, &factor.id)
+            .await?
+            .ok_or(ServiceError::FactorNotFound)?;
+        Ok(Enrollment {
+            factor: active,
+            details: EnrollDetails::Confirmed {
+                destination: phone.masked(),
+            },
+        })
     }
 
     async fn begin_enrollment(
@@ -188,14 +280,21 @@ impl App {
         tenant: &Tenant,
         actor: &Actor,
         user: &User,
-        kind: FactorKind,
-        name: Option<String>,
+        req: EnrollRequest,
+        challenge: Option<&Challenge>,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
+        let kind = req.kind;
         if !kind.enrollable() || !tenant.settings.allows(kind) {
             return Err(ServiceError::FactorNotAllowed);
         }
-        let name = match name {
+        if req.phone_number.is_some() && kind != FactorKind::Sms {
+            return Err(ServiceError::InvalidInput {
+                code: "invalid_request",
+                message: "phone_number applies to sms factors only".into(),
+            });
+        }
+        let name = match req.name {
             Some(n) => Some(check_factor_name(&n)?),
             None => None,
         };
@@ -226,21 +325,58 @@ impl App {
                     status: FactorStatus::Pending,
                     secret_sealed: Some(sealed),
                     last_step: None,
+                    destination: None,
                     created_at: now,
                     expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
                     confirmed_at: None,
                     last_used_at: None,
                 };
+                self.store.insert_factor(&factor).await?;
                 Enrollment {
                     factor,
-                    secret_base32: Zeroizing::new(totp::base32_encode(&*secret)),
-                    otpauth_uri: uri,
-                    qr_code_svg,
+                    details: EnrollDetails::Totp {
+                        secret_base32: Zeroizing::new(totp::base32_encode(&*secret)),
+                        otpauth_uri: uri,
+                        qr_code_svg,
+                    },
+                }
+            }
+            FactorKind::Sms | FactorKind::EmailOtp => {
+                let (channel, destination, masked) = match kind {
+                    FactorKind::Sms => {
+                        let phone = self.sms_destination(tenant, req.phone_number.as_deref()).await?;
+                        (Channel::Sms, phone.e164().to_owned(), phone.masked())
+                    }
+                    _ => (Channel::Email, user.email.to_string(), user.email.masked()),
+                };
+                let factor = Factor {
+                    id,
+                    tenant_id: tenant.id.clone(),
+                    user_id: user.id.clone(),
+                    kind,
+                    name,
+                    status: FactorStatus::Pending,
+                    secret_sealed: None,
+                    last_step: None,
+                    destination: Some(destination),
+                    created_at: now,
+                    expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
+                    confirmed_at: None,
+                    last_used_at: None,
+                };
+                // Stored together with its first code and outbox message, atomically.
+                self.send_code(tenant, user, &factor, challenge, true, meta)
+                    .await?;
+                Enrollment {
+                    factor,
+                    details: EnrollDetails::Sent {
+                        channel,
+                        destination: masked,
+                    },
                 }
             }
             FactorKind::BackupCodes => return Err(ServiceError::FactorNotAllowed),
         };
-        self.store.insert_factor(&enrollment.factor).await?;
         self.audit(Audit {
             tenant,
             actor,
@@ -293,6 +429,7 @@ impl App {
             status: FactorStatus::Active,
             secret_sealed: None,
             last_step: None,
+            destination: None,
             created_at: now,
             expires_at: None,
             confirmed_at: Some(now),
@@ -392,11 +529,18 @@ impl App {
             return Err(ServiceError::FactorNotPending);
         }
         self.count_attempt(tenant, &factor, actor, meta).await?;
-        let step = match factor.kind {
-            FactorKind::Totp => self.totp_step(tenant, &factor, code)?,
+        let check = match factor.kind {
+            FactorKind::Totp => self.totp_step(tenant, &factor, code)?.map(Check::TotpStep),
+            FactorKind::Sms | FactorKind::EmailOtp => {
+                self.sent_code_hash(&factor, None, code)
+                    .map(|code_hash| Check::SentCode {
+                        code_hash,
+                        challenge_id: None,
+                    })
+            }
             FactorKind::BackupCodes => None,
         };
-        let Some(step) = step else {
+        let invalid = || async {
             self.audit(Audit {
                 tenant,
                 actor,
@@ -408,15 +552,25 @@ impl App {
                 detail: None,
             })
             .await?;
-            return Err(ServiceError::InvalidCode);
+            Err::<(Factor, Option<Vec<String>>), _>(ServiceError::InvalidCode)
+        };
+        let Some(check) = check else {
+            return invalid().await;
         };
         let backup_id = self.backup_factor_id(tenant, &user.id).await?;
         let (codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
-        let installed = self
+        let Some(installed) = self
             .store
-            .activate_factor(&factor.id, Some(step), &install, self.now())
+            .activate_factor(&factor.id, &check, &install, self.now())
             .await?
-            .ok_or(ServiceError::FactorNotPending)?;
+        else {
+            // A TOTP step cannot fail here; a sent code can (wrong, spent, superseded, expired).
+            return match check {
+                Check::TotpStep(_) | Check::Preverified => Err(ServiceError::FactorNotPending),
+                Check::SentCode { .. } => invalid().await,
+            };
+        };
+        self.after_activation(&user, &factor).await?;
         self.store.throttle_clear(&throttle_key(&factor)).await?;
         self.audit(Audit {
             tenant,
@@ -454,13 +608,15 @@ impl App {
             if !factor.is_current(now) {
                 continue;
             }
-            let remaining_codes = match factor.kind {
-                FactorKind::BackupCodes => Some(self.store.unused_backup_codes(&factor.id).await?),
-                FactorKind::Totp => None,
+            let (remaining_codes, last_delivery) = match factor.kind {
+                FactorKind::BackupCodes => (Some(self.store.unused_backup_codes(&factor.id).await?), None),
+                FactorKind::Totp => (None, None),
+                FactorKind::Sms | FactorKind::EmailOtp => (None, self.store.last_delivery(&factor.id).await?),
             };
             out.push(FactorSummary {
                 factor,
                 remaining_codes,
+                last_delivery,
             });
         }
         Ok(out)
@@ -564,12 +720,14 @@ impl App {
         }
     }
 
-    /// Records the factor chosen for a sign-in challenge (SMS and email will send here).
+    /// Records the factor chosen for a sign-in challenge; for SMS and email it sends the code
+    /// (again: calling it twice is the resend, after the cooldown).
     pub async fn select_factor(
         &self,
         tenant: &Tenant,
         challenge_id: &str,
         factor_id: &str,
+        meta: &RequestMeta,
     ) -> ServiceResult<(Challenge, Factor)> {
         let challenge = self.open_challenge(tenant, challenge_id).await?;
         if challenge.purpose != ChallengePurpose::SignIn {
@@ -583,6 +741,14 @@ impl App {
         {
             return Err(ServiceError::InvalidChallenge);
         }
+        match factor.kind {
+            FactorKind::Totp | FactorKind::BackupCodes => {}
+            FactorKind::Sms | FactorKind::EmailOtp => {
+                let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+                self.send_code(tenant, &user, &factor, Some(&challenge), false, meta)
+                    .await?;
+            }
+        }
         Ok((challenge, factor))
     }
 
@@ -591,8 +757,7 @@ impl App {
         &self,
         tenant: &Tenant,
         challenge_id: &str,
-        kind: FactorKind,
-        name: Option<String>,
+        req: EnrollRequest,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
         let challenge = self.open_challenge(tenant, challenge_id).await?;
@@ -603,7 +768,10 @@ impl App {
         let actor = Actor::SigningIn {
             user_id: user.id.clone(),
         };
-        self.begin_enrollment(tenant, &actor, &user, kind, name, meta)
+        if req.confirmed {
+            return Err(ServiceError::Forbidden);
+        }
+        self.begin_enrollment(tenant, &actor, &user, req, Some(&challenge), meta)
             .await
     }
 
@@ -648,20 +816,37 @@ impl App {
                     ),
                 })
             }
-            (ChallengePurpose::Enroll, FactorKind::Totp) => match self.totp_step(tenant, &factor, code)? {
-                Some(step) => {
-                    let backup_id = self.backup_factor_id(tenant, &factor.user_id).await?;
-                    let (codes, backup) = self.new_backup_codes(tenant, &factor.user_id, backup_id);
-                    issued_codes = Some(codes);
-                    Some(Proof::Enrollment {
-                        factor_id: factor.id.clone(),
-                        step,
-                        backup: Box::new(backup),
-                    })
+            (ChallengePurpose::SignIn, FactorKind::Sms | FactorKind::EmailOtp) => self
+                .sent_code_hash(&factor, Some(&challenge.id), code)
+                .map(|code_hash| Proof::SentCode {
+                    factor_id: factor.id.clone(),
+                    code_hash,
+                }),
+            (ChallengePurpose::Enroll, kind) => {
+                let check = match kind {
+                    FactorKind::Totp => self.totp_step(tenant, &factor, code)?.map(Check::TotpStep),
+                    FactorKind::Sms | FactorKind::EmailOtp => self
+                        .sent_code_hash(&factor, Some(&challenge.id), code)
+                        .map(|code_hash| Check::SentCode {
+                            code_hash,
+                            challenge_id: Some(challenge.id.clone()),
+                        }),
+                    FactorKind::BackupCodes => None,
+                };
+                match check {
+                    Some(check) => {
+                        let backup_id = self.backup_factor_id(tenant, &factor.user_id).await?;
+                        let (codes, backup) = self.new_backup_codes(tenant, &factor.user_id, backup_id);
+                        issued_codes = Some(codes);
+                        Some(Proof::Enrollment {
+                            factor_id: factor.id.clone(),
+                            check,
+                            backup: Box::new(backup),
+                        })
+                    }
+                    None => None,
                 }
-                None => None,
-            },
-            (ChallengePurpose::Enroll, FactorKind::BackupCodes) => None,
+            }
         };
         let outcome = match &proof {
             Some(p) => {
@@ -694,8 +879,14 @@ impl App {
         let action = match (challenge.purpose, factor.kind) {
             (ChallengePurpose::Enroll, _) => "factor.confirm",
             (ChallengePurpose::SignIn, FactorKind::BackupCodes) => "backup_code.use",
-            (ChallengePurpose::SignIn, FactorKind::Totp) => "mfa.verify",
+            (ChallengePurpose::SignIn, FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp) => {
+                "mfa.verify"
+            }
         };
+        if challenge.purpose == ChallengePurpose::Enroll {
+            let user = self.get_user(&tenant.id, &factor.user_id).await?;
+            self.after_activation(&user, &factor).await?;
+        }
         self.audit(Audit {
             tenant,
             actor: &actor,
@@ -713,7 +904,8 @@ impl App {
         amr.push(factor.kind.amr().to_owned());
         amr.push("mfa".to_owned());
         let now = self.now();
-        let tokens = self.start_session(tenant, &user, amr, "aal2", Some(now)).await?;
+        let acr = factor.kind.acr_with_password();
+        let tokens = self.start_session(tenant, &user, amr, acr, Some(now)).await?;
         Ok(Verified {
             tokens,
             factor,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod mfa;
+pub mod otp;
 pub mod tenants;
 
 use latchkey_store::StoreError;
@@ -56,6 +57,14 @@ pub enum ServiceError {
     Forbidden,
     #[error("verify a second factor again first")]
     MfaVerificationRequired,
+    #[error("the phone number has not been verified")]
+    PhoneNotVerified,
+    #[error("SMS to this country is not allowed")]
+    CountryNotAllowed,
+    #[error("too many codes requested; try again later")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("invalid provider configuration")]
+    InvalidProvider(Vec<String>),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -43,19 +43,25 @@ async fn config_reads_and_patches(b: Backend) {
     let s = spawn(b).await;
     let (status, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        cfg,
-        json!({
-            "access_token_ttl": "15m",
-            "refresh_token_ttl": "30d",
-            "signup_enabled": true,
-            "mfa_required": false,
-            "mfa_allowed_factors": ["totp", "backup_codes"],
-            "totp_window": 1,
-            "mfa_max_attempts": 5,
-            "challenge_ttl": "5m",
-        })
-    );
+    for (key, value) in [
+        ("access_token_ttl", json!("15m")),
+        ("refresh_token_ttl", json!("30d")),
+        ("signup_enabled", json!(true)),
+        ("mfa_required", json!(false)),
+        ("mfa_allowed_factors", json!(["totp", "backup_codes"])),
+        ("totp_window", json!(1)),
+        ("mfa_max_attempts", json!(5)),
+        ("challenge_ttl", json!("5m")),
+        ("sms_otp_expiry", json!("10m")),
+        ("email_otp_expiry", json!("10m")),
+        ("otp_resend_cooldown", json!("1m")),
+        ("sms_allowed_countries", json!(null)),
+        ("app_name", json!(null)),
+    ] {
+        assert_eq!(cfg[key], value, "{key}");
+    }
+    assert_eq!(cfg["send_limits"]["destination_hourly"], 5);
+    assert!(cfg["sms_template"].as_str().unwrap().contains("{code}"));
 
     let (status, cfg) = send(
         s.admin(s.patch("/v1/admin/config"))

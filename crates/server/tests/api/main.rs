@@ -8,7 +8,9 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod delivery;
 mod errors;
+mod gateway;
 mod meta;
 mod mfa;
 mod throttle;

@@ -29,6 +29,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0001_foundation.sql"),
     ),
     (2, "mfa", include_str!("../../migrations/postgres/0002_mfa.sql")),
+    (
+        3,
+        "delivery",
+        include_str!("../../migrations/postgres/0003_delivery.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

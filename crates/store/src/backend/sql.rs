@@ -635,7 +635,7 @@ async fn apply_migrations(conn: &mut <Db as sqlx::Database>::Connection) -> Resu
 }
 
 const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, last_step, \
-     created_at, expires_at, confirmed_at, last_used_at";
+     created_at, expires_at, confirmed_at, last_used_at, destination";
 const CHALLENGE_COLUMNS: &str =
     "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
 const AUDIT_COLUMNS: &str =
@@ -658,6 +658,7 @@ fn factor_from_row(row: &DbRow) -> Result<Factor> {
         expires_at: row.try_get("expires_at")?,
         confirmed_at: row.try_get("confirmed_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        destination: row.try_get("destination")?,
     })
 }
 
@@ -700,7 +701,7 @@ type Tx<'a> = sqlx::Transaction<'a, Db>;
 
 async fn insert_factor_on(tx: &mut Tx<'_>, f: &Factor) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(f.id.as_str())
     .bind(f.tenant_id.as_str())
@@ -714,6 +715,7 @@ async fn insert_factor_on(tx: &mut Tx<'_>, f: &Factor) -> Result<()> {
     .bind(f.expires_at)
     .bind(f.confirmed_at)
     .bind(f.last_used_at)
+    .bind(&f.destination)
     .execute(&mut **tx)
     .await
     .map_err(conflict_or)?;
@@ -760,13 +762,50 @@ async fn install_backup_on(tx: &mut Tx<'_>, install: &BackupInstall) -> Result<F
 
 /// Activates a pending factor inside `tx` and installs backup codes if it is the user's
 /// first. `None` if the factor was not pending (or has lapsed).
+/// Consumes a sent code inside `tx`: live, unused, for this factor and challenge (`''` for
+/// an enrollment). `false` if there is no such code.
+async fn consume_code_on(
+    tx: &mut Tx<'_>,
+    factor: &FactorId,
+    challenge: &str,
+    code_hash: &str,
+    now: UnixMillis,
+) -> Result<bool> {
+    let used = sqlx::query(
+        "UPDATE otp_codes SET used_at = $1 WHERE factor_id = $2 AND challenge_id = $3 AND code_hash = $4 \
+         AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(factor.as_str())
+    .bind(challenge)
+    .bind(code_hash)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(used == 1)
+}
+
 async fn activate_on(
     tx: &mut Tx<'_>,
     id: &FactorId,
-    step: Option<i64>,
+    check: &Check,
     backup: &BackupInstall,
     now: UnixMillis,
 ) -> Result<Option<bool>> {
+    let step = match check {
+        Check::TotpStep(step) => Some(*step),
+        Check::SentCode {
+            code_hash,
+            challenge_id,
+        } => {
+            let challenge = challenge_id.as_ref().map(|c| c.as_str()).unwrap_or("");
+            if !consume_code_on(tx, id, challenge, code_hash, now).await? {
+                return Ok(None);
+            }
+            None
+        }
+        Check::Preverified => None,
+    };
     let activated = sqlx::query(
         "UPDATE factors SET status = 'active', confirmed_at = $1, last_used_at = $1, last_step = $2, \
          expires_at = NULL WHERE id = $3 AND status = 'pending' AND expires_at > $1 RETURNING user_id, tenant_id",
@@ -842,14 +881,31 @@ impl FactorStore for SqlStore<Db> {
     async fn activate_factor(
         &self,
         id: &FactorId,
-        step: Option<i64>,
+        check: &Check,
         backup: &BackupInstall,
         now: UnixMillis,
     ) -> Result<Option<bool>> {
         let mut tx = self.write.begin().await?;
-        let out = activate_on(&mut tx, id, step, backup, now).await?;
-        tx.commit().await?;
+        let out = activate_on(&mut tx, id, check, backup, now).await?;
+        if out.is_some() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
         Ok(out)
+    }
+
+    async fn mark_phone_verified(&self, user: &UserId, e164: &str, now: UnixMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET phone_verified_at = $1, updated_at = $1 \
+             WHERE id = $2 AND phone_number = $3 AND phone_verified_at IS NULL",
+        )
+        .bind(now)
+        .bind(user.as_str())
+        .bind(e164)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool> {
@@ -1039,11 +1095,23 @@ impl ChallengeStore for SqlStore<Db> {
                 }
                 (used == 1).then_some(false)
             }
+            Proof::SentCode { factor_id, code_hash } => {
+                if consume_code_on(&mut tx, factor_id, id.as_str(), code_hash, now).await? {
+                    sqlx::query("UPDATE factors SET last_used_at = $1 WHERE id = $2 AND status = 'active'")
+                        .bind(now)
+                        .bind(factor_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    Some(false)
+                } else {
+                    None
+                }
+            }
             Proof::Enrollment {
                 factor_id,
-                step,
+                check,
                 backup,
-            } => activate_on(&mut tx, factor_id, Some(*step), backup, now).await?,
+            } => activate_on(&mut tx, factor_id, check, backup, now).await?,
         };
         match outcome {
             Some(backup_installed) => {
@@ -1098,4 +1166,274 @@ impl AuditStore for SqlStore<Db> {
         .await?;
         rows.iter().map(audit_from_row).collect()
     }
+}
+
+const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination, payload_sealed, status, \
+     attempts, next_attempt_at, locked_until, expires_at, last_error, provider, provider_message_id, created_at, \
+     updated_at";
+
+fn outbox_from_row(row: &DbRow) -> Result<OutboxMessage> {
+    let channel: String = row.try_get("channel")?;
+    let status: String = row.try_get("status")?;
+    Ok(OutboxMessage {
+        id: row.try_get("id")?,
+        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        factor_id: FactorId::from_trusted(row.try_get("factor_id")?),
+        channel: latchkey_core::factor::Channel::parse(&channel)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox channel {channel}")))?,
+        destination: row.try_get("destination")?,
+        payload_sealed: row.try_get("payload_sealed")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox status {status}")))?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        locked_until: row.try_get("locked_until")?,
+        expires_at: row.try_get("expires_at")?,
+        last_error: row.try_get("last_error")?,
+        provider: row.try_get("provider")?,
+        provider_message_id: row.try_get("provider_message_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn bump_stat_on<'c, E>(exec: E, tenant: &str, metric: &str, label: &str) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    sqlx::query(
+        "INSERT INTO delivery_stats (tenant_id, metric, label, count) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, metric, label) DO UPDATE SET count = delivery_stats.count + 1",
+    )
+    .bind(tenant)
+    .bind(metric)
+    .bind(label)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl DeliveryStore for SqlStore<Db> {
+    async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome> {
+        let tenant = issue.tenant_id.as_str();
+        let mut tx = self.write.begin().await?;
+        // The cooldown: set only if the previous one has run out, atomically.
+        let set = sqlx::query(
+            "INSERT INTO cooldowns (tenant_id, subject, until_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, subject) DO UPDATE SET until_at = $3 WHERE cooldowns.until_at <= $4 \
+             RETURNING until_at",
+        )
+        .bind(tenant)
+        .bind(&issue.cooldown_key)
+        .bind(now + issue.cooldown_secs * 1000)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if set.is_none() {
+            let until: i64 =
+                sqlx::query("SELECT until_at FROM cooldowns WHERE tenant_id = $1 AND subject = $2")
+                    .bind(tenant)
+                    .bind(&issue.cooldown_key)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("until_at")?;
+            tx.rollback().await?;
+            return Ok(IssueOutcome::Cooldown {
+                retry_after_secs: secs_until(until, now),
+            });
+        }
+        // Every limit, counted in fixed windows; the first one reached refuses the send.
+        for limit in &issue.limits {
+            let window_ms = limit.window_secs * 1000;
+            let window_start = now - now.rem_euclid(window_ms);
+            let counted = sqlx::query(
+                "INSERT INTO send_counters (tenant_id, scope, subject, window_start, count) VALUES ($1, $2, $3, $4, 1) \
+                 ON CONFLICT (tenant_id, scope, subject, window_start) DO UPDATE \
+                 SET count = send_counters.count + 1 WHERE send_counters.count < $5 RETURNING count",
+            )
+            .bind(tenant)
+            .bind(limit.scope)
+            .bind(&limit.subject)
+            .bind(window_start)
+            .bind(i64::from(limit.limit))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if counted.is_none() || limit.limit == 0 {
+                tx.rollback().await?;
+                return Ok(IssueOutcome::Limited {
+                    scope: limit.scope,
+                    retry_after_secs: secs_until(window_start + window_ms, now),
+                });
+            }
+        }
+        if let Some(factor) = &issue.new_factor {
+            sqlx::query("DELETE FROM otp_codes WHERE factor_id IN (SELECT id FROM factors WHERE user_id = $1 AND kind = $2 AND status = 'pending')")
+                .bind(factor.user_id.as_str())
+                .bind(factor.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM factors WHERE user_id = $1 AND kind = $2 AND status = 'pending'")
+                .bind(factor.user_id.as_str())
+                .bind(factor.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            insert_factor_on(&mut tx, factor).await?;
+        }
+        let c = &issue.code;
+        let challenge = c.challenge_id.as_ref().map(|id| id.as_str()).unwrap_or("");
+        // A resend invalidates the previous code: at most one live code per factor and challenge.
+        sqlx::query(
+            "UPDATE otp_codes SET used_at = $1 WHERE factor_id = $2 AND challenge_id = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(c.factor_id.as_str())
+        .bind(challenge)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO otp_codes (id, factor_id, challenge_id, code_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&c.id)
+        .bind(c.factor_id.as_str())
+        .bind(challenge)
+        .bind(&c.code_hash)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let m = &issue.message;
+        sqlx::query(&format!(
+            "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17)"
+        ))
+        .bind(&m.id)
+        .bind(m.tenant_id.as_str())
+        .bind(m.user_id.as_str())
+        .bind(m.factor_id.as_str())
+        .bind(m.channel.as_str())
+        .bind(&m.destination)
+        .bind(&m.payload_sealed)
+        .bind(m.status.as_str())
+        .bind(m.attempts)
+        .bind(m.next_attempt_at)
+        .bind(m.locked_until)
+        .bind(m.expires_at)
+        .bind(&m.last_error)
+        .bind(&m.provider)
+        .bind(&m.provider_message_id)
+        .bind(m.created_at)
+        .bind(m.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        for (metric, label) in &issue.stats {
+            bump_stat_on(&mut *tx, tenant, metric, label).await?;
+        }
+        tx.commit().await?;
+        Ok(IssueOutcome::Issued)
+    }
+
+    async fn claim_outbox(&self, now: UnixMillis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxMessage>> {
+        // The outer conditions repeat the inner ones: PostgreSQL re-checks them on the row
+        // version it locks, so a message another replica just claimed is skipped.
+        let rows = sqlx::query(&format!(
+            "UPDATE outbox SET status = 'sending', locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 \
+               AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at LIMIT $3) \
+             AND status IN ('queued', 'sending') AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING {OUTBOX_COLUMNS}"
+        ))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+
+    async fn finish_outbox(&self, id: &str, u: &DeliveryUpdate, now: UnixMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3, provider = COALESCE($4, provider), \
+             provider_message_id = COALESCE($5, provider_message_id), locked_until = NULL, updated_at = $6 WHERE id = $7",
+        )
+        .bind(u.status.as_str())
+        .bind(u.next_attempt_at)
+        .bind(&u.last_error)
+        .bind(&u.provider)
+        .bind(&u.provider_message_id)
+        .bind(now)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn last_delivery(&self, factor: &FactorId) -> Result<Option<OutboxMessage>> {
+        let row = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE factor_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(factor.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(outbox_from_row).transpose()
+    }
+
+    async fn bump_stat(&self, tenant: &TenantId, metric: &str, label: &str) -> Result<()> {
+        bump_stat_on(&self.write, tenant.as_str(), metric, label).await
+    }
+
+    async fn delivery_stats(&self, tenant: &TenantId) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT metric, label, count FROM delivery_stats WHERE tenant_id = $1 ORDER BY metric, label",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("metric")?, r.try_get("label")?, r.try_get("count")?)))
+            .collect()
+    }
+
+    async fn get_provider(&self, tenant: &TenantId, channel: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT config_sealed FROM tenant_providers WHERE id = $1")
+            .bind(crate::provider_row_id(tenant, channel))
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.map(|r| r.try_get("config_sealed")).transpose()?)
+    }
+
+    async fn put_provider(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        sealed: &str,
+        now: UnixMillis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenant_providers (id, tenant_id, channel, config_sealed, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET config_sealed = $4, updated_at = $5",
+        )
+        .bind(crate::provider_row_id(tenant, channel))
+        .bind(tenant.as_str())
+        .bind(channel)
+        .bind(sealed)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM tenant_providers WHERE id = $1")
+            .bind(crate::provider_row_id(tenant, channel))
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn secs_until(at: UnixMillis, now: UnixMillis) -> u64 {
+    u64::try_from(((at - now).max(1) + 999) / 1000).unwrap_or(1)
 }

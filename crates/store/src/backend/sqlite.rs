@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/sqlite/0001_foundation.sql"),
     ),
     (2, "mfa", include_str!("../../migrations/sqlite/0002_mfa.sql")),
+    (
+        3,
+        "delivery",
+        include_str!("../../migrations/sqlite/0003_delivery.sql"),
+    ),
 ];
 
 pub(super) async fn open(opts: &OpenOptions) -> Result<DynStore> {

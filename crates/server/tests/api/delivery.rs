@@ -1,0 +1,762 @@
+//! SMS and email codes end to end: enrollment, sign-in, resend, expiry, send limits, the
+//! country list, provider faults, fallback, and the provider admin API. SMS goes through a
+//! real HTTP provider (the signed webhook, Twilio's API) to a stand-in gateway on loopback.
+
+use crate::both_stores;
+use crate::gateway::{self, Gateway};
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+both_stores!(
+    sms_enroll_confirm_and_sign_in,
+    twilio_provider_end_to_end,
+    resend_replaces_the_code_after_a_cooldown,
+    codes_expire_and_are_bound_to_their_challenge,
+    send_limits_refuse_before_any_provider_call,
+    country_list_refuses_before_any_provider_call,
+    phone_numbers_are_validated,
+    transient_failures_are_retried,
+    fallback_provider_is_used_when_the_primary_fails,
+    a_slow_provider_never_holds_the_request,
+    admin_may_create_a_factor_for_a_verified_phone,
+    provider_configuration_is_sealed_and_redacted,
+    console_provider_is_the_default,
+    email_otp_with_the_console_provider,
+);
+
+const PHONE: &str = "+14155552671";
+
+async fn allow_all(s: &TestServer) {
+    let (status, body) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_allowed_factors": ["totp", "sms", "email_otp", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn use_webhook(s: &TestServer, gw: &Gateway) {
+    let (status, body) = send(
+        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+            .json(&json!({
+                "provider": "webhook", "url": format!("{}/webhook", gw.url), "secret": gateway::WEBHOOK_SECRET
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn sms_server(b: Backend) -> (TestServer, Gateway) {
+    let s = spawn(b).await;
+    let gw = Gateway::start().await;
+    allow_all(&s).await;
+    use_webhook(&s, &gw).await;
+    (s, gw)
+}
+
+/// Signs up and enrolls + confirms an SMS factor; returns (token, factor id, messages so far).
+async fn sms_user(s: &TestServer, gw: &Gateway, email: &str, phone: &str) -> (String, String) {
+    let body = s.signup(email).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let before = gw.received().len();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "sms", "phone_number": phone })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = gw.code(before + 1).await;
+    let (status, c) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&token)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    (token, fid)
+}
+
+async fn mfa_signin(s: &TestServer, email: &str) -> Value {
+    let (status, body) = s.signin(email, PASSWORD).await;
+    assert_eq!((status, error_code(&body)), (401, "mfa_required"), "{body}");
+    body["error"].clone()
+}
+
+async fn challenge(s: &TestServer, ch: &Value, factor: &str) -> (u16, Value) {
+    s.post_json(
+        "/v1/mfa/challenge",
+        json!({ "challenge_id": ch["challenge_id"], "factor_id": factor }),
+    )
+    .await
+}
+
+async fn verify(s: &TestServer, ch: &Value, factor: &str, code: &str) -> (u16, Value) {
+    s.post_json(
+        "/v1/mfa/verify",
+        json!({ "challenge_id": ch["challenge_id"], "factor_id": factor, "code": code }),
+    )
+    .await
+}
+
+/// Lets the outbox worker run a pass (it polls every 500 ms of real time).
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+}
+
+async fn sms_enroll_confirm_and_sign_in(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let body = s.signup("alice@example.com").await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "sms", "phone_number": "+1 (415) 555-2671" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(e["type"], "sms");
+    assert_eq!(e["status"], "pending");
+    assert_eq!(e["phone_number"], "+1***2671");
+    assert!(e["notice"].as_str().unwrap().contains("SMS"));
+    assert!(e.get("secret").is_none());
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = gw.code(1).await;
+    assert_eq!(gw.received()[0].to, PHONE, "normalised to E.164");
+    assert!(gw.received()[0].body.contains("Latchkey"));
+
+    // A pending SMS factor is not offered at sign-in.
+    assert_eq!(s.signin("alice@example.com", PASSWORD).await.0, 200);
+    let confirm = format!("/v1/users/me/mfa/factors/{fid}/confirm");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, _) = send(
+        s.post(&confirm)
+            .bearer_auth(&token)
+            .json(&json!({ "code": wrong })),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, c) = send(
+        s.post(&confirm)
+            .bearer_auth(&token)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["backup_codes"].as_array().unwrap().len(), 10);
+
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    let sms = ch["available_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "sms")
+        .unwrap()
+        .clone();
+    assert_eq!(sms["destination"], "+1***2671");
+    let (status, sel) = challenge(&s, &ch, &fid).await;
+    assert_eq!(status, 200, "{sel}");
+    assert_eq!(sel["destination"], "+1***2671");
+    assert_eq!(sel["type"], "sms");
+    let code = gw.code(2).await;
+    let (status, tokens) = verify(&s, &ch, &fid, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let c = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(c["amr"], json!(["pwd", "sms", "mfa"]));
+    assert_eq!(c["acr"], "aal2");
+    // The code worked once.
+    let ch2 = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(verify(&s, &ch2, &fid, &code).await.0, 401);
+    // The admin sees the delivery.
+    let uid = body["user"]["id"].as_str().unwrap();
+    let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+    let f = view["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "sms")
+        .unwrap();
+    assert_eq!(f["last_delivery"]["status"], "sent");
+    assert_eq!(f["last_delivery"]["provider"], "webhook");
+    assert_eq!(f["destination"], "+1***2671");
+    // No code in any log line (only the console provider would print one).
+    let logs = logs();
+    assert!(!logs.contains(&code), "a code reached the log");
+    s.stop().await;
+}
+
+async fn twilio_provider_end_to_end(b: Backend) {
+    let s = spawn(b).await;
+    let gw = Gateway::start().await;
+    allow_all(&s).await;
+    let (status, view) = send(
+        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+            .json(&json!({
+                "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN,
+                "from_number": "+15005550006", "base_url": gw.url
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    let (_, fid) = sms_user(&s, &gw, "alice@example.com", PHONE).await;
+    assert_eq!(gw.received()[0].api, "twilio");
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    let code = gw.code(2).await;
+    assert_eq!(verify(&s, &ch, &fid, &code).await.0, 200);
+    let (_, stats) = send(s.admin(s.get("/v1/admin/delivery-stats"))).await;
+    let counters = stats["counters"].as_array().unwrap();
+    assert!(
+        counters.contains(&json!({ "metric": "sent_by_provider", "label": "twilio", "count": 2 })),
+        "{stats}"
+    );
+    assert!(
+        counters.contains(&json!({ "metric": "sms_by_country", "label": "US", "count": 2 })),
+        "{stats}"
+    );
+    s.stop().await;
+}
+
+async fn resend_replaces_the_code_after_a_cooldown(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let (_, fid) = sms_user(&s, &gw, "alice@example.com", PHONE).await;
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    let first = gw.code(2).await;
+    // Resending at once is refused, and nothing is sent.
+    let resp = s
+        .post("/v1/mfa/challenge")
+        .json(&json!({ "challenge_id": ch["challenge_id"], "factor_id": fid }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&err), "rate_limited");
+    // Two wrong codes count…
+    for _ in 0..2 {
+        assert_eq!(verify(&s, &ch, &fid, "000001").await.0, 401);
+    }
+    s.clock.advance_secs(61);
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    let second = gw.code(3).await;
+    // …and a resend does not reset them; the old code is dead.
+    assert_eq!(verify(&s, &ch, &fid, &first).await.0, 401, "superseded");
+    assert_eq!(verify(&s, &ch, &fid, "000002").await.0, 401);
+    assert_eq!(verify(&s, &ch, &fid, "000003").await.0, 401);
+    let (status, _) = verify(&s, &ch, &fid, &second).await;
+    assert_eq!(status, 429, "five failures across the resend lock the factor");
+    // A new sign-in right after gets its own code (the cooldown is per challenge).
+    s.clock.advance_secs(30);
+    let ch2 = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch2, &fid).await.0, 200);
+    s.stop().await;
+}
+
+async fn codes_expire_and_are_bound_to_their_challenge(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_otp_expiry": "5m", "challenge_ttl": "10m" })),
+    )
+    .await;
+    let (_, fid) = sms_user(&s, &gw, "alice@example.com", PHONE).await;
+    let ch1 = mfa_signin(&s, "alice@example.com").await;
+    let ch2 = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch1, &fid).await.0, 200);
+    let code1 = gw.code(2).await;
+    // A code for one challenge does not complete another.
+    assert_eq!(verify(&s, &ch2, &fid, &code1).await.0, 401);
+    // Past its lifetime it does not work even on its own challenge.
+    s.clock.advance_secs(5 * 60 + 1);
+    assert_eq!(verify(&s, &ch1, &fid, &code1).await.0, 401);
+    assert_eq!(challenge(&s, &ch1, &fid).await.0, 200);
+    let code2 = gw.code(3).await;
+    assert_eq!(verify(&s, &ch1, &fid, &code2).await.0, 200);
+    let (status, err) = s
+        .admin(s.patch("/v1/admin/config"))
+        .json(&json!({ "sms_otp_expiry": "11m" }))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map(|st| (st, ()))
+        .unwrap();
+    assert_eq!((status, err), (400, ()), "never longer than 10 minutes");
+    s.stop().await;
+}
+
+async fn send_limits_refuse_before_any_provider_call(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "send_limits": { "destination_hourly": 2, "destination_daily": 3 } })),
+    )
+    .await;
+    let (_, fid) = sms_user(&s, &gw, "alice@example.com", PHONE).await;
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    gw.code(2).await;
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    let (status, err) = challenge(&s, &ch, &fid).await;
+    assert_eq!((status, error_code(&err)), (429, "rate_limited"));
+    settle().await;
+    assert_eq!(gw.requests(), 2, "no provider call over the limit");
+    // The next hour allows again, until the daily limit.
+    s.clock.advance_secs(3600);
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    s.clock.advance_secs(3600);
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 429, "daily limit");
+    // Tenant-wide limits hold across users.
+    send(s.admin(s.patch("/v1/admin/config")).json(&json!({ "send_limits": { "tenant_hourly": 1, "tenant_daily": 100, "destination_daily": 100, "destination_hourly": 100 } })))
+        .await;
+    s.clock.advance_secs(3600);
+    let body = s.signup("bob@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": "+14155550100" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let body = s.signup("carol@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    let (status, err) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": "+14155550101" })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (429, "rate_limited"));
+    let (_, stats) = send(s.admin(s.get("/v1/admin/delivery-stats"))).await;
+    let counters = stats["counters"].as_array().unwrap();
+    assert!(
+        counters
+            .iter()
+            .any(|c| c["metric"] == "codes_refused" && c["label"] == "destination_hourly"),
+        "{stats}"
+    );
+    assert!(
+        counters
+            .iter()
+            .any(|c| c["metric"] == "codes_refused" && c["label"] == "tenant_hourly"),
+        "{stats}"
+    );
+    s.stop().await;
+}
+
+async fn country_list_refuses_before_any_provider_call(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let (status, cfg) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_countries": ["ca", "GB"] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(cfg["sms_allowed_countries"], json!(["CA", "GB"]));
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    let enroll = |phone: &'static str| {
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": phone }))
+    };
+    let (status, err) = send(enroll(PHONE)).await;
+    assert_eq!((status, error_code(&err)), (400, "country_not_allowed"));
+    assert_eq!(send(enroll("+44 7700 900123")).await.0, 201);
+    // An empty list allows none; null allows all again.
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_countries": [] })),
+    )
+    .await;
+    s.clock.advance_secs(120);
+    assert_eq!(send(enroll("+44 7700 900124")).await.0, 400);
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_countries": null })),
+    )
+    .await;
+    assert_eq!(send(enroll(PHONE)).await.0, 201);
+    let (status, _) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_countries": ["USA"] })),
+    )
+    .await;
+    assert_eq!(status, 400);
+    settle().await;
+    assert!(gw
+        .received()
+        .iter()
+        .all(|m| m.to != "+14155552671" || gw.received().len() == 2));
+    assert_eq!(
+        gw.received().len(),
+        2,
+        "refused numbers never reached the provider"
+    );
+    s.stop().await;
+}
+
+async fn phone_numbers_are_validated(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    for bad in [
+        "4155552671",
+        "+0123456789",
+        "+1415555267112345678",
+        "+1-415-555-2671 ext 12",
+        "+1 415 CALL NOW",
+        "+44 909 879 0000",
+        "",
+    ] {
+        let (status, err) = send(
+            s.post("/v1/users/me/mfa/factors")
+                .bearer_auth(t)
+                .json(&json!({ "type": "sms", "phone_number": bad })),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (400, "invalid_phone_number"),
+            "{bad:?}"
+        );
+    }
+    let (status, err) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms" })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_phone_number"));
+    settle().await;
+    assert_eq!(gw.requests(), 0);
+    s.stop().await;
+}
+
+async fn transient_failures_are_retried(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    gw.fail_next(2);
+    let body = s.signup("alice@example.com").await;
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "sms", "phone_number": PHONE })),
+    )
+    .await;
+    assert_eq!(status, 201, "the request does not wait for the provider");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    settle().await;
+    let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+    let delivery = &view["factors"][0]["last_delivery"];
+    assert_eq!(delivery["status"], "queued", "{view}");
+    assert!(delivery["last_error"].as_str().unwrap().len() > 0);
+    // Backoff: the retry waits for the clock.
+    for _ in 0..3 {
+        s.clock.advance_secs(10);
+        settle().await;
+    }
+    let code = gw.code(1).await;
+    let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+    assert_eq!(view["factors"][0]["last_delivery"]["status"], "sent");
+    assert_eq!(view["factors"][0]["last_delivery"]["attempts"], 3);
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // A provider that stays down: the message is abandoned once the code expires.
+    gw.always_fail(true);
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    for _ in 0..12 {
+        s.clock.advance_secs(60);
+        settle().await;
+    }
+    let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+    let sms = view["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "sms")
+        .unwrap();
+    assert_eq!(sms["last_delivery"]["status"], "abandoned", "{view}");
+    s.stop().await;
+}
+
+async fn fallback_provider_is_used_when_the_primary_fails(b: Backend) {
+    let s = spawn(b).await;
+    let primary = Gateway::start().await;
+    let fallback = Gateway::start().await;
+    primary.always_fail(true);
+    allow_all(&s).await;
+    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
+        "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN,
+        "from_number": "+15005550006", "base_url": primary.url,
+        "fallback": { "provider": "webhook", "url": format!("{}/webhook", fallback.url), "secret": gateway::WEBHOOK_SECRET }
+    })))
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["fallback"]["provider"], "webhook");
+    let (_, fid) = sms_user(&s, &fallback, "alice@example.com", PHONE).await;
+    assert!(primary.requests() >= 1, "the primary was tried first");
+    assert!(primary.received().is_empty());
+    let _ = fid;
+    let (_, stats) = send(s.admin(s.get("/v1/admin/delivery-stats"))).await;
+    assert!(
+        stats["counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["metric"] == "fallback_used"),
+        "{stats}"
+    );
+    s.stop().await;
+}
+
+async fn a_slow_provider_never_holds_the_request(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    gw.hold(true);
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": PHONE })),
+    )
+    .await;
+    // The response came back while the provider is still holding the delivery.
+    assert_eq!(status, 201);
+    settle().await;
+    assert_eq!(gw.requests(), 1);
+    assert!(gw.received().is_empty());
+    // Other requests are served meanwhile.
+    assert_eq!(send(s.get("/healthz")).await.0, 200);
+    assert_eq!(s.signin("alice@example.com", PASSWORD).await.0, 200);
+    gw.hold(false);
+    gw.code(1).await;
+    s.stop().await;
+}
+
+async fn admin_may_create_a_factor_for_a_verified_phone(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "alice@example.com", "password": PASSWORD, "phone_number": PHONE }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let create = || {
+        s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
+            .json(&json!({ "type": "sms", "phone_number": PHONE, "confirmed": true }))
+    };
+    let (status, err) = send(create()).await;
+    assert_eq!((status, error_code(&err)), (409, "phone_not_verified"));
+    // A user cannot use `confirmed` for themselves.
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "sms", "phone_number": PHONE, "confirmed": true })),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Confirming an SMS factor to that number verifies the phone.
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "sms", "phone_number": PHONE })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = gw.code(1).await;
+    send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    let (_, me) = send(s.get("/v1/users/me").bearer_auth(&t)).await;
+    assert_eq!(me["phone_verified"], true);
+    // Now the admin may back a (second) SMS factor with it, no code needed.
+    let (status, created) = send(create()).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["phone_number"], "+1***2671");
+    settle().await;
+    assert_eq!(gw.requests(), 1, "no code was sent for the admin-created factor");
+    // A different number is not verified.
+    let (status, _) = send(
+        s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
+            .json(&json!({ "type": "sms", "phone_number": "+14155550100", "confirmed": true })),
+    )
+    .await;
+    assert_eq!(status, 409);
+    s.stop().await;
+}
+
+async fn provider_configuration_is_sealed_and_redacted(b: Backend) {
+    let s = spawn(b).await;
+    let (status, view) = send(s.admin(s.get("/v1/admin/sms-provider"))).await;
+    assert_eq!(
+        (status, view["provider"].clone(), view["source"].clone()),
+        (200, json!("console"), json!("default"))
+    );
+    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
+        "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN, "from_number": "+15005550006"
+    })))
+    .await;
+    assert_eq!(status, 200, "{view}");
+    let (_, view) = send(s.admin(s.get("/v1/admin/sms-provider"))).await;
+    assert_eq!(view["provider"], "twilio");
+    assert_eq!(view["source"], "tenant");
+    assert_eq!(view["account_sid"], gateway::TWILIO_SID);
+    assert!(!view.to_string().contains(gateway::TWILIO_TOKEN), "{view}");
+    // Sealed at rest.
+    let sealed = s
+        .app
+        .store
+        .list_sealed(latchkey_store::model::SealedColumn::ProviderConfig)
+        .await
+        .unwrap();
+    assert_eq!(sealed.len(), 1);
+    assert!(!sealed[0].1.contains(gateway::TWILIO_TOKEN) && !sealed[0].1.contains("twilio"));
+    // Every problem is listed, without echoing secrets.
+    let (status, err) = send(
+        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+            .json(&json!({
+                "provider": "twilio", "account_sid": "", "auth_token": "", "from_number": "nope"
+            })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_provider"));
+    assert!(err["error"]["problems"].as_array().unwrap().len() >= 2, "{err}");
+    for bad in [
+        json!({ "provider": "carrier_pigeon" }),
+        json!({ "provider": "twilio" }),
+        json!({ "provider": "console", "extra": 1 }),
+    ] {
+        let (status, err) = send(
+            s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+                .json(&bad),
+        )
+        .await;
+        assert_eq!((status, error_code(&err)), (400, "invalid_provider"), "{bad}");
+    }
+    // Email: SMTP password redacted.
+    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
+        "provider": "smtp", "host": "127.0.0.1", "port": 2525, "tls": "none", "username": "u", "password": "smtp-password-secret", "from": "Acme <no-reply@acme.test>"
+    })))
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(!view.to_string().contains("smtp-password-secret"));
+    // Deleting returns to the default.
+    assert_eq!(
+        send(s.admin(s.http.delete(format!("{}/v1/admin/sms-provider", s.url))))
+            .await
+            .0,
+        204
+    );
+    let (_, view) = send(s.admin(s.get("/v1/admin/sms-provider"))).await;
+    assert_eq!(view["source"], "default");
+    // Only with a secret key.
+    assert_eq!(send(s.get("/v1/admin/sms-provider")).await.0, 401);
+    s.stop().await;
+}
+
+async fn console_provider_is_the_default(b: Backend) {
+    let s = spawn(b).await;
+    allow_all(&s).await;
+    let body = s.signup("console@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    // Unique per run: every test of this process writes to one log buffer.
+    let phone = format!("+1415555{:04}", (std::process::id() + b as u32) % 10_000);
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": phone })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for _ in 0..40 {
+        if logs().contains(&phone) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let logs = logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("DEVELOPMENT-ONLY") && l.contains(&phone))
+        .expect("console SMS logged");
+    gateway::extract_code(line.split_once("body=").unwrap().1);
+    s.stop().await;
+}
+
+async fn email_otp_with_the_console_provider(b: Backend) {
+    let s = spawn(b).await;
+    allow_all(&s).await;
+    // Unique per run: every test of this process writes to one log buffer.
+    let email = format!("mailer{}@example.com", std::process::id() as u64 * 10 + b as u64);
+    let body = s.signup(&email).await;
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "email_otp", "name": "Email OTP" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(e["email"], "m***@example.com");
+    let _ = &email;
+    assert!(e["notice"].as_str().unwrap().contains("weakest"));
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = wait_for_console_email(&s, &email, 1).await;
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ch = mfa_signin(&s, &email).await;
+    let (status, sel) = challenge(&s, &ch, &fid).await;
+    assert_eq!(status, 200);
+    assert_eq!(sel["destination"], "m***@example.com");
+    let code = wait_for_console_email(&s, &email, 2).await;
+    let (status, tokens) = verify(&s, &ch, &fid, &code).await;
+    assert_eq!(status, 200);
+    let c = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(c["amr"], json!(["pwd", "email", "mfa"]));
+    assert_eq!(c["acr"], "aal1", "an email code never reaches AAL2");
+    s.stop().await;
+}
+
+/// The code of the `n`-th console email to `to`.
+async fn wait_for_console_email(_s: &TestServer, to: &str, n: usize) -> String {
+    for _ in 0..100 {
+        let logs = logs();
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("DEVELOPMENT-ONLY console email") && l.contains(to))
+            .collect();
+        if let Some(line) = lines.get(n - 1) {
+            // Past the timestamp, whose microseconds are six digits too.
+            return gateway::extract_code(line.split_once("text=").unwrap().1);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("console email {n} to {to} never logged");
+}
