@@ -19,7 +19,10 @@ impl SmsSender for ConsoleSms {
             body = %msg.body,
             "DEVELOPMENT-ONLY console SMS provider: this message was NOT sent; configure a real provider"
         );
-        Ok(Sent { provider: "console", provider_message_id: None })
+        Ok(Sent {
+            provider: "console",
+            provider_message_id: None,
+        })
     }
 }
 
@@ -39,6 +42,9 @@ impl EmailSender for ConsoleEmail {
             text = %msg.text,
             "DEVELOPMENT-ONLY console email provider: this message was NOT sent; configure a real provider"
         );
-        Ok(Sent { provider: "console", provider_message_id: None })
+        Ok(Sent {
+            provider: "console",
+            provider_message_id: None,
+        })
     }
 }
