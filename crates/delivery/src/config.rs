@@ -2,7 +2,15 @@
 //! `/v1/admin/email-provider`) and as they are stored (sealed, as JSON). `redacted()` is the
 //! only form ever returned: secrets show their last four characters at most.
 
+use crate::smtp::SmtpEmail;
+use crate::sns::SnsSms;
+use crate::twilio::TwilioSms;
+use crate::vonage::VonageSms;
+use crate::webhook::WebhookSms;
+use crate::{console, EmailSender, SmsSender};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One SMS provider. The admin API's `fallback` wraps a second one of these.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,5 +109,439 @@ impl EmailProviderConfig {
             EmailProviderConfig::Smtp { .. } => "smtp",
             EmailProviderConfig::Console => "console",
         }
+    }
+}
+
+/// What every sender is built with.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The bound on one whole attempt: connecting, TLS, the request and the response.
+    pub timeout: Duration,
+    /// One connection pool for every HTTP provider built with these options, so senders
+    /// rebuilt per tenant or per message still reuse connections and TLS sessions.
+    pub http: reqwest::Client,
+}
+
+/// The HTTP client could not be set up (in practice: the system's TLS library failed to load).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the HTTP client for delivery: {0}")]
+pub struct BuildError(String);
+
+impl BuildOptions {
+    pub fn new(timeout: Duration) -> Result<Self, BuildError> {
+        let http = crate::http::client().map_err(|e| BuildError(crate::http::error_chain(&e)))?;
+        Ok(Self { timeout, http })
+    }
+}
+
+impl SmsProviderConfig {
+    /// Every problem with this configuration, each a sentence naming its field; empty when
+    /// it is usable. Messages never quote a value: some of them are secrets.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self {
+            SmsProviderConfig::Twilio {
+                account_sid,
+                auth_token,
+                from_number,
+                base_url,
+            } => {
+                // Twilio account SIDs are `AC` and 32 hex digits; an API key SID (`SK…`) in its
+                // place is the usual mistake, and Twilio would answer it with a bare 401.
+                let sid_ok = account_sid.len() == 34
+                    && account_sid.starts_with("AC")
+                    && account_sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+                if account_sid.is_empty() {
+                    problems.push("account_sid must not be empty".into());
+                } else if !sid_ok {
+                    problems.push("account_sid must be AC followed by 32 hexadecimal digits".into());
+                }
+                check_credential(&mut problems, "auth_token", auth_token);
+                if !is_e164(from_number) {
+                    problems.push(format!("from_number {E164_RULE}"));
+                }
+                if let Some(url) = base_url {
+                    check_url(&mut problems, "base_url", url, UrlKind::Base);
+                }
+            }
+            SmsProviderConfig::AwsSns {
+                region,
+                access_key_id,
+                secret_access_key,
+                endpoint_url,
+            } => {
+                if !is_aws_region(region) {
+                    problems.push("region must be an AWS region name, like us-east-1".into());
+                }
+                // IAM access key ids are 16 to 128 upper-case letters and digits (IAM API
+                // reference, AccessKey); `AKIA…` for long-term keys.
+                let id_ok = (16..=128).contains(&access_key_id.len())
+                    && access_key_id
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+                if access_key_id.is_empty() {
+                    problems.push("access_key_id must not be empty".into());
+                } else if !id_ok {
+                    problems.push("access_key_id must be 16 to 128 upper-case letters and digits".into());
+                }
+                check_credential(&mut problems, "secret_access_key", secret_access_key);
+                if let Some(url) = endpoint_url {
+                    check_url(&mut problems, "endpoint_url", url, UrlKind::Base);
+                }
+            }
+            SmsProviderConfig::Vonage {
+                api_key,
+                api_secret,
+                from,
+                base_url,
+            } => {
+                check_credential(&mut problems, "api_key", api_key);
+                check_credential(&mut problems, "api_secret", api_secret);
+                if !is_vonage_sender(from) {
+                    problems.push(
+                        "from must be a phone number in digits (E.164 without +, like 14155552671) \
+                         or an alphanumeric sender id of at most 11 letters, digits and spaces"
+                            .into(),
+                    );
+                }
+                if let Some(url) = base_url {
+                    check_url(&mut problems, "base_url", url, UrlKind::Base);
+                }
+            }
+            SmsProviderConfig::Webhook { url, secret } => {
+                check_url(&mut problems, "url", url, UrlKind::Endpoint);
+                if secret.chars().count() < MIN_WEBHOOK_SECRET_CHARS {
+                    // 32 characters of hex are 128 bits: comfortably above the 112-bit floor NIST
+                    // SP 800-107 sets for HMAC keys.
+                    problems.push(format!(
+                        "secret must be at least {MIN_WEBHOOK_SECRET_CHARS} characters \
+                         (a random value, e.g. `openssl rand -hex 32`)"
+                    ));
+                } else {
+                    check_credential(&mut problems, "secret", secret);
+                }
+            }
+            SmsProviderConfig::Console => {}
+        }
+        problems
+    }
+
+    /// The configuration as the admin API shows it: the same shape, with the secret
+    /// replaced by `****` and at most its last four characters.
+    pub fn redacted(&self) -> serde_json::Value {
+        redact(self, self.name(), self.secret_field())
+    }
+
+    /// The field holding this provider's secret, named once here so a new provider cannot
+    /// be shown unredacted by forgetting a list elsewhere.
+    fn secret_field(&self) -> Option<&'static str> {
+        match self {
+            SmsProviderConfig::Twilio { .. } => Some("auth_token"),
+            SmsProviderConfig::AwsSns { .. } => Some("secret_access_key"),
+            SmsProviderConfig::Vonage { .. } => Some("api_secret"),
+            SmsProviderConfig::Webhook { .. } => Some("secret"),
+            SmsProviderConfig::Console => None,
+        }
+    }
+
+    /// The sender for this configuration. Building never fails; a configuration that
+    /// `validate` would refuse fails at `send`, permanently.
+    pub fn build_sms(&self, opts: &BuildOptions) -> Arc<dyn SmsSender> {
+        match self {
+            SmsProviderConfig::Twilio {
+                account_sid,
+                auth_token,
+                from_number,
+                base_url,
+            } => Arc::new(TwilioSms::new(
+                account_sid,
+                auth_token,
+                from_number,
+                base_url.as_deref(),
+                opts,
+            )),
+            SmsProviderConfig::AwsSns {
+                region,
+                access_key_id,
+                secret_access_key,
+                endpoint_url,
+            } => Arc::new(SnsSms::new(
+                region,
+                access_key_id,
+                secret_access_key,
+                endpoint_url.as_deref(),
+                opts,
+            )),
+            SmsProviderConfig::Vonage {
+                api_key,
+                api_secret,
+                from,
+                base_url,
+            } => Arc::new(VonageSms::new(
+                api_key,
+                api_secret,
+                from,
+                base_url.as_deref(),
+                opts,
+            )),
+            SmsProviderConfig::Webhook { url, secret } => Arc::new(WebhookSms::new(url, secret, opts)),
+            SmsProviderConfig::Console => Arc::new(console::ConsoleSms),
+        }
+    }
+}
+
+impl EmailProviderConfig {
+    /// Every problem with this configuration; see [`SmsProviderConfig::validate`].
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self {
+            EmailProviderConfig::Smtp {
+                host,
+                port,
+                tls,
+                username,
+                password,
+                from,
+            } => {
+                if host.is_empty() {
+                    problems.push("host must not be empty".into());
+                } else if host.contains("://") || host.contains('/') || host.chars().any(char::is_whitespace)
+                {
+                    problems.push("host must be a host name or IP address, without scheme or path".into());
+                }
+                if *port == 0 {
+                    problems.push("port must not be 0".into());
+                }
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    problems.push(
+                        "from must be a mailbox, like `Acme <no-reply@acme.test>` or `no-reply@acme.test`"
+                            .into(),
+                    );
+                }
+                match (username, password) {
+                    (Some(user), Some(pass)) => {
+                        if user.is_empty() {
+                            problems.push("username must not be empty".into());
+                        }
+                        check_credential(&mut problems, "password", pass);
+                        // lettre would send AUTH PLAIN over a plain connection; credentials in
+                        // clear text are acceptable only to a relay on this very machine.
+                        if *tls == SmtpTls::None && !is_loopback_host(host) {
+                            problems.push(
+                                "username and password need tls `starttls` or `tls`: with `none` they \
+                                 would cross the network in clear text"
+                                    .into(),
+                            );
+                        }
+                    }
+                    (Some(_), None) | (None, Some(_)) => {
+                        problems.push("username and password must be given together, or neither".into());
+                    }
+                    (None, None) => {}
+                }
+            }
+            EmailProviderConfig::Console => {}
+        }
+        problems
+    }
+
+    /// See [`SmsProviderConfig::redacted`].
+    pub fn redacted(&self) -> serde_json::Value {
+        redact(self, self.name(), self.secret_field())
+    }
+
+    fn secret_field(&self) -> Option<&'static str> {
+        match self {
+            EmailProviderConfig::Smtp { .. } => Some("password"),
+            EmailProviderConfig::Console => None,
+        }
+    }
+
+    /// See [`SmsProviderConfig::build_sms`].
+    pub fn build_email(&self, opts: &BuildOptions) -> Arc<dyn EmailSender> {
+        match self {
+            EmailProviderConfig::Smtp {
+                host,
+                port,
+                tls,
+                username,
+                password,
+                from,
+            } => {
+                let credentials = username.as_deref().zip(password.as_deref());
+                Arc::new(SmtpEmail::new(host, *port, *tls, credentials, from, opts))
+            }
+            EmailProviderConfig::Console => Arc::new(console::ConsoleEmail),
+        }
+    }
+}
+
+const E164_RULE: &str = "must be E.164: + then 8 to 15 digits without a leading 0, like +14155552671";
+const MIN_WEBHOOK_SECRET_CHARS: usize = 32;
+
+/// E.164 as Latchkey accepts it: `+`, then 8 to 15 digits, the first not 0 (ITU-T E.164
+/// caps numbers at 15 digits; country codes never start with 0).
+pub fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+/// Vonage's `from`: a number in digits (its SMS API takes E.164 without `+`; a leading `+`
+/// is tolerated and dropped when sending), or an alphanumeric sender id, which GSM caps at
+/// 11 characters.
+fn is_vonage_sender(from: &str) -> bool {
+    let digits = from.strip_prefix('+').unwrap_or(from);
+    let numeric = (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    let alphanumeric = (1..=11).contains(&from.len())
+        && from.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+        && from.bytes().any(|b| b.is_ascii_alphabetic())
+        && from.trim() == from;
+    numeric || alphanumeric
+}
+
+/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`: a two-letter area, one or
+/// more lower-case words, and a number.
+fn is_aws_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    parts.len() >= 3
+        && words[0].len() == 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_credential(problems: &mut Vec<String>, field: &str, value: &str) {
+    if value.is_empty() {
+        problems.push(format!("{field} must not be empty"));
+    } else if value.trim() != value {
+        // Almost always a copy-and-paste accident, which the provider would answer with a
+        // confusing authentication failure.
+        problems.push(format!("{field} must not start or end with whitespace"));
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum UrlKind {
+    /// A base the provider's path is appended to: no query or fragment.
+    Base,
+    /// A complete endpoint, posted to as given.
+    Endpoint,
+}
+
+fn check_url(problems: &mut Vec<String>, field: &str, raw: &str, kind: UrlKind) {
+    let Ok(url) = reqwest::Url::parse(raw) else {
+        problems.push(format!("{field} must be an http:// or https:// URL"));
+        return;
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        problems.push(format!("{field} must be an http:// or https:// URL with a host"));
+    }
+    // Credentials inside a URL end up in logs and error messages; they belong in the
+    // provider's secret field.
+    if !url.username().is_empty() || url.password().is_some() {
+        problems.push(format!("{field} must not contain a user name or password"));
+    }
+    if kind == UrlKind::Base && (url.query().is_some() || url.fragment().is_some()) {
+        problems.push(format!("{field} must not have a query or fragment"));
+    }
+}
+
+/// `****` and the last four characters, or only `****` when the secret is too short for
+/// four characters to be a safe hint (at most 8).
+pub(crate) fn mask_secret(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() <= 8 {
+        "****".into()
+    } else {
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("****{tail}")
+    }
+}
+
+fn redact<T: Serialize>(config: &T, name: &str, secret_field: Option<&str>) -> serde_json::Value {
+    // Serialising these plain structs cannot fail; should it ever, show the provider alone
+    // rather than anything half-redacted.
+    let mut value = serde_json::to_value(config).unwrap_or_else(|_| serde_json::json!({ "provider": name }));
+    if let (Some(field), Some(object)) = (secret_field, value.as_object_mut()) {
+        if let Some(secret) = object.get_mut(field) {
+            if let Some(masked) = secret.as_str().map(mask_secret) {
+                *secret = serde_json::Value::String(masked);
+            }
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let opts = BuildOptions::new(Duration::from_secs(1)).unwrap();
+        let secret = "s3cr3t-value-that-must-never-print";
+        let sid = "AC0123456789abcdef0123456789abcdef";
+        let hook = "https://gw.acme.test/hook?token=gateway-token";
+        let twilio = SmsProviderConfig::Twilio {
+            account_sid: sid.into(),
+            auth_token: secret.into(),
+            from_number: "+15005550006".into(),
+            base_url: None,
+        };
+        let smtp = EmailProviderConfig::Smtp {
+            host: "smtp.acme.test".into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: Some("mailer".into()),
+            password: Some(secret.into()),
+            from: "no-reply@acme.test".into(),
+        };
+        let printed = [
+            format!("{twilio:?} {smtp:?}"),
+            format!("{:?}", TwilioSms::new(sid, secret, "+15005550006", None, &opts)),
+            format!(
+                "{:?}",
+                SnsSms::new("us-east-1", "AKIAIOSFODNN7EXAMPLE", secret, None, &opts)
+            ),
+            format!("{:?}", VonageSms::new("a1b2c3d4", secret, "Acme", None, &opts)),
+            format!("{:?}", WebhookSms::new(hook, secret, &opts)),
+            format!(
+                "{:?}",
+                SmtpEmail::new(
+                    "smtp.acme.test",
+                    587,
+                    SmtpTls::Starttls,
+                    Some(("mailer", secret)),
+                    "a@b.c",
+                    &opts
+                )
+            ),
+        ];
+        for text in printed {
+            assert!(!text.contains(secret), "{text}");
+            assert!(!text.contains("gateway-token"), "{text}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked_to_their_last_four_characters() {
+        assert_eq!(mask_secret(""), "****");
+        assert_eq!(mask_secret("12345678"), "****");
+        assert_eq!(mask_secret("123456789"), "****6789");
+        assert_eq!(mask_secret("pässwörtchen"), "****chen");
     }
 }

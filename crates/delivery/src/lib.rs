@@ -9,8 +9,18 @@
 
 pub mod config;
 pub mod console;
+mod http;
+pub mod smtp;
+pub mod sns;
+pub mod twilio;
+pub mod vonage;
+pub mod webhook;
 
 use async_trait::async_trait;
+use std::future::Future;
+use std::time::Duration;
+
+pub use config::{BuildError, BuildOptions};
 
 /// One SMS to send. `body` carries the code: senders never log it (except the console
 /// provider, whose whole purpose is to show it to a developer).
@@ -78,4 +88,55 @@ pub trait SmsSender: Send + Sync {
 pub trait EmailSender: Send + Sync {
     fn provider(&self) -> &'static str;
     async fn send(&self, msg: &EmailMessage) -> Result<Sent, DeliveryError>;
+}
+
+/// `+1***2671`: enough for an operator to tell messages apart in a log, too little to harvest
+/// numbers from it. Anything too short to mask meaningfully is hidden whole.
+pub fn mask_phone(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() < 8 {
+        return "***".into();
+    }
+    let head: String = chars[..2].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}***{tail}")
+}
+
+/// Runs one whole provider attempt (connect, TLS, request, response body) under `limit`, so a
+/// provider that stalls at any stage costs a worker at most that long. A timeout is transient:
+/// the provider may be slow rather than down. It may also have accepted the message before
+/// going quiet, which is why every provider is given the message's idempotency key.
+pub(crate) async fn bounded<T>(
+    limit: Duration,
+    attempt: impl Future<Output = Result<T, DeliveryError>>,
+) -> Result<T, DeliveryError> {
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(DeliveryError::Transient(format!(
+            "no answer within {} ms",
+            limit.as_millis()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_masked() {
+        assert_eq!(mask_phone("+14155552671"), "+1***2671");
+        assert_eq!(mask_phone("+447700900123"), "+4***0123");
+        assert_eq!(mask_phone("+1234"), "***");
+        assert_eq!(mask_phone(""), "***");
+    }
+
+    #[tokio::test]
+    async fn the_bound_turns_a_stall_into_a_transient_failure() {
+        let stalled = bounded(Duration::from_millis(20), async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        });
+        assert!(matches!(stalled.await, Err(DeliveryError::Transient(_))));
+    }
 }
