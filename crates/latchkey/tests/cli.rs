@@ -343,3 +343,116 @@ fn configured_master_key_and_postgres() {
     assert_eq!(status, 200);
     server.stop();
 }
+
+/// A crash between storing a code and sending it loses nothing: the outbox survives the
+/// restart and the worker delivers the message once the provider is reachable.
+#[test]
+fn a_crash_before_sending_loses_no_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway_port = free_port();
+    let key = "sk_live_crashtestkey0000000000000000000000000000";
+    let provider = format!(
+        r#"{{"provider":"webhook","url":"http://127.0.0.1:{gateway_port}/hook","secret":"crash-test-secret-0123456789abcdef0123456789"}}"#
+    );
+    let with_env = |c: &mut Command| {
+        c.env("LATCHKEY_BOOTSTRAP_SECRET_KEY", key)
+            .env("LATCHKEY_SMS_PROVIDER", &provider)
+            .env("LATCHKEY_DELIVERY_TIMEOUT", "1s");
+    };
+    let port = free_port();
+    let mut c = cmd(dir.path());
+    with_env(&mut c);
+    let mut server = start(c, port);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = server.url.clone();
+    let token = rt.block_on(async {
+        let r = http
+            .patch(format!("{url}/v1/admin/config"))
+            .bearer_auth(key)
+            .json(&json!({ "mfa_allowed_factors": ["totp", "sms", "backup_codes"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = http
+            .post(format!("{url}/v1/auth/signup"))
+            .json(&json!({ "email": "alice@example.com", "password": "correct horse" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    });
+    let factor = rt.block_on(async {
+        let r = http
+            .post(format!("{url}/v1/users/me/mfa/factors"))
+            .bearer_auth(&token)
+            .json(&json!({ "type": "sms", "phone_number": "+14155552671" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        body["factor_id"].as_str().unwrap().to_owned()
+    });
+    // The provider is unreachable: the message waits in the outbox. Crash hard.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    // The provider comes up; the server restarts and delivers.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = received.clone();
+    let gateway = rt.spawn(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", gateway_port))
+            .await
+            .unwrap();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: String| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push(body);
+                    "{}"
+                }
+            }),
+        );
+        axum::serve(listener, app).await.unwrap();
+    });
+    let mut c = cmd(dir.path());
+    with_env(&mut c);
+    let server = start(c, port);
+    let mut code = None;
+    for _ in 0..300 {
+        if let Some(body) = received.lock().unwrap().first() {
+            let v: Value = serde_json::from_str(body).unwrap();
+            let text = v["body"].as_str().unwrap();
+            code = text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .map(str::to_owned);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = code.expect("the queued message was delivered after the restart");
+    let status = rt.block_on(async {
+        http.post(format!("{}/v1/users/me/mfa/factors/{factor}/confirm", server.url))
+            .bearer_auth(&token)
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 200);
+    assert_eq!(received.lock().unwrap().len(), 1, "delivered once");
+    server.stop();
+    gateway.abort();
+}

@@ -18,8 +18,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long a claimed message stays with its worker before another may retry it.
-const LEASE_MS: i64 = 60_000;
 const BATCH: u32 = 32;
 /// Backoff after the n-th failed attempt: 2, 4, 8 … seconds, at most a minute.
 fn backoff_ms(attempts: i64) -> i64 {
@@ -62,11 +60,33 @@ struct SmsChain {
     fallback: Option<Arc<dyn SmsSender>>,
 }
 
+/// Values by tenant, each with the configuration version it was built from.
+struct Versioned<T>(Mutex<HashMap<String, (String, T)>>);
+
+impl<T> Default for Versioned<T> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T: Clone> Versioned<T> {
+    fn get(&self, key: &str, version: &str) -> Option<T> {
+        let map = self.0.lock().ok()?;
+        map.get(key).filter(|(v, _)| v == version).map(|(_, t)| t.clone())
+    }
+
+    fn put(&self, key: String, version: String, value: T) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(key, (version, value));
+        }
+    }
+}
+
 /// Senders built from configurations, reused while the configuration is unchanged.
 #[derive(Default)]
 pub struct SenderCache {
-    sms: Mutex<HashMap<String, (String, Arc<SmsChain>)>>,
-    email: Mutex<HashMap<String, (String, Arc<dyn EmailSender>)>>,
+    sms: Versioned<Arc<SmsChain>>,
+    email: Versioned<Arc<dyn EmailSender>>,
 }
 
 impl App {
@@ -131,21 +151,15 @@ impl App {
     async fn sms_chain(&self, tenant: &latchkey_core::ids::TenantId) -> ServiceResult<Arc<SmsChain>> {
         let (providers, _, version) = self.sms_providers(tenant).await?;
         let key = tenant.to_string();
-        if let Ok(cache) = self.senders.sms.lock() {
-            if let Some((v, chain)) = cache.get(&key) {
-                if *v == version {
-                    return Ok(chain.clone());
-                }
-            }
+        if let Some(chain) = self.senders.sms.get(&key, &version) {
+            return Ok(chain);
         }
         let opts = &self.delivery;
         let chain = Arc::new(SmsChain {
             primary: providers.primary.build_sms(opts),
             fallback: providers.fallback.as_ref().map(|f| f.build_sms(opts)),
         });
-        if let Ok(mut cache) = self.senders.sms.lock() {
-            cache.insert(key, (version, chain.clone()));
-        }
+        self.senders.sms.put(key, version, chain.clone());
         Ok(chain)
     }
 
@@ -155,17 +169,11 @@ impl App {
     ) -> ServiceResult<Arc<dyn EmailSender>> {
         let (providers, _, version) = self.email_providers(tenant).await?;
         let key = tenant.to_string();
-        if let Ok(cache) = self.senders.email.lock() {
-            if let Some((v, sender)) = cache.get(&key) {
-                if *v == version {
-                    return Ok(sender.clone());
-                }
-            }
+        if let Some(sender) = self.senders.email.get(&key, &version) {
+            return Ok(sender);
         }
         let sender = providers.primary.build_email(&self.delivery);
-        if let Ok(mut cache) = self.senders.email.lock() {
-            cache.insert(key, (version, sender.clone()));
-        }
+        self.senders.email.put(key, version, sender.clone());
         Ok(sender)
     }
 
@@ -173,7 +181,10 @@ impl App {
     /// many were claimed.
     pub async fn deliver_due(&self) -> ServiceResult<usize> {
         let now = self.now();
-        let batch = self.store.claim_outbox(now, LEASE_MS, BATCH).await?;
+        // A claimed message stays with this worker for twice the provider timeout (one
+        // attempt plus a fallback attempt) and a margin; then another worker may retry it.
+        let lease_ms = (2 * i64::try_from(self.config.delivery_timeout_secs).unwrap_or(10) + 5) * 1000;
+        let batch = self.store.claim_outbox(now, lease_ms, BATCH).await?;
         let n = batch.len();
         let mut tasks = Vec::with_capacity(n);
         for message in batch {
@@ -322,6 +333,14 @@ pub fn parse_sms_providers(text: &str) -> Result<SmsProviders, Vec<String>> {
     let mut value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| vec!["must be a JSON object".to_string()])?;
     let fallback = value.as_object_mut().and_then(|o| o.remove("fallback"));
+    only_provider_key_for_console(&value)?;
+    if let Some(f) = &fallback {
+        only_provider_key_for_console(f).map_err(|p| {
+            p.into_iter()
+                .map(|m| format!("fallback: {m}"))
+                .collect::<Vec<_>>()
+        })?;
+    }
     let primary: SmsProviderConfig = serde_json::from_value(value).map_err(|e| vec![config_error(&e)])?;
     let fallback: Option<SmsProviderConfig> = match fallback {
         None | Some(serde_json::Value::Null) => None,
@@ -352,6 +371,26 @@ pub fn parse_email_providers(text: &str) -> Result<EmailProviders, Vec<String>> 
         Ok(EmailProviders { primary })
     } else {
         Err(problems)
+    }
+}
+
+/// serde accepts extra fields beside a unit variant's tag (`{"provider":"console","x":1}`);
+/// refuse them like every other unknown field.
+fn only_provider_key_for_console(value: &serde_json::Value) -> Result<(), Vec<String>> {
+    match value.as_object() {
+        Some(o) if o.get("provider").and_then(|p| p.as_str()) == Some("console") => {
+            let extra: Vec<String> = o
+                .keys()
+                .filter(|k| *k != "provider")
+                .map(|k| format!("unknown field `{}`", k.escape_debug()))
+                .collect();
+            if extra.is_empty() {
+                Ok(())
+            } else {
+                Err(extra)
+            }
+        }
+        _ => Ok(()),
     }
 }
 

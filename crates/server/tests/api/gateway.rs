@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use std::sync::{Arc, Mutex};
 
-pub const TWILIO_SID: &str = "ACtest00000000000000000000000000";
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TWILIO_TOKEN: &str = "twilio-auth-token-secret";
 pub const WEBHOOK_SECRET: &str = "webhook-signing-secret-0123456789";
 
