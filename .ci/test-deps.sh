@@ -23,7 +23,7 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null
   apt_install python3 python3-pip
 fi
 
-if ! python3 -c 'import moto, aiosmtpd' >/dev/null 2>&1; then
+if ! python3 -c 'import moto.server, aiosmtpd' >/dev/null 2>&1; then
   echo "test-deps: installing moto[server] and aiosmtpd"
   pip_install() {
     PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$@" \
@@ -32,5 +32,5 @@ if ! python3 -c 'import moto, aiosmtpd' >/dev/null 2>&1; then
   # A Debian-managed Python refuses pip installs (PEP 668); then install beside it anyway,
   # since these are test tools only.
   pip_install 2>/dev/null || pip_install --break-system-packages
-  python3 -c 'import moto, aiosmtpd'
+  python3 -c 'import moto.server, aiosmtpd'
 fi

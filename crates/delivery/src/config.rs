@@ -478,9 +478,8 @@ fn redact<T: Serialize>(config: &T, name: &str, secret_field: Option<&str>) -> s
     let mut value = serde_json::to_value(config).unwrap_or_else(|_| serde_json::json!({ "provider": name }));
     if let (Some(field), Some(object)) = (secret_field, value.as_object_mut()) {
         if let Some(secret) = object.get_mut(field) {
-            if let Some(masked) = secret.as_str().map(mask_secret) {
-                *secret = serde_json::Value::String(masked);
-            }
+            let masked = secret.as_str().map_or_else(|| "****".to_owned(), mask_secret);
+            *secret = serde_json::Value::String(masked);
         }
     }
     value

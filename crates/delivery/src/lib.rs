@@ -119,6 +119,19 @@ pub(crate) async fn bounded<T>(
     }
 }
 
+/// One bounded SMS attempt, logged with the masked destination and the outcome only: never
+/// the body (it carries the code), the error detail (the outbox logs that once) or a secret.
+pub(crate) async fn sms_attempt(
+    provider: &'static str,
+    limit: Duration,
+    to: &str,
+    attempt: impl Future<Output = Result<Sent, DeliveryError>>,
+) -> Result<Sent, DeliveryError> {
+    let outcome = bounded(limit, attempt).await;
+    tracing::debug!(provider, to = %mask_phone(to), ok = outcome.is_ok(), "SMS attempt");
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

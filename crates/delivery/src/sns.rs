@@ -17,7 +17,7 @@
 //! kept: the message may quote the phone number.
 
 use crate::http;
-use crate::{bounded, mask_phone, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
+use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
@@ -225,9 +225,7 @@ impl SmsSender for SnsSms {
     }
 
     async fn send(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
-        let outcome = bounded(self.timeout, self.attempt(msg)).await;
-        tracing::debug!(provider = "aws_sns", to = %mask_phone(&msg.to), ok = outcome.is_ok(), "SMS attempt");
-        outcome
+        sms_attempt("aws_sns", self.timeout, &msg.to, self.attempt(msg)).await
     }
 }
 

@@ -12,7 +12,7 @@
 //! credentials) and 404 (unknown account) are not.
 
 use crate::http;
-use crate::{bounded, mask_phone, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
+use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use latchkey_core::secret::SecretString;
 use std::time::Duration;
@@ -86,9 +86,7 @@ impl SmsSender for TwilioSms {
     }
 
     async fn send(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
-        let outcome = bounded(self.timeout, self.attempt(msg)).await;
-        tracing::debug!(provider = "twilio", to = %mask_phone(&msg.to), ok = outcome.is_ok(), "SMS attempt");
-        outcome
+        sms_attempt("twilio", self.timeout, &msg.to, self.attempt(msg)).await
     }
 }
 

@@ -9,7 +9,7 @@
 //! parts, one entry each; the message counts as sent only when every part was accepted.
 
 use crate::http;
-use crate::{bounded, mask_phone, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
+use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use latchkey_core::secret::SecretString;
 use std::time::Duration;
@@ -149,9 +149,7 @@ impl SmsSender for VonageSms {
     }
 
     async fn send(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
-        let outcome = bounded(self.timeout, self.attempt(msg)).await;
-        tracing::debug!(provider = "vonage", to = %mask_phone(&msg.to), ok = outcome.is_ok(), "SMS attempt");
-        outcome
+        sms_attempt("vonage", self.timeout, &msg.to, self.attempt(msg)).await
     }
 }
 

@@ -33,7 +33,7 @@
 //! In Python: `hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()`.
 
 use crate::http;
-use crate::{bounded, mask_phone, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
+use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use latchkey_core::clock::{Clock, SystemClock};
@@ -117,9 +117,7 @@ impl SmsSender for WebhookSms {
     }
 
     async fn send(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
-        let outcome = bounded(self.timeout, self.attempt(msg)).await;
-        tracing::debug!(provider = "webhook", to = %mask_phone(&msg.to), ok = outcome.is_ok(), "SMS attempt");
-        outcome
+        sms_attempt("webhook", self.timeout, &msg.to, self.attempt(msg)).await
     }
 }
 

@@ -1,7 +1,8 @@
 //! What the delivery tests share: build options, free ports, and real servers started as
 //! child processes (moto, aiosmtpd) that are killed when the test ends.
 
-use latchkey_delivery::BuildOptions;
+use latchkey_delivery::{BuildOptions, DeliveryError};
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -99,4 +100,18 @@ pub async fn black_hole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// Awaits one send and asserts that it failed transiently, in less than `limit` (the
+/// sender's timeout plus room for a loaded machine).
+pub async fn transient_within<T: std::fmt::Debug>(
+    limit: Duration,
+    send: impl Future<Output = Result<T, DeliveryError>>,
+) -> DeliveryError {
+    let started = Instant::now();
+    let err = send.await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, DeliveryError::Transient(_)), "{err}");
+    assert!(took < limit, "took {took:?}");
+    err
 }
