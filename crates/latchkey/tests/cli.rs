@@ -267,26 +267,10 @@ fn master_key_rotation_and_a_stolen_database() {
 
 #[test]
 fn configured_master_key_and_postgres() {
-    let Ok(url) = std::env::var("LATCHKEY_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set LATCHKEY_TEST_DATABASE_URL"
-        );
+    // A schema of our own, named in the URL the way an operator would.
+    let Some(db) = pg_database("lk_cli") else {
         return;
     };
-    // A schema of our own, named in the URL the way an operator would.
-    let schema = format!("lk_cli_{}", std::process::id());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut opts = latchkey_store::OpenOptions::new(url.clone());
-        opts.pg_schema = Some(schema.clone());
-        latchkey_store::open(&opts).await.unwrap().close().await;
-    });
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
     let key = "11".repeat(32);
     let dir = tempfile::tempdir().unwrap();
     let with_env = |c: &mut Command| {
@@ -347,7 +331,42 @@ fn configured_master_key_and_postgres() {
 /// A crash between storing a code and sending it loses nothing: the outbox survives the
 /// restart and the worker delivers the message once the provider is reachable.
 #[test]
-fn a_crash_before_sending_loses_no_message() {
+fn a_crash_before_sending_loses_no_message_sqlite() {
+    crash_before_sending(None);
+}
+
+#[test]
+fn a_crash_before_sending_loses_no_message_postgres() {
+    let Some(url) = pg_database("lk_cli_crash") else {
+        return;
+    };
+    crash_before_sending(Some(url));
+}
+
+/// A database URL naming a fresh schema of our own, or `None` without PostgreSQL (outside CI).
+fn pg_database(prefix: &str) -> Option<String> {
+    let Ok(url) = std::env::var("LATCHKEY_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set LATCHKEY_TEST_DATABASE_URL"
+        );
+        return None;
+    };
+    let schema = format!("{prefix}_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut opts = latchkey_store::OpenOptions::new(url.clone());
+        opts.pg_schema = Some(schema.clone());
+        latchkey_store::open(&opts).await.unwrap().close().await;
+    });
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+fn crash_before_sending(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let gateway_port = free_port();
     let key = "sk_live_crashtestkey0000000000000000000000000000";
@@ -358,6 +377,10 @@ fn a_crash_before_sending_loses_no_message() {
         c.env("LATCHKEY_BOOTSTRAP_SECRET_KEY", key)
             .env("LATCHKEY_SMS_PROVIDER", &provider)
             .env("LATCHKEY_DELIVERY_TIMEOUT", "1s");
+        if let Some(db) = &database_url {
+            c.env("DATABASE_URL", db)
+                .env("LATCHKEY_MASTER_KEY", "33".repeat(32));
+        }
     };
     let port = free_port();
     let mut c = cmd(dir.path());

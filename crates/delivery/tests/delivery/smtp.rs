@@ -3,86 +3,11 @@
 //! SMTP replies (550, 451). What arrived is read back with Python's `email` package, a MIME
 //! parser that is not ours.
 
-use crate::support::{black_hole, free_port, opts, python_module_or_skip, transient_within, Server};
+use crate::support::{black_hole, free_port, opts, python_module_or_skip, transient_within};
 use latchkey_delivery::config::{EmailProviderConfig, SmtpTls};
 use latchkey_delivery::{DeliveryError, EmailMessage};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use latchkey_testkit::smtpd::{read_message, Smtpd};
 use std::time::Duration;
-
-const HANDLER: &str = r#"
-from aiosmtpd.handlers import Mailbox
-
-class Handler(Mailbox):
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        local = address.split("@")[0]
-        if local == "unknown":
-            return "550 5.1.1 <%s>: Recipient address rejected" % address
-        if local == "busy":
-            return "451 4.3.0 Mailbox busy, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-"#;
-
-/// Reads one stored message and prints what a mail client would see, as JSON.
-const READ_MESSAGE: &str = r#"
-import email, email.policy, json, sys
-msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
-parts = [
-    {"type": p.get_content_type(), "charset": p.get_content_charset(), "content": p.get_content()}
-    for p in msg.iter_parts()
-]
-headers = {k: str(v) for k, v in msg.items()}
-print(json.dumps({"type": msg.get_content_type(), "headers": headers, "parts": parts}))
-"#;
-
-struct Smtpd {
-    _server: Server,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Smtpd {
-    fn start() -> Smtpd {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("latchkey_smtpd.py"), HANDLER).unwrap();
-        let port = free_port();
-        let mut command = Command::new("python3");
-        command
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "latchkey_smtpd.Handler"])
-            .arg(dir.path().join("maildir"))
-            .env("PYTHONPATH", dir.path());
-        let server = Server::start(command, port, &dir.path().join("smtpd.log"));
-        Smtpd {
-            _server: server,
-            dir,
-            port,
-        }
-    }
-
-    fn delivered(&self) -> Vec<PathBuf> {
-        let new = self.dir.path().join("maildir").join("new");
-        match std::fs::read_dir(new) {
-            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-}
-
-fn read_message(path: &Path) -> serde_json::Value {
-    let output = Command::new("python3")
-        .args(["-c", READ_MESSAGE])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 fn config(port: u16, tls: SmtpTls) -> EmailProviderConfig {
     EmailProviderConfig::Smtp {

@@ -37,21 +37,15 @@ pub struct AccessContext {
     pub session_id: SessionId,
 }
 
-/// The only phone format accepted until SMS delivery brings full number parsing:
-/// E.164, `+` then 8 to 15 digits without a leading zero.
+/// A phone number as given at sign-up, parsed with libphonenumber's metadata and stored in
+/// E.164 (unverified until an SMS code to it comes back).
 fn check_phone(raw: &str) -> ServiceResult<String> {
-    let digits = raw.strip_prefix('+').unwrap_or("");
-    let ok = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(ServiceError::InvalidInput {
+    latchkey_core::phone::Phone::parse(raw)
+        .map(|p| p.e164().to_owned())
+        .map_err(|e| ServiceError::InvalidInput {
             code: "invalid_phone_number",
-            message: "phone_number must be in E.164 form, like +14155552671".into(),
+            message: e.to_string(),
         })
-    }
 }
 
 fn check_name(raw: &str) -> ServiceResult<String> {

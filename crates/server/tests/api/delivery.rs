@@ -22,6 +22,9 @@ both_stores!(
     provider_configuration_is_sealed_and_redacted,
     console_provider_is_the_default,
     email_otp_with_the_console_provider,
+    sms_through_aws_sns,
+    email_otp_through_smtp,
+    user_and_address_limits,
 );
 
 const PHONE: &str = "+14155552671";
@@ -760,4 +763,188 @@ async fn wait_for_console_email(_s: &TestServer, to: &str, n: usize) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("console email {n} to {to} never logged");
+}
+
+/// SMS through AWS SNS, with moto (the AWS emulator, checking every SigV4 signature) as AWS.
+async fn sms_through_aws_sns(b: Backend) {
+    use latchkey_testkit::moto::{published, publisher_key, start_moto};
+    if !latchkey_testkit::process::python_module_or_skip("moto") {
+        return;
+    }
+    let moto = start_moto();
+    let (key_id, secret) = publisher_key(&moto).await;
+    let s = spawn(b).await;
+    allow_all(&s).await;
+    let (status, view) = send(
+        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+            .json(&json!({
+                "provider": "aws_sns", "region": "eu-west-1", "access_key_id": key_id,
+                "secret_access_key": secret, "endpoint_url": moto.endpoint
+            })),
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(!view.to_string().contains(&secret));
+    let sms_code = |n: usize| {
+        let moto = &moto;
+        async move {
+            for _ in 0..200 {
+                let sent = published(moto).await;
+                if let Some((_, to, message)) = sent.get(n - 1) {
+                    assert_eq!(to, PHONE);
+                    return gateway::extract_code(message);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("SMS {n} never reached SNS");
+        }
+    };
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "sms", "phone_number": PHONE })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = sms_code(1).await;
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    let code = sms_code(2).await;
+    let (status, tokens) = verify(&s, &ch, &fid, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "sms", "mfa"])
+    );
+    s.stop().await;
+}
+
+/// Email OTP through SMTP, with aiosmtpd (a real SMTP server) receiving; the message is
+/// read back with Python's MIME parser.
+async fn email_otp_through_smtp(b: Backend) {
+    use latchkey_testkit::smtpd::{read_message, Smtpd};
+    if !latchkey_testkit::process::python_module_or_skip("aiosmtpd") {
+        return;
+    }
+    let smtpd = Smtpd::start();
+    let s = spawn(b).await;
+    allow_all(&s).await;
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "app_name": "Acme" })),
+    )
+    .await;
+    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
+        "provider": "smtp", "host": "127.0.0.1", "port": smtpd.port, "tls": "none", "from": "Acme <no-reply@acme.test>"
+    })))
+    .await;
+    assert_eq!(status, 200, "{view}");
+    let mail = |n: usize| {
+        let smtpd = &smtpd;
+        async move {
+            for _ in 0..200 {
+                let mut paths = smtpd.delivered();
+                if paths.len() >= n {
+                    // Maildir names start with a timestamp: sorting orders them by arrival.
+                    paths.sort();
+                    return read_message(&paths[n - 1]);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("email {n} never arrived");
+        }
+    };
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "email_otp" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let msg = mail(1).await;
+    assert_eq!(msg["type"], "multipart/alternative");
+    assert_eq!(msg["headers"]["To"], "alice@example.com");
+    assert!(msg["headers"]["From"]
+        .as_str()
+        .unwrap()
+        .contains("no-reply@acme.test"));
+    assert_eq!(msg["headers"]["Subject"], "Your Acme verification code");
+    let text = msg["parts"][0]["content"].as_str().unwrap();
+    let html = msg["parts"][1]["content"].as_str().unwrap();
+    let code = gateway::extract_code(text);
+    assert!(html.contains(&code) && text.contains("10 minutes"));
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    let msg = mail(2).await;
+    let code = gateway::extract_code(msg["parts"][0]["content"].as_str().unwrap());
+    let (status, tokens) = verify(&s, &ch, &fid, &code).await;
+    assert_eq!(status, 200);
+    let c = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(
+        (c["amr"].clone(), c["acr"].clone()),
+        (json!(["pwd", "email", "mfa"]), json!("aal1"))
+    );
+    s.stop().await;
+}
+
+async fn user_and_address_limits(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "send_limits": { "user_hourly": 2, "ip_hourly": 3 } })),
+    )
+    .await;
+    let (_, fid) = sms_user(&s, &gw, "alice@example.com", PHONE).await;
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(challenge(&s, &ch, &fid).await.0, 200);
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    let (status, err) = challenge(&s, &ch, &fid).await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (429, "rate_limited"),
+        "third code for one user in an hour"
+    );
+    // Another user from the same address: the address has one send left, then none.
+    let body = s.signup("bob@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    let enroll = |phone: &'static str| {
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": phone }))
+    };
+    assert_eq!(send(enroll("+14155550100")).await.0, 201);
+    s.clock.advance_secs(61);
+    let (status, err) = send(enroll("+14155550101")).await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (429, "rate_limited"),
+        "fourth code from one address in an hour"
+    );
+    settle().await;
+    assert_eq!(gw.requests(), 3);
+    let (_, stats) = send(s.admin(s.get("/v1/admin/delivery-stats"))).await;
+    let counters = stats["counters"].as_array().unwrap();
+    assert!(counters.iter().any(|c| c["label"] == "user_hourly"), "{stats}");
+    assert!(counters.iter().any(|c| c["label"] == "ip_hourly"), "{stats}");
+    s.stop().await;
 }
