@@ -13,7 +13,6 @@ use latchkey_store::model::{ApiKeyRecord, Tenant};
 use latchkey_store::{DynStore, OpenOptions, StoreError};
 use std::ops::Deref;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -54,7 +53,7 @@ pub struct AppInner {
     pub crypto: Crypto,
     pub key_source: KeySource,
     pub passwords: PasswordHasher,
-    pub hash_permits: Semaphore,
+    pub hash_pool: crate::hash_pool::HashPool,
     pub default_tenant: TenantId,
     pub issuer: String,
     /// Wakes the outbox worker when a message is queued.
@@ -144,7 +143,8 @@ impl App {
             senders: Default::default(),
             delivery,
             issuer: config.issuer(),
-            hash_permits: Semaphore::new(config.hash_concurrency),
+            hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)
+                .map_err(|e| StartupError::Other(format!("cannot start the hashing threads: {e}")))?,
             config,
             store,
             clock: options.clock,

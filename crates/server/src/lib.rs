@@ -7,9 +7,11 @@
 
 pub mod app;
 pub mod config;
+pub mod hash_pool;
 pub mod http;
 pub mod keys;
 pub mod outbox;
+pub mod seed;
 pub mod service;
 pub mod telemetry;
 

@@ -204,6 +204,16 @@ pub trait DeliveryStore {
     async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool>;
 }
 
+/// Bulk loading for benchmarks and size tests: many rows in few transactions.
+#[async_trait]
+pub trait SeedStore {
+    /// Inserts users, their factors and pending challenges, committing every few thousand
+    /// rows. Not for production paths: no per-row checks beyond the schema's.
+    async fn seed(&self, users: &[User], factors: &[Factor], challenges: &[Challenge]) -> Result<()>;
+    /// Rough size of the database in bytes (for bytes-per-user figures).
+    async fn database_bytes(&self) -> Result<i64>;
+}
+
 /// The row id of a tenant's provider configuration (also its sealing context).
 pub fn provider_row_id(tenant: &TenantId, channel: &str) -> String {
     format!("{tenant}:{channel}")
@@ -222,6 +232,7 @@ pub trait Store:
     + ChallengeStore
     + AuditStore
     + DeliveryStore
+    + SeedStore
     + Send
     + Sync
 {

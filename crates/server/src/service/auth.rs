@@ -60,21 +60,17 @@ fn check_name(raw: &str) -> ServiceResult<String> {
 }
 
 impl App {
-    /// Runs a password hash or verification on the blocking pool, at most
-    /// `hash_concurrency` at once, so hashing never stalls the async reactor.
+    /// Runs a password hash or verification on the hashing pool (`hash_pool.rs`), so
+    /// hashing never stalls the async reactor and a flood of it cannot take every core.
     async fn with_hasher<T: Send + 'static>(
         &self,
         work: impl FnOnce(&App) -> T + Send + 'static,
     ) -> ServiceResult<T> {
-        let _permit = self
-            .hash_permits
-            .acquire()
-            .await
-            .map_err(|_| ServiceError::Overloaded)?;
         let app = self.clone();
-        tokio::task::spawn_blocking(move || work(&app))
+        self.hash_pool
+            .run(move || work(&app))
             .await
-            .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))
+            .map_err(|_| ServiceError::Overloaded)
     }
 
     pub async fn signup(&self, tenant: &Tenant, input: SignupInput) -> ServiceResult<(User, TokenPair)> {

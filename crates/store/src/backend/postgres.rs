@@ -22,6 +22,9 @@ type Db = sqlx::Postgres;
 
 const BACKEND: &str = "postgres";
 
+/// The size of the database in bytes.
+const DATABASE_BYTES_SQL: &str = "SELECT pg_database_size(current_database())::BIGINT";
+
 const MIGRATIONS: &[Migration] = &[
     (
         1,

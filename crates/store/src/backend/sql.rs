@@ -2,7 +2,7 @@
 //! (`$n` placeholders, `ON CONFLICT`, `RETURNING`, `CASE`). This file is compiled twice,
 //! as a child of `sqlite.rs` and of `postgres.rs`; `super::Db` names the database.
 
-use super::{lock_migrations, unlock_migrations, Db, BACKEND, MIGRATIONS};
+use super::{lock_migrations, unlock_migrations, Db, BACKEND, DATABASE_BYTES_SQL, MIGRATIONS};
 use crate::backend::SqlStore;
 use crate::model::*;
 use crate::*;
@@ -1436,4 +1436,68 @@ impl DeliveryStore for SqlStore<Db> {
 
 fn secs_until(at: UnixMillis, now: UnixMillis) -> u64 {
     u64::try_from(((at - now).max(1) + 999) / 1000).unwrap_or(1)
+}
+
+#[async_trait]
+impl SeedStore for SqlStore<Db> {
+    async fn seed(&self, users: &[User], factors: &[Factor], challenges: &[Challenge]) -> Result<()> {
+        const CHUNK: usize = 5_000;
+        for chunk in users.chunks(CHUNK) {
+            let mut tx = self.write.begin().await?;
+            for user in chunk {
+                sqlx::query(
+                    "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
+                     phone_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(user.id.as_str())
+                .bind(user.tenant_id.as_str())
+                .bind(user.email.as_str())
+                .bind(&user.password_hash)
+                .bind(&user.name)
+                .bind(&user.phone_number)
+                .bind(user.phone_verified_at)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        for chunk in factors.chunks(CHUNK) {
+            let mut tx = self.write.begin().await?;
+            for f in chunk {
+                insert_factor_on(&mut tx, f).await?;
+            }
+            tx.commit().await?;
+        }
+        for chunk in challenges.chunks(CHUNK) {
+            let mut tx = self.write.begin().await?;
+            for c in chunk {
+                let amr = serde_json::to_string(&c.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(&format!(
+                    "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(c.id.as_str())
+                .bind(c.tenant_id.as_str())
+                .bind(c.user_id.as_str())
+                .bind(c.purpose.as_str())
+                .bind(amr)
+                .bind(c.factor_id.as_ref().map(|f| f.as_str()))
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .bind(c.completed_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn database_bytes(&self) -> Result<i64> {
+        Ok(sqlx::query(DATABASE_BYTES_SQL)
+            .fetch_one(&self.read)
+            .await?
+            .try_get::<i64, _>(0)?)
+    }
 }

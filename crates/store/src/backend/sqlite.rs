@@ -21,6 +21,9 @@ type Db = sqlx::Sqlite;
 
 const BACKEND: &str = "sqlite";
 
+/// The size of the database in bytes.
+const DATABASE_BYTES_SQL: &str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+
 const MIGRATIONS: &[Migration] = &[
     (
         1,
