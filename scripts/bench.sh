@@ -5,6 +5,7 @@
 #   scripts/bench.sh --smoke               # debug build, 1 s per scenario (what CI runs)
 #   scripts/bench.sh --database-url postgres://postgres@127.0.0.1:5432/latchkey_bench
 #   scripts/bench.sh --users 100000 --scenarios "verify-totp signin-mfa"
+#   scripts/bench.sh --sqlite-synchronous normal
 #
 # Server and load generator share this machine; see docs/PERFORMANCE.md.
 set -euo pipefail
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
     --concurrency) concurrency="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --scenarios) scenarios="$2"; shift ;;
+    --sqlite-synchronous) export LATCHKEY_SQLITE_SYNCHRONOUS="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift

@@ -198,7 +198,6 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             let n = ctx.mfa_users.len();
             for _ in 0..n {
                 let user = ctx.mfa_users[ctx.next.fetch_add(1, Ordering::Relaxed) % n].clone();
-                let Some(code) = user.next_code() else { continue };
                 let (status, body) = post(
                     ctx,
                     "/v1/auth/signin",
@@ -207,6 +206,8 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
                 )
                 .await?;
                 expect(status, 401, &body)?;
+                // The code is chosen after the (slow) password step, so its step is still current.
+                let Some(code) = user.next_code() else { continue };
                 let challenge = body["error"]["challenge_id"].clone();
                 let body = json!({ "challenge_id": challenge, "factor_id": user.factor_id, "code": code });
                 let (status, body) = post(ctx, "/v1/mfa/verify", body, None).await?;

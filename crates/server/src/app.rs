@@ -93,6 +93,7 @@ pub async fn open_store(config: &Config, pg_schema: Option<String>) -> Result<Dy
     let mut opts = OpenOptions::new(config.effective_database_url());
     opts.max_connections = config.database_max_connections;
     opts.pg_schema = pg_schema;
+    opts.sqlite_durable = config.sqlite_synchronous_full;
     let store = latchkey_store::open(&opts).await?;
     store.migrate().await?;
     Ok(store)

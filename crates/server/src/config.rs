@@ -52,6 +52,8 @@ pub struct Config {
     pub delivery_timeout_secs: u64,
     /// Attempts per message before it is abandoned.
     pub delivery_max_attempts: u32,
+    /// SQLite `synchronous`: `full` (default, durable across power loss) or `normal`.
+    pub sqlite_synchronous_full: bool,
 }
 
 impl Default for Config {
@@ -80,6 +82,7 @@ impl Default for Config {
             email_provider: None,
             delivery_timeout_secs: 10,
             delivery_max_attempts: 5,
+            sqlite_synchronous_full: true,
         }
     }
 }
@@ -111,6 +114,7 @@ const KEYS: &[&str] = &[
     "email_provider",
     "delivery_timeout",
     "delivery_max_attempts",
+    "sqlite_synchronous",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -381,6 +385,11 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             Err(problems) => fail(problems.join("; ")),
         },
         "delivery_timeout" => duration(v, &mut fail, |s| cfg.delivery_timeout_secs = s.clamp(1, 120)),
+        "sqlite_synchronous" => match v {
+            "full" => cfg.sqlite_synchronous_full = true,
+            "normal" => cfg.sqlite_synchronous_full = false,
+            _ => fail("must be full or normal".into()),
+        },
         "delivery_max_attempts" => number(v, 1, 20, &mut fail, |n| cfg.delivery_max_attempts = n as u32),
         "totp_issuer" => {
             if v.is_empty() || v.chars().count() > 64 || v.chars().any(char::is_control) {

@@ -19,6 +19,10 @@ pub struct OpenOptions {
     /// PostgreSQL only: run inside this schema (created if missing). Tests use it to
     /// isolate themselves within one database.
     pub pg_schema: Option<String>,
+    /// SQLite only: `synchronous=FULL` (the default: a commit survives power loss) or, when
+    /// `false`, `NORMAL` (faster; a commit survives a process crash, but the last ones may
+    /// roll back on power loss or an OS crash).
+    pub sqlite_durable: bool,
 }
 
 impl OpenOptions {
@@ -27,6 +31,7 @@ impl OpenOptions {
             url: url.into(),
             max_connections: 8,
             pg_schema: None,
+            sqlite_durable: true,
         }
     }
 }

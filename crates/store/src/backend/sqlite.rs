@@ -42,7 +42,11 @@ pub(super) async fn open(opts: &OpenOptions) -> Result<DynStore> {
     let base = SqliteConnectOptions::from_str(&opts.url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(if opts.sqlite_durable {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let write = SqlitePoolOptions::new()
