@@ -529,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_synchronous_and_providers() {
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert!(c.sqlite_synchronous_full, "durable by default");
+        let c = Config::load_from(&no_file(), env(&[("LATCHKEY_SQLITE_SYNCHRONOUS", "normal")])).unwrap();
+        assert!(!c.sqlite_synchronous_full);
+        assert!(Config::load_from(&no_file(), env(&[("LATCHKEY_SQLITE_SYNCHRONOUS", "off")])).is_err());
+        let c = Config::load_from(
+            &no_file(),
+            env(&[("LATCHKEY_SMS_PROVIDER", r#"{"provider":"console"}"#)]),
+        )
+        .unwrap();
+        assert!(c.sms_provider.is_some());
+        let err = Config::load_from(
+            &no_file(),
+            env(&[("LATCHKEY_SMS_PROVIDER", r#"{"provider":"twilio","account_sid":"x","auth_token":"very-secret-token","from_number":"1"}"#)]),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("very-secret-token"), "{err}");
+    }
+
+    #[test]
     fn mfa_switches() {
         let c = Config::load_from(
             &no_file(),
