@@ -218,15 +218,18 @@ async fn serve(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let shutdown = shutdown_signal();
+    // The bound address (a configured port 0 becomes a real one).
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
-        address = %listen,
+        address = %address,
         backend = app.store.backend(),
         default_tenant = %app.default_tenant,
         issuer = %app.issuer,
         "latchkey is listening"
     );
     let store = app.store.clone();
-    latchkey_server::http::serve(app, listener, shutdown_signal())
+    latchkey_server::http::serve(app, listener, shutdown)
         .await
         .map_err(|e| e.to_string())?;
     store.close().await;
@@ -234,26 +237,33 @@ async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGTERM and Ctrl-C handlers now (before the server says it is listening, so
+/// a signal that arrives at once still shuts down gracefully) and returns the future that
+/// resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!("shutdown signal received; finishing requests in flight");
     }
-    tracing::info!("shutdown signal received; finishing requests in flight");
 }
 
 async fn rotate_master(config: Config) -> Result<(), String> {

@@ -38,39 +38,67 @@ fn text(b: &[u8]) -> String {
 struct Server {
     child: Child,
     url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
-fn start(mut c: Command, port: u16) -> Server {
+/// Starts `latchkey serve` on a port the OS picks (no race with other tests for a "free"
+/// port), reading the bound address from its log; stderr keeps being collected.
+fn start(mut c: Command) -> Server {
     let mut child = c
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server { child, url };
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("latchkey is listening") {
+                if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("address=")) {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
         }
-        std::thread::sleep(Duration::from_millis(50));
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(addr) => Server {
+            child,
+            url: format!("http://{addr}"),
+            log,
+            reader: Some(reader),
+        },
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = reader.join();
+            panic!("server did not start: {}", log.lock().unwrap());
+        }
     }
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    panic!("server did not start: {}", text(&out.stderr));
 }
 
 impl Server {
-    /// SIGTERM, then wait: the exit must be clean.
-    fn stop(self) -> String {
+    /// SIGTERM, then wait: the exit must be clean. Returns everything it logged.
+    fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap()
             .success());
-        let out = self.child.wait_with_output().unwrap();
-        let stderr = text(&out.stderr);
-        assert!(out.status.success(), "server exited badly: {stderr}");
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let stderr = self.log.lock().unwrap().clone();
+        assert!(status.success(), "server exited badly: {stderr}");
         stderr
     }
 }
@@ -106,8 +134,7 @@ fn get(url: &str, bearer: &str) -> u16 {
 #[test]
 fn zero_config_serve_then_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = start(cmd(dir.path()), port);
+    let server = start(cmd(dir.path()));
     let (status, body) = post(
         &format!("{}/v1/auth/signup", server.url),
         json!({ "email": "alice@example.com", "password": "correct horse" }),
@@ -129,7 +156,7 @@ fn zero_config_serve_then_sigterm() {
         assert_eq!(mode & 0o077, 0, "master key readable by others");
     }
     // A second start reuses everything and prints no key.
-    let server = start(cmd(dir.path()), port);
+    let server = start(cmd(dir.path()));
     let stderr = server.stop();
     assert!(!stderr.contains("sk_live_"));
 }
@@ -196,8 +223,7 @@ fn tenants_and_keys_commands() {
         .trim()
         .to_owned();
 
-    let port = free_port();
-    let server = start(cmd(dir.path()), port);
+    let server = start(cmd(dir.path()));
     let config = format!("{}/v1/admin/config", server.url);
     assert_eq!(get(&config, &first_key), 200);
     assert_eq!(get(&config, &second), 200);
@@ -217,8 +243,7 @@ fn tenants_and_keys_commands() {
 #[test]
 fn master_key_rotation_and_a_stolen_database() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = start(cmd(dir.path()), port);
+    let server = start(cmd(dir.path()));
     let (_, body) = post(
         &format!("{}/v1/auth/signup", server.url),
         json!({ "email": "alice@example.com", "password": "correct horse" }),
@@ -243,7 +268,7 @@ fn master_key_rotation_and_a_stolen_database() {
     );
 
     // Everything sealed still opens: the old token verifies and sign-in works.
-    let server = start(cmd(dir.path()), port);
+    let server = start(cmd(dir.path()));
     assert_eq!(get(&format!("{}/v1/users/me", server.url), &access), 200);
     let (status, _) = post(
         &format!("{}/v1/auth/signin", server.url),
@@ -285,10 +310,9 @@ fn configured_master_key_and_postgres() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("postgres"));
 
-    let port = free_port();
     let mut c = cmd(dir.path());
     with_env(&mut c);
-    let server = start(c, port);
+    let server = start(c);
     assert_eq!(
         get(
             &format!("{}/v1/admin/config", server.url),
@@ -319,7 +343,7 @@ fn configured_master_key_and_postgres() {
     let mut c = cmd(dir.path());
     with_env(&mut c);
     c.env("LATCHKEY_MASTER_KEY", "22".repeat(32));
-    let server = start(c, port);
+    let server = start(c);
     let (status, _) = post(
         &format!("{}/v1/auth/signin", server.url),
         json!({ "email": "pg@example.com", "password": "correct horse" }),
@@ -382,10 +406,9 @@ fn crash_before_sending(database_url: Option<String>) {
                 .env("LATCHKEY_MASTER_KEY", "33".repeat(32));
         }
     };
-    let port = free_port();
     let mut c = cmd(dir.path());
     with_env(&mut c);
-    let mut server = start(c, port);
+    let mut server = start(c);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -449,7 +472,7 @@ fn crash_before_sending(database_url: Option<String>) {
     });
     let mut c = cmd(dir.path());
     with_env(&mut c);
-    let server = start(c, port);
+    let server = start(c);
     let mut code = None;
     for _ in 0..300 {
         if let Some(body) = received.lock().unwrap().first() {

@@ -46,6 +46,34 @@ pub struct Audit<'a> {
     pub detail: Option<String>,
 }
 
+impl<'a> Audit<'a> {
+    /// An event about `factor` and its user, without detail.
+    pub fn on_factor(
+        tenant: &'a Tenant,
+        actor: &'a Actor,
+        meta: &'a RequestMeta,
+        factor: &'a latchkey_store::model::Factor,
+        action: &'static str,
+        outcome: &'static str,
+    ) -> Self {
+        Audit {
+            tenant,
+            actor,
+            meta,
+            user: Some(&factor.user_id),
+            factor: Some(&factor.id),
+            action,
+            outcome,
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
 impl App {
     pub async fn audit(&self, a: Audit<'_>) -> ServiceResult<()> {
         let now = self.now();

@@ -251,16 +251,10 @@ impl App {
             .activate_factor(&factor.id, &check, &install, now)
             .await?
             .ok_or(ServiceError::FactorNotPending)?;
-        self.audit(Audit {
-            tenant,
-            actor,
-            meta,
-            user: Some(&user.id),
-            factor: Some(&factor.id),
-            action: "factor.create_confirmed",
-            outcome: "success",
-            detail: Some("sms".into()),
-        })
+        self.audit(
+            Audit::on_factor(tenant, actor, meta, &factor, "factor.create_confirmed", "success")
+                .with_detail("sms"),
+        )
         .await?;
         let active = self
             .store
@@ -470,16 +464,14 @@ impl App {
         match decision {
             ThrottleDecision::Allowed { .. } => Ok(()),
             ThrottleDecision::Locked { retry_after_secs } => {
-                self.audit(Audit {
+                self.audit(Audit::on_factor(
                     tenant,
                     actor,
                     meta,
-                    user: Some(&factor.user_id),
-                    factor: Some(&factor.id),
-                    action: "mfa.attempt",
-                    outcome: "locked",
-                    detail: None,
-                })
+                    factor,
+                    "mfa.attempt",
+                    "locked",
+                ))
                 .await?;
                 Err(ServiceError::TooManyAttempts { retry_after_secs })
             }
@@ -541,16 +533,14 @@ impl App {
             FactorKind::BackupCodes => None,
         };
         let invalid = || async {
-            self.audit(Audit {
+            self.audit(Audit::on_factor(
                 tenant,
                 actor,
                 meta,
-                user: Some(&user.id),
-                factor: Some(&factor.id),
-                action: "factor.confirm",
-                outcome: "failure",
-                detail: None,
-            })
+                &factor,
+                "factor.confirm",
+                "failure",
+            ))
             .await?;
             Err::<(Factor, Option<Vec<String>>), _>(ServiceError::InvalidCode)
         };
@@ -860,16 +850,10 @@ impl App {
             CompleteOutcome::Completed { backup_installed } => backup_installed,
             CompleteOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
             CompleteOutcome::ProofRejected => {
-                self.audit(Audit {
-                    tenant,
-                    actor: &actor,
-                    meta,
-                    user: Some(&factor.user_id),
-                    factor: Some(&factor.id),
-                    action: "mfa.verify",
-                    outcome: "failure",
-                    detail: Some(factor.kind.as_str().into()),
-                })
+                self.audit(
+                    Audit::on_factor(tenant, &actor, meta, &factor, "mfa.verify", "failure")
+                        .with_detail(factor.kind.as_str()),
+                )
                 .await?;
                 return Err(ServiceError::InvalidCode);
             }
@@ -887,16 +871,10 @@ impl App {
             let user = self.get_user(&tenant.id, &factor.user_id).await?;
             self.after_activation(&user, &factor).await?;
         }
-        self.audit(Audit {
-            tenant,
-            actor: &actor,
-            meta,
-            user: Some(&factor.user_id),
-            factor: Some(&factor.id),
-            action,
-            outcome: "success",
-            detail: Some(factor.kind.as_str().into()),
-        })
+        self.audit(
+            Audit::on_factor(tenant, &actor, meta, &factor, action, "success")
+                .with_detail(factor.kind.as_str()),
+        )
         .await?;
 
         let user = self.get_user(&tenant.id, &challenge.user_id).await?;

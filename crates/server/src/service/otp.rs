@@ -204,29 +204,16 @@ impl App {
         let actor = Actor::SigningIn {
             user_id: user.id.clone(),
         };
-        let refused = |reason: &'static str| Audit {
-            tenant,
-            actor: &actor,
-            meta,
-            user: Some(&user.id),
-            factor: Some(&factor.id),
-            action: "code.send",
-            outcome: "refused",
-            detail: Some(reason.into()),
+        let refused = |reason: &'static str| {
+            Audit::on_factor(tenant, &actor, meta, factor, "code.send", "refused").with_detail(reason)
         };
         match self.store.issue_code(&issue, now).await? {
             IssueOutcome::Issued => {
                 self.outbox_wakeup.notify_one();
-                self.audit(Audit {
-                    tenant,
-                    actor: &actor,
-                    meta,
-                    user: Some(&user.id),
-                    factor: Some(&factor.id),
-                    action: "code.send",
-                    outcome: "queued",
-                    detail: Some(channel.as_str().into()),
-                })
+                self.audit(
+                    Audit::on_factor(tenant, &actor, meta, factor, "code.send", "queued")
+                        .with_detail(channel.as_str()),
+                )
                 .await?;
                 Ok(())
             }

@@ -849,15 +849,18 @@ async fn email_otp_through_smtp(b: Backend) {
     })))
     .await;
     assert_eq!(status, 200, "{view}");
+    // Maildir names do not sort by arrival, so each wait looks for the one new file.
+    let seen = std::sync::Mutex::new(Vec::<std::path::PathBuf>::new());
     let mail = |n: usize| {
-        let smtpd = &smtpd;
+        let (smtpd, seen) = (&smtpd, &seen);
         async move {
             for _ in 0..200 {
-                let mut paths = smtpd.delivered();
+                let paths = smtpd.delivered();
                 if paths.len() >= n {
-                    // Maildir names start with a timestamp: sorting orders them by arrival.
-                    paths.sort();
-                    return read_message(&paths[n - 1]);
+                    let mut seen = seen.lock().unwrap();
+                    let new = paths.into_iter().find(|p| !seen.contains(p)).unwrap();
+                    seen.push(new.clone());
+                    return read_message(&new);
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }

@@ -129,6 +129,51 @@ where
     Ok(())
 }
 
+async fn insert_user_on<'c, E>(exec: E, user: &User) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
+         phone_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(user.id.as_str())
+    .bind(user.tenant_id.as_str())
+    .bind(user.email.as_str())
+    .bind(&user.password_hash)
+    .bind(&user.name)
+    .bind(&user.phone_number)
+    .bind(user.phone_verified_at)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(exec)
+    .await
+    .map_err(conflict_or)?;
+    Ok(())
+}
+
+async fn insert_challenge_on<'c, E>(exec: E, c: &Challenge) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    let amr = serde_json::to_string(&c.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(&format!(
+        "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(c.id.as_str())
+    .bind(c.tenant_id.as_str())
+    .bind(c.user_id.as_str())
+    .bind(c.purpose.as_str())
+    .bind(amr)
+    .bind(c.factor_id.as_ref().map(|f| f.as_str()))
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .bind(c.completed_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl TenantStore for SqlStore<Db> {
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<()> {
@@ -221,23 +266,7 @@ impl ApiKeyStore for SqlStore<Db> {
 #[async_trait]
 impl UserStore for SqlStore<Db> {
     async fn insert_user(&self, user: &User) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
-             phone_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(user.id.as_str())
-        .bind(user.tenant_id.as_str())
-        .bind(user.email.as_str())
-        .bind(&user.password_hash)
-        .bind(&user.name)
-        .bind(&user.phone_number)
-        .bind(user.phone_verified_at)
-        .bind(user.created_at)
-        .bind(user.updated_at)
-        .execute(&self.write)
-        .await
-        .map_err(conflict_or)?;
-        Ok(())
+        insert_user_on(&self.write, user).await
     }
 
     async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>> {
@@ -1000,22 +1029,7 @@ impl FactorStore for SqlStore<Db> {
 #[async_trait]
 impl ChallengeStore for SqlStore<Db> {
     async fn insert_challenge(&self, c: &Challenge) -> Result<()> {
-        let amr = serde_json::to_string(&c.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(c.id.as_str())
-        .bind(c.tenant_id.as_str())
-        .bind(c.user_id.as_str())
-        .bind(c.purpose.as_str())
-        .bind(amr)
-        .bind(c.factor_id.as_ref().map(|f| f.as_str()))
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .bind(c.completed_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        insert_challenge_on(&self.write, c).await
     }
 
     async fn get_challenge(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>> {
@@ -1445,21 +1459,7 @@ impl SeedStore for SqlStore<Db> {
         for chunk in users.chunks(CHUNK) {
             let mut tx = self.write.begin().await?;
             for user in chunk {
-                sqlx::query(
-                    "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
-                     phone_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(user.id.as_str())
-                .bind(user.tenant_id.as_str())
-                .bind(user.email.as_str())
-                .bind(&user.password_hash)
-                .bind(&user.name)
-                .bind(&user.phone_number)
-                .bind(user.phone_verified_at)
-                .bind(user.created_at)
-                .bind(user.updated_at)
-                .execute(&mut *tx)
-                .await?;
+                insert_user_on(&mut *tx, user).await?;
             }
             tx.commit().await?;
         }
@@ -1473,21 +1473,7 @@ impl SeedStore for SqlStore<Db> {
         for chunk in challenges.chunks(CHUNK) {
             let mut tx = self.write.begin().await?;
             for c in chunk {
-                let amr = serde_json::to_string(&c.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(&format!(
-                    "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
-                .bind(c.id.as_str())
-                .bind(c.tenant_id.as_str())
-                .bind(c.user_id.as_str())
-                .bind(c.purpose.as_str())
-                .bind(amr)
-                .bind(c.factor_id.as_ref().map(|f| f.as_str()))
-                .bind(c.created_at)
-                .bind(c.expires_at)
-                .bind(c.completed_at)
-                .execute(&mut *tx)
-                .await?;
+                insert_challenge_on(&mut *tx, c).await?;
             }
             tx.commit().await?;
         }
