@@ -161,6 +161,18 @@ pub trait ChallengeStore {
         id: &ChallengeId,
         proof: &Proof,
         now: UnixMillis,
+    ) -> Result<CompleteOutcome> {
+        self.complete_sign_in(id, proof, &SignInWrites::default(), now)
+            .await
+    }
+    /// Like [`ChallengeStore::complete_challenge`], and on success also performs `writes`
+    /// in the same transaction (nothing of them happens on failure).
+    async fn complete_sign_in(
+        &self,
+        id: &ChallengeId,
+        proof: &Proof,
+        writes: &SignInWrites,
+        now: UnixMillis,
     ) -> Result<CompleteOutcome>;
 }
 

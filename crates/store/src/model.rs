@@ -369,3 +369,14 @@ pub struct DeliveryUpdate {
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
 }
+
+/// What a successful verification also writes, in the transaction that completes the
+/// challenge: one commit instead of four on the hottest path.
+#[derive(Debug, Clone, Default)]
+pub struct SignInWrites {
+    /// The factor's failure counter to reset.
+    pub clear_throttle: Option<ThrottleKey>,
+    pub audit: Option<AuditEvent>,
+    /// The new session and the keyed hash of its first refresh token.
+    pub session: Option<(Session, String)>,
+}

@@ -106,6 +106,7 @@ contract!(
     outbox_messages_are_claimed_once,
     sent_codes_complete_challenges_once,
     providers_and_stats,
+    sign_in_writes_commit_only_with_the_challenge,
 );
 
 fn tenant(name: &str) -> Tenant {
@@ -1178,5 +1179,79 @@ async fn providers_and_stats(s: DynStore) {
     assert_eq!(
         s.delivery_stats(&u.tenant_id).await.unwrap(),
         vec![("sms_refused".into(), "country".into(), 2)]
+    );
+}
+
+async fn sign_in_writes_commit_only_with_the_challenge(s: DynStore) {
+    let (u, _, bid) = enrolled(&s).await;
+    let key = ThrottleKey {
+        tenant_id: u.tenant_id.clone(),
+        scope: "factor",
+        subject: bid.to_string(),
+    };
+    let p = ThrottlePolicy::PASSWORD;
+    for _ in 0..3 {
+        s.throttle_attempt(&key, &p, T0).await.unwrap();
+    }
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let ses = session(&u, T0 + 1_000_000);
+    let writes = SignInWrites {
+        clear_throttle: Some(key.clone()),
+        audit: Some(AuditEvent {
+            id: format!("evt_{}", ulid(T0)),
+            tenant_id: u.tenant_id.clone(),
+            user_id: Some(u.id.clone()),
+            actor: "system".into(),
+            action: "mfa.verify".into(),
+            factor_id: Some(bid.clone()),
+            outcome: "success".into(),
+            ip: None,
+            detail: None,
+            created_at: T0,
+        }),
+        session: Some((ses.clone(), "rt-hash".into())),
+    };
+    // A wrong proof: none of the writes happen.
+    let wrong = Proof::BackupCode {
+        factor_id: bid.clone(),
+        code_hash: "nope".into(),
+    };
+    assert_eq!(
+        s.complete_sign_in(&c.id, &wrong, &writes, T0 + 1).await.unwrap(),
+        CompleteOutcome::ProofRejected
+    );
+    assert_eq!(s.get_session(&ses.id).await.unwrap(), None);
+    assert!(s
+        .list_audit(&u.tenant_id, None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.throttle_attempt(&key, &p, T0).await.unwrap(),
+        ThrottleDecision::Allowed { failures: 4 }
+    );
+    // The right one: all of them, with the challenge.
+    let right = Proof::BackupCode {
+        factor_id: bid.clone(),
+        code_hash: "c1".into(),
+    };
+    assert_eq!(
+        s.complete_sign_in(&c.id, &right, &writes, T0 + 2).await.unwrap(),
+        CompleteOutcome::Completed {
+            backup_installed: false
+        }
+    );
+    assert_eq!(s.get_session(&ses.id).await.unwrap(), Some(ses.clone()));
+    assert_eq!(s.list_audit(&u.tenant_id, None, None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.throttle_attempt(&key, &p, T0).await.unwrap(),
+        ThrottleDecision::Allowed { failures: 1 }
+    );
+    assert_eq!(
+        s.rotate_refresh_token("rt-hash", "rt-next", T0 + 3)
+            .await
+            .unwrap(),
+        RotateOutcome::Rotated(ses)
     );
 }

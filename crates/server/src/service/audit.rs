@@ -76,8 +76,17 @@ impl<'a> Audit<'a> {
 
 impl App {
     pub async fn audit(&self, a: Audit<'_>) -> ServiceResult<()> {
+        let event = self.audit_event(a);
+        log_audit(&event);
+        self.store.insert_audit(&event).await?;
+        Ok(())
+    }
+
+    /// The stored form of an audit record; the caller writes it (on its own, or inside
+    /// another transaction) and logs it with [`log_audit`] once it is written.
+    pub fn audit_event(&self, a: Audit<'_>) -> AuditEvent {
         let now = self.now();
-        let event = AuditEvent {
+        AuditEvent {
             id: format!("evt_{}", latchkey_core::ids::ulid(now, self.rng.as_ref())),
             tenant_id: a.tenant.id.clone(),
             user_id: a.user.cloned(),
@@ -88,18 +97,7 @@ impl App {
             ip: a.meta.ip.clone(),
             detail: a.detail,
             created_at: now,
-        };
-        tracing::info!(
-            tenant_id = %event.tenant_id,
-            user_id = ?event.user_id,
-            factor_id = ?event.factor_id,
-            actor = %event.actor,
-            action = %event.action,
-            outcome = %event.outcome,
-            "audit"
-        );
-        self.store.insert_audit(&event).await?;
-        Ok(())
+        }
     }
 
     pub async fn list_audit(
@@ -114,4 +112,17 @@ impl App {
             .list_audit(&tenant.id, user, before, limit.clamp(1, 200))
             .await?)
     }
+}
+
+/// The log line every audit record also gets.
+pub fn log_audit(event: &AuditEvent) {
+    tracing::info!(
+        tenant_id = %event.tenant_id,
+        user_id = ?event.user_id,
+        factor_id = ?event.factor_id,
+        actor = %event.actor,
+        action = %event.action,
+        outcome = %event.outcome,
+        "audit"
+    );
 }

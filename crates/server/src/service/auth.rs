@@ -177,6 +177,21 @@ impl App {
         acr: &str,
         mfa_at: Option<i64>,
     ) -> ServiceResult<TokenPair> {
+        let (session, refresh_hash, tokens) = self.new_session(tenant, user, amr, acr, mfa_at);
+        self.store.create_session(&session, &refresh_hash).await?;
+        Ok(tokens)
+    }
+
+    /// A session, the keyed hash of its first refresh token, and the tokens to hand out,
+    /// not yet stored: the caller stores them (alone, or with other writes).
+    pub(super) fn new_session(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        amr: Vec<String>,
+        acr: &str,
+        mfa_at: Option<i64>,
+    ) -> (Session, String, TokenPair) {
         let now = self.now();
         let refresh_ttl_ms = i64::try_from(tenant.settings.refresh_token_ttl_secs).unwrap_or(0) * 1000;
         let session = Session {
@@ -192,10 +207,9 @@ impl App {
             revoked_at: None,
         };
         let refresh = opaque_token("rt_", self.rng.as_ref());
-        self.store
-            .create_session(&session, &self.refresh_hash(&refresh))
-            .await?;
-        Ok(self.tokens_for(tenant, &session, refresh))
+        let hash = self.refresh_hash(&refresh);
+        let tokens = self.tokens_for(tenant, &session, refresh);
+        (session, hash, tokens)
     }
 
     fn refresh_hash(&self, token: &SecretString) -> String {

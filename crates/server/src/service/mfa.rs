@@ -6,7 +6,7 @@
 //! server clock only; proofs are consumed in the same transaction that completes the
 //! challenge; every attempt is counted per factor in the database before it is evaluated.
 
-use super::audit::{Actor, Audit, RequestMeta};
+use super::audit::{log_audit, Actor, Audit, RequestMeta};
 use super::auth::TokenPair;
 use super::{ServiceError, ServiceResult};
 use crate::App;
@@ -19,7 +19,8 @@ use latchkey_core::rand;
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_core::totp;
 use latchkey_store::model::{
-    BackupInstall, Challenge, Check, CompleteOutcome, Factor, Proof, SealedColumn, Tenant, ThrottleKey, User,
+    BackupInstall, Challenge, Check, CompleteOutcome, Factor, Proof, SealedColumn, SignInWrites, Tenant,
+    ThrottleKey, User,
 };
 use zeroize::Zeroizing;
 
@@ -838,10 +839,36 @@ impl App {
                 }
             }
         };
+        // Everything a success writes goes into the transaction that completes the
+        // challenge: the factor's failures forgotten (only this factor's, NIST SP 800-63B-4
+        // §3.2.2), the audit record, and the new session. One commit on the hot path.
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        let action = match (challenge.purpose, factor.kind) {
+            (ChallengePurpose::Enroll, _) => "factor.confirm",
+            (ChallengePurpose::SignIn, FactorKind::BackupCodes) => "backup_code.use",
+            (ChallengePurpose::SignIn, FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp) => {
+                "mfa.verify"
+            }
+        };
+        let event = self.audit_event(
+            Audit::on_factor(tenant, &actor, meta, &factor, action, "success")
+                .with_detail(factor.kind.as_str()),
+        );
+        let mut amr = challenge.amr.clone();
+        amr.push(factor.kind.amr().to_owned());
+        amr.push("mfa".to_owned());
+        let now = self.now();
+        let (session, refresh_hash, tokens) =
+            self.new_session(tenant, &user, amr, factor.kind.acr_with_password(), Some(now));
+        let writes = SignInWrites {
+            clear_throttle: Some(throttle_key(&factor)),
+            audit: Some(event),
+            session: Some((session, refresh_hash)),
+        };
         let outcome = match &proof {
             Some(p) => {
                 self.store
-                    .complete_challenge(&challenge.id, p, self.now())
+                    .complete_sign_in(&challenge.id, p, &writes, now)
                     .await?
             }
             None => CompleteOutcome::ProofRejected,
@@ -858,32 +885,12 @@ impl App {
                 return Err(ServiceError::InvalidCode);
             }
         };
-        // Success forgets only this factor's failures (NIST SP 800-63B-4 §3.2.2).
-        self.store.throttle_clear(&throttle_key(&factor)).await?;
-        let action = match (challenge.purpose, factor.kind) {
-            (ChallengePurpose::Enroll, _) => "factor.confirm",
-            (ChallengePurpose::SignIn, FactorKind::BackupCodes) => "backup_code.use",
-            (ChallengePurpose::SignIn, FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp) => {
-                "mfa.verify"
-            }
-        };
+        if let Some(event) = &writes.audit {
+            log_audit(event);
+        }
         if challenge.purpose == ChallengePurpose::Enroll {
-            let user = self.get_user(&tenant.id, &factor.user_id).await?;
             self.after_activation(&user, &factor).await?;
         }
-        self.audit(
-            Audit::on_factor(tenant, &actor, meta, &factor, action, "success")
-                .with_detail(factor.kind.as_str()),
-        )
-        .await?;
-
-        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
-        let mut amr = challenge.amr.clone();
-        amr.push(factor.kind.amr().to_owned());
-        amr.push("mfa".to_owned());
-        let now = self.now();
-        let acr = factor.kind.acr_with_password();
-        let tokens = self.start_session(tenant, &user, amr, acr, Some(now)).await?;
         Ok(Verified {
             tokens,
             factor,

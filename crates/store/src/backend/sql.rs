@@ -307,29 +307,8 @@ impl UserStore for SqlStore<Db> {
 #[async_trait]
 impl SessionStore for SqlStore<Db> {
     async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<()> {
-        let amr = serde_json::to_string(&s.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.write.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(s.id.as_str())
-        .bind(s.tenant_id.as_str())
-        .bind(s.user_id.as_str())
-        .bind(amr)
-        .bind(&s.acr)
-        .bind(s.auth_time)
-        .bind(s.mfa_at)
-        .bind(s.created_at)
-        .bind(s.expires_at)
-        .bind(s.revoked_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
-            .bind(refresh_hash)
-            .bind(s.id.as_str())
-            .bind(s.created_at)
-            .execute(&mut *tx)
-            .await?;
+        insert_session_on(&mut tx, s, refresh_hash).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -501,18 +480,7 @@ impl ThrottleStore for SqlStore<Db> {
     }
 
     async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()> {
-        // Reset rather than delete: a row that vanished between another request's insert and
-        // update would leave that request nothing to count against.
-        sqlx::query(
-            "UPDATE throttles SET failures = 0, locked_until = 0 \
-             WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
-        )
-        .bind(key.tenant_id.as_str())
-        .bind(key.scope)
-        .bind(&key.subject)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        throttle_clear_on(&self.write, key).await
     }
 }
 
@@ -1055,10 +1023,11 @@ impl ChallengeStore for SqlStore<Db> {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn complete_challenge(
+    async fn complete_sign_in(
         &self,
         id: &ChallengeId,
         proof: &Proof,
+        writes: &SignInWrites,
         now: UnixMillis,
     ) -> Result<CompleteOutcome> {
         let mut tx = self.write.begin().await?;
@@ -1129,6 +1098,15 @@ impl ChallengeStore for SqlStore<Db> {
         };
         match outcome {
             Some(backup_installed) => {
+                if let Some(key) = &writes.clear_throttle {
+                    throttle_clear_on(&mut *tx, key).await?;
+                }
+                if let Some(event) = &writes.audit {
+                    insert_audit_on(&mut *tx, event).await?;
+                }
+                if let Some((session, refresh_hash)) = &writes.session {
+                    insert_session_on(&mut tx, session, refresh_hash).await?;
+                }
                 tx.commit().await?;
                 Ok(CompleteOutcome::Completed { backup_installed })
             }
@@ -1143,22 +1121,7 @@ impl ChallengeStore for SqlStore<Db> {
 #[async_trait]
 impl AuditStore for SqlStore<Db> {
     async fn insert_audit(&self, e: &AuditEvent) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&e.id)
-        .bind(e.tenant_id.as_str())
-        .bind(e.user_id.as_ref().map(|u| u.as_str()))
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(e.factor_id.as_ref().map(|f| f.as_str()))
-        .bind(&e.outcome)
-        .bind(&e.ip)
-        .bind(&e.detail)
-        .bind(e.created_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        insert_audit_on(&self.write, e).await
     }
 
     async fn list_audit(
@@ -1486,4 +1449,70 @@ impl SeedStore for SqlStore<Db> {
             .await?
             .try_get::<i64, _>(0)?)
     }
+}
+
+async fn throttle_clear_on<'c, E>(exec: E, key: &ThrottleKey) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    // Reset rather than delete: a row that vanished between another request's insert and
+    // update would leave that request nothing to count against.
+    sqlx::query(
+        "UPDATE throttles SET failures = 0, locked_until = 0 \
+         WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
+    )
+    .bind(key.tenant_id.as_str())
+    .bind(key.scope)
+    .bind(&key.subject)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+async fn insert_audit_on<'c, E>(exec: E, e: &AuditEvent) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&e.id)
+    .bind(e.tenant_id.as_str())
+    .bind(e.user_id.as_ref().map(|u| u.as_str()))
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(e.factor_id.as_ref().map(|f| f.as_str()))
+    .bind(&e.outcome)
+    .bind(&e.ip)
+    .bind(&e.detail)
+    .bind(e.created_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+async fn insert_session_on(tx: &mut Tx<'_>, s: &Session, refresh_hash: &str) -> Result<()> {
+    let amr = serde_json::to_string(&s.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(&format!(
+        "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(s.id.as_str())
+    .bind(s.tenant_id.as_str())
+    .bind(s.user_id.as_str())
+    .bind(amr)
+    .bind(&s.acr)
+    .bind(s.auth_time)
+    .bind(s.mfa_at)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .bind(s.revoked_at)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+        .bind(refresh_hash)
+        .bind(s.id.as_str())
+        .bind(s.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
