@@ -66,13 +66,15 @@ struct Seeded {
 }
 
 impl Seeded {
-    /// A code for a step not used yet and within the server's window (now ±1), if any.
+    /// A code for a step not used yet and within the server's window (now or the next), if any.
     fn next_code(&self) -> Option<String> {
         let now = latchkey_core::clock::Clock::now_ms(&latchkey_core::clock::SystemClock);
         let current = totp::step_at(now);
         loop {
             let last = self.last_step.load(Ordering::SeqCst);
-            let step = (last + 1).max(current - 1);
+            // Never the previous step: a request that crosses a step boundary on its way
+            // would arrive two steps late. The current and the next one are both safe.
+            let step = (last + 1).max(current);
             if step > current + 1 {
                 return None;
             }
