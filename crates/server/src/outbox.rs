@@ -90,61 +90,52 @@ pub struct SenderCache {
 }
 
 impl App {
-    /// The SMS providers a tenant uses, and where they come from.
+    /// The SMS providers a tenant uses, where they come from, and a version string that
+    /// changes whenever they do.
     pub async fn sms_providers(
         &self,
         tenant: &latchkey_core::ids::TenantId,
     ) -> ServiceResult<(SmsProviders, ProviderSource, String)> {
-        if let Some(sealed) = self.store.get_provider(tenant, "sms").await? {
-            let plain = self
-                .crypto
-                .keyring
-                .open(
-                    &sealed,
-                    &SealedColumn::ProviderConfig.aad(&provider_row_id(tenant, "sms")),
-                )
-                .map_err(|e| ServiceError::Internal(format!("cannot open SMS provider config: {e}")))?;
-            let p = serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            return Ok((p, ProviderSource::Tenant, sealed));
-        }
-        match &self.config.sms_provider {
-            Some(p) => Ok((p.clone(), ProviderSource::Server, "server".into())),
-            None => Ok((
-                SmsProviders {
-                    primary: SmsProviderConfig::Console,
-                    fallback: None,
-                },
-                ProviderSource::Default,
-                "default".into(),
-            )),
-        }
+        let default = SmsProviders {
+            primary: SmsProviderConfig::Console,
+            fallback: None,
+        };
+        self.providers(tenant, "sms", &self.config.sms_provider, default)
+            .await
     }
 
     pub async fn email_providers(
         &self,
         tenant: &latchkey_core::ids::TenantId,
     ) -> ServiceResult<(EmailProviders, ProviderSource, String)> {
-        if let Some(sealed) = self.store.get_provider(tenant, "email").await? {
-            let plain = self
-                .crypto
-                .keyring
-                .open(
-                    &sealed,
-                    &SealedColumn::ProviderConfig.aad(&provider_row_id(tenant, "email")),
-                )
-                .map_err(|e| ServiceError::Internal(format!("cannot open email provider config: {e}")))?;
+        let default = EmailProviders {
+            primary: EmailProviderConfig::Console,
+        };
+        self.providers(tenant, "email", &self.config.email_provider, default)
+            .await
+    }
+
+    /// A channel's configuration: the tenant's own (sealed in the database), else the
+    /// server's, else the console default.
+    async fn providers<T: serde::de::DeserializeOwned + Clone>(
+        &self,
+        tenant: &latchkey_core::ids::TenantId,
+        channel: &str,
+        server: &Option<T>,
+        default: T,
+    ) -> ServiceResult<(T, ProviderSource, String)> {
+        if let Some(sealed) = self.store.get_provider(tenant, channel).await? {
+            let aad = SealedColumn::ProviderConfig.aad(&provider_row_id(tenant, channel));
+            let plain =
+                self.crypto.keyring.open(&sealed, &aad).map_err(|e| {
+                    ServiceError::Internal(format!("cannot open {channel} provider config: {e}"))
+                })?;
             let p = serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(e.to_string()))?;
             return Ok((p, ProviderSource::Tenant, sealed));
         }
-        match &self.config.email_provider {
+        match server {
             Some(p) => Ok((p.clone(), ProviderSource::Server, "server".into())),
-            None => Ok((
-                EmailProviders {
-                    primary: EmailProviderConfig::Console,
-                },
-                ProviderSource::Default,
-                "default".into(),
-            )),
+            None => Ok((default, ProviderSource::Default, "default".into())),
         }
     }
 
