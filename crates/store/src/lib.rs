@@ -26,6 +26,15 @@ pub enum StoreError {
     Conflict,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("sqlite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    /// The transaction holding this write did not commit; nothing of it was kept.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is closed")]
+    Closed,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("migration {version} failed: {message}")]
@@ -174,6 +183,10 @@ pub trait ChallengeStore {
         writes: &SignInWrites,
         now: UnixMillis,
     ) -> Result<CompleteOutcome>;
+    /// A throttled verification in one transaction (see [`SignInAttempt`]): the hot path
+    /// of `POST /v1/mfa/verify` commits once, whatever the outcome. Of concurrent attempts
+    /// against one authenticator, none is decided on a failure count that misses another's.
+    async fn attempt_sign_in(&self, attempt: &SignInAttempt, now: UnixMillis) -> Result<AttemptOutcome>;
 }
 
 #[async_trait]

@@ -380,3 +380,35 @@ pub struct SignInWrites {
     /// The new session and the keyed hash of its first refresh token.
     pub session: Option<(Session, String)>,
 }
+
+/// One verification attempt against a throttled authenticator, decided in one
+/// transaction: refused while the authenticator is locked; otherwise the challenge is
+/// completed with `proof` and `writes`, or, if that fails, the failure is counted (and
+/// the next delay set) per `policy`. A success forgets the authenticator's failures.
+#[derive(Debug, Clone)]
+pub struct SignInAttempt {
+    pub challenge_id: ChallengeId,
+    /// `None` when the code was refused before reaching the store (wrong TOTP code).
+    pub proof: Option<Proof>,
+    pub throttle: ThrottleKey,
+    pub policy: latchkey_core::throttle::ThrottlePolicy,
+    /// Written with a successful completion (its `clear_throttle` is not needed here).
+    pub writes: SignInWrites,
+    /// Written when the proof is refused.
+    pub on_failure: Option<AuditEvent>,
+    /// Written when the authenticator is locked.
+    pub on_locked: Option<AuditEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Completed, as [`CompleteOutcome::Completed`].
+    Completed { backup_installed: bool },
+    /// The challenge was already completed, has expired, or does not exist (counted as a
+    /// failure).
+    ChallengeGone,
+    /// The proof was wrong, replayed or no longer applies (counted as a failure).
+    Rejected,
+    /// The authenticator is locked; nothing was tried.
+    Locked { retry_after_secs: u64 },
+}

@@ -107,6 +107,9 @@ contract!(
     sent_codes_complete_challenges_once,
     providers_and_stats,
     sign_in_writes_commit_only_with_the_challenge,
+    attempts_lock_count_and_complete_in_one_transaction,
+    parallel_attempts_evaluate_at_most_the_free_ones,
+    a_group_commit_keeps_each_write_apart,
 );
 
 fn tenant(name: &str) -> Tenant {
@@ -1254,4 +1257,256 @@ async fn sign_in_writes_commit_only_with_the_challenge(s: DynStore) {
             .unwrap(),
         RotateOutcome::Rotated(ses)
     );
+}
+
+fn event(u: &User, action: &str, outcome: &str) -> AuditEvent {
+    AuditEvent {
+        id: format!("evt_{}", ulid(T0)),
+        tenant_id: u.tenant_id.clone(),
+        user_id: Some(u.id.clone()),
+        actor: "system".into(),
+        action: action.into(),
+        factor_id: None,
+        outcome: outcome.into(),
+        ip: None,
+        detail: None,
+        created_at: T0,
+    }
+}
+
+fn attempt(
+    u: &User,
+    c: &Challenge,
+    key: &ThrottleKey,
+    proof: Option<Proof>,
+    ses: Option<&Session>,
+) -> SignInAttempt {
+    SignInAttempt {
+        challenge_id: c.id.clone(),
+        proof,
+        throttle: key.clone(),
+        policy: ThrottlePolicy::PASSWORD,
+        writes: SignInWrites {
+            clear_throttle: None,
+            audit: Some(event(u, "mfa.verify", "success")),
+            session: ses.map(|s| (s.clone(), format!("rt-{}", s.id))),
+        },
+        on_failure: Some(event(u, "mfa.verify", "failure")),
+        on_locked: Some(event(u, "mfa.attempt", "locked")),
+    }
+}
+
+async fn outcomes(s: &DynStore, u: &User) -> Vec<String> {
+    let mut seen: Vec<String> = s
+        .list_audit(&u.tenant_id, None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}:{}", e.action, e.outcome))
+        .collect();
+    seen.sort();
+    seen
+}
+
+async fn attempts_lock_count_and_complete_in_one_transaction(s: DynStore) {
+    let (u, totp, _) = enrolled(&s).await;
+    let key = ThrottleKey {
+        tenant_id: u.tenant_id.clone(),
+        scope: "factor",
+        subject: totp.id.to_string(),
+    };
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let right = Proof::TotpStep {
+        factor_id: totp.id.clone(),
+        step: 200,
+    };
+    // Four refused codes: counted, audited, the challenge stays open.
+    for _ in 0..4 {
+        assert_eq!(
+            s.attempt_sign_in(&attempt(&u, &c, &key, None, None), T0)
+                .await
+                .unwrap(),
+            AttemptOutcome::Rejected
+        );
+    }
+    // A replayed step is refused by the store and counted: the fifth failure starts a delay.
+    let replay = Proof::TotpStep {
+        factor_id: totp.id.clone(),
+        step: 100,
+    };
+    assert_eq!(
+        s.attempt_sign_in(&attempt(&u, &c, &key, Some(replay), None), T0)
+            .await
+            .unwrap(),
+        AttemptOutcome::Rejected
+    );
+    assert_eq!(outcomes(&s, &u).await, vec!["mfa.verify:failure"; 5]);
+    // Locked: even the right code is not tried, and nothing but the audit record is written.
+    let ses = session(&u, T0 + 1_000_000);
+    assert_eq!(
+        s.attempt_sign_in(&attempt(&u, &c, &key, Some(right.clone()), Some(&ses)), T0 + 500)
+            .await
+            .unwrap(),
+        AttemptOutcome::Locked { retry_after_secs: 1 }
+    );
+    assert_eq!(s.get_session(&ses.id).await.unwrap(), None);
+    assert!(s
+        .get_challenge(&u.tenant_id, &c.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .completed_at
+        .is_none());
+    assert_eq!(
+        s.get_factor(&u.tenant_id, &totp.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_step,
+        Some(100)
+    );
+    // After the delay the right code completes it all at once and forgets the failures.
+    assert_eq!(
+        s.attempt_sign_in(&attempt(&u, &c, &key, Some(right.clone()), Some(&ses)), T0 + 1000)
+            .await
+            .unwrap(),
+        AttemptOutcome::Completed {
+            backup_installed: false
+        }
+    );
+    assert_eq!(s.get_session(&ses.id).await.unwrap(), Some(ses.clone()));
+    assert_eq!(
+        s.get_factor(&u.tenant_id, &totp.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_step,
+        Some(200)
+    );
+    let mut want = vec!["mfa.attempt:locked", "mfa.verify:success"];
+    want.extend(["mfa.verify:failure"; 5]);
+    want.sort();
+    assert_eq!(outcomes(&s, &u).await, want);
+    assert_eq!(
+        s.throttle_attempt(&key, &ThrottlePolicy::PASSWORD, T0 + 1000)
+            .await
+            .unwrap(),
+        ThrottleDecision::Allowed { failures: 1 }
+    );
+    // The completed challenge is gone for a second attempt, which counts as a failure.
+    let again = Proof::TotpStep {
+        factor_id: totp.id.clone(),
+        step: 201,
+    };
+    assert_eq!(
+        s.attempt_sign_in(&attempt(&u, &c, &key, Some(again), None), T0 + 1000)
+            .await
+            .unwrap(),
+        AttemptOutcome::ChallengeGone
+    );
+    assert_eq!(
+        s.throttle_attempt(&key, &ThrottlePolicy::PASSWORD, T0 + 1000)
+            .await
+            .unwrap(),
+        ThrottleDecision::Allowed { failures: 3 }
+    );
+    assert_eq!(
+        s.get_factor(&u.tenant_id, &totp.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_step,
+        Some(200)
+    );
+}
+
+async fn parallel_attempts_evaluate_at_most_the_free_ones(s: DynStore) {
+    let (u, totp, _) = enrolled(&s).await;
+    let key = ThrottleKey {
+        tenant_id: u.tenant_id.clone(),
+        scope: "factor",
+        subject: totp.id.to_string(),
+    };
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(60));
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let (s, a, barrier) = (s.clone(), attempt(&u, &c, &key, None, None), barrier.clone());
+            // One of them carries the right code; it succeeds only if it is decided before
+            // the free attempts run out.
+            let a = if i == 59 {
+                SignInAttempt {
+                    proof: Some(Proof::TotpStep {
+                        factor_id: totp.id.clone(),
+                        step: 300,
+                    }),
+                    ..a
+                }
+            } else {
+                a
+            };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.attempt_sign_in(&a, T0).await.unwrap()
+            })
+        })
+        .collect();
+    let (mut tried, mut locked) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            AttemptOutcome::Locked { .. } => locked += 1,
+            _ => tried += 1,
+        }
+    }
+    // A success forgets the failures before it, so the bound is the free attempts on
+    // either side of it; without a success, exactly the free attempts.
+    let completed = s
+        .get_challenge(&u.tenant_id, &c.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .completed_at
+        .is_some();
+    let bound = ThrottlePolicy::PASSWORD.free_attempts as usize * if completed { 2 } else { 1 };
+    assert!(tried <= bound, "{tried} attempts were evaluated (bound {bound})");
+    assert_eq!(tried + locked, 60);
+}
+
+async fn a_group_commit_keeps_each_write_apart(s: DynStore) {
+    // Many writes at once (SQLite commits them together): one that fails must not take the
+    // others with it, and each sees the writes decided before it.
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let taken = user(&t.id, "taken@example.com");
+    s.insert_user(&taken).await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(40));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            let u = if i % 4 == 0 {
+                User {
+                    id: UserId::generate(T0, &OsRandom),
+                    ..taken.clone()
+                }
+            } else {
+                user(&t.id, &format!("u{i}@example.com"))
+            };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                (u.clone(), s.insert_user(&u).await)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (u, result) = task.await.unwrap();
+        if u.email == taken.email {
+            assert!(matches!(result, Err(StoreError::Conflict)));
+            assert_eq!(s.get_user(&t.id, &u.id).await.unwrap(), None);
+        } else {
+            result.unwrap();
+            assert_eq!(s.get_user(&t.id, &u.id).await.unwrap(), Some(u));
+        }
+    }
 }

@@ -19,8 +19,8 @@ use latchkey_core::rand;
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_core::totp;
 use latchkey_store::model::{
-    BackupInstall, Challenge, Check, CompleteOutcome, Factor, Proof, SealedColumn, SignInWrites, Tenant,
-    ThrottleKey, User,
+    AttemptOutcome, BackupInstall, Challenge, Check, Factor, Proof, SealedColumn, SignInAttempt,
+    SignInWrites, Tenant, ThrottleKey, User,
 };
 use zeroize::Zeroizing;
 
@@ -786,8 +786,9 @@ impl App {
         let actor = Actor::SigningIn {
             user_id: challenge.user_id.clone(),
         };
-        self.count_attempt(tenant, &factor, &actor, meta).await?;
-
+        // The code is checked here (pure computation); the store then decides, in one
+        // transaction, whether the factor is locked, consumes the proof, and counts a
+        // failure or forgets the earlier ones (`attempt_sign_in`).
         let mut issued_codes = None;
         let proof = match (challenge.purpose, factor.kind) {
             (ChallengePurpose::SignIn, FactorKind::Totp) => {
@@ -839,9 +840,9 @@ impl App {
                 }
             }
         };
-        // Everything a success writes goes into the transaction that completes the
-        // challenge: the factor's failures forgotten (only this factor's, NIST SP 800-63B-4
-        // §3.2.2), the audit record, and the new session. One commit on the hot path.
+        // Everything the attempt writes goes into one transaction: on success the factor's
+        // failures forgotten (only this factor's, NIST SP 800-63B-4 §3.2.2), the audit
+        // record and the new session; on failure the counted failure and its audit record.
         let user = self.get_user(&tenant.id, &challenge.user_id).await?;
         let action = match (challenge.purpose, factor.kind) {
             (ChallengePurpose::Enroll, _) => "factor.confirm",
@@ -850,44 +851,59 @@ impl App {
                 "mfa.verify"
             }
         };
-        let event = self.audit_event(
-            Audit::on_factor(tenant, &actor, meta, &factor, action, "success")
-                .with_detail(factor.kind.as_str()),
-        );
+        let on_factor = |action, outcome| {
+            self.audit_event(
+                Audit::on_factor(tenant, &actor, meta, &factor, action, outcome)
+                    .with_detail(factor.kind.as_str()),
+            )
+        };
         let mut amr = challenge.amr.clone();
         amr.push(factor.kind.amr().to_owned());
         amr.push("mfa".to_owned());
         let now = self.now();
         let (session, refresh_hash, tokens) =
             self.new_session(tenant, &user, amr, factor.kind.acr_with_password(), Some(now));
-        let writes = SignInWrites {
-            clear_throttle: Some(throttle_key(&factor)),
-            audit: Some(event),
-            session: Some((session, refresh_hash)),
+        let attempt = SignInAttempt {
+            challenge_id: challenge.id.clone(),
+            proof,
+            throttle: throttle_key(&factor),
+            policy: tenant.settings.factor_throttle(),
+            writes: SignInWrites {
+                clear_throttle: None,
+                audit: Some(on_factor(action, "success")),
+                session: Some((session, refresh_hash)),
+            },
+            on_failure: Some(on_factor("mfa.verify", "failure")),
+            on_locked: Some(self.audit_event(Audit::on_factor(
+                tenant,
+                &actor,
+                meta,
+                &factor,
+                "mfa.attempt",
+                "locked",
+            ))),
         };
-        let outcome = match &proof {
-            Some(p) => {
-                self.store
-                    .complete_sign_in(&challenge.id, p, &writes, now)
-                    .await?
+        let backup_installed = match self.store.attempt_sign_in(&attempt, now).await? {
+            AttemptOutcome::Completed { backup_installed } => {
+                if let Some(event) = &attempt.writes.audit {
+                    log_audit(event);
+                }
+                backup_installed
             }
-            None => CompleteOutcome::ProofRejected,
-        };
-        let backup_installed = match outcome {
-            CompleteOutcome::Completed { backup_installed } => backup_installed,
-            CompleteOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
-            CompleteOutcome::ProofRejected => {
-                self.audit(
-                    Audit::on_factor(tenant, &actor, meta, &factor, "mfa.verify", "failure")
-                        .with_detail(factor.kind.as_str()),
-                )
-                .await?;
+            AttemptOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
+            AttemptOutcome::Rejected => {
+                if let Some(event) = &attempt.on_failure {
+                    log_audit(event);
+                }
                 return Err(ServiceError::InvalidCode);
             }
+            AttemptOutcome::Locked { retry_after_secs } => {
+                if let Some(event) = &attempt.on_locked {
+                    log_audit(event);
+                }
+                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            }
         };
-        if let Some(event) = &writes.audit {
-            log_audit(event);
-        }
         if challenge.purpose == ChallengePurpose::Enroll {
             self.after_activation(&user, &factor).await?;
         }

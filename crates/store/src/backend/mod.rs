@@ -1,7 +1,9 @@
-//! The SQL backends. `sql.rs` holds the one implementation of every store trait; it is
-//! compiled once per backend (see `sqlite.rs` and `postgres.rs`), each of which supplies its
-//! `Db` type, its migrations and the little that differs (opening, the migration lock).
-//! Nothing above this module asks which database it is talking to.
+//! The SQL backends. `sql.rs` implements every store trait for PostgreSQL through sqlx
+//! (`postgres.rs` supplies its type, migrations and migration lock); `sqlite/` implements
+//! them for SQLite through rusqlite, with a writer thread that commits in groups (see
+//! `sqlite/engine.rs` for why SQLite does not go through sqlx). Both run the same statements
+//! and pass the same contract suite (`tests/contract.rs`). Nothing above this module asks
+//! which database it is talking to.
 
 mod postgres;
 mod sqlite;
@@ -36,9 +38,8 @@ impl OpenOptions {
     }
 }
 
-/// A store over one database. Writes go through `write`, reads through `read`; on SQLite
-/// the writer pool has exactly one connection, so write transactions never contend for the
-/// database lock, and readers run in parallel under WAL. On PostgreSQL both are one pool.
+/// A store over one PostgreSQL database. `read` and `write` are the same pool (kept apart
+/// so that a read replica could be added).
 pub struct SqlStore<DB: Database> {
     read: Pool<DB>,
     write: Pool<DB>,

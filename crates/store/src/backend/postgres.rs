@@ -5,9 +5,6 @@
 //! serialization failures arise and none need retrying. Migrations take an advisory lock
 //! so replicas starting together apply each one once.
 
-// Deliberate: the one SQL implementation is compiled once per backend, with `Db` bound
-// to this backend's database type (see backend/mod.rs).
-#[allow(clippy::duplicate_mod)]
 #[path = "sql.rs"]
 mod sql;
 

@@ -1,6 +1,6 @@
-//! The store traits implemented once in SQL that both SQLite and PostgreSQL accept
-//! (`$n` placeholders, `ON CONFLICT`, `RETURNING`, `CASE`). This file is compiled twice,
-//! as a child of `sqlite.rs` and of `postgres.rs`; `super::Db` names the database.
+//! The store traits in SQL for PostgreSQL through sqlx (a child of `postgres.rs`, which
+//! names the database as `super::Db`). `sqlite/stores.rs` runs the same statements on
+//! SQLite; a change here is a change there.
 
 use super::{lock_migrations, unlock_migrations, Db, BACKEND, DATABASE_BYTES_SQL, MIGRATIONS};
 use crate::backend::SqlStore;
@@ -410,71 +410,8 @@ impl ThrottleStore for SqlStore<Db> {
         policy: &ThrottlePolicy,
         now: UnixMillis,
     ) -> Result<ThrottleDecision> {
-        let reset_before =
-            now.saturating_sub(i64::try_from(policy.reset_after_secs).unwrap_or(i64::MAX / 2000) * 1000);
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO throttles (tenant_id, scope, subject, failures, last_attempt_at, locked_until) \
-             VALUES ($1, $2, $3, 0, $4, 0) ON CONFLICT (tenant_id, scope, subject) DO NOTHING",
-        )
-        .bind(key.tenant_id.as_str())
-        .bind(key.scope)
-        .bind(&key.subject)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        // Counting happens before the attempt is evaluated, in the same statement that checks
-        // the lock, so a burst of parallel attempts cannot all slip past the limit. On
-        // PostgreSQL the row lock taken here is held until commit.
-        let counted = sqlx::query(
-            "UPDATE throttles SET \
-               failures = CASE WHEN last_attempt_at < $4 THEN 1 ELSE failures + 1 END, \
-               last_attempt_at = $5 \
-             WHERE tenant_id = $1 AND scope = $2 AND subject = $3 AND locked_until <= $5 \
-             RETURNING failures",
-        )
-        .bind(key.tenant_id.as_str())
-        .bind(key.scope)
-        .bind(&key.subject)
-        .bind(reset_before)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let decision = match counted {
-            Some(row) => {
-                let failures: i64 = row.try_get("failures")?;
-                let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-                let delay = policy.delay_after(failures);
-                if delay > 0 {
-                    sqlx::query(
-                        "UPDATE throttles SET locked_until = $4 \
-                         WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
-                    )
-                    .bind(key.tenant_id.as_str())
-                    .bind(key.scope)
-                    .bind(&key.subject)
-                    .bind(now + i64::try_from(delay).unwrap_or(0) * 1000)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                ThrottleDecision::Allowed { failures }
-            }
-            None => {
-                let locked_until: i64 = sqlx::query(
-                    "SELECT locked_until FROM throttles WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
-                )
-                .bind(key.tenant_id.as_str())
-                .bind(key.scope)
-                .bind(&key.subject)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("locked_until")?;
-                let wait_ms = (locked_until - now).max(1);
-                ThrottleDecision::Locked {
-                    retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
-                }
-            }
-        };
+        let decision = throttle_attempt_on(&mut tx, key, policy, now).await?;
         tx.commit().await?;
         Ok(decision)
     }
@@ -1031,91 +968,174 @@ impl ChallengeStore for SqlStore<Db> {
         now: UnixMillis,
     ) -> Result<CompleteOutcome> {
         let mut tx = self.write.begin().await?;
-        let completed = sqlx::query(
-            "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !completed {
+        let outcome = complete_on(&mut tx, id, proof, writes, now).await?;
+        if matches!(outcome, CompleteOutcome::Completed { .. }) {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(CompleteOutcome::ChallengeGone);
         }
-        let outcome = match proof {
-            Proof::TotpStep { factor_id, step } => {
-                // The step only moves forward: a code is accepted once, across challenges.
-                let moved = sqlx::query(
-                    "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND status = 'active' \
-                     AND (last_step IS NULL OR last_step < $1)",
-                )
-                .bind(step)
-                .bind(now)
-                .bind(factor_id.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                (moved == 1).then_some(false)
+        Ok(outcome)
+    }
+
+    async fn attempt_sign_in(&self, a: &SignInAttempt, now: UnixMillis) -> Result<AttemptOutcome> {
+        let key = &a.throttle;
+        let mut tx = self.write.begin().await?;
+        // Lock the authenticator's counter row until commit: concurrent attempts against it
+        // are decided one after another, each on the count the previous one left.
+        sqlx::query(
+            "INSERT INTO throttles (tenant_id, scope, subject, failures, last_attempt_at, locked_until) \
+             VALUES ($1, $2, $3, 0, $4, 0) ON CONFLICT (tenant_id, scope, subject) DO NOTHING",
+        )
+        .bind(key.tenant_id.as_str())
+        .bind(key.scope)
+        .bind(&key.subject)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT failures, locked_until FROM throttles WHERE tenant_id = $1 AND scope = $2 AND subject = $3 \
+             FOR UPDATE",
+        )
+        .bind(key.tenant_id.as_str())
+        .bind(key.scope)
+        .bind(&key.subject)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (failures, locked_until): (i64, i64) = (row.try_get("failures")?, row.try_get("locked_until")?);
+        if locked_until > now {
+            if let Some(event) = &a.on_locked {
+                insert_audit_on(&mut *tx, event).await?;
             }
-            Proof::BackupCode { factor_id, code_hash } => {
-                let used = sqlx::query(
+            tx.commit().await?;
+            return Ok(AttemptOutcome::Locked {
+                retry_after_secs: secs_until(locked_until, now),
+            });
+        }
+        let outcome = match &a.proof {
+            Some(proof) => {
+                let mut sp = tx.begin().await?;
+                let outcome = complete_on(&mut sp, &a.challenge_id, proof, &a.writes, now).await?;
+                if matches!(outcome, CompleteOutcome::Completed { .. }) {
+                    sp.commit().await?;
+                } else {
+                    sp.rollback().await?;
+                }
+                outcome
+            }
+            None => CompleteOutcome::ProofRejected,
+        };
+        let result = match outcome {
+            CompleteOutcome::Completed { backup_installed } => {
+                if failures != 0 || locked_until != 0 {
+                    throttle_clear_on(&mut *tx, key).await?;
+                }
+                AttemptOutcome::Completed { backup_installed }
+            }
+            CompleteOutcome::ChallengeGone => {
+                throttle_attempt_on(&mut tx, key, &a.policy, now).await?;
+                AttemptOutcome::ChallengeGone
+            }
+            CompleteOutcome::ProofRejected => {
+                throttle_attempt_on(&mut tx, key, &a.policy, now).await?;
+                if let Some(event) = &a.on_failure {
+                    insert_audit_on(&mut *tx, event).await?;
+                }
+                AttemptOutcome::Rejected
+            }
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+}
+
+/// Completes the challenge, consumes the proof and performs `writes` inside `tx`. On any
+/// outcome but `Completed` the caller must roll back what this wrote.
+async fn complete_on(
+    tx: &mut Tx<'_>,
+    id: &ChallengeId,
+    proof: &Proof,
+    writes: &SignInWrites,
+    now: UnixMillis,
+) -> Result<CompleteOutcome> {
+    let completed = sqlx::query(
+        "UPDATE challenges SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !completed {
+        return Ok(CompleteOutcome::ChallengeGone);
+    }
+    let outcome = match proof {
+        Proof::TotpStep { factor_id, step } => {
+            // The step only moves forward: a code is accepted once, across challenges.
+            let moved = sqlx::query(
+                "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND status = 'active' \
+                     AND (last_step IS NULL OR last_step < $1)",
+            )
+            .bind(step)
+            .bind(now)
+            .bind(factor_id.as_str())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            (moved == 1).then_some(false)
+        }
+        Proof::BackupCode { factor_id, code_hash } => {
+            let used = sqlx::query(
                     "UPDATE backup_codes SET used_at = $1 WHERE factor_id = $2 AND code_hash = $3 AND used_at IS NULL",
                 )
                 .bind(now)
                 .bind(factor_id.as_str())
                 .bind(code_hash)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-                if used == 1 {
-                    sqlx::query("UPDATE factors SET last_used_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(factor_id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                (used == 1).then_some(false)
+            if used == 1 {
+                sqlx::query("UPDATE factors SET last_used_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(factor_id.as_str())
+                    .execute(&mut **tx)
+                    .await?;
             }
-            Proof::SentCode { factor_id, code_hash } => {
-                if consume_code_on(&mut tx, factor_id, id.as_str(), code_hash, now).await? {
-                    sqlx::query("UPDATE factors SET last_used_at = $1 WHERE id = $2 AND status = 'active'")
-                        .bind(now)
-                        .bind(factor_id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    Some(false)
-                } else {
-                    None
-                }
-            }
-            Proof::Enrollment {
-                factor_id,
-                check,
-                backup,
-            } => activate_on(&mut tx, factor_id, check, backup, now).await?,
-        };
-        match outcome {
-            Some(backup_installed) => {
-                if let Some(key) = &writes.clear_throttle {
-                    throttle_clear_on(&mut *tx, key).await?;
-                }
-                if let Some(event) = &writes.audit {
-                    insert_audit_on(&mut *tx, event).await?;
-                }
-                if let Some((session, refresh_hash)) = &writes.session {
-                    insert_session_on(&mut tx, session, refresh_hash).await?;
-                }
-                tx.commit().await?;
-                Ok(CompleteOutcome::Completed { backup_installed })
-            }
-            None => {
-                tx.rollback().await?;
-                Ok(CompleteOutcome::ProofRejected)
+            (used == 1).then_some(false)
+        }
+        Proof::SentCode { factor_id, code_hash } => {
+            if consume_code_on(tx, factor_id, id.as_str(), code_hash, now).await? {
+                sqlx::query("UPDATE factors SET last_used_at = $1 WHERE id = $2 AND status = 'active'")
+                    .bind(now)
+                    .bind(factor_id.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                Some(false)
+            } else {
+                None
             }
         }
-    }
+        Proof::Enrollment {
+            factor_id,
+            check,
+            backup,
+        } => activate_on(tx, factor_id, check, backup, now).await?,
+    };
+    Ok(match outcome {
+        Some(backup_installed) => {
+            if let Some(key) = &writes.clear_throttle {
+                throttle_clear_on(&mut **tx, key).await?;
+            }
+            if let Some(event) = &writes.audit {
+                insert_audit_on(&mut **tx, event).await?;
+            }
+            if let Some((session, refresh_hash)) = &writes.session {
+                insert_session_on(tx, session, refresh_hash).await?;
+            }
+            CompleteOutcome::Completed { backup_installed }
+        }
+        None => CompleteOutcome::ProofRejected,
+    })
 }
 
 #[async_trait]
@@ -1449,6 +1469,80 @@ impl SeedStore for SqlStore<Db> {
             .await?
             .try_get::<i64, _>(0)?)
     }
+}
+
+/// Counts one attempt against `key` inside `tx` unless it is locked; sets the next delay.
+async fn throttle_attempt_on(
+    tx: &mut Tx<'_>,
+    key: &ThrottleKey,
+    policy: &ThrottlePolicy,
+    now: UnixMillis,
+) -> Result<ThrottleDecision> {
+    let reset_before =
+        now.saturating_sub(i64::try_from(policy.reset_after_secs).unwrap_or(i64::MAX / 2000) * 1000);
+    sqlx::query(
+        "INSERT INTO throttles (tenant_id, scope, subject, failures, last_attempt_at, locked_until) \
+             VALUES ($1, $2, $3, 0, $4, 0) ON CONFLICT (tenant_id, scope, subject) DO NOTHING",
+    )
+    .bind(key.tenant_id.as_str())
+    .bind(key.scope)
+    .bind(&key.subject)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    // Counting happens before the attempt is evaluated, in the same statement that checks
+    // the lock, so a burst of parallel attempts cannot all slip past the limit. On
+    // PostgreSQL the row lock taken here is held until commit.
+    let counted = sqlx::query(
+        "UPDATE throttles SET \
+               failures = CASE WHEN last_attempt_at < $4 THEN 1 ELSE failures + 1 END, \
+               last_attempt_at = $5 \
+             WHERE tenant_id = $1 AND scope = $2 AND subject = $3 AND locked_until <= $5 \
+             RETURNING failures",
+    )
+    .bind(key.tenant_id.as_str())
+    .bind(key.scope)
+    .bind(&key.subject)
+    .bind(reset_before)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let decision = match counted {
+        Some(row) => {
+            let failures: i64 = row.try_get("failures")?;
+            let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+            let delay = policy.delay_after(failures);
+            if delay > 0 {
+                sqlx::query(
+                    "UPDATE throttles SET locked_until = $4 \
+                         WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
+                )
+                .bind(key.tenant_id.as_str())
+                .bind(key.scope)
+                .bind(&key.subject)
+                .bind(now + i64::try_from(delay).unwrap_or(0) * 1000)
+                .execute(&mut **tx)
+                .await?;
+            }
+            ThrottleDecision::Allowed { failures }
+        }
+        None => {
+            let locked_until: i64 = sqlx::query(
+                "SELECT locked_until FROM throttles WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
+            )
+            .bind(key.tenant_id.as_str())
+            .bind(key.scope)
+            .bind(&key.subject)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("locked_until")?;
+            let wait_ms = (locked_until - now).max(1);
+            ThrottleDecision::Locked {
+                retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
+            }
+        }
+    };
+    Ok(decision)
 }
 
 async fn throttle_clear_on<'c, E>(exec: E, key: &ThrottleKey) -> Result<()>
