@@ -60,6 +60,7 @@ pub struct AppInner {
     pub outbox_wakeup: tokio::sync::Notify,
     pub senders: crate::outbox::SenderCache,
     pub delivery: latchkey_delivery::config::BuildOptions,
+    pub tenants: crate::tenant_cache::TenantCache,
 }
 
 /// Cheap to clone; shared by every request.
@@ -142,6 +143,7 @@ impl App {
         let inner = AppInner {
             outbox_wakeup: tokio::sync::Notify::new(),
             senders: Default::default(),
+            tenants: Default::default(),
             delivery,
             issuer: config.issuer(),
             hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)

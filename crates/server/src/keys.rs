@@ -141,6 +141,8 @@ pub async fn reseal_all(
 }
 
 const PEPPER_NAME: &str = "hash_pepper";
+/// The server secret through which replicas starting together agree on the first signing key.
+const FIRST_SIGNING_KEY_NAME: &str = "first_signing_key";
 
 /// The run-time key material.
 pub struct Crypto {
@@ -177,14 +179,33 @@ impl Crypto {
 
         let mut records = store.active_signing_keys().await?;
         if records.is_empty() {
-            let secret: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
+            // Replicas starting together on an empty database must not each create a key
+            // (each would publish only its own in its JWKS): the secret is claimed through
+            // `ensure_server_secret`, which one of them wins, and all store that one.
+            let claim_aad = SealedColumn::ServerSecret.aad(FIRST_SIGNING_KEY_NAME);
+            let fresh: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
+            let candidate = keyring
+                .seal(&*fresh, &claim_aad, rng)
+                .map_err(|source| KeyError::Unseal {
+                    what: claim_aad.clone(),
+                    source,
+                })?;
+            let claimed = store
+                .ensure_server_secret(FIRST_SIGNING_KEY_NAME, &candidate, now)
+                .await?;
+            let secret = keyring
+                .open(&claimed, &claim_aad)
+                .map_err(|source| KeyError::Unseal {
+                    what: claim_aad.clone(),
+                    source,
+                })?;
             // A 32-byte secret is always a valid Ed25519 key.
-            let signer = Signer::from_secret(&*secret)
+            let signer = Signer::from_secret(&secret)
                 .ok_or_else(|| KeyError::Master("could not create a signing key".into()))?;
             let kid = signer.kid().to_owned();
             let record = SigningKeyRecord {
                 private_sealed: keyring
-                    .seal(&*secret, &SealedColumn::SigningKeyPrivate.aad(&kid), rng)
+                    .seal(&secret, &SealedColumn::SigningKeyPrivate.aad(&kid), rng)
                     .map_err(|source| KeyError::Unseal {
                         what: kid.clone(),
                         source,
@@ -276,4 +297,40 @@ fn public_map(records: &[SigningKeyRecord]) -> HashMap<String, [u8; 32]> {
         .iter()
         .filter_map(|r| Some((r.kid.clone(), <[u8; 32]>::try_from(r.public_key.as_slice()).ok()?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use latchkey_core::rand::OsRandom;
+
+    /// Replicas starting together on an empty database end up with one signing key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn simultaneous_starts_agree_on_one_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = latchkey_store::open(&latchkey_store::OpenOptions::new(url))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let master = MasterKey::from_bytes([9; 32]);
+        let loads: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, ring) = (store.clone(), Keyring::new(master.clone(), vec![]));
+                tokio::spawn(async move {
+                    Crypto::load(&store, ring, 1_800_000_000_000, &OsRandom)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut kids = Vec::new();
+        for load in loads {
+            kids.push(load.await.unwrap().signer().kid().to_owned());
+        }
+        kids.dedup();
+        assert_eq!(kids.len(), 1, "replicas sign with different keys: {kids:?}");
+        assert_eq!(store.active_signing_keys().await.unwrap().len(), 1);
+    }
 }

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod seed;
 pub mod service;
 pub mod telemetry;
+pub mod tenant_cache;
 
 pub use app::{App, AppOptions, StartupError};
 pub use config::Config;

@@ -174,7 +174,9 @@ impl App {
         if !problems.is_empty() {
             return Err(ServiceError::InvalidSettings(problems));
         }
-        if !self.store.update_tenant_settings(&next, self.now()).await? {
+        let updated = self.store.update_tenant_settings(&next, self.now()).await?;
+        self.tenants.forget(&tenant.id);
+        if !updated {
             return Err(ServiceError::TenantNotFound);
         }
         tracing::info!(tenant_id = %tenant.id, "tenant settings changed");

@@ -261,11 +261,10 @@ impl App {
             .await?
         {
             RotateOutcome::Rotated(session) => {
-                let tenant = self
-                    .store
-                    .get_tenant(&session.tenant_id)
-                    .await?
-                    .ok_or(ServiceError::InvalidRefreshToken)?;
+                let tenant = match self.load_tenant(&session.tenant_id).await {
+                    Err(ServiceError::TenantNotFound) => return Err(ServiceError::InvalidRefreshToken),
+                    other => other?,
+                };
                 Ok(self.tokens_for(&tenant, &session, next))
             }
             RotateOutcome::Reused => {
@@ -334,10 +333,17 @@ impl App {
             .ok_or(ServiceError::UserNotFound)
     }
 
+    /// A tenant, from the short-lived cache or the store (see `tenant_cache`).
     pub async fn load_tenant(&self, id: &TenantId) -> ServiceResult<Tenant> {
-        self.store
+        if let Some(tenant) = self.tenants.get(id) {
+            return Ok(tenant);
+        }
+        let tenant = self
+            .store
             .get_tenant(id)
             .await?
-            .ok_or(ServiceError::TenantNotFound)
+            .ok_or(ServiceError::TenantNotFound)?;
+        self.tenants.put(&tenant);
+        Ok(tenant)
     }
 }
