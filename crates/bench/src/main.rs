@@ -1,7 +1,8 @@
 //! `latchkey-bench`: runs named scenarios against a Latchkey server over keep-alive HTTP and
 //! prints one line per scenario: requests per second, latency percentiles, errors, and, given
 //! the server's PID, server CPU per request and peak memory. Timings are printed, never
-//! asserted. See docs/PERFORMANCE.md for the method.
+//! asserted. Given several `--url`s (replicas of one server on one database), workers are
+//! spread over them round-robin. See docs/PERFORMANCE.md for the method.
 
 use clap::Parser;
 use latchkey_core::totp;
@@ -26,9 +27,9 @@ const ALL: &[&str] = &[
 #[derive(Parser, Clone)]
 #[command(name = "latchkey-bench", about = "Load generator for Latchkey")]
 struct Args {
-    /// The server's base URL.
+    /// The server's base URL. Repeat it for replicas: worker i uses URL i mod n.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    url: Vec<String>,
     /// A secret key of the default tenant (enroll-totp uses the admin API).
     #[arg(long, env = "LATCHKEY_BENCH_KEY")]
     key: Option<String>,
@@ -41,9 +42,13 @@ struct Args {
     /// Unmeasured time before it.
     #[arg(long, default_value = "2s")]
     warmup: String,
-    /// The server's process id, for CPU and memory figures.
+    /// The server's process id, for CPU and memory figures. Repeat it for replicas: CPU per
+    /// request and resident memory (idle and peak) are then the sums over all the processes.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// Append one JSON object per scenario (the measured figures) to this file.
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
     /// The manifest `latchkey seed --manifest` wrote (verify-totp, signin-mfa).
     #[arg(long)]
     manifest: Option<PathBuf>,
@@ -113,7 +118,8 @@ fn load_manifest(path: &PathBuf) -> Result<Vec<Arc<Seeded>>, String> {
 /// What every worker of a scenario shares.
 struct Ctx {
     http: reqwest::Client,
-    url: String,
+    /// Base URLs without a trailing slash; worker `w` uses `urls[w % urls.len()]`.
+    urls: Vec<String>,
     key: Option<String>,
     /// Per worker: (user id, access token, refresh token).
     users: Vec<Mutex<(String, String, String)>>,
@@ -124,8 +130,23 @@ struct Ctx {
     next: AtomicUsize,
 }
 
-async fn post(ctx: &Ctx, path: &str, body: Value, bearer: Option<&str>) -> Result<(u16, Value), String> {
-    let mut req = ctx.http.post(format!("{}{path}", ctx.url)).json(&body);
+impl Ctx {
+    /// The base URL worker `w` talks to.
+    fn url(&self, w: usize) -> &str {
+        self.urls
+            .get(w % self.urls.len().max(1))
+            .map_or("", String::as_str)
+    }
+}
+
+async fn post(
+    ctx: &Ctx,
+    w: usize,
+    path: &str,
+    body: Value,
+    bearer: Option<&str>,
+) -> Result<(u16, Value), String> {
+    let mut req = ctx.http.post(format!("{}{path}", ctx.url(w))).json(&body);
     if let Some(b) = bearer {
         req = req.bearer_auth(b);
     }
@@ -157,7 +178,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             };
             let resp = ctx
                 .http
-                .get(format!("{}{path}", ctx.url))
+                .get(format!("{}{path}", ctx.url(w)))
                 .send()
                 .await
                 .map_err(|e| e.to_string())?;
@@ -169,6 +190,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             let email = format!("bench-signin-{w}@bench.test");
             let (status, body) = post(
                 ctx,
+                w,
                 "/v1/auth/signin",
                 json!({ "email": email, "password": PASSWORD }),
                 None,
@@ -178,8 +200,14 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
         }
         "refresh" => {
             let token = ctx.users[w].lock().map_err(|e| e.to_string())?.2.clone();
-            let (status, body) =
-                post(ctx, "/v1/auth/refresh", json!({ "refresh_token": token }), None).await?;
+            let (status, body) = post(
+                ctx,
+                w,
+                "/v1/auth/refresh",
+                json!({ "refresh_token": token }),
+                None,
+            )
+            .await?;
             expect(status, 200, &body)?;
             if let Ok(mut u) = ctx.users[w].lock() {
                 u.2 = body["refresh_token"].as_str().unwrap_or_default().to_owned();
@@ -193,7 +221,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             };
             let Some(code) = user.next_code() else { continue };
             let body = json!({ "challenge_id": challenge, "factor_id": user.factor_id, "code": code });
-            let (status, body) = post(ctx, "/v1/mfa/verify", body, None).await?;
+            let (status, body) = post(ctx, w, "/v1/mfa/verify", body, None).await?;
             return expect(status, 200, &body).map(|_| true);
         },
         "signin-mfa" => {
@@ -202,6 +230,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
                 let user = ctx.mfa_users[ctx.next.fetch_add(1, Ordering::Relaxed) % n].clone();
                 let (status, body) = post(
                     ctx,
+                    w,
                     "/v1/auth/signin",
                     json!({ "email": user.email, "password": PASSWORD }),
                     None,
@@ -212,7 +241,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
                 let Some(code) = user.next_code() else { continue };
                 let challenge = body["error"]["challenge_id"].clone();
                 let body = json!({ "challenge_id": challenge, "factor_id": user.factor_id, "code": code });
-                let (status, body) = post(ctx, "/v1/mfa/verify", body, None).await?;
+                let (status, body) = post(ctx, w, "/v1/mfa/verify", body, None).await?;
                 return expect(status, 200, &body).map(|_| true);
             }
             Ok(false)
@@ -222,6 +251,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             let user = ctx.users[w].lock().map_err(|e| e.to_string())?.0.clone();
             let (status, e) = post(
                 ctx,
+                w,
                 &format!("/v1/users/{user}/mfa/factors"),
                 json!({ "type": "totp" }),
                 Some(key),
@@ -234,6 +264,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             let fid = e["factor_id"].as_str().unwrap_or_default();
             let (status, body) = post(
                 ctx,
+                w,
                 &format!("/v1/users/{user}/mfa/factors/{fid}/confirm"),
                 json!({ "code": code }),
                 Some(key),
@@ -255,6 +286,21 @@ fn cpu_ms(pid: u32) -> Option<f64> {
     Some((utime + stime) * 10.0)
 }
 
+/// Summed over the processes; `None` without any, or when one cannot be read.
+fn cpu_ms_sum(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| cpu_ms(*p)).sum()
+}
+
+fn rss_mb_sum(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| rss_mb(*p)).sum()
+}
+
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -269,6 +315,7 @@ async fn setup(name: &str, args: &Args, ctx: &mut Ctx, manifest: &[Arc<Seeded>])
                 let email = format!("bench-{name}-{w}@bench.test");
                 let (status, body) = post(
                     ctx,
+                    w,
                     "/v1/auth/signup",
                     json!({ "email": email, "password": PASSWORD }),
                     None,
@@ -277,6 +324,7 @@ async fn setup(name: &str, args: &Args, ctx: &mut Ctx, manifest: &[Arc<Seeded>])
                 if status == 409 {
                     let (status, b) = post(
                         ctx,
+                        w,
                         "/v1/auth/signin",
                         json!({ "email": email, "password": PASSWORD }),
                         None,
@@ -351,7 +399,11 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
         .map_err(|e| e.to_string())?;
     let mut ctx = Ctx {
         http,
-        url: args.url.trim_end_matches('/').to_owned(),
+        urls: args
+            .url
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .collect(),
         key: args.key.clone(),
         users: Vec::new(),
         queue: Mutex::new(VecDeque::new()),
@@ -406,18 +458,18 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
         }));
     }
     // Progress, and the server's CPU and memory over the measured window.
-    let pid = args.server_pid;
+    let pids = &args.server_pid;
     // Progress only on a terminal: logs get the summary lines alone.
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let idle_rss = pid.and_then(rss_mb);
+    let idle_rss = rss_mb_sum(pids);
     let mut cpu_start = None;
     let mut peak_rss: f64 = 0.0;
     while Instant::now() < end && !workers.iter().all(|w| w.is_finished()) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if cpu_start.is_none() && Instant::now() >= measure_from {
-            cpu_start = pid.and_then(cpu_ms);
+            cpu_start = cpu_ms_sum(pids);
         }
-        if let Some(r) = pid.and_then(rss_mb) {
+        if let Some(r) = rss_mb_sum(pids) {
             peak_rss = peak_rss.max(r);
         }
         let elapsed = started.elapsed().as_secs_f64();
@@ -437,33 +489,71 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
     let measured_secs = (Instant::now().min(end) - measure_from.min(Instant::now()))
         .as_secs_f64()
         .max(0.001);
-    let cpu_end = pid.and_then(cpu_ms);
+    let cpu_end = cpu_ms_sum(pids);
     let mut lat = latencies.lock().map_err(|e| e.to_string())?.clone();
     lat.sort_unstable();
     let n = lat.len();
-    let cpu_per_req = match (cpu_start, cpu_end) {
-        (Some(a), Some(b)) if n > 0 => format!("{:.3}ms", (b - a) / n as f64),
-        _ => "-".into(),
+    let cpu_ms_per_req = match (cpu_start, cpu_end) {
+        (Some(a), Some(b)) if n > 0 => Some((b - a) / n as f64),
+        _ => None,
     };
+    let cpu_per_req = cpu_ms_per_req.map_or_else(|| "-".into(), |c| format!("{c:.3}ms"));
     let rss = match idle_rss {
         Some(idle) => format!("{idle:.1}MB idle, {peak_rss:.1}MB peak"),
         None => "-".into(),
     };
-    println!(
-        "{name:<12} conc={:<3} {:>9.1} req/s  p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms  errors={}  cpu/req={cpu_per_req}  rss={rss}{}",
-        args.concurrency,
-        n as f64 / measured_secs,
+    let rps = n as f64 / measured_secs;
+    let (p50, p90, p99, max) = (
         percentile(&lat, 0.50),
         percentile(&lat, 0.90),
         percentile(&lat, 0.99),
         percentile(&lat, 1.0),
-        errors.load(Ordering::Relaxed),
-        if exhausted.load(Ordering::Relaxed) { "  (ran out of seeded work early)" } else { "" },
     );
+    let errors = errors.load(Ordering::Relaxed);
+    let exhausted = exhausted.load(Ordering::Relaxed);
+    println!(
+        "{name:<12} conc={:<3} {rps:>9.1} req/s  p50={p50:.2}ms p90={p90:.2}ms p99={p99:.2}ms max={max:.2}ms  errors={errors}  cpu/req={cpu_per_req}  rss={rss}{}",
+        args.concurrency,
+        if exhausted { "  (ran out of seeded work early)" } else { "" },
+    );
+    if let Some(path) = &args.json_out {
+        let round = |x: f64, places: i32| {
+            let f = 10f64.powi(places);
+            (x * f).round() / f
+        };
+        let record = json!({
+            "scenario": name,
+            "concurrency": args.concurrency,
+            "servers": args.url.len(),
+            "requests": n,
+            "measured_s": round(measured_secs, 3),
+            "rps": round(rps, 1),
+            "p50_ms": round(p50, 3),
+            "p90_ms": round(p90, 3),
+            "p99_ms": round(p99, 3),
+            "max_ms": round(max, 3),
+            "errors": errors,
+            "cpu_ms_per_req": cpu_ms_per_req.map(|c| round(c, 4)),
+            "rss_idle_mb": idle_rss.map(|r| round(r, 1)),
+            "rss_peak_mb": idle_rss.map(|_| round(peak_rss, 1)),
+            "exhausted": exhausted,
+        });
+        append_line(path, &record.to_string())?;
+    }
     if let Ok(Some(e)) = first_error.lock().map(|f| f.clone()) {
         eprintln!("{name}: first error: {e}");
     }
     Ok(())
+}
+
+fn append_line(path: &PathBuf, line: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    writeln!(file, "{line}").map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What one Argon2id hash costs here with the server's default parameters: the floor under
@@ -516,6 +606,13 @@ async fn main() -> std::process::ExitCode {
         }
         out
     };
+    if args.url.len() > 1 {
+        println!(
+            "# {} servers, workers spread round-robin: {}",
+            args.url.len(),
+            args.url.join(" ")
+        );
+    }
     if names.contains(&"signin") {
         println!("# {}", hash_baseline());
     }
