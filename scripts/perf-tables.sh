@@ -12,7 +12,7 @@
 #   - --once scenarios (default "healthz jwks signin enroll-totp") in the same run at the
 #     smallest size only;
 # then --replicas (default 2; 0: skip) PostgreSQL servers on one database running
-# --replica-scenarios (default verify-totp) at the smallest size.
+# --replica-scenarios (default verify-totp) at --replica-users users (default: the smallest size).
 #
 # Defaults and why:
 #   --challenges-small 4   pending challenges per user below 100,000 users;
@@ -43,6 +43,7 @@ once="healthz jwks signin enroll-totp"
 stores="sqlite postgres"
 replicas=2
 replica_scenarios="verify-totp"
+replica_users=""
 challenges_small=4 challenges_large=1
 db="${LATCHKEY_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/latchkey_bench}"
 record="${TMPDIR:-/tmp}/latchkey-perf-$stamp.jsonl"
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
     --stores) stores="$2"; shift ;;
     --replicas) replicas="$2"; shift ;;
     --replica-scenarios) replica_scenarios="$2"; shift ;;
+    --replica-users) replica_users="$2"; shift ;;
     --challenges-small) challenges_small="$2"; shift ;;
     --challenges-large) challenges_large="$2"; shift ;;
     --database-url) db="$2"; shift ;;
@@ -124,8 +126,9 @@ for store in $stores; do
   done
 done
 if [ "$replicas" -gt 1 ]; then
-  bench --database-url "$db" --replicas "$replicas" --users "$smallest" \
-    --challenges "$(challenges_for "$smallest")" --scenarios "$(canonical $replica_scenarios)"
+  replica_users=${replica_users:-$smallest}
+  bench --database-url "$db" --replicas "$replicas" --users "$replica_users" \
+    --challenges "$(challenges_for "$replica_users")" --scenarios "$(canonical $replica_scenarios)"
 fi
 
 [ -s "$record" ] && render "$record" "$label"
