@@ -15,11 +15,11 @@
 # --replica-scenarios (default verify-totp) at --replica-users users (default: the smallest size).
 #
 # Defaults and why:
-#   --challenges-small 4   pending challenges per user below 100,000 users;
-#   --challenges-large 1   from 100,000 users: verify-totp uses half the users, so 1 each
-#                          already queues ≥ 50,000 verifies, far more than a run can use, and
-#                          keeps the 1M-user seed (about 2 min on SQLite, 5 on PostgreSQL here)
-#                          and its database small.
+#   --challenges-small 4   pending challenges per user below 1,000,000 users (verify-totp
+#                          uses half the users, two verifies per factor per 30-second step);
+#   --challenges-large 1   at 1,000,000 users and more: 1 each already queues 500,000
+#                          verifies, far more than a run can use, and keeps the 1M-user seed
+#                          (about 2 min on SQLite, 5 on PostgreSQL here) and its database small.
 #   Each TOTP factor can be used once per 30-second step (the bench uses the current and the
 #   next), so verify-totp can do at most about users × (1 + (warmup + duration) / 30 s) / 2
 #   verifies per run: at 1,000 users that is ~1,200 — less than one second at full rate — and the
@@ -112,7 +112,7 @@ bench() { # bench.sh arguments; its output goes to stderr so stdout carries only
     failed=$((failed + 1))
   fi
 }
-challenges_for() { if [ "$1" -ge 100000 ]; then echo "$challenges_large"; else echo "$challenges_small"; fi; }
+challenges_for() { if [ "$1" -ge 1000000 ]; then echo "$challenges_large"; else echo "$challenges_small"; fi; }
 
 echo "recording to $record (label \"$label\")" >&2
 for store in $stores; do

@@ -103,13 +103,13 @@ def render(rows, source):
         mine.sort(key=lambda r: (order(r["scenario"]), r["scenario"], r["users"]))
         out.append(f"{title}:")
         out.append("")
-        out.append("| scenario | users | req/s | p50 | p99 | server CPU/req | RSS peak | DB bytes/user |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| scenario | users | req/s | p50 | p99 | server CPU/req | generator CPU/req | RSS peak | DB bytes/user |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for r in mine:
             out.append(
                 f"| {r['scenario']} | {count(r['users'])} | {throughput(r, notes)} | {ms(r['p50_ms'])} "
-                f"| {ms(r['p99_ms'])} | {cpu(r.get('cpu_ms_per_req'))} | {mb(r.get('rss_peak_mb'))} "
-                f"| {per_user(r.get('bytes_per_user'))} |"
+                f"| {ms(r['p99_ms'])} | {cpu(r.get('cpu_ms_per_req'))} | {cpu(r.get('generator_cpu_ms_per_req'))} "
+                f"| {mb(r.get('rss_peak_mb'))} | {per_user(r.get('bytes_per_user'))} |"
             )
         out.append("")
     replicated = {(s, u, sc) for (s, u, rep, sc) in rows if rep > 1}

@@ -463,11 +463,13 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let idle_rss = rss_mb_sum(pids);
     let mut cpu_start = None;
+    let mut gen_start = None;
     let mut peak_rss: f64 = 0.0;
     while Instant::now() < end && !workers.iter().all(|w| w.is_finished()) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if cpu_start.is_none() && Instant::now() >= measure_from {
             cpu_start = cpu_ms_sum(pids);
+            gen_start = cpu_ms(std::process::id());
         }
         if let Some(r) = rss_mb_sum(pids) {
             peak_rss = peak_rss.max(r);
@@ -490,6 +492,7 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
         .as_secs_f64()
         .max(0.001);
     let cpu_end = cpu_ms_sum(pids);
+    let gen_end = cpu_ms(std::process::id());
     let mut lat = latencies.lock().map_err(|e| e.to_string())?.clone();
     lat.sort_unstable();
     let n = lat.len();
@@ -498,6 +501,13 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
         _ => None,
     };
     let cpu_per_req = cpu_ms_per_req.map_or_else(|| "-".into(), |c| format!("{c:.3}ms"));
+    // The load generator's own CPU per request: on a shared machine, what it takes is not
+    // available to the server.
+    let gen_ms_per_req = match (gen_start, gen_end) {
+        (Some(a), Some(b)) if n > 0 => Some((b - a) / n as f64),
+        _ => None,
+    };
+    let gen_per_req = gen_ms_per_req.map_or_else(|| "-".into(), |c| format!("{c:.3}ms"));
     let rss = match idle_rss {
         Some(idle) => format!("{idle:.1}MB idle, {peak_rss:.1}MB peak"),
         None => "-".into(),
@@ -512,7 +522,7 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
     let errors = errors.load(Ordering::Relaxed);
     let exhausted = exhausted.load(Ordering::Relaxed);
     println!(
-        "{name:<12} conc={:<3} {rps:>9.1} req/s  p50={p50:.2}ms p90={p90:.2}ms p99={p99:.2}ms max={max:.2}ms  errors={errors}  cpu/req={cpu_per_req}  rss={rss}{}",
+        "{name:<12} conc={:<3} {rps:>9.1} req/s  p50={p50:.2}ms p90={p90:.2}ms p99={p99:.2}ms max={max:.2}ms  errors={errors}  cpu/req={cpu_per_req}  gen/req={gen_per_req}  rss={rss}{}",
         args.concurrency,
         if exhausted { "  (ran out of seeded work early)" } else { "" },
     );
@@ -534,6 +544,7 @@ async fn run(name: &'static str, args: &Args, manifest: &[Arc<Seeded>]) -> Resul
             "max_ms": round(max, 3),
             "errors": errors,
             "cpu_ms_per_req": cpu_ms_per_req.map(|c| round(c, 4)),
+            "generator_cpu_ms_per_req": gen_ms_per_req.map(|c| round(c, 4)),
             "rss_idle_mb": idle_rss.map(|r| round(r, 1)),
             "rss_peak_mb": idle_rss.map(|_| round(peak_rss, 1)),
             "exhausted": exhausted,

@@ -37,8 +37,9 @@ pub(super) enum Write<R> {
 type Committed = std::result::Result<(), String>;
 /// Answers a caller once its batch is committed (or not).
 type Reply = Box<dyn FnOnce(&Committed) + Send>;
-/// A unit of work for the writer: runs in its savepoint and returns how to answer.
-type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+/// A unit of work for the writer: runs in its savepoint and returns how to answer, and
+/// whether the batch's transaction is still sound (its savepoint could be undone or released).
+type Job = Box<dyn FnOnce(&Connection) -> (Reply, bool) + Send>;
 
 enum Msg {
     Job(Job),
@@ -130,15 +131,16 @@ impl Engine {
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R>>();
         let job: Job = Box::new(move |conn: &Connection| {
-            let outcome = in_savepoint(conn, f);
-            Box::new(move |committed: &Committed| {
+            let (outcome, sound) = in_savepoint(conn, f);
+            let reply: Reply = Box::new(move |committed: &Committed| {
                 let answer = match (outcome, committed) {
                     (Err(e), _) => Err(e),
                     (Ok(_), Err(e)) => Err(StoreError::Commit(e.clone())),
                     (Ok(v), Ok(())) => Ok(v),
                 };
                 let _ = tx.send(answer);
-            })
+            });
+            (reply, sound)
         });
         self.send(Msg::Job(job))?;
         rx.await.map_err(|_| {
@@ -196,8 +198,12 @@ impl Drop for Engine {
 }
 
 /// Runs one job in a savepoint of its own; catches a panic so the writer survives it.
-fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<Write<R>>) -> Result<R> {
-    exec(conn, "SAVEPOINT job")?;
+/// The flag is `false` if the savepoint could not be rolled back or released: the batch's
+/// transaction may then hold writes nobody asked for, and must not commit.
+fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<Write<R>>) -> (Result<R>, bool) {
+    if let Err(e) = exec(conn, "SAVEPOINT job") {
+        return (Err(e.into()), false);
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
     let (keep, result) = match outcome {
         Ok(Ok(Write::Keep(v))) => (true, Ok(v)),
@@ -206,10 +212,14 @@ fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<Writ
         Err(_) => (false, Err(StoreError::Commit("a store job panicked".into()))),
     };
     if !keep {
-        exec(conn, "ROLLBACK TO job")?;
+        if let Err(e) = exec(conn, "ROLLBACK TO job") {
+            return (Err(e.into()), false);
+        }
     }
-    exec(conn, "RELEASE job")?;
-    result
+    if let Err(e) = exec(conn, "RELEASE job") {
+        return (Err(e.into()), false);
+    }
+    (result, true)
 }
 
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -249,13 +259,27 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         return;
     }
-    let replies: Vec<Reply> = batch.into_iter().map(|job| job(conn)).collect();
-    let committed: Committed = match exec(conn, "COMMIT") {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = exec(conn, "ROLLBACK");
-            tracing::error!(error = %e, "sqlite group commit failed");
-            Err(e.to_string())
+    let mut sound = true;
+    let replies: Vec<Reply> = batch
+        .into_iter()
+        .map(|job| {
+            let (reply, ok) = job(conn);
+            sound &= ok;
+            reply
+        })
+        .collect();
+    let committed: Committed = if !sound {
+        let _ = exec(conn, "ROLLBACK");
+        tracing::error!("a write could not be undone on its own; its whole group was rolled back");
+        Err("the group commit was rolled back".into())
+    } else {
+        match exec(conn, "COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = exec(conn, "ROLLBACK");
+                tracing::error!(error = %e, "sqlite group commit failed");
+                Err(e.to_string())
+            }
         }
     };
     for reply in replies {
