@@ -110,6 +110,7 @@ contract!(
     attempts_lock_count_and_complete_in_one_transaction,
     parallel_attempts_evaluate_at_most_the_free_ones,
     a_group_commit_keeps_each_write_apart,
+    seeding_loads_rows_as_given,
 );
 
 fn tenant(name: &str) -> Tenant {
@@ -1509,4 +1510,41 @@ async fn a_group_commit_keeps_each_write_apart(s: DynStore) {
             assert_eq!(s.get_user(&t.id, &u.id).await.unwrap(), Some(u));
         }
     }
+}
+
+async fn seeding_loads_rows_as_given(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let before = s.database_bytes().await.unwrap();
+    let users: Vec<User> = (0..25)
+        .map(|i| User {
+            phone_number: (i % 2 == 0).then(|| format!("+4420794601{i:02}")),
+            ..user(&t.id, &format!("s{i}@example.com"))
+        })
+        .collect();
+    let factors: Vec<Factor> = users
+        .iter()
+        .map(|u| Factor {
+            secret_sealed: Some(format!("lk1.k.{}", u.id)),
+            last_step: None,
+            ..factor(u, FactorKind::Totp, FactorStatus::Active)
+        })
+        .collect();
+    let challenges: Vec<Challenge> = users.iter().map(|u| challenge(u, T0 + 60_000)).collect();
+    s.seed(&users, &factors, &challenges).await.unwrap();
+    for ((u, f), c) in users.iter().zip(&factors).zip(&challenges) {
+        assert_eq!(s.get_user(&t.id, &u.id).await.unwrap().as_ref(), Some(u));
+        assert_eq!(s.get_factor(&t.id, &f.id).await.unwrap().as_ref(), Some(f));
+        assert_eq!(s.get_challenge(&t.id, &c.id).await.unwrap().as_ref(), Some(c));
+    }
+    assert!(s.database_bytes().await.unwrap() >= before);
+    // A duplicate email is refused like any insert.
+    let again = User {
+        id: UserId::generate(T0, &OsRandom),
+        ..users[0].clone()
+    };
+    assert!(matches!(
+        s.seed(&[again], &[], &[]).await,
+        Err(StoreError::Conflict)
+    ));
 }
