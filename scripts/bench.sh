@@ -76,6 +76,13 @@ fi
 empty_out=$("$target/latchkey" seed --users 0 --prefix empty)
 seed_out=$("$target/latchkey" seed --users "$users" --challenges "$challenges" --manifest "$work/manifest.jsonl")
 echo "# $seed_out"
+# Settle PostgreSQL after the bulk load (statistics, visibility map, dirty pages on disk) so
+# neither autovacuum nor a checkpoint's writes run during the measurement, as they would not
+# right after a bulk load on a database in steady use.
+if [ -n "$db" ]; then
+  psql "$db" -qc 'VACUUM ANALYZE' >/dev/null
+  psql "$db" -qc 'CHECKPOINT' >/dev/null
+fi
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 urls=() bench_args=()
