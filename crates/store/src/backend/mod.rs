@@ -6,6 +6,7 @@
 //! which database it is talking to.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use crate::{DynStore, Result, StoreError};

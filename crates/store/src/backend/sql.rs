@@ -14,7 +14,12 @@ use latchkey_core::settings::TenantSettings;
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use sqlx::{Acquire, Row};
 
-type DbRow = <Db as sqlx::Database>::Row;
+use super::rows::{
+    api_key as api_key_from_row, audit as audit_from_row, challenge as challenge_from_row,
+    factor as factor_from_row, outbox as outbox_from_row, session as session_from_row,
+    settings_json, tenant as tenant_from_row, user as user_from_row, API_KEY_COLUMNS, AUDIT_COLUMNS,
+    CHALLENGE_COLUMNS, FACTOR_COLUMNS, OUTBOX_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
+};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
@@ -27,69 +32,6 @@ fn conflict_or(e: sqlx::Error) -> StoreError {
         StoreError::Database(e)
     }
 }
-
-fn tenant_from_row(row: &DbRow) -> Result<Tenant> {
-    let settings: String = row.try_get("settings")?;
-    Ok(Tenant {
-        id: TenantId::from_trusted(row.try_get("id")?),
-        name: row.try_get("name")?,
-        settings: serde_json::from_str::<TenantSettings>(&settings)
-            .map_err(|e| StoreError::Corrupt(format!("tenant settings: {e}")))?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn api_key_from_row(row: &DbRow) -> Result<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: ApiKeyId::from_trusted(row.try_get("id")?),
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        name: row.try_get("name")?,
-        key_hash: row.try_get("key_hash")?,
-        display_prefix: row.try_get("display_prefix")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
-fn user_from_row(row: &DbRow) -> Result<User> {
-    Ok(User {
-        id: UserId::from_trusted(row.try_get("id")?),
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        email: Email::from_trusted(row.try_get("email")?),
-        password_hash: row.try_get("password_hash")?,
-        name: row.try_get("name")?,
-        phone_number: row.try_get("phone_number")?,
-        phone_verified_at: row.try_get("phone_verified_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn session_from_row(row: &DbRow) -> Result<Session> {
-    let amr: String = row.try_get("amr")?;
-    Ok(Session {
-        id: SessionId::from_trusted(row.try_get("id")?),
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        user_id: UserId::from_trusted(row.try_get("user_id")?),
-        amr: serde_json::from_str(&amr).map_err(|e| StoreError::Corrupt(format!("session amr: {e}")))?,
-        acr: row.try_get("acr")?,
-        auth_time: row.try_get("auth_time")?,
-        mfa_at: row.try_get("mfa_at")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
-fn settings_json(s: &TenantSettings) -> Result<String> {
-    serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_number, \
-     phone_verified_at, created_at, updated_at";
-const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
-     created_at, expires_at, revoked_at";
-const API_KEY_COLUMNS: &str = "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
 
 async fn insert_api_key_on<'c, E>(exec: E, key: &ApiKeyRecord) -> Result<()>
 where
@@ -566,69 +508,6 @@ async fn apply_migrations(conn: &mut <Db as sqlx::Database>::Connection) -> Resu
         tracing::info!(version, name, backend = BACKEND, "applied migration");
     }
     Ok(())
-}
-
-const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, last_step, \
-     created_at, expires_at, confirmed_at, last_used_at, destination";
-const CHALLENGE_COLUMNS: &str =
-    "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
-const AUDIT_COLUMNS: &str =
-    "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
-
-fn factor_from_row(row: &DbRow) -> Result<Factor> {
-    let kind: String = row.try_get("kind")?;
-    let status: String = row.try_get("status")?;
-    Ok(Factor {
-        id: FactorId::from_trusted(row.try_get("id")?),
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        user_id: UserId::from_trusted(row.try_get("user_id")?),
-        kind: FactorKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("factor kind {kind}")))?,
-        name: row.try_get("name")?,
-        status: FactorStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("factor status {status}")))?,
-        secret_sealed: row.try_get("secret_sealed")?,
-        last_step: row.try_get("last_step")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        confirmed_at: row.try_get("confirmed_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        destination: row.try_get("destination")?,
-    })
-}
-
-fn challenge_from_row(row: &DbRow) -> Result<Challenge> {
-    let purpose: String = row.try_get("purpose")?;
-    let amr: String = row.try_get("amr")?;
-    let factor_id: Option<String> = row.try_get("factor_id")?;
-    Ok(Challenge {
-        id: ChallengeId::from_trusted(row.try_get("id")?),
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        user_id: UserId::from_trusted(row.try_get("user_id")?),
-        purpose: ChallengePurpose::parse(&purpose)
-            .ok_or_else(|| StoreError::Corrupt(format!("challenge purpose {purpose}")))?,
-        amr: serde_json::from_str(&amr).map_err(|e| StoreError::Corrupt(format!("challenge amr: {e}")))?,
-        factor_id: factor_id.map(FactorId::from_trusted),
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        completed_at: row.try_get("completed_at")?,
-    })
-}
-
-fn audit_from_row(row: &DbRow) -> Result<AuditEvent> {
-    let user_id: Option<String> = row.try_get("user_id")?;
-    let factor_id: Option<String> = row.try_get("factor_id")?;
-    Ok(AuditEvent {
-        id: row.try_get("id")?,
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        user_id: user_id.map(UserId::from_trusted),
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
-        factor_id: factor_id.map(FactorId::from_trusted),
-        outcome: row.try_get("outcome")?,
-        ip: row.try_get("ip")?,
-        detail: row.try_get("detail")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
 
 type Tx<'a> = sqlx::Transaction<'a, Db>;
@@ -1177,36 +1056,6 @@ impl AuditStore for SqlStore<Db> {
         .await?;
         rows.iter().map(audit_from_row).collect()
     }
-}
-
-const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination, payload_sealed, status, \
-     attempts, next_attempt_at, locked_until, expires_at, last_error, provider, provider_message_id, created_at, \
-     updated_at";
-
-fn outbox_from_row(row: &DbRow) -> Result<OutboxMessage> {
-    let channel: String = row.try_get("channel")?;
-    let status: String = row.try_get("status")?;
-    Ok(OutboxMessage {
-        id: row.try_get("id")?,
-        tenant_id: TenantId::from_trusted(row.try_get("tenant_id")?),
-        user_id: UserId::from_trusted(row.try_get("user_id")?),
-        factor_id: FactorId::from_trusted(row.try_get("factor_id")?),
-        channel: latchkey_core::factor::Channel::parse(&channel)
-            .ok_or_else(|| StoreError::Corrupt(format!("outbox channel {channel}")))?,
-        destination: row.try_get("destination")?,
-        payload_sealed: row.try_get("payload_sealed")?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("outbox status {status}")))?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        locked_until: row.try_get("locked_until")?,
-        expires_at: row.try_get("expires_at")?,
-        last_error: row.try_get("last_error")?,
-        provider: row.try_get("provider")?,
-        provider_message_id: row.try_get("provider_message_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
 }
 
 async fn bump_stat_on<'c, E>(exec: E, tenant: &str, metric: &str, label: &str) -> Result<()>

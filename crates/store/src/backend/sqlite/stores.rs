@@ -2,6 +2,10 @@
 //! statements share one transaction); every read runs on a pooled read-only connection.
 //! Inputs are cloned into write jobs, which outlive the borrowed call.
 
+use crate::backend::rows::{
+    self, settings_json, API_KEY_COLUMNS, AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, OUTBOX_COLUMNS,
+    SESSION_COLUMNS, USER_COLUMNS,
+};
 use super::engine::Write;
 use super::{SqliteStore, MIGRATIONS};
 use crate::model::*;
@@ -28,162 +32,32 @@ fn conflict_or(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StoreError + '_ {
-    move |e| StoreError::Corrupt(format!("{what}: {e}"))
-}
-
+// rusqlite rows borrow their statement, so the shared mappers are wrapped for use as
+// `FnOnce(&Row)` arguments.
 fn tenant_from_row(row: &Row) -> Result<Tenant> {
-    let settings: String = row.get("settings")?;
-    Ok(Tenant {
-        id: TenantId::from_trusted(row.get("id")?),
-        name: row.get("name")?,
-        settings: serde_json::from_str::<TenantSettings>(&settings).map_err(corrupt("tenant settings"))?,
-        created_at: row.get("created_at")?,
-    })
+    rows::tenant(row)
 }
-
 fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: ApiKeyId::from_trusted(row.get("id")?),
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        name: row.get("name")?,
-        key_hash: row.get("key_hash")?,
-        display_prefix: row.get("display_prefix")?,
-        created_at: row.get("created_at")?,
-        revoked_at: row.get("revoked_at")?,
-    })
+    rows::api_key(row)
 }
-
 fn user_from_row(row: &Row) -> Result<User> {
-    Ok(User {
-        id: UserId::from_trusted(row.get("id")?),
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        email: Email::from_trusted(row.get("email")?),
-        password_hash: row.get("password_hash")?,
-        name: row.get("name")?,
-        phone_number: row.get("phone_number")?,
-        phone_verified_at: row.get("phone_verified_at")?,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
-    })
+    rows::user(row)
 }
-
 fn session_from_row(row: &Row) -> Result<Session> {
-    let amr: String = row.get("amr")?;
-    Ok(Session {
-        id: SessionId::from_trusted(row.get("id")?),
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        user_id: UserId::from_trusted(row.get("user_id")?),
-        amr: serde_json::from_str(&amr).map_err(corrupt("session amr"))?,
-        acr: row.get("acr")?,
-        auth_time: row.get("auth_time")?,
-        mfa_at: row.get("mfa_at")?,
-        created_at: row.get("created_at")?,
-        expires_at: row.get("expires_at")?,
-        revoked_at: row.get("revoked_at")?,
-    })
+    rows::session(row)
 }
-
 fn factor_from_row(row: &Row) -> Result<Factor> {
-    let kind: String = row.get("kind")?;
-    let status: String = row.get("status")?;
-    Ok(Factor {
-        id: FactorId::from_trusted(row.get("id")?),
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        user_id: UserId::from_trusted(row.get("user_id")?),
-        kind: FactorKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("factor kind {kind}")))?,
-        name: row.get("name")?,
-        status: FactorStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("factor status {status}")))?,
-        secret_sealed: row.get("secret_sealed")?,
-        last_step: row.get("last_step")?,
-        created_at: row.get("created_at")?,
-        expires_at: row.get("expires_at")?,
-        confirmed_at: row.get("confirmed_at")?,
-        last_used_at: row.get("last_used_at")?,
-        destination: row.get("destination")?,
-    })
+    rows::factor(row)
 }
-
 fn challenge_from_row(row: &Row) -> Result<Challenge> {
-    let purpose: String = row.get("purpose")?;
-    let amr: String = row.get("amr")?;
-    let factor_id: Option<String> = row.get("factor_id")?;
-    Ok(Challenge {
-        id: ChallengeId::from_trusted(row.get("id")?),
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        user_id: UserId::from_trusted(row.get("user_id")?),
-        purpose: ChallengePurpose::parse(&purpose)
-            .ok_or_else(|| StoreError::Corrupt(format!("challenge purpose {purpose}")))?,
-        amr: serde_json::from_str(&amr).map_err(corrupt("challenge amr"))?,
-        factor_id: factor_id.map(FactorId::from_trusted),
-        created_at: row.get("created_at")?,
-        expires_at: row.get("expires_at")?,
-        completed_at: row.get("completed_at")?,
-    })
+    rows::challenge(row)
 }
-
 fn audit_from_row(row: &Row) -> Result<AuditEvent> {
-    let user_id: Option<String> = row.get("user_id")?;
-    let factor_id: Option<String> = row.get("factor_id")?;
-    Ok(AuditEvent {
-        id: row.get("id")?,
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        user_id: user_id.map(UserId::from_trusted),
-        actor: row.get("actor")?,
-        action: row.get("action")?,
-        factor_id: factor_id.map(FactorId::from_trusted),
-        outcome: row.get("outcome")?,
-        ip: row.get("ip")?,
-        detail: row.get("detail")?,
-        created_at: row.get("created_at")?,
-    })
+    rows::audit(row)
 }
-
 fn outbox_from_row(row: &Row) -> Result<OutboxMessage> {
-    let channel: String = row.get("channel")?;
-    let status: String = row.get("status")?;
-    Ok(OutboxMessage {
-        id: row.get("id")?,
-        tenant_id: TenantId::from_trusted(row.get("tenant_id")?),
-        user_id: UserId::from_trusted(row.get("user_id")?),
-        factor_id: FactorId::from_trusted(row.get("factor_id")?),
-        channel: latchkey_core::factor::Channel::parse(&channel)
-            .ok_or_else(|| StoreError::Corrupt(format!("outbox channel {channel}")))?,
-        destination: row.get("destination")?,
-        payload_sealed: row.get("payload_sealed")?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("outbox status {status}")))?,
-        attempts: row.get("attempts")?,
-        next_attempt_at: row.get("next_attempt_at")?,
-        locked_until: row.get("locked_until")?,
-        expires_at: row.get("expires_at")?,
-        last_error: row.get("last_error")?,
-        provider: row.get("provider")?,
-        provider_message_id: row.get("provider_message_id")?,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
-    })
+    rows::outbox(row)
 }
-
-fn settings_json(s: &TenantSettings) -> Result<String> {
-    serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_number, \
-     phone_verified_at, created_at, updated_at";
-const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
-     created_at, expires_at, revoked_at";
-const API_KEY_COLUMNS: &str = "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
-const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, last_step, \
-     created_at, expires_at, confirmed_at, last_used_at, destination";
-const CHALLENGE_COLUMNS: &str =
-    "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
-const AUDIT_COLUMNS: &str =
-    "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
-const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination, payload_sealed, status, \
-     attempts, next_attempt_at, locked_until, expires_at, last_error, provider, provider_message_id, created_at, \
-     updated_at";
 
 /// One optional row through `map`.
 fn query_one<T>(

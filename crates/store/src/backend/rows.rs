@@ -1,0 +1,196 @@
+//! Rows to records, once for both drivers: each backend's row type implements [`Columns`],
+//! and the mapping functions (and the column lists the statements select) live here.
+
+use crate::model::*;
+use crate::{Result, StoreError};
+use latchkey_core::email::Email;
+use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
+use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::settings::TenantSettings;
+
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_number, \
+     phone_verified_at, created_at, updated_at";
+pub(super) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
+     created_at, expires_at, revoked_at";
+pub(super) const API_KEY_COLUMNS: &str =
+    "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
+pub(super) const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, \
+     last_step, created_at, expires_at, confirmed_at, last_used_at, destination";
+pub(super) const CHALLENGE_COLUMNS: &str =
+    "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
+pub(super) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination, \
+     payload_sealed, status, attempts, next_attempt_at, locked_until, expires_at, last_error, provider, \
+     provider_message_id, created_at, updated_at";
+
+/// Named column access, as both drivers provide it.
+pub(super) trait Columns {
+    fn text(&self, name: &str) -> Result<String>;
+    fn opt_text(&self, name: &str) -> Result<Option<String>>;
+    fn int(&self, name: &str) -> Result<i64>;
+    fn opt_int(&self, name: &str) -> Result<Option<i64>>;
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, name: &str) -> Result<String> {
+        Ok(self.get(name)?)
+    }
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.get(name)?)
+    }
+    fn int(&self, name: &str) -> Result<i64> {
+        Ok(self.get(name)?)
+    }
+    fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.get(name)?)
+    }
+}
+
+impl Columns for sqlx::postgres::PgRow {
+    fn text(&self, name: &str) -> Result<String> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
+    fn int(&self, name: &str) -> Result<i64> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
+    fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+pub(super) fn settings_json(s: &TenantSettings) -> Result<String> {
+    serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn tenant<R: Columns + ?Sized>(row: &R) -> Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId::from_trusted(row.text("id")?),
+        name: row.text("name")?,
+        settings: serde_json::from_str::<TenantSettings>(&row.text("settings")?)
+            .map_err(|e| corrupt("tenant settings", e))?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(super) fn api_key<R: Columns + ?Sized>(row: &R) -> Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        name: row.text("name")?,
+        key_hash: row.text("key_hash")?,
+        display_prefix: row.text("display_prefix")?,
+        created_at: row.int("created_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+pub(super) fn user<R: Columns + ?Sized>(row: &R) -> Result<User> {
+    Ok(User {
+        id: UserId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        email: Email::from_trusted(row.text("email")?),
+        password_hash: row.text("password_hash")?,
+        name: row.opt_text("name")?,
+        phone_number: row.opt_text("phone_number")?,
+        phone_verified_at: row.opt_int("phone_verified_at")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+pub(super) fn session<R: Columns + ?Sized>(row: &R) -> Result<Session> {
+    Ok(Session {
+        id: SessionId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: UserId::from_trusted(row.text("user_id")?),
+        amr: serde_json::from_str(&row.text("amr")?).map_err(|e| corrupt("session amr", e))?,
+        acr: row.text("acr")?,
+        auth_time: row.int("auth_time")?,
+        mfa_at: row.opt_int("mfa_at")?,
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+pub(super) fn factor<R: Columns + ?Sized>(row: &R) -> Result<Factor> {
+    let kind = row.text("kind")?;
+    let status = row.text("status")?;
+    Ok(Factor {
+        id: FactorId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: UserId::from_trusted(row.text("user_id")?),
+        kind: FactorKind::parse(&kind).ok_or_else(|| corrupt("factor kind", &kind))?,
+        name: row.opt_text("name")?,
+        status: FactorStatus::parse(&status).ok_or_else(|| corrupt("factor status", &status))?,
+        secret_sealed: row.opt_text("secret_sealed")?,
+        last_step: row.opt_int("last_step")?,
+        created_at: row.int("created_at")?,
+        expires_at: row.opt_int("expires_at")?,
+        confirmed_at: row.opt_int("confirmed_at")?,
+        last_used_at: row.opt_int("last_used_at")?,
+        destination: row.opt_text("destination")?,
+    })
+}
+
+pub(super) fn challenge<R: Columns + ?Sized>(row: &R) -> Result<Challenge> {
+    let purpose = row.text("purpose")?;
+    Ok(Challenge {
+        id: ChallengeId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: UserId::from_trusted(row.text("user_id")?),
+        purpose: ChallengePurpose::parse(&purpose).ok_or_else(|| corrupt("challenge purpose", &purpose))?,
+        amr: serde_json::from_str(&row.text("amr")?).map_err(|e| corrupt("challenge amr", e))?,
+        factor_id: row.opt_text("factor_id")?.map(FactorId::from_trusted),
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        completed_at: row.opt_int("completed_at")?,
+    })
+}
+
+pub(super) fn audit<R: Columns + ?Sized>(row: &R) -> Result<AuditEvent> {
+    Ok(AuditEvent {
+        id: row.text("id")?,
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: row.opt_text("user_id")?.map(UserId::from_trusted),
+        actor: row.text("actor")?,
+        action: row.text("action")?,
+        factor_id: row.opt_text("factor_id")?.map(FactorId::from_trusted),
+        outcome: row.text("outcome")?,
+        ip: row.opt_text("ip")?,
+        detail: row.opt_text("detail")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(super) fn outbox<R: Columns + ?Sized>(row: &R) -> Result<OutboxMessage> {
+    let channel = row.text("channel")?;
+    let status = row.text("status")?;
+    Ok(OutboxMessage {
+        id: row.text("id")?,
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: UserId::from_trusted(row.text("user_id")?),
+        factor_id: FactorId::from_trusted(row.text("factor_id")?),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("outbox channel", &channel))?,
+        destination: row.text("destination")?,
+        payload_sealed: row.text("payload_sealed")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("outbox status", &status))?,
+        attempts: row.int("attempts")?,
+        next_attempt_at: row.int("next_attempt_at")?,
+        locked_until: row.opt_int("locked_until")?,
+        expires_at: row.int("expires_at")?,
+        last_error: row.opt_text("last_error")?,
+        provider: row.opt_text("provider")?,
+        provider_message_id: row.opt_text("provider_message_id")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
