@@ -63,7 +63,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("latchkey-data"),
             database_url: None,
-            database_max_connections: 16,
+            database_max_connections: 32,
             public_url: None,
             master_key: None,
             previous_master_keys: Vec::new(),

@@ -293,6 +293,11 @@ async fn codes_expire_and_are_bound_to_their_challenge(b: Backend) {
 
 async fn send_limits_refuse_before_any_provider_call(b: Backend) {
     let (s, gw) = sms_server(b).await;
+    // Limits count in fixed UTC windows: start at 01:00 so the two hours below stay within
+    // one day whatever the time the test runs (it failed between 22:00 and midnight).
+    let now = latchkey_core::clock::Clock::now_ms(&s.clock);
+    let day = 86_400_000;
+    s.clock.set_ms(now - now.rem_euclid(day) + day + 3_600_000);
     send(
         s.admin(s.patch("/v1/admin/config"))
             .json(&json!({ "send_limits": { "destination_hourly": 2, "destination_daily": 3 } })),

@@ -7,18 +7,16 @@ use crate::backend::SqlStore;
 use crate::model::*;
 use crate::*;
 use latchkey_core::clock::UnixMillis;
-use latchkey_core::email::Email;
-use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
+use latchkey_core::factor::{FactorKind, FactorStatus};
 use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
-use latchkey_core::settings::TenantSettings;
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use sqlx::{Acquire, Row};
 
-use super::rows::{
+use crate::backend::rows::{
     api_key as api_key_from_row, audit as audit_from_row, challenge as challenge_from_row,
-    factor as factor_from_row, outbox as outbox_from_row, session as session_from_row,
-    settings_json, tenant as tenant_from_row, user as user_from_row, API_KEY_COLUMNS, AUDIT_COLUMNS,
-    CHALLENGE_COLUMNS, FACTOR_COLUMNS, OUTBOX_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
+    factor as factor_from_row, outbox as outbox_from_row, session as session_from_row, settings_json,
+    tenant as tenant_from_row, user as user_from_row, API_KEY_COLUMNS, AUDIT_COLUMNS, CHALLENGE_COLUMNS,
+    FACTOR_COLUMNS, OUTBOX_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
 };
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

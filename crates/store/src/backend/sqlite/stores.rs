@@ -2,19 +2,17 @@
 //! statements share one transaction); every read runs on a pooled read-only connection.
 //! Inputs are cloned into write jobs, which outlive the borrowed call.
 
+use super::engine::Write;
+use super::{SqliteStore, MIGRATIONS};
 use crate::backend::rows::{
     self, settings_json, API_KEY_COLUMNS, AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, OUTBOX_COLUMNS,
     SESSION_COLUMNS, USER_COLUMNS,
 };
-use super::engine::Write;
-use super::{SqliteStore, MIGRATIONS};
 use crate::model::*;
 use crate::*;
 use latchkey_core::clock::UnixMillis;
-use latchkey_core::email::Email;
-use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
+use latchkey_core::factor::{FactorKind, FactorStatus};
 use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
-use latchkey_core::settings::TenantSettings;
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use rusqlite::{params, Connection, Row};
 
