@@ -152,6 +152,26 @@ pub struct Crypto {
     public_keys: RwLock<HashMap<String, [u8; 32]>>,
 }
 
+/// A 32-byte server-wide secret: the one already stored under `name`, or a fresh one this
+/// call stores, whichever `ensure_server_secret` keeps (replicas racing agree on one).
+async fn claim_server_secret(
+    store: &DynStore,
+    keyring: &Keyring,
+    name: &str,
+    now: UnixMillis,
+    rng: &dyn SecureRandom,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let aad = SealedColumn::ServerSecret.aad(name);
+    let unseal = |source| KeyError::Unseal {
+        what: aad.clone(),
+        source,
+    };
+    let fresh: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
+    let candidate = keyring.seal(&*fresh, &aad, rng).map_err(unseal)?;
+    let stored = store.ensure_server_secret(name, &candidate, now).await?;
+    keyring.open(&stored, &aad).map_err(unseal)
+}
+
 impl Crypto {
     /// Loads (or on first start creates) the pepper and a signing key.
     pub async fn load(
@@ -160,21 +180,7 @@ impl Crypto {
         now: UnixMillis,
         rng: &dyn SecureRandom,
     ) -> Result<Self, KeyError> {
-        let pepper_aad = SealedColumn::ServerSecret.aad(PEPPER_NAME);
-        let fresh: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
-        let candidate = keyring
-            .seal(&*fresh, &pepper_aad, rng)
-            .map_err(|source| KeyError::Unseal {
-                what: pepper_aad.clone(),
-                source,
-            })?;
-        let stored = store.ensure_server_secret(PEPPER_NAME, &candidate, now).await?;
-        let pepper = keyring
-            .open(&stored, &pepper_aad)
-            .map_err(|source| KeyError::Unseal {
-                what: pepper_aad.clone(),
-                source,
-            })?;
+        let pepper = claim_server_secret(store, &keyring, PEPPER_NAME, now, rng).await?;
         let hasher = KeyedHasher::new(Zeroizing::new(pepper.to_vec()));
 
         let mut records = store.active_signing_keys().await?;
@@ -182,23 +188,7 @@ impl Crypto {
             // Replicas starting together on an empty database must not each create a key
             // (each would publish only its own in its JWKS): the secret is claimed through
             // `ensure_server_secret`, which one of them wins, and all store that one.
-            let claim_aad = SealedColumn::ServerSecret.aad(FIRST_SIGNING_KEY_NAME);
-            let fresh: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
-            let candidate = keyring
-                .seal(&*fresh, &claim_aad, rng)
-                .map_err(|source| KeyError::Unseal {
-                    what: claim_aad.clone(),
-                    source,
-                })?;
-            let claimed = store
-                .ensure_server_secret(FIRST_SIGNING_KEY_NAME, &candidate, now)
-                .await?;
-            let secret = keyring
-                .open(&claimed, &claim_aad)
-                .map_err(|source| KeyError::Unseal {
-                    what: claim_aad.clone(),
-                    source,
-                })?;
+            let secret = claim_server_secret(store, &keyring, FIRST_SIGNING_KEY_NAME, now, rng).await?;
             // A 32-byte secret is always a valid Ed25519 key.
             let signer = Signer::from_secret(&secret)
                 .ok_or_else(|| KeyError::Master("could not create a signing key".into()))?;

@@ -358,6 +358,15 @@ async fn parallel_refresh_rotates_exactly_once(s: DynStore) {
     assert_eq!(rotated, 1);
 }
 
+/// The throttle key of a second factor.
+fn factor_key(u: &User, factor: &FactorId) -> ThrottleKey {
+    ThrottleKey {
+        tenant_id: u.tenant_id.clone(),
+        scope: "factor",
+        subject: factor.to_string(),
+    }
+}
+
 fn tkey(t: &TenantId, subject: &str) -> ThrottleKey {
     ThrottleKey {
         tenant_id: t.clone(),
@@ -1188,11 +1197,7 @@ async fn providers_and_stats(s: DynStore) {
 
 async fn sign_in_writes_commit_only_with_the_challenge(s: DynStore) {
     let (u, _, bid) = enrolled(&s).await;
-    let key = ThrottleKey {
-        tenant_id: u.tenant_id.clone(),
-        scope: "factor",
-        subject: bid.to_string(),
-    };
+    let key = factor_key(&u, &bid);
     let p = ThrottlePolicy::PASSWORD;
     for _ in 0..3 {
         s.throttle_attempt(&key, &p, T0).await.unwrap();
@@ -1311,11 +1316,7 @@ async fn outcomes(s: &DynStore, u: &User) -> Vec<String> {
 
 async fn attempts_lock_count_and_complete_in_one_transaction(s: DynStore) {
     let (u, totp, _) = enrolled(&s).await;
-    let key = ThrottleKey {
-        tenant_id: u.tenant_id.clone(),
-        scope: "factor",
-        subject: totp.id.to_string(),
-    };
+    let key = factor_key(&u, &totp.id);
     let c = challenge(&u, T0 + 300_000);
     s.insert_challenge(&c).await.unwrap();
     let right = Proof::TotpStep {
@@ -1424,11 +1425,7 @@ async fn attempts_lock_count_and_complete_in_one_transaction(s: DynStore) {
 
 async fn parallel_attempts_evaluate_at_most_the_free_ones(s: DynStore) {
     let (u, totp, _) = enrolled(&s).await;
-    let key = ThrottleKey {
-        tenant_id: u.tenant_id.clone(),
-        scope: "factor",
-        subject: totp.id.to_string(),
-    };
+    let key = factor_key(&u, &totp.id);
     let c = challenge(&u, T0 + 300_000);
     s.insert_challenge(&c).await.unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(60));
