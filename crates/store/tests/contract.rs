@@ -358,6 +358,15 @@ async fn parallel_refresh_rotates_exactly_once(s: DynStore) {
     assert_eq!(rotated, 1);
 }
 
+/// The last TOTP step a factor accepted, as stored now.
+async fn last_step(s: &DynStore, f: &Factor) -> Option<i64> {
+    s.get_factor(&f.tenant_id, &f.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .last_step
+}
+
 /// The throttle key of a second factor.
 fn factor_key(u: &User, factor: &FactorId) -> ThrottleKey {
     ThrottleKey {
@@ -1360,14 +1369,7 @@ async fn attempts_lock_count_and_complete_in_one_transaction(s: DynStore) {
         .unwrap()
         .completed_at
         .is_none());
-    assert_eq!(
-        s.get_factor(&u.tenant_id, &totp.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_step,
-        Some(100)
-    );
+    assert_eq!(last_step(&s, &totp).await, Some(100));
     // After the delay the right code completes it all at once and forgets the failures.
     assert_eq!(
         s.attempt_sign_in(&attempt(&u, &c, &key, Some(right.clone()), Some(&ses)), T0 + 1000)
@@ -1378,14 +1380,7 @@ async fn attempts_lock_count_and_complete_in_one_transaction(s: DynStore) {
         }
     );
     assert_eq!(s.get_session(&ses.id).await.unwrap(), Some(ses.clone()));
-    assert_eq!(
-        s.get_factor(&u.tenant_id, &totp.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_step,
-        Some(200)
-    );
+    assert_eq!(last_step(&s, &totp).await, Some(200));
     let mut want = vec!["mfa.attempt:locked", "mfa.verify:success"];
     want.extend(["mfa.verify:failure"; 5]);
     want.sort();
@@ -1413,14 +1408,7 @@ async fn attempts_lock_count_and_complete_in_one_transaction(s: DynStore) {
             .unwrap(),
         ThrottleDecision::Allowed { failures: 3 }
     );
-    assert_eq!(
-        s.get_factor(&u.tenant_id, &totp.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_step,
-        Some(200)
-    );
+    assert_eq!(last_step(&s, &totp).await, Some(200));
 }
 
 async fn parallel_attempts_evaluate_at_most_the_free_ones(s: DynStore) {
