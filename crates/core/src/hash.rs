@@ -14,6 +14,11 @@ pub enum HashPurpose {
     RefreshToken,
     BackupCode,
     OneTimeCode,
+    /// A phone number or email address codes go to: look-ups and send limits without the
+    /// value itself (it is sealed at rest).
+    Destination,
+    /// An `Idempotency-Key`, and the request it came with.
+    Idempotency,
 }
 
 impl HashPurpose {
@@ -23,6 +28,8 @@ impl HashPurpose {
             HashPurpose::RefreshToken => b"latchkey/refresh-token/v1",
             HashPurpose::BackupCode => b"latchkey/backup-code/v1",
             HashPurpose::OneTimeCode => b"latchkey/otp/v1",
+            HashPurpose::Destination => b"latchkey/destination/v1",
+            HashPurpose::Idempotency => b"latchkey/idempotency/v1",
         }
     }
 }

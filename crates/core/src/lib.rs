@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod otp;
 pub mod password;
 pub mod phone;
+pub mod policy;
 pub mod rand;
 pub mod seal;
 pub mod secret;

@@ -97,6 +97,21 @@ impl MasterKey {
 }
 
 /// The current key (seals) and older keys (open only, until re-sealed).
+/// Whether `text` has the shape of a sealed value (version, key id, and a body long enough
+/// for a nonce and a tag). Tells values sealed by [`Keyring::seal`] from plaintext stored
+/// before a column was sealed; an email address or phone number never has this shape.
+pub fn looks_sealed(text: &str) -> bool {
+    let mut parts = text.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(VERSION), Some(kid), Some(body)) => {
+            !kid.is_empty()
+                && kid.bytes().all(|b| b.is_ascii_alphanumeric())
+                && b64url_decode(body).is_some_and(|b| b.len() >= NONCE_LEN + 16)
+        }
+        _ => false,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Keyring {
     current: MasterKey,
@@ -229,5 +244,25 @@ mod tests {
         assert_eq!(back.id(), k.id());
         assert!(MasterKey::parse(&"ab".repeat(32)).is_ok());
         assert_eq!(MasterKey::parse("short").unwrap_err(), SealError::BadKey);
+    }
+
+    #[test]
+    fn sealed_values_are_told_from_plaintext() {
+        let ring = Keyring::new(MasterKey::generate(&OsRandom), vec![]);
+        assert!(looks_sealed(
+            &ring
+                .seal(b"+14155552671", "users.phone_sealed:usr_1", &OsRandom)
+                .unwrap()
+        ));
+        for plain in [
+            "+14155552671",
+            "lk1.abc@example.com",
+            "lk1.k.sealed",
+            "",
+            "lk1..x",
+            "alice@example.com",
+        ] {
+            assert!(!looks_sealed(plain), "{plain}");
+        }
     }
 }

@@ -84,7 +84,7 @@ pub struct Started {
 /// Opens and migrates the store named by the configuration.
 pub async fn open_store(config: &Config, pg_schema: Option<String>) -> Result<DynStore, StartupError> {
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        crate::keys::private_dir(&config.data_dir).map_err(|e| {
             StartupError::Other(format!(
                 "cannot create data directory {}: {e}",
                 config.data_dir.display()
@@ -157,10 +157,12 @@ impl App {
             passwords,
             default_tenant,
         };
-        Ok(Started {
-            app: App(Arc::new(inner)),
-            generated_key,
-        })
+        let app = App(Arc::new(inner));
+        // Before serving (and before the outbox worker reads a destination).
+        app.seal_legacy_rows()
+            .await
+            .map_err(|e| StartupError::Other(format!("cannot seal stored phone numbers: {e}")))?;
+        Ok(Started { app, generated_key })
     }
 
     pub fn now(&self) -> i64 {

@@ -79,11 +79,27 @@ pub fn load_keyring(cfg: &Config, rng: &dyn SecureRandom) -> Result<(Keyring, Ke
     }
 }
 
+/// Creates Latchkey's data directory if need be and makes it accessible to its owner only
+/// (mode 0700): it holds the master key and the SQLite database (review item 9).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
+
 /// Writes keys (current first) to a file readable only by its owner, atomically.
 pub fn write_key_file(path: &Path, keys: &[&MasterKey]) -> Result<(), KeyError> {
     let io = |e: std::io::Error| KeyError::Master(format!("cannot write {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private_dir(dir).map_err(io)?;
     }
     let mut body = Zeroizing::new(String::from(
         "# Latchkey master keys: the first seals, the others only open. Keep secret.\n",

@@ -227,11 +227,14 @@ impl App {
         let payload: serde_json::Value =
             serde_json::from_slice(&payload).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let text = |k: &str| payload[k].as_str().unwrap_or_default().to_owned();
+        let to = self
+            .open_text(SealedColumn::OutboxDestination, &m.id, &m.destination_sealed)?
+            .to_string();
         let result = match m.channel {
             Channel::Sms => {
                 let chain = self.sms_chain(&m.tenant_id).await?;
                 let msg = SmsMessage {
-                    to: m.destination.clone(),
+                    to: to.clone(),
                     body: text("body"),
                     idempotency_key: m.id.clone(),
                 };
@@ -252,7 +255,7 @@ impl App {
             Channel::Email => {
                 let sender = self.email_sender(&m.tenant_id).await?;
                 let msg = EmailMessage {
-                    to: m.destination.clone(),
+                    to,
                     subject: text("subject"),
                     text: text("text"),
                     html: text("html"),

@@ -1,5 +1,5 @@
-//! Latchkey's storage layer: one trait per aggregate, and one SQL implementation compiled
-//! for each backend (SQLite and PostgreSQL).
+//! Latchkey's storage layer: one trait per aggregate, implemented for PostgreSQL (sqlx) and
+//! SQLite (rusqlite on one writer thread).
 //!
 //! The backend is chosen once, in [`open`]; everything above works with `Arc<dyn Store>`.
 //! Every backend must pass the contract suite in `tests/contract.rs`. Single-use things are
@@ -11,6 +11,7 @@ pub mod model;
 
 use async_trait::async_trait;
 use latchkey_core::clock::UnixMillis;
+use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
@@ -77,6 +78,8 @@ pub trait UserStore {
     async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<User>>;
     /// Users of a tenant in id order, after `after`, at most `limit`.
     async fn list_users(&self, tenant: &TenantId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>>;
+    /// Sets the keyed hash of a user's phone number (for rows sealed after the fact).
+    async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()>;
 }
 
 #[async_trait]
@@ -124,6 +127,9 @@ pub trait KeyStore {
     async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>>;
     /// Replaces a sealed value only if it still holds `old` (compare-and-swap).
     async fn replace_sealed(&self, column: SealedColumn, row: &str, old: &str, new: &str) -> Result<bool>;
+    /// A value of the server's own bookkeeping (`meta` table), e.g. one-time upgrade steps.
+    async fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    async fn put_meta(&self, key: &str, value: &str) -> Result<()>;
 }
 
 #[async_trait]
@@ -134,27 +140,47 @@ pub trait FactorStore {
     async fn get_factor(&self, tenant: &TenantId, id: &FactorId) -> Result<Option<Factor>>;
     /// All of a user's factors, oldest first, backup codes last.
     async fn list_factors(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Factor>>;
-    /// Confirms a pending, unexpired factor (consuming what `check` names), and installs `backup` if the
-    /// user had no other active factor, in one transaction. `None` if nothing was pending.
+    /// Confirms a pending, unexpired factor (consuming what `check` names) if `rules` still
+    /// hold, and installs `backup` if the user had no other active factor, in one
+    /// transaction; nothing is written unless it is activated. A first factor also ends the
+    /// user's other sessions and drops pending enrollments started elsewhere (`rules`).
     async fn activate_factor(
         &self,
         id: &FactorId,
         check: &Check,
         backup: &BackupInstall,
+        rules: &ActivationRules,
         now: UnixMillis,
-    ) -> Result<Option<bool>>;
-    /// Marks a user's phone number verified (it received a code that came back).
-    async fn mark_phone_verified(&self, user: &UserId, e164: &str, now: UnixMillis) -> Result<()>;
-    /// Deletes a factor; when no active factor but backup codes remains, the backup codes
-    /// go too. `false` if there was no such factor.
-    async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool>;
-    /// Replaces every backup code of the user at once (all new, or all old after a crash).
-    /// Returns the backup factor's id.
-    async fn replace_backup_codes(&self, install: &BackupInstall) -> Result<FactorId>;
+    ) -> Result<ActivateOutcome>;
+    /// Marks a user's phone number verified (it received a code that came back), if the
+    /// user's number still has this keyed hash.
+    async fn mark_phone_verified(&self, user: &UserId, phone_hash: &str, now: UnixMillis) -> Result<()>;
+    /// Deletes a factor and ends every session of the user but `keep_session`; when no
+    /// active factor but backup codes remains, the backup codes go too. `false` (and
+    /// nothing ended) if there was no such factor.
+    async fn delete_factor(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &FactorId,
+        keep_session: Option<&SessionId>,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Replaces every backup code of the user at once (all new, or all old after a crash)
+    /// and ends every session of the user but `keep_session`. Returns the backup factor's id.
+    async fn replace_backup_codes(
+        &self,
+        install: &BackupInstall,
+        keep_session: Option<&SessionId>,
+        now: UnixMillis,
+    ) -> Result<FactorId>;
     async fn unused_backup_codes(&self, factor: &FactorId) -> Result<i64>;
-    /// Removes every factor and backup code of the user and closes open challenges.
-    /// Returns how many factors were removed.
+    /// Removes every factor and backup code of the user, closes open challenges and ends
+    /// every session. Returns how many factors were removed.
     async fn reset_mfa(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64>;
+    /// How many users of the tenant have an active factor (backup codes aside) but none of
+    /// the `allowed` kinds: those a narrowing of the allowed kinds sends to re-enroll.
+    async fn count_users_to_reenroll(&self, tenant: &TenantId, allowed: &[FactorKind]) -> Result<i64>;
 }
 
 #[async_trait]
@@ -187,6 +213,27 @@ pub trait ChallengeStore {
     /// of `POST /v1/mfa/verify` commits once, whatever the outcome. Of concurrent attempts
     /// against one authenticator, none is decided on a failure count that misses another's.
     async fn attempt_sign_in(&self, attempt: &SignInAttempt, now: UnixMillis) -> Result<AttemptOutcome>;
+}
+
+#[async_trait]
+pub trait IdempotencyStore {
+    /// Records the first use of a key (or reports an earlier one), atomically: of
+    /// concurrent requests with one key, one starts and the others see it in flight.
+    /// Expired records of the tenant are removed first.
+    async fn idempotency_begin(
+        &self,
+        record: &IdempotencyRecord,
+        now: UnixMillis,
+    ) -> Result<IdempotencyBegin>;
+    /// Stores the answer of a started request.
+    async fn idempotency_finish(
+        &self,
+        record: &IdempotencyRecord,
+        status: u16,
+        response_sealed: &str,
+    ) -> Result<()>;
+    /// Forgets a started request that did not succeed, so a retry runs again.
+    async fn idempotency_abandon(&self, record: &IdempotencyRecord) -> Result<()>;
 }
 
 #[async_trait]
@@ -256,6 +303,7 @@ pub trait Store:
     + FactorStore
     + ChallengeStore
     + AuditStore
+    + IdempotencyStore
     + DeliveryStore
     + SeedStore
     + Send

@@ -34,7 +34,11 @@ pub struct User {
     pub email: Email,
     pub password_hash: String,
     pub name: Option<String>,
-    pub phone_number: Option<String>,
+    /// The phone number (E.164), sealed and bound to this row; opened only where it is
+    /// shown to its owner or a code is sent to it.
+    pub phone_sealed: Option<String>,
+    /// Keyed hash of the E.164 number, for look-ups without opening it.
+    pub phone_hash: Option<String>,
     pub phone_verified_at: Option<UnixMillis>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
@@ -100,15 +104,21 @@ pub enum SealedColumn {
     FactorSecret,
     ProviderConfig,
     OutboxPayload,
+    UserPhone,
+    FactorDestination,
+    OutboxDestination,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 5] = [
+    pub const ALL: [SealedColumn; 8] = [
         SealedColumn::SigningKeyPrivate,
         SealedColumn::ServerSecret,
         SealedColumn::FactorSecret,
         SealedColumn::ProviderConfig,
         SealedColumn::OutboxPayload,
+        SealedColumn::UserPhone,
+        SealedColumn::FactorDestination,
+        SealedColumn::OutboxDestination,
     ];
 
     /// `(table, id column, sealed column)`; also the associated data the value is bound to.
@@ -119,6 +129,9 @@ impl SealedColumn {
             SealedColumn::FactorSecret => ("factors", "id", "secret_sealed"),
             SealedColumn::ProviderConfig => ("tenant_providers", "id", "config_sealed"),
             SealedColumn::OutboxPayload => ("outbox", "id", "payload_sealed"),
+            SealedColumn::UserPhone => ("users", "id", "phone_sealed"),
+            SealedColumn::FactorDestination => ("factors", "id", "destination_sealed"),
+            SealedColumn::OutboxDestination => ("outbox", "id", "destination_sealed"),
         }
     }
 
@@ -142,8 +155,15 @@ pub struct Factor {
     pub secret_sealed: Option<String>,
     /// The last TOTP time step accepted; only ever moves forward.
     pub last_step: Option<i64>,
-    /// Where codes go: an E.164 number (SMS) or an email address (email OTP).
-    pub destination: Option<String>,
+    /// Where codes go, sealed and bound to this row: an E.164 number (SMS) or an email
+    /// address (email OTP).
+    pub destination_sealed: Option<String>,
+    /// Who started a pending enrollment: `ses_…` (a user's session), `chl_…` (a sign-in
+    /// challenge) or `key_…` (a secret key). When the user's first factor becomes active,
+    /// pending enrollments started by anyone else are dropped.
+    pub enrolled_by: Option<String>,
+    /// TOTP hash algorithm (`SHA1`, `SHA256`, `SHA512`); `None` means SHA1.
+    pub algorithm: Option<String>,
     pub created_at: UnixMillis,
     /// When a pending enrollment lapses.
     pub expires_at: Option<UnixMillis>,
@@ -200,6 +220,37 @@ pub enum Check {
     Preverified,
 }
 
+/// What a factor's activation re-checks in its own transaction, because the request that
+/// started the enrollment was allowed under facts that may have changed since (SECURITY.md
+/// test 70: preconditions re-checked at completion).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivationRules {
+    /// Refuse (as stale) unless the user has no active factor of these kinds besides this
+    /// one: a forced enrollment needs "still no usable factor", a password-only session
+    /// "still no factor at all". `None`: no condition (an admin, a stepped-up session).
+    pub only_without: Option<Vec<FactorKind>>,
+    /// When this becomes the user's first factor, every other session of the user ends and
+    /// every pending enrollment started elsewhere is dropped; this session goes on.
+    pub keep_session: Option<SessionId>,
+    /// Who started this enrollment (see [`Factor::enrolled_by`]); their other pending
+    /// enrollments are kept.
+    pub enrolled_by: Option<String>,
+}
+
+/// What confirming a pending factor came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivateOutcome {
+    /// Active now; `backup_installed` says whether the backup codes passed in were
+    /// installed (it was the user's first factor).
+    Activated { backup_installed: bool },
+    /// The code did not match (wrong, spent, superseded or expired).
+    Rejected,
+    /// Nothing was pending under this id (already active, lapsed, or dropped).
+    NotPending,
+    /// The conditions the enrollment was started under no longer hold.
+    Stale,
+}
+
 /// What proves the second factor, consumed in the same transaction that completes the
 /// challenge: either both happen or neither does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +267,7 @@ pub enum Proof {
         factor_id: FactorId,
         check: Check,
         backup: Box<BackupInstall>,
+        rules: ActivationRules,
     },
 }
 
@@ -228,6 +280,9 @@ pub enum CompleteOutcome {
     ChallengeGone,
     /// The proof was already used (a replayed step or code) or no longer applies.
     ProofRejected,
+    /// An enrollment's conditions no longer hold (see [`ActivationRules`]); the challenge is
+    /// closed.
+    Stale,
 }
 
 /// One line of the audit log.
@@ -305,7 +360,8 @@ pub struct OutboxMessage {
     pub user_id: UserId,
     pub factor_id: FactorId,
     pub channel: latchkey_core::factor::Channel,
-    pub destination: String,
+    /// The destination, sealed and bound to this row.
+    pub destination_sealed: String,
     pub payload_sealed: String,
     pub status: DeliveryStatus,
     pub attempts: i64,
@@ -411,4 +467,36 @@ pub enum AttemptOutcome {
     Rejected,
     /// The authenticator is locked; nothing was tried.
     Locked { retry_after_secs: u64 },
+    /// The challenge was issued under facts that no longer hold (an enrollment challenge
+    /// whose user has enrolled meanwhile); it is closed, and nothing is counted.
+    Stale,
+}
+
+/// A request made with an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header):
+/// the first one runs and its answer is kept (sealed: it may hold a TOTP secret or backup
+/// codes) until `expires_at`; a retry with the same key and body gets that answer again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub tenant_id: TenantId,
+    /// Who may replay it and where: the caller's credential and the route, hashed.
+    pub scope: String,
+    /// Keyed hash of the key the client sent.
+    pub key_hash: String,
+    /// Keyed hash of the method, path and body: a reused key with another body is refused.
+    pub request_hash: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+/// What an `Idempotency-Key` came to when its request arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use: run the request, then finish or abandon the record.
+    Started,
+    /// The first request with this key is still running.
+    InFlight,
+    /// The key was used with another request.
+    Mismatch,
+    /// Already answered: the status and the sealed response body.
+    Done { status: u16, response_sealed: String },
 }

@@ -111,6 +111,13 @@ contract!(
     parallel_attempts_evaluate_at_most_the_free_ones,
     a_group_commit_keeps_each_write_apart,
     seeding_loads_rows_as_given,
+    activation_rechecks_its_rules_in_its_transaction,
+    a_first_factor_ends_other_sessions_and_enrollments,
+    factor_changes_end_every_session_but_the_callers,
+    narrowing_counts_users_to_reenroll,
+    a_sent_code_keeps_its_challenge_open,
+    idempotency_keys_start_once_and_replay,
+    meta_values_round_trip,
 );
 
 fn tenant(name: &str) -> Tenant {
@@ -141,7 +148,8 @@ fn user(t: &TenantId, email: &str) -> User {
         email: Email::parse(email).unwrap(),
         password_hash: "$argon2id$fake".into(),
         name: Some("A".into()),
-        phone_number: None,
+        phone_sealed: None,
+        phone_hash: None,
         phone_verified_at: None,
         created_at: T0,
         updated_at: T0,
@@ -511,7 +519,9 @@ fn factor(u: &User, kind: FactorKind, status: FactorStatus) -> Factor {
         status,
         secret_sealed: Some("lk1.k.sealed".into()),
         last_step: None,
-        destination: None,
+        destination_sealed: None,
+        enrolled_by: None,
+        algorithm: None,
         created_at: T0,
         expires_at: (status == FactorStatus::Pending).then_some(T0 + 600_000),
         confirmed_at: None,
@@ -552,10 +562,12 @@ async fn enrolled(s: &DynStore) -> (User, Factor, FactorId) {
     let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
     let b = backup(&u, &refs);
     assert_eq!(
-        s.activate_factor(&f.id, &Check::TotpStep(100), &b, T0)
+        s.activate_factor(&f.id, &Check::TotpStep(100), &b, &ActivationRules::default(), T0)
             .await
             .unwrap(),
-        Some(true)
+        ActivateOutcome::Activated {
+            backup_installed: true
+        }
     );
     (
         u,
@@ -575,22 +587,42 @@ async fn pending_factors_activate_once_with_backup_codes_first(s: DynStore) {
     let b = backup(&u, &["a", "b"]);
     // Not after it lapses.
     assert_eq!(
-        s.activate_factor(&second.id, &Check::TotpStep(5), &b, T0 + 600_000)
-            .await
-            .unwrap(),
-        None
+        s.activate_factor(
+            &second.id,
+            &Check::TotpStep(5),
+            &b,
+            &ActivationRules::default(),
+            T0 + 600_000
+        )
+        .await
+        .unwrap(),
+        ActivateOutcome::NotPending
     );
     assert_eq!(
-        s.activate_factor(&second.id, &Check::TotpStep(5), &b, T0 + 1)
-            .await
-            .unwrap(),
-        Some(true)
+        s.activate_factor(
+            &second.id,
+            &Check::TotpStep(5),
+            &b,
+            &ActivationRules::default(),
+            T0 + 1
+        )
+        .await
+        .unwrap(),
+        ActivateOutcome::Activated {
+            backup_installed: true
+        }
     );
     assert_eq!(
-        s.activate_factor(&second.id, &Check::TotpStep(6), &b, T0 + 2)
-            .await
-            .unwrap(),
-        None,
+        s.activate_factor(
+            &second.id,
+            &Check::TotpStep(6),
+            &b,
+            &ActivationRules::default(),
+            T0 + 2
+        )
+        .await
+        .unwrap(),
+        ActivateOutcome::NotPending,
         "only once"
     );
     let active = s.get_factor(&u.tenant_id, &second.id).await.unwrap().unwrap();
@@ -604,10 +636,18 @@ async fn pending_factors_activate_once_with_backup_codes_first(s: DynStore) {
     s.insert_factor(&third).await.unwrap();
     let other = backup(&u, &["x"]);
     assert_eq!(
-        s.activate_factor(&third.id, &Check::TotpStep(1), &other, T0 + 3)
-            .await
-            .unwrap(),
-        Some(false)
+        s.activate_factor(
+            &third.id,
+            &Check::TotpStep(1),
+            &other,
+            &ActivationRules::default(),
+            T0 + 3
+        )
+        .await
+        .unwrap(),
+        ActivateOutcome::Activated {
+            backup_installed: false
+        }
     );
     assert_eq!(s.unused_backup_codes(&b.factor.id).await.unwrap(), 2);
     let all = s.list_factors(&u.tenant_id, &u.id).await.unwrap();
@@ -807,7 +847,7 @@ async fn deleting_factors_and_resetting_mfa(s: DynStore) {
     // Regeneration replaces every code at once.
     let mut b = backup(&u, &["n1", "n2", "n3"]);
     b.factor.id = bid.clone();
-    assert_eq!(s.replace_backup_codes(&b).await.unwrap(), bid);
+    assert_eq!(s.replace_backup_codes(&b, None, T0).await.unwrap(), bid);
     assert_eq!(s.unused_backup_codes(&bid).await.unwrap(), 3);
     let c = challenge(&u, T0 + 300_000);
     s.insert_challenge(&c).await.unwrap();
@@ -820,8 +860,14 @@ async fn deleting_factors_and_resetting_mfa(s: DynStore) {
         CompleteOutcome::ProofRejected
     );
     // Deleting the last real factor takes the backup codes with it.
-    assert!(s.delete_factor(&u.tenant_id, &u.id, &totp.id).await.unwrap());
-    assert!(!s.delete_factor(&u.tenant_id, &u.id, &totp.id).await.unwrap());
+    assert!(s
+        .delete_factor(&u.tenant_id, &u.id, &totp.id, None, T0)
+        .await
+        .unwrap());
+    assert!(!s
+        .delete_factor(&u.tenant_id, &u.id, &totp.id, None, T0)
+        .await
+        .unwrap());
     assert!(s.list_factors(&u.tenant_id, &u.id).await.unwrap().is_empty());
     assert_eq!(s.unused_backup_codes(&bid).await.unwrap(), 0);
     // Reset removes everything and closes open challenges.
@@ -881,7 +927,7 @@ async fn audit_events_page_newest_first(s: DynStore) {
 fn sms_factor(u: &User, status: FactorStatus) -> Factor {
     let mut f = factor(u, FactorKind::Sms, status);
     f.secret_sealed = None;
-    f.destination = Some("+14155552671".into());
+    f.destination_sealed = Some("+14155552671".into());
     f
 }
 
@@ -914,7 +960,7 @@ fn issue(
             user_id: u.id.clone(),
             factor_id: f.id.clone(),
             channel: latchkey_core::factor::Channel::Sms,
-            destination: "+14155552671".into(),
+            destination_sealed: "+14155552671".into(),
             payload_sealed: "lk1.k.payload".into(),
             status: DeliveryStatus::Queued,
             attempts: 0,
@@ -957,7 +1003,7 @@ async fn issuing_codes_respects_cooldown_limits_and_supersedes(s: DynStore) {
             .await
             .unwrap()
             .unwrap()
-            .destination
+            .destination_sealed
             .as_deref(),
         Some("+14155552671")
     );
@@ -980,8 +1026,10 @@ async fn issuing_codes_respects_cooldown_limits_and_supersedes(s: DynStore) {
         challenge_id: None,
     };
     assert_eq!(
-        s.activate_factor(&f.id, &old, &b, t + 61_000).await.unwrap(),
-        None
+        s.activate_factor(&f.id, &old, &b, &ActivationRules::default(), t + 61_000)
+            .await
+            .unwrap(),
+        ActivateOutcome::Rejected
     );
     assert_eq!(
         s.get_factor(&u.tenant_id, &f.id).await.unwrap().unwrap().status,
@@ -1012,20 +1060,28 @@ async fn issuing_codes_respects_cooldown_limits_and_supersedes(s: DynStore) {
         challenge_id: None,
     };
     assert_eq!(
-        s.activate_factor(&f.id, &h4, &b, t + 181_000).await.unwrap(),
-        None
+        s.activate_factor(&f.id, &h4, &b, &ActivationRules::default(), t + 181_000)
+            .await
+            .unwrap(),
+        ActivateOutcome::Rejected
     );
     let h3 = Check::SentCode {
         code_hash: "h3".into(),
         challenge_id: None,
     };
     assert_eq!(
-        s.activate_factor(&f.id, &h3, &b, t + 182_000).await.unwrap(),
-        Some(true)
+        s.activate_factor(&f.id, &h3, &b, &ActivationRules::default(), t + 182_000)
+            .await
+            .unwrap(),
+        ActivateOutcome::Activated {
+            backup_installed: true
+        }
     );
     assert_eq!(
-        s.activate_factor(&f.id, &h3, &b, t + 183_000).await.unwrap(),
-        None,
+        s.activate_factor(&f.id, &h3, &b, &ActivationRules::default(), t + 183_000)
+            .await
+            .unwrap(),
+        ActivateOutcome::Rejected,
         "used once"
     );
     let stats = s.delivery_stats(&u.tenant_id).await.unwrap();
@@ -1503,7 +1559,8 @@ async fn seeding_loads_rows_as_given(s: DynStore) {
     let before = s.database_bytes().await.unwrap();
     let users: Vec<User> = (0..25)
         .map(|i| User {
-            phone_number: (i % 2 == 0).then(|| format!("+4420794601{i:02}")),
+            phone_sealed: (i % 2 == 0).then(|| format!("+4420794601{i:02}")),
+            phone_hash: None,
             ..user(&t.id, &format!("s{i}@example.com"))
         })
         .collect();
@@ -1532,4 +1589,347 @@ async fn seeding_loads_rows_as_given(s: DynStore) {
         s.seed(&[again], &[], &[]).await,
         Err(StoreError::Conflict)
     ));
+}
+
+fn live(s: &Session) -> Session {
+    s.clone()
+}
+
+async fn is_live(s: &DynStore, id: &SessionId) -> bool {
+    s.get_session(id).await.unwrap().unwrap().revoked_at.is_none()
+}
+
+async fn new_session(s: &DynStore, u: &User, refresh: &str) -> Session {
+    let ses = live(&session(u, T0 + 86_400_000));
+    s.create_session(&ses, refresh).await.unwrap();
+    ses
+}
+
+async fn activation_rechecks_its_rules_in_its_transaction(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let pending = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&pending).await.unwrap();
+    let mut sms = factor(&u, FactorKind::Sms, FactorStatus::Pending);
+    sms.secret_sealed = None;
+    s.insert_factor(&sms).await.unwrap();
+    let b = backup(&u, &["a"]);
+    // The SMS factor becomes active first.
+    assert_eq!(
+        s.activate_factor(
+            &sms.id,
+            &Check::Preverified,
+            &b,
+            &ActivationRules::default(),
+            T0 + 1
+        )
+        .await
+        .unwrap(),
+        ActivateOutcome::Activated {
+            backup_installed: true
+        }
+    );
+    // The TOTP enrollment was started while the user had no factor: it cannot complete now,
+    // and nothing of it is kept.
+    let rules = ActivationRules {
+        only_without: Some(vec![FactorKind::Totp, FactorKind::Sms, FactorKind::EmailOtp]),
+        ..Default::default()
+    };
+    let other = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&other).await.unwrap();
+    assert_eq!(
+        s.activate_factor(&other.id, &Check::TotpStep(7), &b, &rules, T0 + 2)
+            .await
+            .unwrap(),
+        ActivateOutcome::Stale
+    );
+    let f = s.get_factor(&u.tenant_id, &other.id).await.unwrap().unwrap();
+    assert_eq!(
+        (f.status, f.last_step),
+        (FactorStatus::Pending, None),
+        "rolled back"
+    );
+    // A condition on kinds the user does not have lets it complete.
+    let rules = ActivationRules {
+        only_without: Some(vec![FactorKind::EmailOtp]),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.activate_factor(&other.id, &Check::TotpStep(7), &b, &rules, T0 + 3)
+            .await
+            .unwrap(),
+        ActivateOutcome::Activated {
+            backup_installed: false
+        }
+    );
+    // In a forced enrollment the same rule makes the challenge stale, closed and uncounted.
+    let u2 = user_in_new_tenant(&s).await;
+    let mut c = challenge(&u2, T0 + 300_000);
+    c.purpose = ChallengePurpose::Enroll;
+    s.insert_challenge(&c).await.unwrap();
+    let mine = factor(&u2, FactorKind::Totp, FactorStatus::Pending);
+    s.insert_factor(&mine).await.unwrap();
+    let mut theirs = factor(&u2, FactorKind::Sms, FactorStatus::Pending);
+    theirs.secret_sealed = None;
+    s.insert_factor(&theirs).await.unwrap();
+    let b2 = backup(&u2, &["z"]);
+    s.activate_factor(
+        &theirs.id,
+        &Check::Preverified,
+        &b2,
+        &ActivationRules::default(),
+        T0 + 4,
+    )
+    .await
+    .unwrap();
+    let key = factor_key(&u2, &mine.id);
+    let attempt = SignInAttempt {
+        challenge_id: c.id.clone(),
+        proof: Some(Proof::Enrollment {
+            factor_id: mine.id.clone(),
+            check: Check::TotpStep(9),
+            backup: Box::new(b2.clone()),
+            rules: ActivationRules {
+                only_without: Some(vec![FactorKind::Totp, FactorKind::Sms]),
+                keep_session: None,
+                enrolled_by: Some(c.id.to_string()),
+            },
+        }),
+        throttle: key.clone(),
+        policy: ThrottlePolicy::PASSWORD,
+        writes: SignInWrites::default(),
+        on_failure: None,
+        on_locked: None,
+    };
+    assert_eq!(
+        s.attempt_sign_in(&attempt, T0 + 5).await.unwrap(),
+        AttemptOutcome::Stale
+    );
+    let closed = s.get_challenge(&u2.tenant_id, &c.id).await.unwrap().unwrap();
+    assert!(closed.expires_at <= T0 + 5 && closed.completed_at.is_none());
+    assert_eq!(
+        s.throttle_attempt(&key, &ThrottlePolicy::PASSWORD, T0 + 6)
+            .await
+            .unwrap(),
+        ThrottleDecision::Allowed { failures: 1 },
+        "the stale attempt counted nothing"
+    );
+}
+
+async fn a_first_factor_ends_other_sessions_and_enrollments(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let old = new_session(&s, &u, "rt-old").await;
+    let mine = new_session(&s, &u, "rt-mine").await;
+    // Another session's pending enrollment, and one of this session's.
+    let mut theirs = factor(&u, FactorKind::EmailOtp, FactorStatus::Pending);
+    theirs.enrolled_by = Some(old.id.to_string());
+    s.insert_factor(&theirs).await.unwrap();
+    let mut own = factor(&u, FactorKind::Sms, FactorStatus::Pending);
+    own.enrolled_by = Some(mine.id.to_string());
+    s.insert_factor(&own).await.unwrap();
+    let mut first = factor(&u, FactorKind::Totp, FactorStatus::Pending);
+    first.enrolled_by = Some(mine.id.to_string());
+    s.insert_factor(&first).await.unwrap();
+    let rules = ActivationRules {
+        only_without: None,
+        keep_session: Some(mine.id.clone()),
+        enrolled_by: Some(mine.id.to_string()),
+    };
+    let b = backup(&u, &["a"]);
+    assert_eq!(
+        s.activate_factor(&first.id, &Check::TotpStep(3), &b, &rules, T0 + 1)
+            .await
+            .unwrap(),
+        ActivateOutcome::Activated {
+            backup_installed: true
+        }
+    );
+    assert!(!is_live(&s, &old.id).await);
+    assert!(is_live(&s, &mine.id).await);
+    assert_eq!(
+        s.rotate_refresh_token("rt-old", "rt-old-2", T0 + 2)
+            .await
+            .unwrap(),
+        RotateOutcome::Dead
+    );
+    assert_eq!(s.get_factor(&u.tenant_id, &theirs.id).await.unwrap(), None);
+    assert!(s.get_factor(&u.tenant_id, &own.id).await.unwrap().is_some());
+    // A second factor ends nothing.
+    let later = new_session(&s, &u, "rt-later").await;
+    s.activate_factor(&own.id, &Check::Preverified, &b, &rules, T0 + 3)
+        .await
+        .unwrap();
+    assert!(is_live(&s, &later.id).await);
+}
+
+async fn factor_changes_end_every_session_but_the_callers(s: DynStore) {
+    let (u, totp, bid) = enrolled(&s).await;
+    let a = new_session(&s, &u, "rt-a").await;
+    let b = new_session(&s, &u, "rt-b").await;
+    let mut install = backup(&u, &["n1"]);
+    install.factor.id = bid.clone();
+    s.replace_backup_codes(&install, Some(&a.id), T0 + 1)
+        .await
+        .unwrap();
+    assert!(is_live(&s, &a.id).await && !is_live(&s, &b.id).await);
+    let c = new_session(&s, &u, "rt-c").await;
+    // Deleting an unknown factor ends nothing.
+    let unknown = FactorId::generate(T0, &OsRandom);
+    assert!(!s
+        .delete_factor(&u.tenant_id, &u.id, &unknown, None, T0 + 2)
+        .await
+        .unwrap());
+    assert!(is_live(&s, &c.id).await);
+    assert!(s
+        .delete_factor(&u.tenant_id, &u.id, &totp.id, Some(&a.id), T0 + 3)
+        .await
+        .unwrap());
+    assert!(is_live(&s, &a.id).await && !is_live(&s, &c.id).await);
+    // A reset ends them all.
+    s.reset_mfa(&u.tenant_id, &u.id, T0 + 4).await.unwrap();
+    assert!(!is_live(&s, &a.id).await);
+}
+
+async fn narrowing_counts_users_to_reenroll(s: DynStore) {
+    let (u, _, _) = enrolled(&s).await;
+    let t = &u.tenant_id;
+    // A second user of the tenant with an SMS factor; a third with only a pending one.
+    let v = user(t, "bob@example.com");
+    s.insert_user(&v).await.unwrap();
+    let mut sms = factor(&v, FactorKind::Sms, FactorStatus::Pending);
+    sms.secret_sealed = None;
+    s.insert_factor(&sms).await.unwrap();
+    s.activate_factor(
+        &sms.id,
+        &Check::Preverified,
+        &backup(&v, &["x"]),
+        &ActivationRules::default(),
+        T0 + 1,
+    )
+    .await
+    .unwrap();
+    let w = user(t, "carol@example.com");
+    s.insert_user(&w).await.unwrap();
+    s.insert_factor(&factor(&w, FactorKind::Totp, FactorStatus::Pending))
+        .await
+        .unwrap();
+    let count = |allowed: Vec<FactorKind>| {
+        let s = s.clone();
+        let t = t.clone();
+        async move { s.count_users_to_reenroll(&t, &allowed).await.unwrap() }
+    };
+    use FactorKind::*;
+    assert_eq!(count(vec![Totp, Sms, BackupCodes]).await, 0);
+    assert_eq!(count(vec![Sms, BackupCodes]).await, 1);
+    assert_eq!(count(vec![Totp]).await, 1);
+    assert_eq!(count(vec![EmailOtp]).await, 2);
+    assert_eq!(count(vec![BackupCodes]).await, 2);
+    assert_eq!(count(vec![]).await, 2);
+}
+
+async fn a_sent_code_keeps_its_challenge_open(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let mut f = sms_factor(&u, FactorStatus::Pending);
+    f.status = FactorStatus::Active;
+    f.expires_at = None;
+    s.insert_factor(&f).await.unwrap();
+    let c = challenge(&u, T0 + 300_000);
+    s.insert_challenge(&c).await.unwrap();
+    let mut i = issue(&u, &f, Some(&c.id), "h1", false, T0);
+    i.code.expires_at = T0 + 600_000;
+    assert_eq!(s.issue_code(&i, T0).await.unwrap(), IssueOutcome::Issued);
+    assert_eq!(
+        s.get_challenge(&u.tenant_id, &c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        T0 + 600_000
+    );
+    // Never shortened.
+    let mut j = issue(&u, &f, Some(&c.id), "h2", false, T0 + 61_000);
+    j.code.expires_at = T0 + 200_000;
+    assert_eq!(s.issue_code(&j, T0 + 61_000).await.unwrap(), IssueOutcome::Issued);
+    assert_eq!(
+        s.get_challenge(&u.tenant_id, &c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        T0 + 600_000
+    );
+}
+
+async fn idempotency_keys_start_once_and_replay(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let rec = IdempotencyRecord {
+        tenant_id: u.tenant_id.clone(),
+        scope: "ses_x POST /v1/users/me/mfa/factors".into(),
+        key_hash: "k1".into(),
+        request_hash: "r1".into(),
+        created_at: T0,
+        expires_at: T0 + 86_400_000,
+    };
+    // Of many concurrent first uses, one starts.
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (s, rec) = (s.clone(), rec.clone());
+        tasks.push(tokio::spawn(async move {
+            s.idempotency_begin(&rec, T0).await.unwrap()
+        }));
+    }
+    let mut started = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            IdempotencyBegin::Started => started += 1,
+            other => assert_eq!(other, IdempotencyBegin::InFlight),
+        }
+    }
+    assert_eq!(started, 1);
+    let other_body = IdempotencyRecord {
+        request_hash: "r2".into(),
+        ..rec.clone()
+    };
+    assert_eq!(
+        s.idempotency_begin(&other_body, T0 + 1).await.unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+    s.idempotency_finish(&rec, 201, "lk1.sealed").await.unwrap();
+    assert_eq!(
+        s.idempotency_begin(&rec, T0 + 2).await.unwrap(),
+        IdempotencyBegin::Done {
+            status: 201,
+            response_sealed: "lk1.sealed".into()
+        }
+    );
+    // Abandoning leaves a finished record alone; an abandoned in-flight one starts again.
+    s.idempotency_abandon(&rec).await.unwrap();
+    assert!(matches!(
+        s.idempotency_begin(&rec, T0 + 3).await.unwrap(),
+        IdempotencyBegin::Done { .. }
+    ));
+    let k2 = IdempotencyRecord {
+        key_hash: "k2".into(),
+        ..rec.clone()
+    };
+    assert_eq!(
+        s.idempotency_begin(&k2, T0).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    s.idempotency_abandon(&k2).await.unwrap();
+    assert_eq!(
+        s.idempotency_begin(&k2, T0).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    // Expired records are forgotten.
+    assert_eq!(
+        s.idempotency_begin(&rec, T0 + 86_400_000).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+}
+
+async fn meta_values_round_trip(s: DynStore) {
+    assert_eq!(s.get_meta("contract_key").await.unwrap(), None);
+    s.put_meta("contract_key", "1").await.unwrap();
+    s.put_meta("contract_key", "2").await.unwrap();
+    assert_eq!(s.get_meta("contract_key").await.unwrap().as_deref(), Some("2"));
 }

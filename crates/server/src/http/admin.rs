@@ -22,8 +22,14 @@ fn duration(v: DurationInput) -> Result<u64, String> {
     }
 }
 
-fn settings_view(s: &TenantSettings) -> SettingsView {
+fn settings_view(app: &App, s: &TenantSettings) -> SettingsView {
+    let (mfa_required, required_by) = app.effective_mfa_policy(s);
     SettingsView {
+        effective_policy: EffectivePolicyView {
+            mfa_required,
+            required_by,
+        },
+        impact: None,
         access_token_ttl: format_secs(s.access_token_ttl_secs),
         refresh_token_ttl: format_secs(s.refresh_token_ttl_secs),
         signup_enabled: s.signup_enabled,
@@ -58,21 +64,25 @@ fn settings_view(s: &TenantSettings) -> SettingsView {
     responses((status = 200, description = "The tenant's settings", body = SettingsView),
               (status = 401, description = "invalid_api_key", body = ErrorBody)),
     security(("secret_key" = [])))]
-pub async fn get_config(AdminCtx { tenant, .. }: AdminCtx) -> Json<SettingsView> {
-    Json(settings_view(&tenant.settings))
+pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCtx) -> Json<SettingsView> {
+    Json(settings_view(&app, &tenant.settings))
 }
 
 #[utoipa::path(patch, path = "/v1/admin/config", tag = "admin",
+    params(PatchConfigQuery),
     request_body = SettingsPatchRequest,
-    responses((status = 200, description = "The updated settings", body = SettingsView),
+    responses((status = 200, description = "The updated settings (with `dry_run=true`, what they would be; nothing saved), and the users a change of the allowed factors affects", body = SettingsView),
               (status = 400, description = "invalid_settings, listing every problem", body = ErrorBody),
               (status = 401, description = "invalid_api_key", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn patch_config(
     State(app): State<App>,
     AdminCtx { tenant, .. }: AdminCtx,
+    query: Result<Query<PatchConfigQuery>, axum::extract::rejection::QueryRejection>,
     ApiJson(req): ApiJson<SettingsPatchRequest>,
 ) -> Result<Json<SettingsView>, ApiError> {
+    let Query(q) =
+        query.map_err(|_| ApiError::bad_request("invalid_query", "unknown or malformed query parameter"))?;
     let patch = SettingsPatch {
         access_token_ttl_secs: req.access_token_ttl.map(duration),
         refresh_token_ttl_secs: req.refresh_token_ttl.map(duration),
@@ -102,8 +112,12 @@ pub async fn patch_config(
         email_text_template: req.email_text_template,
         email_html_template: req.email_html_template,
     };
-    let settings = app.update_settings(&tenant, patch).await?;
-    Ok(Json(settings_view(&settings)))
+    let (settings, impact) = app
+        .update_settings(&tenant, patch, q.dry_run.unwrap_or(false))
+        .await?;
+    let mut view = settings_view(&app, &settings);
+    view.impact = impact.map(|users_to_reenroll| ImpactView { users_to_reenroll });
+    Ok(Json(view))
 }
 
 #[utoipa::path(get, path = "/v1/admin/users/{user_id}", tag = "admin",
@@ -120,7 +134,7 @@ pub async fn get_user(
     let id =
         UserId::parse(&user_id).map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound))?;
     let user = app.get_user(&tenant.id, &id).await?;
-    Ok(Json((&user).into()))
+    Ok(Json(UserView::new(&user, app.user_phone(&user))))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -149,7 +163,10 @@ pub async fn list_users(
     if let Some(email) = q.email {
         let users = app.find_user_by_email(&tenant, &email).await?;
         return Ok(Json(UserList {
-            users: users.iter().map(UserView::from).collect(),
+            users: users
+                .iter()
+                .map(|u| UserView::new(u, app.user_phone(u)))
+                .collect(),
             next_after: None,
         }));
     }
@@ -166,7 +183,10 @@ pub async fn list_users(
         .then(|| users.last().map(|u| u.id.to_string()))
         .flatten();
     Ok(Json(UserList {
-        users: users.iter().map(UserView::from).collect(),
+        users: users
+            .iter()
+            .map(|u| UserView::new(u, app.user_phone(u)))
+            .collect(),
         next_after,
     }))
 }
@@ -261,7 +281,7 @@ pub async fn patch_tenant_auth(
         mfa_allowed_factors: req.mfa_methods,
         ..Default::default()
     };
-    let settings = app.update_settings(&tenant, patch).await?;
+    let (settings, _) = app.update_settings(&tenant, patch, false).await?;
     Ok(Json(tenant_auth_view(&settings)))
 }
 

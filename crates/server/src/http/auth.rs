@@ -34,7 +34,7 @@ pub async fn signup(
     Ok((
         StatusCode::CREATED,
         Json(AuthResponse {
-            user: (&user).into(),
+            user: UserView::new(&user, app.user_phone(&user)),
             tokens: tokens.into(),
         }),
     ))
@@ -55,7 +55,7 @@ pub async fn signin(
 ) -> Result<Json<AuthResponse>, ApiError> {
     let (user, tokens) = app.signin(&tenant, &req.email, &req.password).await?;
     Ok(Json(AuthResponse {
-        user: (&user).into(),
+        user: UserView::new(&user, app.user_phone(&user)),
         tokens: tokens.into(),
     }))
 }
@@ -139,5 +139,5 @@ pub async fn signout(
     security(("access_token" = [])))]
 pub async fn me(State(app): State<App>, UserCtx(ctx): UserCtx) -> Result<Json<UserView>, ApiError> {
     let user = app.get_user(&ctx.tenant_id, &ctx.user_id).await?;
-    Ok(Json((&user).into()))
+    Ok(Json(UserView::new(&user, app.user_phone(&user))))
 }

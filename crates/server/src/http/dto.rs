@@ -51,13 +51,14 @@ pub struct UserView {
     pub updated_at: String,
 }
 
-impl From<&User> for UserView {
-    fn from(u: &User) -> Self {
+impl UserView {
+    /// `phone` is the user's number, opened (it is sealed at rest).
+    pub fn new(u: &User, phone: Option<String>) -> Self {
         Self {
             id: u.id.to_string(),
             email: u.email.to_string(),
             name: u.name.clone(),
-            phone_number: u.phone_number.clone(),
+            phone_number: phone,
             phone_verified: u.phone_verified_at.is_some(),
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
@@ -130,6 +131,35 @@ pub struct SettingsView {
     pub email_subject_template: String,
     pub email_text_template: String,
     pub email_html_template: String,
+    /// Whether MFA is required for this tenant's users once every source is counted.
+    pub effective_policy: EffectivePolicyView,
+    /// What a change of `mfa_allowed_factors` does to existing users (PATCH only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactView>,
+}
+
+/// The MFA requirement in force and where it comes from.
+#[derive(Serialize, ToSchema)]
+pub struct EffectivePolicyView {
+    pub mfa_required: bool,
+    /// `server` (the `MFA_REQUIRED` / `mfa_required` switch of the server's configuration)
+    /// and/or `tenant` (this tenant's `mfa_required`).
+    pub required_by: Vec<&'static str>,
+}
+
+/// Users a narrowing of the allowed factor kinds affects.
+#[derive(Serialize, ToSchema)]
+pub struct ImpactView {
+    /// Users with MFA none of whose factors is of an allowed kind: at their next sign-in
+    /// they prove one of their factors, then enroll an allowed kind.
+    pub users_to_reenroll: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PatchConfigQuery {
+    /// Validate and report the impact without saving.
+    pub dry_run: Option<bool>,
 }
 
 /// Codes per hour and per day, by destination, user, client address and tenant.
@@ -251,6 +281,10 @@ pub struct EnrollmentResponse {
     /// The enrollment lapses unless confirmed by then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// An admin-created confirmed factor that is the user's first brings backup codes,
+    /// shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_codes: Option<Vec<String>>,
 }
 
 impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
@@ -269,6 +303,7 @@ impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
             email: None,
             notice: e.factor.kind.notice(),
             expires_at: e.factor.expires_at.map(rfc3339),
+            backup_codes: None,
         };
         match e.details {
             EnrollDetails::Totp {
@@ -283,25 +318,20 @@ impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
             EnrollDetails::Sent {
                 channel: Channel::Sms,
                 destination,
+            } => out.phone_number = Some(destination),
+            EnrollDetails::Confirmed {
+                destination,
+                backup_codes,
+            } => {
+                out.phone_number = Some(destination);
+                out.backup_codes = backup_codes;
             }
-            | EnrollDetails::Confirmed { destination } => out.phone_number = Some(destination),
             EnrollDetails::Sent {
                 channel: Channel::Email,
                 destination,
             } => out.email = Some(destination),
         }
         out
-    }
-}
-
-/// A factor's destination, masked (`+1***2671`, `a***@example.com`).
-pub fn masked_destination(f: &latchkey_store::model::Factor) -> Option<String> {
-    use latchkey_core::factor::FactorKind;
-    let d = f.destination.as_deref()?;
-    match f.kind {
-        FactorKind::Sms => Some(latchkey_core::phone::mask_e164(d)),
-        FactorKind::EmailOtp => Some(latchkey_core::email::Email::from_trusted(d.to_owned()).masked()),
-        FactorKind::Totp | FactorKind::BackupCodes => None,
     }
 }
 
@@ -364,7 +394,7 @@ impl From<&crate::service::mfa::FactorSummary> for FactorView {
             created_at: rfc3339(f.created_at),
             last_used_at: f.last_used_at.map(rfc3339),
             remaining_codes: s.remaining_codes,
-            destination: masked_destination(f),
+            destination: s.destination.clone(),
             last_delivery: s.last_delivery.as_ref().map(|m| DeliveryView {
                 status: m.status.as_str(),
                 provider: m.provider.clone(),
@@ -396,7 +426,12 @@ pub struct BackupCodes {
 #[serde(deny_unknown_fields)]
 pub struct ChallengeRequest {
     pub challenge_id: String,
-    pub factor_id: String,
+    /// May be left out when the choice is unambiguous: a `type` the user has one factor
+    /// of, or the user's only factor.
+    pub factor_id: Option<String>,
+    /// `totp`, `sms`, `email_otp` or `backup_codes`: the user's factor of that type.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -415,7 +450,13 @@ pub struct ChallengeResponse {
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub challenge_id: String,
-    pub factor_id: String,
+    /// May be left out when the choice is unambiguous: the factor chosen with
+    /// `/v1/mfa/challenge` (or started with `/v1/mfa/enroll`), a `type` the user has one
+    /// factor of, or the user's only factor.
+    pub factor_id: Option<String>,
+    /// `totp`, `sms`, `email_otp` or `backup_codes`: the user's factor of that type.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
     #[schema(example = "123456")]
     pub code: String,
 }

@@ -131,8 +131,8 @@ impl From<ServiceError> for ApiError {
                         if let Some(name) = &f.name {
                             v["name"] = name.clone().into();
                         }
-                        if let Some(d) = super::dto::masked_destination(f) {
-                            v["destination"] = d.into();
+                        if let Some(d) = &f.destination {
+                            v["destination"] = d.clone().into();
                         }
                         v
                     })
@@ -164,6 +164,14 @@ impl From<ServiceError> for ApiError {
             FactorNotAllowed => ApiError::bad_request(
                 "factor_not_allowed",
                 "this factor type cannot be enrolled or used in this tenant",
+            ),
+            UnknownFactorType => ApiError::bad_request(
+                "unknown_factor_type",
+                "unknown factor type; known: totp, sms, email_otp, backup_codes",
+            ),
+            FactorIdRequired => ApiError::bad_request(
+                "factor_id_required",
+                "several of the user's factors fit; give factor_id (or a type with one factor)",
             ),
             FactorNotPending => ApiError::new(
                 StatusCode::CONFLICT,

@@ -225,6 +225,7 @@ impl FromRequestParts<App> for CallerCtx {
             tenant,
             actor: Actor::User {
                 user_id: ctx.user_id,
+                session_id: ctx.session_id,
                 mfa_time: ctx.claims.mfa_time,
             },
             meta,

@@ -4,7 +4,7 @@
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, CallerCtx, Meta, TenantCtx};
-use crate::service::mfa::EnrollRequest as EnrollInput;
+use crate::service::mfa::{EnrollRequest as EnrollInput, FactorChoice};
 use crate::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,7 +15,15 @@ use latchkey_core::ids::FactorId;
 use latchkey_core::time::rfc3339;
 
 fn kind(name: &str) -> Result<FactorKind, ApiError> {
-    FactorKind::parse(name).ok_or_else(|| ApiError::from(crate::service::ServiceError::FactorNotAllowed))
+    FactorKind::parse(name).ok_or_else(|| ApiError::from(crate::service::ServiceError::UnknownFactorType))
+}
+
+/// The factor a challenge request names, by id or type (or neither, when unambiguous).
+fn choice(factor_id: Option<String>, kind_name: Option<&str>) -> Result<FactorChoice, ApiError> {
+    Ok(FactorChoice {
+        factor_id,
+        kind: kind_name.map(kind).transpose()?,
+    })
 }
 
 fn factor_id(s: &str) -> Result<FactorId, ApiError> {
@@ -27,7 +35,7 @@ fn factor_id(s: &str) -> Result<FactorId, ApiError> {
     request_body = EnrollRequest,
     responses(
         (status = 201, description = "Pending factor; confirm it with a code", body = EnrollmentResponse),
-        (status = 400, description = "factor_not_allowed", body = ErrorBody),
+        (status = 400, description = "factor_not_allowed, unknown_factor_type, invalid_phone_number", body = ErrorBody),
         (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes", body = ErrorBody),
     ),
     security(("secret_key" = []), ("access_token" = [])))]
@@ -56,6 +64,7 @@ pub async fn enroll(
     responses(
         (status = 200, description = "Active; backup codes on the first factor", body = ConfirmResponse),
         (status = 401, description = "invalid_code", body = ErrorBody),
+        (status = 403, description = "mfa_verification_required: a factor became active since this enrollment started, and this session has not passed one within 15 minutes", body = ErrorBody),
         (status = 409, description = "factor_not_pending", body = ErrorBody),
         (status = 429, description = "too_many_attempts", body = ErrorBody),
     ),
@@ -147,7 +156,8 @@ pub async fn regenerate_backup_codes(
 #[utoipa::path(post, path = "/v1/mfa/challenge", tag = "mfa",
     params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in")),
     request_body = ChallengeRequest,
-    responses((status = 200, description = "The factor chosen for this challenge", body = ChallengeResponse),
+    responses((status = 200, description = "The factor chosen for this challenge; `expires_at` covers a code just sent", body = ChallengeResponse),
+              (status = 400, description = "factor_id_required, unknown_factor_type", body = ErrorBody),
               (status = 401, description = "invalid_challenge, challenge_expired", body = ErrorBody),
               (status = 404, description = "factor_not_found", body = ErrorBody)))]
 pub async fn challenge(
@@ -156,15 +166,16 @@ pub async fn challenge(
     Meta(meta): Meta,
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
-    let (challenge, factor) = app
-        .select_factor(&tenant, &req.challenge_id, &req.factor_id, &meta)
+    let choice = choice(req.factor_id, req.kind.as_deref())?;
+    let (challenge, factor, expires_at) = app
+        .select_factor(&tenant, &req.challenge_id, &choice, &meta)
         .await?;
     Ok(Json(ChallengeResponse {
         challenge_id: challenge.id.to_string(),
         factor_id: factor.id.to_string(),
         kind: factor.kind.as_str(),
-        destination: masked_destination(&factor),
-        expires_at: rfc3339(challenge.expires_at),
+        destination: app.masked_destination(&factor),
+        expires_at: rfc3339(expires_at),
     }))
 }
 
@@ -173,7 +184,8 @@ pub async fn challenge(
     request_body = VerifyRequest,
     responses(
         (status = 200, description = "Signed in: tokens with amr naming both factors and acr aal2", body = VerifyResponse),
-        (status = 401, description = "invalid_code, invalid_challenge, challenge_expired", body = ErrorBody),
+        (status = 400, description = "factor_id_required (several factors fit), unknown_factor_type", body = ErrorBody),
+        (status = 401, description = "invalid_code, invalid_challenge, challenge_expired; mfa_setup_required when the factor proven is of a kind no longer allowed (with a new challenge to enroll an allowed one)", body = ErrorBody),
         (status = 429, description = "too_many_attempts, with Retry-After (even a right code is refused while waiting)", body = ErrorBody),
     ))]
 pub async fn verify(
@@ -182,8 +194,9 @@ pub async fn verify(
     Meta(meta): Meta,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
+    let choice = choice(req.factor_id, req.kind.as_deref())?;
     let verified = app
-        .verify_challenge(&tenant, &req.challenge_id, &req.factor_id, &req.code, &meta)
+        .verify_challenge(&tenant, &req.challenge_id, &choice, &req.code, &meta)
         .await?;
     Ok(Json(VerifyResponse {
         tokens: verified.tokens.into(),
@@ -196,8 +209,8 @@ pub async fn verify(
     request_body = ChallengeEnrollRequest,
     responses(
         (status = 201, description = "Pending factor for a forced enrollment; finish with /v1/mfa/verify", body = EnrollmentResponse),
-        (status = 400, description = "factor_not_allowed", body = ErrorBody),
-        (status = 401, description = "invalid_challenge, challenge_expired", body = ErrorBody),
+        (status = 400, description = "factor_not_allowed, unknown_factor_type", body = ErrorBody),
+        (status = 401, description = "invalid_challenge; challenge_expired, also when the user has enrolled a factor since the challenge was issued", body = ErrorBody),
     ))]
 pub async fn enroll_for_challenge(
     State(app): State<App>,

@@ -70,11 +70,16 @@ pub fn parse_factor_kinds(names: &[String]) -> Result<Vec<FactorKind>, String> {
 }
 
 impl App {
+    /// Applies `patch` to the tenant's settings (all of it or, with any problem, none), or
+    /// with `dry_run` only checks it. When the allowed factor kinds change, also says how
+    /// many users have MFA but no factor of an allowed kind: they are asked to enroll one
+    /// at their next sign-in, never let in by password alone (review item 4).
     pub async fn update_settings(
         &self,
         tenant: &Tenant,
         patch: SettingsPatch,
-    ) -> ServiceResult<TenantSettings> {
+        dry_run: bool,
+    ) -> ServiceResult<(TenantSettings, Option<i64>)> {
         let mut next = tenant.clone();
         let mut problems: Vec<(String, String)> = Vec::new();
         let s = &mut next.settings;
@@ -174,13 +179,38 @@ impl App {
         if !problems.is_empty() {
             return Err(ServiceError::InvalidSettings(problems));
         }
+        let impact = if next.settings.mfa_allowed_factors != tenant.settings.mfa_allowed_factors {
+            Some(
+                self.store
+                    .count_users_to_reenroll(&tenant.id, &next.settings.mfa_allowed_factors)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        if dry_run {
+            return Ok((next.settings, impact));
+        }
         let updated = self.store.update_tenant_settings(&next, self.now()).await?;
         self.tenants.forget(&tenant.id);
         if !updated {
             return Err(ServiceError::TenantNotFound);
         }
-        tracing::info!(tenant_id = %tenant.id, "tenant settings changed");
-        Ok(next.settings)
+        tracing::info!(tenant_id = %tenant.id, users_to_reenroll = impact.unwrap_or(0), "tenant settings changed");
+        Ok((next.settings, impact))
+    }
+
+    /// Whether MFA is required for a tenant with `settings`, and by what: `server` (the
+    /// server-wide switch) and/or `tenant`.
+    pub fn effective_mfa_policy(&self, settings: &TenantSettings) -> (bool, Vec<&'static str>) {
+        let mut by = Vec::new();
+        if self.config.mfa_required {
+            by.push("server");
+        }
+        if settings.mfa_required {
+            by.push("tenant");
+        }
+        (!by.is_empty(), by)
     }
 
     /// Looks a user up by email (canonicalised like sign-in does).

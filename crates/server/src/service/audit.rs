@@ -3,7 +3,7 @@
 
 use super::ServiceResult;
 use crate::App;
-use latchkey_core::ids::{ApiKeyId, FactorId, UserId};
+use latchkey_core::ids::{ApiKeyId, FactorId, SessionId, UserId};
 use latchkey_store::model::{AuditEvent, Tenant};
 
 /// Who is acting.
@@ -11,9 +11,13 @@ use latchkey_store::model::{AuditEvent, Tenant};
 pub enum Actor {
     /// A tenant secret key.
     Admin { key_id: ApiKeyId },
-    /// A user, with their own access token. `mfa_time` is when that session last passed a
-    /// second factor (seconds), if ever.
-    User { user_id: UserId, mfa_time: Option<i64> },
+    /// A user, with their own access token: its session, and when that session last passed
+    /// a second factor (seconds), if ever.
+    User {
+        user_id: UserId,
+        session_id: SessionId,
+        mfa_time: Option<i64>,
+    },
     /// The user in the middle of signing in (password passed, second factor pending).
     SigningIn { user_id: UserId },
 }

@@ -10,7 +10,7 @@ use latchkey_core::jwt::Claims;
 use latchkey_core::password;
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
-use latchkey_store::model::{ApiKeyRecord, RotateOutcome, Session, Tenant, ThrottleKey, User};
+use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Session, Tenant, ThrottleKey, User};
 use latchkey_store::StoreError;
 
 /// What a successful authentication hands the client.
@@ -92,13 +92,22 @@ impl App {
             .await?
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let now = self.now();
+        let id = UserId::generate(now, self.rng.as_ref());
+        let (phone_sealed, phone_hash) = match &phone {
+            Some(p) => (
+                Some(self.seal_text(SealedColumn::UserPhone, id.as_str(), p)?),
+                Some(self.destination_hash(p)),
+            ),
+            None => (None, None),
+        };
         let user = User {
-            id: UserId::generate(now, self.rng.as_ref()),
+            id,
             tenant_id: tenant.id.clone(),
             email,
             password_hash: hash,
             name,
-            phone_number: phone,
+            phone_sealed,
+            phone_hash,
             phone_verified_at: None,
             created_at: now,
             updated_at: now,
@@ -109,6 +118,9 @@ impl App {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, "user signed up");
+        // Under a policy that requires MFA, sign-up answers like sign-in: an enrollment
+        // challenge and no session (review item 3, SECURITY.md test 72).
+        self.second_factor_gate(tenant, &user).await?;
         let tokens = self
             .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
             .await?;

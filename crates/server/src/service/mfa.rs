@@ -15,20 +15,29 @@ use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
+use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecision};
 use latchkey_core::rand;
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_core::totp;
 use latchkey_store::model::{
-    AttemptOutcome, BackupInstall, Challenge, Check, Factor, Proof, SealedColumn, SignInAttempt,
-    SignInWrites, Tenant, ThrottleKey, User,
+    ActivateOutcome, ActivationRules, AttemptOutcome, BackupInstall, Challenge, Check, Factor, Proof,
+    SealedColumn, SignInAttempt, SignInWrites, Tenant, ThrottleKey, User,
 };
 use zeroize::Zeroizing;
 
 /// How long a started enrollment waits for its confirming code.
 pub const ENROLLMENT_TTL_SECS: i64 = 600;
-/// How recently a user's session must have passed a second factor to change factors
-/// (ASVS 5.0 V7.5.1; Supabase and Kratos use similar windows).
-pub const STEP_UP_SECS: i64 = 900;
+pub use latchkey_core::policy::STEP_UP_SECS;
+
+/// A factor offered at a sign-in challenge, as the client sees it.
+#[derive(Debug, Clone)]
+pub struct OfferedFactor {
+    pub id: FactorId,
+    pub kind: FactorKind,
+    pub name: Option<String>,
+    /// Masked (`+1***2671`), for SMS and email factors.
+    pub destination: Option<String>,
+}
 
 /// A challenge the client must answer, as sign-in reports it.
 #[derive(Debug, Clone)]
@@ -36,9 +45,17 @@ pub struct PendingChallenge {
     pub challenge_id: ChallengeId,
     pub expires_at: UnixMillis,
     /// For `mfa_required`: the factors the user can answer with.
-    pub factors: Vec<Factor>,
+    pub factors: Vec<OfferedFactor>,
     /// For `mfa_setup_required`: the kinds the user may enroll.
     pub allowed: Vec<FactorKind>,
+}
+
+/// Which factor of a challenge a request means: named, or left to the server when the
+/// choice is unambiguous (review item 12; the reference SDK's `submitTOTP(challengeId, code)`).
+#[derive(Debug, Clone, Default)]
+pub struct FactorChoice {
+    pub factor_id: Option<String>,
+    pub kind: Option<FactorKind>,
 }
 
 /// A started enrollment, with what the user needs next. A TOTP secret appears here and
@@ -56,8 +73,12 @@ pub enum EnrollDetails {
     },
     /// A code went (is going) to this masked destination.
     Sent { channel: Channel, destination: String },
-    /// Created active by an admin without a code (an already verified phone).
-    Confirmed { destination: String },
+    /// Created active by an admin without a code (an already verified phone), with the
+    /// backup codes a first factor brings.
+    Confirmed {
+        destination: String,
+        backup_codes: Option<Vec<String>>,
+    },
 }
 
 /// What a user asks to enroll.
@@ -73,6 +94,8 @@ pub struct EnrollRequest {
 /// delivery for SMS and email factors.
 pub struct FactorSummary {
     pub factor: Factor,
+    /// Masked destination of SMS and email factors.
+    pub destination: Option<String>,
     pub remaining_codes: Option<i64>,
     pub last_delivery: Option<latchkey_store::model::OutboxMessage>,
 }
@@ -93,101 +116,146 @@ fn throttle_key(factor: &Factor) -> ThrottleKey {
 }
 
 impl App {
-    /// The user an actor may manage, checking ownership and (for changes) step-up.
-    async fn managed_user(
-        &self,
-        tenant: &Tenant,
-        actor: &Actor,
-        target: &UserId,
-        change: bool,
-    ) -> ServiceResult<User> {
-        match actor {
-            Actor::Admin { .. } => {}
-            Actor::User { user_id, mfa_time } => {
-                if user_id != target {
-                    return Err(ServiceError::Forbidden);
-                }
-                if change && self.has_active_factor(tenant, target).await? {
-                    let fresh = mfa_time.is_some_and(|t| self.now().div_euclid(1000) - t <= STEP_UP_SECS);
-                    if !fresh {
-                        return Err(ServiceError::MfaVerificationRequired);
-                    }
-                }
-            }
-            Actor::SigningIn { .. } => return Err(ServiceError::Forbidden),
+    /// The MFA settings in force for a tenant's users.
+    fn mfa_policy<'a>(&self, tenant: &'a Tenant) -> MfaPolicy<'a> {
+        MfaPolicy {
+            required: self.mfa_required(tenant),
+            allowed: &tenant.settings.mfa_allowed_factors,
         }
-        self.get_user(&tenant.id, target).await
-    }
-
-    async fn has_active_factor(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<bool> {
-        Ok(self
-            .store
-            .list_factors(&tenant.id, user)
-            .await?
-            .iter()
-            .any(|f| f.status == FactorStatus::Active && f.kind != FactorKind::BackupCodes))
-    }
-
-    /// The factors a user can answer a sign-in challenge with: active, allowed by the
-    /// tenant, and backup codes only beside another factor.
-    async fn usable_factors(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<Factor>> {
-        let mut usable: Vec<Factor> = self
-            .store
-            .list_factors(&tenant.id, user)
-            .await?
-            .into_iter()
-            .filter(|f| f.status == FactorStatus::Active && tenant.settings.allows(f.kind))
-            .collect();
-        if usable.iter().all(|f| f.kind == FactorKind::BackupCodes) {
-            usable.clear();
-        }
-        Ok(usable)
     }
 
     fn mfa_required(&self, tenant: &Tenant) -> bool {
         self.config.mfa_required || tenant.settings.mfa_required
     }
 
-    /// After a correct password: decide whether a second factor is needed. `Ok(())` means
-    /// the password alone completes sign-in.
-    pub(super) async fn second_factor_gate(&self, tenant: &Tenant, user: &User) -> ServiceResult<()> {
-        let factors = self.usable_factors(tenant, &user.id).await?;
-        let purpose = if !factors.is_empty() {
-            ChallengePurpose::SignIn
-        } else if self.mfa_required(tenant) {
-            ChallengePurpose::Enroll
-        } else {
-            return Ok(());
+    /// A user's factors and what a correct password leads to for them now.
+    async fn sign_in_decision(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+    ) -> ServiceResult<(Vec<Factor>, SignInDecision)> {
+        let factors = self.store.list_factors(&tenant.id, user).await?;
+        let decision = policy::sign_in(&facts(&factors), &self.mfa_policy(tenant));
+        Ok((factors, decision))
+    }
+
+    /// The user an actor may manage and, for a change, what the change must still find
+    /// true when it completes (its activation rules). Users act only on themselves, and
+    /// with a factor on the account only from a session that passed one recently.
+    async fn managed_user(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        change: bool,
+    ) -> ServiceResult<(User, ActivationRules)> {
+        let rules = match actor {
+            Actor::Admin { key_id } => ActivationRules {
+                only_without: None,
+                keep_session: None,
+                enrolled_by: Some(key_id.to_string()),
+            },
+            Actor::User {
+                user_id,
+                session_id,
+                mfa_time,
+            } => {
+                if user_id != target {
+                    return Err(ServiceError::Forbidden);
+                }
+                let mut rules = ActivationRules {
+                    only_without: None,
+                    keep_session: Some(session_id.clone()),
+                    enrolled_by: Some(session_id.to_string()),
+                };
+                if change {
+                    let factors = self.store.list_factors(&tenant.id, target).await?;
+                    match policy::self_service_change(
+                        &facts(&factors),
+                        *mfa_time,
+                        self.now().div_euclid(1000),
+                    ) {
+                        ChangeRule::Allowed => {}
+                        ChangeRule::StepUpRequired => return Err(ServiceError::MfaVerificationRequired),
+                        ChangeRule::WhileWithout(kinds) => rules.only_without = Some(kinds),
+                    }
+                }
+                rules
+            }
+            Actor::SigningIn { .. } => return Err(ServiceError::Forbidden),
         };
+        Ok((self.get_user(&tenant.id, target).await?, rules))
+    }
+
+    /// A factor as a sign-in challenge offers it.
+    fn offered(&self, factor: &Factor) -> OfferedFactor {
+        OfferedFactor {
+            id: factor.id.clone(),
+            kind: factor.kind,
+            name: factor.name.clone(),
+            destination: self.masked_destination(factor),
+        }
+    }
+
+    /// Stores a new challenge for `user` and describes it for the client.
+    async fn new_challenge(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+        purpose: ChallengePurpose,
+        amr: Vec<String>,
+        factors: Vec<OfferedFactor>,
+        allowed: Vec<FactorKind>,
+    ) -> ServiceResult<PendingChallenge> {
         let now = self.now();
         let challenge = Challenge {
             id: ChallengeId::generate(now, self.rng.as_ref()),
             tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
+            user_id: user.clone(),
             purpose,
-            amr: vec!["pwd".into()],
+            amr,
             factor_id: None,
             created_at: now,
             expires_at: now + i64::try_from(tenant.settings.challenge_ttl_secs).unwrap_or(300) * 1000,
             completed_at: None,
         };
         self.store.insert_challenge(&challenge).await?;
-        let pending = PendingChallenge {
+        Ok(PendingChallenge {
             challenge_id: challenge.id,
             expires_at: challenge.expires_at,
             factors,
-            allowed: tenant
-                .settings
-                .mfa_allowed_factors
-                .iter()
-                .copied()
-                .filter(|k| k.enrollable())
-                .collect(),
-        };
-        Err(match purpose {
-            ChallengePurpose::SignIn => ServiceError::MfaRequired(pending),
-            ChallengePurpose::Enroll => ServiceError::MfaSetupRequired(pending),
+            allowed,
         })
+    }
+
+    /// After a correct password (or at sign-up): decide whether a second factor is needed.
+    /// `Ok(())` means the password alone completes sign-in.
+    pub(super) async fn second_factor_gate(&self, tenant: &Tenant, user: &User) -> ServiceResult<()> {
+        let (factors, decision) = self.sign_in_decision(tenant, &user.id).await?;
+        let pwd = vec!["pwd".to_owned()];
+        match decision {
+            SignInDecision::Complete => Ok(()),
+            SignInDecision::Prove { offer, .. } => {
+                let offered = offer.iter().map(|&i| self.offered(&factors[i])).collect();
+                let pending = self
+                    .new_challenge(
+                        tenant,
+                        &user.id,
+                        ChallengePurpose::SignIn,
+                        pwd,
+                        offered,
+                        Vec::new(),
+                    )
+                    .await?;
+                Err(ServiceError::MfaRequired(pending))
+            }
+            SignInDecision::Enroll { kinds } => {
+                let pending = self
+                    .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, pwd, Vec::new(), kinds)
+                    .await?;
+                Err(ServiceError::MfaSetupRequired(pending))
+            }
+        }
     }
 
     /// Starts enrolling a factor for `target`.
@@ -199,11 +267,14 @@ impl App {
         req: EnrollRequest,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
-        let user = self.managed_user(tenant, actor, target, true).await?;
+        let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
         if req.confirmed {
-            return self.admin_confirmed_sms(tenant, actor, &user, req, meta).await;
+            return self
+                .admin_confirmed_sms(tenant, actor, &user, req, rules, meta)
+                .await;
         }
-        self.begin_enrollment(tenant, actor, &user, req, None, meta).await
+        self.begin_enrollment(tenant, actor, &user, req, None, rules.enrolled_by, meta)
+            .await
     }
 
     /// An admin creates an SMS factor for the user's already verified phone: no code needed.
@@ -213,6 +284,7 @@ impl App {
         actor: &Actor,
         user: &User,
         req: EnrollRequest,
+        rules: ActivationRules,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
         if !matches!(actor, Actor::Admin { .. }) {
@@ -221,40 +293,48 @@ impl App {
         if req.kind != FactorKind::Sms || !tenant.settings.allows(FactorKind::Sms) {
             return Err(ServiceError::FactorNotAllowed);
         }
-        let phone = self.sms_destination(tenant, req.phone_number.as_deref()).await?;
-        let verified = user.phone_verified_at.is_some() && user.phone_number.as_deref() == Some(phone.e164());
+        let given = req.phone_number.clone().or_else(|| self.user_phone(user));
+        let phone = self.sms_destination(tenant, given.as_deref()).await?;
+        let verified = user.phone_verified_at.is_some()
+            && user.phone_hash.as_deref() == Some(self.destination_hash(phone.e164()).as_str());
         if !verified {
             return Err(ServiceError::PhoneNotVerified);
         }
         let now = self.now();
+        let id = FactorId::generate(now, self.rng.as_ref());
         let factor = Factor {
-            id: FactorId::generate(now, self.rng.as_ref()),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            kind: FactorKind::Sms,
-            name: req.name.as_deref().map(check_factor_name).transpose()?,
-            status: FactorStatus::Pending,
-            secret_sealed: None,
-            last_step: None,
-            destination: Some(phone.e164().to_owned()),
-            created_at: now,
-            expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
-            confirmed_at: None,
-            last_used_at: None,
+            destination_sealed: Some(self.seal_text(
+                SealedColumn::FactorDestination,
+                id.as_str(),
+                phone.e164(),
+            )?),
+            enrolled_by: rules.enrolled_by.clone(),
+            ..self.pending_factor(id, tenant, user, FactorKind::Sms, req.name.as_deref())?
         };
         self.store.insert_factor(&factor).await?;
         let backup_id = self.backup_factor_id(tenant, &user.id).await?;
-        let (_codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
-        // The phone was verified by a code earlier; activation needs no new proof. Backup
-        // codes are not handed to an admin: the user regenerates their own.
-        let check = Check::Preverified;
-        self.store
-            .activate_factor(&factor.id, &check, &install, now)
+        let (codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
+        // The phone was verified by a code earlier; activation needs no new proof. A first
+        // factor brings backup codes, as any first factor does (review item 15): they are
+        // returned once, for the admin to hand to the user.
+        let installed = match self
+            .store
+            .activate_factor(&factor.id, &Check::Preverified, &install, &rules, now)
             .await?
-            .ok_or(ServiceError::FactorNotPending)?;
+        {
+            ActivateOutcome::Activated { backup_installed } => backup_installed,
+            ActivateOutcome::Stale | ActivateOutcome::Rejected | ActivateOutcome::NotPending => {
+                return Err(ServiceError::FactorNotPending)
+            }
+        };
         self.audit(
-            Audit::on_factor(tenant, actor, meta, &factor, "factor.create_confirmed", "success")
-                .with_detail("sms"),
+            Audit::on_factor(tenant, actor, meta, &factor, "factor.create_confirmed", "success").with_detail(
+                if installed {
+                    "sms, backup codes issued"
+                } else {
+                    "sms"
+                },
+            ),
         )
         .await?;
         let active = self
@@ -266,10 +346,41 @@ impl App {
             factor: active,
             details: EnrollDetails::Confirmed {
                 destination: phone.masked(),
+                backup_codes: installed.then_some(codes),
             },
         })
     }
 
+    /// A pending factor of `kind` for `user`, not yet stored.
+    fn pending_factor(
+        &self,
+        id: FactorId,
+        tenant: &Tenant,
+        user: &User,
+        kind: FactorKind,
+        name: Option<&str>,
+    ) -> ServiceResult<Factor> {
+        let now = self.now();
+        Ok(Factor {
+            id,
+            tenant_id: tenant.id.clone(),
+            user_id: user.id.clone(),
+            kind,
+            name: name.map(check_factor_name).transpose()?,
+            status: FactorStatus::Pending,
+            secret_sealed: None,
+            last_step: None,
+            destination_sealed: None,
+            enrolled_by: None,
+            algorithm: None,
+            created_at: now,
+            expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
+            confirmed_at: None,
+            last_used_at: None,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)] // one enrollment's facts; a struct would only rename them
     async fn begin_enrollment(
         &self,
         tenant: &Tenant,
@@ -277,6 +388,7 @@ impl App {
         user: &User,
         req: EnrollRequest,
         challenge: Option<&Challenge>,
+        enrolled_by: Option<String>,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
         let kind = req.kind;
@@ -289,12 +401,12 @@ impl App {
                 message: "phone_number applies to sms factors only".into(),
             });
         }
-        let name = match req.name {
-            Some(n) => Some(check_factor_name(&n)?),
-            None => None,
-        };
         let now = self.now();
         let id = FactorId::generate(now, self.rng.as_ref());
+        let base = Factor {
+            enrolled_by,
+            ..self.pending_factor(id.clone(), tenant, user, kind, req.name.as_deref())?
+        };
         let enrollment = match kind {
             FactorKind::Totp => {
                 let secret: Zeroizing<[u8; totp::SECRET_BYTES]> =
@@ -312,19 +424,8 @@ impl App {
                 let uri = Zeroizing::new(totp::otpauth_uri(&issuer, user.email.as_str(), &*secret));
                 let qr_code_svg = qr_svg(&uri)?;
                 let factor = Factor {
-                    id,
-                    tenant_id: tenant.id.clone(),
-                    user_id: user.id.clone(),
-                    kind,
-                    name,
-                    status: FactorStatus::Pending,
                     secret_sealed: Some(sealed),
-                    last_step: None,
-                    destination: None,
-                    created_at: now,
-                    expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
-                    confirmed_at: None,
-                    last_used_at: None,
+                    ..base
                 };
                 self.store.insert_factor(&factor).await?;
                 Enrollment {
@@ -339,25 +440,21 @@ impl App {
             FactorKind::Sms | FactorKind::EmailOtp => {
                 let (channel, destination, masked) = match kind {
                     FactorKind::Sms => {
-                        let phone = self.sms_destination(tenant, req.phone_number.as_deref()).await?;
+                        // Without a number, the account's own (nauth-sms-mfa.txt relies on
+                        // it); the enrollment code proves it either way (review item 13).
+                        let given = req.phone_number.clone().or_else(|| self.user_phone(user));
+                        let phone = self.sms_destination(tenant, given.as_deref()).await?;
                         (Channel::Sms, phone.e164().to_owned(), phone.masked())
                     }
                     _ => (Channel::Email, user.email.to_string(), user.email.masked()),
                 };
                 let factor = Factor {
-                    id,
-                    tenant_id: tenant.id.clone(),
-                    user_id: user.id.clone(),
-                    kind,
-                    name,
-                    status: FactorStatus::Pending,
-                    secret_sealed: None,
-                    last_step: None,
-                    destination: Some(destination),
-                    created_at: now,
-                    expires_at: Some(now + ENROLLMENT_TTL_SECS * 1000),
-                    confirmed_at: None,
-                    last_used_at: None,
+                    destination_sealed: Some(self.seal_text(
+                        SealedColumn::FactorDestination,
+                        id.as_str(),
+                        &destination,
+                    )?),
+                    ..base
                 };
                 // Stored together with its first code and outbox message, atomically.
                 self.send_code(tenant, user, &factor, challenge, true, meta)
@@ -424,7 +521,9 @@ impl App {
             status: FactorStatus::Active,
             secret_sealed: None,
             last_step: None,
-            destination: None,
+            destination_sealed: None,
+            enrolled_by: None,
+            algorithm: None,
             created_at: now,
             expires_at: None,
             confirmed_at: Some(now),
@@ -501,7 +600,9 @@ impl App {
     }
 
     /// Confirms a pending factor with a code from its new secret. The user's first factor
-    /// also brings backup codes, returned here once.
+    /// also brings backup codes, returned here once. The step-up rule is applied as of now,
+    /// and again inside the activating transaction (review item 2): a session that started
+    /// an enrollment while the account had no factor cannot finish it once one is active.
     pub async fn confirm_factor(
         &self,
         tenant: &Tenant,
@@ -511,7 +612,7 @@ impl App {
         code: &str,
         meta: &RequestMeta,
     ) -> ServiceResult<(Factor, Option<Vec<String>>)> {
-        let user = self.managed_user(tenant, actor, target, false).await?;
+        let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
         let factor = self
             .store
             .get_factor(&tenant.id, factor_id)
@@ -550,16 +651,26 @@ impl App {
         };
         let backup_id = self.backup_factor_id(tenant, &user.id).await?;
         let (codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
-        let Some(installed) = self
+        let installed = match self
             .store
-            .activate_factor(&factor.id, &check, &install, self.now())
+            .activate_factor(&factor.id, &check, &install, &rules, self.now())
             .await?
-        else {
-            // A TOTP step cannot fail here; a sent code can (wrong, spent, superseded, expired).
-            return match check {
-                Check::TotpStep(_) | Check::Preverified => Err(ServiceError::FactorNotPending),
-                Check::SentCode { .. } => invalid().await,
-            };
+        {
+            ActivateOutcome::Activated { backup_installed } => backup_installed,
+            ActivateOutcome::Rejected => return invalid().await,
+            ActivateOutcome::NotPending => return Err(ServiceError::FactorNotPending),
+            ActivateOutcome::Stale => {
+                self.audit(Audit::on_factor(
+                    tenant,
+                    actor,
+                    meta,
+                    &factor,
+                    "factor.confirm",
+                    "refused",
+                ))
+                .await?;
+                return Err(ServiceError::MfaVerificationRequired);
+            }
         };
         self.after_activation(&user, &factor).await?;
         self.store.throttle_clear(&throttle_key(&factor)).await?;
@@ -588,7 +699,7 @@ impl App {
         actor: &Actor,
         target: &UserId,
     ) -> ServiceResult<Vec<FactorSummary>> {
-        let user = self.managed_user(tenant, actor, target, false).await?;
+        let (user, _) = self.managed_user(tenant, actor, target, false).await?;
         self.factor_summaries(tenant, &user.id).await
     }
 
@@ -605,6 +716,7 @@ impl App {
                 FactorKind::Sms | FactorKind::EmailOtp => (None, self.store.last_delivery(&factor.id).await?),
             };
             out.push(FactorSummary {
+                destination: self.masked_destination(&factor),
                 factor,
                 remaining_codes,
                 last_delivery,
@@ -613,6 +725,7 @@ impl App {
         Ok(out)
     }
 
+    /// Removes a factor. Every session of the user ends, but the caller's own (review item 5).
     pub async fn delete_factor(
         &self,
         tenant: &Tenant,
@@ -621,8 +734,18 @@ impl App {
         factor_id: &FactorId,
         meta: &RequestMeta,
     ) -> ServiceResult<()> {
-        let user = self.managed_user(tenant, actor, target, true).await?;
-        if !self.store.delete_factor(&tenant.id, &user.id, factor_id).await? {
+        let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
+        if !self
+            .store
+            .delete_factor(
+                &tenant.id,
+                &user.id,
+                factor_id,
+                rules.keep_session.as_ref(),
+                self.now(),
+            )
+            .await?
+        {
             return Err(ServiceError::FactorNotFound);
         }
         self.audit(Audit {
@@ -638,7 +761,8 @@ impl App {
         .await
     }
 
-    /// Replaces the user's backup codes with a new set (all old codes stop working).
+    /// Replaces the user's backup codes with a new set (all old codes stop working). Every
+    /// session of the user ends, but the caller's own (review item 5).
     pub async fn regenerate_backup_codes(
         &self,
         tenant: &Tenant,
@@ -646,13 +770,17 @@ impl App {
         target: &UserId,
         meta: &RequestMeta,
     ) -> ServiceResult<Vec<String>> {
-        let user = self.managed_user(tenant, actor, target, true).await?;
-        if !self.has_active_factor(tenant, &user.id).await? {
+        let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
+        let factors = self.store.list_factors(&tenant.id, &user.id).await?;
+        if !policy::has_factor(&facts(&factors)) {
             return Err(ServiceError::MfaNotEnabled);
         }
         let id = self.backup_factor_id(tenant, &user.id).await?;
         let (codes, install) = self.new_backup_codes(tenant, &user.id, id);
-        let id = self.store.replace_backup_codes(&install).await?;
+        let id = self
+            .store
+            .replace_backup_codes(&install, rules.keep_session.as_ref(), self.now())
+            .await?;
         self.audit(Audit {
             tenant,
             actor,
@@ -684,47 +812,79 @@ impl App {
         Ok(challenge)
     }
 
-    /// A factor of the challenge's user in the state the challenge needs.
+    /// The factor of the challenge's user that `choice` means, and whether proving it must
+    /// be followed by enrolling an allowed kind. A sign-in challenge takes the factors
+    /// sign-in offers now; a forced enrollment only the pending factor it started.
     async fn challenge_factor(
         &self,
         tenant: &Tenant,
         challenge: &Challenge,
-        factor_id: &str,
-    ) -> ServiceResult<Factor> {
-        let id = FactorId::parse(factor_id).map_err(|_| ServiceError::FactorNotFound)?;
-        let factor = self
-            .store
-            .get_factor(&tenant.id, &id)
-            .await?
-            .filter(|f| f.user_id == challenge.user_id && tenant.settings.allows(f.kind))
-            .ok_or(ServiceError::FactorNotFound)?;
-        let fits = match challenge.purpose {
-            ChallengePurpose::SignIn => factor.status == FactorStatus::Active,
-            ChallengePurpose::Enroll => {
-                factor.status == FactorStatus::Pending && factor.is_current(self.now())
+        choice: &FactorChoice,
+    ) -> ServiceResult<(Factor, bool)> {
+        let now = self.now();
+        let (factors, decision) = self.sign_in_decision(tenant, &challenge.user_id).await?;
+        let (candidates, then_enroll): (Vec<&Factor>, bool) = match challenge.purpose {
+            ChallengePurpose::SignIn => match &decision {
+                SignInDecision::Prove { offer, then_enroll } => {
+                    (offer.iter().map(|&i| &factors[i]).collect(), *then_enroll)
+                }
+                SignInDecision::Complete | SignInDecision::Enroll { .. } => (Vec::new(), false),
+            },
+            ChallengePurpose::Enroll => (
+                factors
+                    .iter()
+                    .filter(|f| {
+                        f.status == FactorStatus::Pending
+                            && f.is_current(now)
+                            && tenant.settings.allows(f.kind)
+                            && f.enrolled_by.as_deref() == Some(challenge.id.as_str())
+                    })
+                    .collect(),
+                false,
+            ),
+        };
+        let pick = |found: Option<&&Factor>| found.map(|f| (*f).clone()).ok_or(ServiceError::FactorNotFound);
+        let factor = if let Some(raw) = &choice.factor_id {
+            let id = FactorId::parse(raw).map_err(|_| ServiceError::FactorNotFound)?;
+            pick(candidates.iter().find(|f| f.id == id))?
+        } else {
+            let of_kind: Vec<&&Factor> = candidates
+                .iter()
+                .filter(|f| match choice.kind {
+                    Some(kind) => f.kind == kind,
+                    None => f.kind != FactorKind::BackupCodes,
+                })
+                .collect();
+            let selected = challenge
+                .factor_id
+                .as_ref()
+                .and_then(|sel| of_kind.iter().find(|f| &f.id == sel).copied());
+            match (selected, of_kind.as_slice()) {
+                (Some(f), _) => (*f).clone(),
+                (None, [only]) => (**only).clone(),
+                (None, []) => return Err(ServiceError::FactorNotFound),
+                (None, _) => return Err(ServiceError::FactorIdRequired),
             }
         };
-        if fits {
-            Ok(factor)
-        } else {
-            Err(ServiceError::FactorNotFound)
-        }
+        Ok((factor, then_enroll))
     }
 
     /// Records the factor chosen for a sign-in challenge; for SMS and email it sends the code
-    /// (again: calling it twice is the resend, after the cooldown).
+    /// (again: calling it twice is the resend, after the cooldown). Returns the challenge,
+    /// the factor, and when the challenge now expires (a sent code keeps it open as long as
+    /// the code lives, review item 11).
     pub async fn select_factor(
         &self,
         tenant: &Tenant,
         challenge_id: &str,
-        factor_id: &str,
+        choice: &FactorChoice,
         meta: &RequestMeta,
-    ) -> ServiceResult<(Challenge, Factor)> {
+    ) -> ServiceResult<(Challenge, Factor, UnixMillis)> {
         let challenge = self.open_challenge(tenant, challenge_id).await?;
         if challenge.purpose != ChallengePurpose::SignIn {
             return Err(ServiceError::InvalidChallenge);
         }
-        let factor = self.challenge_factor(tenant, &challenge, factor_id).await?;
+        let (factor, _) = self.challenge_factor(tenant, &challenge, choice).await?;
         if !self
             .store
             .choose_factor(&challenge.id, &factor.id, self.now())
@@ -732,18 +892,23 @@ impl App {
         {
             return Err(ServiceError::InvalidChallenge);
         }
+        let mut expires_at = challenge.expires_at;
         match factor.kind {
             FactorKind::Totp | FactorKind::BackupCodes => {}
             FactorKind::Sms | FactorKind::EmailOtp => {
                 let user = self.get_user(&tenant.id, &challenge.user_id).await?;
-                self.send_code(tenant, &user, &factor, Some(&challenge), false, meta)
+                let code_expires = self
+                    .send_code(tenant, &user, &factor, Some(&challenge), false, meta)
                     .await?;
+                expires_at = expires_at.max(code_expires);
             }
         }
-        Ok((challenge, factor))
+        Ok((challenge, factor, expires_at))
     }
 
-    /// Forced enrollment: starts a factor for the user of an `mfa_setup_required` challenge.
+    /// Forced enrollment: starts a factor for the user of an `mfa_setup_required` challenge,
+    /// if the user still has no usable factor (review item 1: a challenge kept from before
+    /// the user enrolled fails like an expired one).
     pub async fn enroll_for_challenge(
         &self,
         tenant: &Tenant,
@@ -755,31 +920,55 @@ impl App {
         if challenge.purpose != ChallengePurpose::Enroll {
             return Err(ServiceError::InvalidChallenge);
         }
+        if req.confirmed {
+            return Err(ServiceError::Forbidden);
+        }
+        let factors = self.store.list_factors(&tenant.id, &challenge.user_id).await?;
+        let kinds = policy::enrollment_challenge_kinds(&self.mfa_policy(tenant));
+        if factors
+            .iter()
+            .any(|f| f.status == FactorStatus::Active && kinds.contains(&f.kind))
+        {
+            return Err(ServiceError::ChallengeExpired);
+        }
         let user = self.get_user(&tenant.id, &challenge.user_id).await?;
         let actor = Actor::SigningIn {
             user_id: user.id.clone(),
         };
-        if req.confirmed {
-            return Err(ServiceError::Forbidden);
-        }
-        self.begin_enrollment(tenant, &actor, &user, req, Some(&challenge), meta)
-            .await
+        let enrollment = self
+            .begin_enrollment(
+                tenant,
+                &actor,
+                &user,
+                req,
+                Some(&challenge),
+                Some(challenge.id.to_string()),
+                meta,
+            )
+            .await?;
+        // The challenge's own factor: `/v1/mfa/verify` may leave `factor_id` out.
+        self.store
+            .choose_factor(&challenge.id, &enrollment.factor.id, self.now())
+            .await?;
+        Ok(enrollment)
     }
 
     /// Completes a challenge with a code: the second factor of a sign-in, or the first
-    /// confirmation of a forced enrollment. Issues the session on success.
+    /// confirmation of a forced enrollment. Issues the session on success, unless the
+    /// factor proven is of a kind no longer allowed: then the user must enroll an allowed
+    /// kind first (review item 4), and a new enrollment challenge is the answer.
     pub async fn verify_challenge(
         &self,
         tenant: &Tenant,
         challenge_id: &str,
-        factor_id: &str,
+        choice: &FactorChoice,
         code: &str,
         meta: &RequestMeta,
     ) -> ServiceResult<Verified> {
         let challenge = self.open_challenge(tenant, challenge_id).await?;
         // Another user's factor, or one that does not fit, fails like a wrong code: verify
         // errors never say which part was wrong (SECURITY.md test 58).
-        let factor = match self.challenge_factor(tenant, &challenge, factor_id).await {
+        let (factor, then_enroll) = match self.challenge_factor(tenant, &challenge, choice).await {
             Err(ServiceError::FactorNotFound) => return Err(ServiceError::InvalidCode),
             other => other?,
         };
@@ -834,6 +1023,14 @@ impl App {
                             factor_id: factor.id.clone(),
                             check,
                             backup: Box::new(backup),
+                            // Still no usable factor, as when the challenge was issued.
+                            rules: ActivationRules {
+                                only_without: Some(policy::enrollment_challenge_kinds(
+                                    &self.mfa_policy(tenant),
+                                )),
+                                keep_session: None,
+                                enrolled_by: Some(challenge.id.to_string()),
+                            },
                         })
                     }
                     None => None,
@@ -859,10 +1056,21 @@ impl App {
         };
         let mut amr = challenge.amr.clone();
         amr.push(factor.kind.amr().to_owned());
-        amr.push("mfa".to_owned());
         let now = self.now();
-        let (session, refresh_hash, tokens) =
-            self.new_session(tenant, &user, amr, factor.kind.acr_with_password(), Some(now));
+        let (session, tokens) = if then_enroll {
+            (None, None)
+        } else {
+            let mut session_amr = amr.clone();
+            session_amr.push("mfa".to_owned());
+            let (session, refresh_hash, tokens) = self.new_session(
+                tenant,
+                &user,
+                session_amr,
+                factor.kind.acr_with_password(),
+                Some(now),
+            );
+            (Some((session, refresh_hash)), Some(tokens))
+        };
         let attempt = SignInAttempt {
             challenge_id: challenge.id.clone(),
             proof,
@@ -871,7 +1079,7 @@ impl App {
             writes: SignInWrites {
                 clear_throttle: None,
                 audit: Some(on_factor(action, "success")),
-                session: Some((session, refresh_hash)),
+                session,
             },
             on_failure: Some(on_factor("mfa.verify", "failure")),
             on_locked: Some(self.audit_event(Audit::on_factor(
@@ -891,6 +1099,7 @@ impl App {
                 backup_installed
             }
             AttemptOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
+            AttemptOutcome::Stale => return Err(ServiceError::ChallengeExpired),
             AttemptOutcome::Rejected => {
                 if let Some(event) = &attempt.on_failure {
                     log_audit(event);
@@ -907,6 +1116,14 @@ impl App {
         if challenge.purpose == ChallengePurpose::Enroll {
             self.after_activation(&user, &factor).await?;
         }
+        let Some(tokens) = tokens else {
+            // Proven with a factor of a kind no longer allowed: enroll an allowed one now.
+            let kinds = policy::enrollment_challenge_kinds(&self.mfa_policy(tenant));
+            let pending = self
+                .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, amr, Vec::new(), kinds)
+                .await?;
+            return Err(ServiceError::MfaSetupRequired(pending));
+        };
         Ok(Verified {
             tokens,
             factor,
@@ -920,8 +1137,8 @@ impl App {
         self.factor_summaries(tenant, &user.id).await
     }
 
-    /// Removes every factor of a user; they enroll again at their next sign-in if MFA is
-    /// required.
+    /// Removes every factor of a user and ends every session; they enroll again at their
+    /// next sign-in if MFA is required.
     pub async fn admin_reset_mfa(
         &self,
         tenant: &Tenant,
@@ -944,6 +1161,17 @@ impl App {
         .await?;
         Ok(removed)
     }
+}
+
+/// The facts policy decides on.
+fn facts(factors: &[Factor]) -> Vec<FactorFact> {
+    factors
+        .iter()
+        .map(|f| FactorFact {
+            kind: f.kind,
+            status: f.status,
+        })
+        .collect()
 }
 
 fn check_factor_name(raw: &str) -> ServiceResult<String> {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod mfa;
 pub mod otp;
+pub mod sealed;
 pub mod tenants;
 
 use latchkey_store::StoreError;
@@ -49,6 +50,10 @@ pub enum ServiceError {
     FactorNotFound,
     #[error("this factor type is not allowed for this tenant")]
     FactorNotAllowed,
+    #[error("no such factor type")]
+    UnknownFactorType,
+    #[error("say which factor: the user has several that fit")]
+    FactorIdRequired,
     #[error("the factor is not awaiting confirmation")]
     FactorNotPending,
     #[error("the user has no active second factor")]

@@ -7,6 +7,7 @@
 use super::audit::{Actor, Audit, RequestMeta};
 use super::{ServiceError, ServiceResult};
 use crate::App;
+use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::{Channel, FactorKind};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::ChallengeId;
@@ -62,11 +63,10 @@ impl App {
     pub(super) async fn after_activation(&self, user: &User, factor: &Factor) -> ServiceResult<()> {
         match factor.kind {
             FactorKind::Sms => {
-                if let Some(number) = &factor.destination {
-                    self.store
-                        .mark_phone_verified(&user.id, number, self.now())
-                        .await?;
-                }
+                let number = self.factor_destination(factor)?;
+                self.store
+                    .mark_phone_verified(&user.id, &self.destination_hash(&number), self.now())
+                    .await?;
             }
             FactorKind::Totp | FactorKind::BackupCodes | FactorKind::EmailOtp => {}
         }
@@ -85,6 +85,7 @@ impl App {
     /// Issues a code for `factor` (inserting it, pending, when `new_factor`), bound to
     /// `challenge` if any, and queues its message. Refuses over any send limit, inside the
     /// resend cooldown, or for a country the tenant does not allow, before anything is sent.
+    /// Returns when the code expires (the challenge is kept open at least that long).
     pub(super) async fn send_code(
         &self,
         tenant: &Tenant,
@@ -93,14 +94,13 @@ impl App {
         challenge: Option<&Challenge>,
         new_factor: bool,
         meta: &RequestMeta,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<UnixMillis> {
         let channel = factor.kind.channel().ok_or_else(|| {
             ServiceError::Internal(format!("{} factors receive no codes", factor.kind.as_str()))
         })?;
-        let destination = factor
-            .destination
-            .clone()
-            .ok_or_else(|| ServiceError::Internal("factor without a destination".into()))?;
+        let destination = self.factor_destination(factor)?;
+        // Limits count by the keyed hash: the number itself is never a key in the database.
+        let destination_key = self.destination_hash(&destination);
         let region = match channel {
             Channel::Sms => {
                 let region = Phone::from_trusted(&destination).region().map(str::to_owned);
@@ -145,10 +145,12 @@ impl App {
             )
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let expires_at = now + i64::try_from(expiry_secs).unwrap_or(600) * 1000;
+        let destination_sealed =
+            self.seal_text(SealedColumn::OutboxDestination, &message_id, &destination)?;
         let l = &s.send_limits;
         let mut limits = vec![
-            limit("destination_hourly", &destination, 3600, l.destination_hourly),
-            limit("destination_daily", &destination, 86_400, l.destination_daily),
+            limit("destination_hourly", &destination_key, 3600, l.destination_hourly),
+            limit("destination_daily", &destination_key, 86_400, l.destination_daily),
             limit("user_hourly", user.id.as_str(), 3600, l.user_hourly),
             limit("user_daily", user.id.as_str(), 86_400, l.user_daily),
             limit("tenant_hourly", tenant.id.as_str(), 3600, l.tenant_hourly),
@@ -183,7 +185,7 @@ impl App {
                 user_id: user.id.clone(),
                 factor_id: factor.id.clone(),
                 channel,
-                destination,
+                destination_sealed,
                 payload_sealed,
                 status: DeliveryStatus::Queued,
                 attempts: 0,
@@ -215,7 +217,7 @@ impl App {
                         .with_detail(channel.as_str()),
                 )
                 .await?;
-                Ok(())
+                Ok(expires_at)
             }
             IssueOutcome::Cooldown { retry_after_secs } => {
                 self.store

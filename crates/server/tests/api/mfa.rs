@@ -735,7 +735,14 @@ async fn global_mfa_required_forces_enrollment(b: Backend) {
     };
     let clock = latchkey_core::clock::ManualClock::new(latchkey_core::clock::SystemClock.now_ms());
     let s = spawn_with(b, dir, schema, clock, |c| c.mfa_required = true).await;
-    s.signup("alice@example.com").await;
+    // Sign-up itself answers with the enrollment challenge (no session).
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (401, "mfa_setup_required"), "{body}");
     forced_enrollment(&s, "alice@example.com").await;
     s.stop().await;
 }
@@ -762,15 +769,19 @@ async fn allowed_factors_are_enforced(b: Backend) {
             .json(&json!({ "type": "sms_via_fax" })),
     )
     .await;
-    assert_eq!((status, error_code(&err)), (400, "factor_not_allowed"));
+    assert_eq!((status, error_code(&err)), (400, "unknown_factor_type"));
     let (status, err) = send(
         s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
             .json(&json!({ "type": "backup_codes" })),
     )
     .await;
     assert_eq!((status, error_code(&err)), (400, "factor_not_allowed"));
-    // With TOTP disallowed, Alice's TOTP is not offered and backup codes alone are no factor.
-    assert_eq!(s.signin("alice@example.com", PASSWORD).await.0, 200);
+    // With TOTP disallowed, Alice is still challenged with the factor she has (never a
+    // silent downgrade to the password); with nothing enrollable allowed, proving it
+    // completes the sign-in.
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    assert_eq!(verify(&s, &ch, &fid, &code(&s, &secret, 0)).await.0, 200);
+    tick(&s);
     // Allowed again: it is offered and works.
     send(
         s.admin(s.patch("/v1/admin/config"))

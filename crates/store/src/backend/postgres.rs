@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         "delivery",
         include_str!("../../migrations/postgres/0003_delivery.sql"),
     ),
+    (
+        4,
+        "review",
+        include_str!("../../migrations/postgres/0004_review.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

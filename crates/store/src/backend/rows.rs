@@ -8,19 +8,20 @@ use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus}
 use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::settings::TenantSettings;
 
-pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_number, \
-     phone_verified_at, created_at, updated_at";
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_sealed, \
+     phone_hash, phone_verified_at, created_at, updated_at";
 pub(super) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
      created_at, expires_at, revoked_at";
 pub(super) const API_KEY_COLUMNS: &str =
     "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
 pub(super) const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, \
-     last_step, created_at, expires_at, confirmed_at, last_used_at, destination";
+     last_step, created_at, expires_at, confirmed_at, last_used_at, destination_sealed, enrolled_by, \
+     algorithm";
 pub(super) const CHALLENGE_COLUMNS: &str =
     "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
 pub(super) const AUDIT_COLUMNS: &str =
     "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
-pub(super) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination, \
+pub(super) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination_sealed, \
      payload_sealed, status, attempts, next_attempt_at, locked_until, expires_at, last_error, provider, \
      provider_message_id, created_at, updated_at";
 
@@ -99,7 +100,8 @@ pub(super) fn user<R: Columns + ?Sized>(row: &R) -> Result<User> {
         email: Email::from_trusted(row.text("email")?),
         password_hash: row.text("password_hash")?,
         name: row.opt_text("name")?,
-        phone_number: row.opt_text("phone_number")?,
+        phone_sealed: row.opt_text("phone_sealed")?,
+        phone_hash: row.opt_text("phone_hash")?,
         phone_verified_at: row.opt_int("phone_verified_at")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
@@ -137,7 +139,9 @@ pub(super) fn factor<R: Columns + ?Sized>(row: &R) -> Result<Factor> {
         expires_at: row.opt_int("expires_at")?,
         confirmed_at: row.opt_int("confirmed_at")?,
         last_used_at: row.opt_int("last_used_at")?,
-        destination: row.opt_text("destination")?,
+        destination_sealed: row.opt_text("destination_sealed")?,
+        enrolled_by: row.opt_text("enrolled_by")?,
+        algorithm: row.opt_text("algorithm")?,
     })
 }
 
@@ -180,7 +184,7 @@ pub(super) fn outbox<R: Columns + ?Sized>(row: &R) -> Result<OutboxMessage> {
         user_id: UserId::from_trusted(row.text("user_id")?),
         factor_id: FactorId::from_trusted(row.text("factor_id")?),
         channel: Channel::parse(&channel).ok_or_else(|| corrupt("outbox channel", &channel))?,
-        destination: row.text("destination")?,
+        destination_sealed: row.text("destination_sealed")?,
         payload_sealed: row.text("payload_sealed")?,
         status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("outbox status", &status))?,
         attempts: row.int("attempts")?,
@@ -193,4 +197,23 @@ pub(super) fn outbox<R: Columns + ?Sized>(row: &R) -> Result<OutboxMessage> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
+}
+
+/// What an existing idempotency record means for a request with `request_hash`.
+pub(super) fn idempotency_state(
+    request_hash: &str,
+    stored_hash: String,
+    status: Option<i64>,
+    response_sealed: Option<String>,
+) -> IdempotencyBegin {
+    if stored_hash != request_hash {
+        return IdempotencyBegin::Mismatch;
+    }
+    match (status.and_then(|s| u16::try_from(s).ok()), response_sealed) {
+        (Some(status), Some(response_sealed)) => IdempotencyBegin::Done {
+            status,
+            response_sealed,
+        },
+        _ => IdempotencyBegin::InFlight,
+    }
 }

@@ -14,9 +14,9 @@ use sqlx::{Acquire, Row};
 
 use crate::backend::rows::{
     api_key as api_key_from_row, audit as audit_from_row, challenge as challenge_from_row,
-    factor as factor_from_row, outbox as outbox_from_row, session as session_from_row, settings_json,
-    tenant as tenant_from_row, user as user_from_row, API_KEY_COLUMNS, AUDIT_COLUMNS, CHALLENGE_COLUMNS,
-    FACTOR_COLUMNS, OUTBOX_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
+    factor as factor_from_row, idempotency_state, outbox as outbox_from_row, session as session_from_row,
+    settings_json, tenant as tenant_from_row, user as user_from_row, API_KEY_COLUMNS, AUDIT_COLUMNS,
+    CHALLENGE_COLUMNS, FACTOR_COLUMNS, OUTBOX_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
 };
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -74,15 +74,16 @@ where
     E: sqlx::Executor<'c, Database = Db>,
 {
     sqlx::query(
-        "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
-         phone_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_sealed, phone_hash, \
+         phone_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(user.id.as_str())
     .bind(user.tenant_id.as_str())
     .bind(user.email.as_str())
     .bind(&user.password_hash)
     .bind(&user.name)
-    .bind(&user.phone_number)
+    .bind(&user.phone_sealed)
+    .bind(&user.phone_hash)
     .bind(user.phone_verified_at)
     .bind(user.created_at)
     .bind(user.updated_at)
@@ -241,6 +242,15 @@ impl UserStore for SqlStore<Db> {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET phone_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 }
 
@@ -443,6 +453,104 @@ impl KeyStore for SqlStore<Db> {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.write)
+            .await?;
+        row.map(|r| Ok(r.try_get("value")?)).transpose()
+    }
+
+    async fn put_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqlStore<Db> {
+    async fn idempotency_begin(&self, r: &IdempotencyRecord, now: UnixMillis) -> Result<IdempotencyBegin> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND expires_at <= $2")
+            .bind(r.tenant_id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, scope, key_hash, request_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, scope, key_hash) DO NOTHING",
+        )
+        .bind(r.tenant_id.as_str())
+        .bind(&r.scope)
+        .bind(&r.key_hash)
+        .bind(&r.request_hash)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let outcome = if inserted {
+            IdempotencyBegin::Started
+        } else {
+            let row = sqlx::query(
+                "SELECT request_hash, status, response_sealed FROM idempotency_keys \
+                 WHERE tenant_id = $1 AND scope = $2 AND key_hash = $3",
+            )
+            .bind(r.tenant_id.as_str())
+            .bind(&r.scope)
+            .bind(&r.key_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            idempotency_state(
+                &r.request_hash,
+                row.try_get("request_hash")?,
+                row.try_get::<Option<i32>, _>("status")?.map(i64::from),
+                row.try_get("response_sealed")?,
+            )
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        r: &IdempotencyRecord,
+        status: u16,
+        response_sealed: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, response_sealed = $2 \
+             WHERE tenant_id = $3 AND scope = $4 AND key_hash = $5",
+        )
+        .bind(i32::from(status))
+        .bind(response_sealed)
+        .bind(r.tenant_id.as_str())
+        .bind(&r.scope)
+        .bind(&r.key_hash)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn idempotency_abandon(&self, r: &IdempotencyRecord) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND scope = $2 AND key_hash = $3 AND status IS NULL",
+        )
+        .bind(r.tenant_id.as_str())
+        .bind(&r.scope)
+        .bind(&r.key_hash)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -512,7 +620,8 @@ type Tx<'a> = sqlx::Transaction<'a, Db>;
 
 async fn insert_factor_on(tx: &mut Tx<'_>, f: &Factor) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15)"
     ))
     .bind(f.id.as_str())
     .bind(f.tenant_id.as_str())
@@ -526,7 +635,9 @@ async fn insert_factor_on(tx: &mut Tx<'_>, f: &Factor) -> Result<()> {
     .bind(f.expires_at)
     .bind(f.confirmed_at)
     .bind(f.last_used_at)
-    .bind(&f.destination)
+    .bind(&f.destination_sealed)
+    .bind(&f.enrolled_by)
+    .bind(&f.algorithm)
     .execute(&mut **tx)
     .await
     .map_err(conflict_or)?;
@@ -601,8 +712,9 @@ async fn activate_on(
     id: &FactorId,
     check: &Check,
     backup: &BackupInstall,
+    rules: &ActivationRules,
     now: UnixMillis,
-) -> Result<Option<bool>> {
+) -> Result<ActivateOutcome> {
     let step = match check {
         Check::TotpStep(step) => Some(*step),
         Check::SentCode {
@@ -611,7 +723,7 @@ async fn activate_on(
         } => {
             let challenge = challenge_id.as_ref().map(|c| c.as_str()).unwrap_or("");
             if !consume_code_on(tx, id, challenge, code_hash, now).await? {
-                return Ok(None);
+                return Ok(ActivateOutcome::Rejected);
             }
             None
         }
@@ -626,8 +738,26 @@ async fn activate_on(
     .bind(id.as_str())
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(row) = activated else { return Ok(None) };
+    let Some(row) = activated else {
+        return Ok(ActivateOutcome::NotPending);
+    };
     let user: String = row.try_get("user_id")?;
+    if let Some(kinds) = rules.only_without.as_ref().filter(|k| !k.is_empty()) {
+        // The user's factors decide, as they are now: an enrollment started while the user
+        // had none cannot complete once another one is active (the caller rolls back).
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND status = 'active' AND id <> $2 AND kind IN ({})",
+            placeholders(3, kinds.len())
+        );
+        let mut q = sqlx::query(&sql).bind(&user).bind(id.as_str());
+        for k in kinds {
+            q = q.bind(k.as_str());
+        }
+        let n: i64 = q.fetch_one(&mut **tx).await?.try_get("n")?;
+        if n > 0 {
+            return Ok(ActivateOutcome::Stale);
+        }
+    }
     let others: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND status = 'active' AND kind <> $2 AND id <> $3",
     )
@@ -637,6 +767,30 @@ async fn activate_on(
     .fetch_one(&mut **tx)
     .await?
     .try_get("n")?;
+    if others == 0 {
+        // The account now has MFA: sessions opened without it end (but the one enabling it),
+        // and enrollments others started while it had none go (review items 2 and 5).
+        end_sessions_on(tx, &user, rules.keep_session.as_ref(), now).await?;
+        let by = rules.enrolled_by.as_deref().unwrap_or("");
+        sqlx::query(
+            "DELETE FROM otp_codes WHERE factor_id IN (SELECT id FROM factors WHERE user_id = $1 \
+             AND status = 'pending' AND id <> $2 AND COALESCE(enrolled_by, '') <> $3)",
+        )
+        .bind(&user)
+        .bind(id.as_str())
+        .bind(by)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM factors WHERE user_id = $1 AND status = 'pending' AND id <> $2 \
+             AND COALESCE(enrolled_by, '') <> $3",
+        )
+        .bind(&user)
+        .bind(id.as_str())
+        .bind(by)
+        .execute(&mut **tx)
+        .await?;
+    }
     let has_backup: i64 = sqlx::query("SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND kind = $2")
         .bind(&user)
         .bind(FactorKind::BackupCodes.as_str())
@@ -645,9 +799,38 @@ async fn activate_on(
         .try_get("n")?;
     if others == 0 && has_backup == 0 {
         install_backup_on(tx, backup).await?;
-        return Ok(Some(true));
+        return Ok(ActivateOutcome::Activated {
+            backup_installed: true,
+        });
     }
-    Ok(Some(false))
+    Ok(ActivateOutcome::Activated {
+        backup_installed: false,
+    })
+}
+
+/// `$start, $start+1, …`: `n` numbered placeholders for an `IN (…)` list.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ends every live session of `user` but `keep` (their refresh tokens stop working with
+/// them: rotation checks the session).
+async fn end_sessions_on(
+    tx: &mut Tx<'_>,
+    user: &str,
+    keep: Option<&SessionId>,
+    now: UnixMillis,
+) -> Result<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3")
+        .bind(now)
+        .bind(user)
+        .bind(keep.map(|k| k.as_str()).unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -694,11 +877,12 @@ impl FactorStore for SqlStore<Db> {
         id: &FactorId,
         check: &Check,
         backup: &BackupInstall,
+        rules: &ActivationRules,
         now: UnixMillis,
-    ) -> Result<Option<bool>> {
+    ) -> Result<ActivateOutcome> {
         let mut tx = self.write.begin().await?;
-        let out = activate_on(&mut tx, id, check, backup, now).await?;
-        if out.is_some() {
+        let out = activate_on(&mut tx, id, check, backup, rules, now).await?;
+        if matches!(out, ActivateOutcome::Activated { .. }) {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
@@ -706,20 +890,27 @@ impl FactorStore for SqlStore<Db> {
         Ok(out)
     }
 
-    async fn mark_phone_verified(&self, user: &UserId, e164: &str, now: UnixMillis) -> Result<()> {
+    async fn mark_phone_verified(&self, user: &UserId, phone_hash: &str, now: UnixMillis) -> Result<()> {
         sqlx::query(
             "UPDATE users SET phone_verified_at = $1, updated_at = $1 \
-             WHERE id = $2 AND phone_number = $3 AND phone_verified_at IS NULL",
+             WHERE id = $2 AND phone_hash = $3 AND phone_verified_at IS NULL",
         )
         .bind(now)
         .bind(user.as_str())
-        .bind(e164)
+        .bind(phone_hash)
         .execute(&self.write)
         .await?;
         Ok(())
     }
 
-    async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool> {
+    async fn delete_factor(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &FactorId,
+        keep_session: Option<&SessionId>,
+        now: UnixMillis,
+    ) -> Result<bool> {
         let mut tx = self.write.begin().await?;
         sqlx::query("DELETE FROM backup_codes WHERE factor_id = $1")
             .bind(id.as_str())
@@ -733,6 +924,11 @@ impl FactorStore for SqlStore<Db> {
             .await?
             .rows_affected()
             == 1;
+        if !gone {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        end_sessions_on(&mut tx, user.as_str(), keep_session, now).await?;
         let remaining: i64 = sqlx::query(
             "SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND status = 'active' AND kind <> $2",
         )
@@ -761,9 +957,15 @@ impl FactorStore for SqlStore<Db> {
         Ok(gone)
     }
 
-    async fn replace_backup_codes(&self, install: &BackupInstall) -> Result<FactorId> {
+    async fn replace_backup_codes(
+        &self,
+        install: &BackupInstall,
+        keep_session: Option<&SessionId>,
+        now: UnixMillis,
+    ) -> Result<FactorId> {
         let mut tx = self.write.begin().await?;
         let id = install_backup_on(&mut tx, install).await?;
+        end_sessions_on(&mut tx, install.factor.user_id.as_str(), keep_session, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -803,8 +1005,34 @@ impl FactorStore for SqlStore<Db> {
         .bind(user.as_str())
         .execute(&mut *tx)
         .await?;
+        end_sessions_on(&mut tx, user.as_str(), None, now).await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    async fn count_users_to_reenroll(&self, tenant: &TenantId, allowed: &[FactorKind]) -> Result<i64> {
+        let allowed: Vec<&str> = allowed
+            .iter()
+            .filter(|k| **k != FactorKind::BackupCodes)
+            .map(|k| k.as_str())
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(DISTINCT user_id) AS n FROM factors f WHERE tenant_id = $1 AND status = 'active' \
+             AND kind <> $2 AND NOT EXISTS (SELECT 1 FROM factors g WHERE g.user_id = f.user_id \
+             AND g.status = 'active' AND g.kind IN ({}))",
+            if allowed.is_empty() {
+                "NULL".to_owned()
+            } else {
+                placeholders(3, allowed.len())
+            }
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(FactorKind::BackupCodes.as_str());
+        for k in allowed {
+            q = q.bind(k);
+        }
+        Ok(q.fetch_one(&self.read).await?.try_get("n")?)
     }
 }
 
@@ -898,7 +1126,7 @@ impl ChallengeStore for SqlStore<Db> {
             // trips fewer than a savepoint on the hot path.
             Some(proof) => {
                 let outcome = complete_on(&mut tx, &a.challenge_id, proof, &a.writes, now).await?;
-                if outcome == CompleteOutcome::ProofRejected {
+                if matches!(outcome, CompleteOutcome::ProofRejected | CompleteOutcome::Stale) {
                     sqlx::query("UPDATE challenges SET completed_at = NULL WHERE id = $1")
                         .bind(a.challenge_id.as_str())
                         .execute(&mut *tx)
@@ -914,6 +1142,15 @@ impl ChallengeStore for SqlStore<Db> {
                     throttle_clear_on(&mut *tx, key).await?;
                 }
                 AttemptOutcome::Completed { backup_installed }
+            }
+            CompleteOutcome::Stale => {
+                // Not a guess: nothing is counted, and the challenge is closed for good.
+                sqlx::query("UPDATE challenges SET expires_at = $1 WHERE id = $2 AND completed_at IS NULL")
+                    .bind(now)
+                    .bind(a.challenge_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                AttemptOutcome::Stale
             }
             CompleteOutcome::ChallengeGone => {
                 throttle_attempt_on(&mut tx, key, &a.policy, now).await?;
@@ -1003,7 +1240,12 @@ async fn complete_on(
             factor_id,
             check,
             backup,
-        } => activate_on(tx, factor_id, check, backup, now).await?,
+            rules,
+        } => match activate_on(tx, factor_id, check, backup, rules, now).await? {
+            ActivateOutcome::Activated { backup_installed } => Some(backup_installed),
+            ActivateOutcome::Stale => return Ok(CompleteOutcome::Stale),
+            ActivateOutcome::Rejected | ActivateOutcome::NotPending => None,
+        },
     };
     Ok(match outcome {
         Some(backup_installed) => {
@@ -1162,6 +1404,16 @@ impl DeliveryStore for SqlStore<Db> {
         .bind(c.expires_at)
         .execute(&mut *tx)
         .await?;
+        if let Some(id) = &c.challenge_id {
+            // A code lives as long as its message says: the challenge it answers does too.
+            sqlx::query(
+                "UPDATE challenges SET expires_at = $1 WHERE id = $2 AND completed_at IS NULL AND expires_at < $1",
+            )
+            .bind(c.expires_at)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         let m = &issue.message;
         sqlx::query(&format!(
             "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
@@ -1172,7 +1424,7 @@ impl DeliveryStore for SqlStore<Db> {
         .bind(m.user_id.as_str())
         .bind(m.factor_id.as_str())
         .bind(m.channel.as_str())
-        .bind(&m.destination)
+        .bind(&m.destination_sealed)
         .bind(&m.payload_sealed)
         .bind(m.status.as_str())
         .bind(m.attempts)
@@ -1304,9 +1556,10 @@ impl SeedStore for SqlStore<Db> {
         const CHUNK: usize = 10_000;
         for chunk in users.chunks(CHUNK) {
             sqlx::query(
-                "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
+                "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_sealed, phone_hash, \
                  phone_verified_at, created_at, updated_at) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], \
-                 $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[])",
+                 $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[], \
+                 $10::BIGINT[])",
             )
             .bind(chunk.iter().map(|u| u.id.to_string()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|u| u.tenant_id.to_string()).collect::<Vec<_>>())
@@ -1318,7 +1571,8 @@ impl SeedStore for SqlStore<Db> {
             )
             .bind(chunk.iter().map(|u| u.password_hash.clone()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|u| u.name.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|u| u.phone_number.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|u| u.phone_sealed.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|u| u.phone_hash.clone()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|u| u.phone_verified_at).collect::<Vec<_>>())
             .bind(chunk.iter().map(|u| u.created_at).collect::<Vec<_>>())
             .bind(chunk.iter().map(|u| u.updated_at).collect::<Vec<_>>())
@@ -1330,7 +1584,7 @@ impl SeedStore for SqlStore<Db> {
             sqlx::query(&format!(
                 "INSERT INTO factors ({FACTOR_COLUMNS}) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], \
                  $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], \
-                 $11::BIGINT[], $12::BIGINT[], $13::TEXT[])"
+                 $11::BIGINT[], $12::BIGINT[], $13::TEXT[], $14::TEXT[], $15::TEXT[])"
             ))
             .bind(chunk.iter().map(|f| f.id.to_string()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|f| f.tenant_id.to_string()).collect::<Vec<_>>())
@@ -1344,7 +1598,9 @@ impl SeedStore for SqlStore<Db> {
             .bind(chunk.iter().map(|f| f.expires_at).collect::<Vec<_>>())
             .bind(chunk.iter().map(|f| f.confirmed_at).collect::<Vec<_>>())
             .bind(chunk.iter().map(|f| f.last_used_at).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|f| f.destination.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|f| f.destination_sealed.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|f| f.enrolled_by.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|f| f.algorithm.clone()).collect::<Vec<_>>())
             .execute(&self.write)
             .await
             .map_err(conflict_or)?;

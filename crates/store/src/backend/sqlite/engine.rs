@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// At most this many jobs share one commit; more wait for the next.
@@ -66,8 +66,15 @@ fn configure(conn: &Connection, durable: bool) -> rusqlite::Result<()> {
 /// Opens the writer's connection (creating the file) and switches the database to WAL.
 fn open_writer(s: &Settings) -> Result<Connection> {
     if let Some(dir) = s.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
     }
+    private_files(&s.path)?;
     let conn = Connection::open_with_flags(
         &s.path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -79,7 +86,41 @@ fn open_writer(s: &Settings) -> Result<Connection> {
         )));
     }
     configure(&conn, s.durable)?;
+    // SQLite gives the WAL and shared-memory files the database file's mode, but files
+    // from before this rule may be looser: tighten all three.
+    private_files(&s.path)?;
     Ok(conn)
+}
+
+/// Makes the database file (creating it empty if need be) and its `-wal` and `-shm`
+/// companions readable and writable by the owner only: they hold sealed secrets, keyed
+/// hashes and the audit log (review item 9).
+fn private_files(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let fail = |p: &Path, e: std::io::Error| StoreError::Open(format!("{}: {e}", p.display()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| fail(path, e))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fail(&file, e)),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn open_reader(path: &Path) -> Result<Connection> {
@@ -95,7 +136,7 @@ fn open_reader(path: &Path) -> Result<Connection> {
 pub(super) struct Engine {
     settings: Settings,
     jobs: Mutex<Option<mpsc::Sender<Msg>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl Engine {
@@ -110,7 +151,7 @@ impl Engine {
         Ok(Self {
             settings,
             jobs: Mutex::new(Some(tx)),
-            readers: Mutex::new(Vec::new()),
+            readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -158,19 +199,23 @@ impl Engine {
     }
 
     /// Runs `f` on a read-only connection, on the calling thread. Sees every committed write.
+    /// For the short reads of the request path, where a thread hop would cost more than
+    /// the read.
     pub(super) fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        let pooled = self.readers.lock().map_err(|_| StoreError::Closed)?.pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => open_reader(&self.settings.path)?,
-        };
-        let out = f(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < self.settings.readers {
-                pool.push(conn);
-            }
-        }
-        out
+        read_pooled(&self.readers, &self.settings, f)
+    }
+
+    /// Like [`Engine::read`], on the blocking pool: for reads that may take long (admin
+    /// listings, counts over a whole tenant), which must not hold an async worker.
+    pub(super) async fn read_blocking<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let (readers, settings) = (self.readers.clone(), self.settings.clone());
+        tokio::task::spawn_blocking(move || read_pooled(&readers, &settings, f))
+            .await
+            .map_err(|e| StoreError::Open(format!("read task failed: {e}")))?
     }
 
     /// Stops the writer after the jobs already queued; later writes fail with `Closed`.
@@ -195,6 +240,25 @@ impl Drop for Engine {
             g.take();
         }
     }
+}
+
+fn read_pooled<R>(
+    readers: &Mutex<Vec<Connection>>,
+    settings: &Settings,
+    f: impl FnOnce(&Connection) -> Result<R>,
+) -> Result<R> {
+    let pooled = readers.lock().map_err(|_| StoreError::Closed)?.pop();
+    let conn = match pooled {
+        Some(c) => c,
+        None => open_reader(&settings.path)?,
+    };
+    let out = f(&conn);
+    if let Ok(mut pool) = readers.lock() {
+        if pool.len() < settings.readers {
+            pool.push(conn);
+        }
+    }
+    out
 }
 
 /// Runs one job in a savepoint of its own; catches a panic so the writer survives it.

@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         "delivery",
         include_str!("../../../migrations/sqlite/0003_delivery.sql"),
     ),
+    (
+        4,
+        "review",
+        include_str!("../../../migrations/sqlite/0004_review.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.

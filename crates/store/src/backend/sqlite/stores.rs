@@ -5,8 +5,8 @@
 use super::engine::Write;
 use super::{SqliteStore, MIGRATIONS};
 use crate::backend::rows::{
-    self, settings_json, API_KEY_COLUMNS, AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, OUTBOX_COLUMNS,
-    SESSION_COLUMNS, USER_COLUMNS,
+    self, idempotency_state, settings_json, API_KEY_COLUMNS, AUDIT_COLUMNS, CHALLENGE_COLUMNS,
+    FACTOR_COLUMNS, OUTBOX_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
 };
 use crate::model::*;
 use crate::*;
@@ -131,8 +131,8 @@ fn insert_tenant_on(c: &Connection, tenant: &Tenant) -> Result<()> {
 
 fn insert_user_on(c: &Connection, user: &User) -> Result<()> {
     c.prepare_cached(
-        "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_number, \
-         phone_verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO users (id, tenant_id, email, password_hash, name, phone_sealed, phone_hash, \
+         phone_verified_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         user.id.as_str(),
@@ -140,7 +140,8 @@ fn insert_user_on(c: &Connection, user: &User) -> Result<()> {
         user.email.as_str(),
         user.password_hash,
         user.name,
-        user.phone_number,
+        user.phone_sealed,
+        user.phone_hash,
         user.phone_verified_at,
         user.created_at,
         user.updated_at
@@ -170,7 +171,8 @@ fn insert_challenge_on(c: &Connection, ch: &Challenge) -> Result<()> {
 
 fn insert_factor_on(c: &Connection, f: &Factor) -> Result<()> {
     c.prepare_cached(&format!(
-        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        "INSERT INTO factors ({FACTOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+         ?14, ?15)"
     ))?
     .execute(params![
         f.id.as_str(),
@@ -185,7 +187,9 @@ fn insert_factor_on(c: &Connection, f: &Factor) -> Result<()> {
         f.expires_at,
         f.confirmed_at,
         f.last_used_at,
-        f.destination
+        f.destination_sealed,
+        f.enrolled_by,
+        f.algorithm
     ])
     .map_err(conflict_or)?;
     Ok(())
@@ -372,15 +376,17 @@ fn consume_code_on(
     )? == 1)
 }
 
-/// Activates a pending factor and installs backup codes if it is the user's first. `None`
-/// if the factor was not pending (or has lapsed); the caller then undoes the job.
+/// Activates a pending factor if `rules` still hold, and installs backup codes if it is the
+/// user's first (see `ActivationRules`). On any outcome but `Activated` the caller undoes the
+/// job.
 fn activate_on(
     c: &Connection,
     id: &FactorId,
     check: &Check,
     backup: &BackupInstall,
+    rules: &ActivationRules,
     now: UnixMillis,
-) -> Result<Option<bool>> {
+) -> Result<ActivateOutcome> {
     let step = match check {
         Check::TotpStep(step) => Some(*step),
         Check::SentCode {
@@ -389,7 +395,7 @@ fn activate_on(
         } => {
             let challenge = challenge_id.as_ref().map(|c| c.as_str()).unwrap_or("");
             if !consume_code_on(c, id, challenge, code_hash, now)? {
-                return Ok(None);
+                return Ok(ActivateOutcome::Rejected);
             }
             None
         }
@@ -402,12 +408,45 @@ fn activate_on(
         params![now, step, id.as_str()],
         |r| Ok(r.get(0)?),
     )?;
-    let Some(user) = user else { return Ok(None) };
+    let Some(user) = user else {
+        return Ok(ActivateOutcome::NotPending);
+    };
+    if let Some(kinds) = rules.only_without.as_ref().filter(|k| !k.is_empty()) {
+        // The user's factors decide, as they are now (the one writer: nothing changes them
+        // before the commit).
+        let sql = format!(
+            "SELECT COUNT(*) FROM factors WHERE user_id = ?1 AND status = 'active' AND id <> ?2 AND kind IN ({})",
+            placeholders(3, kinds.len())
+        );
+        let mut values: Vec<&str> = vec![user.as_str(), id.as_str()];
+        values.extend(kinds.iter().map(|k| k.as_str()));
+        if count(c, &sql, rusqlite::params_from_iter(values))? > 0 {
+            return Ok(ActivateOutcome::Stale);
+        }
+    }
     let others = count(
         c,
         "SELECT COUNT(*) FROM factors WHERE user_id = ?1 AND status = 'active' AND kind <> ?2 AND id <> ?3",
         params![user, FactorKind::BackupCodes.as_str(), id.as_str()],
     )?;
+    if others == 0 {
+        // The account now has MFA: sessions opened without it end (but the one enabling it),
+        // and enrollments others started while it had none go (review items 2 and 5).
+        end_sessions_on(c, &user, rules.keep_session.as_ref(), now)?;
+        let by = rules.enrolled_by.as_deref().unwrap_or("");
+        run(
+            c,
+            "DELETE FROM otp_codes WHERE factor_id IN (SELECT id FROM factors WHERE user_id = ?1 \
+             AND status = 'pending' AND id <> ?2 AND COALESCE(enrolled_by, '') <> ?3)",
+            params![user, id.as_str(), by],
+        )?;
+        run(
+            c,
+            "DELETE FROM factors WHERE user_id = ?1 AND status = 'pending' AND id <> ?2 \
+             AND COALESCE(enrolled_by, '') <> ?3",
+            params![user, id.as_str(), by],
+        )?;
+    }
     let has_backup = count(
         c,
         "SELECT COUNT(*) FROM factors WHERE user_id = ?1 AND kind = ?2",
@@ -415,9 +454,32 @@ fn activate_on(
     )?;
     if others == 0 && has_backup == 0 {
         install_backup_on(c, backup)?;
-        return Ok(Some(true));
+        return Ok(ActivateOutcome::Activated {
+            backup_installed: true,
+        });
     }
-    Ok(Some(false))
+    Ok(ActivateOutcome::Activated {
+        backup_installed: false,
+    })
+}
+
+/// `?start, ?start+1, …`: `n` numbered placeholders for an `IN (…)` list.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Ends every live session of `user` but `keep` (their refresh tokens stop working with
+/// them: rotation checks the session).
+fn end_sessions_on(c: &Connection, user: &str, keep: Option<&SessionId>, now: UnixMillis) -> Result<()> {
+    run(
+        c,
+        "UPDATE sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL AND id <> ?3",
+        params![now, user, keep.map(|k| k.as_str()).unwrap_or("")],
+    )?;
+    Ok(())
 }
 
 fn secs_until(at: UnixMillis, now: UnixMillis) -> u64 {
@@ -558,20 +620,37 @@ impl UserStore for SqliteStore {
     }
 
     async fn list_users(&self, tenant: &TenantId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>> {
-        self.db.read(|c| {
-            query_all(
-                c,
-                &format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-                ),
-                params![
-                    tenant.as_str(),
-                    after.map(|a| a.as_str()).unwrap_or(""),
-                    i64::from(limit)
-                ],
-                user_from_row,
-            )
-        })
+        let (tenant, after) = (tenant.clone(), after.cloned());
+        self.db
+            .read_blocking(move |c| {
+                query_all(
+                    c,
+                    &format!(
+                        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                    ),
+                    params![
+                        tenant.as_str(),
+                        after.as_ref().map(|a| a.as_str()).unwrap_or(""),
+                        i64::from(limit)
+                    ],
+                    user_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()> {
+        let (user, hash) = (user.clone(), hash.to_owned());
+        self.db
+            .write(move |c| {
+                run(
+                    c,
+                    "UPDATE users SET phone_hash = ?1 WHERE id = ?2",
+                    params![hash, user.as_str()],
+                )?;
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -786,6 +865,111 @@ impl KeyStore for SqliteStore {
             })
             .await
     }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        self.db.read(|c| {
+            query_one(c, "SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                Ok(r.get(0)?)
+            })
+        })
+    }
+
+    async fn put_meta(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.db
+            .write(move |c| {
+                run(
+                    c,
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                    [key, value],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn idempotency_begin(&self, r: &IdempotencyRecord, now: UnixMillis) -> Result<IdempotencyBegin> {
+        let r = r.clone();
+        self.db
+            .write(move |c| {
+                run(
+                    c,
+                    "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND expires_at <= ?2",
+                    params![r.tenant_id.as_str(), now],
+                )?;
+                let inserted = run(
+                    c,
+                    "INSERT INTO idempotency_keys (tenant_id, scope, key_hash, request_hash, created_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant_id, scope, key_hash) DO NOTHING",
+                    params![
+                        r.tenant_id.as_str(),
+                        r.scope,
+                        r.key_hash,
+                        r.request_hash,
+                        r.created_at,
+                        r.expires_at
+                    ],
+                )? == 1;
+                if inserted {
+                    return Ok(IdempotencyBegin::Started);
+                }
+                let row: Option<(String, Option<i64>, Option<String>)> = query_one(
+                    c,
+                    "SELECT request_hash, status, response_sealed FROM idempotency_keys \
+                     WHERE tenant_id = ?1 AND scope = ?2 AND key_hash = ?3",
+                    params![r.tenant_id.as_str(), r.scope, r.key_hash],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )?;
+                let (stored, status, response) =
+                    row.ok_or_else(|| StoreError::Corrupt("idempotency record vanished".into()))?;
+                Ok(idempotency_state(&r.request_hash, stored, status, response))
+            })
+            .await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        r: &IdempotencyRecord,
+        status: u16,
+        response_sealed: &str,
+    ) -> Result<()> {
+        let (r, response) = (r.clone(), response_sealed.to_owned());
+        self.db
+            .write(move |c| {
+                run(
+                    c,
+                    "UPDATE idempotency_keys SET status = ?1, response_sealed = ?2 \
+                     WHERE tenant_id = ?3 AND scope = ?4 AND key_hash = ?5",
+                    params![
+                        i64::from(status),
+                        response,
+                        r.tenant_id.as_str(),
+                        r.scope,
+                        r.key_hash
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn idempotency_abandon(&self, r: &IdempotencyRecord) -> Result<()> {
+        let r = r.clone();
+        self.db
+            .write(move |c| {
+                run(
+                    c,
+                    "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND scope = ?2 AND key_hash = ?3 \
+                     AND status IS NULL",
+                    params![r.tenant_id.as_str(), r.scope, r.key_hash],
+                )?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -836,44 +1020,56 @@ impl FactorStore for SqliteStore {
         id: &FactorId,
         check: &Check,
         backup: &BackupInstall,
+        rules: &ActivationRules,
         now: UnixMillis,
-    ) -> Result<Option<bool>> {
-        let (id, check, backup) = (id.clone(), check.clone(), backup.clone());
+    ) -> Result<ActivateOutcome> {
+        let (id, check, backup, rules) = (id.clone(), check.clone(), backup.clone(), rules.clone());
         self.db
             .write_or_undo(move |c| {
-                Ok(match activate_on(c, &id, &check, &backup, now)? {
-                    Some(installed) => Write::Keep(Some(installed)),
-                    None => Write::Undo(None),
+                Ok(match activate_on(c, &id, &check, &backup, &rules, now)? {
+                    done @ ActivateOutcome::Activated { .. } => Write::Keep(done),
+                    other => Write::Undo(other),
                 })
             })
             .await
     }
 
-    async fn mark_phone_verified(&self, user: &UserId, e164: &str, now: UnixMillis) -> Result<()> {
-        let (user, e164) = (user.clone(), e164.to_owned());
+    async fn mark_phone_verified(&self, user: &UserId, phone_hash: &str, now: UnixMillis) -> Result<()> {
+        let (user, phone_hash) = (user.clone(), phone_hash.to_owned());
         self.db
             .write(move |c| {
                 run(
                     c,
                     "UPDATE users SET phone_verified_at = ?1, updated_at = ?1 \
-                     WHERE id = ?2 AND phone_number = ?3 AND phone_verified_at IS NULL",
-                    params![now, user.as_str(), e164],
+                     WHERE id = ?2 AND phone_hash = ?3 AND phone_verified_at IS NULL",
+                    params![now, user.as_str(), phone_hash],
                 )?;
                 Ok(())
             })
             .await
     }
 
-    async fn delete_factor(&self, tenant: &TenantId, user: &UserId, id: &FactorId) -> Result<bool> {
-        let (tenant, user, id) = (tenant.clone(), user.clone(), id.clone());
+    async fn delete_factor(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &FactorId,
+        keep_session: Option<&SessionId>,
+        now: UnixMillis,
+    ) -> Result<bool> {
+        let (tenant, user, id, keep) = (tenant.clone(), user.clone(), id.clone(), keep_session.cloned());
         self.db
-            .write(move |c| {
+            .write_or_undo(move |c| {
                 run(c, "DELETE FROM backup_codes WHERE factor_id = ?1", [id.as_str()])?;
                 let gone = run(
                     c,
                     "DELETE FROM factors WHERE tenant_id = ?1 AND user_id = ?2 AND id = ?3",
                     [tenant.as_str(), user.as_str(), id.as_str()],
                 )? == 1;
+                if !gone {
+                    return Ok(Write::Undo(false));
+                }
+                end_sessions_on(c, user.as_str(), keep.as_ref(), now)?;
                 let remaining = count(
                     c,
                     "SELECT COUNT(*) FROM factors WHERE user_id = ?1 AND status = 'active' AND kind <> ?2",
@@ -893,14 +1089,25 @@ impl FactorStore for SqliteStore {
                         [user.as_str(), FactorKind::BackupCodes.as_str()],
                     )?;
                 }
-                Ok(gone)
+                Ok(Write::Keep(true))
             })
             .await
     }
 
-    async fn replace_backup_codes(&self, install: &BackupInstall) -> Result<FactorId> {
-        let install = install.clone();
-        self.db.write(move |c| install_backup_on(c, &install)).await
+    async fn replace_backup_codes(
+        &self,
+        install: &BackupInstall,
+        keep_session: Option<&SessionId>,
+        now: UnixMillis,
+    ) -> Result<FactorId> {
+        let (install, keep) = (install.clone(), keep_session.cloned());
+        self.db
+            .write(move |c| {
+                let id = install_backup_on(c, &install)?;
+                end_sessions_on(c, install.factor.user_id.as_str(), keep.as_ref(), now)?;
+                Ok(id)
+            })
+            .await
     }
 
     async fn unused_backup_codes(&self, factor: &FactorId) -> Result<i64> {
@@ -934,19 +1141,44 @@ impl FactorStore for SqliteStore {
                      AND completed_at IS NULL AND expires_at > ?1",
                     params![now, tenant.as_str(), user.as_str()],
                 )?;
+                end_sessions_on(c, user.as_str(), None, now)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             })
             .await
     }
+
+    async fn count_users_to_reenroll(&self, tenant: &TenantId, allowed: &[FactorKind]) -> Result<i64> {
+        let allowed: Vec<&'static str> = allowed
+            .iter()
+            .filter(|k| **k != FactorKind::BackupCodes)
+            .map(|k| k.as_str())
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(DISTINCT user_id) FROM factors f WHERE tenant_id = ?1 AND status = 'active' \
+             AND kind <> ?2 AND NOT EXISTS (SELECT 1 FROM factors g WHERE g.user_id = f.user_id \
+             AND g.status = 'active' AND g.kind IN ({}))",
+            if allowed.is_empty() {
+                "NULL".to_owned()
+            } else {
+                placeholders(3, allowed.len())
+            }
+        );
+        let mut values: Vec<String> = vec![tenant.to_string(), FactorKind::BackupCodes.as_str().to_owned()];
+        values.extend(allowed.iter().map(|k| (*k).to_owned()));
+        self.db
+            .read_blocking(move |c| count(c, &sql, rusqlite::params_from_iter(values)))
+            .await
+    }
 }
 
-/// Consumes `proof` after the challenge was completed; `Some(backup_installed)` on success.
+/// Consumes `proof` after the challenge was completed; `Ok(backup_installed)` on success,
+/// else how the completion failed.
 fn consume_proof_on(
     c: &Connection,
     challenge: &ChallengeId,
     proof: &Proof,
     now: UnixMillis,
-) -> Result<Option<bool>> {
+) -> Result<std::result::Result<bool, CompleteOutcome>> {
     Ok(match proof {
         Proof::TotpStep { factor_id, step } => {
             // The step only moves forward: a code is accepted once, across challenges.
@@ -989,8 +1221,14 @@ fn consume_proof_on(
             factor_id,
             check,
             backup,
-        } => activate_on(c, factor_id, check, backup, now)?,
-    })
+            rules,
+        } => match activate_on(c, factor_id, check, backup, rules, now)? {
+            ActivateOutcome::Activated { backup_installed } => Some(backup_installed),
+            ActivateOutcome::Stale => return Ok(Err(CompleteOutcome::Stale)),
+            ActivateOutcome::Rejected | ActivateOutcome::NotPending => None,
+        },
+    }
+    .ok_or(CompleteOutcome::ProofRejected))
 }
 
 #[async_trait]
@@ -1065,8 +1303,9 @@ fn complete_on(
     if !completed {
         return Ok(CompleteOutcome::ChallengeGone);
     }
-    let Some(backup_installed) = consume_proof_on(c, id, proof, now)? else {
-        return Ok(CompleteOutcome::ProofRejected);
+    let backup_installed = match consume_proof_on(c, id, proof, now)? {
+        Ok(installed) => installed,
+        Err(failed) => return Ok(failed),
     };
     if let Some(key) = &writes.clear_throttle {
         throttle_clear_on(c, key)?;
@@ -1120,6 +1359,15 @@ fn attempt_on(c: &Connection, a: &SignInAttempt, now: UnixMillis) -> Result<Atte
             throttle_attempt_on(c, key, &a.policy, now)?;
             AttemptOutcome::ChallengeGone
         }
+        CompleteOutcome::Stale => {
+            // Not a guess: nothing is counted, and the challenge is closed for good.
+            run(
+                c,
+                "UPDATE challenges SET expires_at = ?1 WHERE id = ?2 AND completed_at IS NULL",
+                params![now, a.challenge_id.as_str()],
+            )?;
+            AttemptOutcome::Stale
+        }
         CompleteOutcome::ProofRejected => {
             throttle_attempt_on(c, key, &a.policy, now)?;
             if let Some(event) = &a.on_failure {
@@ -1144,22 +1392,25 @@ impl AuditStore for SqliteStore {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditEvent>> {
-        self.db.read(|c| {
-            query_all(
-                c,
-                &format!(
-                    "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE tenant_id = ?1 \
-                     AND (?2 = '' OR user_id = ?2) AND (?3 = '' OR id < ?3) ORDER BY id DESC LIMIT ?4"
-                ),
-                params![
-                    tenant.as_str(),
-                    user.map(|u| u.as_str()).unwrap_or(""),
-                    before.unwrap_or(""),
-                    i64::from(limit)
-                ],
-                audit_from_row,
-            )
-        })
+        let (tenant, user, before) = (tenant.clone(), user.cloned(), before.map(str::to_owned));
+        self.db
+            .read_blocking(move |c| {
+                query_all(
+                    c,
+                    &format!(
+                        "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE tenant_id = ?1 \
+                         AND (?2 = '' OR user_id = ?2) AND (?3 = '' OR id < ?3) ORDER BY id DESC LIMIT ?4"
+                    ),
+                    params![
+                        tenant.as_str(),
+                        user.as_ref().map(|u| u.as_str()).unwrap_or(""),
+                        before.as_deref().unwrap_or(""),
+                        i64::from(limit)
+                    ],
+                    audit_from_row,
+                )
+            })
+            .await
     }
 }
 
@@ -1238,6 +1489,14 @@ fn issue_code_on(c: &Connection, issue: &CodeIssue, now: UnixMillis) -> Result<W
             code.expires_at
         ],
     )?;
+    if let Some(id) = &code.challenge_id {
+        // A code lives as long as its message says: the challenge it answers does too.
+        run(
+            c,
+            "UPDATE challenges SET expires_at = ?1 WHERE id = ?2 AND completed_at IS NULL AND expires_at < ?1",
+            params![code.expires_at, id.as_str()],
+        )?;
+    }
     let m = &issue.message;
     run(
         c,
@@ -1251,7 +1510,7 @@ fn issue_code_on(c: &Connection, issue: &CodeIssue, now: UnixMillis) -> Result<W
             m.user_id.as_str(),
             m.factor_id.as_str(),
             m.channel.as_str(),
-            m.destination,
+            m.destination_sealed,
             m.payload_sealed,
             m.status.as_str(),
             m.attempts,
@@ -1343,14 +1602,17 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn delivery_stats(&self, tenant: &TenantId) -> Result<Vec<(String, String, i64)>> {
-        self.db.read(|c| {
-            query_all(
-                c,
-                "SELECT metric, label, count FROM delivery_stats WHERE tenant_id = ?1 ORDER BY metric, label",
-                [tenant.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-        })
+        let tenant = tenant.clone();
+        self.db
+            .read_blocking(move |c| {
+                query_all(
+                    c,
+                    "SELECT metric, label, count FROM delivery_stats WHERE tenant_id = ?1 ORDER BY metric, label",
+                    [tenant.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
+            .await
     }
 
     async fn get_provider(&self, tenant: &TenantId, channel: &str) -> Result<Option<String>> {
