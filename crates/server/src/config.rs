@@ -39,6 +39,17 @@ pub struct Config {
     pub hash_concurrency: usize,
     pub max_body_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// How long a client may take to send a complete request head, counted from the
+    /// connection's accept (first request) or from its first byte (later requests).
+    pub header_read_timeout_secs: u64,
+    /// How long a keep-alive connection may sit between requests without a byte.
+    pub keep_alive_timeout_secs: u64,
+    /// How long a client may take to send a request body once its head has arrived.
+    pub body_read_timeout_secs: u64,
+    /// Connections served at once; beyond it new connections are closed at once.
+    pub max_connections: usize,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
+    pub trusted_proxies: crate::http::forwarded::TrustedProxies,
     /// Require MFA for every user of every tenant (`MFA_REQUIRED=true`).
     pub mfa_required: bool,
     /// The issuer name authenticator apps show for the default tenant's TOTP factors
@@ -76,6 +87,13 @@ impl Default for Config {
             hash_concurrency: (cores / 2).max(1),
             max_body_bytes: 64 * 1024,
             shutdown_grace_secs: 30,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
+            body_read_timeout_secs: 30,
+            // Below the common soft limit of open files once raised to the hard limit (see
+            // `http::edge::raise_open_file_limit`), leaving room for database connections.
+            max_connections: 4096,
+            trusted_proxies: Default::default(),
             mfa_required: false,
             totp_issuer: "Latchkey".into(),
             sms_provider: None,
@@ -108,6 +126,11 @@ const KEYS: &[&str] = &[
     "hash_concurrency",
     "max_body_bytes",
     "shutdown_grace",
+    "header_read_timeout",
+    "keep_alive_timeout",
+    "body_read_timeout",
+    "max_connections",
+    "trusted_proxies",
     "mfa_required",
     "totp_issuer",
     "sms_provider",
@@ -372,6 +395,14 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             cfg.max_body_bytes = n as usize
         }),
         "shutdown_grace" => duration(v, &mut fail, |s| cfg.shutdown_grace_secs = s),
+        "header_read_timeout" => duration_in(v, 1, 300, &mut fail, |s| cfg.header_read_timeout_secs = s),
+        "keep_alive_timeout" => duration_in(v, 1, 3600, &mut fail, |s| cfg.keep_alive_timeout_secs = s),
+        "body_read_timeout" => duration_in(v, 1, 600, &mut fail, |s| cfg.body_read_timeout_secs = s),
+        "max_connections" => number(v, 16, 1_000_000, &mut fail, |n| cfg.max_connections = n as usize),
+        "trusted_proxies" => match crate::http::forwarded::TrustedProxies::parse(v) {
+            Ok(t) => cfg.trusted_proxies = t,
+            Err(problems) => fail(problems.join("; ")),
+        },
         "mfa_required" => match parse_bool(v) {
             Some(b) => cfg.mfa_required = b,
             None => fail("must be true or false".into()),
@@ -420,6 +451,19 @@ fn number(v: &str, min: u64, max: u64, fail: &mut impl FnMut(String), set: impl 
 fn duration(v: &str, fail: &mut impl FnMut(String), set: impl FnOnce(u64)) {
     match latchkey_core::duration::parse_secs(v) {
         Ok(s) => set(s),
+        Err(e) => fail(e),
+    }
+}
+
+/// A duration that must lie within `min..=max` seconds.
+fn duration_in(v: &str, min: u64, max: u64, fail: &mut impl FnMut(String), set: impl FnOnce(u64)) {
+    match latchkey_core::duration::parse_secs(v) {
+        Ok(s) if (min..=max).contains(&s) => set(s),
+        Ok(_) => fail(format!(
+            "must be from {} to {}",
+            latchkey_core::duration::format_secs(min),
+            latchkey_core::duration::format_secs(max)
+        )),
         Err(e) => fail(e),
     }
 }
@@ -561,6 +605,54 @@ mod tests {
         assert!(!c.mfa_required);
         assert!(Config::load_from(&no_file(), env(&[("MFA_REQUIRED", "maybe")])).is_err());
         assert!(Config::load_from(&no_file(), env(&[("MFA_OPTIONAL", "perhaps")])).is_err());
+    }
+
+    #[test]
+    fn edge_settings() {
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert_eq!(
+            (
+                c.header_read_timeout_secs,
+                c.keep_alive_timeout_secs,
+                c.body_read_timeout_secs
+            ),
+            (10, 60, 30)
+        );
+        assert_eq!(c.max_connections, 4096);
+        assert!(c.trusted_proxies.is_empty(), "no proxy is trusted by default");
+        let c = Config::load_from(
+            &no_file(),
+            env(&[
+                ("LATCHKEY_HEADER_READ_TIMEOUT", "5s"),
+                ("LATCHKEY_KEEP_ALIVE_TIMEOUT", "2m"),
+                ("LATCHKEY_BODY_READ_TIMEOUT", "15"),
+                ("LATCHKEY_MAX_CONNECTIONS", "100"),
+                ("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.header_read_timeout_secs,
+                c.keep_alive_timeout_secs,
+                c.body_read_timeout_secs
+            ),
+            (5, 120, 15)
+        );
+        assert_eq!(c.max_connections, 100);
+        assert!(c.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
+        let err = Config::load_from(
+            &no_file(),
+            env(&[
+                ("LATCHKEY_HEADER_READ_TIMEOUT", "0s"),
+                ("LATCHKEY_KEEP_ALIVE_TIMEOUT", "2d"),
+                ("LATCHKEY_BODY_READ_TIMEOUT", "soon"),
+                ("LATCHKEY_MAX_CONNECTIONS", "0"),
+                ("LATCHKEY_TRUSTED_PROXIES", "10.0.0.1/8, localhost"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 5, "{err}");
     }
 
     #[test]

@@ -183,17 +183,21 @@ impl FromRequestParts<App> for UserCtx {
     }
 }
 
-/// Facts about the request for the audit log: the TCP peer (proxy headers are not trusted).
+/// Facts about the request for the audit log and per-address limits: the client address,
+/// which is the TCP peer unless that peer is a configured trusted proxy (see
+/// [`super::forwarded`]).
 pub struct Meta(pub RequestMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
+impl FromRequestParts<App> for Meta {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let ip = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .map(|c| {
+                super::forwarded::client_ip(c.0.ip(), &parts.headers, &app.config.trusted_proxies).to_string()
+            });
         Ok(Meta(RequestMeta { ip }))
     }
 }

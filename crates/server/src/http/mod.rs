@@ -5,8 +5,10 @@
 pub mod admin;
 pub mod auth;
 pub mod dto;
+pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod meta;
 pub mod mfa;
 
@@ -102,42 +104,31 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            edge::read_body_in_time,
+        ))
         .layer(axum::middleware::from_fn(crate::telemetry::request_context))
         .with_state(app)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests
 /// already in flight (bounded by the configured grace period) before returning. The outbox
-/// worker runs alongside and stops after the server, finishing the sends it started.
+/// worker runs alongside and stops after the server, finishing the sends it started. The
+/// timeouts and the connection cap live in [`edge`].
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
+    let limits = edge::Limits::from_config(&app.config);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = tx.send(());
-    };
-    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
-    let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    let result = tokio::select! {
-        res = server => res,
-        _ = async {
-            let _ = rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("shutdown grace period over; abandoning requests still in flight");
-            Ok(())
-        }
-    };
+    edge::run(router(app), listener, limits, shutdown, grace).await;
     let _ = stop_worker.send(true);
     if tokio::time::timeout(grace, worker).await.is_err() {
         tracing::warn!("outbox worker did not stop within the grace period");
     }
-    result
+    Ok(())
 }

@@ -34,7 +34,8 @@ impl Actor {
 /// Facts about the request that go into the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
-    /// The TCP peer address (proxy headers are not trusted).
+    /// The client address: the TCP peer, or what a trusted proxy says it forwarded for
+    /// (`http::forwarded`).
     pub ip: Option<String>,
 }
 
