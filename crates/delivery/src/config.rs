@@ -2,8 +2,9 @@
 //! `/v1/admin/email-provider`) and as they are stored (sealed, as JSON). `redacted()` is the
 //! only form ever returned: secrets show their last four characters at most.
 
+use crate::outbound::{config_problem, Destinations, Outbound};
 use crate::smtp::SmtpEmail;
-use crate::sns::SnsSms;
+use crate::sns::{SnsSender, SnsSms};
 use crate::twilio::TwilioSms;
 use crate::vonage::VonageSms;
 use crate::webhook::WebhookSms;
@@ -33,6 +34,14 @@ pub enum SmsProviderConfig {
         /// Default `https://sns.{region}.amazonaws.com`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint_url: Option<String>,
+        /// The number messages come from (E.164), for countries that require one (e.g. the
+        /// US, for toll-free and 10DLC numbers): `AWS.MM.SMS.OriginationNumber`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origination_number: Option<String>,
+        /// The alphanumeric sender shown where countries support one (1 to 11 letters and
+        /// digits, at least one letter): `AWS.SNS.SMS.SenderID`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender_id: Option<String>,
     },
     /// Vonage SMS API: `POST {base_url}/sms/json`.
     Vonage {
@@ -116,10 +125,13 @@ impl EmailProviderConfig {
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// The bound on one whole attempt: connecting, TLS, the request and the response.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// One connection pool for every HTTP provider built with these options, so senders
-    /// rebuilt per tenant or per message still reuse connections and TLS sessions.
-    pub http: reqwest::Client,
+    /// rebuilt per tenant or per message still reuse connections and TLS sessions. Its
+    /// resolver is `outbound`, so the two cannot disagree.
+    pub(crate) http: reqwest::Client,
+    /// Where connections may go, and the resolver that enforces it.
+    pub(crate) outbound: Outbound,
 }
 
 /// The HTTP client could not be set up (in practice: the system's TLS library failed to load).
@@ -128,9 +140,28 @@ pub struct BuildOptions {
 pub struct BuildError(String);
 
 impl BuildOptions {
-    pub fn new(timeout: Duration) -> Result<Self, BuildError> {
-        let http = crate::http::client().map_err(|e| BuildError(crate::http::error_chain(&e)))?;
-        Ok(Self { timeout, http })
+    /// Options whose senders reach only the destinations `destinations` allows, resolved by
+    /// the system's resolver.
+    pub fn new(timeout: Duration, destinations: Destinations) -> Result<Self, BuildError> {
+        Self::with_outbound(timeout, Outbound::new(destinations))
+    }
+
+    /// Options over a resolver of the caller's (tests inject lookups this way).
+    pub fn with_outbound(timeout: Duration, outbound: Outbound) -> Result<Self, BuildError> {
+        let http = crate::http::client(&outbound).map_err(|e| BuildError(crate::http::error_chain(&e)))?;
+        Ok(Self {
+            timeout,
+            http,
+            outbound,
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn destinations(&self) -> Destinations {
+        self.outbound.destinations()
     }
 }
 
@@ -169,6 +200,8 @@ impl SmsProviderConfig {
                 access_key_id,
                 secret_access_key,
                 endpoint_url,
+                origination_number,
+                sender_id,
             } => {
                 if !is_aws_region(region) {
                     problems.push("region must be an AWS region name, like us-east-1".into());
@@ -187,6 +220,16 @@ impl SmsProviderConfig {
                 check_credential(&mut problems, "secret_access_key", secret_access_key);
                 if let Some(url) = endpoint_url {
                     check_url(&mut problems, "endpoint_url", url, UrlKind::Base);
+                }
+                if origination_number.as_deref().is_some_and(|n| !is_e164(n)) {
+                    problems.push(format!("origination_number {E164_RULE}"));
+                }
+                if sender_id.as_deref().is_some_and(|id| !is_sns_sender_id(id)) {
+                    problems.push(
+                        "sender_id must be 1 to 11 letters and digits, at least one of them a letter, \
+                         without spaces"
+                            .into(),
+                    );
                 }
             }
             SmsProviderConfig::Vonage {
@@ -224,6 +267,24 @@ impl SmsProviderConfig {
             SmsProviderConfig::Console => {}
         }
         problems
+    }
+
+    /// Every destination of this configuration the policy refuses before any lookup: an IP
+    /// literal or `localhost` pointing inside. Names are checked at every send instead (see
+    /// [`crate::outbound`]), since DNS answers change.
+    pub fn destination_problems(&self, destinations: Destinations) -> Vec<String> {
+        let (field, url) = match self {
+            SmsProviderConfig::Twilio { base_url, .. } | SmsProviderConfig::Vonage { base_url, .. } => {
+                ("base_url", base_url.as_deref())
+            }
+            SmsProviderConfig::AwsSns { endpoint_url, .. } => ("endpoint_url", endpoint_url.as_deref()),
+            SmsProviderConfig::Webhook { url, .. } => ("url", Some(url.as_str())),
+            SmsProviderConfig::Console => ("", None),
+        };
+        url.and_then(|raw| reqwest::Url::parse(raw).ok())
+            .and_then(|url| config_problem(destinations, field, url.host_str().unwrap_or_default()))
+            .into_iter()
+            .collect()
     }
 
     /// The configuration as the admin API shows it: the same shape, with the secret
@@ -265,11 +326,17 @@ impl SmsProviderConfig {
                 access_key_id,
                 secret_access_key,
                 endpoint_url,
+                origination_number,
+                sender_id,
             } => Arc::new(SnsSms::new(
                 region,
                 access_key_id,
                 secret_access_key,
                 endpoint_url.as_deref(),
+                SnsSender {
+                    origination_number: origination_number.as_deref(),
+                    sender_id: sender_id.as_deref(),
+                },
                 opts,
             )),
             SmsProviderConfig::Vonage {
@@ -345,6 +412,28 @@ impl EmailProviderConfig {
         problems
     }
 
+    /// See [`SmsProviderConfig::destination_problems`].
+    pub fn destination_problems(&self, destinations: Destinations) -> Vec<String> {
+        match self {
+            EmailProviderConfig::Smtp { host, .. } => {
+                // Through the URL parser, as HTTP hosts go, so every IPv4 spelling (`127.1`,
+                // `0x7f000001`), which the system resolver would also accept, is recognised.
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let normalised = match bare.parse::<std::net::IpAddr>() {
+                    Ok(ip) => ip.to_string(),
+                    Err(_) => reqwest::Url::parse(&format!("http://{bare}/"))
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_owned))
+                        .unwrap_or_else(|| bare.to_owned()),
+                };
+                config_problem(destinations, "host", &normalised)
+                    .into_iter()
+                    .collect()
+            }
+            EmailProviderConfig::Console => Vec::new(),
+        }
+    }
+
     /// See [`SmsProviderConfig::redacted`].
     pub fn redacted(&self) -> serde_json::Value {
         redact(self, self.name(), self.secret_field())
@@ -400,6 +489,14 @@ fn is_vonage_sender(from: &str) -> bool {
         && from.bytes().any(|b| b.is_ascii_alphabetic())
         && from.trim() == from;
     numeric || alphanumeric
+}
+
+/// An SNS sender id: 1 to 11 ASCII letters and digits, at least one letter, no spaces (Amazon
+/// SNS Developer Guide, *Sender IDs*).
+fn is_sns_sender_id(id: &str) -> bool {
+    (1..=11).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        && id.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 /// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `cn-north-1`: a two-letter area, one or
@@ -491,7 +588,7 @@ mod tests {
 
     #[test]
     fn debug_output_carries_no_secret() {
-        let opts = BuildOptions::new(Duration::from_secs(1)).unwrap();
+        let opts = BuildOptions::new(Duration::from_secs(1), Destinations::PublicOnly).unwrap();
         let secret = "s3cr3t-value-that-must-never-print";
         let sid = "AC0123456789abcdef0123456789abcdef";
         let hook = "https://gw.acme.test/hook?token=gateway-token";
@@ -514,7 +611,14 @@ mod tests {
             format!("{:?}", TwilioSms::new(sid, secret, "+15005550006", None, &opts)),
             format!(
                 "{:?}",
-                SnsSms::new("us-east-1", "AKIAIOSFODNN7EXAMPLE", secret, None, &opts)
+                SnsSms::new(
+                    "us-east-1",
+                    "AKIAIOSFODNN7EXAMPLE",
+                    secret,
+                    None,
+                    SnsSender::default(),
+                    &opts
+                )
             ),
             format!("{:?}", VonageSms::new("a1b2c3d4", secret, "Acme", None, &opts)),
             format!("{:?}", WebhookSms::new(hook, secret, &opts)),

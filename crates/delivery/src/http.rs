@@ -1,35 +1,81 @@
-//! What the HTTP providers share: the client's settings, reading a response without trusting
+//! What the HTTP providers share: the client's settings (no redirects, the destination policy
+//! as its resolver), sending with IP literals checked, reading a response without trusting
 //! its size, and turning HTTP outcomes into `Transient` or `Permanent`.
 
-use crate::DeliveryError;
+use crate::outbound::{Destinations, Outbound, Refused};
+use crate::{refused, unreachable, DeliveryError};
 use reqwest::StatusCode;
+use std::sync::Arc;
 
 /// The most of a provider's response body we read. Real answers are a few hundred bytes; a
 /// misconfigured URL pointing at something that streams forever must not fill memory.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-pub(crate) fn client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+pub(crate) fn client(outbound: &Outbound) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
         // A redirect would carry the message, code included, to a host nobody configured, and
         // none of the providers' APIs redirects a send. Report it as a failure instead.
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-        .build()
+        // Every name is resolved, and every address checked, by the destination policy; the
+        // connector connects to exactly the addresses it returns.
+        .dns_resolver(Arc::new(outbound.clone()));
+    let builder = match outbound.destinations() {
+        // Through a proxy the address connected to is the proxy's, and the proxy resolves the
+        // provider's name itself: the check would see the wrong address. So when the check
+        // matters, `HTTP(S)_PROXY` is not used.
+        Destinations::PublicOnly => builder.no_proxy(),
+        Destinations::AllowPrivate => builder,
+    };
+    builder.build()
 }
 
-/// The request never got a whole answer (refused, reset, DNS, TLS): worth another try later.
-/// A request that could not even be built is our own fault and would fail the same way again.
+/// Sends one request, after checking an IP-literal destination (the client connects to a
+/// literal without asking the resolver, which checks every name).
+pub(crate) async fn send(
+    provider: &'static str,
+    outbound: &Outbound,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, DeliveryError> {
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| request_failed(provider, e))?;
+    outbound
+        .check_url(request.url())
+        .map_err(|r| refused(provider, &r))?;
+    client
+        .execute(request)
+        .await
+        .map_err(|e| request_failed(provider, e))
+}
+
+/// The request never got a whole answer: refused by the destination policy (permanent), not
+/// buildable (our own fault, permanent), or anything on the way (worth another try later).
 pub(crate) fn request_failed(provider: &str, err: reqwest::Error) -> DeliveryError {
-    // `without_url`: some gateways carry tokens in the query string, and errors are stored.
+    // `without_url`: some gateways carry tokens in the query string.
     let err = err.without_url();
-    if err.is_builder() {
-        DeliveryError::Permanent(format!(
-            "{provider}: cannot build the request: {}",
-            error_chain(&err)
-        ))
-    } else {
-        DeliveryError::Transient(format!("{provider}: request failed: {}", error_chain(&err)))
+    if let Some(why) = find_cause::<Refused>(&err) {
+        return refused(provider, why);
     }
+    tracing::warn!(provider, error = %error_chain(&err), "delivery request failed");
+    if err.is_builder() {
+        DeliveryError::Permanent(format!("{provider}: cannot build the request"))
+    } else {
+        unreachable(provider)
+    }
+}
+
+/// The first error of type `T` among `err` and its causes.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// The response's status and at most [`MAX_RESPONSE_BYTES`] of its body.

@@ -6,10 +6,16 @@
 //! number, a 4xx) is not. Retrying, backoff, fallback and giving up belong to the outbox, not
 //! to the senders. Every HTTP call is bounded by a timeout so a slow provider never holds a
 //! worker for long.
+//!
+//! Every connection goes through [`outbound`]: a destination that is not public (loopback,
+//! private, link-local, …) is refused unless the operator allows it, and a failure to reach a
+//! provider is stored as `<provider>: unreachable` whatever its cause, so the stored error
+//! cannot serve as a port scanner. The cause is logged on the server.
 
 pub mod config;
 pub mod console;
 mod http;
+pub mod outbound;
 pub mod smtp;
 pub mod sns;
 pub mod twilio;
@@ -17,10 +23,12 @@ pub mod vonage;
 pub mod webhook;
 
 use async_trait::async_trait;
+use outbound::Refused;
 use std::future::Future;
 use std::time::Duration;
 
 pub use config::{BuildError, BuildOptions};
+pub use outbound::Destinations;
 
 /// One SMS to send. `body` carries the code: senders never log it (except the console
 /// provider, whose whole purpose is to show it to a developer).
@@ -105,29 +113,51 @@ pub fn mask_phone(number: &str) -> String {
 /// Runs one whole provider attempt (connect, TLS, request, response body) under `limit`, so a
 /// provider that stalls at any stage costs a worker at most that long. A timeout is transient:
 /// the provider may be slow rather than down. It may also have accepted the message before
-/// going quiet, which is why every provider is given the message's idempotency key.
+/// going quiet, which is why every provider is given the message's idempotency key. It reads
+/// like any other failure to reach the provider: a port that accepts and stays silent must
+/// not look different from one that refuses.
 pub(crate) async fn bounded<T>(
+    provider: &'static str,
     limit: Duration,
     attempt: impl Future<Output = Result<T, DeliveryError>>,
 ) -> Result<T, DeliveryError> {
     match tokio::time::timeout(limit, attempt).await {
         Ok(result) => result,
-        Err(_) => Err(DeliveryError::Transient(format!(
-            "no answer within {} ms",
-            limit.as_millis()
-        ))),
+        Err(_) => {
+            tracing::warn!(
+                provider,
+                limit_ms = limit.as_millis(),
+                "delivery attempt timed out"
+            );
+            Err(unreachable(provider))
+        }
     }
 }
 
+/// The stored text for any failure to reach a provider. Refused connections, resets, DNS and
+/// TLS failures and timeouts all read the same, so stored errors cannot serve a tenant admin
+/// as a port scanner of whatever a URL points at; the cause goes to the server's log.
+pub(crate) fn unreachable(provider: &str) -> DeliveryError {
+    DeliveryError::Transient(format!("{provider}: unreachable"))
+}
+
+/// A destination the policy refuses: permanent, since the same configuration will be refused
+/// again, and as terse as [`unreachable`].
+pub(crate) fn refused(provider: &str, why: &Refused) -> DeliveryError {
+    tracing::warn!(provider, reason = %why, "delivery destination refused");
+    DeliveryError::Permanent(format!("{provider}: destination not allowed"))
+}
+
 /// One bounded SMS attempt, logged with the masked destination and the outcome only: never
-/// the body (it carries the code), the error detail (the outbox logs that once) or a secret.
+/// the body (it carries the code), the error detail (logged once, where it arises) or a
+/// secret.
 pub(crate) async fn sms_attempt(
     provider: &'static str,
     limit: Duration,
     to: &str,
     attempt: impl Future<Output = Result<Sent, DeliveryError>>,
 ) -> Result<Sent, DeliveryError> {
-    let outcome = bounded(limit, attempt).await;
+    let outcome = bounded(provider, limit, attempt).await;
     tracing::debug!(provider, to = %mask_phone(to), ok = outcome.is_ok(), "SMS attempt");
     outcome
 }
@@ -146,10 +176,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_bound_turns_a_stall_into_a_transient_failure() {
-        let stalled = bounded(Duration::from_millis(20), async {
+        let stalled = bounded("webhook", Duration::from_millis(20), async {
             tokio::time::sleep(Duration::from_secs(5)).await;
             Ok(())
         });
-        assert!(matches!(stalled.await, Err(DeliveryError::Transient(_))));
+        assert_eq!(
+            stalled.await,
+            Err::<(), _>(DeliveryError::Transient("webhook: unreachable".into()))
+        );
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! Every message is marked `AWS.SNS.SMS.SMSType=Transactional`: AWS routes transactional
 //! messages for reliability rather than cost, which is what a one-time code needs (Amazon
-//! SNS Developer Guide, *Publishing SMS messages*).
+//! SNS Developer Guide, *Publishing SMS messages*). A configured `origination_number` goes as
+//! `AWS.MM.SMS.OriginationNumber` and a `sender_id` as `AWS.SNS.SMS.SenderID`, both String
+//! attributes (same guide, *Publishing to a mobile phone*, and *SMS message attributes*).
 //!
 //! SNS answers XML. Success: `<PublishResponse><PublishResult><MessageId>`. Failure:
 //! `<ErrorResponse><Error><Type/><Code/><Message/></Error>` (*Common Errors*). The class
@@ -17,6 +19,7 @@
 //! kept: the message may quote the phone number.
 
 use crate::http;
+use crate::outbound::Outbound;
 use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
@@ -43,11 +46,21 @@ const TRANSIENT_CODES: &[&str] = &[
 
 pub struct SnsSms {
     client: reqwest::Client,
+    outbound: Outbound,
     endpoint: String,
     region: String,
     access_key_id: String,
     secret_access_key: SecretString,
+    origination_number: Option<String>,
+    sender_id: Option<String>,
     timeout: Duration,
+}
+
+/// Who an SMS says it is from: both optional, both checked by `validate`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SnsSender<'a> {
+    pub origination_number: Option<&'a str>,
+    pub sender_id: Option<&'a str>,
 }
 
 impl SnsSms {
@@ -56,6 +69,7 @@ impl SnsSms {
         access_key_id: &str,
         secret_access_key: &str,
         endpoint_url: Option<&str>,
+        sender: SnsSender<'_>,
         opts: &BuildOptions,
     ) -> Self {
         let endpoint = match endpoint_url {
@@ -64,24 +78,40 @@ impl SnsSms {
         };
         Self {
             client: opts.http.clone(),
+            outbound: opts.outbound.clone(),
             endpoint,
             region: region.to_owned(),
             access_key_id: access_key_id.to_owned(),
             secret_access_key: SecretString::new(secret_access_key.to_owned()),
+            origination_number: sender.origination_number.map(str::to_owned),
+            sender_id: sender.sender_id.map(str::to_owned),
             timeout: opts.timeout,
         }
     }
 
     async fn attempt(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
-        let body = form_body(&[
-            ("Action", "Publish"),
-            ("Version", "2010-03-31"),
-            ("PhoneNumber", &msg.to),
-            ("Message", &msg.body),
-            ("MessageAttributes.entry.1.Name", "AWS.SNS.SMS.SMSType"),
-            ("MessageAttributes.entry.1.Value.DataType", "String"),
-            ("MessageAttributes.entry.1.Value.StringValue", "Transactional"),
-        ]);
+        let mut attributes = vec![("AWS.SNS.SMS.SMSType", "Transactional")];
+        if let Some(number) = &self.origination_number {
+            attributes.push(("AWS.MM.SMS.OriginationNumber", number));
+        }
+        if let Some(id) = &self.sender_id {
+            attributes.push(("AWS.SNS.SMS.SenderID", id));
+        }
+        let mut fields: Vec<(String, &str)> = vec![
+            ("Action".into(), "Publish"),
+            ("Version".into(), "2010-03-31"),
+            ("PhoneNumber".into(), &msg.to),
+            ("Message".into(), &msg.body),
+        ];
+        // The Query API's map encoding, entries numbered from 1 (*Query API requests*).
+        for (i, (name, value)) in attributes.into_iter().enumerate() {
+            let entry = format!("MessageAttributes.entry.{}", i + 1);
+            fields.push((format!("{entry}.Name"), name));
+            fields.push((format!("{entry}.Value.DataType"), "String"));
+            fields.push((format!("{entry}.Value.StringValue"), value));
+        }
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let body = form_body(&pairs);
 
         let mut request = self
             .client
@@ -90,11 +120,8 @@ impl SnsSms {
         for (name, value) in self.signature_headers(body.as_bytes())? {
             request = request.header(name, value);
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::request_failed("aws_sns", e))?;
+        let request = request.body(body);
+        let response = http::send("aws_sns", &self.outbound, request).await?;
         let (status, body) = http::read("aws_sns", response).await?;
         let body = String::from_utf8_lossy(&body);
         if status.is_success() {
@@ -235,6 +262,8 @@ impl std::fmt::Debug for SnsSms {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
+            .field("origination_number", &self.origination_number)
+            .field("sender_id", &self.sender_id)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@
 //! credentials) and 404 (unknown account) are not.
 
 use crate::http;
+use crate::outbound::Outbound;
 use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use latchkey_core::secret::SecretString;
@@ -21,6 +22,7 @@ const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 
 pub struct TwilioSms {
     client: reqwest::Client,
+    outbound: Outbound,
     url: String,
     account_sid: String,
     auth_token: SecretString,
@@ -39,6 +41,7 @@ impl TwilioSms {
         let base = base_url.unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/');
         Self {
             client: opts.http.clone(),
+            outbound: opts.outbound.clone(),
             url: format!("{base}/2010-04-01/Accounts/{account_sid}/Messages.json"),
             account_sid: account_sid.to_owned(),
             auth_token: SecretString::new(auth_token.to_owned()),
@@ -48,7 +51,7 @@ impl TwilioSms {
     }
 
     async fn attempt(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
-        let response = self
+        let request = self
             .client
             .post(&self.url)
             .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
@@ -56,10 +59,8 @@ impl TwilioSms {
                 ("To", msg.to.as_str()),
                 ("From", &self.from_number),
                 ("Body", &msg.body),
-            ])
-            .send()
-            .await
-            .map_err(|e| http::request_failed("twilio", e))?;
+            ]);
+        let response = http::send("twilio", &self.outbound, request).await?;
         let (status, body) = http::read("twilio", response).await?;
         let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         if status.is_success() {

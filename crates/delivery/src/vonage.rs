@@ -9,6 +9,7 @@
 //! parts, one entry each; the message counts as sent only when every part was accepted.
 
 use crate::http;
+use crate::outbound::Outbound;
 use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use latchkey_core::secret::SecretString;
@@ -22,6 +23,7 @@ const MAX_CLIENT_REF_CHARS: usize = 40;
 
 pub struct VonageSms {
     client: reqwest::Client,
+    outbound: Outbound,
     url: String,
     api_key: String,
     api_secret: SecretString,
@@ -40,6 +42,7 @@ impl VonageSms {
         let base = base_url.unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/');
         Self {
             client: opts.http.clone(),
+            outbound: opts.outbound.clone(),
             url: format!("{base}/sms/json"),
             api_key: api_key.to_owned(),
             api_secret: SecretString::new(api_secret.to_owned()),
@@ -52,20 +55,15 @@ impl VonageSms {
     async fn attempt(&self, msg: &SmsMessage) -> Result<Sent, DeliveryError> {
         let to = msg.to.strip_prefix('+').unwrap_or(&msg.to);
         let client_ref: String = msg.idempotency_key.chars().take(MAX_CLIENT_REF_CHARS).collect();
-        let response = self
-            .client
-            .post(&self.url)
-            .form(&[
-                ("api_key", self.api_key.as_str()),
-                ("api_secret", self.api_secret.expose()),
-                ("from", &self.from),
-                ("to", to),
-                ("text", &msg.body),
-                ("client-ref", &client_ref),
-            ])
-            .send()
-            .await
-            .map_err(|e| http::request_failed("vonage", e))?;
+        let request = self.client.post(&self.url).form(&[
+            ("api_key", self.api_key.as_str()),
+            ("api_secret", self.api_secret.expose()),
+            ("from", &self.from),
+            ("to", to),
+            ("text", &msg.body),
+            ("client-ref", &client_ref),
+        ]);
+        let response = http::send("vonage", &self.outbound, request).await?;
         let (status, body) = http::read("vonage", response).await?;
         if !status.is_success() {
             return Err(http::status_failure("vonage", status, ""));

@@ -33,6 +33,7 @@
 //! In Python: `hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()`.
 
 use crate::http;
+use crate::outbound::Outbound;
 use crate::{sms_attempt, BuildOptions, DeliveryError, Sent, SmsMessage, SmsSender};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -45,6 +46,7 @@ pub const SIGNATURE_HEADER: &str = "X-Latchkey-Signature";
 
 pub struct WebhookSms {
     client: reqwest::Client,
+    outbound: Outbound,
     url: String,
     secret: SecretString,
     timeout: Duration,
@@ -54,6 +56,7 @@ impl WebhookSms {
     pub(crate) fn new(url: &str, secret: &str, opts: &BuildOptions) -> Self {
         Self {
             client: opts.http.clone(),
+            outbound: opts.outbound.clone(),
             url: url.to_owned(),
             secret: SecretString::new(secret.to_owned()),
             timeout: opts.timeout,
@@ -74,16 +77,14 @@ impl WebhookSms {
             now_ms.div_euclid(1000),
             body.as_bytes(),
         );
-        let response = self
+        let request = self
             .client
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, signature)
             .header("Idempotency-Key", &msg.idempotency_key)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::request_failed("webhook", e))?;
+            .body(body);
+        let response = http::send("webhook", &self.outbound, request).await?;
         let (status, body) = http::read("webhook", response).await?;
         if !status.is_success() {
             return Err(http::status_failure("webhook", status, ""));

@@ -136,10 +136,17 @@ impl App {
             tracing::info!(tenant_id = %default_tenant, "created the default tenant");
         }
 
-        let delivery = latchkey_delivery::config::BuildOptions::new(std::time::Duration::from_secs(
-            config.delivery_timeout_secs,
-        ))
+        let delivery = latchkey_delivery::config::BuildOptions::new(
+            std::time::Duration::from_secs(config.delivery_timeout_secs),
+            config.destinations(),
+        )
         .map_err(|e| StartupError::Other(e.to_string()))?;
+        if config.allow_private_destinations {
+            tracing::warn!(
+                "allow_private_destinations is on: provider URLs and SMTP hosts may reach this \
+                 server's own network"
+            );
+        }
         let inner = AppInner {
             outbox_wakeup: tokio::sync::Notify::new(),
             senders: Default::default(),

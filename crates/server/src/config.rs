@@ -7,6 +7,7 @@
 
 use latchkey_core::password::Argon2Params;
 use latchkey_core::secret::SecretString;
+use latchkey_delivery::Destinations;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,9 @@ pub struct Config {
     pub delivery_max_attempts: u32,
     /// SQLite `synchronous`: `full` (default, durable across power loss) or `normal`.
     pub sqlite_synchronous_full: bool,
+    /// Let outbound requests (providers, webhooks) reach loopback, private and other
+    /// internal addresses. Off by default: tenant admins choose those URLs.
+    pub allow_private_destinations: bool,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             delivery_timeout_secs: 10,
             delivery_max_attempts: 5,
             sqlite_synchronous_full: true,
+            allow_private_destinations: false,
         }
     }
 }
@@ -138,6 +143,7 @@ const KEYS: &[&str] = &[
     "delivery_timeout",
     "delivery_max_attempts",
     "sqlite_synchronous",
+    "allow_private_destinations",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -261,10 +267,26 @@ impl Config {
         if let Err(e) = self.argon2.validate() {
             errors.push(format!("argon2: {e}"));
         }
+        let destinations = self.destinations();
+        if let Some(p) = &self.sms_provider {
+            for problem in p.destination_problems(destinations) {
+                errors.push(format!("sms_provider: {problem}"));
+            }
+        }
+        if let Some(p) = &self.email_provider {
+            for problem in p.destination_problems(destinations) {
+                errors.push(format!("email_provider: {problem}"));
+            }
+        }
         if self.argon2.memory_kib < 19_456 || self.argon2.iterations < 2 {
             // Allowed (tests and constrained hosts), but never silently.
             tracing::warn!("Argon2 parameters are below OWASP's minimum (m=19456 KiB, t=2)");
         }
+    }
+
+    /// Where outbound requests may go.
+    pub fn destinations(&self) -> Destinations {
+        Destinations::from_allow_private(self.allow_private_destinations)
     }
 
     /// The database URL in effect: the configured one, or SQLite in the data directory.
@@ -407,11 +429,17 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             Some(b) => cfg.mfa_required = b,
             None => fail("must be true or false".into()),
         },
-        "sms_provider" => match crate::outbox::parse_sms_providers(v) {
+        "allow_private_destinations" => match parse_bool(v) {
+            Some(b) => cfg.allow_private_destinations = b,
+            None => fail("must be true or false".into()),
+        },
+        // Destinations are checked in `check`, once `allow_private_destinations` is known
+        // whichever layer sets it.
+        "sms_provider" => match crate::outbox::parse_sms_providers(v, Destinations::AllowPrivate) {
             Ok(p) => cfg.sms_provider = Some(p),
             Err(problems) => fail(problems.join("; ")),
         },
-        "email_provider" => match crate::outbox::parse_email_providers(v) {
+        "email_provider" => match crate::outbox::parse_email_providers(v, Destinations::AllowPrivate) {
             Ok(p) => cfg.email_provider = Some(p),
             Err(problems) => fail(problems.join("; ")),
         },
@@ -591,6 +619,49 @@ mod tests {
         )
         .unwrap_err();
         assert!(!err.to_string().contains("very-secret-token"), "{err}");
+    }
+
+    #[test]
+    fn private_destinations_are_refused_unless_allowed() {
+        let hook = r#"{"provider":"webhook","url":"http://127.0.0.1:9000/sms","secret":"whsec_00112233445566778899aabbccddeeff"}"#;
+        let relay = r#"{"provider":"smtp","host":"localhost","port":25,"tls":"none","from":"a@acme.test"}"#;
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert!(!c.allow_private_destinations, "refused by default");
+        let err = Config::load_from(
+            &no_file(),
+            env(&[
+                ("LATCHKEY_SMS_PROVIDER", hook),
+                ("LATCHKEY_EMAIL_PROVIDER", relay),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(err.0[0].starts_with("sms_provider: url ") && err.0[1].starts_with("email_provider: host "));
+        assert!(!err.to_string().contains("whsec_"), "{err}");
+        // Allowed, from the environment or the file, whichever layer names the provider.
+        let c = Config::load_from(
+            &no_file(),
+            env(&[
+                ("LATCHKEY_SMS_PROVIDER", hook),
+                ("LATCHKEY_EMAIL_PROVIDER", relay),
+                ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.allow_private_destinations && c.sms_provider.is_some() && c.email_provider.is_some());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latchkey.toml");
+        std::fs::write(&file, "allow_private_destinations = true\n").unwrap();
+        let o = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        assert!(Config::load_from(&o, env(&[("LATCHKEY_SMS_PROVIDER", hook)])).is_ok());
+        assert!(Config::load_from(
+            &no_file(),
+            env(&[("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "maybe")])
+        )
+        .is_err());
     }
 
     #[test]

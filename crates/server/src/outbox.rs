@@ -10,7 +10,9 @@ use crate::service::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::factor::Channel;
 use latchkey_delivery::config::{EmailProviderConfig, SmsProviderConfig};
-use latchkey_delivery::{DeliveryError, EmailMessage, EmailSender, Sent, SmsMessage, SmsSender};
+use latchkey_delivery::{
+    DeliveryError, Destinations, EmailMessage, EmailSender, Sent, SmsMessage, SmsSender,
+};
 use latchkey_store::model::{DeliveryStatus, DeliveryUpdate, OutboxMessage, SealedColumn};
 use latchkey_store::provider_row_id;
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,24 @@ pub struct SmsProviders {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailProviders {
     pub primary: EmailProviderConfig,
+}
+
+impl SmsProviders {
+    /// See [`SmsProviderConfig::destination_problems`]; the fallback's are marked as such.
+    pub fn destination_problems(&self, destinations: Destinations) -> Vec<String> {
+        let mut problems = self.primary.destination_problems(destinations);
+        if let Some(f) = &self.fallback {
+            let theirs = f.destination_problems(destinations);
+            problems.extend(theirs.into_iter().map(|p| format!("fallback: {p}")));
+        }
+        problems
+    }
+}
+
+impl EmailProviders {
+    pub fn destination_problems(&self, destinations: Destinations) -> Vec<String> {
+        self.primary.destination_problems(destinations)
+    }
 }
 
 /// Where a tenant's configuration came from, for the admin API.
@@ -322,8 +342,9 @@ pub async fn run(app: App, stop: tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Parses an SMS provider document: one provider object, optionally with a `fallback`
-/// object of the same shape. Every problem is listed; no secret value is repeated.
-pub fn parse_sms_providers(text: &str) -> Result<SmsProviders, Vec<String>> {
+/// object of the same shape. Every problem is listed, destinations `destinations` refuses
+/// included; no secret value is repeated.
+pub fn parse_sms_providers(text: &str, destinations: Destinations) -> Result<SmsProviders, Vec<String>> {
     let mut value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| vec!["must be a JSON object".to_string()])?;
     let fallback = value.as_object_mut().and_then(|o| o.remove("fallback"));
@@ -349,20 +370,24 @@ pub fn parse_sms_providers(text: &str) -> Result<SmsProviders, Vec<String>> {
             problems.push("fallback: the console provider cannot be part of a fallback pair".into());
         }
     }
+    let providers = SmsProviders { primary, fallback };
+    problems.extend(providers.destination_problems(destinations));
     if problems.is_empty() {
-        Ok(SmsProviders { primary, fallback })
+        Ok(providers)
     } else {
         Err(problems)
     }
 }
 
-pub fn parse_email_providers(text: &str) -> Result<EmailProviders, Vec<String>> {
+pub fn parse_email_providers(text: &str, destinations: Destinations) -> Result<EmailProviders, Vec<String>> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| vec!["must be a JSON object".to_string()])?;
     let primary: EmailProviderConfig = serde_json::from_value(value).map_err(|e| vec![config_error(&e)])?;
-    let problems = primary.validate();
+    let mut problems = primary.validate();
+    let providers = EmailProviders { primary };
+    problems.extend(providers.destination_problems(destinations));
     if problems.is_empty() {
-        Ok(EmailProviders { primary })
+        Ok(providers)
     } else {
         Err(problems)
     }

@@ -248,3 +248,138 @@ fn redacted_keeps_the_shape_and_hides_secrets() {
     };
     assert!(anonymous.redacted().get("password").is_none());
 }
+
+#[test]
+fn sns_sender_settings_are_checked_and_shown() {
+    let with = |extra: serde_json::Value| {
+        let mut value = json!({"provider": "aws_sns", "region": "us-east-1",
+                               "access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": AWS_SECRET});
+        value
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        sms(value)
+    };
+    let good = with(json!({"origination_number": "+18005550100", "sender_id": "AcmeAuth"}));
+    assert_eq!(good.validate(), Vec::<String>::new());
+    assert_eq!(
+        good.redacted(),
+        json!({"provider": "aws_sns", "region": "us-east-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+               "secret_access_key": "****EKEY", "origination_number": "+18005550100", "sender_id": "AcmeAuth"})
+    );
+    for id in ["A", "Acme1", "ACME2FA", "AcmeAuth123"] {
+        assert!(with(json!({"sender_id": id})).validate().is_empty(), "{id}");
+    }
+    for id in [
+        "",
+        "AcmeAuthentication",
+        "Acme Auth",
+        "12345",
+        "Acme-Auth",
+        "Äcme",
+    ] {
+        let problems = with(json!({"sender_id": id})).validate();
+        assert_eq!(problems.len(), 1, "{id}: {problems:?}");
+        assert!(problems[0].starts_with("sender_id "), "{problems:?}");
+    }
+    for number in ["18005550100", "+0800555", "+1 800 555 0100", ""] {
+        let problems = with(json!({"origination_number": number})).validate();
+        assert_eq!(problems.len(), 1, "{number}: {problems:?}");
+        assert!(problems[0].starts_with("origination_number "), "{problems:?}");
+    }
+}
+
+#[test]
+fn internal_destinations_are_refused_at_configuration_time() {
+    use latchkey_delivery::Destinations;
+    let providers = |base: &str| {
+        vec![
+            sms(
+                json!({"provider": "twilio", "account_sid": "AC0123456789abcdef0123456789abcdef",
+                       "auth_token": TWILIO_TOKEN, "from_number": "+15005550006", "base_url": base}),
+            ),
+            sms(
+                json!({"provider": "aws_sns", "region": "us-east-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                       "secret_access_key": AWS_SECRET, "endpoint_url": base}),
+            ),
+            sms(
+                json!({"provider": "vonage", "api_key": "a1b2c3d4", "api_secret": VONAGE_SECRET,
+                       "from": "Acme", "base_url": base}),
+            ),
+            sms(
+                json!({"provider": "webhook", "url": format!("{base}/send?tenant=7"), "secret": WEBHOOK_SECRET}),
+            ),
+        ]
+    };
+    for base in [
+        "http://127.0.0.1:8080",
+        "http://127.1",
+        "http://[::1]:9000",
+        "http://[::ffff:127.0.0.1]",
+        "http://10.0.0.1",
+        "http://169.254.169.254",
+        "http://0.0.0.0:80",
+        "https://localhost",
+        "https://sms.localhost",
+    ] {
+        for cfg in providers(base) {
+            assert_eq!(cfg.validate(), Vec::<String>::new(), "{base}");
+            let problems = cfg.destination_problems(Destinations::PublicOnly);
+            assert_eq!(problems.len(), 1, "{base} {}", cfg.name());
+            assert!(problems[0].contains("allow_private_destinations"), "{problems:?}");
+            assert!(
+                !problems[0].contains(base),
+                "the value is not quoted: {problems:?}"
+            );
+            assert!(cfg.destination_problems(Destinations::AllowPrivate).is_empty());
+        }
+    }
+    for base in [
+        "https://api.twilio.com",
+        "https://8.8.8.8",
+        "https://[2606:4700:4700::1111]",
+    ] {
+        for cfg in providers(base) {
+            assert!(
+                cfg.destination_problems(Destinations::PublicOnly).is_empty(),
+                "{base}"
+            );
+        }
+    }
+    for cfg in all_sms() {
+        assert!(
+            cfg.destination_problems(Destinations::PublicOnly).is_empty(),
+            "{}",
+            cfg.name()
+        );
+    }
+
+    let relay = |host: &str| {
+        smtp(json!({"provider": "smtp", "host": host, "port": 25, "tls": "none", "from": "a@acme.test"}))
+    };
+    for host in [
+        "127.0.0.1",
+        "::1",
+        "[::1]",
+        "localhost",
+        "127.1",
+        "0x7f000001",
+        "169.254.169.254",
+        "10.1.2.3",
+    ] {
+        let problems = relay(host).destination_problems(Destinations::PublicOnly);
+        assert_eq!(problems.len(), 1, "{host}");
+        assert!(problems[0].starts_with("host "), "{problems:?}");
+        assert!(relay(host)
+            .destination_problems(Destinations::AllowPrivate)
+            .is_empty());
+    }
+    for host in ["smtp.acme.test", "8.8.8.8"] {
+        assert!(
+            relay(host)
+                .destination_problems(Destinations::PublicOnly)
+                .is_empty(),
+            "{host}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod config;
+mod destinations;
 mod smtp;
 mod sns;
 mod stand_in;

@@ -241,8 +241,8 @@ impl App {
         tenant: &Tenant,
         body: &serde_json::Value,
     ) -> ServiceResult<crate::outbox::SmsProviders> {
-        let parsed =
-            crate::outbox::parse_sms_providers(&body.to_string()).map_err(ServiceError::InvalidProvider)?;
+        let parsed = crate::outbox::parse_sms_providers(&body.to_string(), self.config.destinations())
+            .map_err(ServiceError::InvalidProvider)?;
         let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.store_provider(tenant, "sms", &json).await?;
         Ok(parsed)
@@ -253,8 +253,8 @@ impl App {
         tenant: &Tenant,
         body: &serde_json::Value,
     ) -> ServiceResult<crate::outbox::EmailProviders> {
-        let parsed =
-            crate::outbox::parse_email_providers(&body.to_string()).map_err(ServiceError::InvalidProvider)?;
+        let parsed = crate::outbox::parse_email_providers(&body.to_string(), self.config.destinations())
+            .map_err(ServiceError::InvalidProvider)?;
         let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.store_provider(tenant, "email", &json).await?;
         Ok(parsed)

@@ -25,6 +25,10 @@ both_stores!(
     sms_through_aws_sns,
     email_otp_through_smtp,
     user_and_address_limits,
+    internal_provider_destinations_are_refused_unless_allowed,
+    stored_destinations_are_checked_again_at_send_time,
+    stored_delivery_errors_do_not_tell_ports_apart,
+    sns_sender_settings_round_trip,
 );
 
 const PHONE: &str = "+14155552671";
@@ -954,5 +958,177 @@ async fn user_and_address_limits(b: Backend) {
     let counters = stats["counters"].as_array().unwrap();
     assert!(counters.iter().any(|c| c["label"] == "user_hourly"), "{stats}");
     assert!(counters.iter().any(|c| c["label"] == "ip_hourly"), "{stats}");
+    s.stop().await;
+}
+
+async fn put_provider(s: &TestServer, channel: &str, body: Value) -> (u16, Value) {
+    send(
+        s.admin(s.http.put(format!("{}/v1/admin/{channel}-provider", s.url)))
+            .json(&body),
+    )
+    .await
+}
+
+async fn internal_provider_destinations_are_refused_unless_allowed(b: Backend) {
+    let s = spawn_tweaked(b, |c| c.allow_private_destinations = false).await;
+    let gw = Gateway::start().await;
+    let webhook =
+        |url: String| json!({ "provider": "webhook", "url": url, "secret": gateway::WEBHOOK_SECRET });
+    let twilio = |base: &str| {
+        json!({ "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN,
+                "from_number": "+15005550006", "base_url": base })
+    };
+    for body in [
+        webhook(format!("{}/webhook", gw.url)),
+        webhook("http://169.254.169.254/latest/meta-data/".into()),
+        webhook("http://10.0.0.1/sms".into()),
+        webhook("http://[::1]:8080/sms".into()),
+        webhook("https://localhost/sms".into()),
+        twilio("http://0.0.0.0:80"),
+        twilio("http://[::ffff:127.0.0.1]"),
+        json!({ "provider": "aws_sns", "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "endpoint_url": "http://192.168.1.1" }),
+    ] {
+        let (status, err) = put_provider(&s, "sms", body.clone()).await;
+        assert_eq!((status, error_code(&err)), (400, "invalid_provider"), "{body}");
+        let problems = err["error"]["problems"].to_string();
+        assert!(problems.contains("allow_private_destinations"), "{err}");
+    }
+    // A fallback is held to the same rule.
+    let mut pair = twilio("https://api.twilio.com");
+    pair["fallback"] = webhook(format!("{}/webhook", gw.url));
+    let (status, err) = put_provider(&s, "sms", pair).await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_provider"));
+    assert!(
+        err["error"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("fallback: url "),
+        "{err}"
+    );
+    let (status, err) = put_provider(
+        &s,
+        "email",
+        json!({ "provider": "smtp", "host": "127.0.0.1", "port": 25, "tls": "none", "from": "a@acme.test" }),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_provider"), "{err}");
+    // Nothing was stored, and public destinations are fine.
+    let (_, view) = send(s.admin(s.get("/v1/admin/sms-provider"))).await;
+    assert_eq!(view["source"], "default");
+    let (status, view) = put_provider(&s, "sms", webhook("https://sms-gateway.example/send".into())).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(gw.requests(), 0);
+    s.stop().await;
+}
+
+async fn stored_destinations_are_checked_again_at_send_time(b: Backend) {
+    // Configured while the server allowed it; the operator then turned the switch off.
+    let (s, gw) = sms_server(b).await;
+    let (b, dir, schema, clock) = s.stop().await;
+    let s = spawn_with(b, dir, schema, clock, |c| c.allow_private_destinations = false).await;
+    let (_, view) = send(s.admin(s.get("/v1/admin/sms-provider"))).await;
+    assert_eq!(view["source"], "tenant");
+    let body = s.signup("alice@example.com").await;
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let t = body["access_token"].as_str().unwrap();
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": PHONE })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let delivery = last_delivery_error(&s, &uid).await;
+    assert_eq!(delivery["status"], "failed", "refused for good: {delivery}");
+    assert_eq!(delivery["last_error"], "webhook: destination not allowed");
+    assert_eq!(gw.requests(), 0, "no connection was made");
+    s.stop().await;
+}
+
+/// The first SMS factor's last delivery, once it carries an error.
+async fn last_delivery_error(s: &TestServer, uid: &str) -> Value {
+    for _ in 0..100 {
+        let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+        let delivery = &view["factors"][0]["last_delivery"];
+        if delivery["last_error"].is_string() {
+            return delivery.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no delivery error recorded for {uid}");
+}
+
+async fn stored_delivery_errors_do_not_tell_ports_apart(b: Backend) {
+    // A closed port, one that accepts and never answers, one that answers garbage: a tenant
+    // admin reading the factor's last delivery learns nothing about which is which.
+    let s = spawn_tweaked(b, |c| c.delivery_timeout_secs = 1).await;
+    allow_all(&s).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let junk = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let junk_addr = junk.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = junk.accept().await {
+            let _ = socket.try_write(b"SSH-2.0-OpenSSH_9.6\r\n");
+        }
+    });
+    let mut errors = Vec::new();
+    for (i, addr) in [closed, silent_addr, junk_addr].into_iter().enumerate() {
+        let (status, view) = put_provider(
+            &s,
+            "sms",
+            json!({ "provider": "webhook", "url": format!("http://{addr}/hook"), "secret": gateway::WEBHOOK_SECRET }),
+        )
+        .await;
+        assert_eq!(status, 200, "{view}");
+        let body = s.signup(&format!("user{i}@example.com")).await;
+        let uid = body["user"]["id"].as_str().unwrap().to_owned();
+        let t = body["access_token"].as_str().unwrap();
+        let (status, _) = send(
+            s.post("/v1/users/me/mfa/factors")
+                .bearer_auth(t)
+                .json(&json!({ "type": "sms", "phone_number": PHONE })),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let delivery = last_delivery_error(&s, &uid).await;
+        assert_eq!(
+            delivery["status"], "queued",
+            "transient, retried later: {delivery}"
+        );
+        errors.push(delivery["last_error"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(errors, ["webhook: unreachable"; 3]);
+    s.stop().await;
+}
+
+async fn sns_sender_settings_round_trip(b: Backend) {
+    let s = spawn(b).await;
+    let sns = json!({ "provider": "aws_sns", "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                      "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                      "origination_number": "+18005550100", "sender_id": "AcmeAuth" });
+    let (status, view) = put_provider(&s, "sms", sns.clone()).await;
+    assert_eq!(status, 200, "{view}");
+    let (_, view) = send(s.admin(s.get("/v1/admin/sms-provider"))).await;
+    assert_eq!(view["origination_number"], "+18005550100");
+    assert_eq!(view["sender_id"], "AcmeAuth");
+    assert_eq!(view["secret_access_key"], "****EKEY");
+    let mut bad = sns;
+    bad["origination_number"] = json!("18005550100");
+    bad["sender_id"] = json!("Acme Authentication");
+    let (status, err) = put_provider(&s, "sms", bad).await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_provider"));
+    assert_eq!(err["error"]["problems"].as_array().unwrap().len(), 2, "{err}");
     s.stop().await;
 }

@@ -110,6 +110,12 @@ pub fn test_config(dir: &std::path::Path, backend: Backend) -> Config {
         ("LATCHKEY_LISTEN".to_string(), "127.0.0.1:0".to_string()),
         ("LATCHKEY_DATA_DIR".to_string(), dir.display().to_string()),
         ("LATCHKEY_PUBLIC_URL".to_string(), "https://id.test".to_string()),
+        // The stand-in providers all live on loopback; the tests of the destination policy
+        // turn this back off with `spawn_with`.
+        (
+            "LATCHKEY_ALLOW_PRIVATE_DESTINATIONS".to_string(),
+            "true".to_string(),
+        ),
     ];
     if let Backend::Postgres = backend {
         env.push(("DATABASE_URL".to_string(), pg_url().unwrap()));
@@ -123,6 +129,11 @@ pub fn test_config(dir: &std::path::Path, backend: Backend) -> Config {
 }
 
 pub async fn spawn(backend: Backend) -> TestServer {
+    spawn_tweaked(backend, |_| {}).await
+}
+
+/// A fresh server whose configuration `tweak` changes first.
+pub async fn spawn_tweaked(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let schema = match backend {
         Backend::Postgres => Some(format!(
@@ -134,7 +145,7 @@ pub async fn spawn(backend: Backend) -> TestServer {
     let clock = ManualClock::new(latchkey_core::clock::Clock::now_ms(
         &latchkey_core::clock::SystemClock,
     ));
-    spawn_with(backend, dir, schema, clock, |_| {}).await
+    spawn_with(backend, dir, schema, clock, tweak).await
 }
 
 /// Starts a server over an existing data directory / schema (a restart), with a config tweak.
