@@ -13,4 +13,5 @@ mod errors;
 mod gateway;
 mod meta;
 mod mfa;
+mod parsers;
 mod throttle;
