@@ -88,7 +88,7 @@ impl Seeded {
                 .compare_exchange(last, step, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
-                return Some(totp::code_at_step(&self.secret, step));
+                return Some(totp::code_at_step(totp::Algorithm::Sha1, &self.secret, step));
             }
         }
     }
@@ -260,7 +260,7 @@ async fn once(name: &str, ctx: &Ctx, w: usize) -> Result<bool, String> {
             expect(status, 201, &e)?;
             let secret = totp::base32_decode(e["secret"].as_str().unwrap_or_default()).ok_or("no secret")?;
             let now = latchkey_core::clock::Clock::now_ms(&latchkey_core::clock::SystemClock);
-            let code = totp::code_at_step(&secret, totp::step_at(now));
+            let code = totp::code_at_step(totp::Algorithm::Sha1, &secret, totp::step_at(now));
             let fid = e["factor_id"].as_str().unwrap_or_default();
             let (status, body) = post(
                 ctx,

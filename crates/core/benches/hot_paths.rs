@@ -28,20 +28,23 @@ const SECRET: [u8; totp::SECRET_BYTES] = [
     0xcb, 0x85, 0xd9,
 ];
 
+const SHA1: totp::Algorithm = totp::Algorithm::Sha1;
+
 fn bench_totp(c: &mut Criterion) {
     let step = totp::step_at(NOW_MS);
-    let good = totp::code_at_step(&SECRET, step);
+    let good = totp::code_at_step(SHA1, &SECRET, step);
     // A well-formed code that matches none of the three steps in the window.
     let bad = (0..1_000_000u32)
         .map(|n| format!("{n:06}"))
-        .find(|code| totp::verify(&SECRET, code, NOW_MS, 1, None).is_none())
+        .find(|code| totp::verify(SHA1, &SECRET, code, NOW_MS, 1, None).is_none())
         .expect("some code is rejected");
-    assert_eq!(totp::verify(&SECRET, &good, NOW_MS, 1, None), Some(step));
+    assert_eq!(totp::verify(SHA1, &SECRET, &good, NOW_MS, 1, None), Some(step));
 
     let mut g = c.benchmark_group("totp");
     g.bench_function("verify_accepted", |b| {
         b.iter(|| {
             totp::verify(
+                SHA1,
                 black_box(&SECRET),
                 black_box(&good),
                 black_box(NOW_MS),
@@ -53,6 +56,7 @@ fn bench_totp(c: &mut Criterion) {
     g.bench_function("verify_rejected", |b| {
         b.iter(|| {
             totp::verify(
+                SHA1,
                 black_box(&SECRET),
                 black_box(&bad),
                 black_box(NOW_MS),
@@ -62,7 +66,7 @@ fn bench_totp(c: &mut Criterion) {
         })
     });
     g.bench_function("hotp", |b| {
-        b.iter(|| totp::hotp(black_box(&SECRET), black_box(step as u64), totp::DIGITS))
+        b.iter(|| totp::hotp(SHA1, black_box(&SECRET), black_box(step as u64), totp::DIGITS))
     });
     g.finish();
 }
@@ -133,6 +137,7 @@ fn bench_jwt(c: &mut Criterion) {
         amr: vec!["pwd".into(), "otp".into()],
         acr: "aal2".into(),
         mfa_time: Some(now_s - 30),
+        jti: jwt::new_jti(&OsRandom),
     };
     let token = signer.sign(&claims);
     assert_eq!(jwt::verify(&token, lookup, issuer, NOW_MS).unwrap(), claims);

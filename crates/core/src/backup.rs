@@ -46,6 +46,36 @@ pub fn normalize(input: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::rand::OsRandom;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Never panics; anything accepted is exactly 13 characters of the code alphabet,
+        /// and normalising is idempotent (the stored hash and the checked hash agree).
+        #[test]
+        fn normalize_output_is_canonical(input in "\\PC{0,70}") {
+            if let Some(n) = normalize(&input) {
+                prop_assert_eq!(n.len(), CHARS);
+                prop_assert!(n.bytes().all(|b| ALPHABET.contains(&b)));
+                prop_assert_eq!(normalize(&n), Some(n.clone()));
+            }
+        }
+
+        /// Grouping, case and spaces do not matter; nothing else is folded (no Unicode
+        /// look-alikes such as fullwidth letters).
+        #[test]
+        fn formatting_is_ignored(code in "[A-Z2-7]{13}", sep in "[- ]{0,2}", lower in any::<bool>()) {
+            let shown = format!("{}{sep}{}{sep}{}", &code[..4], &code[4..8], &code[8..]);
+            let shown = if lower { shown.to_lowercase() } else { shown };
+            prop_assert_eq!(normalize(&shown), Some(code.clone()));
+            let fullwidth: String = code
+                .chars()
+                .map(|c| char::from_u32(u32::from(c) - 0x21 + 0xFF01).unwrap_or(c))
+                .collect();
+            prop_assert_eq!(normalize(&fullwidth), None);
+        }
+    }
 
     #[test]
     fn ten_distinct_grouped_codes() {

@@ -104,6 +104,47 @@ prefixed_id!(
 mod tests {
     use super::*;
     use crate::rand::OsRandom;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Never panics; whatever parses is the prefix plus 26 Crockford characters that fit
+        /// in 128 bits, and is returned unchanged.
+        #[test]
+        fn parse_accepts_only_the_exact_shape(s in "(chl_|usr_|fac_|)\\PC{0,30}") {
+            if let Ok(id) = ChallengeId::parse(&s) {
+                prop_assert_eq!(id.as_str(), s.as_str());
+                let rest = &s[4..];
+                prop_assert!(s.starts_with("chl_") && rest.len() == 26);
+                prop_assert!(rest.bytes().all(|b| CROCKFORD.contains(&b)));
+                prop_assert!(rest.as_bytes()[0] <= b'7');
+            }
+            // One kind's id is never another's.
+            prop_assert!(!(ChallengeId::parse(&s).is_ok() && UserId::parse(&s).is_ok()));
+        }
+
+        #[test]
+        fn generated_ids_parse_back(now in 0i64..(1i64 << 48), seed in any::<[u8; 10]>()) {
+            struct Fixed([u8; 10]);
+            impl SecureRandom for Fixed {
+                fn fill(&self, buf: &mut [u8]) {
+                    for (b, s) in buf.iter_mut().zip(self.0.iter().cycle()) {
+                        *b = *s;
+                    }
+                }
+            }
+            let id = FactorId::generate(now, &Fixed(seed));
+            prop_assert_eq!(FactorId::parse(id.as_str()), Ok(id.clone()));
+            // Lower case, or a character outside the alphabet, is refused.
+            if id.as_str()[4..].bytes().any(|b| b.is_ascii_alphabetic()) {
+                prop_assert!(FactorId::parse(&id.as_str().to_lowercase()).is_err());
+            }
+            let mut bad = id.as_str().to_owned();
+            bad.replace_range(10..11, "U");
+            prop_assert!(FactorId::parse(&bad).is_err());
+        }
+    }
 
     #[test]
     fn ids_sort_by_time_and_parse_back() {

@@ -3,8 +3,17 @@
 //! Verification accepts exactly one algorithm (no `alg` confusion, no `none`), looks the key
 //! up by `kid`, uses strict Ed25519 verification (rejects non-canonical and small-order
 //! encodings), and checks issuer and expiry against the server's clock.
+//!
+//! Tokens are typed `at+jwt` (RFC 9068 §2.1), and verification requires that type (§4:
+//! resource servers "MUST verify that the typ header value is `at+jwt` or
+//! `application/at+jwt` and reject tokens carrying any other value"), so an ID token or any
+//! other JWT signed with the same key cannot pass as an access token. Tokens issued before
+//! this (typed `JWT`) stop verifying; they live at most one access-token lifetime and the
+//! refresh token still works, so clients just refresh. Each token carries a `jti` of 128
+//! random bits (RFC 9068 §2.2, RFC 7519 §4.1.7), so no two tokens are ever the same bytes.
 
 use crate::clock::UnixMillis;
+use crate::rand::{self, SecureRandom};
 use crate::secret::{b64url, b64url_decode};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -27,6 +36,26 @@ pub struct Claims {
     /// When a second factor was last verified in this session (seconds), if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_time: Option<i64>,
+    /// This token's unique id: [`new_jti`].
+    pub jti: String,
+}
+
+/// The `typ` every access token carries (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// A fresh token id: 128 bits from the CSPRNG, base64url. Never derived from the clock, so
+/// two tokens minted in the same second for the same session still differ.
+pub fn new_jti(rng: &dyn SecureRandom) -> String {
+    b64url(&rand::bytes::<16>(rng))
+}
+
+/// RFC 9068 §4 allows the media type with or without its `application/` prefix, and media
+/// types compare case-insensitively (RFC 7515 §4.1.9).
+fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        t == ACCESS_TOKEN_TYP || t.strip_prefix("application/") == Some(ACCESS_TOKEN_TYP)
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +122,7 @@ impl Signer {
     pub fn sign(&self, claims: &Claims) -> String {
         let header = Header {
             alg: "EdDSA".into(),
-            typ: Some("JWT".into()),
+            typ: Some(ACCESS_TOKEN_TYP.into()),
             kid: self.kid.clone(),
         };
         // Serialising these plain structs cannot fail.
@@ -138,7 +167,7 @@ pub fn verify(
     let header: Header = b64url_decode(h)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwtError::Malformed)?;
-    if header.alg != "EdDSA" || header.typ.as_deref().is_some_and(|t| t != "JWT") {
+    if header.alg != "EdDSA" || !is_access_token_typ(header.typ.as_deref()) {
         return Err(JwtError::BadHeader);
     }
     let public = key_for(&header.kid).ok_or(JwtError::UnknownKey)?;
@@ -178,6 +207,7 @@ mod tests {
             amr: vec!["pwd".into()],
             acr: "aal1".into(),
             mfa_time: None,
+            jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
         }
     }
 
@@ -241,5 +271,75 @@ mod tests {
             verify(&format!("{t}.x"), lookup, "x", 0),
             Err(JwtError::Malformed)
         );
+    }
+
+    /// Re-signs `claims` under a header of our choosing, with the real key, so only the
+    /// header differs from a genuine token.
+    fn signed_with_header(s: &Signer, header: &str, claims: &Claims) -> String {
+        let input = format!(
+            "{}.{}",
+            b64url(header.as_bytes()),
+            b64url(&serde_json::to_vec(claims).unwrap())
+        );
+        format!("{input}.{}", b64url(&s.key.sign(input.as_bytes()).to_bytes()))
+    }
+
+    #[test]
+    fn typ_must_be_at_jwt() {
+        let s = Signer::from_secret(&[9u8; 32]).unwrap();
+        let pk = s.public_bytes();
+        let lookup = |_: &str| Some(pk);
+        let t = s.sign(&claims(2000));
+        let head: serde_json::Value =
+            serde_json::from_slice(&b64url_decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(head["typ"], "at+jwt");
+        assert_eq!(head["alg"], "EdDSA");
+        let kid = s.kid();
+        for typ in ["at+jwt", "application/at+jwt", "AT+JWT"] {
+            let ok = signed_with_header(
+                &s,
+                &format!(r#"{{"alg":"EdDSA","typ":"{typ}","kid":"{kid}"}}"#),
+                &claims(2000),
+            );
+            assert!(verify(&ok, lookup, "https://id.example", 0).is_ok(), "{typ}");
+        }
+        // A correctly signed token of another type, or of none, is refused (RFC 9068 §4):
+        // tokens from before the upgrade (typ JWT) included.
+        for header in [
+            format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#),
+            format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#),
+            format!(r#"{{"alg":"EdDSA","typ":"id+jwt","kid":"{kid}"}}"#),
+            format!(r#"{{"alg":"EdDSA","typ":"at+jwt2","kid":"{kid}"}}"#),
+        ] {
+            let bad = signed_with_header(&s, &header, &claims(2000));
+            assert_eq!(
+                verify(&bad, lookup, "https://id.example", 0),
+                Err(JwtError::BadHeader),
+                "{header}"
+            );
+        }
+        // A token without a jti is malformed.
+        let mut c = serde_json::to_value(claims(2000)).unwrap();
+        c.as_object_mut().unwrap().remove("jti");
+        let input = format!(
+            "{}.{}",
+            t.split('.').next().unwrap(),
+            b64url(&serde_json::to_vec(&c).unwrap())
+        );
+        let no_jti = format!("{input}.{}", b64url(&s.key.sign(input.as_bytes()).to_bytes()));
+        assert_eq!(
+            verify(&no_jti, lookup, "https://id.example", 0),
+            Err(JwtError::Malformed)
+        );
+    }
+
+    #[test]
+    fn jti_is_random() {
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_jti(&crate::rand::OsRandom)).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids
+            .iter()
+            .all(|j| j.len() == 22 && b64url_decode(j).is_some_and(|b| b.len() == 16)));
     }
 }

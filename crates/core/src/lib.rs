@@ -19,6 +19,7 @@ pub mod rand;
 pub mod seal;
 pub mod secret;
 pub mod settings;
+pub mod text;
 pub mod throttle;
 pub mod time;
 pub mod totp;

@@ -49,6 +49,38 @@ fn escape_html(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::rand::OsRandom;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Exactly six ASCII digits and nothing else (SECURITY.md test 67).
+        #[test]
+        fn well_formed_is_exactly_six_ascii_digits(s in "\\PC{0,10}") {
+            let expected = s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit());
+            prop_assert_eq!(well_formed(&s), expected);
+        }
+
+        /// Unicode digits, spaces, signs and invisible characters never make a code, in place
+        /// of a digit or added to one; Unicode digits are never folded to ASCII.
+        #[test]
+        fn lookalike_digits_never_pass(
+            digits in "[0-9]{6}",
+            at in 0usize..6,
+            odd in prop_oneof![
+                "[０-９]", "[٠-٩]", "[۰-۹]", "[०-९]", "[𝟎-𝟗]",
+                "[ +\\-\\t.,_%]", Just("\u{200B}".to_owned()), Just("\0".to_owned()),
+            ],
+        ) {
+            let mut replaced: Vec<String> = digits.chars().map(String::from).collect();
+            replaced[at] = odd.clone();
+            prop_assert!(!well_formed(&replaced.concat()));
+            let mut inserted = digits.clone();
+            inserted.insert_str(at, &odd);
+            prop_assert!(!well_formed(&inserted));
+            prop_assert!(well_formed(&digits));
+        }
+    }
 
     #[test]
     fn codes_are_six_digits_and_spread() {

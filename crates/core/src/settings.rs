@@ -3,7 +3,9 @@
 //! read back with the new default.
 
 use crate::factor::FactorKind;
+use crate::phone::NumberClass;
 use crate::throttle::ThrottlePolicy;
+use crate::totp;
 use serde::{Deserialize, Serialize};
 
 pub const ACCESS_TTL_RANGE: (u64, u64) = (60, 86_400);
@@ -27,6 +29,9 @@ pub struct TenantSettings {
     pub mfa_allowed_factors: Vec<FactorKind>,
     /// TOTP steps accepted either side of now: 1 (RFC 6238's recommendation) or 0.
     pub totp_window: u8,
+    /// The HMAC new TOTP factors use (RFC 6238 §1.2). SHA1 by default: many authenticator
+    /// apps ignore `algorithm=` in the key URI and would show wrong codes otherwise.
+    pub totp_algorithm: totp::Algorithm,
     /// Failed second-factor attempts per factor before waits begin (at most 100).
     pub mfa_max_attempts: u32,
     /// How long a sign-in challenge stays open (seconds).
@@ -39,6 +44,9 @@ pub struct TenantSettings {
     pub otp_resend_cooldown_secs: u64,
     /// ISO 3166 alpha-2 regions SMS may go to; `None` means all, empty means none.
     pub sms_allowed_countries: Option<Vec<String>>,
+    /// Risky number classes (satellite, premium rate…) SMS may go to anyway. Empty, the
+    /// default, refuses every one of them (SMS pumping: SECURITY.md tests 19 and 76).
+    pub sms_allowed_number_classes: Vec<NumberClass>,
     /// Send limits, per destination, user, client address and tenant.
     pub send_limits: SendLimits,
     /// The name messages and authenticator apps show; the tenant's name if unset.
@@ -98,12 +106,14 @@ impl Default for TenantSettings {
             mfa_required: false,
             mfa_allowed_factors: vec![FactorKind::Totp, FactorKind::BackupCodes],
             totp_window: 1,
+            totp_algorithm: totp::Algorithm::Sha1,
             mfa_max_attempts: 5,
             challenge_ttl_secs: 300,
             sms_otp_expiry_secs: 600,
             email_otp_expiry_secs: 600,
             otp_resend_cooldown_secs: 60,
             sms_allowed_countries: None,
+            sms_allowed_number_classes: Vec::new(),
             send_limits: SendLimits::default(),
             app_name: None,
             sms_template: DEFAULT_SMS_TEMPLATE.into(),
@@ -166,6 +176,13 @@ impl TenantSettings {
                 ));
             }
         }
+        let classes = &self.sms_allowed_number_classes;
+        if classes.iter().enumerate().any(|(i, c)| classes[..i].contains(c)) {
+            out.push((
+                "sms_allowed_number_classes",
+                "must not name a class twice".to_string(),
+            ));
+        }
         let l = &self.send_limits;
         let pairs = [
             (l.destination_hourly, l.destination_daily),
@@ -222,6 +239,11 @@ impl TenantSettings {
         }
     }
 
+    /// Whether SMS may go to a number of this class (`None`: an ordinary number).
+    pub fn sms_number_class_allowed(&self, class: Option<NumberClass>) -> bool {
+        class.is_none_or(|c| self.sms_allowed_number_classes.contains(&c))
+    }
+
     pub fn otp_expiry_secs(&self, channel: crate::factor::Channel) -> u64 {
         match channel {
             crate::factor::Channel::Sms => self.sms_otp_expiry_secs,
@@ -260,5 +282,30 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bad.problems().len(), 1);
+        // Rows written before these settings existed refuse every risky class and keep SHA1.
+        let old: TenantSettings = serde_json::from_str(r#"{"totp_window":0}"#).unwrap();
+        assert!(old.sms_allowed_number_classes.is_empty());
+        assert_eq!(old.totp_algorithm, totp::Algorithm::Sha1);
+    }
+
+    #[test]
+    fn number_classes_are_refused_unless_named() {
+        let mut s = TenantSettings::default();
+        assert!(s.sms_number_class_allowed(None));
+        for c in NumberClass::ALL {
+            assert!(!s.sms_number_class_allowed(Some(c)), "{c}");
+        }
+        s.sms_allowed_number_classes = vec![NumberClass::Satellite];
+        assert!(s.sms_number_class_allowed(Some(NumberClass::Satellite)));
+        assert!(!s.sms_number_class_allowed(Some(NumberClass::PremiumRate)));
+        assert!(s.problems().is_empty());
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json["sms_allowed_number_classes"],
+            serde_json::json!(["satellite"])
+        );
+        assert_eq!(json["totp_algorithm"], "SHA1");
+        s.sms_allowed_number_classes = vec![NumberClass::Uan, NumberClass::Uan];
+        assert_eq!(s.problems().len(), 1);
     }
 }

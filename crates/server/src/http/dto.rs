@@ -113,6 +113,9 @@ pub struct SettingsView {
     pub mfa_allowed_factors: Vec<&'static str>,
     /// TOTP steps accepted either side of now: 0 or 1.
     pub totp_window: u8,
+    /// The HMAC of new TOTP factors: `SHA1` (default), `SHA256` or `SHA512`.
+    #[schema(example = "SHA1")]
+    pub totp_algorithm: &'static str,
     /// Failed second-factor attempts per factor before waits begin (1 to 100).
     pub mfa_max_attempts: u32,
     #[schema(example = "5m")]
@@ -125,6 +128,10 @@ pub struct SettingsView {
     pub otp_resend_cooldown: String,
     /// ISO 3166 alpha-2; `null` means every country.
     pub sms_allowed_countries: Option<Vec<String>>,
+    /// Risky number types SMS may still go to (`satellite`, `international_network`,
+    /// `universal`, `premium_rate`, `shared_cost`, `uan`, `personal_number`); `[]`, the
+    /// default, refuses them all.
+    pub sms_allowed_number_classes: Vec<&'static str>,
     pub send_limits: SendLimitsView,
     pub app_name: Option<String>,
     pub sms_template: String,
@@ -193,6 +200,8 @@ pub struct SettingsPatchRequest {
     pub mfa_required: Option<bool>,
     pub mfa_allowed_factors: Option<Vec<String>>,
     pub totp_window: Option<u64>,
+    /// `SHA1`, `SHA256` or `SHA512`; applies to factors enrolled afterwards.
+    pub totp_algorithm: Option<String>,
     pub mfa_max_attempts: Option<u64>,
     pub challenge_ttl: Option<DurationInput>,
     pub sms_otp_expiry: Option<DurationInput>,
@@ -202,6 +211,8 @@ pub struct SettingsPatchRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub sms_allowed_countries: Option<Option<Vec<String>>>,
+    /// Risky number types to allow; `[]` refuses them all.
+    pub sms_allowed_number_classes: Option<Vec<String>>,
     pub send_limits: Option<SendLimitsView>,
     pub app_name: Option<String>,
     pub sms_template: Option<String>,

@@ -202,6 +202,11 @@ impl From<ServiceError> for ApiError {
                 "country_not_allowed",
                 "SMS to this country is not allowed for this tenant",
             ),
+            NumberTypeNotAllowed(class) => ApiError::bad_request(
+                "number_type_not_allowed",
+                format!("SMS to {} numbers is not allowed for this tenant", class.as_str()),
+            )
+            .with("number_type", class.as_str()),
             RateLimited { retry_after_secs } => {
                 let mut err = ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,

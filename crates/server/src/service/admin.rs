@@ -5,7 +5,9 @@ use crate::App;
 use latchkey_core::email::Email;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::UserId;
+use latchkey_core::phone::NumberClass;
 use latchkey_core::settings::TenantSettings;
+use latchkey_core::totp;
 use latchkey_store::model::{Tenant, User};
 
 /// A partial change to tenant settings; absent fields keep their value. Durations arrive
@@ -19,6 +21,7 @@ pub struct SettingsPatch {
     pub mfa_required: Option<bool>,
     pub mfa_allowed_factors: Option<Vec<String>>,
     pub totp_window: Option<u64>,
+    pub totp_algorithm: Option<String>,
     pub mfa_max_attempts: Option<u64>,
     pub challenge_ttl_secs: Option<Result<u64, String>>,
     pub sms_otp_expiry_secs: Option<Result<u64, String>>,
@@ -26,6 +29,7 @@ pub struct SettingsPatch {
     pub otp_resend_cooldown_secs: Option<Result<u64, String>>,
     /// `Some(None)` allows every country again.
     pub sms_allowed_countries: Option<Option<Vec<String>>>,
+    pub sms_allowed_number_classes: Option<Vec<String>>,
     pub send_limits: Option<SendLimitsPatch>,
     pub app_name: Option<String>,
     pub sms_template: Option<String>,
@@ -65,6 +69,28 @@ pub fn parse_factor_kinds(names: &[String]) -> Result<Vec<FactorKind>, String> {
             "unknown factor type(s): {}; known: {}",
             unknown.join(", "),
             FactorKind::ALL.map(FactorKind::as_str).join(", ")
+        ))
+    }
+}
+
+/// Parses number-class names, deduplicated, or names the unknown ones.
+pub fn parse_number_classes(names: &[String]) -> Result<Vec<NumberClass>, String> {
+    let mut classes = Vec::new();
+    let mut unknown = Vec::new();
+    for n in names {
+        match NumberClass::parse(n.trim()) {
+            Some(c) if !classes.contains(&c) => classes.push(c),
+            Some(_) => {}
+            None => unknown.push(n.escape_debug().to_string()),
+        }
+    }
+    if unknown.is_empty() {
+        Ok(classes)
+    } else {
+        Err(format!(
+            "unknown number type(s): {}; known: {}",
+            unknown.join(", "),
+            NumberClass::ALL.map(NumberClass::as_str).join(", ")
         ))
     }
 }
@@ -121,6 +147,18 @@ impl App {
         if let Some(countries) = patch.sms_allowed_countries {
             s.sms_allowed_countries =
                 countries.map(|list| list.iter().map(|c| c.trim().to_ascii_uppercase()).collect());
+        }
+        if let Some(names) = patch.sms_allowed_number_classes {
+            match parse_number_classes(&names) {
+                Ok(classes) => s.sms_allowed_number_classes = classes,
+                Err(e) => problems.push(("sms_allowed_number_classes".into(), e)),
+            }
+        }
+        if let Some(name) = patch.totp_algorithm {
+            match totp::Algorithm::parse(name.trim()) {
+                Some(a) => s.totp_algorithm = a,
+                None => problems.push(("totp_algorithm".into(), "must be SHA1, SHA256 or SHA512".into())),
+            }
         }
         if let Some(l) = patch.send_limits {
             let t = &mut s.send_limits;

@@ -38,25 +38,28 @@ pub struct AccessContext {
 }
 
 /// A phone number as given at sign-up, parsed with libphonenumber's metadata and stored in
-/// E.164 (unverified until an SMS code to it comes back).
-fn check_phone(raw: &str) -> ServiceResult<String> {
-    latchkey_core::phone::Phone::parse(raw)
-        .map(|p| p.e164().to_owned())
-        .map_err(|e| ServiceError::InvalidInput {
-            code: "invalid_phone_number",
-            message: e.to_string(),
-        })
+/// E.164 (unverified until an SMS code to it comes back). A number of a class SMS may not go
+/// to in this tenant (premium rate, satellite…) is refused here too, as at enrollment.
+fn check_phone(tenant: &Tenant, raw: &str) -> ServiceResult<String> {
+    let phone = latchkey_core::phone::Phone::parse(raw).map_err(|e| ServiceError::InvalidInput {
+        code: "invalid_phone_number",
+        message: e.to_string(),
+    })?;
+    match phone.risk() {
+        Some(class) if !tenant.settings.sms_number_class_allowed(Some(class)) => {
+            Err(ServiceError::NumberTypeNotAllowed(class))
+        }
+        _ => Ok(phone.e164().to_owned()),
+    }
 }
 
+/// A user's display name: shown at sign-in and to admins, so no control, invisible or
+/// bidirectional-control characters (`latchkey_core::text`; SECURITY.md test 77).
 fn check_name(raw: &str) -> ServiceResult<String> {
-    let name = raw.trim();
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ServiceError::InvalidInput {
-            code: "invalid_name",
-            message: "name must be at most 200 characters, without control characters".into(),
-        });
-    }
-    Ok(name.to_owned())
+    latchkey_core::text::display_name(raw, 200).map_err(|_| ServiceError::InvalidInput {
+        code: "invalid_name",
+        message: "name must be at most 200 characters, without control, invisible or bidirectional-control characters".into(),
+    })
 }
 
 impl App {
@@ -85,7 +88,11 @@ impl App {
             code: "invalid_password",
             message: e.to_string(),
         })?;
-        let phone = input.phone_number.as_deref().map(check_phone).transpose()?;
+        let phone = input
+            .phone_number
+            .as_deref()
+            .map(|p| check_phone(tenant, p))
+            .transpose()?;
         let name = input.name.as_deref().map(check_name).transpose()?;
         let hash = self
             .with_hasher(move |app| app.passwords.hash(&normalized, app.rng.as_ref()))
@@ -244,6 +251,7 @@ impl App {
             amr: session.amr.clone(),
             acr: session.acr.clone(),
             mfa_time: session.mfa_at.map(|t| t.div_euclid(1000)),
+            jti: latchkey_core::jwt::new_jti(self.rng.as_ref()),
         };
         TokenPair {
             access_token: SecretString::new(self.crypto.signer().sign(&claims)),

@@ -421,10 +421,13 @@ impl App {
                     )
                     .map_err(|e| ServiceError::Internal(e.to_string()))?;
                 let issuer = self.totp_issuer(tenant);
-                let uri = Zeroizing::new(totp::otpauth_uri(&issuer, user.email.as_str(), &*secret));
+                // The tenant's algorithm now; the factor keeps it, whatever the setting becomes.
+                let alg = tenant.settings.totp_algorithm;
+                let uri = Zeroizing::new(totp::otpauth_uri(&issuer, user.email.as_str(), &*secret, alg));
                 let qr_code_svg = qr_svg(&uri)?;
                 let factor = Factor {
                     secret_sealed: Some(sealed),
+                    algorithm: Some(alg.as_str().to_owned()),
                     ..base
                 };
                 self.store.insert_factor(&factor).await?;
@@ -590,7 +593,14 @@ impl App {
             .keyring
             .open(sealed, &SealedColumn::FactorSecret.aad(factor.id.as_str()))
             .map_err(|e| ServiceError::Internal(format!("cannot open factor secret: {e}")))?;
+        // Factors from before algorithms were stored are SHA-1.
+        let alg = match factor.algorithm.as_deref() {
+            None => totp::Algorithm::Sha1,
+            Some(name) => totp::Algorithm::parse(name)
+                .ok_or_else(|| ServiceError::Internal(format!("unknown TOTP algorithm {name:?}")))?,
+        };
         Ok(totp::verify(
+            alg,
             &secret,
             code,
             self.now(),
@@ -1175,14 +1185,13 @@ fn facts(factors: &[Factor]) -> Vec<FactorFact> {
 }
 
 fn check_factor_name(raw: &str) -> ServiceResult<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ServiceError::InvalidInput {
+    match latchkey_core::text::display_name(raw, 100) {
+        Ok(name) if !name.is_empty() => Ok(name),
+        _ => Err(ServiceError::InvalidInput {
             code: "invalid_name",
-            message: "name must be 1 to 100 characters, without control characters".into(),
-        });
+            message: "name must be 1 to 100 characters, without control, invisible or bidirectional-control characters".into(),
+        }),
     }
-    Ok(name.to_owned())
 }
 
 fn qr_svg(data: &str) -> ServiceResult<String> {

@@ -66,6 +66,8 @@ pub enum ServiceError {
     PhoneNotVerified,
     #[error("SMS to this country is not allowed")]
     CountryNotAllowed,
+    #[error("SMS to this type of number is not allowed")]
+    NumberTypeNotAllowed(latchkey_core::phone::NumberClass),
     #[error("too many codes requested; try again later")]
     RateLimited { retry_after_secs: u64 },
     #[error("invalid provider configuration")]

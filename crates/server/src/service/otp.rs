@@ -12,15 +12,16 @@ use latchkey_core::factor::{Channel, FactorKind};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::ChallengeId;
 use latchkey_core::otp;
-use latchkey_core::phone::{Phone, PhoneError};
+use latchkey_core::phone::Phone;
 use latchkey_store::model::{
     Challenge, CodeIssue, DeliveryStatus, Factor, IssueOutcome, OtpCode, OutboxMessage, SealedColumn,
     SendLimit, Tenant, User,
 };
 
 impl App {
-    /// Parses an SMS destination and checks it against the tenant's country list. Refusals
-    /// are counted for the operator.
+    /// Parses an SMS destination and checks it against the tenant's country list and allowed
+    /// number classes, before any provider is involved. Refusals are counted for the
+    /// operator.
     pub(super) async fn sms_destination(&self, tenant: &Tenant, raw: Option<&str>) -> ServiceResult<Phone> {
         let raw = raw.ok_or_else(|| ServiceError::InvalidInput {
             code: "invalid_phone_number",
@@ -28,16 +29,29 @@ impl App {
         })?;
         let phone = Phone::parse(raw).map_err(|e| ServiceError::InvalidInput {
             code: "invalid_phone_number",
-            message: match e {
-                PhoneError::Invalid => e.to_string(),
-                PhoneError::Costly => e.to_string(),
-            },
+            message: e.to_string(),
         })?;
+        self.check_sms_policy(tenant, &phone).await?;
+        Ok(phone)
+    }
+
+    /// The tenant's SMS destination policy: the country list, then the risky number classes
+    /// (satellite, international networks, premium rate…: SMS pumping, SECURITY.md tests 19
+    /// and 76), refused unless allowed by name. Each refusal is counted by reason.
+    async fn check_sms_policy(&self, tenant: &Tenant, phone: &Phone) -> ServiceResult<()> {
         if !tenant.settings.sms_region_allowed(phone.region()) {
             self.store.bump_stat(&tenant.id, "sms_refused", "country").await?;
             return Err(ServiceError::CountryNotAllowed);
         }
-        Ok(phone)
+        if let Some(class) = phone.risk() {
+            if !tenant.settings.sms_number_class_allowed(Some(class)) {
+                self.store
+                    .bump_stat(&tenant.id, "sms_refused", class.as_str())
+                    .await?;
+                return Err(ServiceError::NumberTypeNotAllowed(class));
+            }
+        }
+        Ok(())
     }
 
     /// The keyed hash a sent code is stored under, bound to its factor and challenge; `None`
@@ -84,8 +98,9 @@ impl App {
 
     /// Issues a code for `factor` (inserting it, pending, when `new_factor`), bound to
     /// `challenge` if any, and queues its message. Refuses over any send limit, inside the
-    /// resend cooldown, or for a country the tenant does not allow, before anything is sent.
-    /// Returns when the code expires (the challenge is kept open at least that long).
+    /// resend cooldown, or for a country or number class the tenant does not allow, before
+    /// anything is sent. Returns when the code expires (the challenge is kept open at least
+    /// that long).
     pub(super) async fn send_code(
         &self,
         tenant: &Tenant,
@@ -103,13 +118,10 @@ impl App {
         let destination_key = self.destination_hash(&destination);
         let region = match channel {
             Channel::Sms => {
-                let region = Phone::from_trusted(&destination).region().map(str::to_owned);
-                // The list may have changed since enrollment: check at every send.
-                if !tenant.settings.sms_region_allowed(region.as_deref()) {
-                    self.store.bump_stat(&tenant.id, "sms_refused", "country").await?;
-                    return Err(ServiceError::CountryNotAllowed);
-                }
-                Some(region.unwrap_or_else(|| "unknown".into()))
+                let phone = Phone::from_trusted(&destination);
+                // The policy may have changed since enrollment: check at every send.
+                self.check_sms_policy(tenant, &phone).await?;
+                Some(phone.region().unwrap_or("unknown").to_owned())
             }
             Channel::Email => None,
         };

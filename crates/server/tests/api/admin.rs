@@ -9,6 +9,7 @@ both_stores!(
     config_reads_and_patches,
     users_are_found_by_id_and_email_within_the_tenant,
     tenants_are_isolated,
+    totp_algorithm_and_number_classes_are_settings,
 );
 
 async fn secret_keys_are_required_and_checked(b: Backend) {
@@ -205,5 +206,37 @@ async fn tenants_are_isolated(b: Backend) {
     )
     .await;
     assert_eq!((status, error_code(&err)), (400, "invalid_tenant_id"));
+    s.stop().await;
+}
+
+async fn totp_algorithm_and_number_classes_are_settings(b: Backend) {
+    let s = spawn(b).await;
+    let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
+    assert_eq!(cfg["totp_algorithm"], "SHA1");
+    assert_eq!(cfg["sms_allowed_number_classes"], json!([]));
+    let (status, cfg) =
+        send(s.admin(s.patch("/v1/admin/config")).json(
+            &json!({ "totp_algorithm": "SHA512", "sms_allowed_number_classes": ["uan", "premium_rate"] }),
+        ))
+        .await;
+    assert_eq!(status, 200, "{cfg}");
+    assert_eq!(cfg["totp_algorithm"], "SHA512");
+    assert_eq!(cfg["sms_allowed_number_classes"], json!(["uan", "premium_rate"]));
+    // Both problems are listed, and nothing changes.
+    let (status, err) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "totp_algorithm": "sha-1", "sms_allowed_number_classes": ["Satellite"] })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_settings"), "{err}");
+    let fields: Vec<&str> = err["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["sms_allowed_number_classes", "totp_algorithm"], "{err}");
+    let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
+    assert_eq!(cfg["totp_algorithm"], "SHA512");
     s.stop().await;
 }

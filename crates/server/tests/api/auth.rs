@@ -13,6 +13,9 @@ both_stores!(
     signout_ends_the_session,
     signup_validates_input,
     tokens_survive_a_restart_and_logs_carry_no_secrets,
+    invisible_characters_make_no_look_alike_account,
+    bidi_overrides_are_refused_in_names,
+    access_tokens_are_typed_and_unique,
 );
 
 async fn signup_signs_in_and_me_works(b: Backend) {
@@ -328,5 +331,145 @@ async fn tokens_survive_a_restart_and_logs_carry_no_secrets(b: Backend) {
     ] {
         assert!(!logs.contains(secret), "a secret reached the log");
     }
+    s.stop().await;
+}
+
+/// SECURITY.md tests 69 and 77: an address with an invisible character renders like the
+/// real one, so it must not become a second account.
+async fn invisible_characters_make_no_look_alike_account(b: Backend) {
+    let s = spawn(b).await;
+    let alice = s.signup("alice@example.com").await;
+    for email in [
+        "alice\u{200B}@example.com",
+        "alice\u{00AD}@example.com",
+        "ali\u{200D}ce@example.com",
+        "alice\u{200C}@example.com",
+        "\u{202E}alice@example.com",
+        "alice\u{200E}@example.com",
+        "alice@exam\u{2060}ple.com",
+        "\u{2066}alice\u{2069}@example.com",
+        "alice\u{FEFF}@example.com",
+    ] {
+        let (status, err) = s
+            .post_json("/v1/auth/signup", json!({ "email": email, "password": PASSWORD }))
+            .await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (400, "invalid_email"),
+            "{email:?}: {err}"
+        );
+        // Nor does it sign in to anything.
+        let (status, err) = s.signin(email, PASSWORD).await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (401, "invalid_credentials"),
+            "{email:?}"
+        );
+    }
+    let (_, found) = send(s.admin(s.get("/v1/admin/users"))).await;
+    assert_eq!(found["users"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found["users"][0]["id"], alice["user"]["id"]);
+    s.stop().await;
+}
+
+/// A right-to-left override in a name would reverse its text wherever it is shown (at
+/// sign-in, to admins): names and factor names refuse bidi controls and invisible characters.
+async fn bidi_overrides_are_refused_in_names(b: Backend) {
+    let s = spawn(b).await;
+    for (i, name) in [
+        "Alice\u{202E}nimda",
+        "\u{2067}Bob\u{2069}",
+        "Carol\u{200B}",
+        "\u{3164}",
+        "Dan\u{2028}Smith",
+        "Eve\u{E0041}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, err) = s
+            .post_json(
+                "/v1/auth/signup",
+                json!({ "email": format!("u{i}@example.com"), "password": PASSWORD, "name": name }),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (400, "invalid_name"),
+            "{name:?}: {err}"
+        );
+    }
+    let body = s.signup("frank@example.com").await;
+    let token = body["access_token"].as_str().unwrap();
+    let enroll = |name: &str| {
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(token)
+            .json(&json!({ "type": "totp", "name": name }))
+    };
+    for name in ["Phone\u{202E}", "\u{202D}Key", "Work\u{2066}", "Laptop\u{00AD}"] {
+        let (status, err) = send(enroll(name)).await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (400, "invalid_name"),
+            "{name:?}: {err}"
+        );
+    }
+    // Ordinary names in any script still work.
+    let (status, e) = send(enroll("Téléphone de José")).await;
+    assert_eq!(status, 201, "{e}");
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "g@example.com", "password": PASSWORD, "name": "محمد Smith" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s.stop().await;
+}
+
+/// RFC 9068: access tokens are typed `at+jwt` and carry a random `jti`, so two tokens
+/// minted in the same second (the clock here does not move) are never the same bytes.
+async fn access_tokens_are_typed_and_unique(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    let (_, one) = s.signin("alice@example.com", PASSWORD).await;
+    let (_, two) = s.signin("alice@example.com", PASSWORD).await;
+    // Two refreshes of one session: same sub, sid, iat and exp; before jti these were
+    // byte-identical tokens.
+    let (_, r1) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": body["refresh_token"] }),
+        )
+        .await;
+    let (_, r2) = s
+        .post_json(
+            "/v1/auth/refresh",
+            json!({ "refresh_token": r1["refresh_token"] }),
+        )
+        .await;
+    let tokens: Vec<String> = [&body, &one, &two, &r1, &r2]
+        .iter()
+        .map(|b| b["access_token"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(claims(&tokens[3])["sid"], claims(&tokens[4])["sid"]);
+    assert_eq!(claims(&tokens[3])["iat"], claims(&tokens[4])["iat"]);
+    let mut jtis = std::collections::HashSet::new();
+    for (i, t) in tokens.iter().enumerate() {
+        assert!(
+            tokens[..i].iter().all(|u| u != t),
+            "token {i} repeats an earlier one"
+        );
+        let jti = claims(t)["jti"].as_str().unwrap().to_owned();
+        let raw = latchkey_core::secret::b64url_decode(&jti).unwrap();
+        assert!(raw.len() >= 16, "jti has at least 128 bits: {jti}");
+        assert!(jtis.insert(jti), "jti {i} repeats");
+        let header: serde_json::Value = serde_json::from_slice(
+            &latchkey_core::secret::b64url_decode(t.split('.').next().unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["typ"], "at+jwt");
+    }
+    assert_eq!(send(s.get("/v1/users/me").bearer_auth(&tokens[4])).await.0, 200);
     s.stop().await;
 }

@@ -15,6 +15,7 @@ both_stores!(
     send_limits_refuse_before_any_provider_call,
     country_list_refuses_before_any_provider_call,
     phone_numbers_are_validated,
+    risky_number_types_are_refused_until_allowed,
     transient_failures_are_retried,
     fallback_provider_is_used_when_the_primary_fails,
     a_slow_provider_never_holds_the_request,
@@ -425,7 +426,6 @@ async fn phone_numbers_are_validated(b: Backend) {
         "+1415555267112345678",
         "+1-415-555-2671 ext 12",
         "+1 415 CALL NOW",
-        "+44 909 879 0000",
         "",
     ] {
         let (status, err) = send(
@@ -449,6 +449,123 @@ async fn phone_numbers_are_validated(b: Backend) {
     assert_eq!((status, error_code(&err)), (400, "invalid_phone_number"));
     settle().await;
     assert_eq!(gw.requests(), 0);
+    s.stop().await;
+}
+
+/// SECURITY.md test 76: with no country list, satellite, international-network, universal
+/// and premium numbers are refused before anything is queued, counted, and accepted only
+/// once the tenant allows the class by name (checked again at every send).
+async fn risky_number_types_are_refused_until_allowed(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap();
+    let enroll = |phone: &str| {
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(t)
+            .json(&json!({ "type": "sms", "phone_number": phone }))
+    };
+    for (phone, class) in [
+        ("+881 6 12345678", "satellite"),
+        ("+870 301 234 567", "satellite"),
+        ("+883 510 012345", "international_network"),
+        ("+882 34 21234", "international_network"),
+        ("+800 1234 5678", "universal"),
+        ("+808 1234 5678", "shared_cost"),
+        ("+979 1 2345 6789", "premium_rate"),
+        ("+44 909 879 0000", "premium_rate"),
+    ] {
+        let (status, err) = send(enroll(phone)).await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (400, "number_type_not_allowed"),
+            "{phone}: {err}"
+        );
+        assert_eq!(err["error"]["number_type"], class, "{phone}");
+    }
+    // Nor may sign-up store one.
+    let (status, err) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "b@example.com", "password": PASSWORD, "phone_number": "+881612345678" }),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (400, "number_type_not_allowed"),
+        "{err}"
+    );
+    settle().await;
+    assert_eq!(gw.requests(), 0, "nothing reached the provider");
+    let (_, stats) = send(s.admin(s.get("/v1/admin/delivery-stats"))).await;
+    let counters = stats["counters"].as_array().unwrap();
+    assert!(
+        !counters.iter().any(|c| c["metric"] == "codes_issued"),
+        "no message was queued: {stats}"
+    );
+    for label in ["satellite", "international_network", "universal", "premium_rate"] {
+        assert!(
+            counters
+                .iter()
+                .any(|c| c["metric"] == "sms_refused" && c["label"] == label),
+            "{label}: {stats}"
+        );
+    }
+
+    // Unknown classes are refused; a named class is allowed, and only that one.
+    let (status, err) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_number_classes": ["satellite", "moon"] })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_settings"), "{err}");
+    let (status, cfg) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_number_classes": ["satellite", "satellite"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+    assert_eq!(cfg["sms_allowed_number_classes"], json!(["satellite"]));
+    let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
+    assert_eq!(cfg["sms_allowed_number_classes"], json!(["satellite"]));
+    let (status, e) = send(enroll("+881 6 12345678")).await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = gw.code(1).await;
+    assert_eq!(gw.received()[0].to, "+881612345678");
+    s.clock.advance_secs(120);
+    let (status, err) = send(enroll("+883 510 012345")).await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (400, "number_type_not_allowed"),
+        "{err}"
+    );
+    let (status, c) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+
+    // Withdrawn again: the next send (a sign-in code) is refused before the provider.
+    send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "sms_allowed_number_classes": [] })),
+    )
+    .await;
+    let ch = mfa_signin(&s, "alice@example.com").await;
+    let (status, err) = challenge(&s, &ch, &fid).await;
+    assert_eq!(
+        (status, error_code(&err)),
+        (400, "number_type_not_allowed"),
+        "{err}"
+    );
+    settle().await;
+    assert_eq!(
+        gw.received().len(),
+        1,
+        "only the allowed enrollment code was sent"
+    );
     s.stop().await;
 }
 

@@ -14,6 +14,7 @@ mod errors;
 mod gateway;
 mod meta;
 mod mfa;
-mod review;
+mod parsers;
 mod proxy;
+mod review;
 mod throttle;

@@ -31,7 +31,11 @@ both_stores!(
 /// A TOTP code for the server's current time, `offset` steps away.
 pub fn code(s: &TestServer, secret_b32: &str, offset: i64) -> String {
     let secret = totp::base32_decode(secret_b32).unwrap();
-    totp::code_at_step(&secret, totp::step_at(s.clock.now_ms()) + offset)
+    totp::code_at_step(
+        totp::Algorithm::Sha1,
+        &secret,
+        totp::step_at(s.clock.now_ms()) + offset,
+    )
 }
 
 fn tick(s: &TestServer) {

@@ -21,13 +21,18 @@ both_stores!(
     sms_enrollment_uses_the_account_phone_and_unknown_types_are_named,
     effective_mfa_policy_is_shown,
     an_admin_created_first_factor_brings_backup_codes,
+    totp_factors_keep_the_algorithm_they_were_enrolled_with,
 );
 
 const PHONE: &str = "+14155552671";
 
 fn code(s: &TestServer, secret_b32: &str, offset: i64) -> String {
     let secret = totp::base32_decode(secret_b32).unwrap();
-    totp::code_at_step(&secret, totp::step_at(s.clock.now_ms()) + offset)
+    totp::code_at_step(
+        totp::Algorithm::Sha1,
+        &secret,
+        totp::step_at(s.clock.now_ms()) + offset,
+    )
 }
 
 async fn with_token(token: &str, req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -798,6 +803,43 @@ async fn an_admin_created_first_factor_brings_backup_codes(b: Backend) {
         created["backup_codes"].as_array().map(Vec::len),
         Some(10),
         "{created}"
+    );
+    s.stop().await;
+}
+
+/// Known gap made due: SHA-256 and SHA-512 TOTP where the tenant asks; each factor keeps the
+/// algorithm it was enrolled with, whatever the tenant's setting becomes.
+async fn totp_factors_keep_the_algorithm_they_were_enrolled_with(b: Backend) {
+    let s = spawn(b).await;
+    patch_config(&s, json!({ "totp_algorithm": "SHA256" })).await;
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let (fid, secret) = start_totp(&s, &t).await;
+    let (_, list) = with_token(&t, s.get("/v1/users/me/mfa/factors")).await;
+    assert_eq!(list["factors"][0]["status"], "pending");
+    let seed = totp::base32_decode(&secret).unwrap();
+    let at = |alg, offset: i64| totp::code_at_step(alg, &seed, totp::step_at(s.clock.now_ms()) + offset);
+    // A SHA-1 code of the same seed does not confirm it; a SHA-256 one does.
+    let (status, _) = confirm(&s, &t, &fid, &at(totp::Algorithm::Sha1, 0)).await;
+    assert_eq!(status, 401);
+    let (status, c) = confirm(&s, &t, &fid, &at(totp::Algorithm::Sha256, 0)).await;
+    assert_eq!(status, 200, "{c}");
+    s.clock.advance_secs(30);
+    patch_config(&s, json!({ "totp_algorithm": "SHA512" })).await;
+    let ch = challenge(&s, "alice@example.com", "mfa_required").await;
+    let (status, v) = verify(&s, &ch["challenge_id"], &fid, &at(totp::Algorithm::Sha256, 0)).await;
+    assert_eq!(status, 200, "{v}");
+    // New enrollments follow the setting, and say so in their otpauth URI.
+    let (status, e) = with_token(
+        v["access_token"].as_str().unwrap(),
+        s.post("/v1/users/me/mfa/factors")
+            .json(&json!({ "type": "totp" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    assert!(
+        e["otpauth_uri"].as_str().unwrap().contains("algorithm=SHA512"),
+        "{e}"
     );
     s.stop().await;
 }
