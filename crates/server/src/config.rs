@@ -53,6 +53,9 @@ pub struct Config {
     pub trusted_proxies: crate::http::forwarded::TrustedProxies,
     /// Require MFA for every user of every tenant (`MFA_REQUIRED=true`).
     pub mfa_required: bool,
+    /// Where `mfa_required` was set (`MFA_REQUIRED`, `LATCHKEY_MFA_REQUIRED`, a file key);
+    /// `None` for the default. Shown by the admin API's effective policy.
+    pub mfa_required_source: Option<String>,
     /// The issuer name authenticator apps show for the default tenant's TOTP factors
     /// (other tenants show their own name).
     pub totp_issuer: String,
@@ -99,6 +102,7 @@ impl Default for Config {
             max_connections: 4096,
             trusted_proxies: Default::default(),
             mfa_required: false,
+            mfa_required_source: None,
             totp_issuer: "Latchkey".into(),
             sms_provider: None,
             email_provider: None,
@@ -232,9 +236,23 @@ impl Config {
                 apply(&mut cfg, "mfa_required", &v, "MFA_REQUIRED", &mut errors);
             }
         }
+        // MFA_OPTIONAL=false would mean "no MFA at all", which Latchkey does not offer; and
+        // MFA_OPTIONAL=true beside MFA_REQUIRED=true says two things at once. Both are
+        // refused rather than silently resolved one way (review item 14).
         if let Some(v) = get("MFA_OPTIONAL") {
-            if parse_bool(&v).is_none() {
-                errors.push("MFA_OPTIONAL: must be true or false".into());
+            match parse_bool(&v) {
+                None => errors.push("MFA_OPTIONAL: must be true or false".into()),
+                Some(false) => errors.push(
+                    "MFA_OPTIONAL=false is not supported: users may always enroll factors; \
+                     to require MFA set MFA_REQUIRED=true (and leave MFA_OPTIONAL unset)"
+                        .into(),
+                ),
+                Some(true) if cfg.mfa_required => errors.push(
+                    "MFA_OPTIONAL=true contradicts mfa_required=true (MFA_REQUIRED): \
+                     MFA cannot be both optional and required; unset one of them"
+                        .into(),
+                ),
+                Some(true) => {}
             }
         }
 
@@ -426,7 +444,10 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             Err(problems) => fail(problems.join("; ")),
         },
         "mfa_required" => match parse_bool(v) {
-            Some(b) => cfg.mfa_required = b,
+            Some(b) => {
+                cfg.mfa_required = b;
+                cfg.mfa_required_source = Some(source.to_owned());
+            }
             None => fail("must be true or false".into()),
         },
         "allow_private_destinations" => match parse_bool(v) {
@@ -666,14 +687,28 @@ mod tests {
 
     #[test]
     fn mfa_switches() {
+        let c = Config::load_from(&no_file(), env(&[("MFA_REQUIRED", "true")])).unwrap();
+        assert!(c.mfa_required);
+        assert_eq!(c.mfa_required_source.as_deref(), Some("MFA_REQUIRED"));
         let c = Config::load_from(
             &no_file(),
-            env(&[("MFA_REQUIRED", "true"), ("MFA_OPTIONAL", "true")]),
+            env(&[("MFA_REQUIRED", "false"), ("MFA_OPTIONAL", "true")]),
         )
         .unwrap();
-        assert!(c.mfa_required);
+        assert!(!c.mfa_required);
         let c = Config::load_from(&no_file(), vec![]).unwrap();
         assert!(!c.mfa_required);
+        assert_eq!(c.mfa_required_source, None);
+        // Contradictions and the unsupported "no MFA at all" are refused, saying why.
+        for bad in [
+            vec![("MFA_REQUIRED", "true"), ("MFA_OPTIONAL", "true")],
+            vec![("LATCHKEY_MFA_REQUIRED", "true"), ("MFA_OPTIONAL", "true")],
+            vec![("MFA_OPTIONAL", "false")],
+            vec![("MFA_REQUIRED", "false"), ("MFA_OPTIONAL", "false")],
+        ] {
+            let err = Config::load_from(&no_file(), env(&bad)).unwrap_err();
+            assert!(err.to_string().contains("MFA_OPTIONAL"), "{bad:?}: {err}");
+        }
         assert!(Config::load_from(&no_file(), env(&[("MFA_REQUIRED", "maybe")])).is_err());
         assert!(Config::load_from(&no_file(), env(&[("MFA_OPTIONAL", "perhaps")])).is_err());
     }

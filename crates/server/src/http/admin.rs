@@ -28,6 +28,11 @@ fn settings_view(app: &App, s: &TenantSettings) -> SettingsView {
         effective_policy: EffectivePolicyView {
             mfa_required,
             required_by,
+            server_setting: app
+                .config
+                .mfa_required
+                .then(|| app.config.mfa_required_source.clone())
+                .flatten(),
         },
         impact: None,
         access_token_ttl: format_secs(s.access_token_ttl_secs),

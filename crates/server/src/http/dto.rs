@@ -152,6 +152,10 @@ pub struct EffectivePolicyView {
     /// `server` (the `MFA_REQUIRED` / `mfa_required` switch of the server's configuration)
     /// and/or `tenant` (this tenant's `mfa_required`).
     pub required_by: Vec<&'static str>,
+    /// Where the server's switch was set (`MFA_REQUIRED`, `LATCHKEY_MFA_REQUIRED`, a
+    /// configuration file key), when it requires MFA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_setting: Option<String>,
 }
 
 /// Users a narrowing of the allowed factor kinds affects.

@@ -758,11 +758,15 @@ async fn effective_mfa_policy_is_shown(b: Backend) {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let schema = s.pg_schema.as_ref().map(|p| format!("{p}_g"));
     let clock = latchkey_core::clock::ManualClock::new(latchkey_core::clock::SystemClock.now_ms());
-    let g = spawn_with(b, dir, schema, clock, |c| c.mfa_required = true).await;
+    let g = spawn_with(b, dir, schema, clock, |c| {
+        c.mfa_required = true;
+        c.mfa_required_source = Some("MFA_REQUIRED".into());
+    })
+    .await;
     let (_, cfg) = send(g.admin(g.get("/v1/admin/config"))).await;
     assert_eq!(
         cfg["effective_policy"],
-        json!({ "mfa_required": true, "required_by": ["server"] }),
+        json!({ "mfa_required": true, "required_by": ["server"], "server_setting": "MFA_REQUIRED" }),
         "{cfg}"
     );
     assert_eq!(cfg["mfa_required"], false, "the tenant's own flag is unchanged");

@@ -92,21 +92,30 @@ fn open_writer(s: &Settings) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Makes the database file (creating it empty if need be) and its `-wal` and `-shm`
-/// companions readable and writable by the owner only: they hold sealed secrets, keyed
-/// hashes and the audit log (review item 9).
+/// Makes the database file (creating it empty, mode 0600, if it does not exist) and its
+/// `-wal` and `-shm` companions readable and writable by the owner only: they hold sealed
+/// secrets, keyed hashes and the audit log (review item 9).
+///
+/// An existing database file is never opened here, only `chmod`ed by path: closing any
+/// descriptor of a file drops every POSIX lock this process holds on it, SQLite's included,
+/// and another process could then take itself for the last connection and delete the WAL
+/// index under ours ("How To Corrupt An SQLite Database File", §2.2). A server that did so
+/// stopped seeing the CLI's writes.
 fn private_files(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let fail = |p: &Path, e: std::io::Error| StoreError::Open(format!("{}: {e}", p.display()));
-        std::fs::OpenOptions::new()
+        match std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| fail(path, e))?;
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail(path, e)),
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);
