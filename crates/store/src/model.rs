@@ -472,6 +472,10 @@ pub enum AttemptOutcome {
     Stale,
 }
 
+/// How long a request with an `Idempotency-Key` may stay in flight before its record is
+/// given up (a crash between starting and finishing it), and a retry runs again.
+pub const IDEMPOTENCY_IN_FLIGHT_MS: UnixMillis = 60_000;
+
 /// A request made with an `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header):
 /// the first one runs and its answer is kept (sealed: it may hold a TOTP secret or backup
 /// codes) until `expires_at`; a retry with the same key and body gets that answer again.

@@ -1920,6 +1920,31 @@ async fn idempotency_keys_start_once_and_replay(s: DynStore) {
         s.idempotency_begin(&k2, T0).await.unwrap(),
         IdempotencyBegin::Started
     );
+    // A record left in flight (a crash before finishing) is given up after a minute.
+    let k3 = IdempotencyRecord {
+        key_hash: "k3".into(),
+        ..rec.clone()
+    };
+    assert_eq!(
+        s.idempotency_begin(&k3, T0).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        s.idempotency_begin(&k3, T0 + IDEMPOTENCY_IN_FLIGHT_MS - 1)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InFlight
+    );
+    let later = IdempotencyRecord {
+        created_at: T0 + IDEMPOTENCY_IN_FLIGHT_MS,
+        ..k3.clone()
+    };
+    assert_eq!(
+        s.idempotency_begin(&later, T0 + IDEMPOTENCY_IN_FLIGHT_MS)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
     // Expired records are forgotten.
     assert_eq!(
         s.idempotency_begin(&rec, T0 + 86_400_000).await.unwrap(),

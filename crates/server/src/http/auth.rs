@@ -11,10 +11,11 @@ use axum::response::IntoResponse;
 use axum::Json;
 
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
-    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
     request_body = SignupRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = AuthResponse),
+        (status = 401, description = "mfa_setup_required: the tenant requires MFA; the account exists, enroll a factor with the challenge (no session yet)", body = ErrorBody),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 403, description = "Sign-up disabled", body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),

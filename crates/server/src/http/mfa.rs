@@ -31,7 +31,7 @@ fn factor_id(s: &str) -> Result<FactorId, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/users/{user_id}/mfa/factors", tag = "mfa",
-    params(("user_id" = String, Path, description = "usr_…, or `me` with an access token")),
+    params(("user_id" = String, Path, description = "usr_…, or `me` with an access token"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
     request_body = EnrollRequest,
     responses(
         (status = 201, description = "Pending factor; confirm it with a code", body = EnrollmentResponse),
@@ -136,7 +136,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(post, path = "/v1/users/{user_id}/mfa/backup-codes", tag = "mfa",
-    params(("user_id" = String, Path, description = "usr_…, or `me`")),
+    params(("user_id" = String, Path, description = "usr_…, or `me`"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
     responses((status = 201, description = "A new set; every old code stops working", body = BackupCodes),
               (status = 403, description = "mfa_verification_required", body = ErrorBody),
               (status = 409, description = "mfa_not_enabled", body = ErrorBody)),
@@ -154,7 +154,7 @@ pub async fn regenerate_backup_codes(
 }
 
 #[utoipa::path(post, path = "/v1/mfa/challenge", tag = "mfa",
-    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in")),
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
     request_body = ChallengeRequest,
     responses((status = 200, description = "The factor chosen for this challenge; `expires_at` covers a code just sent", body = ChallengeResponse),
               (status = 400, description = "factor_id_required, unknown_factor_type", body = ErrorBody),
@@ -205,7 +205,7 @@ pub async fn verify(
 }
 
 #[utoipa::path(post, path = "/v1/mfa/enroll", tag = "mfa",
-    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in")),
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
     request_body = ChallengeEnrollRequest,
     responses(
         (status = 201, description = "Pending factor for a forced enrollment; finish with /v1/mfa/verify", body = EnrollmentResponse),

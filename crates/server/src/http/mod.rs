@@ -9,6 +9,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
+pub mod idempotency;
 pub mod meta;
 pub mod mfa;
 
@@ -101,6 +102,10 @@ pub fn router(app: App) -> Router {
     meta::OPENAPI.get_or_init(|| serde_json::to_value(doc).unwrap_or_default());
     let limit = app.config.max_body_bytes;
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            idempotency::idempotent,
+        ))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))

@@ -22,6 +22,7 @@ both_stores!(
     effective_mfa_policy_is_shown,
     an_admin_created_first_factor_brings_backup_codes,
     totp_factors_keep_the_algorithm_they_were_enrolled_with,
+    idempotency_keys_replay_instead_of_repeating,
 );
 
 const PHONE: &str = "+14155552671";
@@ -845,5 +846,96 @@ async fn totp_factors_keep_the_algorithm_they_were_enrolled_with(b: Backend) {
         e["otpauth_uri"].as_str().unwrap().contains("algorithm=SHA512"),
         "{e}"
     );
+    s.stop().await;
+}
+
+/// Known gap made due (SECURITY.md test 25): `Idempotency-Key` on the POSTs that create or
+/// send. A retry gets the first answer; the key with another body is refused; a concurrent
+/// retry is told the first is in flight; nothing is created or sent twice.
+async fn idempotency_keys_replay_instead_of_repeating(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let body = s.signup("alice@example.com").await;
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let enroll = |key: &str, kind: &str| {
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .header("idempotency-key", key)
+            .json(&json!({ "type": kind }))
+    };
+    let first = enroll("k-1", "totp").send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = enroll("k-1", "totp").send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first, "the same answer, secret included");
+    let (status, err) = send(enroll("k-1", "email_otp")).await;
+    assert_eq!((status, error_code(&err)), (422, "idempotency_key_reused"));
+    let (_, list) = with_token(&t, s.get("/v1/users/me/mfa/factors")).await;
+    assert_eq!(list["factors"].as_array().unwrap().len(), 1, "{list}");
+    // Another caller cannot replay it: their key space is their own.
+    let bob = s.signup("bob@example.com").await;
+    let (status, other) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(bob["access_token"].as_str().unwrap())
+            .header("idempotency-key", "k-1")
+            .json(&json!({ "type": "totp" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_ne!(other["secret"], first["secret"]);
+    // Malformed keys are refused.
+    let (status, err) = send(enroll("", "totp")).await;
+    assert_eq!((status, error_code(&err)), (400, "invalid_idempotency_key"));
+    // A failed request is not kept: a retry runs again.
+    let (status, _) = send(enroll("k-2", "carrier_pigeon")).await;
+    assert_eq!(status, 400);
+    let (status, _) = send(enroll("k-2", "carrier_pigeon")).await;
+    assert_eq!(status, 400);
+    // Concurrent requests with one key: one runs, the others wait their turn or replay it.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let req = enroll("k-3", "totp");
+        tasks.push(tokio::spawn(async move { send(req).await }));
+    }
+    let mut secrets = std::collections::HashSet::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            201 => {
+                secrets.insert(body["secret"].as_str().unwrap().to_owned());
+            }
+            409 => assert_eq!(error_code(&body), "idempotency_key_in_use"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(secrets.len(), 1, "one enrollment ran");
+    // A code is sent once for a retried challenge; sign-up is not repeated.
+    let fid = sms_factor(&s, &gw, &t, PHONE).await;
+    s.clock.advance_secs(120);
+    let ch = challenge(&s, "alice@example.com", "mfa_required").await;
+    let before = gw.received().len();
+    let pick = || {
+        s.post("/v1/mfa/challenge")
+            .header("idempotency-key", "pick-1")
+            .json(&json!({ "challenge_id": ch["challenge_id"], "factor_id": fid }))
+    };
+    let (status, a) = send(pick()).await;
+    assert_eq!(status, 200, "{a}");
+    let (status, b2) = send(pick()).await;
+    assert_eq!((status, &b2), (200, &a));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(gw.received().len(), before + 1, "one SMS");
+    let signup = || {
+        s.post("/v1/auth/signup")
+            .header("idempotency-key", "signup-1")
+            .json(&json!({ "email": "carol@example.com", "password": PASSWORD }))
+    };
+    let (status, c1) = send(signup()).await;
+    assert_eq!(status, 201);
+    let (status, c2) = send(signup()).await;
+    assert_eq!((status, &c2["user"]["id"]), (201, &c1["user"]["id"]));
     s.stop().await;
 }

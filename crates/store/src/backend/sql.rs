@@ -478,11 +478,17 @@ impl KeyStore for SqlStore<Db> {
 impl IdempotencyStore for SqlStore<Db> {
     async fn idempotency_begin(&self, r: &IdempotencyRecord, now: UnixMillis) -> Result<IdempotencyBegin> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND expires_at <= $2")
-            .bind(r.tenant_id.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND (expires_at <= $2 \
+             OR (scope = $3 AND key_hash = $4 AND status IS NULL AND created_at <= $5))",
+        )
+        .bind(r.tenant_id.as_str())
+        .bind(now)
+        .bind(&r.scope)
+        .bind(&r.key_hash)
+        .bind(now - IDEMPOTENCY_IN_FLIGHT_MS)
+        .execute(&mut *tx)
+        .await?;
         let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (tenant_id, scope, key_hash, request_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, scope, key_hash) DO NOTHING",

@@ -897,8 +897,15 @@ impl IdempotencyStore for SqliteStore {
             .write(move |c| {
                 run(
                     c,
-                    "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND expires_at <= ?2",
-                    params![r.tenant_id.as_str(), now],
+                    "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND (expires_at <= ?2 \
+                     OR (scope = ?3 AND key_hash = ?4 AND status IS NULL AND created_at <= ?5))",
+                    params![
+                        r.tenant_id.as_str(),
+                        now,
+                        r.scope,
+                        r.key_hash,
+                        now - IDEMPOTENCY_IN_FLIGHT_MS
+                    ],
                 )?;
                 let inserted = run(
                     c,
