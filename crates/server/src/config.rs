@@ -51,6 +51,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
     pub trusted_proxies: crate::http::forwarded::TrustedProxies,
+    /// The header trusted proxies write the client address into (only it is read).
+    pub forwarded_header: crate::http::forwarded::ForwardedHeader,
     /// Require MFA for every user of every tenant (`MFA_REQUIRED=true`).
     pub mfa_required: bool,
     /// Where `mfa_required` was set (`MFA_REQUIRED`, `LATCHKEY_MFA_REQUIRED`, a file key);
@@ -101,6 +103,7 @@ impl Default for Config {
             // `http::edge::raise_open_file_limit`), leaving room for database connections.
             max_connections: 4096,
             trusted_proxies: Default::default(),
+            forwarded_header: Default::default(),
             mfa_required: false,
             mfa_required_source: None,
             totp_issuer: "Latchkey".into(),
@@ -140,6 +143,7 @@ const KEYS: &[&str] = &[
     "body_read_timeout",
     "max_connections",
     "trusted_proxies",
+    "forwarded_header",
     "mfa_required",
     "totp_issuer",
     "sms_provider",
@@ -439,6 +443,10 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
         "keep_alive_timeout" => duration_in(v, 1, 3600, &mut fail, |s| cfg.keep_alive_timeout_secs = s),
         "body_read_timeout" => duration_in(v, 1, 600, &mut fail, |s| cfg.body_read_timeout_secs = s),
         "max_connections" => number(v, 16, 1_000_000, &mut fail, |n| cfg.max_connections = n as usize),
+        "forwarded_header" => match crate::http::forwarded::ForwardedHeader::parse(v) {
+            Some(h) => cfg.forwarded_header = h,
+            None => fail("must be x-forwarded-for or forwarded".into()),
+        },
         "trusted_proxies" => match crate::http::forwarded::TrustedProxies::parse(v) {
             Ok(t) => cfg.trusted_proxies = t,
             Err(problems) => fail(problems.join("; ")),

@@ -196,7 +196,13 @@ impl FromRequestParts<App> for Meta {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| {
-                super::forwarded::client_ip(c.0.ip(), &parts.headers, &app.config.trusted_proxies).to_string()
+                super::forwarded::client_ip(
+                    c.0.ip(),
+                    &parts.headers,
+                    &app.config.trusted_proxies,
+                    app.config.forwarded_header,
+                )
+                .to_string()
             });
         Ok(Meta(RequestMeta { ip }))
     }

@@ -6,7 +6,9 @@
 //! authentik CVE-2024-47070, where an unparsable `X-Forwarded-For` skipped a policy). The
 //! rules, in order:
 //! - From a peer that is not a trusted proxy, every forwarding header is ignored.
-//! - From a trusted proxy, `Forwarded` is read if present, else `X-Forwarded-For`. The list
+//! - From a trusted proxy, only the header the operator names (`forwarded_header`:
+//!   `x-forwarded-for` by default, or `forwarded`) is read; the other is ignored, since a
+//!   proxy that appends to one usually passes the other through from the client. The list
 //!   is walked from the right (the entry the nearest proxy added) leftwards, skipping
 //!   entries that are themselves trusted proxies; the first other address is the client.
 //!   Entries to its left were written by the client and are never looked at.
@@ -66,8 +68,33 @@ impl TrustedProxies {
     }
 }
 
+/// Which forwarding header the trusted proxies write: the one believed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy's `forwardfor`, AWS load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(Self::XForwardedFor),
+            "forwarded" => Some(Self::Forwarded),
+            _ => None,
+        }
+    }
+}
+
 /// The client address of a request that arrived from `peer` with `headers`.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+    header: ForwardedHeader,
+) -> IpAddr {
     let peer = peer.to_canonical();
     if !trusted.contains(peer) {
         return peer;
@@ -84,12 +111,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) ->
                 .map(|v| v.join(",")),
         )
     };
-    let found = match joined(FORWARDED.as_str()) {
-        Some(value) => value.and_then(|v| walk(&v, trusted, forwarded_for)),
-        None => match joined("x-forwarded-for") {
-            Some(value) => value.and_then(|v| walk(&v, trusted, xff_entry)),
-            None => None,
-        },
+    let found = match header {
+        ForwardedHeader::Forwarded => joined(FORWARDED.as_str())
+            .flatten()
+            .and_then(|v| walk(&v, trusted, forwarded_for)),
+        ForwardedHeader::XForwardedFor => joined("x-forwarded-for")
+            .flatten()
+            .and_then(|v| walk(&v, trusted, xff_entry)),
     };
     found.unwrap_or(peer)
 }
@@ -221,8 +249,14 @@ mod tests {
 
     const PEER: &str = "10.1.2.3";
 
+    /// Resolves with the header the pairs use (`Forwarded` if any pair is one).
     fn resolve(list: &str, pairs: &[(&str, &str)]) -> IpAddr {
-        client_ip(ip(PEER), &headers(pairs), &trusted(list))
+        let header = if pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case("forwarded")) {
+            ForwardedHeader::Forwarded
+        } else {
+            ForwardedHeader::XForwardedFor
+        };
+        client_ip(ip(PEER), &headers(pairs), &trusted(list), header)
     }
 
     #[test]
@@ -298,7 +332,25 @@ mod tests {
                 ]
             ),
             ip("192.0.2.60"),
-            "Forwarded wins when both are present"
+            "with Forwarded configured, only Forwarded is read"
+        );
+        let both = headers(&[
+            ("forwarded", "for=192.0.2.60"),
+            ("x-forwarded-for", "198.51.100.1"),
+        ]);
+        assert_eq!(
+            client_ip(ip(PEER), &both, &trusted(t), ForwardedHeader::XForwardedFor),
+            ip("198.51.100.1"),
+            "with X-Forwarded-For configured, a client-written Forwarded is ignored"
+        );
+        assert_eq!(
+            client_ip(
+                ip(PEER),
+                &headers(&[("forwarded", "for=192.0.2.60")]),
+                &trusted(t),
+                ForwardedHeader::XForwardedFor
+            ),
+            ip(PEER)
         );
         assert_eq!(
             resolve(t, &[("x-forwarded-for", "192.0.2.1:4711")]),
@@ -362,7 +414,10 @@ mod tests {
         // A non-text line spoils the list.
         let mut h = headers(&[("x-forwarded-for", "203.0.113.9")]);
         h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
-        assert_eq!(client_ip(ip(PEER), &h, &trusted(t)), ip(PEER));
+        assert_eq!(
+            client_ip(ip(PEER), &h, &trusted(t), ForwardedHeader::XForwardedFor),
+            ip(PEER)
+        );
     }
 
     #[test]
@@ -394,11 +449,13 @@ mod tests {
             if let Some(v) = xff.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
                 h.insert("x-forwarded-for", v);
             }
-            let got = client_ip(peer, &h, &t);
-            if !peer_trusted {
-                prop_assert_eq!(got, peer);
+            for header in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
+                let got = client_ip(peer, &h, &t, header);
+                if !peer_trusted {
+                    prop_assert_eq!(got, peer);
+                }
+                prop_assert!(got == peer || !t.contains(got));
             }
-            prop_assert!(got == peer || !t.contains(got));
         }
 
         /// A well-formed chain from trusted proxies yields its rightmost untrusted entry.
@@ -414,10 +471,10 @@ mod tests {
             chain.push(client.to_string());
             chain.extend(hops.iter().map(|h| format!("10.0.0.{h}")));
             let h = headers(&[("x-forwarded-for", &chain.join(", "))]);
-            prop_assert_eq!(client_ip(ip("10.0.0.1"), &h, &t), IpAddr::V4(client));
+            prop_assert_eq!(client_ip(ip("10.0.0.1"), &h, &t, ForwardedHeader::XForwardedFor), IpAddr::V4(client));
             let fwd: Vec<String> = chain.iter().map(|a| format!("for={a}")).collect();
             let h = headers(&[("forwarded", &fwd.join(", "))]);
-            prop_assert_eq!(client_ip(ip("10.0.0.1"), &h, &t), IpAddr::V4(client));
+            prop_assert_eq!(client_ip(ip("10.0.0.1"), &h, &t, ForwardedHeader::Forwarded), IpAddr::V4(client));
         }
     }
 }

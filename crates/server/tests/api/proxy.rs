@@ -6,6 +6,7 @@
 use crate::both_stores;
 use crate::helpers::*;
 use latchkey_core::clock::{Clock, ManualClock, SystemClock};
+use latchkey_server::http::forwarded::ForwardedHeader;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -13,9 +14,14 @@ both_stores!(
     spoofed_headers_from_an_untrusted_peer_are_ignored,
     a_trusted_proxy_names_the_client,
     garbage_from_a_trusted_proxy_falls_back_to_the_peer,
+    the_configured_header_alone_is_read,
 );
 
 async fn server(b: Backend, trusted_proxies: &str) -> TestServer {
+    server_with(b, trusted_proxies, ForwardedHeader::XForwardedFor).await
+}
+
+async fn server_with(b: Backend, trusted_proxies: &str, header: ForwardedHeader) -> TestServer {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let schema = match b {
         Backend::Postgres => Some(format!(
@@ -26,7 +32,11 @@ async fn server(b: Backend, trusted_proxies: &str) -> TestServer {
     };
     let clock = ManualClock::new(SystemClock.now_ms());
     let trusted = latchkey_server::http::forwarded::TrustedProxies::parse(trusted_proxies).unwrap();
-    let s = spawn_with(b, dir, schema, clock, |c| c.trusted_proxies = trusted).await;
+    let s = spawn_with(b, dir, schema, clock, |c| {
+        c.trusted_proxies = trusted;
+        c.forwarded_header = header;
+    })
+    .await;
     // SMS through the console provider, one code per address per hour.
     let (status, body) = send(s.admin(s.patch("/v1/admin/config")).json(&json!({
         "mfa_allowed_factors": ["totp", "sms", "backup_codes"],
@@ -120,9 +130,10 @@ async fn a_trusted_proxy_names_the_client(b: Backend) {
     let s = server(b, "127.0.0.1").await;
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("x-forwarded-for", "1.1.1.1, 198.51.100.4")], "198.51.100.4"),
+        // X-Forwarded-For is the header configured: a client-written Forwarded is not read.
         (
             &[("forwarded", r#"for="[2001:db8::7]:4711";proto=https"#)],
-            "2001:db8::7",
+            "127.0.0.1",
         ),
         (&[("x-forwarded-for", "198.51.100.4, 127.0.0.1")], "198.51.100.4"),
         (&[("x-real-ip", "5.6.7.8")], "127.0.0.1"),
@@ -143,6 +154,24 @@ async fn a_trusted_proxy_names_the_client(b: Backend) {
         (429, Some("rate_limited".into())),
         "the first client's bucket is spent"
     );
+    s.stop().await;
+}
+
+/// With `forwarded_header = "forwarded"`, RFC 7239's header names the client and a
+/// client-written `X-Forwarded-For` is not read.
+async fn the_configured_header_alone_is_read(b: Backend) {
+    let s = server_with(b, "127.0.0.1", ForwardedHeader::Forwarded).await;
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("forwarded", r#"for="[2001:db8::7]:4711";proto=https"#)],
+            "2001:db8::7",
+        ),
+        (&[("x-forwarded-for", "198.51.100.4")], "127.0.0.1"),
+    ];
+    for (i, (headers, ip)) in cases.iter().enumerate() {
+        let got = enroll(&s, i as u32, totp(), headers).await;
+        assert_eq!(got, (201, Some((*ip).into())), "{headers:?}");
+    }
     s.stop().await;
 }
 
