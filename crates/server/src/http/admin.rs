@@ -12,6 +12,7 @@ use axum::Json;
 use latchkey_core::duration::{format_secs, parse_secs};
 use latchkey_core::ids::UserId;
 use latchkey_core::settings::TenantSettings;
+use latchkey_store::model::Tenant;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -22,9 +23,10 @@ fn duration(v: DurationInput) -> Result<u64, String> {
     }
 }
 
-fn settings_view(app: &App, s: &TenantSettings) -> SettingsView {
+fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView {
     let (mfa_required, required_by) = app.effective_mfa_policy(s);
     SettingsView {
+        tenant_id: tenant.id.to_string(),
         effective_policy: EffectivePolicyView {
             mfa_required,
             required_by,
@@ -72,7 +74,7 @@ fn settings_view(app: &App, s: &TenantSettings) -> SettingsView {
               (status = 401, description = "invalid_api_key", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCtx) -> Json<SettingsView> {
-    Json(settings_view(&app, &tenant.settings))
+    Json(settings_view(&app, &tenant, &tenant.settings))
 }
 
 #[utoipa::path(patch, path = "/v1/admin/config", tag = "admin",
@@ -124,7 +126,7 @@ pub async fn patch_config(
     let (settings, impact) = app
         .update_settings(&tenant, patch, q.dry_run.unwrap_or(false))
         .await?;
-    let mut view = settings_view(&app, &settings);
+    let mut view = settings_view(&app, &tenant, &settings);
     view.impact = impact.map(|users_to_reenroll| ImpactView { users_to_reenroll });
     Ok(Json(view))
 }

@@ -104,6 +104,8 @@ pub struct UserList {
 /// Tenant settings as the admin API shows them. Durations are strings like `15m`.
 #[derive(Serialize, ToSchema)]
 pub struct SettingsView {
+    /// The tenant these settings belong to (the secret key's).
+    pub tenant_id: String,
     #[schema(example = "15m")]
     pub access_token_ttl: String,
     #[schema(example = "30d")]

@@ -750,6 +750,7 @@ async fn effective_mfa_policy_is_shown(b: Backend) {
         json!({ "mfa_required": false, "required_by": [] }),
         "{cfg}"
     );
+    assert_eq!(cfg["tenant_id"], s.app.default_tenant.to_string());
     patch_config(&s, json!({ "mfa_required": true })).await;
     let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
     assert_eq!(
