@@ -1109,7 +1109,14 @@ impl App {
                 backup_installed
             }
             AttemptOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
-            AttemptOutcome::Stale => return Err(ServiceError::ChallengeExpired),
+            AttemptOutcome::Stale => {
+                self.audit(
+                    Audit::on_factor(tenant, &actor, meta, &factor, "factor.confirm", "refused")
+                        .with_detail("the user has enrolled since this challenge was issued"),
+                )
+                .await?;
+                return Err(ServiceError::ChallengeExpired);
+            }
             AttemptOutcome::Rejected => {
                 if let Some(event) = &attempt.on_failure {
                     log_audit(event);
