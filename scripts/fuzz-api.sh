@@ -108,10 +108,12 @@ for store in $stores; do
     # A throwaway database of our own, dropped on exit.
     pg_db="lk_fuzz_$$"
     psql "$pg_admin" -qc "drop database if exists \"$pg_db\" with (force)" -c "create database \"$pg_db\"" >/dev/null
-    export DATABASE_URL="${pg_admin%/*}/$pg_db" LATCHKEY_MASTER_KEY="$(python3 -c 'import secrets;print(secrets.token_hex(32))')"
+    pg_base="${pg_admin%%\?*}"  # the URL with its database replaced, query string kept
+    export DATABASE_URL="${pg_base%/*}/$pg_db${pg_admin#"$pg_base"}" LATCHKEY_MASTER_KEY="$(python3 -c 'import secrets;print(secrets.token_hex(32))')"
   fi
   start_server "$data/server.log"
-  eval "$(seed_data)"
+  ids=$(seed_data)  # a failure here stops the script (set -e), unlike inside eval "$(…)"
+  eval "$ids"
   echo "fuzz: $store: $base, seed $seed, $examples examples per operation"
   args=(--config-file "$root/scripts/fuzz/schemathesis.toml" run "$base/openapi.json"
     --checks all,latchkey_json_envelope,latchkey_no_secret_echo

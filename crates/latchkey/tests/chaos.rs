@@ -717,14 +717,20 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
             }),
         )
         .await;
+        // Users enrolled before any crash: acknowledged enrollments like the others.
         let pool = Arc::new(Mutex::new(Vec::new()));
+        let journal = Arc::new(Mutex::new(Journal::default()));
         for i in 0..4 {
             let u = enroll_totp(&http, &server.url, &format!("seed-{tag}-{i}@example.com"))
                 .await
                 .unwrap();
+            journal
+                .lock()
+                .unwrap()
+                .confirmed
+                .push((u.user_id.clone(), u.factor_id.clone()));
             pool.lock().unwrap().push(u);
         }
-        let journal = Arc::new(Mutex::new(Journal::default()));
         let counter = Arc::new(AtomicU32::new(0));
 
         for round in 0..ROUNDS {
@@ -739,8 +745,10 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
                 tag: tag.to_owned(),
             });
             // The first phone number a process parses loads libphonenumber's metadata (seconds
-            // in a debug build); one SMS enrollment first, so short rounds still send SMS.
+            // in a debug build): one SMS enrollment and one TOTP sign-in first, so that even a
+            // short round on a slow machine leaves something acknowledged to check.
             load.sms().await;
+            load.sign_in_totp().await;
             let workers: Vec<_> = (0..WORKERS)
                 .map(|w| tokio::spawn(load.clone().run(Rng::new(rng.below(u64::MAX) + w))))
                 .collect();
