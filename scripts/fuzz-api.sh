@@ -123,7 +123,10 @@ for store in $stores; do
     --no-color --output-truncate true)
   [ -n "$update" ] && args+=(--baseline-update)
   run_status=0
-  SCHEMATHESIS_HOOKS="$root/scripts/fuzz/hooks.py" python3 -m schemathesis.cli "${args[@]}" >"$data/schemathesis.txt" 2>&1 || run_status=$?
+  # From the run's own directory: schemathesis keeps a cache (.schemathesis/) where it runs, and
+  # a cache from an earlier run would make this one differ from a clean clone's.
+  (cd "$data" && SCHEMATHESIS_HOOKS="$root/scripts/fuzz/hooks.py" python3 -m schemathesis.cli "${args[@]}") \
+    >"$data/schemathesis.txt" 2>&1 || run_status=$?
   # The summary, and every finding in full when there is one.
   if [ "$run_status" -ne 0 ]; then cat "$data/schemathesis.txt"; else sed -n '/= SUMMARY =/,$p' "$data/schemathesis.txt"; fi
   if ! kill -0 "$server_pid" 2>/dev/null || ! curl -sf "$base/healthz" >/dev/null; then
