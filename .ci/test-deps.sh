@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the delivery tests need when it is missing, and nothing when it is there:
 # OpenSSL headers for native TLS (reqwest, lettre), the moto AWS emulator (SNS) and the
-# aiosmtpd SMTP server. Quiet on success; safe to run on every CI run.
+# aiosmtpd SMTP server; schemathesis for the API fuzzer (scripts/fuzz-api.sh). Quiet on success;
+# safe to run on every CI run.
 set -euo pipefail
 
 apt_install() {
@@ -33,4 +34,17 @@ if ! python3 -c 'import moto.server, aiosmtpd' >/dev/null 2>&1; then
   # since these are test tools only.
   pip_install 2>/dev/null || pip_install --break-system-packages
   python3 -c 'import moto.server, aiosmtpd'
+fi
+
+# Pinned: the fuzzer's baseline (scripts/fuzz/baseline.json) records findings by this version's
+# check names and failure classes. 4.32.5 runs on Python 3.9+ (CI has 3.11).
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$(python3 -c 'import schemathesis; print(schemathesis.__version__)' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "test-deps: installing schemathesis $SCHEMATHESIS_VERSION"
+  st_install() {
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$@" \
+      "schemathesis==$SCHEMATHESIS_VERSION"
+  }
+  st_install 2>/dev/null || st_install --break-system-packages
+  python3 -m schemathesis.cli --version
 fi

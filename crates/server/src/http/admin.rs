@@ -149,6 +149,7 @@ pub async fn get_user(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
     /// Exact (canonicalised) email to look up.

@@ -70,7 +70,19 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{user_id}", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{factor_id}", "fac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{tenant_id}", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ");
-        for method in item.as_object().unwrap().keys() {
+        for (method, op) in item.as_object().unwrap() {
+            // A parameter documented `in: path` must be in the path template (query structs
+            // need `#[into_params(parameter_in = Query)]`, or they are listed as required path
+            // parameters that no client can send).
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] == "path" {
+                    let name = p["name"].as_str().unwrap();
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: parameter {name} is documented in the path but is not in it"
+                    );
+                }
+            }
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let resp = s
                 .http

@@ -1,0 +1,97 @@
+"""Schemathesis hooks for scripts/fuzz-api.sh: Latchkey's own response checks, and real ids.
+
+Loaded through SCHEMATHESIS_HOOKS. Everything here reads its inputs from the environment the
+script sets (FUZZ_*: the server refuses unknown LATCHKEY_* variables), so the file holds no secret.
+"""
+
+import json
+import os
+import re
+
+import schemathesis
+from hypothesis import strategies as st
+
+SECRET_KEY = os.environ.get("FUZZ_SECRET_KEY", "")
+REAL_IDS = {
+    "user_id": os.environ.get("FUZZ_USER_ID", ""),
+    "tenant_id": os.environ.get("FUZZ_TENANT_ID", ""),
+    "factor_id": os.environ.get("FUZZ_FACTOR_ID", ""),
+}
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _json_body(response):
+    content_type = response.headers.get("Content-Type") or response.headers.get("content-type") or []
+    if isinstance(content_type, list):
+        content_type = content_type[0] if content_type else ""
+    if not content_type.split(";")[0].strip().lower() == "application/json":
+        raise AssertionError(f"{response.status_code} with Content-Type {content_type!r}, not application/json")
+    try:
+        return json.loads(response.content)
+    except ValueError as e:
+        raise AssertionError(f"{response.status_code} body is not JSON: {e}") from None
+
+
+@schemathesis.check
+def latchkey_json_envelope(ctx, response, case):
+    """Every response with a body is JSON; every 4xx/5xx is {"error":{"code","message","request_id"}}.
+
+    The code is snake_case (a stable, machine-readable name) and the request id is the one in
+    the X-Request-Id header, so an operator can find the log line.
+    """
+    if response.status_code == 204 or (not response.content and response.status_code < 400):
+        return None
+    body = _json_body(response)
+    if response.status_code < 400:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        raise AssertionError(f"{response.status_code} without the error envelope: {body!r}"[:300])
+    err = body["error"]
+    code, message, request_id = err.get("code"), err.get("message"), err.get("request_id")
+    if not isinstance(code, str) or not SNAKE.match(code):
+        raise AssertionError(f"error.code is not a snake_case string: {code!r}")
+    if not isinstance(message, str) or not message:
+        raise AssertionError(f"error.message is missing or empty ({code})")
+    if not isinstance(request_id, str) or not request_id:
+        raise AssertionError(f"error.request_id is missing ({code})")
+    header = response.headers.get("X-Request-Id") or response.headers.get("x-request-id")
+    if isinstance(header, list):
+        header = header[0] if header else None
+    if header != request_id:
+        raise AssertionError(f"X-Request-Id {header!r} differs from error.request_id {request_id!r}")
+    return None
+
+
+@schemathesis.check
+def latchkey_no_secret_echo(ctx, response, case):
+    """No response quotes the tenant's secret key (it is shown once, at bootstrap, never again)."""
+    if SECRET_KEY and SECRET_KEY.encode() in (response.content or b""):
+        raise AssertionError(f"{response.status_code} response body contains the secret key")
+    return None
+
+
+@schemathesis.hook
+def flatmap_path_parameters(ctx, path_parameters):
+    """Half the time, put a real user, tenant or factor id in the path, so the fuzzer reaches
+    past the 404/403 of an unknown id into the handlers' own validation."""
+    if not path_parameters:
+        return st.just(path_parameters)
+    real = dict(path_parameters)
+    for name in path_parameters:
+        if REAL_IDS.get(name):
+            real[name] = REAL_IDS[name]
+    if real == path_parameters:
+        return st.just(path_parameters)
+    return st.sampled_from([path_parameters, real])
+
+
+@schemathesis.hook
+def map_body(ctx, body):
+    """Keep MFA optional for the tenant. The fuzzer gets its access tokens by signing in the fuzz
+    user (schemathesis.toml); a generated `"mfa_required": true` would turn every later sign-in
+    into `mfa_setup_required` and stop the run with authentication errors. What MFA enforcement
+    does is covered by crates/server/tests/api/mfa.rs; everything else in these bodies is fuzzed."""
+    op = ctx.operation
+    if op is not None and op.method.upper() == "PATCH" and isinstance(body, dict) and body.get("mfa_required") is True:
+        body = {**body, "mfa_required": False}
+    return body
