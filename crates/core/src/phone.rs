@@ -129,6 +129,12 @@ impl fmt::Display for NumberClass {
 }
 
 impl Phone {
+    /// Loads libphonenumber's metadata (parsed lazily on first use: seconds in a debug
+    /// build), so the first SMS enrollment after a start does not pay for it.
+    pub fn warm_up() {
+        let _ = Self::parse("+14155552671");
+    }
+
     pub fn parse(input: &str) -> Result<Self, PhoneError> {
         if input.len() > 64 {
             return Err(PhoneError::Invalid);

@@ -311,7 +311,7 @@ async fn enroll_totp(http: &reqwest::Client, url: &str, email: &str) -> Result<T
         http,
         format!("{url}/v1/users/me/mfa/factors/{factor_id}/confirm"),
         Some(&token),
-        json!({ "code": totp::code_at_step(&secret, step) }),
+        json!({ "code": totp::code_at_step(totp::Algorithm::Sha1, &secret, step) }),
     )
     .await?;
     if status != 200 {
@@ -389,7 +389,7 @@ async fn refresh(http: &reqwest::Client, url: &str, token: &str) -> Result<(u16,
 fn wrong_code(secret: &[u8]) -> String {
     let cur = totp::step_at(now_ms());
     let near: HashSet<String> = (cur - 3..=cur + 3)
-        .map(|s| totp::code_at_step(secret, s))
+        .map(|s| totp::code_at_step(totp::Algorithm::Sha1, secret, s))
         .collect();
     (0..)
         .map(|n: u32| format!("{:06}", (n * 7919 + 13) % 1_000_000))
@@ -543,7 +543,7 @@ impl Load {
         if let Ok((challenge, backup)) = started {
             u.backup_factor = backup.or(u.backup_factor);
             if let Some(step) = u.next_step() {
-                let code = totp::code_at_step(&u.secret, step);
+                let code = totp::code_at_step(totp::Algorithm::Sha1, &u.secret, step);
                 u.last_step = step; // sent, whatever happens next
                 match verify(&self.http, &self.url, &challenge, &u.factor_id, &code).await {
                     Ok((200, body)) => {
@@ -1096,7 +1096,7 @@ fn postgres_restart_under_load_recovers_without_restarting_latchkey() {
                             &url,
                             &c,
                             &u.factor_id,
-                            &totp::code_at_step(&u.secret, step),
+                            &totp::code_at_step(totp::Algorithm::Sha1, &u.secret, step),
                         )
                         .await;
                         answers
@@ -1170,7 +1170,7 @@ fn postgres_restart_under_load_recovers_without_restarting_latchkey() {
                 &url,
                 &challenge,
                 &u.factor_id,
-                &totp::code_at_step(&u.secret, step),
+                &totp::code_at_step(totp::Algorithm::Sha1, &u.secret, step),
             )
             .await
             .unwrap();
@@ -1187,7 +1187,7 @@ fn postgres_restart_under_load_recovers_without_restarting_latchkey() {
             &url,
             &challenge,
             &fresh.factor_id,
-            &totp::code_at_step(&fresh.secret, step),
+            &totp::code_at_step(totp::Algorithm::Sha1, &fresh.secret, step),
         )
         .await
         .unwrap();
@@ -1227,7 +1227,7 @@ fn two_replicas_share_challenges_throttles_and_refresh_tokens() {
             &ub,
             &challenge,
             &u.factor_id,
-            &totp::code_at_step(&u.secret, step),
+            &totp::code_at_step(totp::Algorithm::Sha1, &u.secret, step),
         )
         .await
         .unwrap();
@@ -1259,7 +1259,7 @@ fn two_replicas_share_challenges_throttles_and_refresh_tokens() {
                 &ub,
                 &challenge,
                 &u.factor_id,
-                &totp::code_at_step(&u.secret, step),
+                &totp::code_at_step(totp::Algorithm::Sha1, &u.secret, step),
             )
             .await
             .unwrap();

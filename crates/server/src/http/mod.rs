@@ -130,6 +130,8 @@ pub async fn serve(
     let limits = edge::Limits::from_config(&app.config);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop));
+    // Off the request path and without delaying readiness.
+    tokio::task::spawn_blocking(latchkey_core::phone::Phone::warm_up);
     edge::run(router(app), listener, limits, shutdown, grace).await;
     let _ = stop_worker.send(true);
     if tokio::time::timeout(grace, worker).await.is_err() {

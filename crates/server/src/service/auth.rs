@@ -285,6 +285,14 @@ impl App {
                     Err(ServiceError::TenantNotFound) => return Err(ServiceError::InvalidRefreshToken),
                     other => other?,
                 };
+                if session.mfa_at.is_none() && self.mfa_required(&tenant) {
+                    // MFA became required after this password-only sign-in: the session ends
+                    // rather than keep refreshing at aal1 (SECURITY.md test 73); signing in
+                    // again leads to the second factor or its enrollment.
+                    self.store.revoke_session(&session.id, now).await?;
+                    tracing::info!(tenant_id = %tenant.id, session_id = %session.id, "password-only session ended: MFA is now required");
+                    return Err(ServiceError::InvalidRefreshToken);
+                }
                 Ok(self.tokens_for(&tenant, &session, next))
             }
             RotateOutcome::Reused => {

@@ -124,7 +124,7 @@ impl App {
         }
     }
 
-    fn mfa_required(&self, tenant: &Tenant) -> bool {
+    pub(super) fn mfa_required(&self, tenant: &Tenant) -> bool {
         self.config.mfa_required || tenant.settings.mfa_required
     }
 

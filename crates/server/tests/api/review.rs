@@ -23,6 +23,9 @@ both_stores!(
     an_admin_created_first_factor_brings_backup_codes,
     totp_factors_keep_the_algorithm_they_were_enrolled_with,
     idempotency_keys_replay_instead_of_repeating,
+    requiring_mfa_ends_password_only_sessions_at_refresh,
+    codes_on_another_challenge_count_against_the_target,
+    admin_reset_needs_the_tenants_secret_key,
 );
 
 const PHONE: &str = "+14155552671";
@@ -938,5 +941,69 @@ async fn idempotency_keys_replay_instead_of_repeating(b: Backend) {
     assert_eq!(status, 201);
     let (status, c2) = send(signup()).await;
     assert_eq!((status, &c2["user"]["id"]), (201, &c1["user"]["id"]));
+    s.stop().await;
+}
+
+/// SECURITY.md test 73: a password-only session opened before the tenant required MFA does
+/// not keep refreshing at aal1; sessions that passed a second factor go on.
+async fn requiring_mfa_ends_password_only_sessions_at_refresh(b: Backend) {
+    let s = spawn(b).await;
+    let alice = s.signup("alice@example.com").await;
+    let bob = s.signup("bob@example.com").await;
+    let (fid, secret, _) = totp_factor(&s, bob["access_token"].as_str().unwrap()).await;
+    let bob_mfa = totp_signin(&s, "bob@example.com", &fid, &secret).await;
+    patch_config(&s, json!({ "mfa_required": true })).await;
+    let (status, err) = refresh(&s, &alice["refresh_token"]).await;
+    assert_eq!((status, error_code(&err)), (401, "invalid_refresh_token"));
+    assert_eq!(me(&s, &alice["access_token"]).await, 401, "the session has ended");
+    let (status, _) = refresh(&s, &bob_mfa["refresh_token"]).await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
+
+/// SECURITY.md test 26: a valid code presented on another challenge of the same user fails
+/// and counts as a failure against the factor it names.
+async fn codes_on_another_challenge_count_against_the_target(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let body = s.signup("alice@example.com").await;
+    let fid = sms_factor(&s, &gw, body["access_token"].as_str().unwrap(), PHONE).await;
+    let a = challenge(&s, "alice@example.com", "mfa_required").await;
+    let bch = challenge(&s, "alice@example.com", "mfa_required").await;
+    let (status, _) = s
+        .post_json("/v1/mfa/challenge", json!({ "challenge_id": a["challenge_id"] }))
+        .await;
+    assert_eq!(status, 200);
+    let code_for_a = gw.code(2).await;
+    // Five tries of A's code on B: each refused and counted; then the factor is locked,
+    // and even A's own challenge is refused for now.
+    for _ in 0..5 {
+        let (status, err) = verify(&s, &bch["challenge_id"], &fid, &code_for_a).await;
+        assert_eq!((status, error_code(&err)), (401, "invalid_code"));
+    }
+    let (status, err) = verify(&s, &a["challenge_id"], &fid, &code_for_a).await;
+    assert_eq!((status, error_code(&err)), (429, "too_many_attempts"), "{err}");
+    s.stop().await;
+}
+
+/// SECURITY.md test 45: resetting a user's MFA takes that tenant's secret key; a user's own
+/// token and another tenant's key get nothing done.
+async fn admin_reset_needs_the_tenants_secret_key(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    totp_factor(&s, &t).await;
+    let path = format!("{}/v2/admin/users/{uid}/mfa", s.url);
+    let (status, _) = send(s.http.delete(&path).bearer_auth(&t)).await;
+    assert_eq!(status, 401, "a user token is not a secret key");
+    let (_, other_key) = s.app.create_tenant("other").await.unwrap();
+    let (status, _) = send(s.http.delete(&path).bearer_auth(other_key.expose())).await;
+    assert!(status == 403 || status == 404, "{status}");
+    let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+    assert_eq!(
+        view["factors"].as_array().unwrap().len(),
+        2,
+        "nothing was reset: {view}"
+    );
     s.stop().await;
 }
