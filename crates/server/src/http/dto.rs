@@ -169,6 +169,7 @@ pub struct ImpactView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PatchConfigQuery {
     /// Validate and report the impact without saving.
