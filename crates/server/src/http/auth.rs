@@ -11,14 +11,15 @@ use axum::response::IntoResponse;
 use axum::Json;
 
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
-    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     request_body = SignupRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = AuthResponse),
         (status = 401, description = "mfa_setup_required: the tenant requires MFA; the account exists, enroll a factor with the challenge (no session yet)", body = ErrorBody),
-        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 400, description = "Invalid input, invalid_idempotency_key", body = ErrorBody),
         (status = 403, description = "Sign-up disabled", body = ErrorBody),
-        (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 409, description = "email_taken; idempotency_key_in_use", body = ErrorBody),
+        (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody),
     ))]
 pub async fn signup(
     State(app): State<App>,

@@ -31,12 +31,14 @@ fn factor_id(s: &str) -> Result<FactorId, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/users/{user_id}/mfa/factors", tag = "mfa",
-    params(("user_id" = String, Path, description = "usr_…, or `me` with an access token"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
+    params(("user_id" = String, Path, description = "usr_…, or `me` with an access token"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     request_body = EnrollRequest,
     responses(
         (status = 201, description = "Pending factor; confirm it with a code", body = EnrollmentResponse),
-        (status = 400, description = "factor_not_allowed, unknown_factor_type, invalid_phone_number", body = ErrorBody),
+        (status = 400, description = "factor_not_allowed, unknown_factor_type, invalid_phone_number, invalid_idempotency_key", body = ErrorBody),
         (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes", body = ErrorBody),
+        (status = 409, description = "idempotency_key_in_use: a request with this Idempotency-Key is still running", body = ErrorBody),
+        (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody),
     ),
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn enroll(
@@ -136,10 +138,12 @@ pub async fn delete(
 }
 
 #[utoipa::path(post, path = "/v1/users/{user_id}/mfa/backup-codes", tag = "mfa",
-    params(("user_id" = String, Path, description = "usr_…, or `me`"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
+    params(("user_id" = String, Path, description = "usr_…, or `me`"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     responses((status = 201, description = "A new set; every old code stops working", body = BackupCodes),
+              (status = 400, description = "invalid_idempotency_key", body = ErrorBody),
               (status = 403, description = "mfa_verification_required", body = ErrorBody),
-              (status = 409, description = "mfa_not_enabled", body = ErrorBody)),
+              (status = 409, description = "mfa_not_enabled; idempotency_key_in_use", body = ErrorBody),
+              (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn regenerate_backup_codes(
     State(app): State<App>,
@@ -154,12 +158,15 @@ pub async fn regenerate_backup_codes(
 }
 
 #[utoipa::path(post, path = "/v1/mfa/challenge", tag = "mfa",
-    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     request_body = ChallengeRequest,
     responses((status = 200, description = "The factor chosen for this challenge; `expires_at` covers a code just sent", body = ChallengeResponse),
-              (status = 400, description = "factor_id_required, unknown_factor_type", body = ErrorBody),
+              (status = 400, description = "factor_id_required, unknown_factor_type, invalid_idempotency_key", body = ErrorBody),
               (status = 401, description = "invalid_challenge, challenge_expired", body = ErrorBody),
-              (status = 404, description = "factor_not_found", body = ErrorBody)))]
+              (status = 404, description = "factor_not_found", body = ErrorBody),
+              (status = 409, description = "idempotency_key_in_use: a request with this Idempotency-Key is still running", body = ErrorBody),
+              (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody),
+              (status = 429, description = "rate_limited: a code was sent too recently or a send limit is reached, with Retry-After", body = ErrorBody)))]
 pub async fn challenge(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
@@ -205,12 +212,14 @@ pub async fn verify(
 }
 
 #[utoipa::path(post, path = "/v1/mfa/enroll", tag = "mfa",
-    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md")),
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant of the sign-in"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     request_body = ChallengeEnrollRequest,
     responses(
         (status = 201, description = "Pending factor for a forced enrollment; finish with /v1/mfa/verify", body = EnrollmentResponse),
-        (status = 400, description = "factor_not_allowed, unknown_factor_type", body = ErrorBody),
+        (status = 400, description = "factor_not_allowed, unknown_factor_type, invalid_idempotency_key", body = ErrorBody),
         (status = 401, description = "invalid_challenge; challenge_expired, also when the user has enrolled a factor since the challenge was issued", body = ErrorBody),
+        (status = 409, description = "idempotency_key_in_use: a request with this Idempotency-Key is still running", body = ErrorBody),
+        (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody),
     ))]
 pub async fn enroll_for_challenge(
     State(app): State<App>,
