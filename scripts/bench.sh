@@ -8,6 +8,7 @@
 #   scripts/bench.sh --sqlite-synchronous normal
 #   scripts/bench.sh --database-url postgres://… --replicas 2 --scenarios verify-totp
 #   scripts/bench.sh --users 100000 --challenges 1 --label size --record results.jsonl
+#   scripts/bench.sh --bin-dir /tmp/old      # binaries built elsewhere (before/after comparisons)
 #
 # --replicas N   N `latchkey serve` processes on one PostgreSQL database, each on its own port,
 #                same master key and bootstrap key; the load generator spreads its workers over
@@ -16,6 +17,8 @@
 #                users, replicas, database bytes (after seeding; `db_bytes_empty` before it),
 #                bytes per user ((db_bytes - db_bytes_empty) / users), date and this command.
 # --label TEXT   a free label stored in those lines (scripts/perf-tables.sh sets one).
+# --bin-dir DIR  use DIR/latchkey and DIR/latchkey-bench as they are instead of building: for
+#                comparing two versions on one machine, run after run (see docs/perf/).
 #
 # Server and load generator share this machine; see docs/PERFORMANCE.md.
 set -euo pipefail
@@ -24,7 +27,7 @@ orig_pwd=$PWD
 cd "$(dirname "$0")/.."
 
 profile=release duration=10s warmup=2s users=1000 challenges=4 concurrency=32 db="" scenarios=""
-replicas=1 label="" record=""
+replicas=1 label="" record="" bin_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) profile=debug duration=1s warmup=0s users=200 challenges=2 concurrency=8 ;;
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --replicas) replicas="$2"; shift ;;
     --label) label="$2"; shift ;;
     --record) record="$2"; shift ;;
+    --bin-dir) bin_dir="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -51,8 +55,12 @@ fi
 case "$record" in ''|/*) ;; *) record="$orig_pwd/$record" ;; esac
 
 flag=""; [ "$profile" = release ] && flag="--release"
-cargo build -q $flag -p latchkey -p latchkey-bench
-target="${CARGO_TARGET_DIR:-target}/$profile"
+if [ -n "$bin_dir" ]; then
+  target=$(cd "$orig_pwd" && cd "$bin_dir" && pwd)
+else
+  cargo build -q $flag -p latchkey -p latchkey-bench
+  target="${CARGO_TARGET_DIR:-target}/$profile"
+fi
 
 work=$(mktemp -d)
 pids=()

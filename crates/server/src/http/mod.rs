@@ -54,7 +54,23 @@ impl Modify for Security {
 /// Every route, registered once with both axum and the OpenAPI document.
 fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(idempotent_routes())
+        .merge(plain_routes())
+}
+
+/// The POSTs that create something or send a code, which take an `Idempotency-Key`
+/// (`idempotency.rs`): only they pass through that middleware.
+fn idempotent_routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
         .routes(routes!(auth::signup))
+        .routes(routes!(mfa::enroll))
+        .routes(routes!(mfa::regenerate_backup_codes))
+        .routes(routes!(mfa::challenge))
+        .routes(routes!(mfa::enroll_for_challenge))
+}
+
+fn plain_routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
         .routes(routes!(auth::signin))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::signout))
@@ -76,13 +92,10 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(admin::delivery_stats))
         .routes(routes!(admin::get_user_mfa, admin::reset_user_mfa))
         .routes(routes!(admin::get_tenant_auth, admin::patch_tenant_auth))
-        .routes(routes!(mfa::enroll, mfa::list))
+        .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))
-        .routes(routes!(mfa::regenerate_backup_codes))
-        .routes(routes!(mfa::challenge))
         .routes(routes!(mfa::verify))
-        .routes(routes!(mfa::enroll_for_challenge))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::jwks))
@@ -98,14 +111,16 @@ pub fn openapi_json() -> serde_json::Value {
 
 /// The complete application router.
 pub fn router(app: App) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (_, doc) = routes().split_for_parts();
     meta::OPENAPI.get_or_init(|| serde_json::to_value(doc).unwrap_or_default());
     let limit = app.config.max_body_bytes;
-    router
-        .route_layer(axum::middleware::from_fn_with_state(
+    let (idempotent, _) = idempotent_routes().split_for_parts();
+    let (plain, _) = plain_routes().split_for_parts();
+    plain
+        .merge(idempotent.route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             idempotency::idempotent,
-        ))
+        )))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(limit))
