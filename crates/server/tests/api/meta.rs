@@ -126,3 +126,24 @@ async fn shutdown_finishes_requests_in_flight(b: Backend) {
     // New connections are refused once stopped.
     assert!(reqwest::get(format!("{url}/healthz")).await.is_err());
 }
+
+/// The OpenAPI document is the API's contract (SDKs are generated from or checked against
+/// it): any change to it shows up as a diff of `docs/openapi.json`, reviewed with the change
+/// that made it. `LATCHKEY_UPDATE_OPENAPI=1 cargo test -p latchkey-server --test api
+/// openapi_document` rewrites the file. Store-independent: runs once.
+#[test]
+fn openapi_document_matches_the_snapshot() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let current = latchkey_server::http::openapi_json();
+    let pretty = serde_json::to_string_pretty(&current).unwrap() + "\n";
+    if std::env::var_os("LATCHKEY_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &pretty).unwrap();
+        return;
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("docs/openapi.json")).unwrap();
+    assert!(
+        saved == current,
+        "/openapi.json changed; if intended, rerun with LATCHKEY_UPDATE_OPENAPI=1 and review the diff of docs/openapi.json"
+    );
+}
