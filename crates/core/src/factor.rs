@@ -2,6 +2,7 @@
 //! everywhere, so a new kind (SMS, email OTP, WebAuthn) is a compile error until every
 //! place handles it.
 
+use crate::assurance::{Aal, Amr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,22 +43,22 @@ impl FactorKind {
 
     /// The `amr` value (RFC 8176) a verification with this kind adds. Backup codes have no
     /// registered value; `backup_code` is ours (RFC 8176 §6.1 leaves room for that).
-    pub fn amr(self) -> &'static str {
+    pub fn amr(self) -> Amr {
         match self {
-            FactorKind::Totp => "otp",
-            FactorKind::BackupCodes => "backup_code",
-            FactorKind::Sms => "sms",
-            FactorKind::EmailOtp => "email",
+            FactorKind::Totp => Amr::Otp,
+            FactorKind::BackupCodes => Amr::BackupCode,
+            FactorKind::Sms => Amr::Sms,
+            FactorKind::EmailOtp => Amr::Email,
         }
     }
 
     /// The assurance level a password plus this factor reaches. SMS is restricted but
     /// allowed at AAL2 (NIST SP 800-63B-4 §3.1.3.3); email is not an out-of-band
     /// authenticator at all (§3.1.3.1), so it stays at AAL1 (Latchkey's decision, SECURITY.md §1.9).
-    pub fn acr_with_password(self) -> &'static str {
+    pub fn acr_with_password(self) -> Aal {
         match self {
-            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Sms => "aal2",
-            FactorKind::EmailOtp => "aal1",
+            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Sms => Aal::Aal2,
+            FactorKind::EmailOtp => Aal::Aal1,
         }
     }
 
@@ -109,6 +110,15 @@ impl Channel {
 }
 
 impl FactorKind {
+    /// Whether this kind only recovers access beside a real factor (backup codes): alone it
+    /// is no second factor.
+    pub fn is_recovery(self) -> bool {
+        match self {
+            FactorKind::BackupCodes => true,
+            FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp => false,
+        }
+    }
+
     /// Whether a user enrolls this kind directly. Backup codes come with the first factor.
     pub fn enrollable(self) -> bool {
         match self {

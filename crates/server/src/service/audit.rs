@@ -3,6 +3,7 @@
 
 use super::ServiceResult;
 use crate::App;
+use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::ids::{ApiKeyId, FactorId, SessionId, UserId};
 use latchkey_store::model::{AuditEvent, Tenant};
 
@@ -46,8 +47,8 @@ pub struct Audit<'a> {
     pub meta: &'a RequestMeta,
     pub user: Option<&'a UserId>,
     pub factor: Option<&'a FactorId>,
-    pub action: &'static str,
-    pub outcome: &'static str,
+    pub action: AuditAction,
+    pub outcome: AuditOutcome,
     pub detail: Option<String>,
 }
 
@@ -58,8 +59,8 @@ impl<'a> Audit<'a> {
         actor: &'a Actor,
         meta: &'a RequestMeta,
         factor: &'a latchkey_store::model::Factor,
-        action: &'static str,
-        outcome: &'static str,
+        action: AuditAction,
+        outcome: AuditOutcome,
     ) -> Self {
         Audit {
             tenant,
@@ -96,9 +97,9 @@ impl App {
             tenant_id: a.tenant.id.clone(),
             user_id: a.user.cloned(),
             actor: a.actor.label(),
-            action: a.action.to_owned(),
+            action: a.action.as_str().to_owned(),
             factor_id: a.factor.cloned(),
-            outcome: a.outcome.to_owned(),
+            outcome: a.outcome.as_str().to_owned(),
             ip: a.meta.ip.clone(),
             detail: a.detail,
             created_at: now,

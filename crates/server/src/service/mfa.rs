@@ -1,27 +1,28 @@
-//! Multi-factor authentication: enrolling and managing factors, the sign-in challenge,
-//! verification, forced enrollment and the admin reset.
+//! Multi-factor authentication, the flow every factor kind shares: who may enroll, confirm
+//! or remove a factor (and with what re-checked in the transaction that completes it), the
+//! sign-in challenge and its verification (one throttled transaction per attempt), forced
+//! enrollment, audit, sessions and the admin reset. What differs by kind is in
+//! `service/factors/`; this file never matches on a kind.
 //!
-//! Each factor kind is handled in one exhaustive `match` per verb (enroll, prove), so a
-//! new kind does not compile until every verb handles it. Codes are checked against the
-//! server clock only; proofs are consumed in the same transaction that completes the
-//! challenge; every attempt is counted per factor in the database before it is evaluated.
+//! Codes are checked against the server clock only; proofs are consumed in the same
+//! transaction that completes the challenge; every attempt is counted per factor in the
+//! database before it is evaluated.
 
 use super::audit::{log_audit, Actor, Audit, RequestMeta};
 use super::auth::TokenPair;
+use super::factors::{backup_codes, module, sent_code, Answer, Cx, Listing, NewFactor};
 use super::{ServiceError, ServiceResult};
 use crate::App;
-use latchkey_core::backup;
+use latchkey_core::assurance::{amr_strings, Amr};
+use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
-use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
 use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecision};
-use latchkey_core::rand;
 use latchkey_core::throttle::ThrottleDecision;
-use latchkey_core::totp;
 use latchkey_store::model::{
-    ActivateOutcome, ActivationRules, AttemptOutcome, BackupInstall, Challenge, Check, Factor, Proof,
-    SealedColumn, SignInAttempt, SignInWrites, Tenant, ThrottleKey, User,
+    ActivateOutcome, ActivationRules, AttemptOutcome, Challenge, Check, Factor, Proof, SealedColumn,
+    SignInAttempt, SignInWrites, Tenant, ThrottleKey, User,
 };
 use zeroize::Zeroizing;
 
@@ -128,6 +129,20 @@ impl App {
         self.config.mfa_required || tenant.settings.mfa_required
     }
 
+    /// What the kind modules may use for one request.
+    pub(super) fn factor_cx<'a>(&'a self, tenant: &'a Tenant, meta: &'a RequestMeta) -> Cx<'a> {
+        Cx {
+            keyring: &self.crypto.keyring,
+            hasher: &self.crypto.hasher,
+            rng: self.rng.as_ref(),
+            now: self.now(),
+            tenant,
+            issuer: self.totp_issuer(tenant),
+            app_name: self.app_name(tenant),
+            ip: meta.ip.as_deref(),
+        }
+    }
+
     /// A user's factors and what a correct password leads to for them now.
     async fn sign_in_decision(
         &self,
@@ -232,7 +247,7 @@ impl App {
     /// `Ok(())` means the password alone completes sign-in.
     pub(super) async fn second_factor_gate(&self, tenant: &Tenant, user: &User) -> ServiceResult<()> {
         let (factors, decision) = self.sign_in_decision(tenant, &user.id).await?;
-        let pwd = vec!["pwd".to_owned()];
+        let pwd = amr_strings(&[Amr::Pwd]);
         match decision {
             SignInDecision::Complete => Ok(()),
             SignInDecision::Prove { offer, .. } => {
@@ -290,18 +305,20 @@ impl App {
         if !matches!(actor, Actor::Admin { .. }) {
             return Err(ServiceError::Forbidden);
         }
-        if req.kind != FactorKind::Sms || !tenant.settings.allows(FactorKind::Sms) {
+        if req.kind.channel() != Some(Channel::Sms) || !tenant.settings.allows(req.kind) {
             return Err(ServiceError::FactorNotAllowed);
         }
+        let cx = self.factor_cx(tenant, meta);
         let given = req.phone_number.clone().or_else(|| self.user_phone(user));
-        let phone = self.sms_destination(tenant, given.as_deref()).await?;
+        let phone = self
+            .refusals_counted(tenant, sent_code::sms_destination(&cx, given.as_deref()))
+            .await?;
         let verified = user.phone_verified_at.is_some()
             && user.phone_hash.as_deref() == Some(self.destination_hash(phone.e164()).as_str());
         if !verified {
             return Err(ServiceError::PhoneNotVerified);
         }
-        let now = self.now();
-        let id = FactorId::generate(now, self.rng.as_ref());
+        let id = FactorId::generate(cx.now, self.rng.as_ref());
         let factor = Factor {
             destination_sealed: Some(self.seal_text(
                 SealedColumn::FactorDestination,
@@ -309,17 +326,17 @@ impl App {
                 phone.e164(),
             )?),
             enrolled_by: rules.enrolled_by.clone(),
-            ..self.pending_factor(id, tenant, user, FactorKind::Sms, req.name.as_deref())?
+            ..self.pending_factor(id, tenant, user, req.kind, req.name.as_deref())?
         };
         self.store.insert_factor(&factor).await?;
         let backup_id = self.backup_factor_id(tenant, &user.id).await?;
-        let (codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
+        let (codes, install) = backup_codes::new_set(&cx, &user.id, backup_id);
         // The phone was verified by a code earlier; activation needs no new proof. A first
         // factor brings backup codes, as any first factor does (review item 15): they are
         // returned once, for the admin to hand to the user.
         let installed = match self
             .store
-            .activate_factor(&factor.id, &Check::Preverified, &install, &rules, now)
+            .activate_factor(&factor.id, &Check::Preverified, &install, &rules, cx.now)
             .await?
         {
             ActivateOutcome::Activated { backup_installed } => backup_installed,
@@ -328,13 +345,19 @@ impl App {
             }
         };
         self.audit(
-            Audit::on_factor(tenant, actor, meta, &factor, "factor.create_confirmed", "success").with_detail(
-                if installed {
-                    "sms, backup codes issued"
-                } else {
-                    "sms"
-                },
-            ),
+            Audit::on_factor(
+                tenant,
+                actor,
+                meta,
+                &factor,
+                AuditAction::FactorCreateConfirmed,
+                AuditOutcome::Success,
+            )
+            .with_detail(if installed {
+                "sms, backup codes issued"
+            } else {
+                "sms"
+            }),
         )
         .await?;
         let active = self
@@ -380,6 +403,8 @@ impl App {
         })
     }
 
+    /// Starts an enrollment: the kind's module prepares the factor (and a code to send), and
+    /// it is stored (with the code and its message, in one transaction).
     #[allow(clippy::too_many_arguments)] // one enrollment's facts; a struct would only rename them
     async fn begin_enrollment(
         &self,
@@ -395,95 +420,52 @@ impl App {
         if !kind.enrollable() || !tenant.settings.allows(kind) {
             return Err(ServiceError::FactorNotAllowed);
         }
-        if req.phone_number.is_some() && kind != FactorKind::Sms {
+        let sms = kind.channel() == Some(Channel::Sms);
+        if req.phone_number.is_some() && !sms {
             return Err(ServiceError::InvalidInput {
                 code: "invalid_request",
                 message: "phone_number applies to sms factors only".into(),
             });
         }
-        let now = self.now();
-        let id = FactorId::generate(now, self.rng.as_ref());
-        let base = Factor {
+        let cx = self.factor_cx(tenant, meta);
+        let id = FactorId::generate(cx.now, self.rng.as_ref());
+        let factor = Factor {
             enrolled_by,
-            ..self.pending_factor(id.clone(), tenant, user, kind, req.name.as_deref())?
+            ..self.pending_factor(id, tenant, user, kind, req.name.as_deref())?
         };
-        let enrollment = match kind {
-            FactorKind::Totp => {
-                let secret: Zeroizing<[u8; totp::SECRET_BYTES]> =
-                    Zeroizing::new(rand::bytes(self.rng.as_ref()));
-                let sealed = self
-                    .crypto
-                    .keyring
-                    .seal(
-                        &*secret,
-                        &SealedColumn::FactorSecret.aad(id.as_str()),
-                        self.rng.as_ref(),
-                    )
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
-                let issuer = self.totp_issuer(tenant);
-                // The tenant's algorithm now; the factor keeps it, whatever the setting becomes.
-                let alg = tenant.settings.totp_algorithm;
-                let uri = Zeroizing::new(totp::otpauth_uri(&issuer, user.email.as_str(), &*secret, alg));
-                let qr_code_svg = qr_svg(&uri)?;
-                let factor = Factor {
-                    secret_sealed: Some(sealed),
-                    algorithm: Some(alg.as_str().to_owned()),
-                    ..base
-                };
-                self.store.insert_factor(&factor).await?;
-                Enrollment {
-                    factor,
-                    details: EnrollDetails::Totp {
-                        secret_base32: Zeroizing::new(totp::base32_encode(&*secret)),
-                        otpauth_uri: uri,
-                        qr_code_svg,
-                    },
-                }
-            }
-            FactorKind::Sms | FactorKind::EmailOtp => {
-                let (channel, destination, masked) = match kind {
-                    FactorKind::Sms => {
-                        // Without a number, the account's own (nauth-sms-mfa.txt relies on
-                        // it); the enrollment code proves it either way (review item 13).
-                        let given = req.phone_number.clone().or_else(|| self.user_phone(user));
-                        let phone = self.sms_destination(tenant, given.as_deref()).await?;
-                        (Channel::Sms, phone.e164().to_owned(), phone.masked())
-                    }
-                    _ => (Channel::Email, user.email.to_string(), user.email.masked()),
-                };
-                let factor = Factor {
-                    destination_sealed: Some(self.seal_text(
-                        SealedColumn::FactorDestination,
-                        id.as_str(),
-                        &destination,
-                    )?),
-                    ..base
-                };
-                // Stored together with its first code and outbox message, atomically.
-                self.send_code(tenant, user, &factor, challenge, true, meta)
-                    .await?;
-                Enrollment {
-                    factor,
-                    details: EnrollDetails::Sent {
-                        channel,
-                        destination: masked,
-                    },
-                }
-            }
-            FactorKind::BackupCodes => return Err(ServiceError::FactorNotAllowed),
+        let account_phone = if sms { self.user_phone(user) } else { None };
+        let request = NewFactor {
+            phone_number: req.phone_number.as_deref(),
+            account_phone: account_phone.as_deref(),
         };
+        let begun = self
+            .refusals_counted(
+                tenant,
+                module(kind).begin_enrollment(&cx, user, factor, &request, challenge.map(|c| &c.id)),
+            )
+            .await?;
+        match begun.send {
+            // Stored together with its first code and outbox message, atomically.
+            Some(issue) => {
+                self.issue_code(tenant, user, &begun.factor, &issue, meta).await?;
+            }
+            None => self.store.insert_factor(&begun.factor).await?,
+        }
         self.audit(Audit {
             tenant,
             actor,
             meta,
             user: Some(&user.id),
-            factor: Some(&enrollment.factor.id),
-            action: "factor.enroll",
-            outcome: "pending",
+            factor: Some(&begun.factor.id),
+            action: AuditAction::FactorEnroll,
+            outcome: AuditOutcome::Pending,
             detail: Some(kind.as_str().into()),
         })
         .await?;
-        Ok(enrollment)
+        Ok(Enrollment {
+            factor: begun.factor,
+            details: begun.details,
+        })
     }
 
     fn totp_issuer(&self, tenant: &Tenant) -> String {
@@ -496,45 +478,6 @@ impl App {
         name.replace(':', " ")
     }
 
-    /// A fresh set of backup codes (plain text for the user, hashes for the store), owned
-    /// by `factor_id`.
-    fn new_backup_codes(
-        &self,
-        tenant: &Tenant,
-        user: &UserId,
-        factor_id: FactorId,
-    ) -> (Vec<String>, BackupInstall) {
-        let now = self.now();
-        let codes = backup::generate(self.rng.as_ref());
-        let code_hashes = codes
-            .iter()
-            .filter_map(|c| backup::normalize(c))
-            .map(|n| {
-                self.crypto
-                    .hasher
-                    .hash(HashPurpose::BackupCode, factor_id.as_str(), n.as_bytes())
-            })
-            .collect();
-        let factor = Factor {
-            id: factor_id,
-            tenant_id: tenant.id.clone(),
-            user_id: user.clone(),
-            kind: FactorKind::BackupCodes,
-            name: None,
-            status: FactorStatus::Active,
-            secret_sealed: None,
-            last_step: None,
-            destination_sealed: None,
-            enrolled_by: None,
-            algorithm: None,
-            created_at: now,
-            expires_at: None,
-            confirmed_at: Some(now),
-            last_used_at: None,
-        };
-        (codes, BackupInstall { factor, code_hashes })
-    }
-
     /// The id backup codes of this user are (or will be) hashed under.
     async fn backup_factor_id(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<FactorId> {
         let existing = self
@@ -542,7 +485,7 @@ impl App {
             .list_factors(&tenant.id, user)
             .await?
             .into_iter()
-            .find(|f| f.kind == FactorKind::BackupCodes);
+            .find(|f| f.kind.is_recovery());
         Ok(existing
             .map(|f| f.id)
             .unwrap_or_else(|| FactorId::generate(self.now(), self.rng.as_ref())))
@@ -572,8 +515,8 @@ impl App {
                     actor,
                     meta,
                     factor,
-                    "mfa.attempt",
-                    "locked",
+                    AuditAction::MfaAttempt,
+                    AuditOutcome::Locked,
                 ))
                 .await?;
                 Err(ServiceError::TooManyAttempts { retry_after_secs })
@@ -581,32 +524,15 @@ impl App {
         }
     }
 
-    /// The TOTP step a code proves for `factor`, if any (server clock, tenant window,
-    /// never at or before the last accepted step).
-    fn totp_step(&self, tenant: &Tenant, factor: &Factor, code: &str) -> ServiceResult<Option<i64>> {
-        let sealed = factor
-            .secret_sealed
-            .as_deref()
-            .ok_or_else(|| ServiceError::Internal("TOTP factor without a secret".into()))?;
-        let secret = self
-            .crypto
-            .keyring
-            .open(sealed, &SealedColumn::FactorSecret.aad(factor.id.as_str()))
-            .map_err(|e| ServiceError::Internal(format!("cannot open factor secret: {e}")))?;
-        // Factors from before algorithms were stored are SHA-1.
-        let alg = match factor.algorithm.as_deref() {
-            None => totp::Algorithm::Sha1,
-            Some(name) => totp::Algorithm::parse(name)
-                .ok_or_else(|| ServiceError::Internal(format!("unknown TOTP algorithm {name:?}")))?,
-        };
-        Ok(totp::verify(
-            alg,
-            &secret,
-            code,
-            self.now(),
-            tenant.settings.totp_window,
-            factor.last_step,
-        ))
+    /// After a factor becomes active: what it proves about the user (an SMS factor, the
+    /// phone number) is recorded.
+    async fn after_activation(&self, cx: &Cx<'_>, user: &User, factor: &Factor) -> ServiceResult<()> {
+        if let Some(phone_hash) = module(factor.kind).proves_phone(cx, factor)? {
+            self.store
+                .mark_phone_verified(&user.id, &phone_hash, cx.now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Confirms a pending factor with a code from its new secret. The user's first factor
@@ -633,66 +559,37 @@ impl App {
             return Err(ServiceError::FactorNotPending);
         }
         self.count_attempt(tenant, &factor, actor, meta).await?;
-        let check = match factor.kind {
-            FactorKind::Totp => self.totp_step(tenant, &factor, code)?.map(Check::TotpStep),
-            FactorKind::Sms | FactorKind::EmailOtp => {
-                self.sent_code_hash(&factor, None, code)
-                    .map(|code_hash| Check::SentCode {
-                        code_hash,
-                        challenge_id: None,
-                    })
-            }
-            FactorKind::BackupCodes => None,
-        };
-        let invalid = || async {
-            self.audit(Audit::on_factor(
-                tenant,
-                actor,
-                meta,
-                &factor,
-                "factor.confirm",
-                "failure",
-            ))
-            .await?;
-            Err::<(Factor, Option<Vec<String>>), _>(ServiceError::InvalidCode)
-        };
+        let cx = self.factor_cx(tenant, meta);
+        let check = module(factor.kind).confirmation(&cx, &factor, Answer::Code(code), None)?;
+        let on_factor =
+            |outcome| Audit::on_factor(tenant, actor, meta, &factor, AuditAction::FactorConfirm, outcome);
         let Some(check) = check else {
-            return invalid().await;
+            self.audit(on_factor(AuditOutcome::Failure)).await?;
+            return Err(ServiceError::InvalidCode);
         };
         let backup_id = self.backup_factor_id(tenant, &user.id).await?;
-        let (codes, install) = self.new_backup_codes(tenant, &user.id, backup_id);
+        let (codes, install) = backup_codes::new_set(&cx, &user.id, backup_id);
         let installed = match self
             .store
-            .activate_factor(&factor.id, &check, &install, &rules, self.now())
+            .activate_factor(&factor.id, &check, &install, &rules, cx.now)
             .await?
         {
             ActivateOutcome::Activated { backup_installed } => backup_installed,
-            ActivateOutcome::Rejected => return invalid().await,
+            ActivateOutcome::Rejected => {
+                self.audit(on_factor(AuditOutcome::Failure)).await?;
+                return Err(ServiceError::InvalidCode);
+            }
             ActivateOutcome::NotPending => return Err(ServiceError::FactorNotPending),
             ActivateOutcome::Stale => {
-                self.audit(Audit::on_factor(
-                    tenant,
-                    actor,
-                    meta,
-                    &factor,
-                    "factor.confirm",
-                    "refused",
-                ))
-                .await?;
+                self.audit(on_factor(AuditOutcome::Refused)).await?;
                 return Err(ServiceError::MfaVerificationRequired);
             }
         };
-        self.after_activation(&user, &factor).await?;
+        self.after_activation(&cx, &user, &factor).await?;
         self.store.throttle_clear(&throttle_key(&factor)).await?;
         self.audit(Audit {
-            tenant,
-            actor,
-            meta,
-            user: Some(&user.id),
-            factor: Some(&factor.id),
-            action: "factor.confirm",
-            outcome: "success",
             detail: installed.then(|| "backup codes issued".into()),
+            ..on_factor(AuditOutcome::Success)
         })
         .await?;
         let active = self
@@ -720,10 +617,10 @@ impl App {
             if !factor.is_current(now) {
                 continue;
             }
-            let (remaining_codes, last_delivery) = match factor.kind {
-                FactorKind::BackupCodes => (Some(self.store.unused_backup_codes(&factor.id).await?), None),
-                FactorKind::Totp => (None, None),
-                FactorKind::Sms | FactorKind::EmailOtp => (None, self.store.last_delivery(&factor.id).await?),
+            let (remaining_codes, last_delivery) = match module(factor.kind).listing() {
+                Listing::Plain => (None, None),
+                Listing::RemainingCodes => (Some(self.store.unused_backup_codes(&factor.id).await?), None),
+                Listing::LastDelivery => (None, self.store.last_delivery(&factor.id).await?),
             };
             out.push(FactorSummary {
                 destination: self.masked_destination(&factor),
@@ -764,8 +661,8 @@ impl App {
             meta,
             user: Some(&user.id),
             factor: Some(factor_id),
-            action: "factor.delete",
-            outcome: "success",
+            action: AuditAction::FactorDelete,
+            outcome: AuditOutcome::Success,
             detail: None,
         })
         .await
@@ -786,7 +683,7 @@ impl App {
             return Err(ServiceError::MfaNotEnabled);
         }
         let id = self.backup_factor_id(tenant, &user.id).await?;
-        let (codes, install) = self.new_backup_codes(tenant, &user.id, id);
+        let (codes, install) = backup_codes::new_set(&self.factor_cx(tenant, meta), &user.id, id);
         let id = self
             .store
             .replace_backup_codes(&install, rules.keep_session.as_ref(), self.now())
@@ -797,8 +694,8 @@ impl App {
             meta,
             user: Some(&user.id),
             factor: Some(&id),
-            action: "backup_codes.regenerate",
-            outcome: "success",
+            action: AuditAction::BackupCodesRegenerate,
+            outcome: AuditOutcome::Success,
             detail: None,
         })
         .await?;
@@ -862,7 +759,7 @@ impl App {
                 .iter()
                 .filter(|f| match choice.kind {
                     Some(kind) => f.kind == kind,
-                    None => f.kind != FactorKind::BackupCodes,
+                    None => !f.kind.is_recovery(),
                 })
                 .collect();
             let selected = challenge
@@ -879,10 +776,10 @@ impl App {
         Ok((factor, then_enroll))
     }
 
-    /// Records the factor chosen for a sign-in challenge; for SMS and email it sends the code
-    /// (again: calling it twice is the resend, after the cooldown). Returns the challenge,
-    /// the factor, and when the challenge now expires (a sent code keeps it open as long as
-    /// the code lives, review item 11).
+    /// Records the factor chosen for a sign-in challenge; its kind may send a code (again:
+    /// calling it twice is the resend, after the cooldown). Returns the challenge, the
+    /// factor, and when the challenge now expires (a sent code keeps it open as long as the
+    /// code lives, review item 11).
     pub async fn select_factor(
         &self,
         tenant: &Tenant,
@@ -902,16 +799,17 @@ impl App {
         {
             return Err(ServiceError::InvalidChallenge);
         }
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        let cx = self.factor_cx(tenant, meta);
+        let send = self
+            .refusals_counted(
+                tenant,
+                module(factor.kind).begin_challenge(&cx, &user, &factor, &challenge),
+            )
+            .await?;
         let mut expires_at = challenge.expires_at;
-        match factor.kind {
-            FactorKind::Totp | FactorKind::BackupCodes => {}
-            FactorKind::Sms | FactorKind::EmailOtp => {
-                let user = self.get_user(&tenant.id, &challenge.user_id).await?;
-                let code_expires = self
-                    .send_code(tenant, &user, &factor, Some(&challenge), false, meta)
-                    .await?;
-                expires_at = expires_at.max(code_expires);
-            }
+        if let Some(issue) = send {
+            expires_at = expires_at.max(self.issue_code(tenant, &user, &factor, &issue, meta).await?);
         }
         Ok((challenge, factor, expires_at))
     }
@@ -985,49 +883,23 @@ impl App {
         let actor = Actor::SigningIn {
             user_id: challenge.user_id.clone(),
         };
-        // The code is checked here (pure computation); the store then decides, in one
+        let cx = self.factor_cx(tenant, meta);
+        let kind = module(factor.kind);
+        let answer = Answer::Code(code);
+        // The answer is checked here (pure computation); the store then decides, in one
         // transaction, whether the factor is locked, consumes the proof, and counts a
         // failure or forgets the earlier ones (`attempt_sign_in`).
         let mut issued_codes = None;
-        let proof = match (challenge.purpose, factor.kind) {
-            (ChallengePurpose::SignIn, FactorKind::Totp) => {
-                self.totp_step(tenant, &factor, code)?
-                    .map(|step| Proof::TotpStep {
-                        factor_id: factor.id.clone(),
-                        step,
-                    })
-            }
-            (ChallengePurpose::SignIn, FactorKind::BackupCodes) => {
-                backup::normalize(code).map(|n| Proof::BackupCode {
-                    factor_id: factor.id.clone(),
-                    code_hash: self.crypto.hasher.hash(
-                        HashPurpose::BackupCode,
-                        factor.id.as_str(),
-                        n.as_bytes(),
-                    ),
-                })
-            }
-            (ChallengePurpose::SignIn, FactorKind::Sms | FactorKind::EmailOtp) => self
-                .sent_code_hash(&factor, Some(&challenge.id), code)
-                .map(|code_hash| Proof::SentCode {
-                    factor_id: factor.id.clone(),
-                    code_hash,
-                }),
-            (ChallengePurpose::Enroll, kind) => {
-                let check = match kind {
-                    FactorKind::Totp => self.totp_step(tenant, &factor, code)?.map(Check::TotpStep),
-                    FactorKind::Sms | FactorKind::EmailOtp => self
-                        .sent_code_hash(&factor, Some(&challenge.id), code)
-                        .map(|code_hash| Check::SentCode {
-                            code_hash,
-                            challenge_id: Some(challenge.id.clone()),
-                        }),
-                    FactorKind::BackupCodes => None,
-                };
-                match check {
+        let (proof, action) = match challenge.purpose {
+            ChallengePurpose::SignIn => (
+                kind.proof(&cx, &factor, answer, &challenge.id)?,
+                kind.sign_in_action(),
+            ),
+            ChallengePurpose::Enroll => {
+                let proof = match kind.confirmation(&cx, &factor, answer, Some(&challenge.id))? {
                     Some(check) => {
                         let backup_id = self.backup_factor_id(tenant, &factor.user_id).await?;
-                        let (codes, backup) = self.new_backup_codes(tenant, &factor.user_id, backup_id);
+                        let (codes, backup) = backup_codes::new_set(&cx, &factor.user_id, backup_id);
                         issued_codes = Some(codes);
                         Some(Proof::Enrollment {
                             factor_id: factor.id.clone(),
@@ -1044,41 +916,30 @@ impl App {
                         })
                     }
                     None => None,
-                }
+                };
+                (proof, AuditAction::FactorConfirm)
             }
         };
         // Everything the attempt writes goes into one transaction: on success the factor's
         // failures forgotten (only this factor's, NIST SP 800-63B-4 §3.2.2), the audit
         // record and the new session; on failure the counted failure and its audit record.
         let user = self.get_user(&tenant.id, &challenge.user_id).await?;
-        let action = match (challenge.purpose, factor.kind) {
-            (ChallengePurpose::Enroll, _) => "factor.confirm",
-            (ChallengePurpose::SignIn, FactorKind::BackupCodes) => "backup_code.use",
-            (ChallengePurpose::SignIn, FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp) => {
-                "mfa.verify"
-            }
-        };
         let on_factor = |action, outcome| {
             self.audit_event(
                 Audit::on_factor(tenant, &actor, meta, &factor, action, outcome)
                     .with_detail(factor.kind.as_str()),
             )
         };
+        let method = kind.method(&factor);
         let mut amr = challenge.amr.clone();
-        amr.push(factor.kind.amr().to_owned());
-        let now = self.now();
+        amr.extend(amr_strings(&method.amr));
         let (session, tokens) = if then_enroll {
             (None, None)
         } else {
             let mut session_amr = amr.clone();
-            session_amr.push("mfa".to_owned());
-            let (session, refresh_hash, tokens) = self.new_session(
-                tenant,
-                &user,
-                session_amr,
-                factor.kind.acr_with_password(),
-                Some(now),
-            );
+            session_amr.push(Amr::Mfa.as_str().to_owned());
+            let (session, refresh_hash, tokens) =
+                self.new_session(tenant, &user, session_amr, method.aal.as_str(), Some(cx.now));
             (Some((session, refresh_hash)), Some(tokens))
         };
         let attempt = SignInAttempt {
@@ -1088,20 +949,20 @@ impl App {
             policy: tenant.settings.factor_throttle(),
             writes: SignInWrites {
                 clear_throttle: None,
-                audit: Some(on_factor(action, "success")),
+                audit: Some(on_factor(action, AuditOutcome::Success)),
                 session,
             },
-            on_failure: Some(on_factor("mfa.verify", "failure")),
+            on_failure: Some(on_factor(AuditAction::MfaVerify, AuditOutcome::Failure)),
             on_locked: Some(self.audit_event(Audit::on_factor(
                 tenant,
                 &actor,
                 meta,
                 &factor,
-                "mfa.attempt",
-                "locked",
+                AuditAction::MfaAttempt,
+                AuditOutcome::Locked,
             ))),
         };
-        let backup_installed = match self.store.attempt_sign_in(&attempt, now).await? {
+        let backup_installed = match self.store.attempt_sign_in(&attempt, cx.now).await? {
             AttemptOutcome::Completed { backup_installed } => {
                 if let Some(event) = &attempt.writes.audit {
                     log_audit(event);
@@ -1111,8 +972,15 @@ impl App {
             AttemptOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
             AttemptOutcome::Stale => {
                 self.audit(
-                    Audit::on_factor(tenant, &actor, meta, &factor, "factor.confirm", "refused")
-                        .with_detail("the user has enrolled since this challenge was issued"),
+                    Audit::on_factor(
+                        tenant,
+                        &actor,
+                        meta,
+                        &factor,
+                        AuditAction::FactorConfirm,
+                        AuditOutcome::Refused,
+                    )
+                    .with_detail("the user has enrolled since this challenge was issued"),
                 )
                 .await?;
                 return Err(ServiceError::ChallengeExpired);
@@ -1131,7 +999,7 @@ impl App {
             }
         };
         if challenge.purpose == ChallengePurpose::Enroll {
-            self.after_activation(&user, &factor).await?;
+            self.after_activation(&cx, &user, &factor).await?;
         }
         let Some(tokens) = tokens else {
             // Proven with a factor of a kind no longer allowed: enroll an allowed one now.
@@ -1171,8 +1039,8 @@ impl App {
             meta,
             user: Some(&user.id),
             factor: None,
-            action: "mfa.reset",
-            outcome: "success",
+            action: AuditAction::MfaReset,
+            outcome: AuditOutcome::Success,
             detail: Some(format!("{removed} factor(s) removed")),
         })
         .await?;
@@ -1199,13 +1067,4 @@ fn check_factor_name(raw: &str) -> ServiceResult<String> {
             message: "name must be 1 to 100 characters, without control, invisible or bidirectional-control characters".into(),
         }),
     }
-}
-
-fn qr_svg(data: &str) -> ServiceResult<String> {
-    let code =
-        qrcode::QrCode::new(data.as_bytes()).map_err(|e| ServiceError::Internal(format!("QR code: {e}")))?;
-    Ok(code
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(200, 200)
-        .build())
 }

@@ -4,8 +4,9 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod codes;
+pub mod factors;
 pub mod mfa;
-pub mod otp;
 pub mod sealed;
 pub mod tenants;
 

@@ -8,46 +8,80 @@
 use super::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::factor::Channel;
-use latchkey_core::hash::HashPurpose;
+use latchkey_core::hash::{HashPurpose, KeyedHasher};
 use latchkey_core::phone::mask_e164;
+use latchkey_core::rand::SecureRandom;
+use latchkey_core::seal::Keyring;
 use latchkey_store::model::{Factor, SealedColumn, User};
 use zeroize::Zeroizing;
 
 /// The `meta` key recording that every legacy plaintext row has been sealed.
 const LEGACY_SEALED: &str = "destinations_sealed_v1";
 
+/// Seals `value` for `column` of row `row`.
+pub(crate) fn seal_text(
+    keyring: &Keyring,
+    rng: &dyn SecureRandom,
+    column: SealedColumn,
+    row: &str,
+    value: &str,
+) -> ServiceResult<String> {
+    keyring
+        .seal(value.as_bytes(), &column.aad(row), rng)
+        .map_err(|e| ServiceError::Internal(format!("cannot seal {column:?}: {e}")))
+}
+
+/// Opens a value sealed by [`seal_text`].
+pub(crate) fn open_text(
+    keyring: &Keyring,
+    column: SealedColumn,
+    row: &str,
+    sealed: &str,
+) -> ServiceResult<Zeroizing<String>> {
+    let bytes = keyring
+        .open(sealed, &column.aad(row))
+        .map_err(|e| ServiceError::Internal(format!("cannot open {column:?} of {row}: {e}")))?;
+    String::from_utf8(bytes.to_vec())
+        .map(Zeroizing::new)
+        .map_err(|_| ServiceError::Internal(format!("{column:?} of {row} is not text")))
+}
+
+/// The keyed hash a destination (E.164 number or email address) is looked up and
+/// rate-limited by.
+pub(crate) fn destination_hash(hasher: &KeyedHasher, value: &str) -> String {
+    hasher.hash(HashPurpose::Destination, "", value.as_bytes())
+}
+
+/// A factor's destination, opened.
+pub(crate) fn factor_destination(keyring: &Keyring, factor: &Factor) -> ServiceResult<Zeroizing<String>> {
+    let sealed = factor
+        .destination_sealed
+        .as_deref()
+        .ok_or_else(|| ServiceError::Internal("factor without a destination".into()))?;
+    open_text(
+        keyring,
+        SealedColumn::FactorDestination,
+        factor.id.as_str(),
+        sealed,
+    )
+}
+
 impl App {
-    /// Seals `value` for `column` of row `row`.
     pub(super) fn seal_text(&self, column: SealedColumn, row: &str, value: &str) -> ServiceResult<String> {
-        self.crypto
-            .keyring
-            .seal(value.as_bytes(), &column.aad(row), self.rng.as_ref())
-            .map_err(|e| ServiceError::Internal(format!("cannot seal {column:?}: {e}")))
+        seal_text(&self.crypto.keyring, self.rng.as_ref(), column, row, value)
     }
 
-    /// Opens a value sealed by [`App::seal_text`].
     pub(crate) fn open_text(
         &self,
         column: SealedColumn,
         row: &str,
         sealed: &str,
     ) -> ServiceResult<Zeroizing<String>> {
-        let bytes = self
-            .crypto
-            .keyring
-            .open(sealed, &column.aad(row))
-            .map_err(|e| ServiceError::Internal(format!("cannot open {column:?} of {row}: {e}")))?;
-        String::from_utf8(bytes.to_vec())
-            .map(Zeroizing::new)
-            .map_err(|_| ServiceError::Internal(format!("{column:?} of {row} is not text")))
+        open_text(&self.crypto.keyring, column, row, sealed)
     }
 
-    /// The keyed hash a destination (E.164 number or email address) is looked up and
-    /// rate-limited by.
     pub(super) fn destination_hash(&self, value: &str) -> String {
-        self.crypto
-            .hasher
-            .hash(HashPurpose::Destination, "", value.as_bytes())
+        destination_hash(&self.crypto.hasher, value)
     }
 
     /// A user's phone number (E.164), opened; `None` without one. A value that cannot be
@@ -65,11 +99,7 @@ impl App {
 
     /// Where a factor's codes go, opened.
     pub(super) fn factor_destination(&self, factor: &Factor) -> ServiceResult<Zeroizing<String>> {
-        let sealed = factor
-            .destination_sealed
-            .as_deref()
-            .ok_or_else(|| ServiceError::Internal("factor without a destination".into()))?;
-        self.open_text(SealedColumn::FactorDestination, factor.id.as_str(), sealed)
+        factor_destination(&self.crypto.keyring, factor)
     }
 
     /// A factor's destination, masked for display (`+1***2671`, `a***@example.com`).

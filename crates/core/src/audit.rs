@@ -1,0 +1,121 @@
+//! The audit log's vocabulary: one closed enum of actions and one of outcomes. This is the
+//! event catalogue: the audit log records them today, and webhooks and metrics will fan out
+//! from the same values. The string forms are stable: they are stored and shown by the admin
+//! API.
+
+/// Something that happened to a user's factors or sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// An enrollment started (a factor is pending).
+    FactorEnroll,
+    /// A pending factor was confirmed (or its confirmation failed).
+    FactorConfirm,
+    /// An admin created a factor already confirmed.
+    FactorCreateConfirmed,
+    /// A factor was removed.
+    FactorDelete,
+    /// A second factor was verified at sign-in (or failed).
+    MfaVerify,
+    /// An attempt met a locked factor.
+    MfaAttempt,
+    /// A backup code was used at sign-in.
+    BackupCodeUse,
+    /// The backup codes were replaced.
+    BackupCodesRegenerate,
+    /// An admin removed every factor of a user.
+    MfaReset,
+    /// A code was queued for sending, or refused.
+    CodeSend,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 10] = [
+        AuditAction::FactorEnroll,
+        AuditAction::FactorConfirm,
+        AuditAction::FactorCreateConfirmed,
+        AuditAction::FactorDelete,
+        AuditAction::MfaVerify,
+        AuditAction::MfaAttempt,
+        AuditAction::BackupCodeUse,
+        AuditAction::BackupCodesRegenerate,
+        AuditAction::MfaReset,
+        AuditAction::CodeSend,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::FactorEnroll => "factor.enroll",
+            AuditAction::FactorConfirm => "factor.confirm",
+            AuditAction::FactorCreateConfirmed => "factor.create_confirmed",
+            AuditAction::FactorDelete => "factor.delete",
+            AuditAction::MfaVerify => "mfa.verify",
+            AuditAction::MfaAttempt => "mfa.attempt",
+            AuditAction::BackupCodeUse => "backup_code.use",
+            AuditAction::BackupCodesRegenerate => "backup_codes.regenerate",
+            AuditAction::MfaReset => "mfa.reset",
+            AuditAction::CodeSend => "code.send",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditOutcome {
+    Success,
+    Failure,
+    /// Refused without trying: a locked factor.
+    Locked,
+    /// Started, awaiting confirmation.
+    Pending,
+    /// Accepted for delivery.
+    Queued,
+    /// Refused by a rule (a send limit, a stale challenge, a step-up).
+    Refused,
+}
+
+impl AuditOutcome {
+    pub const ALL: [AuditOutcome; 6] = [
+        AuditOutcome::Success,
+        AuditOutcome::Failure,
+        AuditOutcome::Locked,
+        AuditOutcome::Pending,
+        AuditOutcome::Queued,
+        AuditOutcome::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+            AuditOutcome::Locked => "locked",
+            AuditOutcome::Pending => "pending",
+            AuditOutcome::Queued => "queued",
+            AuditOutcome::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for a in AuditAction::ALL {
+            assert!(seen.insert(a.as_str()), "{a:?}");
+            assert_eq!(AuditAction::parse(a.as_str()), Some(a));
+        }
+        for o in AuditOutcome::ALL {
+            assert_eq!(AuditOutcome::parse(o.as_str()), Some(o));
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! One module per factor kind, each with the same verbs: begin an enrollment, say what
+//! confirms it, begin a sign-in challenge, say what an answer proves, and name the
+//! authentication method a proof is. [`module`] is the one place a kind is mapped to its
+//! module; the kind-independent flow (who may act, throttling, the attempt transaction,
+//! audit, sessions) is in `service/mfa.rs`.
+//!
+//! Modules compute and never touch the store, the network or the clock themselves: they get
+//! a [`Cx`] (keys, hasher, randomness, the time, the tenant) and return what to store or
+//! send, which the flow then does. So each is unit-tested on its own, and adding a kind is
+//! one new module here plus its row in core's kind table (see docs/architecture.md, "Adding
+//! a factor kind").
+
+pub mod backup_codes;
+pub mod sent_code;
+pub mod totp;
+
+use super::mfa::EnrollDetails;
+use super::ServiceResult;
+use latchkey_core::assurance::Method;
+use latchkey_core::audit::AuditAction;
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::factor::FactorKind;
+use latchkey_core::hash::KeyedHasher;
+use latchkey_core::ids::ChallengeId;
+use latchkey_core::rand::SecureRandom;
+use latchkey_core::seal::Keyring;
+use latchkey_store::model::{Challenge, Check, CodeIssue, Factor, Proof, Tenant, User};
+
+/// What a user answers a factor with.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// A code typed in: from an authenticator app, a message, or a backup code.
+    Code(&'a str),
+}
+
+/// What a kind module may use. No store and no network: a module says what to store or
+/// send, and the flow in `mfa.rs` does it.
+pub struct Cx<'a> {
+    pub keyring: &'a Keyring,
+    pub hasher: &'a KeyedHasher,
+    pub rng: &'a dyn SecureRandom,
+    /// The server clock's reading for this request (modules never read a clock).
+    pub now: UnixMillis,
+    pub tenant: &'a Tenant,
+    /// The issuer authenticator apps show (no colon).
+    pub issuer: String,
+    /// The name messages show.
+    pub app_name: String,
+    /// The client address, for per-address send limits.
+    pub ip: Option<&'a str>,
+}
+
+/// What starting an enrollment asks for, checked by the flow (a valid name).
+pub struct NewFactor<'a> {
+    /// For SMS: the number to enroll.
+    pub phone_number: Option<&'a str>,
+    /// The account's own phone number (opened), used when `phone_number` is absent.
+    pub account_phone: Option<&'a str>,
+}
+
+/// A started enrollment, for the flow to store.
+pub struct Begun {
+    /// The pending factor.
+    pub factor: Factor,
+    /// What the user sees once (a TOTP secret, the masked destination of a code).
+    pub details: EnrollDetails,
+    /// A code to send; it is stored with the factor in one transaction.
+    pub send: Option<CodeIssue>,
+}
+
+/// What a factor listing shows beyond the common fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Plain,
+    /// How many codes are left unused.
+    RemainingCodes,
+    /// The latest message sent for the factor.
+    LastDelivery,
+}
+
+/// The verbs every factor kind answers.
+pub trait FactorModule: Sync {
+    /// Starts enrolling `factor` (pending; its common fields set) for `user`, for a
+    /// challenge's forced enrollment when `challenge` is given.
+    fn begin_enrollment(
+        &self,
+        cx: &Cx<'_>,
+        user: &User,
+        factor: Factor,
+        request: &NewFactor<'_>,
+        challenge: Option<&ChallengeId>,
+    ) -> ServiceResult<Begun>;
+
+    /// What confirms pending `factor` with `answer` (the store consumes it when it activates
+    /// the factor), or `None` when the answer is wrong.
+    fn confirmation(
+        &self,
+        cx: &Cx<'_>,
+        factor: &Factor,
+        answer: Answer<'_>,
+        challenge: Option<&ChallengeId>,
+    ) -> ServiceResult<Option<Check>>;
+
+    /// What choosing `factor` for a sign-in challenge does: a code to send, or nothing.
+    fn begin_challenge(
+        &self,
+        cx: &Cx<'_>,
+        user: &User,
+        factor: &Factor,
+        challenge: &Challenge,
+    ) -> ServiceResult<Option<CodeIssue>>;
+
+    /// What `answer` proves for `factor` on `challenge` (consumed by the store with the
+    /// challenge), or `None` when it is wrong.
+    fn proof(
+        &self,
+        cx: &Cx<'_>,
+        factor: &Factor,
+        answer: Answer<'_>,
+        challenge: &ChallengeId,
+    ) -> ServiceResult<Option<Proof>>;
+
+    /// The authentication method a proof with `factor` is.
+    fn method(&self, factor: &Factor) -> Method;
+
+    /// The keyed hash of the phone number a confirmed `factor` proves the user owns.
+    fn proves_phone(&self, _cx: &Cx<'_>, _factor: &Factor) -> ServiceResult<Option<String>> {
+        Ok(None)
+    }
+
+    /// The audit action of a successful sign-in proof.
+    fn sign_in_action(&self) -> AuditAction {
+        AuditAction::MfaVerify
+    }
+
+    /// What a listing of the factor adds.
+    fn listing(&self) -> Listing {
+        Listing::Plain
+    }
+}
+
+/// The module of each kind: the one place a kind is mapped to its code.
+pub fn module(kind: FactorKind) -> &'static dyn FactorModule {
+    match kind {
+        FactorKind::Totp => &totp::Totp,
+        FactorKind::BackupCodes => &backup_codes::BackupCodes,
+        FactorKind::Sms => &sent_code::SMS,
+        FactorKind::EmailOtp => &sent_code::EMAIL,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A [`Cx`] for unit tests: fresh keys, a fixed time.
+
+    use super::*;
+    use latchkey_core::rand::OsRandom;
+    use latchkey_core::seal::MasterKey;
+    use latchkey_core::settings::TenantSettings;
+
+    pub struct Fixture {
+        pub keyring: Keyring,
+        pub hasher: KeyedHasher,
+        pub tenant: Tenant,
+    }
+
+    pub const NOW: UnixMillis = 1_800_000_000_000;
+
+    impl Fixture {
+        pub fn new() -> Self {
+            Self {
+                keyring: Keyring::new(MasterKey::generate(&OsRandom), Vec::new()),
+                hasher: KeyedHasher::new(zeroize::Zeroizing::new(vec![7; 32])),
+                tenant: Tenant {
+                    id: latchkey_core::ids::TenantId::generate(NOW, &OsRandom),
+                    name: "Acme".into(),
+                    settings: TenantSettings::default(),
+                    created_at: NOW,
+                },
+            }
+        }
+
+        pub fn cx(&self, now: UnixMillis) -> Cx<'_> {
+            Cx {
+                keyring: &self.keyring,
+                hasher: &self.hasher,
+                rng: &OsRandom,
+                now,
+                tenant: &self.tenant,
+                issuer: "Acme".into(),
+                app_name: "Acme".into(),
+                ip: Some("192.0.2.1"),
+            }
+        }
+
+        pub fn user(&self) -> User {
+            User {
+                id: latchkey_core::ids::UserId::generate(NOW, &OsRandom),
+                tenant_id: self.tenant.id.clone(),
+                email: latchkey_core::email::Email::parse("alice@example.com").unwrap(),
+                password_hash: String::new(),
+                name: None,
+                phone_sealed: None,
+                phone_hash: None,
+                phone_verified_at: None,
+                created_at: NOW,
+                updated_at: NOW,
+            }
+        }
+
+        /// A pending factor of `kind` for `user`, its common fields set as the flow sets them.
+        pub fn pending(&self, user: &User, kind: FactorKind) -> Factor {
+            Factor {
+                id: latchkey_core::ids::FactorId::generate(NOW, &OsRandom),
+                tenant_id: self.tenant.id.clone(),
+                user_id: user.id.clone(),
+                kind,
+                name: None,
+                status: latchkey_core::factor::FactorStatus::Pending,
+                secret_sealed: None,
+                last_step: None,
+                destination_sealed: None,
+                enrolled_by: None,
+                algorithm: None,
+                created_at: NOW,
+                expires_at: Some(NOW + 600_000),
+                confirmed_at: None,
+                last_used_at: None,
+            }
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Codes sent by SMS or email (one module, parameterised by channel): the destination and
+//! its policy, the code and its message, and recognising a code that comes back.
+//!
+//! A code is six digits from the CSPRNG, stored only as a keyed hash bound to its factor and
+//! challenge, living as long as the tenant says (at most 10 minutes, NIST SP 800-63B-4
+//! §3.1.3.2). What to send is a [`CodeIssue`]: the code, its sealed message for the outbox,
+//! and every send limit to count, which the store writes in one transaction or not at all.
+//! SMS is a restricted authenticator (§3.1.3.3) and a target of SMS pumping: a destination
+//! is checked against the tenant's country list and risky number classes at enrollment and
+//! again at every send.
+
+use super::{Answer, Begun, Cx, FactorModule, Listing, NewFactor};
+use crate::service::mfa::EnrollDetails;
+use crate::service::sealed::{destination_hash, factor_destination, seal_text};
+use crate::service::{ServiceError, ServiceResult};
+use latchkey_core::assurance::Method;
+use latchkey_core::factor::Channel;
+use latchkey_core::hash::HashPurpose;
+use latchkey_core::ids::ChallengeId;
+use latchkey_core::otp;
+use latchkey_core::phone::Phone;
+use latchkey_store::model::{
+    Challenge, Check, CodeIssue, DeliveryStatus, Factor, OtpCode, OutboxMessage, Proof, SealedColumn,
+    SendLimit, User,
+};
+
+/// Codes sent through one channel.
+pub struct SentCode {
+    channel: Channel,
+}
+
+pub const SMS: SentCode = SentCode {
+    channel: Channel::Sms,
+};
+pub const EMAIL: SentCode = SentCode {
+    channel: Channel::Email,
+};
+
+impl FactorModule for SentCode {
+    fn begin_enrollment(
+        &self,
+        cx: &Cx<'_>,
+        user: &User,
+        factor: Factor,
+        request: &NewFactor<'_>,
+        challenge: Option<&ChallengeId>,
+    ) -> ServiceResult<Begun> {
+        let (destination, masked) = match self.channel {
+            Channel::Sms => {
+                // Without a number, the account's own (nauth-sms-mfa.txt relies on it); the
+                // enrollment code proves it either way.
+                let phone = sms_destination(cx, request.phone_number.or(request.account_phone))?;
+                (phone.e164().to_owned(), phone.masked())
+            }
+            Channel::Email => (user.email.to_string(), user.email.masked()),
+        };
+        let factor = Factor {
+            destination_sealed: Some(seal_text(
+                cx.keyring,
+                cx.rng,
+                SealedColumn::FactorDestination,
+                factor.id.as_str(),
+                &destination,
+            )?),
+            ..factor
+        };
+        let send = self.issue(cx, user, &factor, &destination, challenge, true)?;
+        Ok(Begun {
+            factor,
+            details: EnrollDetails::Sent {
+                channel: self.channel,
+                destination: masked,
+            },
+            send: Some(send),
+        })
+    }
+
+    fn confirmation(
+        &self,
+        cx: &Cx<'_>,
+        factor: &Factor,
+        answer: Answer<'_>,
+        challenge: Option<&ChallengeId>,
+    ) -> ServiceResult<Option<Check>> {
+        let Answer::Code(code) = answer;
+        Ok(
+            code_hash(cx, factor, challenge, code).map(|code_hash| Check::SentCode {
+                code_hash,
+                challenge_id: challenge.cloned(),
+            }),
+        )
+    }
+
+    fn begin_challenge(
+        &self,
+        cx: &Cx<'_>,
+        user: &User,
+        factor: &Factor,
+        challenge: &Challenge,
+    ) -> ServiceResult<Option<CodeIssue>> {
+        let destination = factor_destination(cx.keyring, factor)?;
+        if self.channel == Channel::Sms {
+            // The policy may have changed since enrollment: checked at every send.
+            sms_policy(cx, &Phone::from_trusted(&destination))?;
+        }
+        self.issue(cx, user, factor, &destination, Some(&challenge.id), false)
+            .map(Some)
+    }
+
+    fn proof(
+        &self,
+        cx: &Cx<'_>,
+        factor: &Factor,
+        answer: Answer<'_>,
+        challenge: &ChallengeId,
+    ) -> ServiceResult<Option<Proof>> {
+        let Answer::Code(code) = answer;
+        Ok(
+            code_hash(cx, factor, Some(challenge), code).map(|code_hash| Proof::SentCode {
+                factor_id: factor.id.clone(),
+                code_hash,
+            }),
+        )
+    }
+
+    fn method(&self, factor: &Factor) -> Method {
+        Method {
+            amr: vec![factor.kind.amr()],
+            aal: factor.kind.acr_with_password(),
+        }
+    }
+
+    fn proves_phone(&self, cx: &Cx<'_>, factor: &Factor) -> ServiceResult<Option<String>> {
+        Ok(match self.channel {
+            Channel::Sms => Some(destination_hash(
+                cx.hasher,
+                &factor_destination(cx.keyring, factor)?,
+            )),
+            Channel::Email => None,
+        })
+    }
+
+    fn listing(&self) -> Listing {
+        Listing::LastDelivery
+    }
+}
+
+impl SentCode {
+    /// Everything sending a code to `destination` for `factor` writes, for the store to do
+    /// in one transaction: the code (as a keyed hash) bound to `challenge` (or to the
+    /// enrollment), its sealed message, the send limits to count, the resend cooldown, and
+    /// statistics; with the factor itself when `new_factor`.
+    fn issue(
+        &self,
+        cx: &Cx<'_>,
+        user: &User,
+        factor: &Factor,
+        destination: &str,
+        challenge: Option<&ChallengeId>,
+        new_factor: bool,
+    ) -> ServiceResult<CodeIssue> {
+        let (tenant, s, now) = (cx.tenant, &cx.tenant.settings, cx.now);
+        let channel = self.channel;
+        // Limits count by the keyed hash: the destination itself is never a key in the database.
+        let destination_key = destination_hash(cx.hasher, destination);
+        let expiry_secs = s.otp_expiry_secs(channel);
+        let code = otp::generate(cx.rng);
+        let code_hash = code_hash(cx, factor, challenge, &code)
+            .ok_or_else(|| ServiceError::Internal("generated code is malformed".into()))?;
+        let minutes = expiry_secs.div_ceil(60);
+        let app_name = cx.app_name.as_str();
+        let payload = match channel {
+            Channel::Sms => {
+                serde_json::json!({ "body": otp::render(&s.sms_template, &code, app_name, minutes, false) })
+            }
+            Channel::Email => serde_json::json!({
+                "subject": otp::render(&s.email_subject_template, &code, app_name, minutes, false),
+                "text": otp::render(&s.email_text_template, &code, app_name, minutes, false),
+                "html": otp::render(&s.email_html_template, &code, app_name, minutes, true),
+            }),
+        };
+        let message_id = format!("msg_{}", latchkey_core::ids::ulid(now, cx.rng));
+        let payload_bytes = zeroize::Zeroizing::new(payload.to_string().into_bytes());
+        let payload_sealed = cx
+            .keyring
+            .seal(
+                &payload_bytes,
+                &SealedColumn::OutboxPayload.aad(&message_id),
+                cx.rng,
+            )
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let expires_at = now + i64::try_from(expiry_secs).unwrap_or(600) * 1000;
+        let destination_sealed = seal_text(
+            cx.keyring,
+            cx.rng,
+            SealedColumn::OutboxDestination,
+            &message_id,
+            destination,
+        )?;
+        let l = &s.send_limits;
+        let mut limits = vec![
+            limit("destination_hourly", &destination_key, 3600, l.destination_hourly),
+            limit("destination_daily", &destination_key, 86_400, l.destination_daily),
+            limit("user_hourly", user.id.as_str(), 3600, l.user_hourly),
+            limit("user_daily", user.id.as_str(), 86_400, l.user_daily),
+            limit("tenant_hourly", tenant.id.as_str(), 3600, l.tenant_hourly),
+            limit("tenant_daily", tenant.id.as_str(), 86_400, l.tenant_daily),
+        ];
+        if let Some(ip) = cx.ip {
+            limits.push(limit("ip_hourly", ip, 3600, l.ip_hourly));
+            limits.push(limit("ip_daily", ip, 86_400, l.ip_daily));
+        }
+        let cooldown_key = match challenge {
+            Some(c) => format!("chl:{c}:{}", factor.id),
+            None => format!("enroll:{}:{}", user.id, factor.kind.as_str()),
+        };
+        let mut stats = vec![("codes_issued", channel.as_str().to_owned())];
+        if channel == Channel::Sms {
+            let region = Phone::from_trusted(destination)
+                .region()
+                .unwrap_or("unknown")
+                .to_owned();
+            stats.push(("sms_by_country", region));
+        }
+        Ok(CodeIssue {
+            tenant_id: tenant.id.clone(),
+            new_factor: new_factor.then(|| factor.clone()),
+            code: OtpCode {
+                id: format!("otp_{}", latchkey_core::ids::ulid(now, cx.rng)),
+                factor_id: factor.id.clone(),
+                challenge_id: challenge.cloned(),
+                code_hash,
+                created_at: now,
+                expires_at,
+            },
+            message: OutboxMessage {
+                id: message_id,
+                tenant_id: tenant.id.clone(),
+                user_id: user.id.clone(),
+                factor_id: factor.id.clone(),
+                channel,
+                destination_sealed,
+                payload_sealed,
+                status: DeliveryStatus::Queued,
+                attempts: 0,
+                next_attempt_at: now,
+                locked_until: None,
+                expires_at,
+                last_error: None,
+                provider: None,
+                provider_message_id: None,
+                created_at: now,
+                updated_at: now,
+            },
+            limits,
+            cooldown_key,
+            cooldown_secs: i64::try_from(s.otp_resend_cooldown_secs).unwrap_or(60),
+            stats,
+        })
+    }
+}
+
+/// Parses an SMS destination and checks it against the tenant's policy.
+pub fn sms_destination(cx: &Cx<'_>, raw: Option<&str>) -> ServiceResult<Phone> {
+    let raw = raw.ok_or_else(|| ServiceError::InvalidInput {
+        code: "invalid_phone_number",
+        message: "phone_number is required for an sms factor".into(),
+    })?;
+    let phone = Phone::parse(raw).map_err(|e| ServiceError::InvalidInput {
+        code: "invalid_phone_number",
+        message: e.to_string(),
+    })?;
+    sms_policy(cx, &phone)?;
+    Ok(phone)
+}
+
+/// The tenant's SMS destination policy: the country list, then the risky number classes
+/// (satellite, international networks, premium rate…: SMS pumping, SECURITY.md tests 19 and
+/// 76), refused unless allowed by name. The flow counts each refusal by reason.
+fn sms_policy(cx: &Cx<'_>, phone: &Phone) -> ServiceResult<()> {
+    let s = &cx.tenant.settings;
+    if !s.sms_region_allowed(phone.region()) {
+        return Err(ServiceError::CountryNotAllowed);
+    }
+    match phone.risk() {
+        Some(class) if !s.sms_number_class_allowed(Some(class)) => {
+            Err(ServiceError::NumberTypeNotAllowed(class))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The keyed hash a sent code is stored under, bound to its factor and challenge; `None` for
+/// anything that is not six ASCII digits.
+fn code_hash(cx: &Cx<'_>, factor: &Factor, challenge: Option<&ChallengeId>, code: &str) -> Option<String> {
+    if !otp::well_formed(code) {
+        return None;
+    }
+    let context = format!("{}:{}", factor.id, challenge.map(|c| c.as_str()).unwrap_or(""));
+    Some(
+        cx.hasher
+            .hash(HashPurpose::OneTimeCode, &context, code.as_bytes()),
+    )
+}
+
+fn limit(scope: &'static str, subject: &str, window_secs: i64, limit: u32) -> SendLimit {
+    SendLimit {
+        scope,
+        subject: subject.to_owned(),
+        window_secs,
+        limit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::factors::testing::{Fixture, NOW};
+    use crate::service::sealed::open_text;
+    use latchkey_core::factor::FactorKind;
+
+    fn request(phone: Option<&str>) -> NewFactor<'_> {
+        NewFactor {
+            phone_number: phone,
+            account_phone: Some("+14155550100"),
+        }
+    }
+
+    #[test]
+    fn an_sms_enrollment_seals_its_number_and_sends_one_bound_code() {
+        let fx = Fixture::new();
+        let cx = fx.cx(NOW);
+        let user = fx.user();
+        let begun = SMS
+            .begin_enrollment(
+                &cx,
+                &user,
+                fx.pending(&user, FactorKind::Sms),
+                &request(Some("+1 415 555 2671")),
+                None,
+            )
+            .unwrap();
+        let sealed = begun.factor.destination_sealed.clone().unwrap();
+        assert!(!sealed.contains("4155552671"));
+        let issue = begun.send.unwrap();
+        assert!(issue.new_factor.is_some());
+        assert_eq!(issue.code.challenge_id, None);
+        assert!(!issue.message.destination_sealed.contains("4155552671"));
+        assert!(issue.limits.iter().all(|l| !l.subject.contains("4155552671")));
+        assert!(issue.limits.iter().any(|l| l.scope == "ip_daily"));
+        // The code in the (sealed) message confirms the factor, and only for the enrollment.
+        let payload = open_text(
+            cx.keyring,
+            SealedColumn::OutboxPayload,
+            &issue.message.id,
+            &issue.message.payload_sealed,
+        )
+        .unwrap();
+        let code: String = payload.chars().filter(char::is_ascii_digit).take(6).collect();
+        let check = SMS
+            .confirmation(&cx, &begun.factor, Answer::Code(&code), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            check,
+            Check::SentCode {
+                code_hash: issue.code.code_hash.clone(),
+                challenge_id: None
+            }
+        );
+        let chl = ChallengeId::generate(NOW, &latchkey_core::rand::OsRandom);
+        let elsewhere = SMS.proof(&cx, &begun.factor, Answer::Code(&code), &chl).unwrap();
+        assert_ne!(
+            elsewhere,
+            Some(Proof::SentCode {
+                factor_id: begun.factor.id.clone(),
+                code_hash: issue.code.code_hash
+            }),
+            "bound to the enrollment, not to a challenge"
+        );
+        assert_eq!(
+            SMS.proves_phone(&cx, &begun.factor).unwrap(),
+            Some(destination_hash(cx.hasher, "+14155552671"))
+        );
+    }
+
+    #[test]
+    fn the_account_phone_is_used_and_policy_refuses_before_anything_is_sent() {
+        let mut fx = Fixture::new();
+        let user = fx.user();
+        let begun = SMS
+            .begin_enrollment(
+                &fx.cx(NOW),
+                &user,
+                fx.pending(&user, FactorKind::Sms),
+                &request(None),
+                None,
+            )
+            .unwrap();
+        assert!(
+            matches!(begun.details, EnrollDetails::Sent { ref destination, .. } if destination == "+1***0100")
+        );
+        fx.tenant.settings.sms_allowed_countries = Some(vec!["GB".into()]);
+        let refused = SMS.begin_enrollment(
+            &fx.cx(NOW),
+            &user,
+            fx.pending(&user, FactorKind::Sms),
+            &request(Some("+14155552671")),
+            None,
+        );
+        assert!(matches!(refused, Err(ServiceError::CountryNotAllowed)));
+        let satellite = SMS.begin_enrollment(
+            &Fixture::new().cx(NOW),
+            &user,
+            fx.pending(&user, FactorKind::Sms),
+            &request(Some("+881612345678")),
+            None,
+        );
+        assert!(
+            matches!(satellite, Err(ServiceError::NumberTypeNotAllowed(_))),
+            "{:?}",
+            satellite.err()
+        );
+    }
+
+    #[test]
+    fn codes_must_be_six_ascii_digits() {
+        let fx = Fixture::new();
+        let cx = fx.cx(NOW);
+        let user = fx.user();
+        let f = fx.pending(&user, FactorKind::EmailOtp);
+        for bad in ["12345", "1234567", "１２３４５６", "12 456", ""] {
+            assert_eq!(
+                EMAIL.confirmation(&cx, &f, Answer::Code(bad), None).unwrap(),
+                None,
+                "{bad:?}"
+            );
+        }
+    }
+}
