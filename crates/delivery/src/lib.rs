@@ -16,6 +16,7 @@ pub mod config;
 pub mod console;
 mod http;
 pub mod outbound;
+pub mod providers;
 pub mod smtp;
 pub mod sns;
 pub mod twilio;

@@ -62,9 +62,9 @@ pub struct Config {
     /// (other tenants show their own name).
     pub totp_issuer: String,
     /// Server-wide SMS provider for tenants without their own (JSON, as the admin API takes).
-    pub sms_provider: Option<crate::outbox::SmsProviders>,
+    pub sms_provider: Option<latchkey_delivery::providers::SmsProviders>,
     /// Server-wide email provider for tenants without their own.
-    pub email_provider: Option<crate::outbox::EmailProviders>,
+    pub email_provider: Option<latchkey_delivery::providers::EmailProviders>,
     /// The longest a single provider call may take.
     pub delivery_timeout_secs: u64,
     /// Attempts per message before it is abandoned.
@@ -464,14 +464,18 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
         },
         // Destinations are checked in `check`, once `allow_private_destinations` is known
         // whichever layer sets it.
-        "sms_provider" => match crate::outbox::parse_sms_providers(v, Destinations::AllowPrivate) {
-            Ok(p) => cfg.sms_provider = Some(p),
-            Err(problems) => fail(problems.join("; ")),
-        },
-        "email_provider" => match crate::outbox::parse_email_providers(v, Destinations::AllowPrivate) {
-            Ok(p) => cfg.email_provider = Some(p),
-            Err(problems) => fail(problems.join("; ")),
-        },
+        "sms_provider" => {
+            match latchkey_delivery::providers::parse_sms_providers(v, Destinations::AllowPrivate) {
+                Ok(p) => cfg.sms_provider = Some(p),
+                Err(problems) => fail(problems.join("; ")),
+            }
+        }
+        "email_provider" => {
+            match latchkey_delivery::providers::parse_email_providers(v, Destinations::AllowPrivate) {
+                Ok(p) => cfg.email_provider = Some(p),
+                Err(problems) => fail(problems.join("; ")),
+            }
+        }
         "delivery_timeout" => duration(v, &mut fail, |s| cfg.delivery_timeout_secs = s.clamp(1, 120)),
         "sqlite_synchronous" => match v {
             "full" => cfg.sqlite_synchronous_full = true,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod codes;
 pub mod factors;
 pub mod mfa;
+pub mod providers;
 pub mod sealed;
 pub mod tenants;
 

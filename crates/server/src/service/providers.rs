@@ -1,0 +1,128 @@
+//! Delivery providers as a tenant configures them: which SMS and email providers a tenant
+//! uses (its own, sealed in the database; else the server's; else the development console),
+//! and setting or clearing its own.
+
+use super::{ServiceError, ServiceResult};
+use crate::App;
+use latchkey_core::ids::TenantId;
+use latchkey_delivery::config::{EmailProviderConfig, SmsProviderConfig};
+use latchkey_delivery::providers::{
+    parse_email_providers, parse_sms_providers, EmailProviders, SmsProviders,
+};
+use latchkey_store::model::{SealedColumn, Tenant};
+use latchkey_store::provider_row_id;
+
+/// Where a tenant's configuration came from, for the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderSource {
+    Tenant,
+    Server,
+    Default,
+}
+
+impl ProviderSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderSource::Tenant => "tenant",
+            ProviderSource::Server => "server",
+            ProviderSource::Default => "default",
+        }
+    }
+}
+
+impl App {
+    /// The SMS providers a tenant uses, where they come from, and a version string that
+    /// changes whenever they do.
+    pub async fn sms_providers(
+        &self,
+        tenant: &TenantId,
+    ) -> ServiceResult<(SmsProviders, ProviderSource, String)> {
+        let default = SmsProviders {
+            primary: SmsProviderConfig::Console,
+            fallback: None,
+        };
+        self.providers(tenant, "sms", &self.config.sms_provider, default)
+            .await
+    }
+
+    pub async fn email_providers(
+        &self,
+        tenant: &TenantId,
+    ) -> ServiceResult<(EmailProviders, ProviderSource, String)> {
+        let default = EmailProviders {
+            primary: EmailProviderConfig::Console,
+        };
+        self.providers(tenant, "email", &self.config.email_provider, default)
+            .await
+    }
+
+    /// A channel's configuration: the tenant's own (sealed in the database), else the
+    /// server's, else the console default.
+    async fn providers<T: serde::de::DeserializeOwned + Clone>(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        server: &Option<T>,
+        default: T,
+    ) -> ServiceResult<(T, ProviderSource, String)> {
+        if let Some(sealed) = self.store.get_provider(tenant, channel).await? {
+            let aad = SealedColumn::ProviderConfig.aad(&provider_row_id(tenant, channel));
+            let plain =
+                self.crypto.keyring.open(&sealed, &aad).map_err(|e| {
+                    ServiceError::Internal(format!("cannot open {channel} provider config: {e}"))
+                })?;
+            let p = serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            return Ok((p, ProviderSource::Tenant, sealed));
+        }
+        match server {
+            Some(p) => Ok((p.clone(), ProviderSource::Server, "server".into())),
+            None => Ok((default, ProviderSource::Default, "default".into())),
+        }
+    }
+
+    /// Validates, seals and stores a tenant's SMS provider (and fallback).
+    pub async fn set_sms_provider(
+        &self,
+        tenant: &Tenant,
+        body: &serde_json::Value,
+    ) -> ServiceResult<SmsProviders> {
+        let parsed = parse_sms_providers(&body.to_string(), self.config.destinations())
+            .map_err(ServiceError::InvalidProvider)?;
+        let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.store_provider(tenant, "sms", &json).await?;
+        Ok(parsed)
+    }
+
+    pub async fn set_email_provider(
+        &self,
+        tenant: &Tenant,
+        body: &serde_json::Value,
+    ) -> ServiceResult<EmailProviders> {
+        let parsed = parse_email_providers(&body.to_string(), self.config.destinations())
+            .map_err(ServiceError::InvalidProvider)?;
+        let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.store_provider(tenant, "email", &json).await?;
+        Ok(parsed)
+    }
+
+    async fn store_provider(&self, tenant: &Tenant, channel: &str, json: &[u8]) -> ServiceResult<()> {
+        let json = zeroize::Zeroizing::new(json.to_vec());
+        let aad = latchkey_store::model::SealedColumn::ProviderConfig
+            .aad(&latchkey_store::provider_row_id(&tenant.id, channel));
+        let sealed = self
+            .crypto
+            .keyring
+            .seal(&json, &aad, self.rng.as_ref())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.store
+            .put_provider(&tenant.id, channel, &sealed, self.now())
+            .await?;
+        tracing::info!(tenant_id = %tenant.id, channel, "delivery provider configured");
+        Ok(())
+    }
+
+    pub async fn clear_provider(&self, tenant: &Tenant, channel: &str) -> ServiceResult<()> {
+        self.store.delete_provider(&tenant.id, channel).await?;
+        Ok(())
+    }
+}
