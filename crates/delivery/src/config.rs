@@ -2,8 +2,10 @@
 //! `/v1/admin/email-provider`) and as they are stored (sealed, as JSON). `redacted()` is the
 //! only form ever returned: secrets show their last four characters at most.
 
-use crate::outbound::{config_problem, Destinations, Outbound};
+pub use crate::options::{BuildError, BuildOptions};
+use crate::outbound::{config_problem, Destinations};
 use crate::smtp::SmtpEmail;
+pub use crate::smtp::SmtpTls;
 use crate::sns::{SnsSender, SnsSms};
 use crate::twilio::TwilioSms;
 use crate::vonage::VonageSms;
@@ -11,7 +13,6 @@ use crate::webhook::WebhookSms;
 use crate::{console, EmailSender, SmsSender};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// One SMS provider. The admin API's `fallback` wraps a second one of these.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,18 +65,6 @@ impl std::fmt::Debug for SmsProviderConfig {
     }
 }
 
-/// How an SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmtpTls {
-    /// Plain text (loopback relays and tests only).
-    None,
-    /// Upgrade with STARTTLS (required, not opportunistic).
-    Starttls,
-    /// Implicit TLS from the first byte (port 465).
-    Tls,
-}
-
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EmailProviderConfig {
@@ -118,50 +107,6 @@ impl EmailProviderConfig {
             EmailProviderConfig::Smtp { .. } => "smtp",
             EmailProviderConfig::Console => "console",
         }
-    }
-}
-
-/// What every sender is built with.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    /// The bound on one whole attempt: connecting, TLS, the request and the response.
-    pub(crate) timeout: Duration,
-    /// One connection pool for every HTTP provider built with these options, so senders
-    /// rebuilt per tenant or per message still reuse connections and TLS sessions. Its
-    /// resolver is `outbound`, so the two cannot disagree.
-    pub(crate) http: reqwest::Client,
-    /// Where connections may go, and the resolver that enforces it.
-    pub(crate) outbound: Outbound,
-}
-
-/// The HTTP client could not be set up (in practice: the system's TLS library failed to load).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the HTTP client for delivery: {0}")]
-pub struct BuildError(String);
-
-impl BuildOptions {
-    /// Options whose senders reach only the destinations `destinations` allows, resolved by
-    /// the system's resolver.
-    pub fn new(timeout: Duration, destinations: Destinations) -> Result<Self, BuildError> {
-        Self::with_outbound(timeout, Outbound::new(destinations))
-    }
-
-    /// Options over a resolver of the caller's (tests inject lookups this way).
-    pub fn with_outbound(timeout: Duration, outbound: Outbound) -> Result<Self, BuildError> {
-        let http = crate::http::client(&outbound).map_err(|e| BuildError(crate::http::error_chain(&e)))?;
-        Ok(Self {
-            timeout,
-            http,
-            outbound,
-        })
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    pub fn destinations(&self) -> Destinations {
-        self.outbound.destinations()
     }
 }
 
@@ -585,6 +530,7 @@ fn redact<T: Serialize>(config: &T, name: &str, secret_field: Option<&str>) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn debug_output_carries_no_secret() {

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod console;
 mod http;
+mod options;
 pub mod outbound;
 pub mod providers;
 pub mod smtp;
@@ -28,7 +29,7 @@ use outbound::Refused;
 use std::future::Future;
 use std::time::Duration;
 
-pub use config::{BuildError, BuildOptions};
+pub use options::{BuildError, BuildOptions};
 pub use outbound::Destinations;
 
 /// One SMS to send. `body` carries the code: senders never log it (except the console

@@ -21,7 +21,6 @@
 //! ([`crate::outbound`]) at each send, and lettre is handed the checked address, never the
 //! name, so DNS cannot answer differently between the check and the connection.
 
-use crate::config::SmtpTls;
 use crate::outbound::{Outbound, ResolveError};
 use crate::{bounded, refused, unreachable, BuildOptions, DeliveryError, EmailMessage, EmailSender, Sent};
 use async_trait::async_trait;
@@ -30,9 +29,22 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
+
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text (loopback relays and tests only).
+    None,
+    /// Upgrade with STARTTLS (required, not opportunistic).
+    Starttls,
+    /// Implicit TLS from the first byte (port 465).
+    Tls,
+}
 
 pub struct SmtpEmail {
     /// Checked at build time; an unparsable `from` is kept and reported by every send,
