@@ -1,17 +1,19 @@
 //! The SQL backends. Every store call is a transaction script in `scripts/`, written once
 //! against the small connection interface of `conn.rs`; `postgres.rs` runs the scripts on
 //! sqlx, `sqlite/` on rusqlite with a writer thread that commits in groups (see
-//! `sqlite/engine.rs` for why SQLite does not go through sqlx). The few statements that
-//! must differ are `conn::Dialect`'s methods, bulk seeding, the database's size and the
-//! migrations (SQL per dialect in `migrations/`, one runner). Both backends pass the same
-//! contract suite (`tests/contract/`). Nothing above this module asks which database it is
-//! talking to.
+//! `sqlite/engine.rs` for why SQLite does not go through sqlx). The store traits are
+//! implemented once, in `stores.rs`, over each backend's way to run a script. The few
+//! statements that must differ are `conn::Dialect`'s methods, bulk seeding, the database's
+//! size and the migrations (SQL per dialect in `migrations/`, one runner). Both backends
+//! pass the same contract suite (`tests/contract/`). Nothing above this module asks which
+//! database it is talking to.
 
 mod conn;
 mod postgres;
 mod rows;
 mod scripts;
 mod sqlite;
+mod stores;
 
 use crate::{DynStore, Result, StoreError};
 

@@ -13,6 +13,7 @@ use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLU
 use super::scripts::{
     audit, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
 };
+use super::stores::impl_stores;
 use super::{Migration, OpenOptions, Write};
 use crate::model::*;
 use crate::*;
@@ -229,277 +230,27 @@ macro_rules! undoable {
     }};
 }
 
-#[async_trait]
-impl TenantStore for PgStore {
-    async fn insert_tenant(&self, tenant: &Tenant) -> Result<()> {
-        pooled!(self, c => tenants::insert(c, tenant))
-    }
-    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
-        pooled!(self, c => tenants::get(c, id))
-    }
-    async fn update_tenant_settings(&self, tenant: &Tenant, now: UnixMillis) -> Result<bool> {
-        pooled!(self, c => tenants::update_settings(c, tenant, now))
-    }
-    async fn ensure_default_tenant(
-        &self,
-        tenant: &Tenant,
-        first_key: Option<&ApiKeyRecord>,
-    ) -> Result<(TenantId, bool)> {
-        in_tx!(self, c => tenants::ensure_default(c, tenant, first_key))
-    }
+/// How `impl_stores!` runs a script here: reads and single writes on the pool, several
+/// statements in a transaction (the borrowed inputs need no moving).
+macro_rules! run {
+    ($store:expr, read, $inputs:tt, $c:ident => $script:expr) => {
+        pooled!($store, $c => $script)
+    };
+    ($store:expr, long_read, $inputs:tt, $c:ident => $script:expr) => {
+        pooled!($store, $c => $script)
+    };
+    ($store:expr, write, $inputs:tt, $c:ident => $script:expr) => {
+        pooled!($store, $c => $script)
+    };
+    ($store:expr, tx, $inputs:tt, $c:ident => $script:expr) => {
+        in_tx!($store, $c => $script)
+    };
+    ($store:expr, undo, $inputs:tt, $c:ident => $script:expr) => {
+        undoable!($store, $c => $script)
+    };
 }
 
-#[async_trait]
-impl ApiKeyStore for PgStore {
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
-        pooled!(self, c => tenants::insert_api_key(c, key))
-    }
-    async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>> {
-        pooled!(self, c => tenants::find_api_key(c, key_hash))
-    }
-    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>> {
-        pooled!(self, c => tenants::list_api_keys(c, tenant))
-    }
-    async fn revoke_api_key(&self, id: &ApiKeyId, now: UnixMillis) -> Result<bool> {
-        pooled!(self, c => tenants::revoke_api_key(c, id, now))
-    }
-}
-
-#[async_trait]
-impl UserStore for PgStore {
-    async fn insert_user(&self, user: &User) -> Result<()> {
-        pooled!(self, c => users::insert(c, user))
-    }
-    async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>> {
-        pooled!(self, c => users::get(c, tenant, id))
-    }
-    async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<User>> {
-        pooled!(self, c => users::find_by_email(c, tenant, email))
-    }
-    async fn list_users(&self, tenant: &TenantId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>> {
-        pooled!(self, c => users::list(c, tenant, after, limit))
-    }
-    async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()> {
-        pooled!(self, c => users::set_phone_hash(c, user, hash))
-    }
-}
-
-#[async_trait]
-impl SessionStore for PgStore {
-    async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<()> {
-        in_tx!(self, c => sessions::insert(c, s, refresh_hash))
-    }
-    async fn get_session(&self, id: &SessionId) -> Result<Option<Session>> {
-        pooled!(self, c => sessions::get(c, id))
-    }
-    async fn rotate_refresh_token(
-        &self,
-        presented_hash: &str,
-        next_hash: &str,
-        now: UnixMillis,
-    ) -> Result<RotateOutcome> {
-        in_tx!(self, c => sessions::rotate(c, presented_hash, next_hash, now))
-    }
-    async fn revoke_session(&self, id: &SessionId, now: UnixMillis) -> Result<bool> {
-        pooled!(self, c => sessions::revoke(c, id, now))
-    }
-    async fn session_for_refresh(&self, hash: &str) -> Result<Option<Session>> {
-        pooled!(self, c => sessions::for_refresh(c, hash))
-    }
-}
-
-#[async_trait]
-impl ThrottleStore for PgStore {
-    async fn throttle_attempt(
-        &self,
-        key: &ThrottleKey,
-        policy: &ThrottlePolicy,
-        now: UnixMillis,
-    ) -> Result<ThrottleDecision> {
-        in_tx!(self, c => throttle::attempt(c, key, policy, now))
-    }
-    async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()> {
-        pooled!(self, c => throttle::clear(c, key))
-    }
-}
-
-#[async_trait]
-impl KeyStore for PgStore {
-    async fn ensure_server_secret(&self, name: &str, sealed: &str, now: UnixMillis) -> Result<String> {
-        in_tx!(self, c => keys::ensure_server_secret(c, name, sealed, now))
-    }
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
-        pooled!(self, c => keys::insert_signing_key(c, key))
-    }
-    async fn active_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        pooled!(self, c => keys::active_signing_keys(c))
-    }
-    async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>> {
-        pooled!(self, c => keys::list_sealed(c, column))
-    }
-    async fn replace_sealed(&self, column: SealedColumn, row: &str, old: &str, new: &str) -> Result<bool> {
-        pooled!(self, c => keys::replace_sealed(c, column, row, old, new))
-    }
-    async fn get_meta(&self, key: &str) -> Result<Option<String>> {
-        pooled!(self, c => keys::get_meta(c, key))
-    }
-    async fn put_meta(&self, key: &str, value: &str) -> Result<()> {
-        pooled!(self, c => keys::put_meta(c, key, value))
-    }
-}
-
-#[async_trait]
-impl FactorStore for PgStore {
-    async fn insert_factor(&self, factor: &Factor) -> Result<()> {
-        in_tx!(self, c => factors::insert(c, factor))
-    }
-    async fn get_factor(&self, tenant: &TenantId, id: &FactorId) -> Result<Option<Factor>> {
-        pooled!(self, c => factors::get(c, tenant, id))
-    }
-    async fn list_factors(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Factor>> {
-        pooled!(self, c => factors::list(c, tenant, user))
-    }
-    async fn activate_factor(
-        &self,
-        id: &FactorId,
-        check: &Check,
-        backup: &BackupInstall,
-        rules: &ActivationRules,
-        now: UnixMillis,
-    ) -> Result<ActivateOutcome> {
-        undoable!(self, c => factors::activate(c, id, check, backup, rules, now))
-    }
-    async fn mark_phone_verified(&self, user: &UserId, phone_hash: &str, now: UnixMillis) -> Result<()> {
-        pooled!(self, c => factors::mark_phone_verified(c, user, phone_hash, now))
-    }
-    async fn delete_factor(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-        id: &FactorId,
-        keep_session: Option<&SessionId>,
-        now: UnixMillis,
-    ) -> Result<bool> {
-        undoable!(self, c => factors::delete(c, tenant, user, id, keep_session, now))
-    }
-    async fn replace_backup_codes(
-        &self,
-        install: &BackupInstall,
-        keep_session: Option<&SessionId>,
-        now: UnixMillis,
-    ) -> Result<FactorId> {
-        in_tx!(self, c => factors::replace_backup_codes(c, install, keep_session, now))
-    }
-    async fn unused_backup_codes(&self, factor: &FactorId) -> Result<i64> {
-        pooled!(self, c => factors::unused_backup_codes(c, factor))
-    }
-    async fn reset_mfa(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64> {
-        in_tx!(self, c => factors::reset_mfa(c, tenant, user, now))
-    }
-    async fn count_users_to_reenroll(&self, tenant: &TenantId, allowed: &[FactorKind]) -> Result<i64> {
-        pooled!(self, c => factors::count_users_to_reenroll(c, tenant, allowed))
-    }
-}
-
-#[async_trait]
-impl ChallengeStore for PgStore {
-    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
-        pooled!(self, c => challenges::insert(c, challenge))
-    }
-    async fn get_challenge(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>> {
-        pooled!(self, c => challenges::get(c, tenant, id))
-    }
-    async fn choose_factor(&self, id: &ChallengeId, factor: &FactorId, now: UnixMillis) -> Result<bool> {
-        pooled!(self, c => challenges::choose_factor(c, id, factor, now))
-    }
-    async fn complete_sign_in(
-        &self,
-        id: &ChallengeId,
-        proof: &Proof,
-        writes: &SignInWrites,
-        now: UnixMillis,
-    ) -> Result<CompleteOutcome> {
-        undoable!(self, c => challenges::complete(c, id, proof, writes, now))
-    }
-    async fn attempt_sign_in(&self, attempt: &SignInAttempt, now: UnixMillis) -> Result<AttemptOutcome> {
-        in_tx!(self, c => challenges::attempt(c, attempt, now))
-    }
-}
-
-#[async_trait]
-impl AuditStore for PgStore {
-    async fn insert_audit(&self, event: &AuditEvent) -> Result<()> {
-        pooled!(self, c => audit::insert(c, event))
-    }
-    async fn list_audit(
-        &self,
-        tenant: &TenantId,
-        user: Option<&UserId>,
-        before: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>> {
-        pooled!(self, c => audit::list(c, tenant, user, before, limit))
-    }
-}
-
-#[async_trait]
-impl IdempotencyStore for PgStore {
-    async fn idempotency_begin(
-        &self,
-        record: &IdempotencyRecord,
-        now: UnixMillis,
-    ) -> Result<IdempotencyBegin> {
-        in_tx!(self, c => idempotency::begin(c, record, now))
-    }
-    async fn idempotency_finish(
-        &self,
-        record: &IdempotencyRecord,
-        status: u16,
-        response_sealed: &str,
-    ) -> Result<()> {
-        pooled!(self, c => idempotency::finish(c, record, status, response_sealed))
-    }
-    async fn idempotency_abandon(&self, record: &IdempotencyRecord) -> Result<()> {
-        pooled!(self, c => idempotency::abandon(c, record))
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for PgStore {
-    async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome> {
-        undoable!(self, c => delivery::issue_code(c, issue, now))
-    }
-    async fn claim_outbox(&self, now: UnixMillis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxMessage>> {
-        pooled!(self, c => delivery::claim_outbox(c, now, lease_ms, limit))
-    }
-    async fn finish_outbox(&self, id: &str, update: &DeliveryUpdate, now: UnixMillis) -> Result<()> {
-        pooled!(self, c => delivery::finish_outbox(c, id, update, now))
-    }
-    async fn last_delivery(&self, factor: &FactorId) -> Result<Option<OutboxMessage>> {
-        pooled!(self, c => delivery::last_delivery(c, factor))
-    }
-    async fn bump_stat(&self, tenant: &TenantId, metric: &str, label: &str) -> Result<()> {
-        pooled!(self, c => delivery::bump_stat(c, tenant.as_str(), metric, label))
-    }
-    async fn delivery_stats(&self, tenant: &TenantId) -> Result<Vec<(String, String, i64)>> {
-        pooled!(self, c => delivery::stats(c, tenant))
-    }
-    async fn get_provider(&self, tenant: &TenantId, channel: &str) -> Result<Option<String>> {
-        pooled!(self, c => delivery::get_provider(c, tenant, channel))
-    }
-    async fn put_provider(
-        &self,
-        tenant: &TenantId,
-        channel: &str,
-        sealed: &str,
-        now: UnixMillis,
-    ) -> Result<()> {
-        pooled!(self, c => delivery::put_provider(c, tenant, channel, sealed, now))
-    }
-    async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool> {
-        pooled!(self, c => delivery::delete_provider(c, tenant, channel))
-    }
-}
+impl_stores!(PgStore);
 
 /// Bulk loading differs by dialect: here rows travel as arrays, one statement per chunk.
 #[async_trait]
