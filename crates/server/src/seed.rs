@@ -72,6 +72,7 @@ impl App {
                     created_at: now,
                     expires_at: now + 86_400_000,
                     completed_at: None,
+                    state_sealed: None,
                 });
             }
             manifest.push(SeededUser {

@@ -2,7 +2,8 @@
 //! SQLite (rusqlite on one writer thread).
 //!
 //! The backend is chosen once, in [`open`]; everything above works with `Arc<dyn Store>`.
-//! Every backend must pass the contract suite in `tests/contract.rs`. Single-use things are
+//! Each call's SQL and control flow is written once (`backend/scripts/`) and run by both
+//! backends; every backend must pass the contract suite in `tests/contract/`. Single-use things are
 //! consumed with one conditional write and counters move inside a write transaction, so
 //! concurrent requests on one or several server replicas cannot double-spend them.
 

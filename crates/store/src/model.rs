@@ -107,10 +107,11 @@ pub enum SealedColumn {
     UserPhone,
     FactorDestination,
     OutboxDestination,
+    ChallengeState,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 8] = [
+    pub const ALL: [SealedColumn; 9] = [
         SealedColumn::SigningKeyPrivate,
         SealedColumn::ServerSecret,
         SealedColumn::FactorSecret,
@@ -119,6 +120,7 @@ impl SealedColumn {
         SealedColumn::UserPhone,
         SealedColumn::FactorDestination,
         SealedColumn::OutboxDestination,
+        SealedColumn::ChallengeState,
     ];
 
     /// `(table, id column, sealed column)`; also the associated data the value is bound to.
@@ -132,6 +134,7 @@ impl SealedColumn {
             SealedColumn::UserPhone => ("users", "id", "phone_sealed"),
             SealedColumn::FactorDestination => ("factors", "id", "destination_sealed"),
             SealedColumn::OutboxDestination => ("outbox", "id", "destination_sealed"),
+            SealedColumn::ChallengeState => ("challenges", "id", "state_sealed"),
         }
     }
 
@@ -203,6 +206,9 @@ pub struct Challenge {
     pub created_at: UnixMillis,
     pub expires_at: UnixMillis,
     pub completed_at: Option<UnixMillis>,
+    /// Ceremony state a factor kind keeps between begin and verify (WebAuthn's challenge),
+    /// sealed and bound to this row so any replica can finish the ceremony.
+    pub state_sealed: Option<String>,
 }
 
 /// What confirms a pending factor.

@@ -233,6 +233,7 @@ impl App {
             created_at: now,
             expires_at: now + i64::try_from(tenant.settings.challenge_ttl_secs).unwrap_or(300) * 1000,
             completed_at: None,
+            state_sealed: None,
         };
         self.store.insert_challenge(&challenge).await?;
         Ok(PendingChallenge {

@@ -1,16 +1,21 @@
-//! The SQL backends. `sql.rs` implements every store trait for PostgreSQL through sqlx
-//! (`postgres.rs` supplies its type, migrations and migration lock); `sqlite/` implements
-//! them for SQLite through rusqlite, with a writer thread that commits in groups (see
-//! `sqlite/engine.rs` for why SQLite does not go through sqlx). Both run the same statements
-//! and pass the same contract suite (`tests/contract.rs`). Nothing above this module asks
-//! which database it is talking to.
+//! The SQL backends. Every store call is a transaction script in `scripts/`, written once
+//! against the small connection interface of `conn.rs`; `postgres.rs` runs the scripts on
+//! sqlx, `sqlite/` on rusqlite with a writer thread that commits in groups (see
+//! `sqlite/engine.rs` for why SQLite does not go through sqlx). The store traits are
+//! implemented once, in `stores.rs`, over each backend's way to run a script. The few
+//! statements that must differ are `conn::Dialect`'s methods, bulk seeding, the database's
+//! size and the migrations (SQL per dialect in `migrations/`, one runner). Both backends
+//! pass the same contract suite (`tests/contract/`). Nothing above this module asks which
+//! database it is talking to.
 
+mod conn;
 mod postgres;
 mod rows;
+mod scripts;
 mod sqlite;
+mod stores;
 
 use crate::{DynStore, Result, StoreError};
-use sqlx::{Database, Pool};
 
 /// How to open the store.
 #[derive(Debug, Clone)]
@@ -39,13 +44,6 @@ impl OpenOptions {
     }
 }
 
-/// A store over one PostgreSQL database. `read` and `write` are the same pool (kept apart
-/// so that a read replica could be added).
-pub struct SqlStore<DB: Database> {
-    read: Pool<DB>,
-    write: Pool<DB>,
-}
-
 /// Opens the backend named by the URL's scheme. This is the only place that chooses.
 pub async fn open(opts: &OpenOptions) -> Result<DynStore> {
     let url = opts.url.as_str();
@@ -60,3 +58,11 @@ pub async fn open(opts: &OpenOptions) -> Result<DynStore> {
 
 /// A migration: version, name and SQL (several statements).
 type Migration = (i64, &'static str, &'static str);
+
+/// What a script wants done with its writes.
+pub(crate) enum Write<R> {
+    /// Keep them (commit).
+    Keep(R),
+    /// Undo them, and still answer with `R` (a refused proof, a limit reached).
+    Undo(R),
+}

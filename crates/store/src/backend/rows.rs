@@ -1,5 +1,6 @@
 //! Rows to records, once for both drivers: each backend's row type implements [`Columns`],
 //! and the mapping functions (and the column lists the statements select) live here.
+//! Columns are read by name, so a statement's select list must name (or alias) them.
 
 use crate::model::*;
 use crate::{Result, StoreError};
@@ -8,29 +9,30 @@ use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus}
 use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::settings::TenantSettings;
 
-pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_sealed, \
+pub(crate) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_sealed, \
      phone_hash, phone_verified_at, created_at, updated_at";
-pub(super) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
+pub(crate) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
      created_at, expires_at, revoked_at";
-pub(super) const API_KEY_COLUMNS: &str =
+pub(crate) const API_KEY_COLUMNS: &str =
     "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
-pub(super) const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, \
+pub(crate) const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, \
      last_step, created_at, expires_at, confirmed_at, last_used_at, destination_sealed, enrolled_by, \
      algorithm";
-pub(super) const CHALLENGE_COLUMNS: &str =
-    "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at";
-pub(super) const AUDIT_COLUMNS: &str =
+pub(crate) const CHALLENGE_COLUMNS: &str =
+    "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at, state_sealed";
+pub(crate) const AUDIT_COLUMNS: &str =
     "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
-pub(super) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination_sealed, \
+pub(crate) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination_sealed, \
      payload_sealed, status, attempts, next_attempt_at, locked_until, expires_at, last_error, provider, \
      provider_message_id, created_at, updated_at";
 
 /// Named column access, as both drivers provide it.
-pub(super) trait Columns {
+pub(crate) trait Columns {
     fn text(&self, name: &str) -> Result<String>;
     fn opt_text(&self, name: &str) -> Result<Option<String>>;
     fn int(&self, name: &str) -> Result<i64>;
     fn opt_int(&self, name: &str) -> Result<Option<i64>>;
+    fn bytes(&self, name: &str) -> Result<Vec<u8>>;
 }
 
 impl Columns for rusqlite::Row<'_> {
@@ -44,6 +46,9 @@ impl Columns for rusqlite::Row<'_> {
         Ok(self.get(name)?)
     }
     fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.get(name)?)
+    }
+    fn bytes(&self, name: &str) -> Result<Vec<u8>> {
         Ok(self.get(name)?)
     }
 }
@@ -61,17 +66,20 @@ impl Columns for sqlx::postgres::PgRow {
     fn opt_int(&self, name: &str) -> Result<Option<i64>> {
         Ok(sqlx::Row::try_get(self, name)?)
     }
+    fn bytes(&self, name: &str) -> Result<Vec<u8>> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
 }
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }
 
-pub(super) fn settings_json(s: &TenantSettings) -> Result<String> {
+pub(crate) fn settings_json(s: &TenantSettings) -> Result<String> {
     serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub(super) fn tenant<R: Columns + ?Sized>(row: &R) -> Result<Tenant> {
+pub(crate) fn tenant(row: &dyn Columns) -> Result<Tenant> {
     Ok(Tenant {
         id: TenantId::from_trusted(row.text("id")?),
         name: row.text("name")?,
@@ -81,7 +89,7 @@ pub(super) fn tenant<R: Columns + ?Sized>(row: &R) -> Result<Tenant> {
     })
 }
 
-pub(super) fn api_key<R: Columns + ?Sized>(row: &R) -> Result<ApiKeyRecord> {
+pub(crate) fn api_key(row: &dyn Columns) -> Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         id: ApiKeyId::from_trusted(row.text("id")?),
         tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
@@ -93,7 +101,7 @@ pub(super) fn api_key<R: Columns + ?Sized>(row: &R) -> Result<ApiKeyRecord> {
     })
 }
 
-pub(super) fn user<R: Columns + ?Sized>(row: &R) -> Result<User> {
+pub(crate) fn user(row: &dyn Columns) -> Result<User> {
     Ok(User {
         id: UserId::from_trusted(row.text("id")?),
         tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
@@ -108,7 +116,7 @@ pub(super) fn user<R: Columns + ?Sized>(row: &R) -> Result<User> {
     })
 }
 
-pub(super) fn session<R: Columns + ?Sized>(row: &R) -> Result<Session> {
+pub(crate) fn session(row: &dyn Columns) -> Result<Session> {
     Ok(Session {
         id: SessionId::from_trusted(row.text("id")?),
         tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
@@ -123,7 +131,7 @@ pub(super) fn session<R: Columns + ?Sized>(row: &R) -> Result<Session> {
     })
 }
 
-pub(super) fn factor<R: Columns + ?Sized>(row: &R) -> Result<Factor> {
+pub(crate) fn factor(row: &dyn Columns) -> Result<Factor> {
     let kind = row.text("kind")?;
     let status = row.text("status")?;
     Ok(Factor {
@@ -145,7 +153,7 @@ pub(super) fn factor<R: Columns + ?Sized>(row: &R) -> Result<Factor> {
     })
 }
 
-pub(super) fn challenge<R: Columns + ?Sized>(row: &R) -> Result<Challenge> {
+pub(crate) fn challenge(row: &dyn Columns) -> Result<Challenge> {
     let purpose = row.text("purpose")?;
     Ok(Challenge {
         id: ChallengeId::from_trusted(row.text("id")?),
@@ -157,10 +165,11 @@ pub(super) fn challenge<R: Columns + ?Sized>(row: &R) -> Result<Challenge> {
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
         completed_at: row.opt_int("completed_at")?,
+        state_sealed: row.opt_text("state_sealed")?,
     })
 }
 
-pub(super) fn audit<R: Columns + ?Sized>(row: &R) -> Result<AuditEvent> {
+pub(crate) fn audit(row: &dyn Columns) -> Result<AuditEvent> {
     Ok(AuditEvent {
         id: row.text("id")?,
         tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
@@ -175,7 +184,7 @@ pub(super) fn audit<R: Columns + ?Sized>(row: &R) -> Result<AuditEvent> {
     })
 }
 
-pub(super) fn outbox<R: Columns + ?Sized>(row: &R) -> Result<OutboxMessage> {
+pub(crate) fn outbox(row: &dyn Columns) -> Result<OutboxMessage> {
     let channel = row.text("channel")?;
     let status = row.text("status")?;
     Ok(OutboxMessage {
@@ -200,7 +209,7 @@ pub(super) fn outbox<R: Columns + ?Sized>(row: &R) -> Result<OutboxMessage> {
 }
 
 /// What an existing idempotency record means for a request with `request_hash`.
-pub(super) fn idempotency_state(
+pub(crate) fn idempotency_state(
     request_hash: &str,
     stored_hash: String,
     status: Option<i64>,

@@ -14,6 +14,7 @@
 //! `synchronous=FULL`), and only then answers each caller. Every answer still follows its
 //! own durable commit, and a job that fails or declines rolls back its savepoint alone.
 
+use crate::backend::Write;
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,14 +25,6 @@ use std::time::Duration;
 
 /// At most this many jobs share one commit; more wait for the next.
 const MAX_BATCH: usize = 512;
-
-/// What a job wants done with its own writes.
-pub(super) enum Write<R> {
-    /// Keep them (released into the batch's transaction).
-    Keep(R),
-    /// Undo them, and still answer with `R` (a refused proof, a limit reached).
-    Undo(R),
-}
 
 /// The outcome of the batch's commit, given to every job of the batch.
 type Committed = std::result::Result<(), String>;

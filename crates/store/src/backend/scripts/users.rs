@@ -1,0 +1,77 @@
+//! Users.
+
+use crate::backend::conn::{args, conflict_or, Conn};
+use crate::backend::rows::{self, USER_COLUMNS};
+use crate::model::User;
+use crate::Result;
+use latchkey_core::ids::{TenantId, UserId};
+
+pub(crate) async fn insert<C: Conn>(c: &mut C, user: &User) -> Result<()> {
+    c.execute(
+        &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        args![
+            user.id.as_str(),
+            user.tenant_id.as_str(),
+            user.email.as_str(),
+            &user.password_hash,
+            &user.name,
+            &user.phone_sealed,
+            &user.phone_hash,
+            user.phone_verified_at,
+            user.created_at,
+            user.updated_at
+        ],
+    )
+    .await
+    .map_err(conflict_or)?;
+    Ok(())
+}
+
+pub(crate) async fn get<C: Conn>(c: &mut C, tenant: &TenantId, id: &UserId) -> Result<Option<User>> {
+    c.fetch_optional(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"),
+        args![tenant.as_str(), id.as_str()],
+        rows::user,
+    )
+    .await
+}
+
+pub(crate) async fn find_by_email<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    email: &str,
+) -> Result<Option<User>> {
+    c.fetch_optional(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2"),
+        args![tenant.as_str(), email],
+        rows::user,
+    )
+    .await
+}
+
+pub(crate) async fn list<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    after: Option<&UserId>,
+    limit: u32,
+) -> Result<Vec<User>> {
+    c.fetch_all(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        args![
+            tenant.as_str(),
+            after.map(|a| a.as_str()).unwrap_or(""),
+            i64::from(limit)
+        ],
+        rows::user,
+    )
+    .await
+}
+
+pub(crate) async fn set_phone_hash<C: Conn>(c: &mut C, user: &UserId, hash: &str) -> Result<()> {
+    c.execute(
+        "UPDATE users SET phone_hash = $1 WHERE id = $2",
+        args![hash, user.as_str()],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,455 @@
+//! The store traits, written once for both backends as a macro over how each runs a
+//! script: `run!(self, kind, [borrowed inputs], c => script)`, where `kind` is `read` (a
+//! short read), `long_read` (a listing or count over a tenant), `write` (one statement),
+//! `tx` (several, kept together) or `undo` (several, kept only if the script says so).
+//! Each backend defines `run!` where it invokes [`impl_stores!`]: PostgreSQL runs reads and
+//! single writes on the pool and the rest in a transaction; SQLite runs reads on the
+//! calling thread and writes as jobs of its writer thread, which must own their inputs: it
+//! moves them in with [`IntoOwned`] and lends them back with [`Reborrow`], so that the
+//! script call reads the same for both.
+
+use crate::model::*;
+use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::throttle::ThrottlePolicy;
+
+/// A borrowed input as a value a write job can own.
+pub(crate) trait IntoOwned {
+    type Owned: Send + 'static;
+    fn into_owned(self) -> Self::Owned;
+}
+
+/// An owned input lent back as the type the store call borrowed it as.
+pub(crate) trait Reborrow {
+    type Ref<'b>
+    where
+        Self: 'b;
+    fn reborrow(&self) -> Self::Ref<'_>;
+}
+
+impl<T: Clone + Send + 'static> IntoOwned for &T {
+    type Owned = T;
+    fn into_owned(self) -> T {
+        self.clone()
+    }
+}
+
+impl IntoOwned for &str {
+    type Owned = String;
+    fn into_owned(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoOwned for &[T] {
+    type Owned = Vec<T>;
+    fn into_owned(self) -> Vec<T> {
+        self.to_vec()
+    }
+}
+
+impl<T: Clone + Send + 'static> IntoOwned for Option<&T> {
+    type Owned = Option<T>;
+    fn into_owned(self) -> Option<T> {
+        self.cloned()
+    }
+}
+
+impl IntoOwned for Option<&str> {
+    type Owned = Option<String>;
+    fn into_owned(self) -> Option<String> {
+        self.map(str::to_owned)
+    }
+}
+
+impl Reborrow for String {
+    type Ref<'b> = &'b str;
+    fn reborrow(&self) -> &str {
+        self
+    }
+}
+
+impl<T> Reborrow for Vec<T> {
+    type Ref<'b>
+        = &'b [T]
+    where
+        T: 'b;
+    fn reborrow(&self) -> &[T] {
+        self
+    }
+}
+
+impl<T: Reborrow> Reborrow for Option<T> {
+    type Ref<'b>
+        = Option<T::Ref<'b>>
+    where
+        T: 'b;
+    fn reborrow(&self) -> Option<T::Ref<'_>> {
+        self.as_ref().map(T::reborrow)
+    }
+}
+
+/// The records and ids the store calls borrow, lent back as references.
+macro_rules! by_reference {
+    ($($t:ty),* $(,)?) => {
+        $(impl Reborrow for $t {
+            type Ref<'b> = &'b $t;
+            fn reborrow(&self) -> &$t {
+                self
+            }
+        })*
+    };
+}
+by_reference!(
+    ActivationRules,
+    ApiKeyId,
+    ApiKeyRecord,
+    AuditEvent,
+    BackupInstall,
+    Challenge,
+    ChallengeId,
+    Check,
+    CodeIssue,
+    DeliveryUpdate,
+    Factor,
+    FactorId,
+    IdempotencyRecord,
+    Proof,
+    Session,
+    SessionId,
+    SignInAttempt,
+    SignInWrites,
+    SigningKeyRecord,
+    Tenant,
+    TenantId,
+    ThrottleKey,
+    ThrottlePolicy,
+    User,
+    UserId,
+);
+
+/// Every store trait for `$store`, each call one script through the backend's `run!`.
+macro_rules! impl_stores {
+    ($store:ty) => {
+        #[async_trait]
+        impl TenantStore for $store {
+            async fn insert_tenant(&self, tenant: &Tenant) -> Result<()> {
+                run!(self, write, [tenant], c => tenants::insert(c, tenant))
+            }
+            async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
+                run!(self, read, [id], c => tenants::get(c, id))
+            }
+            async fn update_tenant_settings(&self, tenant: &Tenant, now: UnixMillis) -> Result<bool> {
+                run!(self, write, [tenant], c => tenants::update_settings(c, tenant, now))
+            }
+            async fn ensure_default_tenant(
+                &self,
+                tenant: &Tenant,
+                first_key: Option<&ApiKeyRecord>,
+            ) -> Result<(TenantId, bool)> {
+                run!(self, tx, [tenant, first_key], c => tenants::ensure_default(c, tenant, first_key))
+            }
+        }
+
+        #[async_trait]
+        impl ApiKeyStore for $store {
+            async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+                run!(self, write, [key], c => tenants::insert_api_key(c, key))
+            }
+            async fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>> {
+                run!(self, read, [key_hash], c => tenants::find_api_key(c, key_hash))
+            }
+            async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>> {
+                run!(self, read, [tenant], c => tenants::list_api_keys(c, tenant))
+            }
+            async fn revoke_api_key(&self, id: &ApiKeyId, now: UnixMillis) -> Result<bool> {
+                run!(self, write, [id], c => tenants::revoke_api_key(c, id, now))
+            }
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn insert_user(&self, user: &User) -> Result<()> {
+                run!(self, write, [user], c => users::insert(c, user))
+            }
+            async fn get_user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>> {
+                run!(self, read, [tenant, id], c => users::get(c, tenant, id))
+            }
+            async fn find_user_by_email(&self, tenant: &TenantId, email: &str) -> Result<Option<User>> {
+                run!(self, read, [tenant, email], c => users::find_by_email(c, tenant, email))
+            }
+            async fn list_users(
+                &self,
+                tenant: &TenantId,
+                after: Option<&UserId>,
+                limit: u32,
+            ) -> Result<Vec<User>> {
+                run!(self, long_read, [tenant, after], c => users::list(c, tenant, after, limit))
+            }
+            async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()> {
+                run!(self, write, [user, hash], c => users::set_phone_hash(c, user, hash))
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $store {
+            async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<()> {
+                run!(self, tx, [s, refresh_hash], c => sessions::insert(c, s, refresh_hash))
+            }
+            async fn get_session(&self, id: &SessionId) -> Result<Option<Session>> {
+                run!(self, read, [id], c => sessions::get(c, id))
+            }
+            async fn rotate_refresh_token(
+                &self,
+                presented_hash: &str,
+                next_hash: &str,
+                now: UnixMillis,
+            ) -> Result<RotateOutcome> {
+                run!(self, tx, [presented_hash, next_hash], c =>
+                    sessions::rotate(c, presented_hash, next_hash, now))
+            }
+            async fn revoke_session(&self, id: &SessionId, now: UnixMillis) -> Result<bool> {
+                run!(self, write, [id], c => sessions::revoke(c, id, now))
+            }
+            async fn session_for_refresh(&self, hash: &str) -> Result<Option<Session>> {
+                run!(self, read, [hash], c => sessions::for_refresh(c, hash))
+            }
+        }
+
+        #[async_trait]
+        impl ThrottleStore for $store {
+            async fn throttle_attempt(
+                &self,
+                key: &ThrottleKey,
+                policy: &ThrottlePolicy,
+                now: UnixMillis,
+            ) -> Result<ThrottleDecision> {
+                run!(self, tx, [key, policy], c => throttle::attempt(c, key, policy, now))
+            }
+            async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()> {
+                run!(self, write, [key], c => throttle::clear(c, key))
+            }
+        }
+
+        #[async_trait]
+        impl KeyStore for $store {
+            async fn ensure_server_secret(
+                &self,
+                name: &str,
+                sealed: &str,
+                now: UnixMillis,
+            ) -> Result<String> {
+                run!(self, tx, [name, sealed], c => keys::ensure_server_secret(c, name, sealed, now))
+            }
+            async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+                run!(self, write, [key], c => keys::insert_signing_key(c, key))
+            }
+            async fn active_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+                run!(self, read, [], c => keys::active_signing_keys(c))
+            }
+            async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>> {
+                run!(self, write, [], c => keys::list_sealed(c, column))
+            }
+            async fn replace_sealed(
+                &self,
+                column: SealedColumn,
+                row: &str,
+                old: &str,
+                new: &str,
+            ) -> Result<bool> {
+                run!(self, write, [row, old, new], c => keys::replace_sealed(c, column, row, old, new))
+            }
+            async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+                run!(self, read, [key], c => keys::get_meta(c, key))
+            }
+            async fn put_meta(&self, key: &str, value: &str) -> Result<()> {
+                run!(self, write, [key, value], c => keys::put_meta(c, key, value))
+            }
+        }
+
+        #[async_trait]
+        impl FactorStore for $store {
+            async fn insert_factor(&self, factor: &Factor) -> Result<()> {
+                run!(self, tx, [factor], c => factors::insert(c, factor))
+            }
+            async fn get_factor(&self, tenant: &TenantId, id: &FactorId) -> Result<Option<Factor>> {
+                run!(self, read, [tenant, id], c => factors::get(c, tenant, id))
+            }
+            async fn list_factors(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Factor>> {
+                run!(self, read, [tenant, user], c => factors::list(c, tenant, user))
+            }
+            async fn activate_factor(
+                &self,
+                id: &FactorId,
+                check: &Check,
+                backup: &BackupInstall,
+                rules: &ActivationRules,
+                now: UnixMillis,
+            ) -> Result<ActivateOutcome> {
+                run!(self, undo, [id, check, backup, rules], c =>
+                    factors::activate(c, id, check, backup, rules, now))
+            }
+            async fn mark_phone_verified(
+                &self,
+                user: &UserId,
+                phone_hash: &str,
+                now: UnixMillis,
+            ) -> Result<()> {
+                run!(self, write, [user, phone_hash], c =>
+                    factors::mark_phone_verified(c, user, phone_hash, now))
+            }
+            async fn delete_factor(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+                id: &FactorId,
+                keep_session: Option<&SessionId>,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, undo, [tenant, user, id, keep_session], c =>
+                    factors::delete(c, tenant, user, id, keep_session, now))
+            }
+            async fn replace_backup_codes(
+                &self,
+                install: &BackupInstall,
+                keep_session: Option<&SessionId>,
+                now: UnixMillis,
+            ) -> Result<FactorId> {
+                run!(self, tx, [install, keep_session], c =>
+                    factors::replace_backup_codes(c, install, keep_session, now))
+            }
+            async fn unused_backup_codes(&self, factor: &FactorId) -> Result<i64> {
+                run!(self, read, [factor], c => factors::unused_backup_codes(c, factor))
+            }
+            async fn reset_mfa(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64> {
+                run!(self, tx, [tenant, user], c => factors::reset_mfa(c, tenant, user, now))
+            }
+            async fn count_users_to_reenroll(
+                &self,
+                tenant: &TenantId,
+                allowed: &[FactorKind],
+            ) -> Result<i64> {
+                run!(self, long_read, [tenant, allowed], c =>
+                    factors::count_users_to_reenroll(c, tenant, allowed))
+            }
+        }
+
+        #[async_trait]
+        impl ChallengeStore for $store {
+            async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
+                run!(self, write, [challenge], c => challenges::insert(c, challenge))
+            }
+            async fn get_challenge(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>> {
+                run!(self, read, [tenant, id], c => challenges::get(c, tenant, id))
+            }
+            async fn choose_factor(
+                &self,
+                id: &ChallengeId,
+                factor: &FactorId,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [id, factor], c => challenges::choose_factor(c, id, factor, now))
+            }
+            async fn complete_sign_in(
+                &self,
+                id: &ChallengeId,
+                proof: &Proof,
+                writes: &SignInWrites,
+                now: UnixMillis,
+            ) -> Result<CompleteOutcome> {
+                run!(self, undo, [id, proof, writes], c => challenges::complete(c, id, proof, writes, now))
+            }
+            async fn attempt_sign_in(
+                &self,
+                attempt: &SignInAttempt,
+                now: UnixMillis,
+            ) -> Result<AttemptOutcome> {
+                run!(self, tx, [attempt], c => challenges::attempt(c, attempt, now))
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn insert_audit(&self, event: &AuditEvent) -> Result<()> {
+                run!(self, write, [event], c => audit::insert(c, event))
+            }
+            async fn list_audit(
+                &self,
+                tenant: &TenantId,
+                user: Option<&UserId>,
+                before: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<AuditEvent>> {
+                run!(self, long_read, [tenant, user, before], c =>
+                    audit::list(c, tenant, user, before, limit))
+            }
+        }
+
+        #[async_trait]
+        impl IdempotencyStore for $store {
+            async fn idempotency_begin(
+                &self,
+                record: &IdempotencyRecord,
+                now: UnixMillis,
+            ) -> Result<IdempotencyBegin> {
+                run!(self, tx, [record], c => idempotency::begin(c, record, now))
+            }
+            async fn idempotency_finish(
+                &self,
+                record: &IdempotencyRecord,
+                status: u16,
+                response_sealed: &str,
+            ) -> Result<()> {
+                run!(self, write, [record, response_sealed], c =>
+                    idempotency::finish(c, record, status, response_sealed))
+            }
+            async fn idempotency_abandon(&self, record: &IdempotencyRecord) -> Result<()> {
+                run!(self, write, [record], c => idempotency::abandon(c, record))
+            }
+        }
+
+        #[async_trait]
+        impl DeliveryStore for $store {
+            async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome> {
+                run!(self, undo, [issue], c => delivery::issue_code(c, issue, now))
+            }
+            async fn claim_outbox(
+                &self,
+                now: UnixMillis,
+                lease_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<OutboxMessage>> {
+                run!(self, write, [], c => delivery::claim_outbox(c, now, lease_ms, limit))
+            }
+            async fn finish_outbox(&self, id: &str, update: &DeliveryUpdate, now: UnixMillis) -> Result<()> {
+                run!(self, write, [id, update], c => delivery::finish_outbox(c, id, update, now))
+            }
+            async fn last_delivery(&self, factor: &FactorId) -> Result<Option<OutboxMessage>> {
+                run!(self, read, [factor], c => delivery::last_delivery(c, factor))
+            }
+            async fn bump_stat(&self, tenant: &TenantId, metric: &str, label: &str) -> Result<()> {
+                run!(self, write, [tenant, metric, label], c =>
+                    delivery::bump_stat(c, tenant.as_str(), metric, label))
+            }
+            async fn delivery_stats(&self, tenant: &TenantId) -> Result<Vec<(String, String, i64)>> {
+                run!(self, long_read, [tenant], c => delivery::stats(c, tenant))
+            }
+            async fn get_provider(&self, tenant: &TenantId, channel: &str) -> Result<Option<String>> {
+                run!(self, read, [tenant, channel], c => delivery::get_provider(c, tenant, channel))
+            }
+            async fn put_provider(
+                &self,
+                tenant: &TenantId,
+                channel: &str,
+                sealed: &str,
+                now: UnixMillis,
+            ) -> Result<()> {
+                run!(self, write, [tenant, channel, sealed], c =>
+                    delivery::put_provider(c, tenant, channel, sealed, now))
+            }
+            async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool> {
+                run!(self, write, [tenant, channel], c => delivery::delete_provider(c, tenant, channel))
+            }
+        }
+    };
+}
+pub(crate) use impl_stores;

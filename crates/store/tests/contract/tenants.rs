@@ -1,0 +1,75 @@
+//! Tenants, the default tenant and API keys.
+
+use super::*;
+
+contract!(
+    tenants_round_trip,
+    default_tenant_is_created_once,
+    api_keys_are_found_by_hash_and_revoked,
+);
+
+async fn tenants_round_trip(s: DynStore) {
+    let mut t = tenant("Acme");
+    s.insert_tenant(&t).await.unwrap();
+    assert_eq!(s.get_tenant(&t.id).await.unwrap(), Some(t.clone()));
+    assert!(matches!(s.insert_tenant(&t).await, Err(StoreError::Conflict)));
+    t.settings.access_token_ttl_secs = 120;
+    assert!(s.update_tenant_settings(&t, T0 + 1).await.unwrap());
+    assert_eq!(
+        s.get_tenant(&t.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .access_token_ttl_secs,
+        120
+    );
+    assert_eq!(
+        s.get_tenant(&TenantId::generate(T0, &OsRandom)).await.unwrap(),
+        None
+    );
+}
+
+async fn default_tenant_is_created_once(s: DynStore) {
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let t = tenant("default");
+                let k = key(&t.id, &format!("hash-{i}"));
+                s.ensure_default_tenant(&t, Some(&k)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for a in attempts {
+        let (id, c) = a.await.unwrap();
+        ids.push(id);
+        created += usize::from(c);
+    }
+    assert_eq!(created, 1, "exactly one caller creates the default tenant");
+    assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    assert!(s.get_tenant(&ids[0]).await.unwrap().is_some());
+    assert_eq!(s.list_api_keys(&ids[0]).await.unwrap().len(), 1);
+}
+
+async fn api_keys_are_found_by_hash_and_revoked(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let k = key(&t.id, "h1");
+    s.insert_api_key(&k).await.unwrap();
+    assert!(matches!(
+        s.insert_api_key(&key(&t.id, "h1")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.find_api_key_by_hash("h1").await.unwrap(), Some(k.clone()));
+    assert_eq!(s.find_api_key_by_hash("h2").await.unwrap(), None);
+    assert!(s.revoke_api_key(&k.id, T0 + 5).await.unwrap());
+    assert!(!s.revoke_api_key(&k.id, T0 + 6).await.unwrap());
+    assert_eq!(
+        s.find_api_key_by_hash("h1").await.unwrap().unwrap().revoked_at,
+        Some(T0 + 5)
+    );
+    assert_eq!(s.list_api_keys(&t.id).await.unwrap().len(), 1);
+}
