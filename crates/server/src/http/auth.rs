@@ -1,13 +1,13 @@
 //! End-user routes: `/v1/auth/*` and `/v1/users/me`.
 
 use super::dto::*;
-use super::error::{ApiError, ErrorBody};
+use super::error::{sign_in_answer, ApiError, ErrorBody};
 use super::extract::{ApiJson, TenantCtx, UserCtx};
 use crate::service::auth::SignupInput;
 use crate::App;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
@@ -32,14 +32,14 @@ pub async fn signup(
         phone_number: req.phone_number,
         name: req.name,
     };
-    let (user, tokens) = app.signup(&tenant, input).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AuthResponse {
+    let outcome = app.signup(&tenant, input).await?;
+    Ok(sign_in_answer(outcome, |(user, tokens)| {
+        let body = AuthResponse {
             user: UserView::new(&user, app.user_phone(&user)),
             tokens: tokens.into(),
-        }),
-    ))
+        };
+        (StatusCode::CREATED, Json(body)).into_response()
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/auth/signin", tag = "auth",
@@ -54,11 +54,14 @@ pub async fn signin(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
     ApiJson(req): ApiJson<SigninRequest>,
-) -> Result<Json<AuthResponse>, ApiError> {
-    let (user, tokens) = app.signin(&tenant, &req.email, &req.password).await?;
-    Ok(Json(AuthResponse {
-        user: UserView::new(&user, app.user_phone(&user)),
-        tokens: tokens.into(),
+) -> Result<Response, ApiError> {
+    let outcome = app.signin(&tenant, &req.email, &req.password).await?;
+    Ok(sign_in_answer(outcome, |(user, tokens)| {
+        let body = AuthResponse {
+            user: UserView::new(&user, app.user_phone(&user)),
+            tokens: tokens.into(),
+        };
+        Json(body).into_response()
     }))
 }
 

@@ -2,7 +2,9 @@
 //! snake_case code per failure, and a pure mapping from service errors. Internal detail is
 //! logged once here and never returned.
 
-use crate::service::ServiceError;
+use crate::service::auth::SignInOutcome;
+use crate::service::mfa::PendingChallenge;
+use crate::service::{Failure, FailureKind, ServiceError};
 use crate::telemetry::current_request_id;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -73,162 +75,82 @@ impl ApiError {
     }
 }
 
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        let status = match f.kind {
+            FailureKind::Invalid => StatusCode::BAD_REQUEST,
+            FailureKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            FailureKind::Forbidden => StatusCode::FORBIDDEN,
+            FailureKind::NotFound => StatusCode::NOT_FOUND,
+            FailureKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            FailureKind::Conflict => StatusCode::CONFLICT,
+            FailureKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            FailureKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            FailureKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            FailureKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+            FailureKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self {
+            status,
+            code: f.code,
+            message: f.message,
+            extra: f.details,
+            retry_after: f.retry_after_secs,
+        }
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        use ServiceError::*;
-        match e {
-            InvalidCredentials => ApiError::unauthorized("invalid_credentials", "invalid email or password"),
-            TooManyAttempts { retry_after_secs } => {
-                let mut err = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    "too many attempts; try again later",
-                );
-                err.retry_after = Some(retry_after_secs);
-                err
+        Failure::from(e).into()
+    }
+}
+
+/// The answer to a sign-in that needs a second factor: 401 `mfa_required` with the
+/// challenge and the factors it offers.
+pub fn mfa_required(p: &PendingChallenge) -> ApiError {
+    let factors: Vec<Value> = p
+        .factors
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::json!({ "id": f.id.to_string(), "type": f.kind.as_str() });
+            if let Some(name) = &f.name {
+                v["name"] = name.clone().into();
             }
-            EmailTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "an account with this email already exists",
-            ),
-            InvalidInput { code, message } => ApiError::bad_request(code, message),
-            SignupDisabled => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "signup_disabled",
-                "sign-up is disabled for this tenant",
-            ),
-            InvalidRefreshToken => ApiError::unauthorized(
-                "invalid_refresh_token",
-                "the refresh token is invalid, expired or revoked",
-            ),
-            SessionEnded => ApiError::unauthorized("invalid_token", "the session has ended"),
-            UserNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "user_not_found",
-                "no such user in this tenant",
-            ),
-            TenantNotFound => ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "no such tenant"),
-            InvalidSettings(problems) => {
-                let list: Vec<Value> = problems
-                    .into_iter()
-                    .map(|(field, message)| serde_json::json!({ "field": field, "message": message }))
-                    .collect();
-                ApiError::bad_request("invalid_settings", "one or more settings are invalid")
-                    .with("problems", list)
+            if let Some(d) = &f.destination {
+                v["destination"] = d.clone().into();
             }
-            Overloaded => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "the server is busy; try again",
-            ),
-            MfaRequired(p) => {
-                let factors: Vec<Value> = p
-                    .factors
-                    .iter()
-                    .map(|f| {
-                        let mut v = serde_json::json!({ "id": f.id.to_string(), "type": f.kind.as_str() });
-                        if let Some(name) = &f.name {
-                            v["name"] = name.clone().into();
-                        }
-                        if let Some(d) = &f.destination {
-                            v["destination"] = d.clone().into();
-                        }
-                        v
-                    })
-                    .collect();
-                ApiError::unauthorized("mfa_required", "a second factor is required to complete sign-in")
-                    .with("challenge_id", p.challenge_id.to_string())
-                    .with("available_factors", factors)
-                    .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
-            }
-            MfaSetupRequired(p) => {
-                let kinds: Vec<Value> = p.allowed.iter().map(|k| k.as_str().into()).collect();
-                ApiError::unauthorized(
-                    "mfa_setup_required",
-                    "this account must enroll a second factor to complete sign-in",
-                )
-                .with("challenge_id", p.challenge_id.to_string())
-                .with("allowed_factors", kinds)
-                .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
-            }
-            InvalidCode => ApiError::unauthorized("invalid_code", "the code is invalid"),
-            InvalidChallenge => ApiError::unauthorized(
-                "invalid_challenge",
-                "the challenge is invalid or already completed",
-            ),
-            ChallengeExpired => {
-                ApiError::unauthorized("challenge_expired", "the challenge has expired; sign in again")
-            }
-            FactorNotFound => ApiError::new(StatusCode::NOT_FOUND, "factor_not_found", "no such factor"),
-            FactorNotAllowed => ApiError::bad_request(
-                "factor_not_allowed",
-                "this factor type cannot be enrolled or used in this tenant",
-            ),
-            UnknownFactorType => ApiError::bad_request(
-                "unknown_factor_type",
-                "unknown factor type; known: totp, sms, email_otp, backup_codes",
-            ),
-            FactorIdRequired => ApiError::bad_request(
-                "factor_id_required",
-                "several of the user's factors fit; give factor_id (or a type with one factor)",
-            ),
-            FactorNotPending => ApiError::new(
-                StatusCode::CONFLICT,
-                "factor_not_pending",
-                "the factor is not awaiting confirmation (already active, or the enrollment lapsed)",
-            ),
-            MfaNotEnabled => ApiError::new(
-                StatusCode::CONFLICT,
-                "mfa_not_enabled",
-                "the user has no active second factor",
-            ),
-            Forbidden => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "not allowed to act on this user",
-            ),
-            MfaVerificationRequired => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "mfa_verification_required",
-                "sign in again with a second factor (within the last 15 minutes) to change factors",
-            ),
-            PhoneNotVerified => ApiError::new(
-                StatusCode::CONFLICT,
-                "phone_not_verified",
-                "the user's phone number has not been verified with a code; enroll the factor with a code instead",
-            ),
-            CountryNotAllowed => ApiError::bad_request(
-                "country_not_allowed",
-                "SMS to this country is not allowed for this tenant",
-            ),
-            NumberTypeNotAllowed(class) => ApiError::bad_request(
-                "number_type_not_allowed",
-                format!("SMS to {} numbers is not allowed for this tenant", class.as_str()),
-            )
-            .with("number_type", class.as_str()),
-            RateLimited { retry_after_secs } => {
-                let mut err = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many codes requested; try again later",
-                );
-                err.retry_after = Some(retry_after_secs);
-                err
-            }
-            InvalidProvider(problems) => {
-                let list: Vec<Value> = problems.into_iter().map(Value::from).collect();
-                ApiError::bad_request("invalid_provider", "the provider configuration is invalid").with("problems", list)
-            }
-            Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "an internal error occurred",
-                )
-            }
-        }
+            v
+        })
+        .collect();
+    ApiError::unauthorized("mfa_required", "a second factor is required to complete sign-in")
+        .with("challenge_id", p.challenge_id.to_string())
+        .with("available_factors", factors)
+        .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+}
+
+/// The answer to a sign-in that must enroll a factor first: 401 `mfa_setup_required`
+/// with the challenge and the kinds it may enroll.
+pub fn mfa_setup_required(p: &PendingChallenge) -> ApiError {
+    let kinds: Vec<Value> = p.allowed.iter().map(|k| k.as_str().into()).collect();
+    ApiError::unauthorized(
+        "mfa_setup_required",
+        "this account must enroll a second factor to complete sign-in",
+    )
+    .with("challenge_id", p.challenge_id.to_string())
+    .with("allowed_factors", kinds)
+    .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+}
+
+/// A sign-in outcome as `/v1` answers it: `complete` renders the success; a second factor
+/// still to prove or enroll is the 401 above.
+pub fn sign_in_answer<T>(outcome: SignInOutcome<T>, complete: impl FnOnce(T) -> Response) -> Response {
+    match outcome {
+        SignInOutcome::Complete(done) => complete(done),
+        SignInOutcome::Challenge(p) => mfa_required(&p).into_response(),
+        SignInOutcome::Enroll(p) => mfa_setup_required(&p).into_response(),
     }
 }
 

@@ -2,13 +2,13 @@
 //! challenge (`/v1/mfa/*`).
 
 use super::dto::*;
-use super::error::{ApiError, ErrorBody};
+use super::error::{sign_in_answer, ApiError, ErrorBody};
 use super::extract::{ApiJson, CallerCtx, Meta, TenantCtx};
 use crate::service::mfa::{EnrollRequest as EnrollInput, FactorChoice};
 use crate::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::FactorId;
@@ -200,14 +200,17 @@ pub async fn verify(
     TenantCtx(tenant): TenantCtx,
     Meta(meta): Meta,
     ApiJson(req): ApiJson<VerifyRequest>,
-) -> Result<Json<VerifyResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let choice = choice(req.factor_id, req.kind.as_deref())?;
-    let verified = app
+    let outcome = app
         .verify_challenge(&tenant, &req.challenge_id, &choice, &req.code, &meta)
         .await?;
-    Ok(Json(VerifyResponse {
-        tokens: verified.tokens.into(),
-        backup_codes: verified.backup_codes,
+    Ok(sign_in_answer(outcome, |verified| {
+        let body = VerifyResponse {
+            tokens: verified.tokens.into(),
+            backup_codes: verified.backup_codes,
+        };
+        Json(body).into_response()
     }))
 }
 
