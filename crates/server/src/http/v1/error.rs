@@ -1,6 +1,7 @@
-//! API errors: one JSON shape, `{"error":{"code","message","request_id",…}}`, a stable
-//! snake_case code per failure, and a pure mapping from service errors. Internal detail is
-//! logged once here and never returned.
+//! How `/v1` answers a failure: one JSON shape, `{"error":{"code","message","request_id",…}}`,
+//! with the stable snake_case code of the neutral [`Failure`] and a status from its kind (a
+//! pure mapping); and how it answers a sign-in that needs a second factor (401
+//! `mfa_required` / `mfa_setup_required`, [`sign_in_answer`]).
 
 use crate::service::auth::SignInOutcome;
 use crate::service::mfa::PendingChallenge;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+/// A [`Failure`] as `/v1` answers it: its status and the fields of the envelope.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -36,43 +38,6 @@ pub struct ErrorDetail {
     pub message: String,
     /// Correlates with the server's log lines and the `X-Request-Id` header.
     pub request_id: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            extra: Vec::new(),
-            retry_after: None,
-        }
-    }
-
-    pub fn with(mut self, key: &'static str, value: impl Into<Value>) -> Self {
-        self.extra.push((key, value.into()));
-        self
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed on this route",
-        )
-    }
 }
 
 impl From<Failure> for ApiError {
@@ -125,23 +90,25 @@ pub fn mfa_required(p: &PendingChallenge) -> ApiError {
             v
         })
         .collect();
-    ApiError::unauthorized("mfa_required", "a second factor is required to complete sign-in")
+    Failure::unauthenticated("mfa_required", "a second factor is required to complete sign-in")
         .with("challenge_id", p.challenge_id.to_string())
         .with("available_factors", factors)
         .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+        .into()
 }
 
 /// The answer to a sign-in that must enroll a factor first: 401 `mfa_setup_required`
 /// with the challenge and the kinds it may enroll.
 pub fn mfa_setup_required(p: &PendingChallenge) -> ApiError {
     let kinds: Vec<Value> = p.allowed.iter().map(|k| k.as_str().into()).collect();
-    ApiError::unauthorized(
+    Failure::unauthenticated(
         "mfa_setup_required",
         "this account must enroll a second factor to complete sign-in",
     )
     .with("challenge_id", p.challenge_id.to_string())
     .with("allowed_factors", kinds)
     .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+    .into()
 }
 
 /// A sign-in outcome as `/v1` answers it: `complete` renders the success; a second factor
