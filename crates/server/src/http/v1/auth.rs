@@ -4,13 +4,22 @@ use super::dto::*;
 use super::error::{sign_in_answer, ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{header_tenant, invalid_access_token, StrictJson, TenantCtx, UserCtx};
-use crate::service::auth::SignupInput;
+use crate::service::auth::{SignupInput, TokenPair};
 use crate::service::Failure;
 use crate::App;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use latchkey_store::model::User;
+
+/// The answer to a completed sign-up or sign-in: the user and the new session's tokens.
+fn signed_in(app: &App, user: &User, tokens: TokenPair) -> AuthResponse {
+    AuthResponse {
+        user: UserView::new(user, app.user_phone(user)),
+        tokens: tokens.into(),
+    }
+}
 
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
     params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
@@ -36,11 +45,7 @@ pub async fn signup(
     };
     let outcome = app.signup(&tenant, input).await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
-        let body = AuthResponse {
-            user: UserView::new(&user, app.user_phone(&user)),
-            tokens: tokens.into(),
-        };
-        (StatusCode::CREATED, Json(body)).into_response()
+        (StatusCode::CREATED, Json(signed_in(&app, &user, tokens))).into_response()
     }))
 }
 
@@ -59,11 +64,7 @@ pub async fn signin(
 ) -> Result<Response, ApiError> {
     let outcome = app.signin(&tenant, &req.email, &req.password).await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
-        let body = AuthResponse {
-            user: UserView::new(&user, app.user_phone(&user)),
-            tokens: tokens.into(),
-        };
-        Json(body).into_response()
+        Json(signed_in(&app, &user, tokens)).into_response()
     }))
 }
 
