@@ -210,7 +210,7 @@ fn announce_generated_key(started: &latchkey_server::app::Started) {
 
 async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
-    latchkey_server::http::edge::raise_open_file_limit(config.max_connections);
+    latchkey_server::http::common::edge::raise_open_file_limit(config.max_connections);
     let started = App::start(config, AppOptions::default())
         .await
         .map_err(|e| e.to_string())?;

@@ -50,9 +50,9 @@ pub struct Config {
     /// Connections served at once; beyond it new connections are closed at once.
     pub max_connections: usize,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
-    pub trusted_proxies: crate::http::forwarded::TrustedProxies,
+    pub trusted_proxies: crate::http::common::forwarded::TrustedProxies,
     /// The header trusted proxies write the client address into (only it is read).
-    pub forwarded_header: crate::http::forwarded::ForwardedHeader,
+    pub forwarded_header: crate::http::common::forwarded::ForwardedHeader,
     /// Require MFA for every user of every tenant (`MFA_REQUIRED=true`).
     pub mfa_required: bool,
     /// Where `mfa_required` was set (`MFA_REQUIRED`, `LATCHKEY_MFA_REQUIRED`, a file key);
@@ -100,7 +100,7 @@ impl Default for Config {
             keep_alive_timeout_secs: 60,
             body_read_timeout_secs: 30,
             // Below the common soft limit of open files once raised to the hard limit (see
-            // `http::edge::raise_open_file_limit`), leaving room for database connections.
+            // `http::common::edge::raise_open_file_limit`), leaving room for database connections.
             max_connections: 4096,
             trusted_proxies: Default::default(),
             forwarded_header: Default::default(),
@@ -443,11 +443,11 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
         "keep_alive_timeout" => duration_in(v, 1, 3600, &mut fail, |s| cfg.keep_alive_timeout_secs = s),
         "body_read_timeout" => duration_in(v, 1, 600, &mut fail, |s| cfg.body_read_timeout_secs = s),
         "max_connections" => number(v, 16, 1_000_000, &mut fail, |n| cfg.max_connections = n as usize),
-        "forwarded_header" => match crate::http::forwarded::ForwardedHeader::parse(v) {
+        "forwarded_header" => match crate::http::common::forwarded::ForwardedHeader::parse(v) {
             Some(h) => cfg.forwarded_header = h,
             None => fail("must be x-forwarded-for or forwarded".into()),
         },
-        "trusted_proxies" => match crate::http::forwarded::TrustedProxies::parse(v) {
+        "trusted_proxies" => match crate::http::common::forwarded::TrustedProxies::parse(v) {
             Ok(t) => cfg.trusted_proxies = t,
             Err(problems) => fail(problems.join("; ")),
         },

@@ -1,38 +1,38 @@
-//! The HTTP layer: routes, their OpenAPI description (generated from the handlers'
-//! annotations, so the document cannot miss a route), and the middleware every request
-//! passes through.
+//! The HTTP layer, one folder per API surface, all onto the same use cases (`service`):
+//! - [`common`]: what every surface shares: the accept loop and timeouts, the client
+//!   address behind proxies, `Idempotency-Key`, the extractors and pagination, and the
+//!   [`common::Surface`] trait by which a surface says how it answers a failure;
+//! - [`v1`]: the native API (`/v1/*`) and the operational routes;
+//! - [`v2`]: HelloJohn-style administration (`/v2/admin/*`).
+//!
+//! Room is left for more beside them, each its own folder with its routes, its shapes and
+//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`), `nauth/` (nauth-style
+//! routes) and `pages/` (hosted login, which answers a failure with a redirect or an HTML
+//! page, never JSON). This module assembles the surfaces into one router and their OpenAPI
+//! descriptions (generated from the handlers' annotations, so a route cannot be missing)
+//! into the one `/openapi.json`.
 
-pub mod admin;
-pub mod auth;
-pub mod dto;
-pub mod edge;
-pub mod error;
-pub mod extract;
-pub mod forwarded;
-pub mod idempotency;
-pub mod meta;
-pub mod mfa;
+pub mod common;
+pub mod v1;
+pub mod v2;
 
+use crate::service::Failure;
 use crate::App;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use error::ApiError;
+use common::{edge, Surface};
+use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+use v1::V1;
 
+/// The head of the document: what the server is and how callers authenticate. Each
+/// surface brings its own paths, shapes and tags.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Latchkey", description = "A self-hosted authentication server whose heart is multi-factor authentication."),
     modifiers(&Security),
-    tags(
-        (name = "auth", description = "Sign-up, sign-in, refresh and sign-out"),
-        (name = "users", description = "The signed-in user"),
-        (name = "mfa", description = "Factors, the sign-in challenge and verification"),
-        (name = "admin", description = "Tenant administration with a secret key (sk_live_…)"),
-        (name = "meta", description = "Health, keys and this document"),
-    )
 )]
 struct ApiDoc;
 
@@ -51,82 +51,34 @@ impl Modify for Security {
     }
 }
 
-/// Every route, registered once with both axum and the OpenAPI document.
+/// Every surface's routes with their OpenAPI description.
 fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(idempotent_routes())
-        .merge(plain_routes())
-}
-
-/// The POSTs that create something or send a code, which take an `Idempotency-Key`
-/// (`idempotency.rs`): only they pass through that middleware.
-fn idempotent_routes() -> OpenApiRouter<App> {
-    OpenApiRouter::new()
-        .routes(routes!(auth::signup))
-        .routes(routes!(mfa::enroll))
-        .routes(routes!(mfa::regenerate_backup_codes))
-        .routes(routes!(mfa::challenge))
-        .routes(routes!(mfa::enroll_for_challenge))
-}
-
-fn plain_routes() -> OpenApiRouter<App> {
-    OpenApiRouter::new()
-        .routes(routes!(auth::signin))
-        .routes(routes!(auth::refresh))
-        .routes(routes!(auth::signout))
-        .routes(routes!(auth::me))
-        .routes(routes!(admin::get_config, admin::patch_config))
-        .routes(routes!(admin::get_user))
-        .routes(routes!(admin::list_users))
-        .routes(routes!(admin::list_audit_events))
-        .routes(routes!(
-            admin::get_sms_provider,
-            admin::put_sms_provider,
-            admin::delete_sms_provider
-        ))
-        .routes(routes!(
-            admin::get_email_provider,
-            admin::put_email_provider,
-            admin::delete_email_provider
-        ))
-        .routes(routes!(admin::delivery_stats))
-        .routes(routes!(admin::get_user_mfa, admin::reset_user_mfa))
-        .routes(routes!(admin::get_tenant_auth, admin::patch_tenant_auth))
-        .routes(routes!(mfa::list))
-        .routes(routes!(mfa::confirm))
-        .routes(routes!(mfa::delete))
-        .routes(routes!(mfa::verify))
-        .routes(routes!(meta::healthz))
-        .routes(routes!(meta::readyz))
-        .routes(routes!(meta::jwks))
-        .routes(routes!(meta::openapi))
+        .merge(v1::routes())
+        .merge(v2::routes())
 }
 
 /// The OpenAPI document as JSON.
 pub fn openapi_json() -> serde_json::Value {
-    meta::OPENAPI
-        .get_or_init(|| serde_json::to_value(routes().split_for_parts().1).unwrap_or_default())
+    static OPENAPI: OnceLock<serde_json::Value> = OnceLock::new();
+    OPENAPI
+        .get_or_init(|| serde_json::to_value(routes().into_openapi()).unwrap_or_default())
         .clone()
 }
 
-/// The complete application router.
+/// The complete application router. What no route matches, and the limits applied before
+/// routing, answer as the native surface does.
 pub fn router(app: App) -> Router {
-    let (_, doc) = routes().split_for_parts();
-    meta::OPENAPI.get_or_init(|| serde_json::to_value(doc).unwrap_or_default());
     let limit = app.config.max_body_bytes;
-    let (idempotent, _) = idempotent_routes().split_for_parts();
-    let (plain, _) = plain_routes().split_for_parts();
-    plain
-        .merge(idempotent.route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            idempotency::idempotent,
-        )))
-        .fallback(|| async { ApiError::not_found() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+    Router::new()
+        .merge(v1::router(&app))
+        .merge(v2::router(&app))
+        .fallback(|| async { V1::reject(Failure::not_found()) })
+        .method_not_allowed_fallback(|| async { V1::reject(Failure::method_not_allowed()) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            edge::read_body_in_time,
+            edge::read_body_in_time::<V1>,
         ))
         .layer(axum::middleware::from_fn(crate::telemetry::request_context))
         .with_state(app)

@@ -36,7 +36,7 @@ impl Actor {
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
     /// The client address: the TCP peer, or what a trusted proxy says it forwarded for
-    /// (`http::forwarded`).
+    /// (`http::common::forwarded`).
     pub ip: Option<String>,
 }
 

@@ -1,7 +1,8 @@
 //! First-factor authentication and sessions: sign-up, sign-in, refresh, sign-out, and
 //! recognising the bearer credentials (secret keys, access tokens) of later requests.
 
-use super::{ServiceError, ServiceResult};
+use super::mfa::PendingChallenge;
+use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::email::{self, Email};
 use latchkey_core::hash::HashPurpose;
@@ -37,14 +38,25 @@ pub struct AccessContext {
     pub session_id: SessionId,
 }
 
+/// What a correct password (at sign-in or sign-up) or a verified challenge leads to. A
+/// second factor still to prove or to enroll is an outcome, not a failure: each surface
+/// shows it its own way (`/v1` answers 401 `mfa_required` / `mfa_setup_required`; a hosted
+/// page would show the challenge).
+#[derive(Debug)]
+pub enum SignInOutcome<T> {
+    /// Signed in: `T` carries the tokens (and what else the use case returns).
+    Complete(T),
+    /// Prove one of the offered factors with this challenge (`/v1/mfa/verify`).
+    Challenge(PendingChallenge),
+    /// Enroll a factor of an allowed kind with this challenge first (`/v1/mfa/enroll`).
+    Enroll(PendingChallenge),
+}
+
 /// A phone number as given at sign-up, parsed with libphonenumber's metadata and stored in
 /// E.164 (unverified until an SMS code to it comes back). A number of a class SMS may not go
 /// to in this tenant (premium rate, satellite…) is refused here too, as at enrollment.
 fn check_phone(tenant: &Tenant, raw: &str) -> ServiceResult<String> {
-    let phone = latchkey_core::phone::Phone::parse(raw).map_err(|e| ServiceError::InvalidInput {
-        code: "invalid_phone_number",
-        message: e.to_string(),
-    })?;
+    let phone = latchkey_core::phone::Phone::parse(raw).map_err(InputError::from)?;
     match phone.risk() {
         Some(class) if !tenant.settings.sms_number_class_allowed(Some(class)) => {
             Err(ServiceError::NumberTypeNotAllowed(class))
@@ -56,10 +68,7 @@ fn check_phone(tenant: &Tenant, raw: &str) -> ServiceResult<String> {
 /// A user's display name: shown at sign-in and to admins, so no control, invisible or
 /// bidirectional-control characters (`latchkey_core::text`; SECURITY.md test 77).
 fn check_name(raw: &str) -> ServiceResult<String> {
-    latchkey_core::text::display_name(raw, 200).map_err(|_| ServiceError::InvalidInput {
-        code: "invalid_name",
-        message: "name must be at most 200 characters, without control, invisible or bidirectional-control characters".into(),
-    })
+    latchkey_core::text::display_name(raw, 200).map_err(|_| InputError::UserName.into())
 }
 
 impl App {
@@ -76,18 +85,16 @@ impl App {
             .map_err(|_| ServiceError::Overloaded)
     }
 
-    pub async fn signup(&self, tenant: &Tenant, input: SignupInput) -> ServiceResult<(User, TokenPair)> {
+    pub async fn signup(
+        &self,
+        tenant: &Tenant,
+        input: SignupInput,
+    ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
         if !tenant.settings.signup_enabled {
             return Err(ServiceError::SignupDisabled);
         }
-        let email = Email::parse(&input.email).map_err(|e| ServiceError::InvalidInput {
-            code: "invalid_email",
-            message: e.to_string(),
-        })?;
-        let normalized = password::check_new(&input.password).map_err(|e| ServiceError::InvalidInput {
-            code: "invalid_password",
-            message: e.to_string(),
-        })?;
+        let email = Email::parse(&input.email).map_err(InputError::from)?;
+        let normalized = password::check_new(&input.password).map_err(InputError::from)?;
         let phone = input
             .phone_number
             .as_deref()
@@ -127,11 +134,13 @@ impl App {
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, "user signed up");
         // Under a policy that requires MFA, sign-up answers like sign-in: an enrollment
         // challenge and no session (review item 3, SECURITY.md test 72).
-        self.second_factor_gate(tenant, &user).await?;
+        if let Some(pending) = self.second_factor_gate(tenant, &user).await? {
+            return Ok(pending);
+        }
         let tokens = self
             .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
             .await?;
-        Ok((user, tokens))
+        Ok(SignInOutcome::Complete((user, tokens)))
     }
 
     /// Password sign-in. Unknown emails and wrong passwords take the same path (the same
@@ -141,7 +150,7 @@ impl App {
         tenant: &Tenant,
         email_in: &str,
         password_in: &str,
-    ) -> ServiceResult<(User, TokenPair)> {
+    ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
         let subject = email::canonical(&email_in.chars().take(320).collect::<String>());
         let key = ThrottleKey {
             tenant_id: tenant.id.clone(),
@@ -180,11 +189,13 @@ impl App {
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
-        self.second_factor_gate(tenant, &user).await?;
+        if let Some(pending) = self.second_factor_gate(tenant, &user).await? {
+            return Ok(pending);
+        }
         let tokens = self
             .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
             .await?;
-        Ok((user, tokens))
+        Ok(SignInOutcome::Complete((user, tokens)))
     }
 
     /// Creates a session (a refresh-token family) and its first tokens.

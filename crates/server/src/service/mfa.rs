@@ -9,9 +9,10 @@
 //! database before it is evaluated.
 
 use super::audit::{log_audit, Actor, Audit, RequestMeta};
+use super::auth::SignInOutcome;
 use super::auth::TokenPair;
 use super::factors::{backup_codes, module, sent_code, Answer, Cx, Listing, NewFactor};
-use super::{ServiceError, ServiceResult};
+use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::assurance::{amr_strings, Amr};
 use latchkey_core::audit::{AuditAction, AuditOutcome};
@@ -245,12 +246,16 @@ impl App {
     }
 
     /// After a correct password (or at sign-up): decide whether a second factor is needed.
-    /// `Ok(())` means the password alone completes sign-in.
-    pub(super) async fn second_factor_gate(&self, tenant: &Tenant, user: &User) -> ServiceResult<()> {
+    /// `None` means the password alone completes sign-in; otherwise the challenge to answer.
+    pub(super) async fn second_factor_gate<T>(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+    ) -> ServiceResult<Option<SignInOutcome<T>>> {
         let (factors, decision) = self.sign_in_decision(tenant, &user.id).await?;
         let pwd = amr_strings(&[Amr::Pwd]);
         match decision {
-            SignInDecision::Complete => Ok(()),
+            SignInDecision::Complete => Ok(None),
             SignInDecision::Prove { offer, .. } => {
                 let offered = offer.iter().map(|&i| self.offered(&factors[i])).collect();
                 let pending = self
@@ -263,13 +268,13 @@ impl App {
                         Vec::new(),
                     )
                     .await?;
-                Err(ServiceError::MfaRequired(pending))
+                Ok(Some(SignInOutcome::Challenge(pending)))
             }
             SignInDecision::Enroll { kinds } => {
                 let pending = self
                     .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, pwd, Vec::new(), kinds)
                     .await?;
-                Err(ServiceError::MfaSetupRequired(pending))
+                Ok(Some(SignInOutcome::Enroll(pending)))
             }
         }
     }
@@ -423,10 +428,7 @@ impl App {
         }
         let sms = kind.channel() == Some(Channel::Sms);
         if req.phone_number.is_some() && !sms {
-            return Err(ServiceError::InvalidInput {
-                code: "invalid_request",
-                message: "phone_number applies to sms factors only".into(),
-            });
+            return Err(InputError::PhoneNumberNotForKind.into());
         }
         let cx = self.factor_cx(tenant, meta);
         let id = FactorId::generate(cx.now, self.rng.as_ref());
@@ -873,7 +875,7 @@ impl App {
         choice: &FactorChoice,
         code: &str,
         meta: &RequestMeta,
-    ) -> ServiceResult<Verified> {
+    ) -> ServiceResult<SignInOutcome<Verified>> {
         let challenge = self.open_challenge(tenant, challenge_id).await?;
         // Another user's factor, or one that does not fit, fails like a wrong code: verify
         // errors never say which part was wrong (SECURITY.md test 58).
@@ -1008,13 +1010,13 @@ impl App {
             let pending = self
                 .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, amr, Vec::new(), kinds)
                 .await?;
-            return Err(ServiceError::MfaSetupRequired(pending));
+            return Ok(SignInOutcome::Enroll(pending));
         };
-        Ok(Verified {
+        Ok(SignInOutcome::Complete(Verified {
             tokens,
             factor,
             backup_codes: if backup_installed { issued_codes } else { None },
-        })
+        }))
     }
 
     /// Admin view of a user's factors.
@@ -1063,9 +1065,6 @@ fn facts(factors: &[Factor]) -> Vec<FactorFact> {
 fn check_factor_name(raw: &str) -> ServiceResult<String> {
     match latchkey_core::text::display_name(raw, 100) {
         Ok(name) if !name.is_empty() => Ok(name),
-        _ => Err(ServiceError::InvalidInput {
-            code: "invalid_name",
-            message: "name must be 1 to 100 characters, without control, invisible or bidirectional-control characters".into(),
-        }),
+        _ => Err(InputError::FactorName.into()),
     }
 }

@@ -6,14 +6,20 @@ pub mod audit;
 pub mod auth;
 pub mod codes;
 pub mod factors;
+pub mod failure;
+pub mod input;
 pub mod mfa;
 pub mod providers;
 pub mod sealed;
 pub mod tenants;
 
+pub use failure::{Failure, FailureKind};
+pub use input::InputError;
 use latchkey_store::StoreError;
 
-/// Why a use case failed. Each variant maps to one stable API error code in `http::error`.
+/// Why a use case failed. Each variant maps to one neutral [`Failure`] with a stable code
+/// (`failure.rs`), which each API surface renders. A sign-in that needs a second factor is
+/// not a failure: it is an outcome ([`auth::SignInOutcome`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("invalid email or password")]
@@ -22,8 +28,8 @@ pub enum ServiceError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("an account with this email already exists")]
     EmailTaken,
-    #[error("{message}")]
-    InvalidInput { code: &'static str, message: String },
+    #[error(transparent)]
+    Input(#[from] InputError),
     #[error("sign-up is disabled for this tenant")]
     SignupDisabled,
     #[error("the refresh token is invalid, expired or revoked")]
@@ -38,10 +44,6 @@ pub enum ServiceError {
     InvalidSettings(Vec<(String, String)>),
     #[error("the server is busy; try again")]
     Overloaded,
-    #[error("a second factor is required")]
-    MfaRequired(mfa::PendingChallenge),
-    #[error("a second factor must be enrolled")]
-    MfaSetupRequired(mfa::PendingChallenge),
     #[error("the code is invalid")]
     InvalidCode,
     #[error("the challenge is invalid or already completed")]

@@ -1,6 +1,6 @@
 //! Operator commands: tenants and their secret keys (used by the CLI).
 
-use super::{ServiceError, ServiceResult};
+use super::{InputError, ServiceResult};
 use crate::app::api_key_record;
 use crate::App;
 use latchkey_core::hash::HashPurpose;
@@ -14,10 +14,7 @@ impl App {
     pub async fn create_tenant(&self, name: &str) -> ServiceResult<(Tenant, SecretString)> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(ServiceError::InvalidInput {
-                code: "invalid_name",
-                message: "tenant name must be 1 to 200 characters".into(),
-            });
+            return Err(InputError::TenantName.into());
         }
         let now = self.now();
         let tenant = Tenant {
@@ -59,10 +56,7 @@ impl App {
                 None => return Ok(false),
             }
         } else {
-            ApiKeyId::parse(id_or_secret).map_err(|e| ServiceError::InvalidInput {
-                code: "invalid_key_id",
-                message: e.to_string(),
-            })?
+            ApiKeyId::parse(id_or_secret).map_err(InputError::from)?
         };
         Ok(self.store.revoke_api_key(&id, self.now()).await?)
     }

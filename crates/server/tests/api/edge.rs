@@ -111,7 +111,7 @@ async fn one_response(stream: &mut TcpStream) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_heads_are_cut_off_while_healthz_answers() {
     // The test process holds both ends of every socket.
-    latchkey_server::http::edge::raise_open_file_limit(0);
+    latchkey_server::http::common::edge::raise_open_file_limit(0);
     let s = server(|c| {
         c.header_read_timeout_secs = 1;
         c.keep_alive_timeout_secs = 60;

@@ -6,9 +6,10 @@ use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::http::Request;
 use latchkey_server::config::{Config, ConfigErrors, Overrides};
-use latchkey_server::http::dto::{EnrollRequest, SettingsPatchRequest, SignupRequest, VerifyRequest};
-use latchkey_server::http::error::ApiError;
-use latchkey_server::http::extract::ApiJson;
+use latchkey_server::http::common::extract::StrictJson;
+use latchkey_server::http::v1::dto::{EnrollRequest, SettingsPatchRequest, SignupRequest, VerifyRequest};
+use latchkey_server::http::v1::error::ApiError;
+use latchkey_server::http::v1::V1;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -27,8 +28,8 @@ fn extract<T: DeserializeOwned>(
         .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap();
-    rt.block_on(ApiJson::<T>::from_request(req, &()))
-        .map(|ApiJson(v)| v)
+    rt.block_on(StrictJson::<T, V1>::from_request(req, &()))
+        .map(|StrictJson(v, _)| v)
         .map_err(|e: ApiError| (e.status.as_u16(), e.code))
 }
 

@@ -6,7 +6,7 @@
 use crate::both_stores;
 use crate::helpers::*;
 use latchkey_core::clock::{Clock, ManualClock, SystemClock};
-use latchkey_server::http::forwarded::ForwardedHeader;
+use latchkey_server::http::common::forwarded::ForwardedHeader;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ async fn server_with(b: Backend, trusted_proxies: &str, header: ForwardedHeader)
         Backend::Sqlite => None,
     };
     let clock = ManualClock::new(SystemClock.now_ms());
-    let trusted = latchkey_server::http::forwarded::TrustedProxies::parse(trusted_proxies).unwrap();
+    let trusted = latchkey_server::http::common::forwarded::TrustedProxies::parse(trusted_proxies).unwrap();
     let s = spawn_with(b, dir, schema, clock, |c| {
         c.trusted_proxies = trusted;
         c.forwarded_header = header;

@@ -12,7 +12,7 @@
 use super::{Answer, Begun, Cx, FactorModule, Listing, NewFactor};
 use crate::service::mfa::EnrollDetails;
 use crate::service::sealed::{destination_hash, factor_destination, seal_text};
-use crate::service::{ServiceError, ServiceResult};
+use crate::service::{InputError, ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
 use latchkey_core::factor::Channel;
 use latchkey_core::hash::HashPurpose;
@@ -262,14 +262,8 @@ impl SentCode {
 
 /// Parses an SMS destination and checks it against the tenant's policy.
 pub fn sms_destination(cx: &Cx<'_>, raw: Option<&str>) -> ServiceResult<Phone> {
-    let raw = raw.ok_or_else(|| ServiceError::InvalidInput {
-        code: "invalid_phone_number",
-        message: "phone_number is required for an sms factor".into(),
-    })?;
-    let phone = Phone::parse(raw).map_err(|e| ServiceError::InvalidInput {
-        code: "invalid_phone_number",
-        message: e.to_string(),
-    })?;
+    let raw = raw.ok_or(InputError::PhoneNumberMissing)?;
+    let phone = Phone::parse(raw).map_err(InputError::from)?;
     sms_policy(cx, &phone)?;
     Ok(phone)
 }

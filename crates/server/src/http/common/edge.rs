@@ -9,7 +9,7 @@
 //!   accept for a connection's first request and from the first byte for later ones;
 //! - a keep-alive timeout: how long a connection may wait between requests without a byte;
 //! - a body-read timeout ([`read_body_in_time`]): the body must be complete within it of the
-//!   head, else `408` with our JSON error, and the connection is closed;
+//!   head, else `408` (in the answering surface's format), and the connection is closed;
 //! - a connection cap: beyond it a new connection is closed as soon as it is accepted.
 //!
 //! hyper has a `header_read_timeout` of its own, but it starts counting when a keep-alive
@@ -25,11 +25,12 @@
 //! a header timeout late. (An earlier version woke the watchdog through a channel at every
 //! phase change, three times a request: measurably slower on the hot paths.)
 
-use super::error::ApiError;
+use super::Surface;
+use crate::service::{Failure, FailureKind};
 use crate::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -362,7 +363,9 @@ impl Refusals {
 /// before the body is complete, so a timeout can always be answered with `408` (RFC 9110
 /// §15.5.9) and `Connection: close` (the unread rest of the body makes the connection
 /// unusable).
-pub async fn read_body_in_time(State(app): State<App>, req: Request, next: Next) -> Response {
+/// Generic over the [`Surface`] that answers its failures (the router applies it to every
+/// route, with the native surface's answers).
+pub async fn read_body_in_time<S: Surface>(State(app): State<App>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
     let within = Duration::from_secs(app.config.body_read_timeout_secs);
@@ -372,23 +375,19 @@ pub async fn read_body_in_time(State(app): State<App>, req: Request, next: Next)
             let too_large =
                 std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| e.source())
                     .any(|e| e.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "request body is too large",
-                )
-                .into_response()
+            let failure = if too_large {
+                Failure::payload_too_large()
             } else {
-                ApiError::bad_request("invalid_body", "could not read the request body").into_response()
-            }
+                Failure::invalid("invalid_body", "could not read the request body")
+            };
+            S::reject(failure).into_response()
         }
         Err(_) => {
-            let mut resp = ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
+            let mut resp = S::reject(Failure::new(
+                FailureKind::Timeout,
                 "request_timeout",
                 "the request body did not arrive in time",
-            )
+            ))
             .into_response();
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -2,20 +2,22 @@
 //! challenge (`/v1/mfa/*`).
 
 use super::dto::*;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, CallerCtx, Meta, TenantCtx};
+use super::error::{sign_in_answer, ApiError, ErrorBody};
+use super::V1;
+use crate::http::common::extract::{CallerCtx, Meta, StrictJson, TenantCtx};
 use crate::service::mfa::{EnrollRequest as EnrollInput, FactorChoice};
+use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::FactorId;
 use latchkey_core::time::rfc3339;
 
 fn kind(name: &str) -> Result<FactorKind, ApiError> {
-    FactorKind::parse(name).ok_or_else(|| ApiError::from(crate::service::ServiceError::UnknownFactorType))
+    FactorKind::parse(name).ok_or_else(|| ServiceError::UnknownFactorType.into())
 }
 
 /// The factor a challenge request names, by id or type (or neither, when unambiguous).
@@ -27,7 +29,7 @@ fn choice(factor_id: Option<String>, kind_name: Option<&str>) -> Result<FactorCh
 }
 
 fn factor_id(s: &str) -> Result<FactorId, ApiError> {
-    FactorId::parse(s).map_err(|_| ApiError::from(crate::service::ServiceError::FactorNotFound))
+    FactorId::parse(s).map_err(|_| ServiceError::FactorNotFound.into())
 }
 
 #[utoipa::path(post, path = "/v1/users/{user_id}/mfa/factors", tag = "mfa",
@@ -43,9 +45,9 @@ fn factor_id(s: &str) -> Result<FactorId, ApiError> {
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn enroll(
     State(app): State<App>,
-    caller: CallerCtx,
+    caller: CallerCtx<V1>,
     Path(user_id): Path<String>,
-    ApiJson(req): ApiJson<EnrollRequest>,
+    StrictJson(req, _): StrictJson<EnrollRequest, V1>,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = caller.target(&user_id)?;
     let request = EnrollInput {
@@ -73,9 +75,9 @@ pub async fn enroll(
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn confirm(
     State(app): State<App>,
-    caller: CallerCtx,
+    caller: CallerCtx<V1>,
     Path((user_id, fid)): Path<(String, String)>,
-    ApiJson(req): ApiJson<CodeRequest>,
+    StrictJson(req, _): StrictJson<CodeRequest, V1>,
 ) -> Result<Json<ConfirmResponse>, ApiError> {
     let target = caller.target(&user_id)?;
     let (factor, backup_codes) = app
@@ -102,7 +104,7 @@ pub async fn confirm(
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn list(
     State(app): State<App>,
-    caller: CallerCtx,
+    caller: CallerCtx<V1>,
     Path(user_id): Path<String>,
 ) -> Result<Json<FactorList>, ApiError> {
     let target = caller.target(&user_id)?;
@@ -122,7 +124,7 @@ pub async fn list(
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn delete(
     State(app): State<App>,
-    caller: CallerCtx,
+    caller: CallerCtx<V1>,
     Path((user_id, fid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let target = caller.target(&user_id)?;
@@ -147,7 +149,7 @@ pub async fn delete(
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn regenerate_backup_codes(
     State(app): State<App>,
-    caller: CallerCtx,
+    caller: CallerCtx<V1>,
     Path(user_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = caller.target(&user_id)?;
@@ -169,9 +171,9 @@ pub async fn regenerate_backup_codes(
               (status = 429, description = "rate_limited: a code was sent too recently or a send limit is reached, with Retry-After", body = ErrorBody)))]
 pub async fn challenge(
     State(app): State<App>,
-    TenantCtx(tenant): TenantCtx,
+    TenantCtx(tenant, _): TenantCtx<V1>,
     Meta(meta): Meta,
-    ApiJson(req): ApiJson<ChallengeRequest>,
+    StrictJson(req, _): StrictJson<ChallengeRequest, V1>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
     let choice = choice(req.factor_id, req.kind.as_deref())?;
     let (challenge, factor, expires_at) = app
@@ -197,17 +199,20 @@ pub async fn challenge(
     ))]
 pub async fn verify(
     State(app): State<App>,
-    TenantCtx(tenant): TenantCtx,
+    TenantCtx(tenant, _): TenantCtx<V1>,
     Meta(meta): Meta,
-    ApiJson(req): ApiJson<VerifyRequest>,
-) -> Result<Json<VerifyResponse>, ApiError> {
+    StrictJson(req, _): StrictJson<VerifyRequest, V1>,
+) -> Result<Response, ApiError> {
     let choice = choice(req.factor_id, req.kind.as_deref())?;
-    let verified = app
+    let outcome = app
         .verify_challenge(&tenant, &req.challenge_id, &choice, &req.code, &meta)
         .await?;
-    Ok(Json(VerifyResponse {
-        tokens: verified.tokens.into(),
-        backup_codes: verified.backup_codes,
+    Ok(sign_in_answer(outcome, |verified| {
+        let body = VerifyResponse {
+            tokens: verified.tokens.into(),
+            backup_codes: verified.backup_codes,
+        };
+        Json(body).into_response()
     }))
 }
 
@@ -223,9 +228,9 @@ pub async fn verify(
     ))]
 pub async fn enroll_for_challenge(
     State(app): State<App>,
-    TenantCtx(tenant): TenantCtx,
+    TenantCtx(tenant, _): TenantCtx<V1>,
     Meta(meta): Meta,
-    ApiJson(req): ApiJson<ChallengeEnrollRequest>,
+    StrictJson(req, _): StrictJson<ChallengeEnrollRequest, V1>,
 ) -> Result<impl IntoResponse, ApiError> {
     let request = EnrollInput {
         kind: kind(&req.kind)?,

@@ -1,14 +1,25 @@
 //! End-user routes: `/v1/auth/*` and `/v1/users/me`.
 
 use super::dto::*;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, TenantCtx, UserCtx};
-use crate::service::auth::SignupInput;
+use super::error::{sign_in_answer, ApiError, ErrorBody};
+use super::V1;
+use crate::http::common::extract::{header_tenant, invalid_access_token, StrictJson, TenantCtx, UserCtx};
+use crate::service::auth::{SignupInput, TokenPair};
+use crate::service::Failure;
 use crate::App;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use latchkey_store::model::User;
+
+/// The answer to a completed sign-up or sign-in: the user and the new session's tokens.
+fn signed_in(app: &App, user: &User, tokens: TokenPair) -> AuthResponse {
+    AuthResponse {
+        user: UserView::new(user, app.user_phone(user)),
+        tokens: tokens.into(),
+    }
+}
 
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
     params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
@@ -23,8 +34,8 @@ use axum::Json;
     ))]
 pub async fn signup(
     State(app): State<App>,
-    TenantCtx(tenant): TenantCtx,
-    ApiJson(req): ApiJson<SignupRequest>,
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    StrictJson(req, _): StrictJson<SignupRequest, V1>,
 ) -> Result<impl IntoResponse, ApiError> {
     let input = SignupInput {
         email: req.email,
@@ -32,14 +43,10 @@ pub async fn signup(
         phone_number: req.phone_number,
         name: req.name,
     };
-    let (user, tokens) = app.signup(&tenant, input).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AuthResponse {
-            user: UserView::new(&user, app.user_phone(&user)),
-            tokens: tokens.into(),
-        }),
-    ))
+    let outcome = app.signup(&tenant, input).await?;
+    Ok(sign_in_answer(outcome, |(user, tokens)| {
+        (StatusCode::CREATED, Json(signed_in(&app, &user, tokens))).into_response()
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/auth/signin", tag = "auth",
@@ -52,13 +59,12 @@ pub async fn signup(
     ))]
 pub async fn signin(
     State(app): State<App>,
-    TenantCtx(tenant): TenantCtx,
-    ApiJson(req): ApiJson<SigninRequest>,
-) -> Result<Json<AuthResponse>, ApiError> {
-    let (user, tokens) = app.signin(&tenant, &req.email, &req.password).await?;
-    Ok(Json(AuthResponse {
-        user: UserView::new(&user, app.user_phone(&user)),
-        tokens: tokens.into(),
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    StrictJson(req, _): StrictJson<SigninRequest, V1>,
+) -> Result<Response, ApiError> {
+    let outcome = app.signin(&tenant, &req.email, &req.password).await?;
+    Ok(sign_in_answer(outcome, |(user, tokens)| {
+        Json(signed_in(&app, &user, tokens)).into_response()
     }))
 }
 
@@ -72,15 +78,9 @@ pub async fn signin(
 pub async fn refresh(
     State(app): State<App>,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<RefreshRequest>,
+    StrictJson(req, _): StrictJson<RefreshRequest, V1>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let hint = match headers.get("x-tenant-id") {
-        Some(v) => Some(
-            latchkey_core::ids::TenantId::parse(v.to_str().unwrap_or(""))
-                .map_err(|_| ApiError::bad_request("invalid_tenant_id", "X-Tenant-ID is not a tenant id"))?,
-        ),
-        None => None,
-    };
+    let hint = header_tenant(&headers)?;
     Ok(Json(app.refresh(hint.as_ref(), &req.refresh_token).await?.into()))
 }
 
@@ -104,14 +104,10 @@ pub async fn signout(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
         if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ));
+            return Err(Failure::unsupported_media_type().into());
         }
         let req: SignoutRequest = serde_json::from_slice(&body)
-            .map_err(|_| ApiError::bad_request("invalid_json", "body must be {\"refresh_token\": \"…\"}"))?;
+            .map_err(|_| Failure::invalid("invalid_json", "body must be {\"refresh_token\": \"…\"}"))?;
         if let Some(rt) = req.refresh_token {
             app.signout_refresh(&rt).await?;
             return Ok(StatusCode::NO_CONTENT);
@@ -124,11 +120,12 @@ pub async fn signout(
         .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned())
         .ok_or_else(|| {
-            ApiError::unauthorized("missing_credentials", "send an access token or a refresh_token")
+            Failure::unauthenticated("missing_credentials", "send an access token or a refresh_token")
         })?;
-    let ctx = app.authenticate_access(&token).await.ok_or_else(|| {
-        ApiError::unauthorized("invalid_token", "the access token is invalid, expired or revoked")
-    })?;
+    let ctx = app
+        .authenticate_access(&token)
+        .await
+        .ok_or_else(invalid_access_token)?;
     app.signout_session(&ctx.session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -139,7 +136,7 @@ pub async fn signout(
         (status = 401, description = "invalid_token", body = ErrorBody),
     ),
     security(("access_token" = [])))]
-pub async fn me(State(app): State<App>, UserCtx(ctx): UserCtx) -> Result<Json<UserView>, ApiError> {
+pub async fn me(State(app): State<App>, UserCtx(ctx, _): UserCtx<V1>) -> Result<Json<UserView>, ApiError> {
     let user = app.get_user(&ctx.tenant_id, &ctx.user_id).await?;
     Ok(Json(UserView::new(&user, app.user_phone(&user))))
 }

@@ -1,4 +1,4 @@
-//! The JSON shapes of the API. Request types reject unknown fields; response types are
+//! The JSON shapes of `/v1`. Request types reject unknown fields; response types are
 //! built from domain records here and nowhere else, so no secret can slip into one.
 
 use crate::service::auth::TokenPair;
@@ -430,12 +430,6 @@ pub struct FactorList {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct UserMfaView {
-    pub user_id: String,
-    pub factors: Vec<FactorView>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct BackupCodes {
     pub backup_codes: Vec<String>,
 }
@@ -497,20 +491,6 @@ pub struct ChallengeEnrollRequest {
     pub name: Option<String>,
     /// For `sms`.
     pub phone_number: Option<String>,
-}
-
-/// HelloJohn's per-tenant auth config (`/v2/admin/tenants/{id}/auth/config`).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TenantAuthPatch {
-    pub mfa_required: Option<bool>,
-    pub mfa_methods: Option<Vec<String>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TenantAuthView {
-    pub mfa_required: bool,
-    pub mfa_methods: Vec<&'static str>,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -2,9 +2,11 @@
 
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AdminCtx, ApiJson, Meta};
+use super::V1;
+use crate::http::common::extract::{invalid_query, path_user, AdminCtx, StrictJson, StrictQuery};
+use crate::http::common::page::{page_size, Page};
 use crate::service::admin::{SendLimitsPatch, SettingsPatch};
-use crate::service::audit::Actor;
+use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -73,7 +75,7 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
     responses((status = 200, description = "The tenant's settings", body = SettingsView),
               (status = 401, description = "invalid_api_key", body = ErrorBody)),
     security(("secret_key" = [])))]
-pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCtx) -> Json<SettingsView> {
+pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCtx<V1>) -> Json<SettingsView> {
     Json(settings_view(&app, &tenant, &tenant.settings))
 }
 
@@ -86,12 +88,12 @@ pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCt
     security(("secret_key" = [])))]
 pub async fn patch_config(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
     query: Result<Query<PatchConfigQuery>, axum::extract::rejection::QueryRejection>,
-    ApiJson(req): ApiJson<SettingsPatchRequest>,
+    StrictJson(req, _): StrictJson<SettingsPatchRequest, V1>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let Query(q) =
-        query.map_err(|_| ApiError::bad_request("invalid_query", "unknown or malformed query parameter"))?;
+    // Taken as a `Result` so that a bad body is answered before a bad query, as ever.
+    let Query(q) = query.map_err(|_| invalid_query("unknown or malformed query parameter"))?;
     let patch = SettingsPatch {
         access_token_ttl_secs: req.access_token_ttl.map(duration),
         refresh_token_ttl_secs: req.refresh_token_ttl.map(duration),
@@ -138,12 +140,10 @@ pub async fn patch_config(
     security(("secret_key" = [])))]
 pub async fn get_user(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    // A malformed id cannot name a user: the same 404 as an unknown one.
-    let id =
-        UserId::parse(&user_id).map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound))?;
+    let id = path_user(&user_id)?;
     let user = app.get_user(&tenant.id, &id).await?;
     Ok(Json(UserView::new(&user, app.user_phone(&user))))
 }
@@ -167,11 +167,9 @@ pub struct UserQuery {
     security(("secret_key" = [])))]
 pub async fn list_users(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
-    query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    StrictQuery(q, _): StrictQuery<UserQuery, V1>,
 ) -> Result<Json<UserList>, ApiError> {
-    let Query(q) =
-        query.map_err(|_| ApiError::bad_request("invalid_query", "unknown or malformed query parameter"))?;
     if let Some(email) = q.email {
         let users = app.find_user_by_email(&tenant, &email).await?;
         return Ok(Json(UserList {
@@ -183,118 +181,20 @@ pub async fn list_users(
         }));
     }
     let after = match q.after.as_deref() {
-        Some(a) => Some(
-            UserId::parse(a)
-                .map_err(|_| ApiError::bad_request("invalid_query", "after must be a user id"))?,
-        ),
+        Some(a) => Some(UserId::parse(a).map_err(|_| invalid_query("after must be a user id"))?),
         None => None,
     };
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let users = app.list_users(&tenant, after.as_ref(), limit).await?;
-    let next_after = (users.len() == limit as usize)
-        .then(|| users.last().map(|u| u.id.to_string()))
-        .flatten();
+    let size = page_size(q.limit);
+    let users = app.list_users(&tenant, after.as_ref(), size).await?;
+    let page = Page::new(users, size, |u| u.id.to_string());
     Ok(Json(UserList {
-        users: users
+        users: page
+            .items
             .iter()
             .map(|u| UserView::new(u, app.user_phone(u)))
             .collect(),
-        next_after,
+        next_after: page.next,
     }))
-}
-
-fn path_user(user_id: &str) -> Result<UserId, ApiError> {
-    UserId::parse(user_id).map_err(|_| ApiError::from(crate::service::ServiceError::UserNotFound))
-}
-
-#[utoipa::path(get, path = "/v2/admin/users/{user_id}/mfa", tag = "admin",
-    params(("user_id" = String, Path, description = "A user id, usr_…")),
-    responses((status = 200, description = "The user's factors (and delivery status, later)", body = UserMfaView),
-              (status = 404, description = "user_not_found", body = ErrorBody)),
-    security(("secret_key" = [])))]
-pub async fn get_user_mfa(
-    State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
-    Path(user_id): Path<String>,
-) -> Result<Json<UserMfaView>, ApiError> {
-    let id = path_user(&user_id)?;
-    let factors = app.admin_user_mfa(&tenant, &id).await?;
-    Ok(Json(UserMfaView {
-        user_id: id.to_string(),
-        factors: factors.iter().map(FactorView::from).collect(),
-    }))
-}
-
-#[utoipa::path(delete, path = "/v2/admin/users/{user_id}/mfa", tag = "admin",
-    params(("user_id" = String, Path, description = "A user id, usr_…")),
-    responses((status = 204, description = "Every factor removed; audited"),
-              (status = 404, description = "user_not_found", body = ErrorBody)),
-    security(("secret_key" = [])))]
-pub async fn reset_user_mfa(
-    State(app): State<App>,
-    AdminCtx { tenant, key }: AdminCtx,
-    Meta(meta): Meta,
-    Path(user_id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id = path_user(&user_id)?;
-    app.admin_reset_mfa(&tenant, &Actor::Admin { key_id: key.id }, &id, &meta)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-fn tenant_auth_view(s: &TenantSettings) -> TenantAuthView {
-    TenantAuthView {
-        mfa_required: s.mfa_required,
-        mfa_methods: s.mfa_allowed_factors.iter().map(|k| k.as_str()).collect(),
-    }
-}
-
-fn own_tenant(tenant: &latchkey_store::model::Tenant, tenant_id: &str) -> Result<(), ApiError> {
-    if tenant.id.as_str() == tenant_id {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "tenant_mismatch",
-            "the secret key belongs to another tenant",
-        ))
-    }
-}
-
-#[utoipa::path(get, path = "/v2/admin/tenants/{tenant_id}/auth/config", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The key's own tenant, tnt_…")),
-    responses((status = 200, description = "MFA policy of the tenant", body = TenantAuthView),
-              (status = 403, description = "tenant_mismatch", body = ErrorBody)),
-    security(("secret_key" = [])))]
-pub async fn get_tenant_auth(
-    AdminCtx { tenant, .. }: AdminCtx,
-    Path(tenant_id): Path<String>,
-) -> Result<Json<TenantAuthView>, ApiError> {
-    own_tenant(&tenant, &tenant_id)?;
-    Ok(Json(tenant_auth_view(&tenant.settings)))
-}
-
-#[utoipa::path(patch, path = "/v2/admin/tenants/{tenant_id}/auth/config", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The key's own tenant, tnt_…")),
-    request_body = TenantAuthPatch,
-    responses((status = 200, description = "The updated MFA policy (the same setting as /v1/admin/config)", body = TenantAuthView),
-              (status = 400, description = "invalid_settings", body = ErrorBody),
-              (status = 403, description = "tenant_mismatch", body = ErrorBody)),
-    security(("secret_key" = [])))]
-pub async fn patch_tenant_auth(
-    State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
-    Path(tenant_id): Path<String>,
-    ApiJson(req): ApiJson<TenantAuthPatch>,
-) -> Result<Json<TenantAuthView>, ApiError> {
-    own_tenant(&tenant, &tenant_id)?;
-    let patch = SettingsPatch {
-        mfa_required: req.mfa_required,
-        mfa_allowed_factors: req.mfa_methods,
-        ..Default::default()
-    };
-    let (settings, _) = app.update_settings(&tenant, patch, false).await?;
-    Ok(Json(tenant_auth_view(&settings)))
 }
 
 #[utoipa::path(get, path = "/v1/admin/audit-events", tag = "admin",
@@ -304,36 +204,27 @@ pub async fn patch_tenant_auth(
     security(("secret_key" = [])))]
 pub async fn list_audit_events(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    StrictQuery(q, _): StrictQuery<AuditQuery, V1>,
 ) -> Result<Json<AuditList>, ApiError> {
-    let Query(q) =
-        query.map_err(|_| ApiError::bad_request("invalid_query", "unknown or malformed query parameter"))?;
     let user = match q.user_id.as_deref() {
-        Some(u) => Some(
-            UserId::parse(u)
-                .map_err(|_| ApiError::bad_request("invalid_query", "user_id must be a user id"))?,
-        ),
+        Some(u) => Some(UserId::parse(u).map_err(|_| invalid_query("user_id must be a user id"))?),
         None => None,
     };
     if q.before
         .as_deref()
         .is_some_and(|b| !b.starts_with("evt_") || b.len() > 40)
     {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "before must be an event id",
-        ));
+        return Err(invalid_query("before must be an event id").into());
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let size = page_size(q.limit);
     let events = app
-        .list_audit(&tenant, user.as_ref(), q.before.as_deref(), limit)
+        .list_audit(&tenant, user.as_ref(), q.before.as_deref(), size)
         .await?;
-    let next_before = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.id.clone()))
-        .flatten();
+    let page = Page::new(events, size, |e| e.id.clone());
     Ok(Json(AuditList {
-        events: events
+        events: page
+            .items
             .into_iter()
             .map(|e| AuditEventView {
                 id: e.id,
@@ -347,7 +238,7 @@ pub async fn list_audit_events(
                 created_at: latchkey_core::time::rfc3339(e.created_at),
             })
             .collect(),
-        next_before,
+        next_before: page.next,
     }))
 }
 
@@ -371,7 +262,7 @@ fn provider_view(
     security(("secret_key" = [])))]
 pub async fn get_sms_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (p, source, _) = app.sms_providers(&tenant.id).await?;
     Ok(Json(provider_view(
@@ -388,8 +279,8 @@ pub async fn get_sms_provider(
     security(("secret_key" = [])))]
 pub async fn put_sms_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    StrictJson(body, _): StrictJson<serde_json::Value, V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = app.set_sms_provider(&tenant, &body).await?;
     Ok(Json(provider_view(
@@ -404,7 +295,7 @@ pub async fn put_sms_provider(
     security(("secret_key" = [])))]
 pub async fn delete_sms_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<StatusCode, ApiError> {
     app.clear_provider(&tenant, "sms").await?;
     Ok(StatusCode::NO_CONTENT)
@@ -415,7 +306,7 @@ pub async fn delete_sms_provider(
     security(("secret_key" = [])))]
 pub async fn get_email_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (p, source, _) = app.email_providers(&tenant.id).await?;
     Ok(Json(provider_view(p.primary.redacted(), None, source.as_str())))
@@ -428,8 +319,8 @@ pub async fn get_email_provider(
     security(("secret_key" = [])))]
 pub async fn put_email_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    StrictJson(body, _): StrictJson<serde_json::Value, V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = app.set_email_provider(&tenant, &body).await?;
     Ok(Json(provider_view(p.primary.redacted(), None, "tenant")))
@@ -440,7 +331,7 @@ pub async fn put_email_provider(
     security(("secret_key" = [])))]
 pub async fn delete_email_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<StatusCode, ApiError> {
     app.clear_provider(&tenant, "email").await?;
     Ok(StatusCode::NO_CONTENT)
@@ -451,13 +342,13 @@ pub async fn delete_email_provider(
     security(("secret_key" = [])))]
 pub async fn delivery_stats(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx,
+    AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<Json<DeliveryStats>, ApiError> {
     let counters = app
         .store
         .delivery_stats(&tenant.id)
         .await
-        .map_err(crate::service::ServiceError::from)?;
+        .map_err(ServiceError::from)?;
     Ok(Json(DeliveryStats {
         counters: counters
             .into_iter()

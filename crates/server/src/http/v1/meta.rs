@@ -2,12 +2,12 @@
 
 use super::dto::Health;
 use super::error::{ApiError, ErrorBody};
+use crate::service::{Failure, FailureKind};
 use crate::App;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::sync::OnceLock;
 
 #[utoipa::path(get, path = "/healthz", tag = "meta",
     responses((status = 200, description = "The process is up", body = Health)))]
@@ -23,11 +23,12 @@ pub async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
         Ok(()) => Ok(Json(Health { status: "ok" })),
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed");
-            Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Err(Failure::new(
+                FailureKind::Unavailable,
                 "database_unavailable",
                 "the database is not reachable",
-            ))
+            )
+            .into())
         }
     }
 }
@@ -43,10 +44,8 @@ pub async fn jwks(State(app): State<App>) -> Response {
     resp
 }
 
-pub(super) static OPENAPI: OnceLock<serde_json::Value> = OnceLock::new();
-
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "This document, generated from the code")))]
 pub async fn openapi() -> Json<serde_json::Value> {
-    Json(OPENAPI.get().cloned().unwrap_or_default())
+    Json(crate::http::openapi_json())
 }

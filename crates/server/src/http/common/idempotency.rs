@@ -13,7 +13,8 @@
 //!   hours, and a replay says `Idempotent-Replayed: true`.
 //! - Keys are 1 to 255 printable ASCII characters; without the header nothing changes.
 
-use super::error::ApiError;
+use super::Surface;
+use crate::service::{Failure, FailureKind, ServiceError};
 use crate::App;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -38,7 +39,7 @@ const KEEP_MS: i64 = 24 * 3600 * 1000;
 /// The most of an answer kept (answers here are a few KiB; a QR code is the largest).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
-pub async fn idempotent(State(app): State<App>, req: Request, next: Next) -> Response {
+pub async fn idempotent<S: Surface>(State(app): State<App>, req: Request, next: Next) -> Response {
     let Some(raw_key) = req.headers().get("idempotency-key") else {
         return next.run(req).await;
     };
@@ -53,10 +54,10 @@ pub async fn idempotent(State(app): State<App>, req: Request, next: Next) -> Res
     let key = match raw_key.to_str() {
         Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..0x7f).contains(&b)) => k.to_owned(),
         _ => {
-            return ApiError::bad_request(
+            return S::reject(Failure::invalid(
                 "invalid_idempotency_key",
                 "Idempotency-Key must be 1 to 255 printable ASCII characters",
-            )
+            ))
             .into_response()
         }
     };
@@ -71,14 +72,7 @@ pub async fn idempotent(State(app): State<App>, req: Request, next: Next) -> Res
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, app.config.max_body_bytes).await {
         Ok(b) => b,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "request body is too large",
-            )
-            .into_response()
-        }
+        Err(_) => return S::reject(Failure::payload_too_large()).into_response(),
     };
     let hasher = &app.crypto.hasher;
     let caller = parts
@@ -119,18 +113,18 @@ pub async fn idempotent(State(app): State<App>, req: Request, next: Next) -> Res
         record.tenant_id, record.key_hash
     );
     match app.store.idempotency_begin(&record, now).await {
-        Err(e) => ApiError::from(crate::service::ServiceError::from(e)).into_response(),
-        Ok(IdempotencyBegin::InFlight) => ApiError::new(
-            StatusCode::CONFLICT,
+        Err(e) => S::reject(ServiceError::from(e).into()).into_response(),
+        Ok(IdempotencyBegin::InFlight) => S::reject(Failure::new(
+            FailureKind::Conflict,
             "idempotency_key_in_use",
             "a request with this Idempotency-Key is still being processed; retry later",
-        )
+        ))
         .into_response(),
-        Ok(IdempotencyBegin::Mismatch) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        Ok(IdempotencyBegin::Mismatch) => S::reject(Failure::new(
+            FailureKind::Unprocessable,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request",
-        )
+        ))
         .into_response(),
         Ok(IdempotencyBegin::Done {
             status,
@@ -141,23 +135,23 @@ pub async fn idempotent(State(app): State<App>, req: Request, next: Next) -> Res
                 // Sealed under a master key since removed: the answer is gone; say so rather
                 // than run the request a second time.
                 tracing::warn!(error = %e, "kept idempotent answer cannot be opened");
-                ApiError::new(
-                    StatusCode::CONFLICT,
+                S::reject(Failure::new(
+                    FailureKind::Conflict,
                     "idempotency_key_expired",
                     "the answer kept for this Idempotency-Key is no longer available; use a new key",
-                )
+                ))
                 .into_response()
             }
         },
         Ok(IdempotencyBegin::Started) => {
             let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-            keep(&app, &record, &aad, response).await
+            keep::<S>(&app, &record, &aad, response).await
         }
     }
 }
 
 /// Keeps a successful answer for replays (and hands it on); forgets the key otherwise.
-async fn keep(app: &App, record: &IdempotencyRecord, aad: &str, response: Response) -> Response {
+async fn keep<S: Surface>(app: &App, record: &IdempotencyRecord, aad: &str, response: Response) -> Response {
     if !response.status().is_success() {
         if let Err(e) = app.store.idempotency_abandon(record).await {
             tracing::error!(error = %e, "cannot release an idempotency key");
@@ -170,12 +164,7 @@ async fn keep(app: &App, record: &IdempotencyRecord, aad: &str, response: Respon
         Err(e) => {
             tracing::error!(error = %e, "cannot read an answer to keep it");
             let _ = app.store.idempotency_abandon(record).await;
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "an internal error occurred",
-            )
-            .into_response();
+            return S::reject(Failure::internal()).into_response();
         }
     };
     let sealed = app.crypto.keyring.seal(&bytes, aad, app.rng.as_ref());
