@@ -1,7 +1,8 @@
 //! First-factor authentication and sessions: sign-up, sign-in, refresh, sign-out, and
 //! recognising the bearer credentials (secret keys, access tokens) of later requests.
 
-use super::mfa::PendingChallenge;
+use super::outcome::SignInOutcome;
+use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::email::{self, Email};
@@ -11,16 +12,8 @@ use latchkey_core::jwt::Claims;
 use latchkey_core::password;
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
-use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Session, Tenant, ThrottleKey, User};
+use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Tenant, ThrottleKey, User};
 use latchkey_store::StoreError;
-
-/// What a successful authentication hands the client.
-#[derive(Debug)]
-pub struct TokenPair {
-    pub access_token: SecretString,
-    pub refresh_token: SecretString,
-    pub expires_in: u64,
-}
 
 pub struct SignupInput {
     pub email: String,
@@ -36,20 +29,6 @@ pub struct AccessContext {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub session_id: SessionId,
-}
-
-/// What a correct password (at sign-in or sign-up) or a verified challenge leads to. A
-/// second factor still to prove or to enroll is an outcome, not a failure: each surface
-/// shows it its own way (`/v1` answers 401 `mfa_required` / `mfa_setup_required`; a hosted
-/// page would show the challenge).
-#[derive(Debug)]
-pub enum SignInOutcome<T> {
-    /// Signed in: `T` carries the tokens (and what else the use case returns).
-    Complete(T),
-    /// Prove one of the offered factors with this challenge (`/v1/mfa/verify`).
-    Challenge(PendingChallenge),
-    /// Enroll a factor of an allowed kind with this challenge first (`/v1/mfa/enroll`).
-    Enroll(PendingChallenge),
 }
 
 /// A phone number as given at sign-up, parsed with libphonenumber's metadata and stored in
@@ -210,65 +189,6 @@ impl App {
         let (session, refresh_hash, tokens) = self.new_session(tenant, user, amr, acr, mfa_at);
         self.store.create_session(&session, &refresh_hash).await?;
         Ok(tokens)
-    }
-
-    /// A session, the keyed hash of its first refresh token, and the tokens to hand out,
-    /// not yet stored: the caller stores them (alone, or with other writes).
-    pub(super) fn new_session(
-        &self,
-        tenant: &Tenant,
-        user: &User,
-        amr: Vec<String>,
-        acr: &str,
-        mfa_at: Option<i64>,
-    ) -> (Session, String, TokenPair) {
-        let now = self.now();
-        let refresh_ttl_ms = i64::try_from(tenant.settings.refresh_token_ttl_secs).unwrap_or(0) * 1000;
-        let session = Session {
-            id: SessionId::generate(now, self.rng.as_ref()),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            amr,
-            acr: acr.to_owned(),
-            auth_time: now,
-            mfa_at,
-            created_at: now,
-            expires_at: now + refresh_ttl_ms,
-            revoked_at: None,
-        };
-        let refresh = opaque_token("rt_", self.rng.as_ref());
-        let hash = self.refresh_hash(&refresh);
-        let tokens = self.tokens_for(tenant, &session, refresh);
-        (session, hash, tokens)
-    }
-
-    fn refresh_hash(&self, token: &SecretString) -> String {
-        self.crypto
-            .hasher
-            .hash(HashPurpose::RefreshToken, "", token.expose().as_bytes())
-    }
-
-    fn tokens_for(&self, tenant: &Tenant, session: &Session, refresh: SecretString) -> TokenPair {
-        let now_s = self.now().div_euclid(1000);
-        let ttl = tenant.settings.access_token_ttl_secs;
-        let claims = Claims {
-            iss: self.issuer.clone(),
-            sub: session.user_id.to_string(),
-            tid: session.tenant_id.to_string(),
-            sid: session.id.to_string(),
-            iat: now_s,
-            exp: now_s + i64::try_from(ttl).unwrap_or(0),
-            auth_time: session.auth_time.div_euclid(1000),
-            amr: session.amr.clone(),
-            acr: session.acr.clone(),
-            mfa_time: session.mfa_at.map(|t| t.div_euclid(1000)),
-            jti: latchkey_core::jwt::new_jti(self.rng.as_ref()),
-        };
-        TokenPair {
-            access_token: SecretString::new(self.crypto.signer().sign(&claims)),
-            refresh_token: refresh,
-            expires_in: ttl,
-        }
     }
 
     /// Exchanges a refresh token for a new pair. Tokens rotate: each works once, and a

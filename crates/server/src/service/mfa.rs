@@ -9,9 +9,9 @@
 //! database before it is evaluated.
 
 use super::audit::{log_audit, Actor, Audit, RequestMeta};
-use super::auth::SignInOutcome;
-use super::auth::TokenPair;
-use super::factors::{backup_codes, module, sent_code, Answer, Cx, Listing, NewFactor};
+use super::factors::{backup_codes, module, sent_code, Answer, Cx, EnrollDetails, Listing, NewFactor};
+use super::outcome::{OfferedFactor, PendingChallenge, SignInOutcome};
+use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::assurance::{amr_strings, Amr};
@@ -25,32 +25,10 @@ use latchkey_store::model::{
     ActivateOutcome, ActivationRules, AttemptOutcome, Challenge, Check, Factor, Proof, SealedColumn,
     SignInAttempt, SignInWrites, Tenant, ThrottleKey, User,
 };
-use zeroize::Zeroizing;
 
 /// How long a started enrollment waits for its confirming code.
 pub const ENROLLMENT_TTL_SECS: i64 = 600;
 pub use latchkey_core::policy::STEP_UP_SECS;
-
-/// A factor offered at a sign-in challenge, as the client sees it.
-#[derive(Debug, Clone)]
-pub struct OfferedFactor {
-    pub id: FactorId,
-    pub kind: FactorKind,
-    pub name: Option<String>,
-    /// Masked (`+1***2671`), for SMS and email factors.
-    pub destination: Option<String>,
-}
-
-/// A challenge the client must answer, as sign-in reports it.
-#[derive(Debug, Clone)]
-pub struct PendingChallenge {
-    pub challenge_id: ChallengeId,
-    pub expires_at: UnixMillis,
-    /// For `mfa_required`: the factors the user can answer with.
-    pub factors: Vec<OfferedFactor>,
-    /// For `mfa_setup_required`: the kinds the user may enroll.
-    pub allowed: Vec<FactorKind>,
-}
 
 /// Which factor of a challenge a request means: named, or left to the server when the
 /// choice is unambiguous (review item 12; the reference SDK's `submitTOTP(challengeId, code)`).
@@ -65,22 +43,6 @@ pub struct FactorChoice {
 pub struct Enrollment {
     pub factor: Factor,
     pub details: EnrollDetails,
-}
-
-pub enum EnrollDetails {
-    Totp {
-        secret_base32: Zeroizing<String>,
-        otpauth_uri: Zeroizing<String>,
-        qr_code_svg: String,
-    },
-    /// A code went (is going) to this masked destination.
-    Sent { channel: Channel, destination: String },
-    /// Created active by an admin without a code (an already verified phone), with the
-    /// backup codes a first factor brings.
-    Confirmed {
-        destination: String,
-        backup_codes: Option<Vec<String>>,
-    },
 }
 
 /// What a user asks to enroll.

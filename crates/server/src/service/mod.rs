@@ -9,8 +9,10 @@ pub mod factors;
 pub mod failure;
 pub mod input;
 pub mod mfa;
+pub mod outcome;
 pub mod providers;
 pub mod sealed;
+pub mod sessions;
 pub mod tenants;
 
 pub use failure::{Failure, FailureKind};
@@ -19,7 +21,7 @@ use latchkey_store::StoreError;
 
 /// Why a use case failed. Each variant maps to one neutral [`Failure`] with a stable code
 /// (`failure.rs`), which each API surface renders. A sign-in that needs a second factor is
-/// not a failure: it is an outcome ([`auth::SignInOutcome`]).
+/// not a failure: it is an outcome ([`outcome::SignInOutcome`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("invalid email or password")]

@@ -1,7 +1,7 @@
 //! The JSON shapes of `/v1`. Request types reject unknown fields; response types are
 //! built from domain records here and nowhere else, so no secret can slip into one.
 
-use crate::service::auth::TokenPair;
+use crate::service::sessions::TokenPair;
 use latchkey_core::time::rfc3339;
 use latchkey_store::model::User;
 use serde::{Deserialize, Serialize};
@@ -307,7 +307,7 @@ pub struct EnrollmentResponse {
 
 impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
     fn from(e: crate::service::mfa::Enrollment) -> Self {
-        use crate::service::mfa::EnrollDetails;
+        use crate::service::factors::EnrollDetails;
         use latchkey_core::factor::Channel;
         let mut out = Self {
             factor_id: e.factor.id.to_string(),

@@ -3,8 +3,7 @@
 //! pure mapping); and how it answers a sign-in that needs a second factor (401
 //! `mfa_required` / `mfa_setup_required`, [`sign_in_answer`]).
 
-use crate::service::auth::SignInOutcome;
-use crate::service::mfa::PendingChallenge;
+use crate::service::outcome::{PendingChallenge, SignInOutcome};
 use crate::service::{Failure, FailureKind, ServiceError};
 use crate::telemetry::current_request_id;
 use axum::http::{header, HeaderValue, StatusCode};

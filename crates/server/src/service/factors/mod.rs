@@ -14,17 +14,35 @@ pub mod backup_codes;
 pub mod sent_code;
 pub mod totp;
 
-use super::mfa::EnrollDetails;
 use super::ServiceResult;
 use latchkey_core::assurance::Method;
 use latchkey_core::audit::AuditAction;
 use latchkey_core::clock::UnixMillis;
+use latchkey_core::factor::Channel;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::hash::KeyedHasher;
 use latchkey_core::ids::ChallengeId;
 use latchkey_core::rand::SecureRandom;
 use latchkey_core::seal::Keyring;
 use latchkey_store::model::{Challenge, Check, CodeIssue, Factor, Proof, Tenant, User};
+use zeroize::Zeroizing;
+
+/// What a started enrollment shows the user (once).
+pub enum EnrollDetails {
+    Totp {
+        secret_base32: Zeroizing<String>,
+        otpauth_uri: Zeroizing<String>,
+        qr_code_svg: String,
+    },
+    /// A code went (is going) to this masked destination.
+    Sent { channel: Channel, destination: String },
+    /// Created active by an admin without a code (an already verified phone), with the
+    /// backup codes a first factor brings.
+    Confirmed {
+        destination: String,
+        backup_codes: Option<Vec<String>>,
+    },
+}
 
 /// What a user answers a factor with.
 #[derive(Debug, Clone, Copy)]

@@ -9,8 +9,8 @@
 //! is checked against the tenant's country list and risky number classes at enrollment and
 //! again at every send.
 
+use super::EnrollDetails;
 use super::{Answer, Begun, Cx, FactorModule, Listing, NewFactor};
-use crate::service::mfa::EnrollDetails;
 use crate::service::sealed::{destination_hash, factor_destination, seal_text};
 use crate::service::{InputError, ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;

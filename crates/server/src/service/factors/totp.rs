@@ -3,8 +3,8 @@
 //! tenant's window, never at or before the factor's last accepted step (the store advances
 //! that step only forward, in the transaction that completes the challenge).
 
+use super::EnrollDetails;
 use super::{Answer, Begun, Cx, FactorModule, NewFactor};
-use crate::service::mfa::EnrollDetails;
 use crate::service::{ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
 use latchkey_core::ids::ChallengeId;

@@ -1,0 +1,40 @@
+//! What a sign-in leads to, as a value each surface renders its own way.
+
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::factor::FactorKind;
+use latchkey_core::ids::{ChallengeId, FactorId};
+
+/// What a correct password (at sign-in or sign-up) or a verified challenge leads to. A
+/// second factor still to prove or to enroll is an outcome, not a failure: each surface
+/// shows it its own way (`/v1` answers 401 `mfa_required` / `mfa_setup_required`; a hosted
+/// page would show the challenge).
+#[derive(Debug)]
+pub enum SignInOutcome<T> {
+    /// Signed in: `T` carries the tokens (and what else the use case returns).
+    Complete(T),
+    /// Prove one of the offered factors with this challenge (`/v1/mfa/verify`).
+    Challenge(PendingChallenge),
+    /// Enroll a factor of an allowed kind with this challenge first (`/v1/mfa/enroll`).
+    Enroll(PendingChallenge),
+}
+
+/// A factor offered at a sign-in challenge, as the client sees it.
+#[derive(Debug, Clone)]
+pub struct OfferedFactor {
+    pub id: FactorId,
+    pub kind: FactorKind,
+    pub name: Option<String>,
+    /// Masked (`+1***2671`), for SMS and email factors.
+    pub destination: Option<String>,
+}
+
+/// A challenge the client must answer, as sign-in reports it.
+#[derive(Debug, Clone)]
+pub struct PendingChallenge {
+    pub challenge_id: ChallengeId,
+    pub expires_at: UnixMillis,
+    /// For `mfa_required`: the factors the user can answer with.
+    pub factors: Vec<OfferedFactor>,
+    /// For `mfa_setup_required`: the kinds the user may enroll.
+    pub allowed: Vec<FactorKind>,
+}
