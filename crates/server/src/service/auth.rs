@@ -177,20 +177,6 @@ impl App {
         Ok(SignInOutcome::Complete((user, tokens)))
     }
 
-    /// Creates a session (a refresh-token family) and its first tokens.
-    pub async fn start_session(
-        &self,
-        tenant: &Tenant,
-        user: &User,
-        amr: Vec<String>,
-        acr: &str,
-        mfa_at: Option<i64>,
-    ) -> ServiceResult<TokenPair> {
-        let (session, refresh_hash, tokens) = self.new_session(tenant, user, amr, acr, mfa_at);
-        self.store.create_session(&session, &refresh_hash).await?;
-        Ok(tokens)
-    }
-
     /// Exchanges a refresh token for a new pair. Tokens rotate: each works once, and a
     /// second use of one revokes the whole family (it means the token was copied).
     pub async fn refresh(&self, tenant_hint: Option<&TenantId>, presented: &str) -> ServiceResult<TokenPair> {

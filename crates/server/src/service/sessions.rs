@@ -3,6 +3,7 @@
 //! by every use case that signs someone in (password sign-in and sign-up in `auth.rs`, a
 //! completed challenge in `mfa.rs`).
 
+use super::ServiceResult;
 use crate::App;
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::SessionId;
@@ -19,6 +20,20 @@ pub struct TokenPair {
 }
 
 impl App {
+    /// Creates a session (a refresh-token family) and its first tokens.
+    pub async fn start_session(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        amr: Vec<String>,
+        acr: &str,
+        mfa_at: Option<i64>,
+    ) -> ServiceResult<TokenPair> {
+        let (session, refresh_hash, tokens) = self.new_session(tenant, user, amr, acr, mfa_at);
+        self.store.create_session(&session, &refresh_hash).await?;
+        Ok(tokens)
+    }
+
     /// A session, the keyed hash of its first refresh token, and the tokens to hand out,
     /// not yet stored: the caller stores them (alone, or with other writes).
     pub(super) fn new_session(
