@@ -6,7 +6,8 @@ use crate::helpers::*;
 both_stores!(
     health_and_readiness,
     openapi_covers_every_route,
-    shutdown_finishes_requests_in_flight
+    shutdown_finishes_requests_in_flight,
+    shutdown_answers_a_request_sent_as_it_begins
 );
 
 async fn health_and_readiness(b: Backend) {
@@ -125,6 +126,30 @@ async fn shutdown_finishes_requests_in_flight(b: Backend) {
     }
     // New connections are refused once stopped.
     assert!(reqwest::get(format!("{url}/healthz")).await.is_err());
+}
+
+/// A client that connected just before shutdown and sends its request just after it began
+/// is answered, not cut off: the server cannot tell it from a request already on its way.
+async fn shutdown_answers_a_request_sent_as_it_begins(b: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = spawn(b).await;
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Accepted, no byte sent yet.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(s.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: latchkey.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the request was cut off: {answer:?}"
+    );
+    stopping.await.unwrap();
 }
 
 /// The OpenAPI document is the API's contract (SDKs are generated from or checked against

@@ -158,6 +158,9 @@ async fn connection(
     let mut conn = pin!(conn);
     let mut watchdog = pin!(watchdog(phase.clone(), limits));
     let mut draining = false;
+    // Set when shutdown began before this connection's next request reached the handler:
+    // until when a connection that has not sent a byte yet is waited for.
+    let mut stop_pending: Option<Instant> = None;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -170,18 +173,43 @@ async fn connection(
                 tracing::debug!(%peer, "closing a connection that ran out of time");
                 return; // dropping `conn` closes the socket
             }
-            _ = stopping.wait_for(|s| *s), if !draining => {
-                // A connection with no request under way closes now; one mid-request
-                // finishes it (bounded by the timeouts and the grace period), then closes.
-                if matches!(phase.get(), Phase::Fresh(_) | Phase::Idle(_)) {
-                    return;
+            _ = stopping.wait_for(|s| *s), if !draining && stop_pending.is_none() => {
+                match phase.get() {
+                    // A request the client has begun (or may be sending right now, on a
+                    // connection accepted but not yet read) reaches the handler first:
+                    // hyper's graceful shutdown would close a connection that has not
+                    // started a request without reading what is already on its way.
+                    Phase::Fresh(_) | Phase::Head(_) => {
+                        stop_pending = Some(Instant::now() + FRESH_GRACE);
+                    }
+                    // Mid-request, or between requests (where hyper may still be writing
+                    // the last answer): hyper finishes what is under way, then closes.
+                    Phase::Busy | Phase::Idle(_) => {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
                 }
-                draining = true;
-                conn.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep(STOP_POLL), if !draining && stop_pending.is_some() => {
+                match phase.get() {
+                    Phase::Busy | Phase::Idle(_) => {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    // Not a byte within the grace: nothing was on its way.
+                    Phase::Fresh(_) if stop_pending.is_some_and(|until| Instant::now() >= until) => return,
+                    // A head being read is bounded by the watchdog's header timeout.
+                    Phase::Fresh(_) | Phase::Head(_) => {}
+                }
             }
         }
     }
 }
+
+/// How long shutdown waits for the first byte of a connection accepted just before it.
+const FRESH_GRACE: Duration = Duration::from_millis(500);
+/// How often a stopping connection whose request has not reached the handler is looked at.
+const STOP_POLL: Duration = Duration::from_millis(10);
 
 /// Where a connection is in its request cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
