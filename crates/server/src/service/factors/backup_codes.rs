@@ -11,7 +11,7 @@ use latchkey_core::backup;
 use latchkey_core::factor::{FactorKind, FactorStatus};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
-use latchkey_store::model::{BackupInstall, Challenge, Check, CodeIssue, Factor, Proof, User};
+use latchkey_store::model::{BackupInstall, Check, Factor, Proof, User};
 
 pub struct BackupCodes;
 
@@ -35,16 +35,6 @@ impl FactorModule for BackupCodes {
         _answer: Answer<'_>,
         _challenge: Option<&ChallengeId>,
     ) -> ServiceResult<Option<Check>> {
-        Ok(None)
-    }
-
-    fn begin_challenge(
-        &self,
-        _cx: &Cx<'_>,
-        _user: &User,
-        _factor: &Factor,
-        _challenge: &Challenge,
-    ) -> ServiceResult<Option<CodeIssue>> {
         Ok(None)
     }
 

@@ -119,14 +119,17 @@ pub trait FactorModule: Sync {
         challenge: Option<&ChallengeId>,
     ) -> ServiceResult<Option<Check>>;
 
-    /// What choosing `factor` for a sign-in challenge does: a code to send, or nothing.
+    /// What choosing `factor` for a sign-in challenge does: a code to send, or (the default,
+    /// for a factor answered from the user's own device) nothing.
     fn begin_challenge(
         &self,
-        cx: &Cx<'_>,
-        user: &User,
-        factor: &Factor,
-        challenge: &Challenge,
-    ) -> ServiceResult<Option<CodeIssue>>;
+        _cx: &Cx<'_>,
+        _user: &User,
+        _factor: &Factor,
+        _challenge: &Challenge,
+    ) -> ServiceResult<Option<CodeIssue>> {
+        Ok(None)
+    }
 
     /// What `answer` proves for `factor` on `challenge` (consumed by the store with the
     /// challenge), or `None` when it is wrong.

@@ -9,7 +9,7 @@ use crate::service::{ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
 use latchkey_core::ids::ChallengeId;
 use latchkey_core::{rand, totp};
-use latchkey_store::model::{Challenge, Check, CodeIssue, Factor, Proof, SealedColumn, User};
+use latchkey_store::model::{Check, Factor, Proof, SealedColumn, User};
 use zeroize::Zeroizing;
 
 pub struct Totp;
@@ -59,16 +59,6 @@ impl FactorModule for Totp {
         _challenge: Option<&ChallengeId>,
     ) -> ServiceResult<Option<Check>> {
         Ok(step(cx, factor, answer)?.map(Check::TotpStep))
-    }
-
-    fn begin_challenge(
-        &self,
-        _cx: &Cx<'_>,
-        _user: &User,
-        _factor: &Factor,
-        _challenge: &Challenge,
-    ) -> ServiceResult<Option<CodeIssue>> {
-        Ok(None)
     }
 
     fn proof(
