@@ -158,8 +158,8 @@ async fn connection(
     let mut conn = pin!(conn);
     let mut watchdog = pin!(watchdog(phase.clone(), limits));
     let mut draining = false;
-    // Set when shutdown began before this connection's next request reached the handler:
-    // until when a connection that has not sent a byte yet is waited for.
+    // Set when shutdown begins: until when a connection that has not sent a byte yet is
+    // waited for.
     let mut stop_pending: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -174,31 +174,24 @@ async fn connection(
                 return; // dropping `conn` closes the socket
             }
             _ = stopping.wait_for(|s| *s), if !draining && stop_pending.is_none() => {
+                stop_pending = Some(Instant::now() + FRESH_GRACE);
+            }
+            // Looked at every few milliseconds from shutdown on, until hyper is told.
+            () = tokio::time::sleep(STOP_POLL), if !draining && stop_pending.is_some() => {
                 match phase.get() {
-                    // A request the client has begun (or may be sending right now, on a
-                    // connection accepted but not yet read) reaches the handler first:
-                    // hyper's graceful shutdown would close a connection that has not
-                    // started a request without reading what is already on its way.
-                    Phase::Fresh(_) | Phase::Head(_) => {
-                        stop_pending = Some(Instant::now() + FRESH_GRACE);
-                    }
                     // Mid-request, or between requests (where hyper may still be writing
                     // the last answer): hyper finishes what is under way, then closes.
                     Phase::Busy | Phase::Idle(_) => {
                         draining = true;
                         conn.as_mut().graceful_shutdown();
                     }
-                }
-            }
-            () = tokio::time::sleep(STOP_POLL), if !draining && stop_pending.is_some() => {
-                match phase.get() {
-                    Phase::Busy | Phase::Idle(_) => {
-                        draining = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                    // Not a byte within the grace: nothing was on its way.
+                    // Accepted just before shutdown and not a byte within the grace:
+                    // nothing was on its way.
                     Phase::Fresh(_) if stop_pending.is_some_and(|until| Instant::now() >= until) => return,
-                    // A head being read is bounded by the watchdog's header timeout.
+                    // A request the client may be sending right now, or whose head is being
+                    // read, reaches the handler first: hyper's graceful shutdown would close a
+                    // connection that has not started a request without reading what is
+                    // already on its way. A head is bounded by the watchdog's header timeout.
                     Phase::Fresh(_) | Phase::Head(_) => {}
                 }
             }
@@ -208,7 +201,7 @@ async fn connection(
 
 /// How long shutdown waits for the first byte of a connection accepted just before it.
 const FRESH_GRACE: Duration = Duration::from_millis(500);
-/// How often a stopping connection whose request has not reached the handler is looked at.
+/// How often a connection is looked at from shutdown on, until hyper is told to finish.
 const STOP_POLL: Duration = Duration::from_millis(10);
 
 /// Where a connection is in its request cycle.
