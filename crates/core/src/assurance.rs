@@ -22,16 +22,27 @@ pub enum Amr {
     BackupCode,
     /// More than one factor was used.
     Mfa,
+    /// Proof of possession of a hardware-secured key (a device-bound WebAuthn credential).
+    Hwk,
+    /// Proof of possession of a software-secured key (a synced passkey, whose key can be
+    /// copied between a user's devices).
+    Swk,
+    /// The authenticator verified its user (PIN or biometric: WebAuthn's UV flag does not
+    /// say which, so neither `pin` nor `fpt` is claimed).
+    User,
 }
 
 impl Amr {
-    pub const ALL: [Amr; 6] = [
+    pub const ALL: [Amr; 9] = [
         Amr::Pwd,
         Amr::Otp,
         Amr::Sms,
         Amr::Email,
         Amr::BackupCode,
         Amr::Mfa,
+        Amr::Hwk,
+        Amr::Swk,
+        Amr::User,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +53,9 @@ impl Amr {
             Amr::Email => "email",
             Amr::BackupCode => "backup_code",
             Amr::Mfa => "mfa",
+            Amr::Hwk => "hwk",
+            Amr::Swk => "swk",
+            Amr::User => "user",
         }
     }
 
@@ -59,6 +73,10 @@ pub enum Aal {
     Aal1,
     /// A password and a possession factor.
     Aal2,
+    /// Multi-factor and phishing resistant: a WebAuthn credential with user verification
+    /// (alone, as a passkey, or after a password). Origin-bound keys are the verifier
+    /// impersonation resistance NIST SP 800-63B-4 §3.2.5 asks for.
+    Aal2Phr,
 }
 
 impl Aal {
@@ -66,11 +84,14 @@ impl Aal {
         match self {
             Aal::Aal1 => "aal1",
             Aal::Aal2 => "aal2",
+            Aal::Aal2Phr => "aal2_phr",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Aal::Aal1, Aal::Aal2].into_iter().find(|a| a.as_str() == s)
+        [Aal::Aal1, Aal::Aal2, Aal::Aal2Phr]
+            .into_iter()
+            .find(|a| a.as_str() == s)
     }
 }
 
@@ -98,10 +119,11 @@ mod tests {
             assert_eq!(Amr::parse(a.as_str()), Some(a));
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }
-        for l in [Aal::Aal1, Aal::Aal2] {
+        for l in [Aal::Aal1, Aal::Aal2, Aal::Aal2Phr] {
             assert_eq!(Aal::parse(l.as_str()), Some(l));
             assert_eq!(serde_json::to_value(l).unwrap(), l.as_str());
         }
         assert!(Aal::Aal2 > Aal::Aal1);
+        assert!(Aal::Aal2Phr > Aal::Aal2);
     }
 }

@@ -26,10 +26,15 @@ pub enum AuditAction {
     MfaReset,
     /// A code was queued for sending, or refused.
     CodeSend,
+    /// A passkey signed a user in without a password (or failed to).
+    PasskeySignIn,
+    /// A WebAuthn credential's signature counter went backwards: possibly a cloned
+    /// authenticator. The credential is refused until it is removed.
+    WebauthnCloneSuspected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 12] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -40,6 +45,8 @@ impl AuditAction {
         AuditAction::BackupCodesRegenerate,
         AuditAction::MfaReset,
         AuditAction::CodeSend,
+        AuditAction::PasskeySignIn,
+        AuditAction::WebauthnCloneSuspected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +61,8 @@ impl AuditAction {
             AuditAction::BackupCodesRegenerate => "backup_codes.regenerate",
             AuditAction::MfaReset => "mfa.reset",
             AuditAction::CodeSend => "code.send",
+            AuditAction::PasskeySignIn => "passkey.signin",
+            AuditAction::WebauthnCloneSuspected => "webauthn.clone_suspected",
         }
     }
 

@@ -18,14 +18,18 @@ pub enum FactorKind {
     /// A one-time code sent to the account's email (weakest: NIST forbids email as an
     /// out-of-band authenticator, so it never yields AAL2).
     EmailOtp,
+    /// A WebAuthn credential: a passkey or a security key (public-key, origin-bound, so
+    /// phishing resistant).
+    Webauthn,
 }
 
 impl FactorKind {
-    pub const ALL: [FactorKind; 4] = [
+    pub const ALL: [FactorKind; 5] = [
         FactorKind::Totp,
         FactorKind::BackupCodes,
         FactorKind::Sms,
         FactorKind::EmailOtp,
+        FactorKind::Webauthn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl FactorKind {
             FactorKind::BackupCodes => "backup_codes",
             FactorKind::Sms => "sms",
             FactorKind::EmailOtp => "email_otp",
+            FactorKind::Webauthn => "webauthn",
         }
     }
 
@@ -42,13 +47,16 @@ impl FactorKind {
     }
 
     /// The `amr` value (RFC 8176) a verification with this kind adds. Backup codes have no
-    /// registered value; `backup_code` is ours (RFC 8176 §6.1 leaves room for that).
+    /// registered value; `backup_code` is ours (RFC 8176 §6.1 leaves room for that). A
+    /// WebAuthn credential says more per verification (`hwk` or `swk`, `user` when the
+    /// authenticator verified the user): its module reports that; this is the least it is.
     pub fn amr(self) -> Amr {
         match self {
             FactorKind::Totp => Amr::Otp,
             FactorKind::BackupCodes => Amr::BackupCode,
             FactorKind::Sms => Amr::Sms,
             FactorKind::EmailOtp => Amr::Email,
+            FactorKind::Webauthn => Amr::Swk,
         }
     }
 
@@ -57,7 +65,7 @@ impl FactorKind {
     /// authenticator at all (§3.1.3.1), so it stays at AAL1 (Latchkey's decision, SECURITY.md §1.9).
     pub fn acr_with_password(self) -> Aal {
         match self {
-            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Sms => Aal::Aal2,
+            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Sms | FactorKind::Webauthn => Aal::Aal2,
             FactorKind::EmailOtp => Aal::Aal1,
         }
     }
@@ -65,7 +73,7 @@ impl FactorKind {
     /// Whether codes for this kind are sent to the user (and so need a delivery channel).
     pub fn channel(self) -> Option<Channel> {
         match self {
-            FactorKind::Totp | FactorKind::BackupCodes => None,
+            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Webauthn => None,
             FactorKind::Sms => Some(Channel::Sms),
             FactorKind::EmailOtp => Some(Channel::Email),
         }
@@ -74,7 +82,7 @@ impl FactorKind {
     /// What enrollment tells the user about the factor's strength, if anything.
     pub fn notice(self) -> Option<&'static str> {
         match self {
-            FactorKind::Totp | FactorKind::BackupCodes => None,
+            FactorKind::Totp | FactorKind::BackupCodes | FactorKind::Webauthn => None,
             FactorKind::Sms => Some(
                 "SMS codes can be intercepted (SIM swap, number porting); prefer an authenticator app where you can.",
             ),
@@ -115,14 +123,14 @@ impl FactorKind {
     pub fn is_recovery(self) -> bool {
         match self {
             FactorKind::BackupCodes => true,
-            FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp => false,
+            FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp | FactorKind::Webauthn => false,
         }
     }
 
     /// Whether a user enrolls this kind directly. Backup codes come with the first factor.
     pub fn enrollable(self) -> bool {
         match self {
-            FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp => true,
+            FactorKind::Totp | FactorKind::Sms | FactorKind::EmailOtp | FactorKind::Webauthn => true,
             FactorKind::BackupCodes => false,
         }
     }

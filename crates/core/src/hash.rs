@@ -19,6 +19,10 @@ pub enum HashPurpose {
     Destination,
     /// An `Idempotency-Key`, and the request it came with.
     Idempotency,
+    /// A user's WebAuthn user handle: stable, opaque, and no personal data.
+    WebauthnUserHandle,
+    /// A passwordless WebAuthn ceremony's challenge, under which its state is found.
+    WebauthnChallenge,
 }
 
 impl HashPurpose {
@@ -30,6 +34,8 @@ impl HashPurpose {
             HashPurpose::OneTimeCode => b"latchkey/otp/v1",
             HashPurpose::Destination => b"latchkey/destination/v1",
             HashPurpose::Idempotency => b"latchkey/idempotency/v1",
+            HashPurpose::WebauthnUserHandle => b"latchkey/webauthn-user-handle/v1",
+            HashPurpose::WebauthnChallenge => b"latchkey/webauthn-challenge/v1",
         }
     }
 }

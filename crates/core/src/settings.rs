@@ -56,6 +56,118 @@ pub struct TenantSettings {
     pub email_subject_template: String,
     pub email_text_template: String,
     pub email_html_template: String,
+    /// WebAuthn (passkeys and security keys).
+    pub webauthn: WebauthnSettings,
+}
+
+/// Whether a WebAuthn authenticator must verify its user (PIN or biometric) each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserVerification {
+    /// Always: every credential is then a multi-factor authenticator on its own (passkeys).
+    Required,
+    /// When the authenticator can: security keys without a PIN are accepted as a second
+    /// factor, and a credential that verified its user at registration must always do so.
+    Preferred,
+}
+
+/// What a WebAuthn registration must prove about the authenticator's make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationPolicy {
+    /// Nothing (the default, and what synced passkeys give).
+    None,
+    /// A verified attestation from a known manufacturer, of an authenticator model (AAGUID)
+    /// on the tenant's allow-list.
+    Direct,
+}
+
+/// A tenant's WebAuthn relying-party settings. Unset, the relying party is the server's
+/// public URL (`localhost` when that is a loopback address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebauthnSettings {
+    /// The relying-party id: a domain, the public URL's host or one of its parents.
+    pub rp_id: Option<String>,
+    /// The name authenticators show; the app name if unset.
+    pub rp_name: Option<String>,
+    /// The exact origins (`https://host[:port]`) ceremonies may come from; the public URL's
+    /// origin if empty. No wildcards, no subdomains, no other ports.
+    pub origins: Vec<String>,
+    pub user_verification: UserVerification,
+    pub attestation: AttestationPolicy,
+    /// Authenticator models (AAGUIDs) accepted with `attestation: direct`.
+    pub allowed_aaguids: Vec<String>,
+    /// The manufacturers' attestation root certificates (PEM) those models must chain to,
+    /// with `attestation: direct` (e.g. Yubico's published root).
+    pub attestation_ca_pems: Vec<String>,
+    /// Accept ceremonies run inside a cross-origin frame (`crossOrigin: true`). Off: the
+    /// pages are never framed, so such a ceremony is someone else's page using ours.
+    pub allow_cross_origin: bool,
+}
+
+impl Default for WebauthnSettings {
+    fn default() -> Self {
+        Self {
+            rp_id: None,
+            rp_name: None,
+            origins: Vec::new(),
+            user_verification: UserVerification::Required,
+            attestation: AttestationPolicy::None,
+            allowed_aaguids: Vec::new(),
+            attestation_ca_pems: Vec::new(),
+            allow_cross_origin: false,
+        }
+    }
+}
+
+/// Whether `s` is a domain name a relying-party id can be: lowercase labels of letters,
+/// digits and hyphens, separated by dots, not an IP address.
+pub fn valid_rp_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.parse::<std::net::IpAddr>().is_err()
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// The host of an exact origin (`scheme://host[:port]`, nothing after), if it is one:
+/// `https`, or `http` for `localhost` only (browsers run WebAuthn nowhere else without TLS).
+pub fn origin_host(origin: &str) -> Option<&str> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let host = match rest.rsplit_once(':') {
+        Some((h, port))
+            if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.len() <= 5 =>
+        {
+            h
+        }
+        _ => rest,
+    };
+    let ok = match scheme {
+        "https" => valid_rp_id(host),
+        "http" => host == "localhost",
+        _ => false,
+    };
+    ok.then_some(host)
+}
+
+/// Whether `host` is `rp_id` or one of its subdomains (WebAuthn's "registrable domain
+/// suffix" rule, without the public-suffix list).
+pub fn host_within(host: &str, rp_id: &str) -> bool {
+    host == rp_id || host.strip_suffix(rp_id).is_some_and(|p| p.ends_with('.'))
+}
+
+/// Whether `s` is an AAGUID written as a UUID (`8-4-4-4-12` hex digits).
+pub fn valid_aaguid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// How many codes may be sent per hour and per day to one destination, for one user, from
@@ -120,6 +232,7 @@ impl Default for TenantSettings {
             email_subject_template: DEFAULT_EMAIL_SUBJECT.into(),
             email_text_template: DEFAULT_EMAIL_TEXT.into(),
             email_html_template: DEFAULT_EMAIL_HTML.into(),
+            webauthn: WebauthnSettings::default(),
         }
     }
 }
@@ -221,6 +334,69 @@ impl TenantSettings {
                 "must be one line of at most 200 bytes".to_string(),
             ));
         }
+        let w = &self.webauthn;
+        if w.rp_id.as_deref().is_some_and(|r| !valid_rp_id(r)) {
+            out.push((
+                "webauthn.rp_id",
+                "must be a lowercase domain name (no scheme, port or IP address)".to_string(),
+            ));
+        }
+        if w.rp_name
+            .as_ref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 64 || n.chars().any(char::is_control))
+        {
+            out.push((
+                "webauthn.rp_name",
+                "must be 1 to 64 printable characters".to_string(),
+            ));
+        }
+        if w.origins.len() > 20 || w.origins.iter().any(|o| origin_host(o).is_none()) {
+            out.push((
+                "webauthn.origins",
+                "must be at most 20 exact origins like https://app.example.com (http only for localhost)"
+                    .to_string(),
+            ));
+        } else if let Some(rp) = &w.rp_id {
+            if w.origins
+                .iter()
+                .filter_map(|o| origin_host(o))
+                .any(|h| !host_within(h, rp))
+            {
+                out.push((
+                    "webauthn.origins",
+                    "every origin's host must be the rp_id or a subdomain of it".to_string(),
+                ));
+            }
+        }
+        if w.allowed_aaguids.len() > 100 || w.allowed_aaguids.iter().any(|a| !valid_aaguid(a)) {
+            out.push((
+                "webauthn.allowed_aaguids",
+                "must be at most 100 AAGUIDs like cb69481e-8ff7-4039-93ec-0a2729a154a8".to_string(),
+            ));
+        }
+        if w.attestation == AttestationPolicy::Direct && w.allowed_aaguids.is_empty() {
+            out.push((
+                "webauthn.allowed_aaguids",
+                "must name the authenticator models accepted when attestation is direct".to_string(),
+            ));
+        }
+        let pem = |p: &String| {
+            let p = p.trim();
+            p.len() <= 16_384
+                && p.starts_with("-----BEGIN CERTIFICATE-----")
+                && p.ends_with("-----END CERTIFICATE-----")
+        };
+        if w.attestation_ca_pems.len() > 20 || !w.attestation_ca_pems.iter().all(pem) {
+            out.push((
+                "webauthn.attestation_ca_pems",
+                "must be at most 20 PEM certificates".to_string(),
+            ));
+        } else if w.attestation == AttestationPolicy::Direct && w.attestation_ca_pems.is_empty() {
+            out.push((
+                "webauthn.attestation_ca_pems",
+                "must hold the manufacturers' root certificates when attestation is direct".to_string(),
+            ));
+        }
         if self.mfa_required && !self.mfa_allowed_factors.iter().any(|k| k.enrollable()) {
             out.push((
                 "mfa_allowed_factors",
@@ -307,5 +483,64 @@ mod tests {
         assert_eq!(json["totp_algorithm"], "SHA1");
         s.sms_allowed_number_classes = vec![NumberClass::Uan, NumberClass::Uan];
         assert_eq!(s.problems().len(), 1);
+    }
+
+    #[test]
+    fn webauthn_relying_party_settings_are_checked() {
+        assert!(valid_rp_id("example.com") && valid_rp_id("localhost"));
+        for bad in [
+            "",
+            "Example.com",
+            "127.0.0.1",
+            "::1",
+            "a..b",
+            "-a.com",
+            "https://x.com",
+            "x.com:443",
+        ] {
+            assert!(!valid_rp_id(bad), "{bad}");
+        }
+        assert_eq!(
+            origin_host("https://login.example.com"),
+            Some("login.example.com")
+        );
+        assert_eq!(origin_host("https://example.com:8443"), Some("example.com"));
+        assert_eq!(origin_host("http://localhost:8080"), Some("localhost"));
+        for bad in [
+            "http://example.com",
+            "https://example.com/",
+            "null",
+            "https://",
+            "ftp://x.com",
+            "https://1.2.3.4",
+        ] {
+            assert_eq!(origin_host(bad), None, "{bad}");
+        }
+        assert!(host_within("login.example.com", "example.com"));
+        assert!(host_within("example.com", "example.com"));
+        assert!(!host_within("evilexample.com", "example.com"));
+        assert!(!host_within("example.com.evil", "example.com"));
+        let mut s = TenantSettings::default();
+        s.webauthn.rp_id = Some("example.com".into());
+        s.webauthn.origins = vec!["https://app.example.com".into()];
+        assert!(s.problems().is_empty());
+        s.webauthn.origins = vec!["https://example.org".into()];
+        assert_eq!(s.problems().len(), 1);
+        s.webauthn.origins.clear();
+        s.webauthn.attestation = AttestationPolicy::Direct;
+        assert_eq!(
+            s.problems().len(),
+            2,
+            "direct attestation needs an allow-list and roots"
+        );
+        s.webauthn.allowed_aaguids = vec!["cb69481e-8ff7-4039-93ec-0a2729a154a8".into()];
+        s.webauthn.attestation_ca_pems =
+            vec!["-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".into()];
+        assert!(s.problems().is_empty());
+        s.webauthn.allowed_aaguids = vec!["not-a-uuid".into()];
+        assert_eq!(s.problems().len(), 1);
+        let json = serde_json::to_value(TenantSettings::default()).unwrap();
+        assert_eq!(json["webauthn"]["user_verification"], "required");
+        assert_eq!(json["webauthn"]["attestation"], "none");
     }
 }

@@ -216,6 +216,66 @@ pub trait ChallengeStore {
     async fn attempt_sign_in(&self, attempt: &SignInAttempt, now: UnixMillis) -> Result<AttemptOutcome>;
 }
 
+/// WebAuthn credentials and ceremony state. Each ceremony's state is taken once (a second
+/// answer to it finds nothing), and a credential's counter only moves forward.
+#[async_trait]
+pub trait WebauthnStore {
+    /// A user's registered credentials.
+    async fn list_webauthn_credentials(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<Vec<WebauthnCredential>>;
+    /// The credential with this id (base64url) in the tenant.
+    async fn find_webauthn_credential(
+        &self,
+        tenant: &TenantId,
+        credential_id: &str,
+    ) -> Result<Option<WebauthnCredential>>;
+    /// Moves the counter forward to `count` (both 0 is allowed: no counter) and records the
+    /// use; otherwise flags the credential as possibly cloned. `true` when accepted.
+    async fn advance_webauthn_counter(
+        &self,
+        factor: &FactorId,
+        count: i64,
+        backup_state: bool,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Flags a credential as possibly cloned; `false` if it was already.
+    async fn flag_webauthn_clone(&self, factor: &FactorId, now: UnixMillis) -> Result<bool>;
+    /// Stores the ceremony state of an open sign-in challenge (replacing an earlier one).
+    async fn set_challenge_state(
+        &self,
+        id: &ChallengeId,
+        state_sealed: &str,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Takes a challenge's ceremony state if it still holds `state_sealed`; once.
+    async fn take_challenge_state(
+        &self,
+        id: &ChallengeId,
+        state_sealed: &str,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Stores a passwordless ceremony under the keyed hash of its challenge (expired ones of
+    /// the tenant are removed first).
+    async fn insert_passkey_ceremony(
+        &self,
+        tenant: &TenantId,
+        challenge_hash: &str,
+        state_sealed: &str,
+        now: UnixMillis,
+        expires_at: UnixMillis,
+    ) -> Result<()>;
+    /// Takes a passwordless ceremony, once: its sealed state, if it exists and is live.
+    async fn take_passkey_ceremony(
+        &self,
+        tenant: &TenantId,
+        challenge_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<String>>;
+}
+
 #[async_trait]
 pub trait IdempotencyStore {
     /// Records the first use of a key (or reports an earlier one), atomically: of
@@ -303,6 +363,7 @@ pub trait Store:
     + KeyStore
     + FactorStore
     + ChallengeStore
+    + WebauthnStore
     + AuditStore
     + IdempotencyStore
     + DeliveryStore

@@ -108,10 +108,11 @@ pub enum SealedColumn {
     FactorDestination,
     OutboxDestination,
     ChallengeState,
+    PasskeyCeremonyState,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 9] = [
+    pub const ALL: [SealedColumn; 10] = [
         SealedColumn::SigningKeyPrivate,
         SealedColumn::ServerSecret,
         SealedColumn::FactorSecret,
@@ -121,6 +122,7 @@ impl SealedColumn {
         SealedColumn::FactorDestination,
         SealedColumn::OutboxDestination,
         SealedColumn::ChallengeState,
+        SealedColumn::PasskeyCeremonyState,
     ];
 
     /// `(table, id column, sealed column)`; also the associated data the value is bound to.
@@ -135,6 +137,7 @@ impl SealedColumn {
             SealedColumn::FactorDestination => ("factors", "id", "destination_sealed"),
             SealedColumn::OutboxDestination => ("outbox", "id", "destination_sealed"),
             SealedColumn::ChallengeState => ("challenges", "id", "state_sealed"),
+            SealedColumn::PasskeyCeremonyState => ("passkey_ceremonies", "challenge_hash", "state_sealed"),
         }
     }
 
@@ -224,6 +227,39 @@ pub enum Check {
     },
     /// Proven before (an admin creating an SMS factor for a phone the user already verified).
     Preverified,
+    /// A WebAuthn registration verified against the ceremony state the pending factor
+    /// holds (`state_sealed`, consumed: the factor's secret becomes the sealed credential).
+    WebauthnRegistration {
+        state_sealed: String,
+        credential_sealed: String,
+        credential: WebauthnCredential,
+    },
+}
+
+/// A registered WebAuthn credential: what the store must know without opening the sealed
+/// credential (which holds the public key): its id, the signature counter it guards, and
+/// the flags listings show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnCredential {
+    pub factor_id: FactorId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    /// base64url without padding.
+    pub credential_id: String,
+    pub sign_count: i64,
+    /// Backup eligible: the key may be synced between devices (a synced passkey).
+    pub backup_eligible: bool,
+    /// Backed up (synced) as of the last use.
+    pub backup_state: bool,
+    /// The authenticator verified its user at registration.
+    pub user_verified: bool,
+    /// The authenticator model, when attested.
+    pub aaguid: Option<String>,
+    /// The transports the browser reported (`usb`, `internal`, `hybrid`, …), as JSON.
+    pub transports: Option<String>,
+    /// When an assertion's counter went backwards: a possibly cloned authenticator, refused
+    /// from then on until the user or an admin removes it.
+    pub clone_suspected_at: Option<UnixMillis>,
 }
 
 /// What a factor's activation re-checks in its own transaction, because the request that
@@ -255,6 +291,8 @@ pub enum ActivateOutcome {
     NotPending,
     /// The conditions the enrollment was started under no longer hold.
     Stale,
+    /// The WebAuthn credential is registered already (to this or another user).
+    CredentialTaken,
 }
 
 /// What proves the second factor, consumed in the same transaction that completes the
@@ -267,6 +305,15 @@ pub enum Proof {
     BackupCode { factor_id: FactorId, code_hash: String },
     /// A code sent for this challenge to this factor: live, unused and the latest one.
     SentCode { factor_id: FactorId, code_hash: String },
+    /// A WebAuthn assertion verified against the challenge's ceremony state: accepted only
+    /// if the credential's stored counter is below `sign_count` (or both are 0, for
+    /// authenticators without a counter), which it then becomes. A counter that did not
+    /// move forward marks the credential as possibly cloned.
+    WebauthnAssertion {
+        factor_id: FactorId,
+        sign_count: i64,
+        backup_state: bool,
+    },
     /// A pending factor confirmed (forced enrollment), with the backup codes to install if
     /// it is the user's first factor.
     Enrollment {

@@ -6,7 +6,7 @@ use latchkey_core::email::Email;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::UserId;
 use latchkey_core::phone::NumberClass;
-use latchkey_core::settings::TenantSettings;
+use latchkey_core::settings::{AttestationPolicy, TenantSettings, UserVerification};
 use latchkey_core::totp;
 use latchkey_store::model::{Tenant, User};
 
@@ -36,6 +36,21 @@ pub struct SettingsPatch {
     pub email_subject_template: Option<String>,
     pub email_text_template: Option<String>,
     pub email_html_template: Option<String>,
+    pub webauthn: Option<WebauthnPatch>,
+}
+
+/// WebAuthn relying-party settings to change; absent ones keep their value, and
+/// `Some(None)` returns `rp_id` or `rp_name` to its default.
+#[derive(Debug, Default)]
+pub struct WebauthnPatch {
+    pub rp_id: Option<Option<String>>,
+    pub rp_name: Option<Option<String>>,
+    pub origins: Option<Vec<String>>,
+    pub user_verification: Option<String>,
+    pub attestation: Option<String>,
+    pub allowed_aaguids: Option<Vec<String>>,
+    pub attestation_ca_pems: Option<Vec<String>>,
+    pub allow_cross_origin: Option<bool>,
 }
 
 /// Send limits to change; absent ones keep their value.
@@ -188,6 +203,47 @@ impl App {
         ] {
             if let Some(v) = v {
                 *slot = v;
+            }
+        }
+        if let Some(w) = patch.webauthn {
+            let t = &mut s.webauthn;
+            if let Some(v) = w.rp_id {
+                t.rp_id = v.map(|r| r.trim().to_owned());
+            }
+            if let Some(v) = w.rp_name {
+                t.rp_name = v;
+            }
+            if let Some(v) = w.origins {
+                t.origins = v
+                    .into_iter()
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .collect();
+            }
+            if let Some(v) = w.user_verification {
+                match v.as_str() {
+                    "required" => t.user_verification = UserVerification::Required,
+                    "preferred" => t.user_verification = UserVerification::Preferred,
+                    _ => problems.push((
+                        "webauthn.user_verification".into(),
+                        "must be required or preferred".into(),
+                    )),
+                }
+            }
+            if let Some(v) = w.attestation {
+                match v.as_str() {
+                    "none" => t.attestation = AttestationPolicy::None,
+                    "direct" => t.attestation = AttestationPolicy::Direct,
+                    _ => problems.push(("webauthn.attestation".into(), "must be none or direct".into())),
+                }
+            }
+            if let Some(v) = w.allowed_aaguids {
+                t.allowed_aaguids = v.into_iter().map(|a| a.trim().to_ascii_lowercase()).collect();
+            }
+            if let Some(v) = w.attestation_ca_pems {
+                t.attestation_ca_pems = v;
+            }
+            if let Some(v) = w.allow_cross_origin {
+                t.allow_cross_origin = v;
             }
         }
         if let Some(v) = patch.signup_enabled {

@@ -155,6 +155,15 @@ impl From<ServiceError> for Failure {
             }
             Overloaded => Failure::new(FailureKind::Unavailable, "overloaded", "the server is busy; try again"),
             InvalidCode => Failure::unauthenticated("invalid_code", "the code is invalid"),
+            InvalidCredential => Failure::unauthenticated(
+                "invalid_credential",
+                "the passkey or security key response was not accepted",
+            ),
+            CredentialTaken => Failure::new(
+                FailureKind::Conflict,
+                "credential_taken",
+                "this passkey or security key is registered already",
+            ),
             InvalidChallenge => Failure::unauthenticated(
                 "invalid_challenge",
                 "the challenge is invalid or already completed",
@@ -169,7 +178,7 @@ impl From<ServiceError> for Failure {
             ),
             UnknownFactorType => Failure::invalid(
                 "unknown_factor_type",
-                "unknown factor type; known: totp, sms, email_otp, backup_codes",
+                "unknown factor type; known: totp, sms, email_otp, webauthn, backup_codes",
             ),
             FactorIdRequired => Failure::invalid(
                 "factor_id_required",

@@ -31,6 +31,18 @@ pub enum InputError {
     TenantName,
     #[error(transparent)]
     KeyId(#[from] InvalidId),
+    #[error("credential is required: this factor answers with a WebAuthn response")]
+    CredentialRequired,
+    #[error("code is required: this factor answers with a code")]
+    CodeRequired,
+    #[error("give either code or credential, not both")]
+    AnswerMissing,
+    #[error(
+        "credential is not a WebAuthn response (RegistrationResponseJSON or AuthenticationResponseJSON)"
+    )]
+    CredentialFormat,
+    #[error("webauthn.attestation_ca_pems holds a certificate that cannot be read")]
+    AttestationRoot,
 }
 
 impl InputError {
@@ -43,6 +55,11 @@ impl InputError {
             InputError::PhoneNumberNotForKind => "invalid_request",
             InputError::UserName | InputError::FactorName | InputError::TenantName => "invalid_name",
             InputError::KeyId(_) => "invalid_key_id",
+            InputError::CredentialRequired | InputError::CodeRequired | InputError::AnswerMissing => {
+                "invalid_request"
+            }
+            InputError::CredentialFormat => "invalid_credential_format",
+            InputError::AttestationRoot => "invalid_settings",
         }
     }
 }

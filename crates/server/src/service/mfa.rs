@@ -9,7 +9,9 @@
 //! database before it is evaluated.
 
 use super::audit::{log_audit, Actor, Audit, RequestMeta};
-use super::factors::{backup_codes, module, sent_code, Answer, Cx, EnrollDetails, Listing, NewFactor};
+use super::factors::{
+    backup_codes, module, sent_code, webauthn, Answer, Cx, EnrollDetails, Listing, NewFactor,
+};
 use super::outcome::{OfferedFactor, PendingChallenge, SignInOutcome};
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
@@ -23,7 +25,7 @@ use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecis
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_store::model::{
     ActivateOutcome, ActivationRules, AttemptOutcome, Challenge, Check, Factor, Proof, SealedColumn,
-    SignInAttempt, SignInWrites, Tenant, ThrottleKey, User,
+    SignInAttempt, SignInWrites, Tenant, ThrottleKey, User, WebauthnCredential,
 };
 
 /// How long a started enrollment waits for its confirming code.
@@ -62,6 +64,18 @@ pub struct FactorSummary {
     pub destination: Option<String>,
     pub remaining_codes: Option<i64>,
     pub last_delivery: Option<latchkey_store::model::OutboxMessage>,
+    /// A WebAuthn factor's credential flags (synced or device-bound, clone suspicion).
+    pub credential: Option<WebauthnCredential>,
+}
+
+/// A factor chosen for a sign-in challenge, and what the client does next.
+pub struct SelectedFactor {
+    pub challenge: Challenge,
+    pub factor: Factor,
+    /// When the challenge now expires.
+    pub expires_at: UnixMillis,
+    /// WebAuthn request options to run in the browser.
+    pub options: Option<serde_json::Value>,
 }
 
 pub struct Verified {
@@ -103,6 +117,7 @@ impl App {
             issuer: self.totp_issuer(tenant),
             app_name: self.app_name(tenant),
             ip: meta.ip.as_deref(),
+            public_url: &self.issuer,
         }
     }
 
@@ -308,9 +323,10 @@ impl App {
             .await?
         {
             ActivateOutcome::Activated { backup_installed } => backup_installed,
-            ActivateOutcome::Stale | ActivateOutcome::Rejected | ActivateOutcome::NotPending => {
-                return Err(ServiceError::FactorNotPending)
-            }
+            ActivateOutcome::Stale
+            | ActivateOutcome::Rejected
+            | ActivateOutcome::NotPending
+            | ActivateOutcome::CredentialTaken => return Err(ServiceError::FactorNotPending),
         };
         self.audit(
             Audit::on_factor(
@@ -399,9 +415,11 @@ impl App {
             ..self.pending_factor(id, tenant, user, kind, req.name.as_deref())?
         };
         let account_phone = if sms { self.user_phone(user) } else { None };
+        let credentials = self.store.list_webauthn_credentials(&tenant.id, &user.id).await?;
         let request = NewFactor {
             phone_number: req.phone_number.as_deref(),
             account_phone: account_phone.as_deref(),
+            credentials: &credentials,
         };
         let begun = self
             .refusals_counted(
@@ -510,7 +528,7 @@ impl App {
         actor: &Actor,
         target: &UserId,
         factor_id: &FactorId,
-        code: &str,
+        answer: Answer<'_>,
         meta: &RequestMeta,
     ) -> ServiceResult<(Factor, Option<Vec<String>>)> {
         let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
@@ -525,12 +543,16 @@ impl App {
         }
         self.count_attempt(tenant, &factor, actor, meta).await?;
         let cx = self.factor_cx(tenant, meta);
-        let check = module(factor.kind).confirmation(&cx, &factor, Answer::Code(code), None)?;
+        let check = module(factor.kind).confirmation(&cx, &factor, answer, None)?;
         let on_factor =
             |outcome| Audit::on_factor(tenant, actor, meta, &factor, AuditAction::FactorConfirm, outcome);
+        let wrong = match answer {
+            Answer::Code(_) => ServiceError::InvalidCode,
+            Answer::Credential(_) => ServiceError::InvalidCredential,
+        };
         let Some(check) = check else {
             self.audit(on_factor(AuditOutcome::Failure)).await?;
-            return Err(ServiceError::InvalidCode);
+            return Err(wrong);
         };
         let backup_id = self.backup_factor_id(tenant, &user.id).await?;
         let (codes, install) = backup_codes::new_set(&cx, &user.id, backup_id);
@@ -542,7 +564,15 @@ impl App {
             ActivateOutcome::Activated { backup_installed } => backup_installed,
             ActivateOutcome::Rejected => {
                 self.audit(on_factor(AuditOutcome::Failure)).await?;
-                return Err(ServiceError::InvalidCode);
+                return Err(wrong);
+            }
+            ActivateOutcome::CredentialTaken => {
+                self.audit(Audit {
+                    detail: Some("credential registered already".into()),
+                    ..on_factor(AuditOutcome::Refused)
+                })
+                .await?;
+                return Err(ServiceError::CredentialTaken);
             }
             ActivateOutcome::NotPending => return Err(ServiceError::FactorNotPending),
             ActivateOutcome::Stale => {
@@ -578,20 +608,35 @@ impl App {
     async fn factor_summaries(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<FactorSummary>> {
         let now = self.now();
         let mut out = Vec::new();
+        let mut credentials = None;
         for factor in self.store.list_factors(&tenant.id, user).await? {
             if !factor.is_current(now) {
                 continue;
             }
-            let (remaining_codes, last_delivery) = match module(factor.kind).listing() {
-                Listing::Plain => (None, None),
-                Listing::RemainingCodes => (Some(self.store.unused_backup_codes(&factor.id).await?), None),
-                Listing::LastDelivery => (None, self.store.last_delivery(&factor.id).await?),
-            };
+            let (mut remaining_codes, mut last_delivery, mut credential) = (None, None, None);
+            match module(factor.kind).listing() {
+                Listing::Plain => {}
+                Listing::RemainingCodes => {
+                    remaining_codes = Some(self.store.unused_backup_codes(&factor.id).await?)
+                }
+                Listing::LastDelivery => last_delivery = self.store.last_delivery(&factor.id).await?,
+                Listing::Credential => {
+                    if credentials.is_none() {
+                        credentials = Some(self.store.list_webauthn_credentials(&tenant.id, user).await?);
+                    }
+                    credential = credentials
+                        .iter()
+                        .flatten()
+                        .find(|c| c.factor_id == factor.id)
+                        .cloned();
+                }
+            }
             out.push(FactorSummary {
                 destination: self.masked_destination(&factor),
                 factor,
                 remaining_codes,
                 last_delivery,
+                credential,
             });
         }
         Ok(out)
@@ -692,7 +737,7 @@ impl App {
         tenant: &Tenant,
         challenge: &Challenge,
         choice: &FactorChoice,
-    ) -> ServiceResult<(Factor, bool)> {
+    ) -> ServiceResult<(Factor, bool, Vec<Factor>)> {
         let now = self.now();
         let (factors, decision) = self.sign_in_decision(tenant, &challenge.user_id).await?;
         let (candidates, then_enroll): (Vec<&Factor>, bool) = match challenge.purpose {
@@ -738,7 +783,8 @@ impl App {
                 (None, _) => return Err(ServiceError::FactorIdRequired),
             }
         };
-        Ok((factor, then_enroll))
+        let offered = candidates.into_iter().cloned().collect();
+        Ok((factor, then_enroll, offered))
     }
 
     /// Records the factor chosen for a sign-in challenge; its kind may send a code (again:
@@ -751,12 +797,12 @@ impl App {
         challenge_id: &str,
         choice: &FactorChoice,
         meta: &RequestMeta,
-    ) -> ServiceResult<(Challenge, Factor, UnixMillis)> {
+    ) -> ServiceResult<SelectedFactor> {
         let challenge = self.open_challenge(tenant, challenge_id).await?;
         if challenge.purpose != ChallengePurpose::SignIn {
             return Err(ServiceError::InvalidChallenge);
         }
-        let (factor, _) = self.challenge_factor(tenant, &challenge, choice).await?;
+        let (factor, _, offered) = self.challenge_factor(tenant, &challenge, choice).await?;
         if !self
             .store
             .choose_factor(&challenge.id, &factor.id, self.now())
@@ -766,17 +812,32 @@ impl App {
         }
         let user = self.get_user(&tenant.id, &challenge.user_id).await?;
         let cx = self.factor_cx(tenant, meta);
-        let send = self
+        let credentials = self.store.list_webauthn_credentials(&tenant.id, &user.id).await?;
+        let start = self
             .refusals_counted(
                 tenant,
-                module(factor.kind).begin_challenge(&cx, &user, &factor, &challenge),
+                module(factor.kind).begin_challenge(&cx, &user, &factor, &challenge, &offered, &credentials),
             )
             .await?;
         let mut expires_at = challenge.expires_at;
-        if let Some(issue) = send {
+        if let Some(issue) = start.send {
             expires_at = expires_at.max(self.issue_code(tenant, &user, &factor, &issue, meta).await?);
         }
-        Ok((challenge, factor, expires_at))
+        if let Some(state) = &start.state_sealed {
+            if !self
+                .store
+                .set_challenge_state(&challenge.id, state, cx.now)
+                .await?
+            {
+                return Err(ServiceError::InvalidChallenge);
+            }
+        }
+        Ok(SelectedFactor {
+            challenge,
+            factor,
+            expires_at,
+            options: start.options,
+        })
     }
 
     /// Forced enrollment: starts a factor for the user of an `mfa_setup_required` challenge,
@@ -835,13 +896,56 @@ impl App {
         tenant: &Tenant,
         challenge_id: &str,
         choice: &FactorChoice,
-        code: &str,
+        answer: Answer<'_>,
         meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<Verified>> {
-        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        let wrong = || match answer {
+            Answer::Code(_) => ServiceError::InvalidCode,
+            Answer::Credential(_) => ServiceError::InvalidCredential,
+        };
+        match self
+            .verify_answer(tenant, challenge_id, choice, answer, meta)
+            .await
+        {
+            Err(ServiceError::InvalidCode) => Err(wrong()),
+            other => other,
+        }
+    }
+
+    async fn verify_answer(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        choice: &FactorChoice,
+        answer: Answer<'_>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<SignInOutcome<Verified>> {
+        let mut challenge = self.open_challenge(tenant, challenge_id).await?;
+        let mut choice = choice.clone();
+        if let (Answer::Credential(value), ChallengePurpose::SignIn) = (answer, challenge.purpose) {
+            // The credential names its factor; another user's (or tenant's) fails below like
+            // any wrong answer.
+            if choice.factor_id.is_none() {
+                let id = webauthn::asserted_credential_id(value).ok_or(InputError::CredentialFormat)?;
+                let found = self.store.find_webauthn_credential(&tenant.id, &id).await?;
+                choice.factor_id = Some(found.ok_or(ServiceError::InvalidCode)?.factor_id.to_string());
+            }
+            // The ceremony's state is taken once, whatever the answer turns out to be: a second
+            // answer to the same ceremony (a replay, or a race) finds none.
+            let state = challenge.state_sealed.clone().ok_or(ServiceError::InvalidCode)?;
+            if !self
+                .store
+                .take_challenge_state(&challenge.id, &state, self.now())
+                .await?
+            {
+                return Err(ServiceError::InvalidCode);
+            }
+            challenge.state_sealed = Some(state);
+        }
+        let challenge = challenge;
         // Another user's factor, or one that does not fit, fails like a wrong code: verify
         // errors never say which part was wrong (SECURITY.md test 58).
-        let (factor, then_enroll) = match self.challenge_factor(tenant, &challenge, choice).await {
+        let (factor, then_enroll, _) = match self.challenge_factor(tenant, &challenge, &choice).await {
             Err(ServiceError::FactorNotFound) => return Err(ServiceError::InvalidCode),
             other => other?,
         };
@@ -850,16 +954,19 @@ impl App {
         };
         let cx = self.factor_cx(tenant, meta);
         let kind = module(factor.kind);
-        let answer = Answer::Code(code);
         // The answer is checked here (pure computation); the store then decides, in one
         // transaction, whether the factor is locked, consumes the proof, and counts a
         // failure or forgets the earlier ones (`attempt_sign_in`).
         let mut issued_codes = None;
+        let mut method = kind.method(&factor);
         let (proof, action) = match challenge.purpose {
-            ChallengePurpose::SignIn => (
-                kind.proof(&cx, &factor, answer, &challenge.id)?,
-                kind.sign_in_action(),
-            ),
+            ChallengePurpose::SignIn => {
+                let proven = kind.proof(&cx, &factor, answer, &challenge)?;
+                if let Some(p) = &proven {
+                    method = p.method.clone();
+                }
+                (proven.map(|p| p.proof), kind.sign_in_action())
+            }
             ChallengePurpose::Enroll => {
                 let proof = match kind.confirmation(&cx, &factor, answer, Some(&challenge.id))? {
                     Some(check) => {
@@ -895,7 +1002,6 @@ impl App {
                     .with_detail(factor.kind.as_str()),
             )
         };
-        let method = kind.method(&factor);
         let mut amr = challenge.amr.clone();
         amr.extend(amr_strings(&method.amr));
         let (session, tokens) = if then_enroll {
@@ -954,6 +1060,9 @@ impl App {
                 if let Some(event) = &attempt.on_failure {
                     log_audit(event);
                 }
+                if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
+                    self.audit_clone_flag(tenant, &actor, meta, &factor).await?;
+                }
                 return Err(ServiceError::InvalidCode);
             }
             AttemptOutcome::Locked { retry_after_secs } => {
@@ -979,6 +1088,40 @@ impl App {
             factor,
             backup_codes: if backup_installed { issued_codes } else { None },
         }))
+    }
+
+    /// Audits a credential the store has just flagged as possibly cloned (its counter went
+    /// backwards in the attempt that flagged it).
+    pub(super) async fn audit_clone_flag(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        factor: &Factor,
+    ) -> ServiceResult<()> {
+        let flagged = self
+            .store
+            .list_webauthn_credentials(&tenant.id, &factor.user_id)
+            .await?
+            .into_iter()
+            .find(|c| c.factor_id == factor.id)
+            .and_then(|c| c.clone_suspected_at);
+        if flagged == Some(self.now()) || flagged.is_some_and(|at| self.now() - at < 1000) {
+            tracing::warn!(factor = %factor.id, "webauthn signature counter went backwards: credential flagged");
+            self.audit(
+                Audit::on_factor(
+                    tenant,
+                    actor,
+                    meta,
+                    factor,
+                    AuditAction::WebauthnCloneSuspected,
+                    AuditOutcome::Refused,
+                )
+                .with_detail("signature counter did not advance; the credential is refused until removed"),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Admin view of a user's factors.

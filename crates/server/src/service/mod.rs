@@ -10,6 +10,7 @@ pub mod failure;
 pub mod input;
 pub mod mfa;
 pub mod outcome;
+pub mod passkeys;
 pub mod providers;
 pub mod sealed;
 pub mod sessions;
@@ -48,6 +49,10 @@ pub enum ServiceError {
     Overloaded,
     #[error("the code is invalid")]
     InvalidCode,
+    #[error("the credential is invalid")]
+    InvalidCredential,
+    #[error("this authenticator is registered already")]
+    CredentialTaken,
     #[error("the challenge is invalid or already completed")]
     InvalidChallenge,
     #[error("the challenge has expired")]

@@ -18,3 +18,4 @@ mod parsers;
 mod proxy;
 mod review;
 mod throttle;
+mod webauthn;

@@ -12,6 +12,7 @@ use super::conn::{args, conflict_or, fetch_one, Arg, Conn, Dialect, Map};
 use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLUMNS};
 use super::scripts::{
     audit, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
+    webauthn,
 };
 use super::stores::impl_stores;
 use super::{Migration, OpenOptions, Write};
@@ -49,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         5,
         "challenge_state",
         include_str!("../../migrations/postgres/0005_challenge_state.sql"),
+    ),
+    (
+        6,
+        "webauthn",
+        include_str!("../../migrations/postgres/0006_webauthn.sql"),
     ),
 ];
 

@@ -368,6 +368,75 @@ macro_rules! impl_stores {
         }
 
         #[async_trait]
+        impl WebauthnStore for $store {
+            async fn list_webauthn_credentials(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+            ) -> Result<Vec<WebauthnCredential>> {
+                run!(self, read, [tenant, user], c => webauthn::list(c, tenant, user))
+            }
+            async fn find_webauthn_credential(
+                &self,
+                tenant: &TenantId,
+                credential_id: &str,
+            ) -> Result<Option<WebauthnCredential>> {
+                run!(self, read, [tenant, credential_id], c => webauthn::find(c, tenant, credential_id))
+            }
+            async fn advance_webauthn_counter(
+                &self,
+                factor: &FactorId,
+                count: i64,
+                backup_state: bool,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, tx, [factor], c =>
+                    webauthn::advance_counter(c, factor, count, backup_state, now))
+            }
+            async fn flag_webauthn_clone(&self, factor: &FactorId, now: UnixMillis) -> Result<bool> {
+                run!(self, write, [factor], c => webauthn::flag_clone(c, factor, now))
+            }
+            async fn set_challenge_state(
+                &self,
+                id: &ChallengeId,
+                state_sealed: &str,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [id, state_sealed], c =>
+                    webauthn::set_challenge_state(c, id, state_sealed, now))
+            }
+            async fn take_challenge_state(
+                &self,
+                id: &ChallengeId,
+                state_sealed: &str,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [id, state_sealed], c =>
+                    webauthn::take_challenge_state(c, id, state_sealed, now))
+            }
+            async fn insert_passkey_ceremony(
+                &self,
+                tenant: &TenantId,
+                challenge_hash: &str,
+                state_sealed: &str,
+                now: UnixMillis,
+                expires_at: UnixMillis,
+            ) -> Result<()> {
+                run!(self, tx, [tenant, challenge_hash, state_sealed], c =>
+                    webauthn::insert_ceremony(c, tenant, challenge_hash, state_sealed, now, expires_at))
+            }
+            async fn take_passkey_ceremony(
+                &self,
+                tenant: &TenantId,
+                challenge_hash: &str,
+                now: UnixMillis,
+            ) -> Result<Option<String>> {
+                run!(self, write, [tenant, challenge_hash], c =>
+                    webauthn::take_ceremony(c, tenant, challenge_hash, now))
+            }
+        }
+
+        #[async_trait]
         impl AuditStore for $store {
             async fn insert_audit(&self, event: &AuditEvent) -> Result<()> {
                 run!(self, write, [event], c => audit::insert(c, event))

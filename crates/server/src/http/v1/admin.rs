@@ -5,7 +5,7 @@ use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, path_user, AdminCtx, StrictJson, StrictQuery};
 use crate::http::common::page::{page_size, Page};
-use crate::service::admin::{SendLimitsPatch, SettingsPatch};
+use crate::service::admin::{SendLimitsPatch, SettingsPatch, WebauthnPatch};
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -68,6 +68,7 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
         email_subject_template: s.email_subject_template.clone(),
         email_text_template: s.email_text_template.clone(),
         email_html_template: s.email_html_template.clone(),
+        webauthn: WebauthnSettingsView::from(&s.webauthn),
     }
 }
 
@@ -124,6 +125,16 @@ pub async fn patch_config(
         email_subject_template: req.email_subject_template,
         email_text_template: req.email_text_template,
         email_html_template: req.email_html_template,
+        webauthn: req.webauthn.map(|w| WebauthnPatch {
+            rp_id: w.rp_id,
+            rp_name: w.rp_name,
+            origins: w.origins,
+            user_verification: w.user_verification,
+            attestation: w.attestation,
+            allowed_aaguids: w.allowed_aaguids,
+            attestation_ca_pems: w.attestation_ca_pems,
+            allow_cross_origin: w.allow_cross_origin,
+        }),
     };
     let (settings, impact) = app
         .update_settings(&tenant, patch, q.dry_run.unwrap_or(false))

@@ -3,7 +3,9 @@
 use super::dto::*;
 use super::error::{sign_in_answer, ApiError, ErrorBody};
 use super::V1;
-use crate::http::common::extract::{header_tenant, invalid_access_token, StrictJson, TenantCtx, UserCtx};
+use crate::http::common::extract::{
+    header_tenant, invalid_access_token, Meta, StrictJson, TenantCtx, UserCtx,
+};
 use crate::service::auth::SignupInput;
 use crate::service::sessions::TokenPair;
 use crate::service::Failure;
@@ -64,6 +66,41 @@ pub async fn signin(
     StrictJson(req, _): StrictJson<SigninRequest, V1>,
 ) -> Result<Response, ApiError> {
     let outcome = app.signin(&tenant, &req.email, &req.password).await?;
+    Ok(sign_in_answer(outcome, |(user, tokens)| {
+        Json(signed_in(&app, &user, tokens)).into_response()
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/auth/passkey/options", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    responses(
+        (status = 200, description = "Request options for a passkey (discoverable credential) sign-in; no body needed", body = PasskeyOptions),
+        (status = 400, description = "factor_not_allowed: the tenant does not allow webauthn", body = ErrorBody),
+    ))]
+pub async fn passkey_options(
+    State(app): State<App>,
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    Meta(meta): Meta,
+) -> Result<Json<PasskeyOptions>, ApiError> {
+    Ok(Json(PasskeyOptions(app.passkey_options(&tenant, &meta).await?)))
+}
+
+#[utoipa::path(post, path = "/v1/auth/passkey/signin", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    request_body = PasskeySigninRequest,
+    responses(
+        (status = 200, description = "Signed in: amr names the key (hwk or swk), user and mfa; acr aal2_phr", body = AuthResponse),
+        (status = 400, description = "invalid_credential_format", body = ErrorBody),
+        (status = 401, description = "invalid_credential: whatever was wrong (unknown credential, used or expired options, bad signature, another user's handle)", body = ErrorBody),
+        (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorBody),
+    ))]
+pub async fn passkey_signin(
+    State(app): State<App>,
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    Meta(meta): Meta,
+    StrictJson(req, _): StrictJson<PasskeySigninRequest, V1>,
+) -> Result<Response, ApiError> {
+    let outcome = app.passkey_signin(&tenant, &req.credential, &meta).await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
         Json(signed_in(&app, &user, tokens)).into_response()
     }))

@@ -28,6 +28,23 @@ pub struct SigninRequest {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct PasskeySigninRequest {
+    /// The browser's `AuthenticationResponseJSON` for the options of
+    /// `/v1/auth/passkey/options` (which it names by their challenge).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// Request options for `navigator.credentials.get()`: `{"publicKey": {…}, "mediation":
+/// "conditional"}` (binary fields base64url). `allowCredentials` is empty: any passkey of
+/// this site will do. Drop `mediation` for a button-started ceremony. Valid for 5 minutes,
+/// once.
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct PasskeyOptions(pub serde_json::Value);
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -140,11 +157,75 @@ pub struct SettingsView {
     pub email_subject_template: String,
     pub email_text_template: String,
     pub email_html_template: String,
+    pub webauthn: WebauthnSettingsView,
     /// Whether MFA is required for this tenant's users once every source is counted.
     pub effective_policy: EffectivePolicyView,
     /// What a change of `mfa_allowed_factors` does to existing users (PATCH only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impact: Option<ImpactView>,
+}
+
+/// WebAuthn relying-party settings. Unset `rp_id` and empty `origins` mean the server's
+/// public URL (`localhost` when that is a loopback address).
+#[derive(Serialize, ToSchema)]
+pub struct WebauthnSettingsView {
+    pub rp_id: Option<String>,
+    pub rp_name: Option<String>,
+    /// Exact origins (`https://host[:port]`); no wildcards.
+    pub origins: Vec<String>,
+    /// `required` (default: every credential is a passkey with PIN or biometric) or
+    /// `preferred` (security keys without a PIN are accepted as a second factor).
+    pub user_verification: &'static str,
+    /// `none` (default) or `direct` (only `allowed_aaguids`, chaining to
+    /// `attestation_ca_pems`).
+    pub attestation: &'static str,
+    pub allowed_aaguids: Vec<String>,
+    pub attestation_ca_pems: Vec<String>,
+    /// Accept ceremonies inside a cross-origin frame (default false).
+    pub allow_cross_origin: bool,
+}
+
+impl From<&latchkey_core::settings::WebauthnSettings> for WebauthnSettingsView {
+    fn from(w: &latchkey_core::settings::WebauthnSettings) -> Self {
+        use latchkey_core::settings::{AttestationPolicy, UserVerification};
+        Self {
+            rp_id: w.rp_id.clone(),
+            rp_name: w.rp_name.clone(),
+            origins: w.origins.clone(),
+            user_verification: match w.user_verification {
+                UserVerification::Required => "required",
+                UserVerification::Preferred => "preferred",
+            },
+            attestation: match w.attestation {
+                AttestationPolicy::None => "none",
+                AttestationPolicy::Direct => "direct",
+            },
+            allowed_aaguids: w.allowed_aaguids.clone(),
+            attestation_ca_pems: w.attestation_ca_pems.clone(),
+            allow_cross_origin: w.allow_cross_origin,
+        }
+    }
+}
+
+/// WebAuthn settings to change; absent fields keep their value, `null` resets `rp_id` and
+/// `rp_name` to their defaults.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnSettingsPatch {
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "example.com")]
+    pub rp_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub rp_name: Option<Option<String>>,
+    pub origins: Option<Vec<String>>,
+    /// `required` or `preferred`.
+    pub user_verification: Option<String>,
+    /// `none` or `direct`.
+    pub attestation: Option<String>,
+    pub allowed_aaguids: Option<Vec<String>>,
+    pub attestation_ca_pems: Option<Vec<String>>,
+    pub allow_cross_origin: Option<bool>,
 }
 
 /// The MFA requirement in force and where it comes from.
@@ -226,6 +307,7 @@ pub struct SettingsPatchRequest {
     pub email_subject_template: Option<String>,
     pub email_text_template: Option<String>,
     pub email_html_template: Option<String>,
+    pub webauthn: Option<WebauthnSettingsPatch>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -303,6 +385,11 @@ pub struct EnrollmentResponse {
     /// shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_codes: Option<Vec<String>>,
+    /// For `webauthn`: `{"publicKey": {…}}`, the `PublicKeyCredentialCreationOptions` as JSON
+    /// (binary fields base64url), to pass to `navigator.credentials.create()`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
@@ -322,6 +409,7 @@ impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
             notice: e.factor.kind.notice(),
             expires_at: e.factor.expires_at.map(rfc3339),
             backup_codes: None,
+            webauthn: None,
         };
         match e.details {
             EnrollDetails::Totp {
@@ -348,6 +436,7 @@ impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
                 channel: Channel::Email,
                 destination,
             } => out.email = Some(destination),
+            EnrollDetails::Webauthn { options } => out.webauthn = Some(options),
         }
         out
     }
@@ -356,8 +445,25 @@ impl From<crate::service::mfa::Enrollment> for EnrollmentResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    /// The code, for every kind but `webauthn`.
     #[schema(example = "123456")]
-    pub code: String,
+    pub code: Option<String>,
+    /// For `webauthn`: the browser's `RegistrationResponseJSON` (to confirm an enrollment)
+    /// or `AuthenticationResponseJSON` (to verify a challenge).
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
+}
+
+impl CodeRequest {
+    /// The one answer given: a code or a credential.
+    pub fn answer(&self) -> Result<crate::service::factors::Answer<'_>, crate::service::ServiceError> {
+        use crate::service::factors::Answer;
+        match (&self.code, &self.credential) {
+            (Some(code), None) => Ok(Answer::Code(code)),
+            (None, Some(credential)) => Ok(Answer::Credential(credential)),
+            _ => Err(crate::service::InputError::AnswerMissing.into()),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -389,6 +495,49 @@ pub struct FactorView {
     /// The latest message sent for this factor, for `sms` and `email_otp`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_delivery: Option<DeliveryView>,
+    /// For `webauthn`: what kind of credential it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<WebauthnView>,
+}
+
+/// A WebAuthn credential's flags.
+#[derive(Serialize, ToSchema)]
+pub struct WebauthnView {
+    /// A synced passkey (backup eligible: the key can move between the user's devices), as
+    /// opposed to a device-bound key.
+    pub synced: bool,
+    pub backup_eligible: bool,
+    /// Backed up as of its last use.
+    pub backup_state: bool,
+    /// The authenticator verified the user (PIN or biometric) at registration.
+    pub user_verified: bool,
+    /// As the browser reported them: `usb`, `nfc`, `ble`, `internal`, `hybrid`.
+    pub transports: Vec<String>,
+    /// The authenticator model, when attested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aaguid: Option<String>,
+    /// Set when its signature counter went backwards (possibly cloned): it is refused
+    /// until removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clone_suspected_at: Option<String>,
+}
+
+impl From<&latchkey_store::model::WebauthnCredential> for WebauthnView {
+    fn from(c: &latchkey_store::model::WebauthnCredential) -> Self {
+        Self {
+            synced: c.backup_eligible,
+            backup_eligible: c.backup_eligible,
+            backup_state: c.backup_state,
+            user_verified: c.user_verified,
+            transports: c
+                .transports
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default(),
+            aaguid: c.aaguid.clone(),
+            clone_suspected_at: c.clone_suspected_at.map(rfc3339),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -420,6 +569,7 @@ impl From<&crate::service::mfa::FactorSummary> for FactorView {
                 last_error: m.last_error.clone(),
                 updated_at: rfc3339(m.updated_at),
             }),
+            webauthn: s.credential.as_ref().map(WebauthnView::from),
         }
     }
 }
@@ -456,6 +606,11 @@ pub struct ChallengeResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
     pub expires_at: String,
+    /// For `webauthn`: `{"publicKey": {…}}`, the `PublicKeyCredentialRequestOptions` as JSON,
+    /// allowing every WebAuthn credential of the user, for `navigator.credentials.get()`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -466,11 +621,16 @@ pub struct VerifyRequest {
     /// `/v1/mfa/challenge` (or started with `/v1/mfa/enroll`), a `type` the user has one
     /// factor of, or the user's only factor.
     pub factor_id: Option<String>,
-    /// `totp`, `sms`, `email_otp` or `backup_codes`: the user's factor of that type.
+    /// `totp`, `sms`, `email_otp`, `webauthn` or `backup_codes`: the user's factor of that type.
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// The code, for every kind but `webauthn`.
     #[schema(example = "123456")]
-    pub code: String,
+    pub code: Option<String>,
+    /// For `webauthn`: the browser's `AuthenticationResponseJSON`; the factor is the one
+    /// the credential belongs to (`factor_id` may be left out).
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -86,7 +86,7 @@ pub async fn confirm(
             &caller.actor,
             &target,
             &factor_id(&fid)?,
-            &req.code,
+            req.answer()?,
             &caller.meta,
         )
         .await?;
@@ -176,15 +176,16 @@ pub async fn challenge(
     StrictJson(req, _): StrictJson<ChallengeRequest, V1>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
     let choice = choice(req.factor_id, req.kind.as_deref())?;
-    let (challenge, factor, expires_at) = app
+    let selected = app
         .select_factor(&tenant, &req.challenge_id, &choice, &meta)
         .await?;
     Ok(Json(ChallengeResponse {
-        challenge_id: challenge.id.to_string(),
-        factor_id: factor.id.to_string(),
-        kind: factor.kind.as_str(),
-        destination: app.masked_destination(&factor),
-        expires_at: rfc3339(expires_at),
+        challenge_id: selected.challenge.id.to_string(),
+        factor_id: selected.factor.id.to_string(),
+        kind: selected.factor.kind.as_str(),
+        destination: app.masked_destination(&selected.factor),
+        expires_at: rfc3339(selected.expires_at),
+        webauthn: selected.options,
     }))
 }
 
@@ -203,9 +204,13 @@ pub async fn verify(
     Meta(meta): Meta,
     StrictJson(req, _): StrictJson<VerifyRequest, V1>,
 ) -> Result<Response, ApiError> {
-    let choice = choice(req.factor_id, req.kind.as_deref())?;
+    let choice = choice(req.factor_id.clone(), req.kind.as_deref())?;
+    let answer = CodeRequest {
+        code: req.code,
+        credential: req.credential,
+    };
     let outcome = app
-        .verify_challenge(&tenant, &req.challenge_id, &choice, &req.code, &meta)
+        .verify_challenge(&tenant, &req.challenge_id, &choice, answer.answer()?, &meta)
         .await?;
     Ok(sign_in_answer(outcome, |verified| {
         let body = VerifyResponse {

@@ -70,6 +70,8 @@ fn idempotent_routes() -> OpenApiRouter<App> {
 fn plain_routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(auth::signin))
+        .routes(routes!(auth::passkey_options))
+        .routes(routes!(auth::passkey_signin))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::signout))
         .routes(routes!(auth::me))

@@ -3,7 +3,7 @@
 //! as keyed hashes bound to the owning factor; each is consumed by one conditional write in
 //! the transaction that completes the challenge. Not enrolled on their own.
 
-use super::{Answer, Begun, Cx, FactorModule, Listing, NewFactor};
+use super::{Answer, Begun, Cx, FactorModule, Listing, NewFactor, Proven};
 use crate::service::{ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
 use latchkey_core::audit::AuditAction;
@@ -11,7 +11,7 @@ use latchkey_core::backup;
 use latchkey_core::factor::{FactorKind, FactorStatus};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
-use latchkey_store::model::{BackupInstall, Check, Factor, Proof, User};
+use latchkey_store::model::{BackupInstall, Challenge, Check, Factor, Proof, User};
 
 pub struct BackupCodes;
 
@@ -43,12 +43,15 @@ impl FactorModule for BackupCodes {
         cx: &Cx<'_>,
         factor: &Factor,
         answer: Answer<'_>,
-        _challenge: &ChallengeId,
-    ) -> ServiceResult<Option<Proof>> {
-        let Answer::Code(code) = answer;
-        Ok(backup::normalize(code).map(|n| Proof::BackupCode {
-            factor_id: factor.id.clone(),
-            code_hash: code_hash(cx, &factor.id, &n),
+        _challenge: &Challenge,
+    ) -> ServiceResult<Option<Proven>> {
+        let code = answer.code()?;
+        Ok(backup::normalize(code).map(|n| Proven {
+            proof: Proof::BackupCode {
+                factor_id: factor.id.clone(),
+                code_hash: code_hash(cx, &factor.id, &n),
+            },
+            method: self.method(factor),
         }))
     }
 
@@ -120,11 +123,12 @@ mod tests {
             .code_hashes
             .iter()
             .all(|h| !codes.iter().any(|c| h.contains(c))));
-        let chl = ChallengeId::generate(NOW, &latchkey_core::rand::OsRandom);
+        let chl = fx.challenge(&fx.user());
         let messy = codes[3].to_lowercase().replace('-', " ");
         let Some(Proof::BackupCode { code_hash, .. }) = BackupCodes
             .proof(&cx, &install.factor, Answer::Code(&messy), &chl)
             .unwrap()
+            .map(|p| p.proof)
         else {
             panic!("a proof")
         };
@@ -132,7 +136,8 @@ mod tests {
         assert_eq!(
             BackupCodes
                 .proof(&cx, &install.factor, Answer::Code("not-a-code"), &chl)
-                .unwrap(),
+                .unwrap()
+                .map(|p| p.proof),
             None
         );
         assert!(BackupCodes

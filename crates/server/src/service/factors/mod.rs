@@ -13,6 +13,7 @@
 pub mod backup_codes;
 pub mod sent_code;
 pub mod totp;
+pub mod webauthn;
 
 use super::ServiceResult;
 use latchkey_core::assurance::Method;
@@ -24,7 +25,7 @@ use latchkey_core::hash::KeyedHasher;
 use latchkey_core::ids::ChallengeId;
 use latchkey_core::rand::SecureRandom;
 use latchkey_core::seal::Keyring;
-use latchkey_store::model::{Challenge, Check, CodeIssue, Factor, Proof, Tenant, User};
+use latchkey_store::model::{Challenge, Check, CodeIssue, Factor, Proof, Tenant, User, WebauthnCredential};
 use zeroize::Zeroizing;
 
 /// What a started enrollment shows the user (once).
@@ -42,6 +43,9 @@ pub enum EnrollDetails {
         destination: String,
         backup_codes: Option<Vec<String>>,
     },
+    /// A WebAuthn registration to run in the browser: `{"publicKey": {…}}`, the
+    /// `PublicKeyCredentialCreationOptions` as JSON.
+    Webauthn { options: serde_json::Value },
 }
 
 /// What a user answers a factor with.
@@ -49,6 +53,35 @@ pub enum EnrollDetails {
 pub enum Answer<'a> {
     /// A code typed in: from an authenticator app, a message, or a backup code.
     Code(&'a str),
+    /// A WebAuthn response (`RegistrationResponseJSON` or `AuthenticationResponseJSON`).
+    Credential(&'a serde_json::Value),
+}
+
+impl<'a> Answer<'a> {
+    /// The code, for kinds answered with one.
+    pub fn code(self) -> ServiceResult<&'a str> {
+        match self {
+            Answer::Code(code) => Ok(code),
+            Answer::Credential(_) => Err(super::InputError::CodeRequired.into()),
+        }
+    }
+}
+
+/// What choosing a factor for a sign-in challenge starts.
+#[derive(Default)]
+pub struct ChallengeStart {
+    /// A code to send.
+    pub send: Option<CodeIssue>,
+    /// Ceremony state to keep on the challenge (sealed, bound to it), taken by the answer.
+    pub state_sealed: Option<String>,
+    /// What the client runs (WebAuthn's request options).
+    pub options: Option<serde_json::Value>,
+}
+
+/// What a right answer proves: the proof the store consumes, and the method it is.
+pub struct Proven {
+    pub proof: Proof,
+    pub method: Method,
 }
 
 /// What a kind module may use. No store and no network: a module says what to store or
@@ -66,6 +99,8 @@ pub struct Cx<'a> {
     pub app_name: String,
     /// The client address, for per-address send limits.
     pub ip: Option<&'a str>,
+    /// The server's public URL (the default WebAuthn relying party).
+    pub public_url: &'a str,
 }
 
 /// What starting an enrollment asks for, checked by the flow (a valid name).
@@ -74,6 +109,8 @@ pub struct NewFactor<'a> {
     pub phone_number: Option<&'a str>,
     /// The account's own phone number (opened), used when `phone_number` is absent.
     pub account_phone: Option<&'a str>,
+    /// The user's registered WebAuthn credentials (a new one must be another authenticator).
+    pub credentials: &'a [WebauthnCredential],
 }
 
 /// A started enrollment, for the flow to store.
@@ -94,6 +131,8 @@ pub enum Listing {
     RemainingCodes,
     /// The latest message sent for the factor.
     LastDelivery,
+    /// The WebAuthn credential's flags.
+    Credential,
 }
 
 /// The verbs every factor kind answers.
@@ -119,27 +158,31 @@ pub trait FactorModule: Sync {
         challenge: Option<&ChallengeId>,
     ) -> ServiceResult<Option<Check>>;
 
-    /// What choosing `factor` for a sign-in challenge does: a code to send, or (the default,
-    /// for a factor answered from the user's own device) nothing.
+    /// What choosing `factor` for a sign-in challenge does: a code to send, a ceremony to
+    /// run over the `offered` factors (whose WebAuthn `credentials` are given), or (the
+    /// default, for a factor answered from the user's own device) nothing.
     fn begin_challenge(
         &self,
         _cx: &Cx<'_>,
         _user: &User,
         _factor: &Factor,
         _challenge: &Challenge,
-    ) -> ServiceResult<Option<CodeIssue>> {
-        Ok(None)
+        _offered: &[Factor],
+        _credentials: &[WebauthnCredential],
+    ) -> ServiceResult<ChallengeStart> {
+        Ok(ChallengeStart::default())
     }
 
     /// What `answer` proves for `factor` on `challenge` (consumed by the store with the
-    /// challenge), or `None` when it is wrong.
+    /// challenge), or `None` when it is wrong. A challenge's ceremony state, if any, was
+    /// taken (once) before this is asked.
     fn proof(
         &self,
         cx: &Cx<'_>,
         factor: &Factor,
         answer: Answer<'_>,
-        challenge: &ChallengeId,
-    ) -> ServiceResult<Option<Proof>>;
+        challenge: &Challenge,
+    ) -> ServiceResult<Option<Proven>>;
 
     /// The authentication method a proof with `factor` is.
     fn method(&self, factor: &Factor) -> Method;
@@ -167,6 +210,7 @@ pub fn module(kind: FactorKind) -> &'static dyn FactorModule {
         FactorKind::BackupCodes => &backup_codes::BackupCodes,
         FactorKind::Sms => &sent_code::SMS,
         FactorKind::EmailOtp => &sent_code::EMAIL,
+        FactorKind::Webauthn => &webauthn::Webauthn,
     }
 }
 
@@ -211,6 +255,7 @@ pub(crate) mod testing {
                 issuer: "Acme".into(),
                 app_name: "Acme".into(),
                 ip: Some("192.0.2.1"),
+                public_url: "https://login.example.com",
             }
         }
 
@@ -226,6 +271,22 @@ pub(crate) mod testing {
                 phone_verified_at: None,
                 created_at: NOW,
                 updated_at: NOW,
+            }
+        }
+
+        /// An open sign-in challenge of `user`.
+        pub fn challenge(&self, user: &User) -> Challenge {
+            Challenge {
+                id: ChallengeId::generate(NOW, &OsRandom),
+                tenant_id: self.tenant.id.clone(),
+                user_id: user.id.clone(),
+                purpose: latchkey_core::factor::ChallengePurpose::SignIn,
+                amr: vec!["pwd".into()],
+                factor_id: None,
+                created_at: NOW,
+                expires_at: NOW + 300_000,
+                completed_at: None,
+                state_sealed: None,
             }
         }
 

@@ -10,7 +10,7 @@
 //! again at every send.
 
 use super::EnrollDetails;
-use super::{Answer, Begun, Cx, FactorModule, Listing, NewFactor};
+use super::{Answer, Begun, ChallengeStart, Cx, FactorModule, Listing, NewFactor, Proven};
 use crate::service::sealed::{destination_hash, factor_destination, seal_text};
 use crate::service::{InputError, ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
@@ -21,7 +21,7 @@ use latchkey_core::otp;
 use latchkey_core::phone::Phone;
 use latchkey_store::model::{
     Challenge, Check, CodeIssue, DeliveryStatus, Factor, OtpCode, OutboxMessage, Proof, SealedColumn,
-    SendLimit, User,
+    SendLimit, User, WebauthnCredential,
 };
 
 /// Codes sent through one channel.
@@ -82,7 +82,7 @@ impl FactorModule for SentCode {
         answer: Answer<'_>,
         challenge: Option<&ChallengeId>,
     ) -> ServiceResult<Option<Check>> {
-        let Answer::Code(code) = answer;
+        let code = answer.code()?;
         Ok(
             code_hash(cx, factor, challenge, code).map(|code_hash| Check::SentCode {
                 code_hash,
@@ -97,14 +97,18 @@ impl FactorModule for SentCode {
         user: &User,
         factor: &Factor,
         challenge: &Challenge,
-    ) -> ServiceResult<Option<CodeIssue>> {
+        _offered: &[Factor],
+        _credentials: &[WebauthnCredential],
+    ) -> ServiceResult<ChallengeStart> {
         let destination = factor_destination(cx.keyring, factor)?;
         if self.channel == Channel::Sms {
             // The policy may have changed since enrollment: checked at every send.
             sms_policy(cx, &Phone::from_trusted(&destination))?;
         }
-        self.issue(cx, user, factor, &destination, Some(&challenge.id), false)
-            .map(Some)
+        Ok(ChallengeStart {
+            send: Some(self.issue(cx, user, factor, &destination, Some(&challenge.id), false)?),
+            ..ChallengeStart::default()
+        })
     }
 
     fn proof(
@@ -112,13 +116,16 @@ impl FactorModule for SentCode {
         cx: &Cx<'_>,
         factor: &Factor,
         answer: Answer<'_>,
-        challenge: &ChallengeId,
-    ) -> ServiceResult<Option<Proof>> {
-        let Answer::Code(code) = answer;
+        challenge: &Challenge,
+    ) -> ServiceResult<Option<Proven>> {
+        let code = answer.code()?;
         Ok(
-            code_hash(cx, factor, Some(challenge), code).map(|code_hash| Proof::SentCode {
-                factor_id: factor.id.clone(),
-                code_hash,
+            code_hash(cx, factor, Some(&challenge.id), code).map(|code_hash| Proven {
+                proof: Proof::SentCode {
+                    factor_id: factor.id.clone(),
+                    code_hash,
+                },
+                method: self.method(factor),
             }),
         )
     }
@@ -362,8 +369,11 @@ mod tests {
                 challenge_id: None
             }
         );
-        let chl = ChallengeId::generate(NOW, &latchkey_core::rand::OsRandom);
-        let elsewhere = SMS.proof(&cx, &begun.factor, Answer::Code(&code), &chl).unwrap();
+        let chl = fx.challenge(&fx.user());
+        let elsewhere = SMS
+            .proof(&cx, &begun.factor, Answer::Code(&code), &chl)
+            .unwrap()
+            .map(|p| p.proof);
         assert_ne!(
             elsewhere,
             Some(Proof::SentCode {

@@ -4,12 +4,12 @@
 //! that step only forward, in the transaction that completes the challenge).
 
 use super::EnrollDetails;
-use super::{Answer, Begun, Cx, FactorModule, NewFactor};
+use super::{Answer, Begun, Cx, FactorModule, NewFactor, Proven};
 use crate::service::{ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
 use latchkey_core::ids::ChallengeId;
 use latchkey_core::{rand, totp};
-use latchkey_store::model::{Check, Factor, Proof, SealedColumn, User};
+use latchkey_store::model::{Challenge, Check, Factor, Proof, SealedColumn, User};
 use zeroize::Zeroizing;
 
 pub struct Totp;
@@ -66,11 +66,14 @@ impl FactorModule for Totp {
         cx: &Cx<'_>,
         factor: &Factor,
         answer: Answer<'_>,
-        _challenge: &ChallengeId,
-    ) -> ServiceResult<Option<Proof>> {
-        Ok(step(cx, factor, answer)?.map(|step| Proof::TotpStep {
-            factor_id: factor.id.clone(),
-            step,
+        _challenge: &Challenge,
+    ) -> ServiceResult<Option<Proven>> {
+        Ok(step(cx, factor, answer)?.map(|step| Proven {
+            proof: Proof::TotpStep {
+                factor_id: factor.id.clone(),
+                step,
+            },
+            method: self.method(factor),
         }))
     }
 
@@ -85,7 +88,7 @@ impl FactorModule for Totp {
 /// The time step a code proves for `factor`, if any (server clock, tenant window, never at or
 /// before the last accepted step).
 fn step(cx: &Cx<'_>, factor: &Factor, answer: Answer<'_>) -> ServiceResult<Option<i64>> {
-    let Answer::Code(code) = answer;
+    let code = answer.code()?;
     let sealed = factor
         .secret_sealed
         .as_deref()
@@ -163,18 +166,22 @@ mod tests {
         assert_eq!(confirm(&code(1)), Some(Check::TotpStep(now_step + 1)));
         assert_eq!(confirm(&code(2)), None, "outside the window");
         assert_eq!(confirm("12345"), None);
-        let chl = ChallengeId::generate(NOW, &latchkey_core::rand::OsRandom);
+        let chl = fx.challenge(&fx.user());
         let used = Factor {
             last_step: Some(now_step),
             ..factor.clone()
         };
         assert_eq!(
-            Totp.proof(&cx, &used, Answer::Code(&code(0)), &chl).unwrap(),
+            Totp.proof(&cx, &used, Answer::Code(&code(0)), &chl)
+                .unwrap()
+                .map(|p| p.proof),
             None,
             "never at or before the last accepted step"
         );
         assert_eq!(
-            Totp.proof(&cx, &used, Answer::Code(&code(1)), &chl).unwrap(),
+            Totp.proof(&cx, &used, Answer::Code(&code(1)), &chl)
+                .unwrap()
+                .map(|p| p.proof),
             Some(Proof::TotpStep {
                 factor_id: factor.id.clone(),
                 step: now_step + 1

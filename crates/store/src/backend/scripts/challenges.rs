@@ -113,6 +113,13 @@ async fn consume_proof<C: Conn>(
                 None
             }
         }
+        Proof::WebauthnAssertion {
+            factor_id,
+            sign_count,
+            backup_state,
+        } => super::webauthn::advance_counter(c, factor_id, *sign_count, *backup_state, now)
+            .await?
+            .then_some(false),
         Proof::Enrollment {
             factor_id,
             check,
@@ -121,7 +128,9 @@ async fn consume_proof<C: Conn>(
         } => match activate_on(c, factor_id, check, backup, rules, now).await? {
             ActivateOutcome::Activated { backup_installed } => Some(backup_installed),
             ActivateOutcome::Stale => return Ok(Err(CompleteOutcome::Stale)),
-            ActivateOutcome::Rejected | ActivateOutcome::NotPending => None,
+            ActivateOutcome::Rejected | ActivateOutcome::NotPending | ActivateOutcome::CredentialTaken => {
+                None
+            }
         },
     }))
 }

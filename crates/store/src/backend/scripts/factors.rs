@@ -187,6 +187,28 @@ pub(crate) async fn activate_on<C: Conn>(
             None
         }
         Check::Preverified => None,
+        Check::WebauthnRegistration {
+            state_sealed,
+            credential_sealed,
+            credential,
+        } => {
+            // The ceremony state is consumed with the swap: a registration answers once.
+            let swapped = c
+                .execute(
+                    "UPDATE factors SET secret_sealed = $1 WHERE id = $2 AND status = 'pending' \
+                     AND expires_at > $3 AND secret_sealed = $4",
+                    args![credential_sealed, id.as_str(), now, state_sealed],
+                )
+                .await?;
+            if swapped != 1 {
+                return Ok(ActivateOutcome::NotPending);
+            }
+            if super::webauthn::credential_taken(c, &credential.credential_id).await? {
+                return Ok(ActivateOutcome::CredentialTaken);
+            }
+            super::webauthn::insert_credential(c, credential).await?;
+            None
+        }
     };
     let activated = c
         .fetch_optional(
@@ -294,6 +316,16 @@ pub(crate) async fn delete<C: Conn>(
         args![id.as_str()],
     )
     .await?;
+    c.execute(
+        "DELETE FROM webauthn_credentials WHERE tenant_id = $1 AND user_id = $2 AND factor_id = $3",
+        args![tenant.as_str(), user.as_str(), id.as_str()],
+    )
+    .await?;
+    c.execute(
+        "DELETE FROM webauthn_credentials WHERE tenant_id = $1 AND user_id = $2 AND factor_id = $3",
+        args![tenant.as_str(), user.as_str(), id.as_str()],
+    )
+    .await?;
     let gone = c
         .execute(
             "DELETE FROM factors WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
@@ -360,6 +392,11 @@ pub(crate) async fn reset_mfa<C: Conn>(
     c.execute(
         "DELETE FROM backup_codes WHERE factor_id IN \
          (SELECT id FROM factors WHERE tenant_id = $1 AND user_id = $2)",
+        a,
+    )
+    .await?;
+    c.execute(
+        "DELETE FROM webauthn_credentials WHERE tenant_id = $1 AND user_id = $2",
         a,
     )
     .await?;

@@ -15,6 +15,7 @@ pub(crate) mod sessions;
 pub(crate) mod tenants;
 pub(crate) mod throttle;
 pub(crate) mod users;
+pub(crate) mod webauthn;
 
 use crate::{Result, StoreError};
 use latchkey_core::clock::UnixMillis;

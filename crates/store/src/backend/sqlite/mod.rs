@@ -13,6 +13,7 @@ mod engine;
 use super::conn::{args, fetch_one, match_params, run_now, Arg, Conn, Dialect, Map};
 use super::scripts::{
     audit, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
+    webauthn,
 };
 use super::stores::{impl_stores, IntoOwned, Reborrow};
 use super::{Migration, OpenOptions};
@@ -50,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         5,
         "challenge_state",
         include_str!("../../../migrations/sqlite/0005_challenge_state.sql"),
+    ),
+    (
+        6,
+        "webauthn",
+        include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
     ),
 ];
 
