@@ -19,6 +19,8 @@ pub enum HashPurpose {
     Destination,
     /// An `Idempotency-Key`, and the request it came with.
     Idempotency,
+    /// A hosted page's anti-forgery token, derived from its cookie session's random id.
+    CsrfToken,
 }
 
 impl HashPurpose {
@@ -30,6 +32,7 @@ impl HashPurpose {
             HashPurpose::OneTimeCode => b"latchkey/otp/v1",
             HashPurpose::Destination => b"latchkey/destination/v1",
             HashPurpose::Idempotency => b"latchkey/idempotency/v1",
+            HashPurpose::CsrfToken => b"latchkey/csrf-token/v1",
         }
     }
 }
