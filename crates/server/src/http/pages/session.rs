@@ -269,9 +269,11 @@ impl FromRequestParts<App> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, PageError> {
         let tenant = default_tenant(app).await?;
-        let cookie = read_cookie(&parts.headers, app).ok_or(PageError::SignedOut)?;
+        // A visitor between password and second factor keeps that cookie: only a cookie
+        // naming a session that has ended is cleared.
+        let cookie = read_cookie(&parts.headers, app).ok_or(PageError::Redirect("/login"))?;
         let State::User { session } = &cookie.state else {
-            return Err(PageError::SignedOut);
+            return Err(PageError::Redirect("/login"));
         };
         let id = SessionId::parse(session).map_err(|_| PageError::SignedOut)?;
         let session = app
