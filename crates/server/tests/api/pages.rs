@@ -317,26 +317,38 @@ async fn forms_without_the_right_token_are_refused(b: Backend) {
 
     // The right token, sent from another site.
     let with = [&creds[..], &[("csrf", token.as_str())]].concat();
-    for (name, value) in [
-        ("origin", "https://evil.example"),
-        ("sec-fetch-site", "cross-site"),
-        ("origin", "null"),
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")],
     ] {
-        let req = alice
-            .http
-            .post(format!("{}/login", s.url))
-            .header(name, value)
-            .form(&with);
+        let mut req = alice.http.post(format!("{}/login", s.url)).form(&with);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         let p = alice.send(req).await;
-        assert_eq!(p.status, 403, "{name}: {value}");
+        assert_eq!(p.status, 403, "{headers:?}");
     }
 
-    // The right token, from this site: signed in.
-    let origin = s.url.clone();
+    // From this site. Under `Referrer-Policy: no-referrer` browsers send `Origin: null`
+    // with their own site's forms: the checks pass, then the password is wrong.
+    let wrong_password = [
+        ("email", "alice@example.com"),
+        ("password", "nope"),
+        ("csrf", token.as_str()),
+    ];
     let req = alice
         .http
         .post(format!("{}/login", s.url))
-        .header("origin", origin)
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&wrong_password);
+    assert_eq!(alice.send(req).await.status, 401);
+    let req = alice
+        .http
+        .post(format!("{}/login", s.url))
+        .header("origin", s.url.clone())
         .header("sec-fetch-site", "same-origin")
         .form(&with);
     let ok = alice.send(req).await;

@@ -240,6 +240,7 @@ pub fn router(_app: &App) -> Router<App> {
         )
         .route("/assets/pages.css", get(stylesheet))
         .route("/assets/webauthn.js", get(script))
+        .route("/assets/favicon.svg", get(favicon))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -264,4 +265,8 @@ async fn script() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("assets/webauthn.js"),
     )
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", include_str!("assets/favicon.svg"))
 }

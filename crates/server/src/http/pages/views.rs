@@ -27,6 +27,7 @@ pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 title { (title) " · " (text::PRODUCT) }
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/pages.css";
                 script src="/assets/webauthn.js" defer {}
             }
