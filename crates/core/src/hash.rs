@@ -23,6 +23,8 @@ pub enum HashPurpose {
     WebauthnUserHandle,
     /// A passwordless WebAuthn ceremony's challenge, under which its state is found.
     WebauthnChallenge,
+    /// A hosted page's anti-forgery token, derived from its cookie session's random id.
+    CsrfToken,
 }
 
 impl HashPurpose {
@@ -36,6 +38,7 @@ impl HashPurpose {
             HashPurpose::Idempotency => b"latchkey/idempotency/v1",
             HashPurpose::WebauthnUserHandle => b"latchkey/webauthn-user-handle/v1",
             HashPurpose::WebauthnChallenge => b"latchkey/webauthn-challenge/v1",
+            HashPurpose::CsrfToken => b"latchkey/csrf-token/v1",
         }
     }
 }

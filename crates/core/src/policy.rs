@@ -237,7 +237,7 @@ mod tests {
         let now = 10_000;
         assert_eq!(
             self_service_change(&none, None, now),
-            ChangeRule::WhileWithout(vec![Totp, Sms, EmailOtp])
+            ChangeRule::WhileWithout(vec![Totp, Sms, EmailOtp, Webauthn])
         );
         assert_eq!(self_service_change(&some, None, now), ChangeRule::StepUpRequired);
         assert_eq!(

@@ -232,7 +232,7 @@ pub enum Check {
     WebauthnRegistration {
         state_sealed: String,
         credential_sealed: String,
-        credential: WebauthnCredential,
+        credential: Box<WebauthnCredential>,
     },
 }
 

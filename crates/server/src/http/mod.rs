@@ -3,16 +3,19 @@
 //!   address behind proxies, `Idempotency-Key`, the extractors and pagination, and the
 //!   [`common::Surface`] trait by which a surface says how it answers a failure;
 //! - [`v1`]: the native API (`/v1/*`) and the operational routes;
-//! - [`v2`]: HelloJohn-style administration (`/v2/admin/*`).
+//! - [`v2`]: HelloJohn-style administration (`/v2/admin/*`);
+//! - [`pages`]: the hosted, server-rendered pages (`/login`, `/account/security`), which
+//!   answer a failure with a redirect or an HTML page, never JSON, and are not in
+//!   `/openapi.json`.
 //!
 //! Room is left for more beside them, each its own folder with its routes, its shapes and
-//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`), `nauth/` (nauth-style
-//! routes) and `pages/` (hosted login, which answers a failure with a redirect or an HTML
-//! page, never JSON). This module assembles the surfaces into one router and their OpenAPI
+//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`) and `nauth/` (nauth-style
+//! routes). This module assembles the surfaces into one router and their OpenAPI
 //! descriptions (generated from the handlers' annotations, so a route cannot be missing)
 //! into the one `/openapi.json`.
 
 pub mod common;
+pub mod pages;
 pub mod v1;
 pub mod v2;
 
@@ -73,6 +76,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .merge(v1::router(&app))
         .merge(v2::router(&app))
+        .merge(pages::router(&app))
         .fallback(|| async { V1::reject(Failure::not_found()) })
         .method_not_allowed_fallback(|| async { V1::reject(Failure::method_not_allowed()) })
         .layer(DefaultBodyLimit::max(limit))

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod browser;
 pub mod codes;
 pub mod factors;
 pub mod failure;

@@ -67,7 +67,8 @@ pub async fn enroll(
     request_body = CodeRequest,
     responses(
         (status = 200, description = "Active; backup codes on the first factor", body = ConfirmResponse),
-        (status = 401, description = "invalid_code", body = ErrorBody),
+        (status = 400, description = "invalid_request (neither or both of code and credential), invalid_credential_format", body = ErrorBody),
+        (status = 401, description = "invalid_code, invalid_credential", body = ErrorBody),
         (status = 403, description = "mfa_verification_required: a factor became active since this enrollment started, and this session has not passed one within 15 minutes", body = ErrorBody),
         (status = 409, description = "factor_not_pending", body = ErrorBody),
         (status = 429, description = "too_many_attempts", body = ErrorBody),
@@ -194,8 +195,8 @@ pub async fn challenge(
     request_body = VerifyRequest,
     responses(
         (status = 200, description = "Signed in: tokens with amr naming both factors and acr aal2", body = VerifyResponse),
-        (status = 400, description = "factor_id_required (several factors fit), unknown_factor_type", body = ErrorBody),
-        (status = 401, description = "invalid_code, invalid_challenge, challenge_expired; mfa_setup_required when the factor proven is of a kind no longer allowed (with a new challenge to enroll an allowed one)", body = ErrorBody),
+        (status = 400, description = "factor_id_required (several factors fit), unknown_factor_type, invalid_request (neither or both of code and credential), invalid_credential_format", body = ErrorBody),
+        (status = 401, description = "invalid_code, invalid_credential, invalid_challenge, challenge_expired; mfa_setup_required when the factor proven is of a kind no longer allowed (with a new challenge to enroll an allowed one)", body = ErrorBody),
         (status = 429, description = "too_many_attempts, with Retry-After (even a right code is refused while waiting)", body = ErrorBody),
     ))]
 pub async fn verify(

@@ -147,7 +147,8 @@ mod tests {
                 install.factor.clone(),
                 &NewFactor {
                     phone_number: None,
-                    account_phone: None
+                    account_phone: None,
+                    credentials: &[],
                 },
                 None
             )

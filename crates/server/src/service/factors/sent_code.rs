@@ -324,6 +324,7 @@ mod tests {
         NewFactor {
             phone_number: phone,
             account_phone: Some("+14155550100"),
+            credentials: &[],
         }
     }
 

@@ -134,6 +134,7 @@ mod tests {
         let request = NewFactor {
             phone_number: None,
             account_phone: None,
+            credentials: &[],
         };
         let begun = Totp
             .begin_enrollment(&fx.cx(NOW), &user, pending, &request, None)

@@ -554,7 +554,7 @@ impl FactorModule for Webauthn {
         Ok(Some(Check::WebauthnRegistration {
             state_sealed,
             credential_sealed,
-            credential: record,
+            credential: Box::new(record),
         }))
     }
 

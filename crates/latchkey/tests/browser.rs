@@ -1,0 +1,178 @@
+//! The hosted pages in a real browser: the `latchkey` binary on a free loopback port, and
+//! `tests/browser/login.mjs` driving Debian's headless Chromium through playwright-core
+//! (sign up, sign in, add an authenticator app, backup codes, sign out, sign in with TOTP),
+//! once on SQLite and once on PostgreSQL. Missing Chromium or node_modules is a failure,
+//! not a skip: `bash .ci/browser-deps.sh` installs both.
+//!
+//! Screenshots go to a scratch folder; `LATCHKEY_UPDATE_SCREENS=1` writes the SQLite run's
+//! to `docs/screens/` instead (as `LATCHKEY_UPDATE_OPENAPI` does for the API document), so
+//! an ordinary test run leaves the work tree alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("LATCHKEY_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Chromium, node and playwright-core must be there: CI installs them, and a developer is
+/// told how.
+fn check_prerequisites() {
+    let hint = "run `bash .ci/browser-deps.sh` (installs Debian's chromium and tests/browser/node_modules)";
+    assert!(chromium().exists(), "{} not found: {hint}", chromium().display());
+    assert!(
+        repo().join("tests/browser/node_modules/playwright-core").is_dir(),
+        "tests/browser/node_modules is missing: {hint}"
+    );
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.as_ref().is_ok_and(|o| o.status.success()),
+        "node is not on PATH: {hint}"
+    );
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `latchkey serve` on a port the OS picks, read back from its log.
+fn start(dir: &Path, database_url: Option<&str>) -> Server {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(url) = database_url {
+        c.env("DATABASE_URL", url);
+    }
+    let mut child = c.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("latchkey is listening") {
+                if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("address=")) {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => Server {
+            child,
+            url: format!("http://{addr}"),
+            log,
+        },
+        Err(_) => {
+            let _ = child.kill();
+            panic!("server did not start: {}", log.lock().unwrap());
+        }
+    }
+}
+
+/// Runs the browser journey against a fresh server; panics with the script's output (and
+/// the server's log) if it fails.
+fn journey(database_url: Option<&str>, screens: &Path) {
+    check_prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), database_url);
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/login.mjs"))
+        .env("LATCHKEY_URL", &server.url)
+        .env("LATCHKEY_SCREENS_DIR", screens)
+        .env("LATCHKEY_CHROMIUM", chromium())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser journey failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- server\n{}",
+        server.log.lock().unwrap()
+    );
+    assert!(stdout.contains("browser journey passed"), "{stdout}");
+    for name in [
+        "login",
+        "login-error",
+        "login-mfa",
+        "enroll-totp",
+        "backup-codes",
+        "account-security",
+    ] {
+        let png = screens.join(format!("{name}.png"));
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+        assert!(bytes.starts_with(b"\x89PNG"), "{name}.png is not a PNG");
+    }
+}
+
+fn screens_dir(store: &str) -> PathBuf {
+    if store == "sqlite" && std::env::var_os("LATCHKEY_UPDATE_SCREENS").is_some() {
+        return repo().join("docs/screens");
+    }
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("screens-{store}"))
+}
+
+#[test]
+fn browser_sign_in_with_totp_sqlite() {
+    journey(None, &screens_dir("sqlite"));
+}
+
+#[test]
+fn browser_sign_in_with_totp_postgres() {
+    let Some(url) = pg_database("lk_cli_browser") else {
+        return;
+    };
+    journey(Some(&url), &screens_dir("postgres"));
+}
+
+/// A database URL naming a fresh schema of our own, or `None` without PostgreSQL (outside CI).
+fn pg_database(prefix: &str) -> Option<String> {
+    let Ok(url) = std::env::var("LATCHKEY_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set LATCHKEY_TEST_DATABASE_URL"
+        );
+        eprintln!("LATCHKEY_TEST_DATABASE_URL unset: PostgreSQL case skipped");
+        return None;
+    };
+    let schema = format!("{prefix}_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut opts = latchkey_store::OpenOptions::new(url.clone());
+        opts.pg_schema = Some(schema.clone());
+        latchkey_store::open(&opts).await.unwrap().close().await;
+    });
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}

@@ -1,0 +1,523 @@
+//! Signing in on the pages: the password form (`/login`), the second-factor step
+//! (`/login/mfa`), forced enrollment (`/login/enroll`) and `/logout`. Each handler calls one
+//! use case (`signin`, `select_factor`, `verify_challenge`, `enroll_for_challenge`,
+//! `signout_session`) and renders what comes back; where the visitor is between steps lives
+//! in the sealed cookie (`session.rs`).
+
+use super::session::{CookieSession, Posted, State, Visitor};
+use super::views::{self, Chrome, LoginError, TotpEnroll, TotpShown};
+use super::{html, text, PageError};
+use crate::service::factors::{Answer, EnrollDetails};
+use crate::service::mfa::{EnrollRequest, FactorChoice};
+use crate::service::outcome::SignInOutcome;
+use crate::service::sessions::TokenPair;
+use crate::service::ServiceError;
+use crate::App;
+use axum::extract::State as AppState;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::factor::FactorKind;
+use latchkey_core::ids::SessionId;
+use latchkey_store::model::Tenant;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct FactorForm {
+    #[serde(default)]
+    factor_id: String,
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    pub factor_id: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+/// A form with no field but the token.
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// `response` with the cookie session stored.
+pub fn with_cookie(mut response: Response, app: &App, cookie: &CookieSession) -> Result<Response, PageError> {
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie.set_cookie(app)?);
+    Ok(response)
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+fn with_retry_after(mut response: Response, secs: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// The message a `?notice=` names; only these fixed words, never text from the URL.
+pub fn notice(uri: &Uri) -> Option<&'static str> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or("")).ok()?;
+    let key = pairs.into_iter().find(|(k, _)| k == "notice")?.1;
+    match key.as_str() {
+        "signed_out" => Some(text::SIGNED_OUT),
+        "expired" => Some(text::SIGN_IN_EXPIRED),
+        "removed" => Some(text::NOTICE_REMOVED),
+        "totp_added" => Some(text::NOTICE_TOTP_ADDED),
+        _ => None,
+    }
+}
+
+/// `GET /login`: the form, or the account page for someone already signed in.
+pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> Result<Response, PageError> {
+    if let Some(State::User { session }) = visitor.cookie.as_ref().map(|c| &c.state) {
+        if let Ok(id) = SessionId::parse(session) {
+            if app.browser_session(&visitor.tenant, &id).await?.is_some() {
+                return Ok(see_other("/account/security"));
+            }
+        }
+    }
+    let (cookie, fresh) = match visitor.cookie {
+        Some(c) if !matches!(c.state, State::User { .. }) => (c, false),
+        _ => (CookieSession::anonymous(&app), true),
+    };
+    let page = html(
+        StatusCode::OK,
+        views::login(&cookie.csrf_token(&app), None, None, notice(&uri)),
+    );
+    if fresh {
+        with_cookie(page, &app, &cookie)
+    } else {
+        Ok(page)
+    }
+}
+
+/// `POST /login`: the password. Wrong credentials and throttling show the form again with
+/// the error on the password field (401, 429); the same message for an unknown email and a
+/// wrong password (ASVS 5.0 V6.3.8).
+pub async fn submit(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<LoginForm>,
+) -> Result<Response, PageError> {
+    let csrf = cookie.csrf_token(&app);
+    let again = |status, error: LoginError<'_>| {
+        html(status, views::login(&csrf, Some(&form.email), Some(&error), None))
+    };
+    if form.email.trim().is_empty() {
+        return Ok(again(
+            StatusCode::BAD_REQUEST,
+            LoginError::Email(text::EMAIL_REQUIRED),
+        ));
+    }
+    if form.password.is_empty() {
+        return Ok(again(
+            StatusCode::BAD_REQUEST,
+            LoginError::Password(text::PASSWORD_REQUIRED),
+        ));
+    }
+    match app
+        .signin(&visitor.tenant, form.email.trim(), &form.password)
+        .await
+    {
+        Ok(SignInOutcome::Complete((_, tokens))) => finish(&app, &visitor.tenant, &tokens, None, None).await,
+        Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/mfa"),
+            &app,
+            &CookieSession::pending(&app, &p, false, None),
+        ),
+        Ok(SignInOutcome::Enroll(p)) => with_cookie(
+            see_other("/login/enroll"),
+            &app,
+            &CookieSession::pending(&app, &p, true, None),
+        ),
+        Err(ServiceError::InvalidCredentials) => Ok(again(
+            StatusCode::UNAUTHORIZED,
+            LoginError::Password(text::INVALID_CREDENTIALS),
+        )),
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
+            let message = text::too_many_attempts(retry_after_secs);
+            Ok(with_retry_after(
+                again(StatusCode::TOO_MANY_REQUESTS, LoginError::Password(&message)),
+                retry_after_secs,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Signed in: the browser gets a cookie naming the new session (a new id, so no token from
+/// before sign-in works after it), a session this sign-in re-verified ends, and the
+/// backup codes a forced enrollment installed are shown once.
+async fn finish(
+    app: &App,
+    tenant: &Tenant,
+    tokens: &TokenPair,
+    replaces: Option<&str>,
+    backup_codes: Option<Vec<String>>,
+) -> Result<Response, PageError> {
+    let session = app.session_of(tokens).await?;
+    if let Some(old) = replaces.and_then(|s| SessionId::parse(s).ok()) {
+        if old != session.id {
+            app.signout_session(&old).await?;
+        }
+    }
+    let cookie = CookieSession::signed_in(app, &session);
+    let response = match backup_codes {
+        Some(codes) => {
+            let user = app.get_user(&tenant.id, &session.user_id).await?;
+            let csrf = cookie.csrf_token(app);
+            let chrome = Chrome {
+                email: user.email.as_str(),
+                csrf: &csrf,
+            };
+            html(
+                StatusCode::OK,
+                views::backup_codes(&codes, "/account/security", Some(&chrome)),
+            )
+        }
+        None => see_other("/account/security"),
+    };
+    with_cookie(response, app, &cookie)
+}
+
+/// The sign-in has lapsed (the challenge expired or was used): back to the password, with
+/// a fresh anonymous cookie.
+fn expired(app: &App) -> Result<Response, PageError> {
+    let cookie = CookieSession::anonymous(app);
+    let page = html(
+        StatusCode::UNAUTHORIZED,
+        views::login(&cookie.csrf_token(app), None, None, Some(text::SIGN_IN_EXPIRED)),
+    );
+    with_cookie(page, app, &cookie)
+}
+
+/// `GET /login/mfa`: the factors the sign-in offers.
+pub async fn mfa_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie else {
+        return Ok(see_other("/login"));
+    };
+    let State::Mfa { factors, sent, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    Ok(html(
+        StatusCode::OK,
+        views::mfa(&cookie.csrf_token(&app), factors, sent.as_deref(), None, None),
+    ))
+}
+
+/// The second-factor page again, with an error on one factor.
+fn mfa_again(app: &App, cookie: &CookieSession, status: StatusCode, factor: &str, error: &str) -> Response {
+    let (factors, sent) = match &cookie.state {
+        State::Mfa { factors, sent, .. } => (factors.as_slice(), sent.as_deref()),
+        _ => (&[][..], None),
+    };
+    html(
+        status,
+        views::mfa(
+            &cookie.csrf_token(app),
+            factors,
+            sent,
+            Some((factor, error)),
+            None,
+        ),
+    )
+}
+
+/// `POST /login/mfa/send`: sends (or sends again) a code for an SMS or email factor.
+pub async fn mfa_send(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<FactorForm>,
+) -> Result<Response, PageError> {
+    let State::Mfa {
+        challenge,
+        factors,
+        replaces,
+        ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    let choice = FactorChoice {
+        factor_id: Some(form.factor_id.clone()),
+        kind: None,
+    };
+    match app
+        .select_factor(&visitor.tenant, challenge, &choice, &visitor.meta)
+        .await
+    {
+        Ok(_) => {
+            // The same id (and so the same form token): only the open factor changes.
+            let next = CookieSession {
+                state: State::Mfa {
+                    challenge: challenge.clone(),
+                    factors: factors.clone(),
+                    sent: Some(form.factor_id),
+                    replaces: replaces.clone(),
+                },
+                ..cookie.clone()
+            };
+            with_cookie(see_other("/login/mfa"), &app, &next)
+        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
+            mfa_again(
+                &app,
+                &cookie,
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.factor_id,
+                &text::rate_limited(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /login/mfa/verify`: a code for one of the offered factors.
+pub async fn mfa_verify(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    let State::Mfa {
+        challenge, replaces, ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    let code = form.code.trim();
+    if code.is_empty() {
+        return Ok(mfa_again(
+            &app,
+            &cookie,
+            StatusCode::BAD_REQUEST,
+            &form.factor_id,
+            text::CODE_REQUIRED,
+        ));
+    }
+    let choice = FactorChoice {
+        factor_id: Some(form.factor_id.clone()),
+        kind: None,
+    };
+    match app
+        .verify_challenge(
+            &visitor.tenant,
+            challenge,
+            &choice,
+            Answer::Code(code),
+            &visitor.meta,
+        )
+        .await
+    {
+        Ok(SignInOutcome::Complete(v)) => {
+            finish(
+                &app,
+                &visitor.tenant,
+                &v.tokens,
+                replaces.as_deref(),
+                v.backup_codes,
+            )
+            .await
+        }
+        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/enroll"),
+            &app,
+            &CookieSession::pending(&app, &p, true, replaces.clone()),
+        ),
+        Err(ServiceError::InvalidCode) => Ok(mfa_again(
+            &app,
+            &cookie,
+            StatusCode::UNAUTHORIZED,
+            &form.factor_id,
+            text::INVALID_CODE,
+        )),
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
+            mfa_again(
+                &app,
+                &cookie,
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.factor_id,
+                &text::too_many_attempts(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether forced enrollment can be done on these pages: the pages enroll authenticator
+/// apps (SMS and email enrollment, and WebAuthn, are for later).
+fn can_enroll_totp(allowed: &[String]) -> bool {
+    allowed
+        .iter()
+        .any(|k| FactorKind::parse(k) == Some(FactorKind::Totp))
+}
+
+/// `GET /login/enroll`: a factor must be set up before sign-in completes.
+pub async fn enroll_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie else {
+        return Ok(see_other("/login"));
+    };
+    let State::Enroll { allowed, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    Ok(html(
+        StatusCode::OK,
+        views::enroll_required(&cookie.csrf_token(&app), can_enroll_totp(allowed)),
+    ))
+}
+
+/// `POST /login/enroll`: starts an authenticator app for the sign-in's challenge and shows
+/// its secret, once.
+pub async fn enroll_start(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, .. }: Posted<Empty>,
+) -> Result<Response, PageError> {
+    let State::Enroll { challenge, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    let request = EnrollRequest {
+        kind: FactorKind::Totp,
+        name: None,
+        phone_number: None,
+        confirmed: false,
+    };
+    let enrollment = match app
+        .enroll_for_challenge(&visitor.tenant, challenge, request, &visitor.meta)
+        .await
+    {
+        Ok(e) => e,
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => return expired(&app),
+        Err(e) => return Err(e.into()),
+    };
+    let EnrollDetails::Totp {
+        secret_base32,
+        qr_code_svg,
+        ..
+    } = &enrollment.details
+    else {
+        return Err(PageError::from(crate::service::Failure::internal()));
+    };
+    let csrf = cookie.csrf_token(&app);
+    let factor_id = enrollment.factor.id.to_string();
+    Ok(html(
+        StatusCode::OK,
+        views::totp_enroll(&TotpEnroll {
+            csrf: &csrf,
+            confirm_action: "/login/enroll/confirm",
+            restart_href: "/login/enroll",
+            factor_id: &factor_id,
+            shown: Some(TotpShown {
+                secret_base32,
+                qr_code_svg,
+            }),
+            error: None,
+            chrome: None,
+        }),
+    ))
+}
+
+/// `POST /login/enroll/confirm`: the first code of the new factor completes the sign-in.
+pub async fn enroll_confirm(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge, replaces, ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    let csrf = cookie.csrf_token(&app);
+    let again = |status, error| {
+        html(
+            status,
+            views::totp_enroll(&TotpEnroll {
+                csrf: &csrf,
+                confirm_action: "/login/enroll/confirm",
+                restart_href: "/login/enroll",
+                factor_id: &form.factor_id,
+                shown: None,
+                error: Some(error),
+                chrome: None,
+            }),
+        )
+    };
+    let code = form.code.trim();
+    if code.is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
+    }
+    let choice = FactorChoice {
+        factor_id: Some(form.factor_id.clone()),
+        kind: None,
+    };
+    match app
+        .verify_challenge(
+            &visitor.tenant,
+            challenge,
+            &choice,
+            Answer::Code(code),
+            &visitor.meta,
+        )
+        .await
+    {
+        Ok(SignInOutcome::Complete(v)) => {
+            finish(
+                &app,
+                &visitor.tenant,
+                &v.tokens,
+                replaces.as_deref(),
+                v.backup_codes,
+            )
+            .await
+        }
+        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/enroll"),
+            &app,
+            &CookieSession::pending(&app, &p, true, replaces.clone()),
+        ),
+        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::too_many_attempts(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /logout`: ends the session (its tokens stop working too) and clears the cookie.
+pub async fn logout(
+    AppState(app): AppState<App>,
+    Posted { cookie, .. }: Posted<Empty>,
+) -> Result<Response, PageError> {
+    if let State::User { session } = &cookie.state {
+        if let Ok(id) = SessionId::parse(session) {
+            app.signout_session(&id).await?;
+        }
+    }
+    let mut response = see_other("/login?notice=signed_out");
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, super::session::clear_cookie());
+    Ok(response)
+}

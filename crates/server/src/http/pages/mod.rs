@@ -1,0 +1,272 @@
+//! The hosted pages: server-rendered sign-in (`/login`, its second-factor and forced
+//! enrollment steps, `/logout`) and the account's security page (`/account/security`), for
+//! people rather than programs. A failure is an HTML page or a redirect, never JSON
+//! ([`PageError`]); the words are in [`text`], the markup in [`views`] (maud, compiled into
+//! the binary); the cookie session and the anti-forgery tokens in [`session`].
+//!
+//! Every answer here carries a strict Content-Security-Policy (no inline script or style;
+//! the one stylesheet and script are served from `/assets/`), `nosniff`, `no-referrer`
+//! and `no-store` ([`security_headers`]). The pages serve the default tenant only; pages per
+//! tenant (by host or path) come later. They are not part of `/openapi.json`.
+//!
+//! WebAuthn hooks (filled by the WebAuthn work): `views::passkey_signin` (the button on
+//! `/login`), `views::mfa_factor` (the `FactorKind` arm a security key answers with on
+//! `/login/mfa`), `views::passkeys_section` (on `/account/security`) and
+//! `assets/webauthn.js` (`wire`).
+
+pub mod account;
+pub mod login;
+pub mod session;
+pub mod text;
+pub mod views;
+
+use super::common::Surface;
+use crate::service::{Failure, FailureKind};
+use crate::App;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+
+/// The pages surface: a failure is a page (or a redirect to sign-in).
+pub struct Pages;
+
+impl Surface for Pages {
+    type Rejection = PageError;
+
+    fn reject(failure: Failure) -> PageError {
+        PageError::from(failure)
+    }
+}
+
+/// How a page request fails: a redirect, or an error page with a status.
+#[derive(Debug)]
+pub enum PageError {
+    /// `303 See Other` to a page of ours.
+    Redirect(&'static str),
+    /// Not (or no longer) signed in: to `/login`, and the cookie is cleared.
+    SignedOut,
+    /// An error page.
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+        retry_after: Option<u64>,
+    },
+}
+
+impl PageError {
+    pub fn page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        PageError::Page {
+            status,
+            title,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A form without a valid anti-forgery token, or sent from another site.
+    pub fn forgery() -> Self {
+        Self::page(StatusCode::FORBIDDEN, text::FORBIDDEN_TITLE, text::FORBIDDEN_CSRF)
+    }
+
+    pub fn bad_form() -> Self {
+        Self::page(
+            StatusCode::BAD_REQUEST,
+            text::BAD_REQUEST_TITLE,
+            text::BAD_REQUEST,
+        )
+    }
+}
+
+/// A failure as a page: its status from the kind (the same classes `/v1` uses), its words
+/// from [`text`]. An unauthenticated request goes to sign-in instead.
+impl From<Failure> for PageError {
+    fn from(f: Failure) -> Self {
+        let (status, title, message) = match f.kind {
+            FailureKind::Unauthenticated => return PageError::SignedOut,
+            FailureKind::Throttled => (
+                StatusCode::TOO_MANY_REQUESTS,
+                text::THROTTLED_TITLE,
+                text::too_many_attempts(f.retry_after_secs.unwrap_or(1)),
+            ),
+            FailureKind::NotFound => (
+                StatusCode::NOT_FOUND,
+                text::NOT_FOUND_TITLE,
+                text::NOT_FOUND.into(),
+            ),
+            FailureKind::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                text::NOT_FOUND_TITLE,
+                text::NOT_FOUND.into(),
+            ),
+            FailureKind::Invalid | FailureKind::UnsupportedMediaType => (
+                StatusCode::BAD_REQUEST,
+                text::BAD_REQUEST_TITLE,
+                text::BAD_REQUEST.into(),
+            ),
+            FailureKind::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                text::BAD_REQUEST_TITLE,
+                text::BAD_REQUEST.into(),
+            ),
+            FailureKind::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                text::BAD_REQUEST_TITLE,
+                text::BAD_REQUEST.into(),
+            ),
+            FailureKind::Forbidden => (StatusCode::FORBIDDEN, text::GENERIC_TITLE, f.message),
+            FailureKind::Conflict => (StatusCode::CONFLICT, text::GENERIC_TITLE, f.message),
+            FailureKind::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, text::GENERIC_TITLE, f.message),
+            FailureKind::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                text::UNAVAILABLE_TITLE,
+                text::UNAVAILABLE.into(),
+            ),
+            FailureKind::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                text::INTERNAL_TITLE,
+                text::INTERNAL.into(),
+            ),
+        };
+        PageError::Page {
+            status,
+            title,
+            message,
+            retry_after: f.retry_after_secs,
+        }
+    }
+}
+
+impl From<crate::service::ServiceError> for PageError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        Failure::from(e).into()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Redirect(to) => Redirect::to(to).into_response(),
+            PageError::SignedOut => {
+                let mut resp = Redirect::to("/login").into_response();
+                resp.headers_mut()
+                    .insert(header::SET_COOKIE, session::clear_cookie());
+                resp
+            }
+            PageError::Page {
+                status,
+                title,
+                message,
+                retry_after,
+            } => {
+                let mut resp = html(status, views::error_page(title, &message));
+                if let Some(secs) = retry_after {
+                    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                        resp.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                }
+                resp
+            }
+        }
+    }
+}
+
+/// A rendered page with its status.
+pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, axum::response::Html(markup.into_string())).into_response()
+}
+
+/// The policy every page carries: only our own script, stylesheet and images (and `data:`
+/// images, for the QR code), forms only to us, never framed (CSP Level 3; ASVS 5.0 V3.4.3).
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
+
+/// Middleware for every answer of the surface, redirects and errors included.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        // Pages show one-time secrets (a TOTP key, backup codes) and personal data.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// A route whose other methods answer as a page (405), not as `/v1` would.
+fn page_route(route: MethodRouter<App>) -> MethodRouter<App> {
+    route.fallback(|| async { PageError::from(Failure::method_not_allowed()) })
+}
+
+/// The surface's routes, with its headers. Not in `routes()` for OpenAPI: pages are for
+/// browsers, not an API.
+pub fn router(_app: &App) -> Router<App> {
+    Router::new()
+        .route("/login", page_route(get(login::form).post(login::submit)))
+        .route("/login/mfa", page_route(get(login::mfa_form)))
+        .route("/login/mfa/send", page_route(post(login::mfa_send)))
+        .route("/login/mfa/verify", page_route(post(login::mfa_verify)))
+        .route(
+            "/login/enroll",
+            page_route(get(login::enroll_form).post(login::enroll_start)),
+        )
+        .route("/login/enroll/confirm", page_route(post(login::enroll_confirm)))
+        .route("/logout", page_route(post(login::logout)))
+        .route("/account/security", page_route(get(account::security)))
+        .route("/account/security/totp", page_route(post(account::totp_start)))
+        .route(
+            "/account/security/totp/confirm",
+            page_route(post(account::totp_confirm)),
+        )
+        .route(
+            "/account/security/factors/{factor_id}/remove",
+            page_route(post(account::remove_factor)),
+        )
+        .route(
+            "/account/security/backup-codes",
+            page_route(post(account::backup_codes)),
+        )
+        .route(
+            "/account/reauth",
+            page_route(get(account::reauth_form).post(account::reauth)),
+        )
+        .route("/assets/pages.css", get(stylesheet))
+        .route("/assets/webauthn.js", get(script))
+        .route("/assets/favicon.svg", get(favicon))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// Assets change only with the binary; an hour of caching spares a fetch per page.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("assets/pages.css"))
+}
+
+async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/webauthn.js"),
+    )
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", include_str!("assets/favicon.svg"))
+}

@@ -1,0 +1,171 @@
+//! Every word the hosted pages show, in English, in one place: templates name these and
+//! never spell text of their own, so another language is another module of the same names.
+
+use latchkey_core::factor::FactorKind;
+
+pub const LANG: &str = "en";
+pub const PRODUCT: &str = "Latchkey";
+
+// Shared.
+pub const EMAIL: &str = "Email";
+pub const PASSWORD: &str = "Password";
+pub const CODE: &str = "Code";
+pub const CONTINUE: &str = "Continue";
+pub const SIGN_OUT: &str = "Sign out";
+pub const BACK_TO_SIGN_IN: &str = "Back to sign-in";
+pub const BACK_TO_ACCOUNT: &str = "Back to your account";
+pub const ERROR_PREFIX: &str = "Error:";
+pub const START_AGAIN: &str = "Start again";
+
+// Sign-in.
+pub const LOGIN_TITLE: &str = "Sign in";
+pub const LOGIN_SUBMIT: &str = "Sign in";
+pub const LOGIN_PASSKEY: &str = "Sign in with a passkey";
+pub const LOGIN_PASSKEY_UNAVAILABLE: &str = "Passkey sign-in is not available on this server yet.";
+pub const LOGIN_OR: &str = "or";
+pub const INVALID_CREDENTIALS: &str = "The email or password is not right.";
+pub const EMAIL_REQUIRED: &str = "Enter your email address.";
+pub const PASSWORD_REQUIRED: &str = "Enter your password.";
+pub const SIGNED_OUT: &str = "You have signed out.";
+pub const SIGN_IN_EXPIRED: &str = "Your sign-in took too long and has expired. Sign in again.";
+pub const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
+
+// The second factor.
+pub const MFA_TITLE: &str = "Two-step verification";
+pub const MFA_INTRO: &str = "Your password is right. Now prove it is you with one of these:";
+pub const MFA_VERIFY: &str = "Verify";
+pub const MFA_SEND: &str = "Send a code";
+pub const MFA_SEND_AGAIN: &str = "Send a new code";
+pub const MFA_TOTP_HINT: &str = "The 6-digit code your authenticator app shows now.";
+pub const MFA_BACKUP_HINT: &str = "One of the backup codes you saved. Each works once.";
+pub const INVALID_CODE: &str = "That code is not right. Check it and try again.";
+pub const CODE_REQUIRED: &str = "Enter the code.";
+pub const WEBAUTHN_PENDING: &str = "Security keys and passkeys cannot be used on this page yet.";
+
+pub fn code_sent_to(destination: &str) -> String {
+    format!("We sent a code to {destination}. It may take a minute to arrive.")
+}
+
+pub fn too_many_attempts(secs: u64) -> String {
+    format!("Too many attempts. Wait {} and try again.", duration(secs))
+}
+
+pub fn rate_limited(secs: u64) -> String {
+    format!(
+        "A code was sent very recently. Wait {} before asking for another.",
+        duration(secs)
+    )
+}
+
+fn duration(secs: u64) -> String {
+    match secs.max(1) {
+        1 => "1 second".into(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
+}
+
+// Enrollment (forced at sign-in, or from the account page).
+pub const ENROLL_REQUIRED_TITLE: &str = "Set up two-step verification";
+pub const ENROLL_REQUIRED_INTRO: &str =
+    "This account must have a second factor before you can continue. Set up an authenticator app now.";
+pub const ENROLL_UNAVAILABLE: &str =
+    "The factors this account may set up cannot be set up on these pages yet. Ask your administrator for help.";
+pub const ENROLL_START: &str = "Set up an authenticator app";
+pub const ENROLL_TOTP_TITLE: &str = "Add an authenticator app";
+pub const ENROLL_TOTP_STEP_SCAN: &str = "Scan this QR code with your authenticator app.";
+pub const ENROLL_TOTP_QR_ALT: &str = "QR code holding the secret key for your authenticator app";
+pub const ENROLL_TOTP_STEP_TYPE: &str = "Can't scan it? Type this key into the app instead:";
+pub const ENROLL_TOTP_SECRET_LABEL: &str = "Secret key";
+pub const ENROLL_TOTP_STEP_CONFIRM: &str = "Then enter the 6-digit code the app shows, to confirm it works.";
+pub const ENROLL_TOTP_RETRY: &str =
+    "Enter the code your authenticator app shows now. If you did not add the key to the app, start again.";
+pub const ENROLL_CONFIRM: &str = "Confirm";
+pub const ENROLL_NAME: &str = "Name (optional)";
+pub const ENROLL_NAME_HINT: &str = "So you can tell your devices apart, e.g. “Work phone”.";
+pub const ENROLL_LAPSED: &str = "That set-up is no longer waiting for a code. Start again.";
+
+// Backup codes.
+pub const BACKUP_TITLE: &str = "Save your backup codes";
+pub const BACKUP_INTRO: &str =
+    "If you lose your device, each of these codes lets you sign in once. They are shown only now: print them or keep them in a password manager.";
+pub const BACKUP_DONE: &str = "I have saved them";
+
+// The account page.
+pub const ACCOUNT_TITLE: &str = "Security";
+pub fn signed_in_as(email: &str) -> String {
+    format!("Signed in as {email}")
+}
+pub const FACTORS_HEADING: &str = "Your second factors";
+pub const FACTORS_NONE: &str =
+    "You have no second factor yet. Add an authenticator app to protect your account.";
+pub const FACTORS_CAPTION: &str = "Second factors on this account";
+pub const COL_NAME: &str = "Name";
+pub const COL_KIND: &str = "Kind";
+pub const COL_CREATED: &str = "Added";
+pub const COL_LAST_USED: &str = "Last used";
+pub const COL_ACTIONS: &str = "Actions";
+pub const NEVER: &str = "Never";
+pub const REMOVE: &str = "Remove";
+pub fn remove_named(name: &str) -> String {
+    format!("Remove {name}")
+}
+pub fn codes_left(n: i64) -> String {
+    match n {
+        1 => "1 code left".into(),
+        n => format!("{n} codes left"),
+    }
+}
+pub const ADD_TOTP_HEADING: &str = "Authenticator app";
+pub const ADD_TOTP_INTRO: &str =
+    "Use an app such as a password manager or an authenticator to make sign-in codes.";
+pub const ADD_TOTP: &str = "Add an authenticator app";
+pub const BACKUP_HEADING: &str = "Backup codes";
+pub const BACKUP_REGENERATE_INTRO: &str =
+    "New codes replace all the old ones. Other signed-in devices are signed out.";
+pub const BACKUP_REGENERATE: &str = "Generate new backup codes";
+pub const PASSKEYS_HEADING: &str = "Passkeys and security keys";
+pub const PASSKEYS_PENDING: &str =
+    "Adding passkeys and security keys on this page is not available yet; your app can add them through the API.";
+pub const NOTICE_REMOVED: &str = "The factor was removed. Your other devices were signed out.";
+pub const NOTICE_TOTP_ADDED: &str = "Your authenticator app was added.";
+pub const MFA_NOT_ENABLED: &str = "Add a second factor first: backup codes come with it.";
+
+// Step-up.
+pub const STEP_UP_TITLE: &str = "Confirm it is you";
+pub const STEP_UP_INTRO: &str =
+    "Changing your second factors needs a recent two-step verification (within the last 15 minutes). Confirm your password and a second factor to continue.";
+pub const STEP_UP_START: &str = "Confirm it is you";
+
+// Errors.
+pub const FORBIDDEN_TITLE: &str = "This form has expired";
+pub const FORBIDDEN_CSRF: &str =
+    "The form was not sent from this site, or it is out of date. Go back, reload the page and try again.";
+pub const BAD_REQUEST_TITLE: &str = "Something is missing";
+pub const BAD_REQUEST: &str = "The form was incomplete. Go back and try again.";
+pub const NOT_FOUND_TITLE: &str = "Not found";
+pub const NOT_FOUND: &str = "There is nothing here.";
+pub const THROTTLED_TITLE: &str = "Slow down";
+pub const UNAVAILABLE_TITLE: &str = "Busy";
+pub const UNAVAILABLE: &str = "The server is busy. Try again in a moment.";
+pub const INTERNAL_TITLE: &str = "Something went wrong";
+pub const INTERNAL: &str = "Something went wrong on our side. Try again later.";
+pub const GENERIC_TITLE: &str = "That did not work";
+pub fn request_id(id: &str) -> String {
+    format!("Reference: {id}")
+}
+
+pub const MFA_WEBAUTHN_PENDING: &str =
+    "Passkeys and security keys cannot be used on this page yet. Use another of your methods or a backup code.";
+
+/// What a factor kind is called on the pages. Exhaustive: a new kind (WebAuthn) is a
+/// compile error here until it has a name.
+pub fn kind_name(kind: FactorKind) -> &'static str {
+    match kind {
+        FactorKind::Totp => "Authenticator app",
+        FactorKind::BackupCodes => "Backup codes",
+        FactorKind::Sms => "Text message",
+        FactorKind::EmailOtp => "Email",
+        FactorKind::Webauthn => "Passkey or security key",
+    }
+}

@@ -1,0 +1,593 @@
+//! The pages' markup (maud: checked at compile time, values escaped by default). Semantic
+//! HTML: one `<main>` and `<h1>` per page, every input with a bound `<label>` and the right
+//! `autocomplete`, errors tied to their field (`aria-describedby`, `aria-invalid`) with focus
+//! on the first one. No inline script or style (the CSP forbids both). Words come from
+//! [`text`].
+
+use super::session::Offered;
+use super::text;
+use crate::service::mfa::FactorSummary;
+use base64::Engine as _;
+use latchkey_core::factor::FactorKind;
+use maud::{html, Markup, DOCTYPE};
+
+/// The signed-in header: whose account, and the sign-out form.
+pub struct Chrome<'a> {
+    pub email: &'a str,
+    pub csrf: &'a str,
+}
+
+/// The frame of every page.
+pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(text::LANG) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · " (text::PRODUCT) }
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/assets/pages.css";
+                script src="/assets/webauthn.js" defer {}
+            }
+            body {
+                header.site {
+                    span.brand { (text::PRODUCT) }
+                    @if let Some(c) = chrome {
+                        span.muted { (text::signed_in_as(c.email)) }
+                        form method="post" action="/logout" {
+                            (csrf_field(c.csrf))
+                            button.secondary type="submit" { (text::SIGN_OUT) }
+                        }
+                    }
+                }
+                main class=[wide.then_some("wide")] {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// One labelled input.
+pub struct Field<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub label: &'a str,
+    pub input_type: &'a str,
+    pub autocomplete: &'a str,
+    pub value: Option<&'a str>,
+    pub hint: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub autofocus: bool,
+    pub required: bool,
+    /// A one-time code: monospace, and digits on a phone keyboard when `numeric`.
+    pub code: Option<Code>,
+}
+
+#[derive(Clone, Copy)]
+pub enum Code {
+    Numeric,
+    Text,
+}
+
+impl<'a> Field<'a> {
+    pub fn new(id: &'a str, label: &'a str, input_type: &'a str, autocomplete: &'a str) -> Self {
+        Field {
+            id,
+            name: id,
+            label,
+            input_type,
+            autocomplete,
+            value: None,
+            hint: None,
+            error: None,
+            autofocus: false,
+            required: true,
+            code: None,
+        }
+    }
+
+    pub fn code(id: &'a str, label: &'a str, kind: Code) -> Self {
+        Field {
+            name: "code",
+            code: Some(kind),
+            ..Field::new(id, label, "text", "one-time-code")
+        }
+    }
+}
+
+pub fn field(f: &Field<'_>) -> Markup {
+    let hint_id = format!("{}-hint", f.id);
+    let error_id = format!("{}-error", f.id);
+    let described: Vec<&str> = [
+        f.hint.map(|_| hint_id.as_str()),
+        f.error.map(|_| error_id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let described = (!described.is_empty()).then(|| described.join(" "));
+    let inputmode = match f.code {
+        Some(Code::Numeric) => Some("numeric"),
+        Some(Code::Text) | None => None,
+    };
+    html! {
+        div.field {
+            label for=(f.id) { (f.label) }
+            input type=(f.input_type) id=(f.id) name=(f.name) autocomplete=(f.autocomplete)
+                class=[f.code.map(|_| "code")] inputmode=[inputmode]
+                spellcheck=[f.code.map(|_| "false")] autocapitalize=[f.code.map(|_| "none")]
+                value=[f.value] required[f.required] autofocus[f.autofocus]
+                aria-invalid=[f.error.map(|_| "true")] aria-describedby=[described];
+            @if let Some(h) = f.hint { p.hint id=(hint_id) { (h) } }
+            @if let Some(e) = f.error {
+                p.error id=(error_id) { span.visually-hidden { (text::ERROR_PREFIX) " " } (e) }
+            }
+        }
+    }
+}
+
+fn notice(message: Option<&str>) -> Markup {
+    html! { @if let Some(m) = message { p.notice role="status" { (m) } } }
+}
+
+/// What went wrong on the sign-in form, and on which field.
+pub enum LoginError<'a> {
+    Email(&'a str),
+    Password(&'a str),
+}
+
+pub fn login(csrf: &str, email: Option<&str>, error: Option<&LoginError<'_>>, note: Option<&str>) -> Markup {
+    let (email_error, password_error) = match error {
+        Some(LoginError::Email(m)) => (Some(*m), None),
+        Some(LoginError::Password(m)) => (None, Some(*m)),
+        None => (None, None),
+    };
+    let email_field = Field {
+        value: email,
+        error: email_error,
+        autofocus: email_error.is_some() || error.is_none(),
+        ..Field::new("email", text::EMAIL, "email", "username")
+    };
+    let password_field = Field {
+        error: password_error,
+        autofocus: password_error.is_some(),
+        ..Field::new("password", text::PASSWORD, "password", "current-password")
+    };
+    layout(
+        text::LOGIN_TITLE,
+        None,
+        false,
+        html! {
+            (notice(note))
+            form method="post" action="/login" {
+                (csrf_field(csrf))
+                (field(&email_field))
+                (field(&password_field))
+                button type="submit" { (text::LOGIN_SUBMIT) }
+            }
+            (passkey_signin())
+        },
+    )
+}
+
+/// WebAuthn hook: the passkey sign-in button, rendered disabled with a note until the
+/// WebAuthn work wires it (`assets/webauthn.js`, `wire`, `[data-webauthn="signin"]`).
+pub fn passkey_signin() -> Markup {
+    html! {
+        p.or { (text::LOGIN_OR) }
+        button.secondary type="button" data-webauthn="signin" disabled aria-describedby="passkey-note" {
+            (text::LOGIN_PASSKEY)
+        }
+        p.hint id="passkey-note" { (text::LOGIN_PASSKEY_UNAVAILABLE) }
+    }
+}
+
+/// The second-factor step: one section per offered factor.
+pub fn mfa(
+    csrf: &str,
+    factors: &[Offered],
+    sent: Option<&str>,
+    error: Option<(&str, &str)>,
+    note: Option<&str>,
+) -> Markup {
+    let mut focus_taken = false;
+    let sections: Vec<Markup> = factors
+        .iter()
+        .filter_map(|f| FactorKind::parse(&f.kind).map(|k| (f, k)))
+        .map(|(f, kind)| {
+            let err = error.filter(|(id, _)| *id == f.id).map(|(_, m)| m);
+            let open = sent == Some(f.id.as_str());
+            let wants_focus = match kind {
+                FactorKind::Totp | FactorKind::BackupCodes => true,
+                FactorKind::Sms | FactorKind::EmailOtp => open,
+                FactorKind::Webauthn => false,
+            };
+            // Focus the field with the error, else the first code field on the page.
+            let autofocus = if error.is_some() {
+                err.is_some()
+            } else {
+                wants_focus && !focus_taken
+            };
+            focus_taken |= autofocus;
+            mfa_factor(csrf, f, kind, open, err, autofocus)
+        })
+        .collect();
+    layout(
+        text::MFA_TITLE,
+        None,
+        false,
+        html! {
+            (notice(note))
+            p { (text::MFA_INTRO) }
+            @for s in &sections { (s) }
+            p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
+        },
+    )
+}
+
+/// One factor of the second-factor step. The match is exhaustive on purpose — WebAuthn
+/// hook: a `webauthn` kind gets its arm here (a button `assets/webauthn.js` wires to an
+/// assertion, posting the result to the verify route).
+pub fn mfa_factor(
+    csrf: &str,
+    f: &Offered,
+    kind: FactorKind,
+    open: bool,
+    error: Option<&str>,
+    autofocus: bool,
+) -> Markup {
+    let title = match &f.name {
+        Some(name) => format!("{} · {name}", text::kind_name(kind)),
+        None => text::kind_name(kind).to_owned(),
+    };
+    let id = format!("code-{}", f.id);
+    let code_form = |hint: &str, code: Code| {
+        let input = Field {
+            hint: Some(hint),
+            error,
+            autofocus,
+            ..Field::code(&id, text::CODE, code)
+        };
+        html! {
+            form method="post" action="/login/mfa/verify" {
+                (csrf_field(csrf))
+                input type="hidden" name="factor_id" value=(f.id);
+                div.row {
+                    (field(&input))
+                    div.field { button type="submit" { (text::MFA_VERIFY) } }
+                }
+            }
+        }
+    };
+    let send_form = |label: &str| {
+        html! {
+            form method="post" action="/login/mfa/send" {
+                (csrf_field(csrf))
+                input type="hidden" name="factor_id" value=(f.id);
+                button.secondary type="submit" { (label) }
+            }
+        }
+    };
+    let body = match kind {
+        // Not wired on the pages yet (the `/v1` API has it): said plainly, so the user picks
+        // another factor or a backup code.
+        FactorKind::Webauthn => html! { p.muted { (text::MFA_WEBAUTHN_PENDING) } },
+        FactorKind::Totp => code_form(text::MFA_TOTP_HINT, Code::Numeric),
+        FactorKind::BackupCodes => code_form(text::MFA_BACKUP_HINT, Code::Text),
+        FactorKind::Sms | FactorKind::EmailOtp => {
+            let to = f.destination.as_deref().unwrap_or("");
+            if open {
+                let sent = text::code_sent_to(to);
+                html! {
+                    (code_form(&sent, Code::Numeric))
+                    (send_form(text::MFA_SEND_AGAIN))
+                }
+            } else {
+                html! {
+                    p.muted { (to) }
+                    @if let Some(e) = error { p.error role="alert" { (e) } }
+                    (send_form(text::MFA_SEND))
+                }
+            }
+        }
+    };
+    html! {
+        section.factor aria-labelledby=(format!("h-{}", f.id)) {
+            h2 id=(format!("h-{}", f.id)) { (title) }
+            (body)
+        }
+    }
+}
+
+/// Forced enrollment at sign-in: what must be set up.
+pub fn enroll_required(csrf: &str, can_totp: bool) -> Markup {
+    layout(
+        text::ENROLL_REQUIRED_TITLE,
+        None,
+        false,
+        html! {
+            @if can_totp {
+                p { (text::ENROLL_REQUIRED_INTRO) }
+                form method="post" action="/login/enroll" {
+                    (csrf_field(csrf))
+                    button type="submit" autofocus { (text::ENROLL_START) }
+                }
+            } @else {
+                p.alert role="alert" { (text::ENROLL_UNAVAILABLE) }
+            }
+            p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
+        },
+    )
+}
+
+/// A TOTP secret as shown once: the QR code, the key in text, and the confirm form.
+pub struct TotpShown<'a> {
+    pub secret_base32: &'a str,
+    pub qr_code_svg: &'a str,
+}
+
+/// Adding an authenticator app: with the secret (`shown`) the first time; without it after
+/// a wrong code (the secret is never shown twice), with a way to start again.
+pub struct TotpEnroll<'a> {
+    pub csrf: &'a str,
+    pub confirm_action: &'a str,
+    pub restart_href: &'a str,
+    pub factor_id: &'a str,
+    pub shown: Option<TotpShown<'a>>,
+    pub error: Option<&'a str>,
+    pub chrome: Option<&'a Chrome<'a>>,
+}
+
+pub fn totp_enroll(p: &TotpEnroll<'_>) -> Markup {
+    let code = Field {
+        error: p.error,
+        autofocus: true,
+        hint: Some(text::MFA_TOTP_HINT),
+        ..Field::code("code", text::CODE, Code::Numeric)
+    };
+    html_page_totp(p, &code)
+}
+
+fn html_page_totp(p: &TotpEnroll<'_>, code: &Field<'_>) -> Markup {
+    layout(
+        text::ENROLL_TOTP_TITLE,
+        p.chrome,
+        false,
+        html! {
+            @if let Some(s) = &p.shown {
+                ol {
+                    li {
+                        p { (text::ENROLL_TOTP_STEP_SCAN) }
+                        img.qr src=(svg_data_uri(s.qr_code_svg)) alt=(text::ENROLL_TOTP_QR_ALT) width="200" height="200";
+                    }
+                    li {
+                        p id="secret-label" { (text::ENROLL_TOTP_STEP_TYPE) }
+                        p.secret id="totp-secret" aria-labelledby="secret-label" { (grouped(s.secret_base32)) }
+                    }
+                    li { p { (text::ENROLL_TOTP_STEP_CONFIRM) } }
+                }
+            } @else {
+                p { (text::ENROLL_TOTP_RETRY) }
+            }
+            form method="post" action=(p.confirm_action) {
+                (csrf_field(p.csrf))
+                input type="hidden" name="factor_id" value=(p.factor_id);
+                (field(code))
+                button type="submit" { (text::ENROLL_CONFIRM) }
+            }
+            p { a href=(p.restart_href) { (text::START_AGAIN) } }
+        },
+    )
+}
+
+/// A base32 key in groups of four, easier to type; apps ignore the spaces.
+fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The service's QR code as an `<img>` source: the CSP allows `data:` images, and an image
+/// cannot carry script the way inline SVG markup could.
+fn svg_data_uri(svg: &str) -> String {
+    format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg.as_bytes())
+    )
+}
+
+/// Backup codes, shown this once.
+pub fn backup_codes(codes: &[String], next: &str, chrome: Option<&Chrome<'_>>) -> Markup {
+    layout(
+        text::BACKUP_TITLE,
+        chrome,
+        false,
+        html! {
+            p { (text::BACKUP_INTRO) }
+            ul.codes aria-label=(text::BACKUP_TITLE) {
+                @for c in codes { li { code { (c) } } }
+            }
+            p.actions { a href=(next) { (text::BACKUP_DONE) } }
+        },
+    )
+}
+
+/// The account's security page.
+pub fn account(
+    chrome: &Chrome<'_>,
+    factors: &[FactorSummary],
+    note: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    let has_factor = factors.iter().any(|f| !f.factor.kind.is_recovery());
+    layout(
+        text::ACCOUNT_TITLE,
+        Some(chrome),
+        true,
+        html! {
+            (notice(note))
+            @if let Some(e) = error { p.alert role="alert" { (e) } }
+            h2 { (text::FACTORS_HEADING) }
+            @if factors.is_empty() {
+                p { (text::FACTORS_NONE) }
+            } @else {
+                table {
+                    caption { (text::FACTORS_CAPTION) }
+                    thead { tr {
+                        th scope="col" { (text::COL_NAME) }
+                        th scope="col" { (text::COL_KIND) }
+                        th scope="col" { (text::COL_CREATED) }
+                        th scope="col" { (text::COL_LAST_USED) }
+                        th scope="col" { (text::COL_ACTIONS) }
+                    } }
+                    tbody {
+                        @for f in factors { (factor_row(chrome.csrf, f)) }
+                    }
+                }
+            }
+            section aria-labelledby="add-totp" {
+                h2 id="add-totp" { (text::ADD_TOTP_HEADING) }
+                p.muted { (text::ADD_TOTP_INTRO) }
+                form method="post" action="/account/security/totp" {
+                    (csrf_field(chrome.csrf))
+                    (field(&Field {
+                        required: false,
+                        hint: Some(text::ENROLL_NAME_HINT),
+                        ..Field::new("name", text::ENROLL_NAME, "text", "off")
+                    }))
+                    button type="submit" { (text::ADD_TOTP) }
+                }
+            }
+            @if has_factor {
+                section aria-labelledby="backup" {
+                    h2 id="backup" { (text::BACKUP_HEADING) }
+                    p.muted { (text::BACKUP_REGENERATE_INTRO) }
+                    form method="post" action="/account/security/backup-codes" {
+                        (csrf_field(chrome.csrf))
+                        button.secondary type="submit" { (text::BACKUP_REGENERATE) }
+                    }
+                }
+            }
+            (passkeys_section(chrome.csrf))
+        },
+    )
+}
+
+/// WebAuthn hook: the "Passkeys and security keys" section of `/account/security`. The
+/// WebAuthn work lists the user's credentials here and wires `[data-webauthn="register"]`
+/// (`assets/webauthn.js`) to a registration ceremony.
+pub fn passkeys_section(csrf: &str) -> Markup {
+    let _ = csrf;
+    html! {
+        section.placeholder aria-labelledby="passkeys" data-webauthn="register" {
+            h2 id="passkeys" { (text::PASSKEYS_HEADING) }
+            p.muted { (text::PASSKEYS_PENDING) }
+        }
+    }
+}
+
+fn factor_row(csrf: &str, s: &FactorSummary) -> Markup {
+    let f = &s.factor;
+    let kind = text::kind_name(f.kind);
+    let name = f.name.clone().unwrap_or_else(|| kind.to_owned());
+    let detail = match (s.remaining_codes, &s.destination) {
+        (Some(n), _) => Some(text::codes_left(n)),
+        (None, Some(d)) => Some(d.clone()),
+        (None, None) => None,
+    };
+    html! {
+        tr {
+            td {
+                (name)
+                @if let Some(d) = detail { br; span.muted { (d) } }
+            }
+            td { (kind) }
+            td { (when(f.created_at)) }
+            td {
+                @match f.last_used_at {
+                    Some(t) => (when(t)),
+                    None => span.muted { (text::NEVER) },
+                }
+            }
+            td {
+                form method="post" action=(format!("/account/security/factors/{}/remove", f.id)) {
+                    (csrf_field(csrf))
+                    button.danger type="submit" aria-label=(text::remove_named(&name)) { (text::REMOVE) }
+                }
+            }
+        }
+    }
+}
+
+/// A time as a `<time>` element: the date and minute in UTC.
+fn when(ms: i64) -> Markup {
+    let iso = latchkey_core::time::rfc3339(ms);
+    let shown = format!("{} UTC", iso.get(..16).unwrap_or(&iso).replace('T', " "));
+    html! { time datetime=(iso) { (shown) } }
+}
+
+/// A change that needs a recent second factor.
+pub fn step_up(chrome: &Chrome<'_>) -> Markup {
+    layout(
+        text::STEP_UP_TITLE,
+        Some(chrome),
+        false,
+        html! {
+            p { (text::STEP_UP_INTRO) }
+            p.actions {
+                a href="/account/reauth" { (text::STEP_UP_START) }
+                a href="/account/security" { (text::BACK_TO_ACCOUNT) }
+            }
+        },
+    )
+}
+
+/// Re-verification for step-up: the password again, then a second factor.
+pub fn reauth(chrome: &Chrome<'_>, error: Option<&str>) -> Markup {
+    let password = Field {
+        error,
+        autofocus: true,
+        ..Field::new("password", text::PASSWORD, "password", "current-password")
+    };
+    layout(
+        text::STEP_UP_TITLE,
+        Some(chrome),
+        false,
+        html! {
+            p { (text::STEP_UP_INTRO) }
+            form method="post" action="/account/reauth" {
+                (csrf_field(chrome.csrf))
+                // For password managers: whose password this is.
+                input type="hidden" name="username" autocomplete="username" value=(chrome.email);
+                (field(&password))
+                button type="submit" { (text::CONTINUE) }
+            }
+            p { a href="/account/security" { (text::BACK_TO_ACCOUNT) } }
+        },
+    )
+}
+
+pub fn error_page(title: &str, message: &str) -> Markup {
+    let reference = crate::telemetry::current_request_id();
+    layout(
+        title,
+        None,
+        false,
+        html! {
+            p role="alert" { (message) }
+            @if let Some(id) = reference { p.muted { (text::request_id(&id)) } }
+            p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
+        },
+    )
+}

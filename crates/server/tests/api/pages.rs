@@ -1,0 +1,656 @@
+//! The hosted pages as a browser meets them: security headers and CSP on every answer, the
+//! cookie's flags, anti-forgery refusals, sign-in through the second factor to the account
+//! page, forced enrollment, errors as pages (never JSON), sign-out and revocation, step-up.
+
+use crate::both_stores;
+use crate::helpers::*;
+use crate::mfa::code;
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+both_stores!(
+    every_answer_carries_the_security_headers,
+    the_cookie_has_the_right_flags,
+    forms_without_the_right_token_are_refused,
+    sign_in_with_totp_reaches_the_account_page,
+    a_wrong_password_shows_the_form_again,
+    signed_out_visitors_are_sent_to_sign_in,
+    logout_ends_the_session,
+    a_session_revoked_elsewhere_signs_the_page_out,
+    the_account_page_adds_an_authenticator_app,
+    forced_enrollment_on_the_pages,
+    changes_need_a_recent_second_factor,
+);
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
+
+/// One answer, as a browser would keep it.
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+
+    /// The value of the first `<input … name="NAME" value="…">`.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + marker.len();
+        self.body[at..].split('"').next().unwrap().to_owned()
+    }
+
+    fn csrf(&self) -> String {
+        self.field("csrf")
+    }
+
+    /// The TOTP key shown as text beside the QR code.
+    fn totp_secret(&self) -> String {
+        let at = self.body.find("id=\"totp-secret\"").expect("secret shown");
+        let rest = &self.body[at..];
+        let start = rest.find('>').unwrap() + 1;
+        let end = rest.find('<').unwrap();
+        rest[start..end].replace(' ', "")
+    }
+
+    fn is_html(&self) {
+        let ct = self.headers.get(CONTENT_TYPE).unwrap().to_str().unwrap();
+        assert!(ct.starts_with("text/html"), "{ct}");
+        assert!(!self.body.contains("{\"error\""), "{}", self.body);
+    }
+}
+
+/// A browser: its own cookie, no automatic redirects.
+struct Browser<'a> {
+    s: &'a TestServer,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(s: &'a TestServer) -> Self {
+        Browser {
+            s,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let req = match &self.cookie {
+            Some(c) => req.header("cookie", format!("lk_session={c}")),
+            None => req,
+        };
+        let resp = req.send().await.unwrap();
+        let page = Page {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: String::new(),
+        };
+        let body = resp.text().await.unwrap();
+        for v in page.headers.get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let value = v.strip_prefix("lk_session=").unwrap().split(';').next().unwrap();
+            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+        Page { body, ..page }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.s.url));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let req = self.http.post(format!("{}{path}", self.s.url)).form(fields);
+        self.send(req).await
+    }
+
+    /// GET `path` for its form token, then POST `fields` with it.
+    async fn submit(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.get(from).await.csrf();
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all).await
+    }
+
+    async fn login(&mut self, email: &str, password: &str) -> Page {
+        self.submit("/login", "/login", &[("email", email), ("password", password)])
+            .await
+    }
+}
+
+fn tick(s: &TestServer) {
+    s.clock.advance_secs(30);
+}
+
+/// A user with a confirmed TOTP factor, through the API. Returns the secret.
+async fn user_with_totp(s: &TestServer, email: &str) -> String {
+    let body = s.signup(email).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "totp", "name": "My phone" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let fid = e["factor_id"].as_str().unwrap();
+    let (status, c) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&token)
+            .json(&json!({ "code": code(s, &secret, 0) })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    tick(s);
+    secret
+}
+
+/// Signs in on the pages through the TOTP step.
+async fn sign_in_with_totp(b: &mut Browser<'_>, email: &str, secret: &str) -> Page {
+    let p = b.login(email, PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/mfa"), "{}", p.body);
+    let mfa = b.get("/login/mfa").await;
+    let fid = mfa.field("factor_id");
+    let totp = code(b.s, secret, 0);
+    let p = b
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &mfa.csrf()), ("factor_id", &fid), ("code", &totp)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    p
+}
+
+fn check_headers(p: &Page, what: &str) {
+    let h = |name: &str| p.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(h("content-security-policy").as_deref(), Some(CSP), "{what}");
+    assert_eq!(h("x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+    assert_eq!(h("referrer-policy").as_deref(), Some("no-referrer"), "{what}");
+}
+
+async fn every_answer_carries_the_security_headers(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let mut br = Browser::new(&s);
+    let login = br.get("/login").await;
+    assert_eq!(login.status, 200);
+    login.is_html();
+    check_headers(&login, "GET /login");
+    assert_eq!(login.headers["cache-control"], "no-store");
+    // No inline script or style for the CSP to forbid.
+    assert!(!login.body.contains("<style") && !login.body.contains("style="));
+    assert!(!login.body.contains("<script>"));
+    assert!(login.body.contains("<main") && login.body.contains("<h1>"));
+    assert!(login.body.contains("autocomplete=\"username\""));
+    assert!(login.body.contains("autocomplete=\"current-password\""));
+    assert!(login.body.contains("<label for=\"email\">"));
+
+    let redirect = br.get("/account/security").await;
+    assert_eq!(redirect.status, 303);
+    check_headers(&redirect, "redirect");
+    assert_eq!(redirect.headers["cache-control"], "no-store");
+
+    let refused = br.post("/login", &[("email", "a@b.c")]).await;
+    assert_eq!(refused.status, 403);
+    check_headers(&refused, "403");
+    refused.is_html();
+
+    let wrong_method = br.get("/logout").await;
+    assert_eq!(wrong_method.status, 405);
+    wrong_method.is_html();
+    check_headers(&wrong_method, "405");
+
+    for (path, ct) in [
+        ("/assets/pages.css", "text/css"),
+        ("/assets/webauthn.js", "text/javascript"),
+    ] {
+        let asset = br.get(path).await;
+        assert_eq!(asset.status, 200, "{path}");
+        check_headers(&asset, path);
+        assert!(asset.headers[CONTENT_TYPE].to_str().unwrap().starts_with(ct));
+    }
+
+    let p = br.login("alice@example.com", PASSWORD).await;
+    assert_eq!(p.status, 303);
+    let account = br.get("/account/security").await;
+    assert_eq!(account.status, 200);
+    check_headers(&account, "account");
+    assert_eq!(account.headers["cache-control"], "no-store");
+
+    // The pages are not part of the API's description.
+    let (_, doc) = send(s.get("/openapi.json")).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(
+        paths.keys().all(|p| p.starts_with("/v")
+            || p.starts_with("/.well-known")
+            || p.starts_with("/healthz")
+            || p.starts_with("/readyz")
+            || p.starts_with("/openapi")),
+        "{:?}",
+        paths.keys()
+    );
+}
+
+async fn the_cookie_has_the_right_flags(b: Backend) {
+    let s = spawn(b).await;
+    let p = Browser::new(&s).get("/login").await;
+    let cookie = p.headers[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("lk_session="), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+        assert!(cookie.split("; ").any(|f| f == flag), "{flag} missing: {cookie}");
+    }
+    // Sealed: nothing readable in it.
+    assert!(!cookie.contains("anonymous"));
+    let (backend, dir, schema, clock) = s.stop().await;
+
+    // Served over plain http, the cookie cannot be Secure (the browser would drop it).
+    let s = spawn_with(backend, dir, schema, clock, |c| {
+        c.public_url = Some("http://127.0.0.1:8080".into())
+    })
+    .await;
+    let p = Browser::new(&s).get("/login").await;
+    let cookie = p.headers[SET_COOKIE].to_str().unwrap();
+    assert!(
+        !cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+}
+
+async fn forms_without_the_right_token_are_refused(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let creds = [("email", "alice@example.com"), ("password", PASSWORD)];
+    let mut alice = Browser::new(&s);
+    let mut other = Browser::new(&s);
+    let token = alice.get("/login").await.csrf();
+    let others_token = other.get("/login").await.csrf();
+    assert_ne!(token, others_token);
+
+    let missing = alice.post("/login", &creds).await;
+    assert_eq!(missing.status, 403);
+    missing.is_html();
+    let wrong = alice
+        .post(
+            "/login",
+            &[&creds[..], &[("csrf", "0".repeat(64).as_str())]].concat(),
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let foreign = alice
+        .post(
+            "/login",
+            &[&creds[..], &[("csrf", others_token.as_str())]].concat(),
+        )
+        .await;
+    assert_eq!(foreign.status, 403, "a token of another browser's session");
+    let twice = alice
+        .post(
+            "/login",
+            &[&creds[..], &[("csrf", token.as_str()), ("csrf", token.as_str())]].concat(),
+        )
+        .await;
+    assert_eq!(twice.status, 403);
+
+    // The right token without the cookie it belongs to.
+    let mut stranger = Browser::new(&s);
+    let no_cookie = stranger
+        .post("/login", &[&creds[..], &[("csrf", token.as_str())]].concat())
+        .await;
+    assert_eq!(no_cookie.status, 403);
+
+    // The right token, sent from another site.
+    let with = [&creds[..], &[("csrf", token.as_str())]].concat();
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+    ] {
+        let mut req = alice.http.post(format!("{}/login", s.url)).form(&with);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let p = alice.send(req).await;
+        assert_eq!(p.status, 403, "{headers:?}");
+    }
+
+    // From this site. Under `Referrer-Policy: no-referrer` browsers send `Origin: null`
+    // with their own site's forms: the checks pass, then the password is wrong.
+    let wrong_password = [
+        ("email", "alice@example.com"),
+        ("password", "nope"),
+        ("csrf", token.as_str()),
+    ];
+    let req = alice
+        .http
+        .post(format!("{}/login", s.url))
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&wrong_password);
+    assert_eq!(alice.send(req).await.status, 401);
+    let req = alice
+        .http
+        .post(format!("{}/login", s.url))
+        .header("origin", s.url.clone())
+        .header("sec-fetch-site", "same-origin")
+        .form(&with);
+    let ok = alice.send(req).await;
+    assert_eq!(
+        (ok.status, ok.location()),
+        (303, "/account/security"),
+        "{}",
+        ok.body
+    );
+
+    // Signing in changed the token: the one from before sign-in no longer works.
+    let stale = alice.post("/logout", &[("csrf", token.as_str())]).await;
+    assert_eq!(stale.status, 403);
+    assert_eq!(alice.get("/account/security").await.status, 200);
+}
+
+async fn sign_in_with_totp_reaches_the_account_page(b: Backend) {
+    let s = spawn(b).await;
+    let secret = user_with_totp(&s, "alice@example.com").await;
+    let mut br = Browser::new(&s);
+    let p = br.login("alice@example.com", PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/mfa"));
+    let mfa = br.get("/login/mfa").await;
+    assert_eq!(mfa.status, 200);
+    mfa.is_html();
+    assert!(mfa.body.contains("Authenticator app · My phone"), "{}", mfa.body);
+    assert!(mfa.body.contains("Backup codes"));
+    assert!(mfa.body.contains("autocomplete=\"one-time-code\""));
+
+    // Not yet signed in.
+    assert_eq!(br.get("/account/security").await.status, 303);
+
+    let fid = mfa.field("factor_id");
+    let wrong = code(&s, &secret, 7);
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &mfa.csrf()), ("factor_id", &fid), ("code", &wrong)],
+        )
+        .await;
+    assert_eq!(p.status, 401);
+    p.is_html();
+    assert!(p.body.contains("That code is not right"));
+    let err_id = format!("code-{fid}-error");
+    assert!(
+        p.body
+            .contains(&format!("aria-describedby=\"code-{fid}-hint {err_id}\"")),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("aria-invalid=\"true\""));
+    assert!(p.body.contains("autofocus"));
+
+    let right = code(&s, &secret, 0);
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &mfa.csrf()), ("factor_id", &fid), ("code", &right)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    let account = br.get("/account/security").await;
+    assert_eq!(account.status, 200);
+    assert!(account.body.contains("Signed in as alice@example.com"));
+    assert!(account.body.contains("My phone"));
+    assert!(account.body.contains("Passkeys and security keys"));
+    assert_ne!(account.csrf(), mfa.csrf(), "a new id once signed in");
+
+    // The same code cannot be used again, even in a new sign-in.
+    let mut again = Browser::new(&s);
+    again.login("alice@example.com", PASSWORD).await;
+    let mfa = again.get("/login/mfa").await;
+    let p = again
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &mfa.csrf()), ("factor_id", &fid), ("code", &right)],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+}
+
+async fn a_wrong_password_shows_the_form_again(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let mut br = Browser::new(&s);
+    let p = br.login("alice@example.com", "not the password").await;
+    assert_eq!(p.status, 401);
+    p.is_html();
+    assert!(p.body.contains("The email or password is not right."));
+    assert!(p.body.contains("aria-describedby=\"password-error\""));
+    assert!(
+        p.body.contains("value=\"alice@example.com\""),
+        "the email is kept"
+    );
+    assert!(
+        !p.body.contains("not the password"),
+        "the password is never echoed"
+    );
+
+    let p = br.login("", PASSWORD).await;
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("Enter your email address."));
+    assert!(p.body.contains("aria-describedby=\"email-error\""));
+
+    // Throttled: the same form, 429 and Retry-After.
+    let mut last = 0;
+    for _ in 0..8 {
+        let p = br.login("alice@example.com", "still wrong").await;
+        last = p.status;
+        if p.status == 429 {
+            assert!(p.headers.contains_key("retry-after"));
+            assert!(p.body.contains("Too many attempts"));
+            p.is_html();
+            break;
+        }
+    }
+    assert_eq!(last, 429);
+}
+
+async fn signed_out_visitors_are_sent_to_sign_in(b: Backend) {
+    let s = spawn(b).await;
+    let mut br = Browser::new(&s);
+    for path in ["/account/security", "/account/reauth"] {
+        let p = br.get(path).await;
+        assert_eq!((p.status, p.location()), (303, "/login"), "{path}");
+    }
+    assert_eq!(br.get("/login/mfa").await.location(), "/login");
+    assert_eq!(br.get("/login/enroll").await.location(), "/login");
+    // A forged or foreign cookie is no session.
+    br.cookie = Some("v1.nope.AAAA".into());
+    assert_eq!(br.get("/account/security").await.location(), "/login");
+}
+
+async fn logout_ends_the_session(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let mut br = Browser::new(&s);
+    assert_eq!(br.login("alice@example.com", PASSWORD).await.status, 303);
+    let account = br.get("/account/security").await;
+    assert_eq!(account.status, 200);
+    let kept = br.cookie.clone();
+    let p = br.post("/logout", &[("csrf", &account.csrf())]).await;
+    assert_eq!((p.status, p.location()), (303, "/login?notice=signed_out"));
+    assert!(p.headers[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(br.cookie.is_none());
+    let login = br.get("/login?notice=signed_out").await;
+    assert!(login.body.contains("You have signed out."));
+
+    // The old cookie, kept by someone: its session is over.
+    br.cookie = kept;
+    assert_eq!(br.get("/account/security").await.location(), "/login");
+}
+
+async fn a_session_revoked_elsewhere_signs_the_page_out(b: Backend) {
+    let s = spawn(b).await;
+    let body = s.signup("alice@example.com").await;
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let mut br = Browser::new(&s);
+    assert_eq!(br.login("alice@example.com", PASSWORD).await.status, 303);
+    assert_eq!(br.get("/account/security").await.status, 200);
+    // An admin resets the user's MFA, which ends every session.
+    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    assert!(status < 300, "{status}");
+    let p = br.get("/account/security").await;
+    assert_eq!((p.status, p.location()), (303, "/login"));
+}
+
+async fn the_account_page_adds_an_authenticator_app(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let mut br = Browser::new(&s);
+    br.login("alice@example.com", PASSWORD).await;
+    let account = br.get("/account/security").await;
+    assert!(account.body.contains("You have no second factor yet"));
+    let enroll = br
+        .post(
+            "/account/security/totp",
+            &[("csrf", &account.csrf()), ("name", "Work phone")],
+        )
+        .await;
+    assert_eq!(enroll.status, 200, "{}", enroll.body);
+    assert!(enroll.body.contains("src=\"data:image/svg+xml;base64,"));
+    let secret = enroll.totp_secret();
+    assert_eq!(secret.len(), 32);
+    let fid = enroll.field("factor_id");
+
+    let wrong = br
+        .post(
+            "/account/security/totp/confirm",
+            &[
+                ("csrf", &enroll.csrf()),
+                ("factor_id", &fid),
+                ("code", &code(&s, &secret, 9)),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(!wrong.body.contains(&secret[..8]), "the secret is shown once");
+    let done = br
+        .post(
+            "/account/security/totp/confirm",
+            &[
+                ("csrf", &enroll.csrf()),
+                ("factor_id", &fid),
+                ("code", &code(&s, &secret, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Save your backup codes"));
+    assert_eq!(done.body.matches("<li><code>").count(), 10);
+    let account = br.get("/account/security").await;
+    assert!(account.body.contains("Work phone"));
+    assert!(account.body.contains("10 codes left"));
+}
+
+async fn forced_enrollment_on_the_pages(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let (status, _) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_required": true, "mfa_allowed_factors": ["totp", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut br = Browser::new(&s);
+    let p = br.login("alice@example.com", PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/enroll"), "{}", p.body);
+    let page = br.get("/login/enroll").await;
+    assert!(page.body.contains("Set up two-step verification"));
+    let shown = br.post("/login/enroll", &[("csrf", &page.csrf())]).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let secret = shown.totp_secret();
+    let fid = shown.field("factor_id");
+    let done = br
+        .post(
+            "/login/enroll/confirm",
+            &[
+                ("csrf", &shown.csrf()),
+                ("factor_id", &fid),
+                ("code", &code(&s, &secret, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Save your backup codes"));
+    assert!(done.headers.contains_key(SET_COOKIE), "signed in");
+    let account = br.get("/account/security").await;
+    assert_eq!(account.status, 200);
+}
+
+async fn changes_need_a_recent_second_factor(b: Backend) {
+    let s = spawn(b).await;
+    let secret = user_with_totp(&s, "alice@example.com").await;
+    let mut br = Browser::new(&s);
+    sign_in_with_totp(&mut br, "alice@example.com", &secret).await;
+    s.clock.advance_secs(16 * 60);
+    let account = br.get("/account/security").await;
+    let remove_path = {
+        let at = account.body.find("/account/security/factors/").unwrap();
+        account.body[at..].split('"').next().unwrap().to_owned()
+    };
+    let p = br.post(&remove_path, &[("csrf", &account.csrf())]).await;
+    assert_eq!(p.status, 403);
+    p.is_html();
+    assert!(p.body.contains("Confirm it is you"));
+    assert!(p.body.contains("href=\"/account/reauth\""));
+
+    // Re-verify: password, then the second factor; the session is replaced.
+    let old_cookie = br.cookie.clone();
+    let p = br
+        .submit("/account/reauth", "/account/reauth", &[("password", PASSWORD)])
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login/mfa"), "{}", p.body);
+    let mfa = br.get("/login/mfa").await;
+    let fid = mfa.field("factor_id");
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[
+                ("csrf", &mfa.csrf()),
+                ("factor_id", &fid),
+                ("code", &code(&s, &secret, 0)),
+            ],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    let account = br.get("/account/security").await;
+    let p = br.post(&remove_path, &[("csrf", &account.csrf())]).await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/account/security?notice=removed"),
+        "{}",
+        p.body
+    );
+    assert!(br
+        .get("/account/security?notice=removed")
+        .await
+        .body
+        .contains("The factor was removed."));
+
+    // The session re-verification replaced has ended.
+    br.cookie = old_cookie;
+    assert_eq!(br.get("/account/security").await.location(), "/login");
+}
