@@ -173,6 +173,8 @@ pub struct SoftAuthenticator {
     counter_always_zero: bool,
     always_resident: bool,
     packed: bool,
+    /// Full `packed` attestation: the attestation key and its certificate (DER).
+    attestation: Option<(PKey<Private>, Vec<u8>)>,
     attachment: &'static str,
     aaguid: [u8; 16],
 }
@@ -207,6 +209,7 @@ impl SoftAuthenticator {
             counter_always_zero: false,
             always_resident: true,
             packed: false,
+            attestation: None,
             attachment: "platform",
             aaguid: [0; 16],
         }
@@ -247,6 +250,16 @@ impl SoftAuthenticator {
     /// Attests with `packed` self-attestation (signed by the credential key) instead of `none`.
     pub fn packed_self_attestation(mut self) -> Self {
         self.packed = true;
+        self
+    }
+
+    /// Attests with full `packed` attestation: signed by the key of `certificate`, which
+    /// the statement carries (`x5c`). Build both with [`AttestationCa`]; the AAGUID is
+    /// the certificate's.
+    pub fn packed_attestation(mut self, ca: &AttestationCa) -> Self {
+        self.packed = true;
+        self.aaguid = ca.aaguid;
+        self.attestation = Some((ca.leaf_key.clone(), ca.leaf_der.clone()));
         self
     }
 
@@ -367,14 +380,19 @@ impl SoftAuthenticator {
             } else {
                 key.clone()
             };
+            let signing = match (&self.attestation, forge.wrong_signing_key) {
+                (Some((att_key, _)), false) => att_key.clone(),
+                _ => signing,
+            };
             let sig = sign(&signing, &[&auth_data, &sha256(&client_data)]);
-            (
-                "packed",
-                Cbor::Map(vec![
-                    (Cbor::text("alg"), Cbor::Int(COSE_ES256)),
-                    (Cbor::text("sig"), Cbor::Bytes(sig)),
-                ]),
-            )
+            let mut stmt = vec![
+                (Cbor::text("alg"), Cbor::Int(COSE_ES256)),
+                (Cbor::text("sig"), Cbor::Bytes(sig)),
+            ];
+            if let Some((_, der)) = &self.attestation {
+                stmt.push((Cbor::text("x5c"), Cbor::Array(vec![Cbor::Bytes(der.clone())])));
+            }
+            ("packed", Cbor::Map(stmt))
         } else {
             ("none", Cbor::Map(Vec::new()))
         };
@@ -619,6 +637,95 @@ fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0; n];
     openssl::rand::rand_bytes(&mut buf).expect("OpenSSL random bytes");
     buf
+}
+
+/// A manufacturer's attestation root and one attestation certificate it issued for an
+/// authenticator model (`aaguid`), as FIDO's packed format requires (WebAuthn L3 §8.2.1:
+/// version 3; subject C, O, OU "Authenticator Attestation", CN; not a CA; the AAGUID in
+/// extension 1.3.6.1.4.1.45724.1.1.4).
+pub struct AttestationCa {
+    /// The root certificate, PEM, as a tenant configures it.
+    pub root_pem: String,
+    pub aaguid: [u8; 16],
+    leaf_key: PKey<Private>,
+    leaf_der: Vec<u8>,
+}
+
+impl AttestationCa {
+    pub fn new(aaguid: [u8; 16]) -> Self {
+        use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
+        use openssl::x509::extension::BasicConstraints;
+        use openssl::x509::{X509Builder, X509Extension, X509NameBuilder};
+        let name = |cn: &str, ou: &str| {
+            let mut n = X509NameBuilder::new().unwrap();
+            n.append_entry_by_text("C", "SE").unwrap();
+            n.append_entry_by_text("O", "Latchkey Test Authenticators")
+                .unwrap();
+            n.append_entry_by_text("OU", ou).unwrap();
+            n.append_entry_by_text("CN", cn).unwrap();
+            n.build()
+        };
+        let serial = |n: u32| BigNum::from_u32(n).unwrap().to_asn1_integer().unwrap();
+        let root_key = new_p256_key();
+        let root_name = name("Latchkey Test Root CA", "Root");
+        let mut root = X509Builder::new().unwrap();
+        root.set_version(2).unwrap();
+        root.set_serial_number(&serial(1)).unwrap();
+        root.set_subject_name(&root_name).unwrap();
+        root.set_issuer_name(&root_name).unwrap();
+        root.set_pubkey(&root_key).unwrap();
+        root.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+        root.set_not_after(&Asn1Time::days_from_now(3650).unwrap())
+            .unwrap();
+        root.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+        root.sign(&root_key, MessageDigest::sha256()).unwrap();
+        let root = root.build();
+
+        let leaf_key = new_p256_key();
+        let mut leaf = X509Builder::new().unwrap();
+        leaf.set_version(2).unwrap();
+        leaf.set_serial_number(&serial(2)).unwrap();
+        leaf.set_subject_name(&name("Latchkey Test Key", "Authenticator Attestation"))
+            .unwrap();
+        leaf.set_issuer_name(&root_name).unwrap();
+        leaf.set_pubkey(&leaf_key).unwrap();
+        leaf.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+        leaf.set_not_after(&Asn1Time::days_from_now(3650).unwrap())
+            .unwrap();
+        leaf.append_extension(BasicConstraints::new().build().unwrap())
+            .unwrap();
+        let mut inner = vec![0x04, 16];
+        inner.extend_from_slice(&aaguid);
+        let ext = X509Extension::new_from_der(
+            &Asn1Object::from_str("1.3.6.1.4.1.45724.1.1.4").unwrap(),
+            false,
+            &Asn1OctetString::new_from_bytes(&inner).unwrap(),
+        )
+        .unwrap();
+        leaf.append_extension(ext).unwrap();
+        leaf.sign(&root_key, MessageDigest::sha256()).unwrap();
+        let leaf = leaf.build();
+        AttestationCa {
+            root_pem: String::from_utf8(root.to_pem().unwrap()).unwrap(),
+            aaguid,
+            leaf_key,
+            leaf_der: leaf.to_der().unwrap(),
+        }
+    }
+
+    /// The AAGUID as a UUID string.
+    pub fn aaguid_string(&self) -> String {
+        let h: String = self.aaguid.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
+    }
 }
 
 fn sha256(data: &[u8]) -> [u8; 32] {

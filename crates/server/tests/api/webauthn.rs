@@ -4,7 +4,7 @@
 
 use crate::both_stores;
 use crate::helpers::*;
-use latchkey_testkit::webauthn::{Base64Style, Forge, SoftAuthenticator};
+use latchkey_testkit::webauthn::{AttestationCa, Base64Style, Forge, SoftAuthenticator};
 use serde_json::{json, Value};
 
 both_stores!(
@@ -671,36 +671,60 @@ async fn registration_checks(backend: Backend) {
     };
     let again = enroll(&s, &alice, &mut alice_key, &same).await;
     assert!(again.is_err(), "{again:?}");
-    // A tenant requiring attestation refuses `none`.
-    let root = "-----BEGIN CERTIFICATE-----\nMIIBfjCCASSgAwIBAgIUBfmXh2q1pFBVXwJmmHWJl4b2uQYwCgYIKoZIzj0EAwIwEzERMA8GA1UEAwwIdGVzdCBjYTAeFw0yNjAxMDEwMDAwMDBaFw0zNjAxMDEwMDAwMDBaMBMxETAPBgNVBAMMCHRlc3QgY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQ=\n-----END CERTIFICATE-----";
+    // A tenant requiring attestation: an allowed model chaining to its root registers; `none`,
+    // an unlisted model of the same maker, and another maker's chain are refused.
+    let maker = AttestationCa::new([0xcb; 16]);
+    let other_model = AttestationCa::new([0x11; 16]);
     let (status, cfg) = send(s.admin(s.patch("/v1/admin/config")).json(&json!({ "webauthn": {
-        "attestation": "direct", "allowed_aaguids": ["cb69481e-8ff7-4039-93ec-0a2729a154a8"], "attestation_ca_pems": [root]
+        "attestation": "direct",
+        "allowed_aaguids": [maker.aaguid_string()],
+        "attestation_ca_pems": [maker.root_pem.clone()]
     }})))
     .await;
     assert_eq!(status, 200, "{cfg}");
     let carol = s.signup("carol@example.com").await;
-    let (status, e) = send(
+    let carol = carol["access_token"].as_str().unwrap().to_owned();
+    for (what, mut auth) in [
+        ("attestation none", SoftAuthenticator::new()),
+        (
+            "self attestation",
+            SoftAuthenticator::new().packed_self_attestation(),
+        ),
+        (
+            "a model not on the list, from another root",
+            SoftAuthenticator::new().packed_attestation(&other_model),
+        ),
+    ] {
+        let refused = enroll(&s, &carol, &mut auth, &Forge::default()).await;
+        assert_eq!(refused.map_err(|e| e.0), Err(401), "{what}");
+    }
+    let mut attested = SoftAuthenticator::new().packed_attestation(&maker);
+    let fid = enroll(&s, &carol, &mut attested, &Forge::default())
+        .await
+        .expect("an attested, allowed model");
+    let (_, list) = send(s.get("/v1/users/me/mfa/factors").bearer_auth(&carol)).await;
+    let f = list["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["factor_id"] == fid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(f["webauthn"]["aaguid"], maker.aaguid_string(), "{f}");
+    // A root that is not a certificate is refused when used, as settings, never a 500.
+    let (status, _) = send(s.admin(s.patch("/v1/admin/config")).json(&json!({ "webauthn": {
+        "attestation_ca_pems": ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"]
+    }})))
+    .await;
+    assert_eq!(status, 200);
+    let dave = s.signup("dave@example.com").await;
+    let (status, err) = send(
         s.post("/v1/users/me/mfa/factors")
-            .bearer_auth(carol["access_token"].as_str().unwrap())
+            .bearer_auth(dave["access_token"].as_str().unwrap())
             .json(&json!({ "type": "webauthn" })),
     )
     .await;
-    // The root above is not a readable certificate: refused as settings, never a 500.
-    if status == 201 {
-        let reg = SoftAuthenticator::new()
-            .register(&e["webauthn"], ORIGIN, &Forge::default())
-            .unwrap();
-        let fid = e["factor_id"].as_str().unwrap();
-        let (status, _) = send(
-            s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
-                .bearer_auth(carol["access_token"].as_str().unwrap())
-                .json(&json!({ "credential": reg })),
-        )
-        .await;
-        assert_eq!(status, 401, "attestation none where direct is required");
-    } else {
-        assert_eq!((status, error_code(&e)), (400, "invalid_settings"), "{e}");
-    }
+    assert_eq!((status, error_code(&err)), (400, "invalid_settings"), "{err}");
 }
 
 async fn credentials_belong_to_their_users(backend: Backend) {
