@@ -19,6 +19,7 @@ both_stores!(
     malformed_responses_are_refused_cleanly,
     webauthn_attempts_are_throttled,
     a_second_replica_finishes_what_the_first_began,
+    a_pending_passkey_is_inert_and_adding_one_needs_step_up,
 );
 
 const ORIGIN: &str = "https://id.test";
@@ -951,4 +952,94 @@ async fn a_second_replica_finishes_what_the_first_began(backend: Backend) {
     assert_eq!(status, 200, "{c}");
     let (status, v) = passkey_signin(&s, &auth.assert(&opt, ORIGIN, &Forge::default()).unwrap()).await;
     assert_eq!(status, 200, "{v}");
+}
+
+async fn a_pending_passkey_is_inert_and_adding_one_needs_step_up(backend: Backend) {
+    let s = spawn(backend).await;
+    allow_webauthn(&s, Value::Null).await;
+    // Started and never confirmed: sign-in is unchanged (SECURITY.md test 34).
+    let body = s.signup("alice@example.com").await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let start = || async {
+        let (status, e) = send(
+            s.post("/v1/users/me/mfa/factors")
+                .bearer_auth(&token)
+                .json(&json!({ "type": "webauthn" })),
+        )
+        .await;
+        assert_eq!(status, 201, "{e}");
+        e
+    };
+    let first = start().await;
+    let (status, _) = s.signin("alice@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "a pending passkey asks nothing at sign-in");
+    // Started again: the first ceremony's answer no longer confirms anything.
+    let mut auth = SoftAuthenticator::new();
+    let stale = auth
+        .register(&first["webauthn"], ORIGIN, &Forge::default())
+        .unwrap();
+    let second = start().await;
+    let old_id = first["factor_id"].as_str().unwrap();
+    let (status, err) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{old_id}/confirm"))
+            .bearer_auth(&token)
+            .json(&json!({ "credential": stale })),
+    )
+    .await;
+    assert!(status == 404 || status == 409, "{status} {err}");
+    // Nor does it answer the new ceremony (another challenge).
+    let new_id = second["factor_id"].as_str().unwrap();
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{new_id}/confirm"))
+            .bearer_auth(&token)
+            .json(&json!({ "credential": stale })),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // After it lapses (10 minutes), it is gone.
+    s.clock.advance_secs(601);
+    let (_, list) = send(s.get("/v1/users/me/mfa/factors").bearer_auth(&token)).await;
+    assert_eq!(list["factors"].as_array().unwrap().len(), 0, "{list}");
+
+    // With a factor, adding a passkey needs a session that proved one recently (test 35).
+    let mut key = SoftAuthenticator::new();
+    let (_, aal1, _) = user_with_key(&s, "bob@example.com", &mut key).await;
+    let (status, err) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&aal1)
+            .json(&json!({ "type": "webauthn" })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (403, "mfa_verification_required"));
+    let (chl, opt) = second_factor_options(&s, "bob@example.com").await;
+    let (_, v) = verify(&s, &chl, &key.assert(&opt, ORIGIN, &Forge::default()).unwrap()).await;
+    let aal2 = v["access_token"].as_str().unwrap();
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(aal2)
+            .json(&json!({ "type": "webauthn" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // A passwordless sign-in is a recent second factor too.
+    let opt = passkey_options(&s).await;
+    let (_, v) = passkey_signin(&s, &key.assert(&opt, ORIGIN, &Forge::default()).unwrap()).await;
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(v["access_token"].as_str().unwrap())
+            .json(&json!({ "type": "totp" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    s.clock.advance_secs(16 * 60);
+    let (status, _) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(v["access_token"].as_str().unwrap())
+            .json(&json!({ "type": "totp" })),
+    )
+    .await;
+    assert!(
+        status == 403 || status == 401,
+        "stale after 15 minutes (or the access token expired)"
+    );
 }
