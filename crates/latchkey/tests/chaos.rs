@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use latchkey_core::totp;
+use latchkey_testkit::webauthn::{Forge, SoftAuthenticator};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -66,14 +67,22 @@ struct Server {
     log: Arc<Mutex<String>>,
 }
 
-/// Starts the server on a port the OS picks and reads the address from its log.
+/// Starts the server on a free port and reads the address from its log. The port is taken
+/// from the OS first, so the public URL can name it: WebAuthn's origin is
+/// `http://localhost:PORT` (browsers and the relying party know no IP-address origins).
 fn start(setup: &Setup) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(BIN)
         .current_dir(&setup.data_dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LATCHKEY_PUBLIC_URL", format!("http://localhost:{port}"))
         .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -485,14 +494,105 @@ struct Journal {
     spent: Vec<String>,
     /// SMS enrollments answered 201: (user id, phone number).
     sms: Vec<(String, String)>,
+    /// Passwordless passkey sign-ins answered 200: (email, the signature counter they carried).
+    passkey_accepted: Vec<(String, u32)>,
     /// Answers no correct server gives (a valid code refused, a live token refused, a 5xx).
     anomalies: Vec<String>,
+}
+
+/// A user who signs in with a passkey alone (a software authenticator).
+struct PasskeyUser {
+    email: String,
+    auth: SoftAuthenticator,
+}
+
+/// The origin browsers would use for a server: WebAuthn knows `localhost`, not `127.0.0.1`.
+fn webauthn_origin(url: &str) -> String {
+    url.replace("127.0.0.1", "localhost")
+}
+
+/// Signs up `email` and registers a passkey for them.
+async fn enroll_passkey(http: &reqwest::Client, url: &str, email: &str) -> Result<PasskeyUser, Failed> {
+    let body = match post(
+        http,
+        format!("{url}/v1/auth/signup"),
+        None,
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await
+    {
+        Ok((201, body)) => body,
+        Ok((status, body)) => return Err(Failed::Refused(format!("signup: {status} {body}"))),
+        Err(_) => return Err(Failed::NoAnswer),
+    };
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let e = match post(
+        http,
+        format!("{url}/v1/users/me/mfa/factors"),
+        Some(&token),
+        json!({ "type": "webauthn" }),
+    )
+    .await
+    {
+        Ok((201, e)) => e,
+        Ok((status, body)) => return Err(Failed::Refused(format!("passkey enroll: {status} {body}"))),
+        Err(_) => return Err(Failed::NoAnswer),
+    };
+    let mut auth = SoftAuthenticator::new();
+    let reg = auth
+        .register(&e["webauthn"], &webauthn_origin(url), &Forge::default())
+        .unwrap();
+    let fid = e["factor_id"].as_str().unwrap();
+    match post(
+        http,
+        format!("{url}/v1/users/me/mfa/factors/{fid}/confirm"),
+        Some(&token),
+        json!({ "credential": reg }),
+    )
+    .await
+    {
+        Ok((200, _)) => Ok(PasskeyUser {
+            email: email.to_owned(),
+            auth,
+        }),
+        Ok((status, body)) => Err(Failed::Refused(format!("passkey confirm: {status} {body}"))),
+        Err(_) => Err(Failed::NoAnswer),
+    }
+}
+
+/// One passwordless sign-in: the answer, and the counter the assertion carried.
+async fn passkey_signin(
+    http: &reqwest::Client,
+    url: &str,
+    u: &mut PasskeyUser,
+    forge: &Forge,
+) -> Result<(u16, Value, u32), Failed> {
+    let options = match post(http, format!("{url}/v1/auth/passkey/options"), None, json!({})).await {
+        Ok((200, o)) => o,
+        Ok((status, body)) => return Err(Failed::Refused(format!("passkey options: {status} {body}"))),
+        Err(_) => return Err(Failed::NoAnswer),
+    };
+    let answer = u.auth.assert(&options, &webauthn_origin(url), forge).unwrap();
+    let id = u.auth.credential_ids()[0].clone();
+    let count = forge.counter.unwrap_or_else(|| u.auth.counter(&id).unwrap());
+    match post(
+        http,
+        format!("{url}/v1/auth/passkey/signin"),
+        None,
+        json!({ "credential": answer }),
+    )
+    .await
+    {
+        Ok((status, body)) => Ok((status, body, count)),
+        Err(_) => Err(Failed::NoAnswer),
+    }
 }
 
 struct Load {
     url: String,
     http: reqwest::Client,
     pool: Arc<Mutex<Vec<TotpUser>>>,
+    passkeys: Arc<Mutex<Vec<PasskeyUser>>>,
     journal: Arc<Mutex<Journal>>,
     stop: Arc<AtomicBool>,
     counter: Arc<AtomicU32>,
@@ -642,10 +742,40 @@ impl Load {
         }
     }
 
+    /// A passwordless sign-in with a passkey (its counter advanced in the store).
+    async fn passkey(&self) -> bool {
+        let taken = {
+            let mut pool = self.passkeys.lock().unwrap();
+            pool.pop()
+        };
+        let Some(mut u) = taken else {
+            return false;
+        };
+        match passkey_signin(&self.http, &self.url, &mut u, &Forge::default()).await {
+            Ok((200, body, count)) => {
+                let mut j = self.journal.lock().unwrap();
+                j.passkey_accepted.push((u.email.clone(), count));
+                j.live.insert(body["refresh_token"].as_str().unwrap().to_owned());
+            }
+            Ok((status, body, _)) => {
+                self.note(format!("a fresh passkey assertion was refused: {status} {body}"))
+            }
+            Err(Failed::Refused(e)) => self.note(e),
+            Err(Failed::NoAnswer) => {}
+        }
+        self.passkeys.lock().unwrap().insert(0, u);
+        true
+    }
+
     /// One client: a mix of operations until told to stop.
     async fn run(self: Arc<Self>, mut rng: Rng) {
         while !self.stop.load(Ordering::Relaxed) {
-            match rng.below(6) {
+            match rng.below(7) {
+                6 => {
+                    if !self.passkey().await {
+                        self.enroll().await;
+                    }
+                }
                 0 => self.enroll().await,
                 1 | 2 => {
                     if !self.sign_in_totp().await {
@@ -713,7 +843,7 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
             &http,
             &server.url,
             json!({
-                "mfa_allowed_factors": ["totp", "sms", "backup_codes"],
+                "mfa_allowed_factors": ["totp", "sms", "webauthn", "backup_codes"],
                 // The load comes from one address; the replays at the end count as failures.
                 "send_limits": { "ip_hourly": 100000, "ip_daily": 100000, "tenant_hourly": 100000, "tenant_daily": 100000 },
                 "mfa_max_attempts": 100
@@ -734,6 +864,13 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
                 .push((u.user_id.clone(), u.factor_id.clone()));
             pool.lock().unwrap().push(u);
         }
+        let passkeys = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..3 {
+            let u = enroll_passkey(&http, &server.url, &format!("passkey-{tag}-{i}@example.com"))
+                .await
+                .unwrap_or_else(|e| panic!("passkey enrollment: {}", match e { Failed::Refused(m) => m, Failed::NoAnswer => "no answer".into() }));
+            passkeys.lock().unwrap().push(u);
+        }
         let counter = Arc::new(AtomicU32::new(0));
 
         for round in 0..ROUNDS {
@@ -742,6 +879,7 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
                 url: server.url.clone(),
                 http: http.clone(),
                 pool: pool.clone(),
+                passkeys: passkeys.clone(),
                 journal: journal.clone(),
                 stop: stop.clone(),
                 counter: counter.clone(),
@@ -752,6 +890,7 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
             // short round on a slow machine leaves something acknowledged to check.
             load.sms().await;
             load.sign_in_totp().await;
+            load.passkey().await;
             let workers: Vec<_> = (0..WORKERS)
                 .map(|w| tokio::spawn(load.clone().run(Rng::new(rng.below(u64::MAX) + w))))
                 .collect();
@@ -782,9 +921,10 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
         );
         assert!(j.anomalies.is_empty(), "wrong answers under load: {:#?}", j.anomalies);
         assert!(
-            !j.confirmed.is_empty() && !j.totp_accepted.is_empty() && !j.sms.is_empty(),
+            !j.confirmed.is_empty() && !j.totp_accepted.is_empty() && !j.sms.is_empty() && !j.passkey_accepted.is_empty(),
             "the load did too little to test anything"
         );
+        eprintln!("{tag}: {} passkey sign-ins acknowledged", j.passkey_accepted.len());
 
         // A confirmed enrollment is active.
         for (user, factor) in &j.confirmed {
@@ -822,6 +962,22 @@ fn kill_under_load(database_url: Option<&str>, tag: &str) {
             let (challenge, _) = start_challenge(&http, &url, email).await.unwrap();
             let (status, body) = verify(&http, &url, &challenge, factor, code).await.unwrap();
             assert!(status == 401 || status == 429, "a used backup code was accepted again: {status} {body}");
+        }
+        // A passkey's counter survived: a fresh assertion signs in, and one carrying a counter
+        // value acknowledged before the crash is refused (the store kept it, and only moves
+        // it forward).
+        let mut users = std::mem::take(&mut *passkeys.lock().unwrap());
+        for u in &mut users {
+            let (status, body, _) = passkey_signin(&http, &url, u, &Forge::default()).await.unwrap_or_else(|_| panic!("no answer"));
+            assert_eq!(status, 200, "a passkey no longer signs in after the crash: {body}");
+        }
+        for u in &mut users {
+            let Some(max) = j.passkey_accepted.iter().filter(|(e, _)| *e == u.email).map(|(_, c)| *c).max() else {
+                continue;
+            };
+            let replay = Forge { counter: Some(max), ..Forge::default() };
+            let (status, body, _) = passkey_signin(&http, &url, u, &replay).await.unwrap_or_else(|_| panic!("no answer"));
+            assert_eq!(status, 401, "an acknowledged counter value was accepted again: {body}");
         }
         // Every queued SMS is delivered (at least once; a message in flight at a kill may be
         // sent again after its lease runs out) and its outbox row ends `sent`.
