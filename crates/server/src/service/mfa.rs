@@ -970,6 +970,7 @@ impl App {
             ChallengePurpose::Enroll => {
                 let proof = match kind.confirmation(&cx, &factor, answer, Some(&challenge.id))? {
                     Some(check) => {
+                        method = kind.confirmed_method(&factor, &check);
                         let backup_id = self.backup_factor_id(tenant, &factor.user_id).await?;
                         let (codes, backup) = backup_codes::new_set(&cx, &factor.user_id, backup_id);
                         issued_codes = Some(codes);

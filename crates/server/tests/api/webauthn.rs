@@ -20,6 +20,7 @@ both_stores!(
     webauthn_attempts_are_throttled,
     a_second_replica_finishes_what_the_first_began,
     a_pending_passkey_is_inert_and_adding_one_needs_step_up,
+    forced_enrollment_with_a_passkey,
 );
 
 const ORIGIN: &str = "https://id.test";
@@ -1041,5 +1042,56 @@ async fn a_pending_passkey_is_inert_and_adding_one_needs_step_up(backend: Backen
     assert!(
         status == 403 || status == 401,
         "stale after 15 minutes (or the access token expired)"
+    );
+}
+
+async fn forced_enrollment_with_a_passkey(backend: Backend) {
+    let s = spawn(backend).await;
+    let (status, _) = send(s.admin(s.patch("/v1/admin/config")).json(&json!({
+        "mfa_required": true, "mfa_allowed_factors": ["webauthn", "backup_codes"]
+    })))
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "alice@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (401, "mfa_setup_required"), "{body}");
+    let chl = body["error"]["challenge_id"].as_str().unwrap().to_owned();
+    let (status, e) = s
+        .post_json(
+            "/v1/mfa/enroll",
+            json!({ "challenge_id": chl, "type": "webauthn", "name": "Laptop" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{e}");
+    let mut auth = SoftAuthenticator::new();
+    let reg = auth.register(&e["webauthn"], ORIGIN, &Forge::default()).unwrap();
+    // A forged registration first: refused, and the ceremony is still there for the real one.
+    let forged = SoftAuthenticator::new()
+        .register(
+            &e["webauthn"],
+            ORIGIN,
+            &Forge {
+                rp_id: Some("evil.test".into()),
+                ..Forge::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(verify(&s, &chl, &forged).await.0, 401);
+    let (status, v) = verify(&s, &chl, &reg).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["backup_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(acr(&v), "aal2_phr");
+    assert!(amr(&v).contains(&"hwk".to_string()), "{:?}", amr(&v));
+    // Then the passkey signs in alone.
+    let opt = passkey_options(&s).await;
+    assert_eq!(
+        passkey_signin(&s, &auth.assert(&opt, ORIGIN, &Forge::default()).unwrap())
+            .await
+            .0,
+        200
     );
 }

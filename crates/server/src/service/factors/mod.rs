@@ -184,6 +184,12 @@ pub trait FactorModule: Sync {
         challenge: &Challenge,
     ) -> ServiceResult<Option<Proven>>;
 
+    /// The authentication method confirming `factor` with `check` is (a forced enrollment
+    /// signs in with the factor it confirms); by default, what a proof with it is.
+    fn confirmed_method(&self, factor: &Factor, _check: &Check) -> Method {
+        self.method(factor)
+    }
+
     /// The authentication method a proof with `factor` is.
     fn method(&self, factor: &Factor) -> Method;
 

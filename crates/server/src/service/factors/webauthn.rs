@@ -634,6 +634,15 @@ impl FactorModule for Webauthn {
         )
     }
 
+    fn confirmed_method(&self, factor: &Factor, check: &Check) -> Method {
+        match check {
+            Check::WebauthnRegistration { credential, .. } => {
+                method_of(credential.backup_eligible, credential.user_verified)
+            }
+            _ => self.method(factor),
+        }
+    }
+
     fn listing(&self) -> super::Listing {
         super::Listing::Credential
     }
