@@ -245,9 +245,7 @@ pub async fn passkey_options(
             })),
             _ => PageError::from(Failure::internal()).into(),
         },
-        Err(ServiceError::MfaVerificationRequired) => {
-            Scripted::Go(StatusCode::FORBIDDEN, "/account/reauth")
-        }
+        Err(ServiceError::MfaVerificationRequired) => Scripted::Go(StatusCode::FORBIDDEN, "/account/reauth"),
         Err(ServiceError::FactorNotAllowed) => PageError::page(
             StatusCode::FORBIDDEN,
             text::GENERIC_TITLE,
@@ -289,7 +287,11 @@ pub async fn passkey_confirm(
             let csrf = s.cookie.csrf_token(&app);
             Ok(html(
                 StatusCode::OK,
-                views::backup_codes(&codes, "/account/security?notice=passkey_added", Some(&chrome(&s, &csrf))),
+                views::backup_codes(
+                    &codes,
+                    "/account/security?notice=passkey_added",
+                    Some(&chrome(&s, &csrf)),
+                ),
             ))
         }
         Ok((_, None)) => Ok(Redirect::to("/account/security?notice=passkey_added").into_response()),

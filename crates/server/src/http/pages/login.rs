@@ -397,7 +397,9 @@ pub async fn mfa_send(
             ),
             retry_after_secs,
         )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app, &visitor.tenant),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -550,7 +552,9 @@ pub async fn mfa_verify(
             ),
             retry_after_secs,
         )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app, &visitor.tenant),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -598,7 +602,9 @@ pub async fn enroll_start(
         .await
     {
         Ok(e) => e,
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => return expired(&app, &visitor.tenant),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            return expired(&app, &visitor.tenant)
+        }
         Err(e) => return Err(e.into()),
     };
     let EnrollDetails::Totp {
@@ -696,7 +702,9 @@ pub async fn enroll_confirm(
             ),
             retry_after_secs,
         )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app, &visitor.tenant),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
         Err(e) => Err(e.into()),
     }
 }

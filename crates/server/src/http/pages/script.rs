@@ -69,7 +69,5 @@ impl IntoResponse for Scripted {
 
 /// A `credential` form field as JSON: `None` when it is not a JSON object.
 pub fn credential(field: &str) -> Option<Value> {
-    serde_json::from_str::<Value>(field)
-        .ok()
-        .filter(Value::is_object)
+    serde_json::from_str::<Value>(field).ok().filter(Value::is_object)
 }

@@ -150,11 +150,9 @@ pub const ADD_PASSKEY: &str = "Add a passkey or security key";
 pub const PASSKEY_NAME_HINT: &str = "So you can tell them apart, e.g. “Laptop” or “Blue YubiKey”.";
 pub const PASSKEY_SYNCED: &str = "Synced passkey";
 pub const PASSKEY_DEVICE_BOUND: &str = "Kept on one device or security key";
-pub const PASSKEY_CLONE_SUSPECTED: &str =
-    "Refused: it may have been copied. Remove it and add it again.";
+pub const PASSKEY_CLONE_SUSPECTED: &str = "Refused: it may have been copied. Remove it and add it again.";
 pub const PASSKEY_TAKEN: &str = "This passkey or security key is already registered.";
-pub const PASSKEY_NOT_ACCEPTED: &str =
-    "The passkey or security key was not accepted. Start again.";
+pub const PASSKEY_NOT_ACCEPTED: &str = "The passkey or security key was not accepted. Start again.";
 pub const NOTICE_PASSKEY_ADDED: &str = "Your passkey or security key was added.";
 pub const NOTICE_REMOVED: &str = "The factor was removed. Your other devices were signed out.";
 pub const NOTICE_TOTP_ADDED: &str = "Your authenticator app was added.";
