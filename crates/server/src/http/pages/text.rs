@@ -53,7 +53,7 @@ pub const MFA_WEBAUTHN_INVALID: &str =
 pub const WEBAUTHN_UNSUPPORTED: &str =
     "This browser cannot use passkeys or security keys. Try another browser, or use another way to sign in.";
 pub const WEBAUTHN_CANCELLED: &str =
-    "Nothing was done: the request was cancelled or timed out. Try again when you are ready.";
+    "Nothing was done: the request was cancelled or timed out, or your device could not confirm it was you. Try again when you are ready.";
 pub const WEBAUTHN_FAILED: &str = "That did not work. Reload the page and try again.";
 pub const WEBAUTHN_WAITING: &str = "Follow your browser's instructions…";
 pub const WEBAUTHN_NEEDS_SCRIPT: &str =
@@ -146,6 +146,7 @@ pub const PASSKEYS_HEADING: &str = "Passkeys and security keys";
 pub const PASSKEYS_INTRO: &str =
     "A passkey signs you in with your fingerprint, face or device PIN, and cannot be phished. A security key (such as a YubiKey) works the same way. Each one is also a second factor.";
 pub const PASSKEYS_NOT_ALLOWED: &str = "Passkeys and security keys are not enabled for this account.";
+pub const PASSKEY_NAME: &str = "Name of the passkey (optional)";
 pub const ADD_PASSKEY: &str = "Add a passkey or security key";
 pub const PASSKEY_NAME_HINT: &str = "So you can tell them apart, e.g. “Laptop” or “Blue YubiKey”.";
 pub const PASSKEY_SYNCED: &str = "Synced passkey";

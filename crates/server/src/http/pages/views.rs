@@ -604,7 +604,7 @@ pub fn passkeys_section(csrf: &str, allowed: bool) -> Markup {
                             name: "name",
                             required: false,
                             hint: Some(text::PASSKEY_NAME_HINT),
-                            ..Field::new("passkey-name", text::ENROLL_NAME, "text", "off")
+                            ..Field::new("passkey-name", text::PASSKEY_NAME, "text", "off")
                         }))
                         input type="hidden" name="factor_id" value="";
                     },
