@@ -1,7 +1,9 @@
 //! The hosted pages in a real browser: the `latchkey` binary on a free loopback port, and
 //! `tests/browser/login.mjs` driving Debian's headless Chromium through playwright-core
 //! (sign up, sign in, add an authenticator app, backup codes, sign out, sign in with TOTP),
-//! once on SQLite and once on PostgreSQL. Missing Chromium or node_modules is a failure,
+//! and `tests/browser/passkeys.mjs` with Chromium's virtual authenticator (add a passkey,
+//! use it as the second factor and alone, refused without user verification and once
+//! removed), each once on SQLite and once on PostgreSQL. Missing Chromium or node_modules is a failure,
 //! not a skip: `bash .ci/browser-deps.sh` installs both.
 //!
 //! Screenshots go to a scratch folder; `LATCHKEY_UPDATE_SCREENS=1` writes the SQLite run's
@@ -55,17 +57,24 @@ impl Drop for Server {
     }
 }
 
-/// `latchkey serve` on a port the OS picks, read back from its log.
-fn start(dir: &Path, database_url: Option<&str>) -> Server {
+/// The bootstrap secret key the passkey journey uses to allow WebAuthn.
+const BOOTSTRAP_KEY: &str = "sk_live_browsertestkey00000000000000000000000000";
+
+/// `latchkey serve` on `listen` (port 0: one the OS picks), read back from its log, with
+/// extra environment `env`.
+fn start(dir: &Path, database_url: Option<&str>, listen: &str, env: &[(&str, &str)]) -> Server {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     if let Some(url) = database_url {
         c.env("DATABASE_URL", url);
+    }
+    for (k, v) in env {
+        c.env(k, v);
     }
     let mut child = c.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
@@ -98,17 +107,15 @@ fn start(dir: &Path, database_url: Option<&str>) -> Server {
     }
 }
 
-/// Runs the browser journey against a fresh server; panics with the script's output (and
-/// the server's log) if it fails.
-fn journey(database_url: Option<&str>, screens: &Path) {
-    check_prerequisites();
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), database_url);
+/// Runs `script` with node against `url`; panics with the script's output (and the
+/// server's log) if it fails.
+fn run_script(script: &str, server: &Server, url: &str, screens: &Path) {
     let out = Command::new("node")
-        .arg(repo().join("tests/browser/login.mjs"))
-        .env("LATCHKEY_URL", &server.url)
+        .arg(repo().join("tests/browser").join(script))
+        .env("LATCHKEY_URL", url)
         .env("LATCHKEY_SCREENS_DIR", screens)
         .env("LATCHKEY_CHROMIUM", chromium())
+        .env("LATCHKEY_BOOTSTRAP_KEY", BOOTSTRAP_KEY)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -119,18 +126,71 @@ fn journey(database_url: Option<&str>, screens: &Path) {
         server.log.lock().unwrap()
     );
     assert!(stdout.contains("browser journey passed"), "{stdout}");
-    for name in [
-        "login",
-        "login-error",
-        "login-mfa",
-        "enroll-totp",
-        "backup-codes",
-        "account-security",
-    ] {
+}
+
+fn check_screens(screens: &Path, names: &[&str]) {
+    for name in names {
         let png = screens.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
         assert!(bytes.starts_with(b"\x89PNG"), "{name}.png is not a PNG");
     }
+}
+
+/// The password and TOTP journey (`login.mjs`) against a fresh server.
+fn journey(database_url: Option<&str>, screens: &Path) {
+    check_prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), database_url, "127.0.0.1:0", &[]);
+    run_script("login.mjs", &server, &server.url, screens);
+    check_screens(
+        screens,
+        &[
+            "login",
+            "login-error",
+            "login-mfa",
+            "enroll-totp",
+            "backup-codes",
+            "account-security",
+        ],
+    );
+}
+
+/// A loopback port free now (the OS picks it); the server takes it a moment later.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The passkey journey (`passkeys.mjs`): browsers refuse WebAuthn on an IP origin, so the
+/// server's public URL (and with it the relying party: RP id `localhost`, origin
+/// `http://localhost:PORT`, a secure context) names `localhost`, and the browser goes there.
+fn passkey_journey(database_url: Option<&str>, screens: &Path) {
+    check_prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public = format!("http://localhost:{port}");
+    let server = start(
+        dir.path(),
+        database_url,
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("LATCHKEY_PUBLIC_URL", public.as_str()),
+            ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
+        ],
+    );
+    run_script("passkeys.mjs", &server, &public, screens);
+    check_screens(
+        screens,
+        &[
+            "account-passkey-added",
+            "login-mfa-webauthn",
+            "login-passkey",
+            "login-passkey-refused",
+        ],
+    );
 }
 
 fn screens_dir(store: &str) -> PathBuf {
@@ -151,6 +211,19 @@ fn browser_sign_in_with_totp_postgres() {
         return;
     };
     journey(Some(&url), &screens_dir("postgres"));
+}
+
+#[test]
+fn browser_passkeys_sqlite() {
+    passkey_journey(None, &screens_dir("sqlite"));
+}
+
+#[test]
+fn browser_passkeys_postgres() {
+    let Some(url) = pg_database("lk_cli_browser_pk") else {
+        return;
+    };
+    passkey_journey(Some(&url), &screens_dir("postgres-passkeys"));
 }
 
 /// A database URL naming a fresh schema of our own, or `None` without PostgreSQL (outside CI).

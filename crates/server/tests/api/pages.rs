@@ -5,8 +5,9 @@
 use crate::both_stores;
 use crate::helpers::*;
 use crate::mfa::code;
+use latchkey_testkit::webauthn::{Forge, SoftAuthenticator};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, SET_COOKIE};
-use serde_json::json;
+use serde_json::{json, Value};
 
 both_stores!(
     every_answer_carries_the_security_headers,
@@ -20,6 +21,10 @@ both_stores!(
     the_account_page_adds_an_authenticator_app,
     forced_enrollment_on_the_pages,
     changes_need_a_recent_second_factor,
+    passkey_endpoints_check_forgery_and_answer_json,
+    passkeys_added_on_the_account_page_sign_in,
+    security_key_as_second_factor_on_the_pages,
+    adding_a_passkey_needs_a_recent_second_factor,
 );
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
@@ -653,4 +658,445 @@ async fn changes_need_a_recent_second_factor(b: Backend) {
     // The session re-verification replaced has ended.
     br.cookie = old_cookie;
     assert_eq!(br.get("/account/security").await.location(), "/login");
+}
+
+// WebAuthn on the pages: the options endpoints (JSON for the page's script, behind the
+// forms' anti-forgery checks) and the forms that finish each ceremony, driven by the
+// software authenticator as the browser at the test server's public URL.
+
+const ORIGIN: &str = "https://id.test";
+
+async fn allow_webauthn(s: &TestServer) {
+    let body = json!({ "mfa_allowed_factors": ["totp", "webauthn", "backup_codes"] });
+    let (status, cfg) = send(s.admin(s.patch("/v1/admin/config")).json(&body)).await;
+    assert_eq!(status, 200, "{cfg}");
+}
+
+impl Page {
+    fn json(&self) -> Value {
+        let ct = self.headers.get(CONTENT_TYPE).unwrap().to_str().unwrap();
+        assert!(ct.starts_with("application/json"), "{ct}: {}", self.body);
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// The value of `attr` on the ceremony form posting to `action`.
+    fn ceremony(&self, action: &str) -> bool {
+        self.body.contains(&format!("action=\"{action}\" data-webauthn="))
+    }
+}
+
+impl Browser<'_> {
+    /// POSTs `fields` (with the token of `from`) to an options endpoint: its JSON answer.
+    async fn options(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let token = self.get(from).await.csrf();
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        let p = self.post(path, &all).await;
+        check_headers(&p, path);
+        (p.status, p.json())
+    }
+
+    /// Adds a passkey of `auth` on the account page: the page after the confirm form.
+    async fn add_passkey(&mut self, auth: &mut SoftAuthenticator, name: &str) -> Page {
+        self.add_passkey_forged(auth, name, &Forge::default()).await
+    }
+
+    async fn add_passkey_forged(&mut self, auth: &mut SoftAuthenticator, name: &str, forge: &Forge) -> Page {
+        let (status, o) = self
+            .options(
+                "/account/security",
+                "/account/passkeys/options",
+                &[("name", name)],
+            )
+            .await;
+        assert_eq!(status, 200, "{o}");
+        let fid = o["factor_id"].as_str().unwrap().to_owned();
+        let reg = auth.register(&o["options"], ORIGIN, forge).unwrap();
+        let csrf = self.get("/account/security").await.csrf();
+        self.post(
+            "/account/passkeys/confirm",
+            &[
+                ("csrf", &csrf),
+                ("factor_id", &fid),
+                ("credential", &reg.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// Passwordless: options, the authenticator's answer, the sign-in form.
+    async fn passkey_signin(&mut self, auth: &mut SoftAuthenticator) -> (Page, Value) {
+        let (status, o) = self.options("/login", "/login/passkey/options", &[]).await;
+        assert_eq!(status, 200, "{o}");
+        let assertion = auth.assert(&o["options"], ORIGIN, &Forge::default()).unwrap();
+        let csrf = self.get("/login").await.csrf();
+        let p = self
+            .post(
+                "/login/passkey",
+                &[("csrf", &csrf), ("credential", &assertion.to_string())],
+            )
+            .await;
+        (p, assertion)
+    }
+}
+
+async fn passkey_endpoints_check_forgery_and_answer_json(b: Backend) {
+    let s = spawn(b).await;
+    let mut br = Browser::new(&s);
+    // Not allowed by the tenant: no button, and the script is told so.
+    let login = br.get("/login").await;
+    assert!(!login.ceremony("/login/passkey"), "{}", login.body);
+    let (status, o) = br.options("/login", "/login/passkey/options", &[]).await;
+    assert_eq!(status, 404, "{o}");
+    assert!(o["message"].as_str().unwrap().contains("not enabled"), "{o}");
+
+    allow_webauthn(&s).await;
+    let login = br.get("/login").await;
+    assert!(login.ceremony("/login/passkey"), "{}", login.body);
+    assert!(login.body.contains("data-options=\"/login/passkey/options\""));
+    assert!(login.body.contains("Sign in with a passkey"));
+    assert!(!login.body.contains("<script>"));
+
+    // The options endpoint checks the form token and the site like any form.
+    let csrf = login.csrf();
+    let url = format!("{}/login/passkey/options", s.url);
+    for (what, fields, site) in [
+        ("no token", vec![], None),
+        ("a wrong token", vec![("csrf", "x")], None),
+        ("another site", vec![("csrf", csrf.as_str())], Some("cross-site")),
+    ] {
+        let mut req = br.http.post(&url).form(&fields);
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        let p = br.send(req).await;
+        assert_eq!(p.status, 403, "{what}: {}", p.body);
+        check_headers(&p, what);
+        assert!(p.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("not sent from this site"));
+    }
+    // JSON, as the page's script sends it, is not a form.
+    let p = br.send(br.http.post(&url).json(&json!({ "csrf": csrf }))).await;
+    assert_eq!(p.status, 415, "{}", p.body);
+
+    let (status, o) = br.options("/login", "/login/passkey/options", &[]).await;
+    assert_eq!(status, 200, "{o}");
+    let pk = &o["options"]["publicKey"];
+    assert_eq!(pk["rpId"], "id.test", "{o}");
+    assert!(pk["challenge"].as_str().unwrap().len() >= 43);
+    assert!(
+        pk["allowCredentials"].as_array().is_none_or(|a| a.is_empty()),
+        "{o}"
+    );
+    assert_eq!(pk["userVerification"], "required");
+    assert_eq!(o["options"]["mediation"], "conditional");
+
+    // The finishing form refuses forgery as a page, and explains a missing answer.
+    let p = br.post("/login/passkey", &[("credential", "{}")]).await;
+    assert_eq!(p.status, 403);
+    p.is_html();
+    for (credential, status, words) in [
+        ("", 400, "need JavaScript"),
+        ("not json", 400, "was not accepted"),
+        ("{\"id\":\"AAAA\"}", 401, "was not accepted"),
+    ] {
+        let p = br
+            .submit("/login", "/login/passkey", &[("credential", credential)])
+            .await;
+        assert_eq!(p.status, status, "{credential}: {}", p.body);
+        p.is_html();
+        check_headers(&p, credential);
+        assert!(p.body.contains(words), "{credential}: {}", p.body);
+        assert!(p.body.contains("role=\"alert\""));
+    }
+
+    // The second-factor and account endpoints send a visitor without that step away.
+    let (status, o) = br
+        .options("/login", "/login/mfa/webauthn/options", &[("factor_id", "")])
+        .await;
+    assert_eq!((status, o["location"].as_str()), (401, Some("/login")), "{o}");
+    let (status, o) = br.options("/login", "/account/passkeys/options", &[]).await;
+    assert_eq!((status, o["location"].as_str()), (401, Some("/login")), "{o}");
+
+    // None of these is part of the API's description.
+    let (_, doc) = send(s.get("/openapi.json")).await;
+    let doc = doc.to_string();
+    assert!(!doc.contains("/login/") && !doc.contains("/account/passkeys"));
+}
+
+async fn passkeys_added_on_the_account_page_sign_in(b: Backend) {
+    let s = spawn(b).await;
+    allow_webauthn(&s).await;
+    s.signup("alice@example.com").await;
+    let mut br = Browser::new(&s);
+    assert_eq!(br.login("alice@example.com", PASSWORD).await.status, 303);
+    let account = br.get("/account/security").await;
+    assert!(account.ceremony("/account/passkeys/confirm"), "{}", account.body);
+    assert!(account
+        .body
+        .contains("data-options=\"/account/passkeys/options\""));
+    assert!(account.body.contains("<label for=\"passkey-name\">"));
+
+    // No answer from the browser: said plainly, nothing added.
+    let p = br
+        .submit(
+            "/account/security",
+            "/account/passkeys/confirm",
+            &[("factor_id", ""), ("credential", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("need JavaScript"));
+
+    // The first factor of the account: its backup codes, once.
+    let mut auth = SoftAuthenticator::new();
+    let p = br.add_passkey(&mut auth, "Laptop").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("Save your backup codes"), "{}", p.body);
+    let account = br.get("/account/security?notice=passkey_added").await;
+    assert!(account.body.contains("Your passkey or security key was added."));
+    assert!(account.body.contains("Laptop"), "{}", account.body);
+    assert!(account.body.contains("Kept on one device"), "{}", account.body);
+
+    // Adding another needs a recent second factor, which a password session has not.
+    let (status, o) = br
+        .options("/account/security", "/account/passkeys/options", &[])
+        .await;
+    assert_eq!(
+        (status, o["location"].as_str()),
+        (403, Some("/account/reauth")),
+        "{o}"
+    );
+
+    // Sign out; passwordless sign-in with the passkey.
+    br.submit("/account/security", "/logout", &[]).await;
+    let (p, used) = br.passkey_signin(&mut auth).await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    let account = br.get("/account/security").await;
+    assert_eq!(account.status, 200);
+    assert!(account.body.contains("Signed in as alice@example.com"));
+
+    // A synced passkey next (this session has just proven one), named as such.
+    let mut phone = SoftAuthenticator::synced();
+    let p = br.add_passkey(&mut phone, "Phone").await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/account/security?notice=passkey_added"),
+        "{}",
+        p.body
+    );
+    assert!(br.get("/account/security").await.body.contains("Synced passkey"));
+
+    // The same credential again (an authenticator ignoring `excludeCredentials`): refused
+    // on the page.
+    let same = Forge {
+        ignore_exclude_credentials: true,
+        credential_id: Some(auth.credential_ids()[0].clone()),
+        ..Forge::default()
+    };
+    let p = br.add_passkey_forged(&mut auth, "Laptop again", &same).await;
+    assert!(matches!(p.status, 400 | 409), "{}", p.status);
+    p.is_html();
+    assert!(p.body.contains("role=\"alert\""), "{}", p.body);
+
+    // A forged registration (another origin): refused on the page.
+    let (_, o) = br
+        .options("/account/security", "/account/passkeys/options", &[])
+        .await;
+    let mut other = SoftAuthenticator::new();
+    let reg = other
+        .register(&o["options"], "https://evil.test", &Forge::default())
+        .unwrap();
+    let csrf = br.get("/account/security").await.csrf();
+    let p = br
+        .post(
+            "/account/passkeys/confirm",
+            &[
+                ("csrf", &csrf),
+                ("factor_id", o["factor_id"].as_str().unwrap()),
+                ("credential", &reg.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("was not accepted"), "{}", p.body);
+
+    // The same answer again (a replay) is refused, as a page.
+    let mut other_browser = Browser::new(&s);
+    let p = other_browser
+        .submit("/login", "/login/passkey", &[("credential", &used.to_string())])
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("That passkey was not accepted"), "{}", p.body);
+
+    // Without user verification a passkey is one factor and signs nobody in.
+    let (status, o) = other_browser
+        .options("/login", "/login/passkey/options", &[])
+        .await;
+    assert_eq!(status, 200);
+    let assertion = phone
+        .assert(
+            &o["options"],
+            ORIGIN,
+            &Forge {
+                uv: Some(false),
+                ..Forge::default()
+            },
+        )
+        .unwrap();
+    let p = other_browser
+        .submit(
+            "/login",
+            "/login/passkey",
+            &[("credential", &assertion.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+
+    let (p, _) = other_browser.passkey_signin(&mut phone).await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+}
+
+async fn security_key_as_second_factor_on_the_pages(b: Backend) {
+    let s = spawn(b).await;
+    allow_webauthn(&s).await;
+    let body = s.signup("alice@example.com").await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let mut key = SoftAuthenticator::new().security_key();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "webauthn", "name": "YubiKey" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let reg = key.register(&e["webauthn"], ORIGIN, &Forge::default()).unwrap();
+    let (status, c) = send(
+        s.post(&format!(
+            "/v1/users/me/mfa/factors/{}/confirm",
+            e["factor_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "credential": reg })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+
+    let mut br = Browser::new(&s);
+    let p = br.login("alice@example.com", PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/mfa"), "{}", p.body);
+    let mfa = br.get("/login/mfa").await;
+    assert!(mfa.ceremony("/login/mfa/verify"), "{}", mfa.body);
+    assert!(mfa.body.contains("Use your security key or passkey"));
+    assert!(
+        mfa.body.contains("Passkey or security key · YubiKey"),
+        "{}",
+        mfa.body
+    );
+
+    // Options only with the page's token; then the user's credential is allowed.
+    let p = br
+        .post("/login/mfa/webauthn/options", &[("factor_id", "x")])
+        .await;
+    assert_eq!(p.status, 403);
+    let fid = mfa.field("factor_id");
+    let (status, o) = br
+        .options(
+            "/login/mfa",
+            "/login/mfa/webauthn/options",
+            &[("factor_id", &fid)],
+        )
+        .await;
+    assert_eq!(status, 200, "{o}");
+    let allowed = o["options"]["publicKey"]["allowCredentials"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1, "{o}");
+
+    // Sent without the script: the page says what is needed.
+    let p = br
+        .submit(
+            "/login/mfa",
+            "/login/mfa/verify",
+            &[("factor_id", &fid), ("credential", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    assert!(p.body.contains("need JavaScript"));
+
+    // Another origin's answer: refused on the page, the sign-in still open.
+    let forged = key
+        .assert(&o["options"], "https://evil.test", &Forge::default())
+        .unwrap();
+    let p = br
+        .submit(
+            "/login/mfa",
+            "/login/mfa/verify",
+            &[("factor_id", &fid), ("credential", &forged.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("was not accepted"), "{}", p.body);
+
+    // A new ceremony, answered right: signed in.
+    let (_, o) = br
+        .options(
+            "/login/mfa",
+            "/login/mfa/webauthn/options",
+            &[("factor_id", &fid)],
+        )
+        .await;
+    let answer = key.assert(&o["options"], ORIGIN, &Forge::default()).unwrap();
+    let p = br
+        .submit(
+            "/login/mfa",
+            "/login/mfa/verify",
+            &[("factor_id", &fid), ("credential", &answer.to_string())],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    let account = br.get("/account/security").await;
+    assert!(account.body.contains("Signed in as alice@example.com"));
+    assert!(account.body.contains("YubiKey"));
+
+    // The same answer in another sign-in: refused.
+    let mut again = Browser::new(&s);
+    again.login("alice@example.com", PASSWORD).await;
+    let p = again
+        .submit(
+            "/login/mfa",
+            "/login/mfa/verify",
+            &[("factor_id", &fid), ("credential", &answer.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+}
+
+async fn adding_a_passkey_needs_a_recent_second_factor(b: Backend) {
+    let s = spawn(b).await;
+    allow_webauthn(&s).await;
+    let secret = user_with_totp(&s, "alice@example.com").await;
+    let mut br = Browser::new(&s);
+    sign_in_with_totp(&mut br, "alice@example.com", &secret).await;
+    s.clock.advance_secs(16 * 60);
+    let (status, o) = br
+        .options(
+            "/account/security",
+            "/account/passkeys/options",
+            &[("name", "Laptop")],
+        )
+        .await;
+    assert_eq!(
+        (status, o["location"].as_str()),
+        (403, Some("/account/reauth")),
+        "{o}"
+    );
+    let reauth = br.get("/account/reauth").await;
+    assert_eq!(reauth.status, 200);
+    assert!(reauth.body.contains("Confirm it is you"));
 }

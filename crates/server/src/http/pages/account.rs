@@ -3,7 +3,8 @@
 //! change needs a recent second factor (`/account/reauth`, step-up). Every handler acts as
 //! the signed-in session (`Actor::User`), through the same use cases `/v1` calls.
 
-use super::login::{notice, with_cookie, CodeForm, Empty};
+use super::login::{notice, passkeys, with_cookie, CodeForm, Empty};
+use super::script::{self, Scripted};
 use super::session::{CookieSession, Posted, SignedIn};
 use super::views::{self, Chrome, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
@@ -23,6 +24,15 @@ use serde::Deserialize;
 pub struct NameForm {
     #[serde(default)]
     name: String,
+}
+
+/// A new passkey's registration, put in the form by `assets/webauthn.js`.
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    factor_id: String,
+    #[serde(default)]
+    credential: String,
 }
 
 #[derive(Deserialize)]
@@ -49,7 +59,13 @@ async fn account_with_error(
     let csrf = s.cookie.csrf_token(app);
     Ok(html(
         status,
-        views::account(&chrome(s, &csrf), &factors, None, Some(message)),
+        views::account(
+            &chrome(s, &csrf),
+            &factors,
+            None,
+            Some(message),
+            passkeys(&s.tenant),
+        ),
     ))
 }
 
@@ -79,7 +95,13 @@ pub async fn security(AppState(app): AppState<App>, s: SignedIn, uri: Uri) -> Re
     let csrf = s.cookie.csrf_token(&app);
     Ok(html(
         StatusCode::OK,
-        views::account(&chrome(&s, &csrf), &factors, notice(&uri), None),
+        views::account(
+            &chrome(&s, &csrf),
+            &factors,
+            notice(&uri),
+            None,
+            passkeys(&s.tenant),
+        ),
     ))
 }
 
@@ -189,6 +211,111 @@ pub async fn totp_confirm(
         }
         Err(ServiceError::FactorNotPending | ServiceError::FactorNotFound) => {
             account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await
+        }
+        Err(e) => refused(&app, &s, e).await,
+    }
+}
+
+/// `POST /account/passkeys/options` (for the page's script): starts a `webauthn` factor
+/// (`enroll_factor`) and answers its creation options and id as JSON. A change that needs
+/// a recent second factor sends the script to step-up (`/account/reauth`).
+pub async fn passkey_options(
+    AppState(app): AppState<App>,
+    s: Result<SignedIn, PageError>,
+    posted: Result<Posted<NameForm>, PageError>,
+) -> Scripted {
+    let (s, Posted { form, .. }) = match (s, posted) {
+        (Ok(s), Ok(p)) => (s, p),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    let request = EnrollRequest {
+        kind: FactorKind::Webauthn,
+        name: Some(form.name.trim().to_owned()).filter(|n| !n.is_empty()),
+        phone_number: None,
+        confirmed: false,
+    };
+    match app
+        .enroll_factor(&s.tenant, &s.actor, &s.user.id, request, &s.meta)
+        .await
+    {
+        Ok(enrollment) => match enrollment.details {
+            EnrollDetails::Webauthn { options } => Scripted::Options(serde_json::json!({
+                "factor_id": enrollment.factor.id.to_string(),
+                "options": options,
+            })),
+            _ => PageError::from(Failure::internal()).into(),
+        },
+        Err(ServiceError::MfaVerificationRequired) => Scripted::Go(StatusCode::FORBIDDEN, "/account/reauth"),
+        Err(ServiceError::FactorNotAllowed) => PageError::page(
+            StatusCode::FORBIDDEN,
+            text::GENERIC_TITLE,
+            text::PASSKEYS_NOT_ALLOWED,
+        )
+        .into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST /account/passkeys/confirm`: the browser's registration activates the factor
+/// (`confirm_factor`); the account's first factor brings backup codes, shown once.
+pub async fn passkey_confirm(
+    AppState(app): AppState<App>,
+    s: SignedIn,
+    Posted { form, .. }: Posted<PasskeyForm>,
+) -> Result<Response, PageError> {
+    if form.credential.trim().is_empty() {
+        return account_with_error(&app, &s, StatusCode::BAD_REQUEST, text::WEBAUTHN_NEEDS_SCRIPT).await;
+    }
+    let Some(credential) = script::credential(&form.credential) else {
+        return account_with_error(&app, &s, StatusCode::BAD_REQUEST, text::PASSKEY_NOT_ACCEPTED).await;
+    };
+    let Ok(factor_id) = FactorId::parse(&form.factor_id) else {
+        return account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await;
+    };
+    match app
+        .confirm_factor(
+            &s.tenant,
+            &s.actor,
+            &s.user.id,
+            &factor_id,
+            Answer::Credential(&credential),
+            &s.meta,
+        )
+        .await
+    {
+        Ok((_, Some(codes))) => {
+            let csrf = s.cookie.csrf_token(&app);
+            Ok(html(
+                StatusCode::OK,
+                views::backup_codes(
+                    &codes,
+                    "/account/security?notice=passkey_added",
+                    Some(&chrome(&s, &csrf)),
+                ),
+            ))
+        }
+        Ok((_, None)) => Ok(Redirect::to("/account/security?notice=passkey_added").into_response()),
+        Err(ServiceError::InvalidCredential | ServiceError::Input(_)) => {
+            account_with_error(&app, &s, StatusCode::BAD_REQUEST, text::PASSKEY_NOT_ACCEPTED).await
+        }
+        Err(ServiceError::CredentialTaken) => {
+            account_with_error(&app, &s, StatusCode::CONFLICT, text::PASSKEY_TAKEN).await
+        }
+        Err(ServiceError::FactorNotPending | ServiceError::FactorNotFound) => {
+            account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await
+        }
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
+            let mut resp = account_with_error(
+                &app,
+                &s,
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::too_many_attempts(retry_after_secs),
+            )
+            .await?;
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Ok(resp)
         }
         Err(e) => refused(&app, &s, e).await,
     }

@@ -4,6 +4,7 @@
 //! `signout_session`) and renders what comes back; where the visitor is between steps lives
 //! in the sealed cookie (`session.rs`).
 
+use super::script::{self, Scripted};
 use super::session::{CookieSession, Posted, State, Visitor};
 use super::views::{self, Chrome, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
@@ -41,6 +42,17 @@ pub struct CodeForm {
     pub factor_id: String,
     #[serde(default)]
     pub code: String,
+    /// A WebAuthn answer (`AuthenticationResponseJSON`) instead of a code; present, and
+    /// empty, when the ceremony's form was sent without the script.
+    #[serde(default)]
+    pub credential: Option<String>,
+}
+
+/// The answer of a WebAuthn ceremony, put in the form by `assets/webauthn.js`.
+#[derive(Deserialize)]
+pub struct CredentialForm {
+    #[serde(default)]
+    credential: String,
 }
 
 /// A form with no field but the token.
@@ -75,6 +87,7 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
         "expired" => Some(text::SIGN_IN_EXPIRED),
         "removed" => Some(text::NOTICE_REMOVED),
         "totp_added" => Some(text::NOTICE_TOTP_ADDED),
+        "passkey_added" => Some(text::NOTICE_PASSKEY_ADDED),
         _ => None,
     }
 }
@@ -94,7 +107,13 @@ pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> R
     };
     let page = html(
         StatusCode::OK,
-        views::login(&cookie.csrf_token(&app), None, None, notice(&uri)),
+        views::login(
+            &cookie.csrf_token(&app),
+            None,
+            None,
+            notice(&uri),
+            passkeys(&visitor.tenant),
+        ),
     );
     if fresh {
         with_cookie(page, &app, &cookie)
@@ -112,8 +131,12 @@ pub async fn submit(
     Posted { cookie, form }: Posted<LoginForm>,
 ) -> Result<Response, PageError> {
     let csrf = cookie.csrf_token(&app);
+    let with_passkeys = passkeys(&visitor.tenant);
     let again = |status, error: LoginError<'_>| {
-        html(status, views::login(&csrf, Some(&form.email), Some(&error), None))
+        html(
+            status,
+            views::login(&csrf, Some(&form.email), Some(&error), None, with_passkeys),
+        )
     };
     if form.email.trim().is_empty() {
         return Ok(again(
@@ -131,17 +154,7 @@ pub async fn submit(
         .signin(&visitor.tenant, form.email.trim(), &form.password)
         .await
     {
-        Ok(SignInOutcome::Complete((_, tokens))) => finish(&app, &visitor.tenant, &tokens, None, None).await,
-        Ok(SignInOutcome::Challenge(p)) => with_cookie(
-            see_other("/login/mfa"),
-            &app,
-            &CookieSession::pending(&app, &p, false, None),
-        ),
-        Ok(SignInOutcome::Enroll(p)) => with_cookie(
-            see_other("/login/enroll"),
-            &app,
-            &CookieSession::pending(&app, &p, true, None),
-        ),
+        Ok(outcome) => next_step(&app, &visitor.tenant, outcome).await,
         Err(ServiceError::InvalidCredentials) => Ok(again(
             StatusCode::UNAUTHORIZED,
             LoginError::Password(text::INVALID_CREDENTIALS),
@@ -153,6 +166,103 @@ pub async fn submit(
                 retry_after_secs,
             ))
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the tenant allows passkeys and security keys (the pages offer them then).
+pub fn passkeys(tenant: &Tenant) -> bool {
+    tenant.settings.allows(FactorKind::Webauthn)
+}
+
+/// Where a first step of sign-in (a password, a passkey) leads: signed in, the second
+/// factor, or forced enrollment.
+async fn next_step(
+    app: &App,
+    tenant: &Tenant,
+    outcome: SignInOutcome<(latchkey_store::model::User, TokenPair)>,
+) -> Result<Response, PageError> {
+    match outcome {
+        SignInOutcome::Complete((_, tokens)) => finish(app, tenant, &tokens, None, None).await,
+        SignInOutcome::Challenge(p) => with_cookie(
+            see_other("/login/mfa"),
+            app,
+            &CookieSession::pending(app, &p, false, None),
+        ),
+        SignInOutcome::Enroll(p) => with_cookie(
+            see_other("/login/enroll"),
+            app,
+            &CookieSession::pending(app, &p, true, None),
+        ),
+    }
+}
+
+/// `POST /login/passkey/options` (for the page's script): request options for a
+/// passwordless ceremony (`passkey_options`), as JSON.
+pub async fn passkey_options(
+    AppState(app): AppState<App>,
+    visitor: Result<Visitor, PageError>,
+    posted: Result<Posted<Empty>, PageError>,
+) -> Scripted {
+    let (visitor, _) = match (visitor, posted) {
+        (Ok(v), Ok(p)) => (v, p),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    match app.passkey_options(&visitor.tenant, &visitor.meta).await {
+        Ok(options) => Scripted::Options(serde_json::json!({ "options": options })),
+        Err(ServiceError::FactorNotAllowed) => PageError::page(
+            StatusCode::NOT_FOUND,
+            text::GENERIC_TITLE,
+            text::WEBAUTHN_NOT_ALLOWED,
+        )
+        .into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST /login/passkey`: the browser's answer to the passwordless ceremony signs in
+/// (`passkey_signin`), or the sign-in page says why not (one message whatever was wrong,
+/// as the service gives one refusal).
+pub async fn passkey_signin(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<CredentialForm>,
+) -> Result<Response, PageError> {
+    let csrf = cookie.csrf_token(&app);
+    let with_passkeys = passkeys(&visitor.tenant);
+    let again = |status, message: &str| {
+        html(
+            status,
+            views::login(
+                &csrf,
+                None,
+                Some(&LoginError::Passkey(message)),
+                None,
+                with_passkeys,
+            ),
+        )
+    };
+    if form.credential.trim().is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::WEBAUTHN_NEEDS_SCRIPT));
+    }
+    let Some(credential) = script::credential(&form.credential) else {
+        return Ok(again(StatusCode::BAD_REQUEST, text::PASSKEY_INVALID));
+    };
+    match app
+        .passkey_signin(&visitor.tenant, &credential, &visitor.meta)
+        .await
+    {
+        Ok(outcome) => next_step(&app, &visitor.tenant, outcome).await,
+        Err(ServiceError::InvalidCredential | ServiceError::Input(_)) => {
+            Ok(again(StatusCode::UNAUTHORIZED, text::PASSKEY_INVALID))
+        }
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::too_many_attempts(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -194,11 +304,17 @@ async fn finish(
 
 /// The sign-in has lapsed (the challenge expired or was used): back to the password, with
 /// a fresh anonymous cookie.
-fn expired(app: &App) -> Result<Response, PageError> {
+fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
     let cookie = CookieSession::anonymous(app);
     let page = html(
         StatusCode::UNAUTHORIZED,
-        views::login(&cookie.csrf_token(app), None, None, Some(text::SIGN_IN_EXPIRED)),
+        views::login(
+            &cookie.csrf_token(app),
+            None,
+            None,
+            Some(text::SIGN_IN_EXPIRED),
+            passkeys(tenant),
+        ),
     );
     with_cookie(page, app, &cookie)
 }
@@ -281,12 +397,55 @@ pub async fn mfa_send(
             ),
             retry_after_secs,
         )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// `POST /login/mfa/verify`: a code for one of the offered factors.
+/// `POST /login/mfa/webauthn/options` (for the page's script): chooses the WebAuthn factor
+/// for the sign-in's challenge (`select_factor`), whose request options allow every
+/// credential of the user, as JSON. A lapsed sign-in sends the script back to `/login`.
+pub async fn mfa_webauthn_options(
+    AppState(app): AppState<App>,
+    visitor: Result<Visitor, PageError>,
+    posted: Result<Posted<FactorForm>, PageError>,
+) -> Scripted {
+    let (visitor, Posted { cookie, form }) = match (visitor, posted) {
+        (Ok(v), Ok(p)) => (v, p),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    let State::Mfa { challenge, .. } = &cookie.state else {
+        return Scripted::Go(StatusCode::UNAUTHORIZED, "/login");
+    };
+    let choice = FactorChoice {
+        factor_id: Some(form.factor_id).filter(|f| !f.is_empty()),
+        kind: Some(FactorKind::Webauthn),
+    };
+    match app
+        .select_factor(&visitor.tenant, challenge, &choice, &visitor.meta)
+        .await
+    {
+        Ok(selected) => match selected.options {
+            Some(options) => Scripted::Options(serde_json::json!({ "options": options })),
+            None => PageError::from(crate::service::Failure::internal()).into(),
+        },
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            Scripted::Go(StatusCode::UNAUTHORIZED, "/login?notice=expired")
+        }
+        Err(ServiceError::FactorNotFound | ServiceError::FactorNotAllowed) => PageError::page(
+            StatusCode::NOT_FOUND,
+            text::GENERIC_TITLE,
+            text::WEBAUTHN_NOT_ALLOWED,
+        )
+        .into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST /login/mfa/verify`: a code for one of the offered factors, or the browser's answer
+/// to the WebAuthn ceremony (`credential`; the credential names its factor).
 pub async fn mfa_verify(
     AppState(app): AppState<App>,
     visitor: Visitor,
@@ -298,8 +457,32 @@ pub async fn mfa_verify(
     else {
         return Ok(see_other("/login"));
     };
+    let credential = match form.credential.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            return Ok(mfa_again(
+                &app,
+                &cookie,
+                StatusCode::BAD_REQUEST,
+                &form.factor_id,
+                text::WEBAUTHN_NEEDS_SCRIPT,
+            ))
+        }
+        Some(json) => match script::credential(json) {
+            Some(v) => Some(v),
+            None => {
+                return Ok(mfa_again(
+                    &app,
+                    &cookie,
+                    StatusCode::BAD_REQUEST,
+                    &form.factor_id,
+                    text::MFA_WEBAUTHN_INVALID,
+                ))
+            }
+        },
+    };
     let code = form.code.trim();
-    if code.is_empty() {
+    if credential.is_none() && code.is_empty() {
         return Ok(mfa_again(
             &app,
             &cookie,
@@ -308,18 +491,26 @@ pub async fn mfa_verify(
             text::CODE_REQUIRED,
         ));
     }
-    let choice = FactorChoice {
-        factor_id: Some(form.factor_id.clone()),
-        kind: None,
+    let (choice, answer, wrong) = match &credential {
+        Some(v) => (
+            FactorChoice {
+                factor_id: None,
+                kind: Some(FactorKind::Webauthn),
+            },
+            Answer::Credential(v),
+            text::MFA_WEBAUTHN_INVALID,
+        ),
+        None => (
+            FactorChoice {
+                factor_id: Some(form.factor_id.clone()),
+                kind: None,
+            },
+            Answer::Code(code),
+            text::INVALID_CODE,
+        ),
     };
     match app
-        .verify_challenge(
-            &visitor.tenant,
-            challenge,
-            &choice,
-            Answer::Code(code),
-            &visitor.meta,
-        )
+        .verify_challenge(&visitor.tenant, challenge, &choice, answer, &visitor.meta)
         .await
     {
         Ok(SignInOutcome::Complete(v)) => {
@@ -337,12 +528,19 @@ pub async fn mfa_verify(
             &app,
             &CookieSession::pending(&app, &p, true, replaces.clone()),
         ),
-        Err(ServiceError::InvalidCode) => Ok(mfa_again(
+        Err(ServiceError::InvalidCode | ServiceError::InvalidCredential) => Ok(mfa_again(
             &app,
             &cookie,
             StatusCode::UNAUTHORIZED,
             &form.factor_id,
-            text::INVALID_CODE,
+            wrong,
+        )),
+        Err(ServiceError::Input(_)) if credential.is_some() => Ok(mfa_again(
+            &app,
+            &cookie,
+            StatusCode::BAD_REQUEST,
+            &form.factor_id,
+            wrong,
         )),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             mfa_again(
@@ -354,7 +552,9 @@ pub async fn mfa_verify(
             ),
             retry_after_secs,
         )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -402,7 +602,9 @@ pub async fn enroll_start(
         .await
     {
         Ok(e) => e,
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => return expired(&app),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            return expired(&app, &visitor.tenant)
+        }
         Err(e) => return Err(e.into()),
     };
     let EnrollDetails::Totp {
@@ -500,7 +702,9 @@ pub async fn enroll_confirm(
             ),
             retry_after_secs,
         )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => expired(&app),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -9,13 +9,16 @@
 //! and `no-store` ([`security_headers`]). The pages serve the default tenant only; pages per
 //! tenant (by host or path) come later. They are not part of `/openapi.json`.
 //!
-//! WebAuthn hooks (filled by the WebAuthn work): `views::passkey_signin` (the button on
-//! `/login`), `views::mfa_factor` (the `FactorKind` arm a security key answers with on
-//! `/login/mfa`), `views::passkeys_section` (on `/account/security`) and
-//! `assets/webauthn.js` (`wire`).
+//! WebAuthn: a ceremony is a form (`views::ceremony`) whose button `assets/webauthn.js`
+//! wires: it fetches the options from an endpoint answering JSON to the script
+//! ([`script`]: `/login/passkey/options`, `/login/mfa/webauthn/options`,
+//! `/account/passkeys/options`), runs `navigator.credentials`, and submits the form with the
+//! browser's answer to a route answering a page (`/login/passkey`, `/login/mfa/verify`,
+//! `/account/passkeys/confirm`).
 
 pub mod account;
 pub mod login;
+pub mod script;
 pub mod session;
 pub mod text;
 pub mod views;
@@ -211,7 +214,13 @@ fn page_route(route: MethodRouter<App>) -> MethodRouter<App> {
 pub fn router(_app: &App) -> Router<App> {
     Router::new()
         .route("/login", page_route(get(login::form).post(login::submit)))
+        .route("/login/passkey", page_route(post(login::passkey_signin)))
+        .route("/login/passkey/options", page_route(post(login::passkey_options)))
         .route("/login/mfa", page_route(get(login::mfa_form)))
+        .route(
+            "/login/mfa/webauthn/options",
+            page_route(post(login::mfa_webauthn_options)),
+        )
         .route("/login/mfa/send", page_route(post(login::mfa_send)))
         .route("/login/mfa/verify", page_route(post(login::mfa_verify)))
         .route(
@@ -225,6 +234,14 @@ pub fn router(_app: &App) -> Router<App> {
         .route(
             "/account/security/totp/confirm",
             page_route(post(account::totp_confirm)),
+        )
+        .route(
+            "/account/passkeys/options",
+            page_route(post(account::passkey_options)),
+        )
+        .route(
+            "/account/passkeys/confirm",
+            page_route(post(account::passkey_confirm)),
         )
         .route(
             "/account/security/factors/{factor_id}/remove",

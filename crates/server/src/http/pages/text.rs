@@ -21,7 +21,10 @@ pub const START_AGAIN: &str = "Start again";
 pub const LOGIN_TITLE: &str = "Sign in";
 pub const LOGIN_SUBMIT: &str = "Sign in";
 pub const LOGIN_PASSKEY: &str = "Sign in with a passkey";
-pub const LOGIN_PASSKEY_UNAVAILABLE: &str = "Passkey sign-in is not available on this server yet.";
+pub const LOGIN_PASSKEY_HINT: &str =
+    "Your device asks you to unlock the passkey (fingerprint, face or PIN); no password is needed.";
+pub const PASSKEY_INVALID: &str =
+    "That passkey was not accepted. It may have been removed from your account, or it did not confirm it was you (fingerprint, face or PIN).";
 pub const LOGIN_OR: &str = "or";
 pub const INVALID_CREDENTIALS: &str = "The email or password is not right.";
 pub const EMAIL_REQUIRED: &str = "Enter your email address.";
@@ -40,7 +43,22 @@ pub const MFA_TOTP_HINT: &str = "The 6-digit code your authenticator app shows n
 pub const MFA_BACKUP_HINT: &str = "One of the backup codes you saved. Each works once.";
 pub const INVALID_CODE: &str = "That code is not right. Check it and try again.";
 pub const CODE_REQUIRED: &str = "Enter the code.";
-pub const WEBAUTHN_PENDING: &str = "Security keys and passkeys cannot be used on this page yet.";
+pub const MFA_WEBAUTHN_HINT: &str =
+    "Your browser asks you to touch your security key or unlock your passkey.";
+pub const MFA_WEBAUTHN_START: &str = "Use your security key or passkey";
+pub const MFA_WEBAUTHN_INVALID: &str =
+    "That security key or passkey was not accepted. Try again, or use another of your methods.";
+
+// What the WebAuthn script says (given to it in `data-` attributes, so the words stay here).
+pub const WEBAUTHN_UNSUPPORTED: &str =
+    "This browser cannot use passkeys or security keys. Try another browser, or use another way to sign in.";
+pub const WEBAUTHN_CANCELLED: &str =
+    "Nothing was done: the request was cancelled or timed out, or your device could not confirm it was you. Try again when you are ready.";
+pub const WEBAUTHN_FAILED: &str = "That did not work. Reload the page and try again.";
+pub const WEBAUTHN_WAITING: &str = "Follow your browser's instructions…";
+pub const WEBAUTHN_NEEDS_SCRIPT: &str =
+    "Passkeys and security keys need JavaScript and a browser that supports them. Use another way, or try another browser.";
+pub const WEBAUTHN_NOT_ALLOWED: &str = "Passkeys and security keys are not enabled on this server.";
 
 pub fn code_sent_to(destination: &str) -> String {
     format!("We sent a code to {destination}. It may take a minute to arrive.")
@@ -125,8 +143,18 @@ pub const BACKUP_REGENERATE_INTRO: &str =
     "New codes replace all the old ones. Other signed-in devices are signed out.";
 pub const BACKUP_REGENERATE: &str = "Generate new backup codes";
 pub const PASSKEYS_HEADING: &str = "Passkeys and security keys";
-pub const PASSKEYS_PENDING: &str =
-    "Adding passkeys and security keys on this page is not available yet; your app can add them through the API.";
+pub const PASSKEYS_INTRO: &str =
+    "A passkey signs you in with your fingerprint, face or device PIN, and cannot be phished. A security key (such as a YubiKey) works the same way. Each one is also a second factor.";
+pub const PASSKEYS_NOT_ALLOWED: &str = "Passkeys and security keys are not enabled for this account.";
+pub const PASSKEY_NAME: &str = "Name of the passkey (optional)";
+pub const ADD_PASSKEY: &str = "Add a passkey or security key";
+pub const PASSKEY_NAME_HINT: &str = "So you can tell them apart, e.g. “Laptop” or “Blue YubiKey”.";
+pub const PASSKEY_SYNCED: &str = "Synced passkey";
+pub const PASSKEY_DEVICE_BOUND: &str = "Kept on one device or security key";
+pub const PASSKEY_CLONE_SUSPECTED: &str = "Refused: it may have been copied. Remove it and add it again.";
+pub const PASSKEY_TAKEN: &str = "This passkey or security key is already registered.";
+pub const PASSKEY_NOT_ACCEPTED: &str = "The passkey or security key was not accepted. Start again.";
+pub const NOTICE_PASSKEY_ADDED: &str = "Your passkey or security key was added.";
 pub const NOTICE_REMOVED: &str = "The factor was removed. Your other devices were signed out.";
 pub const NOTICE_TOTP_ADDED: &str = "Your authenticator app was added.";
 pub const MFA_NOT_ENABLED: &str = "Add a second factor first: backup codes come with it.";
@@ -154,9 +182,6 @@ pub const GENERIC_TITLE: &str = "That did not work";
 pub fn request_id(id: &str) -> String {
     format!("Reference: {id}")
 }
-
-pub const MFA_WEBAUTHN_PENDING: &str =
-    "Passkeys and security keys cannot be used on this page yet. Use another of your methods or a backup code.";
 
 /// What a factor kind is called on the pages. Exhaustive: a new kind (WebAuthn) is a
 /// compile error here until it has a name.

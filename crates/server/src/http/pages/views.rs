@@ -142,13 +142,23 @@ fn notice(message: Option<&str>) -> Markup {
 pub enum LoginError<'a> {
     Email(&'a str),
     Password(&'a str),
+    /// A passkey sign-in that did not succeed: shown under its button.
+    Passkey(&'a str),
 }
 
-pub fn login(csrf: &str, email: Option<&str>, error: Option<&LoginError<'_>>, note: Option<&str>) -> Markup {
-    let (email_error, password_error) = match error {
-        Some(LoginError::Email(m)) => (Some(*m), None),
-        Some(LoginError::Password(m)) => (None, Some(*m)),
-        None => (None, None),
+/// The sign-in page; `passkeys` when the tenant allows WebAuthn (the passkey button).
+pub fn login(
+    csrf: &str,
+    email: Option<&str>,
+    error: Option<&LoginError<'_>>,
+    note: Option<&str>,
+    passkeys: bool,
+) -> Markup {
+    let (email_error, password_error, passkey_error) = match error {
+        Some(LoginError::Email(m)) => (Some(*m), None, None),
+        Some(LoginError::Password(m)) => (None, Some(*m), None),
+        Some(LoginError::Passkey(m)) => (None, None, Some(*m)),
+        None => (None, None, None),
     };
     let email_field = Field {
         value: email,
@@ -173,20 +183,73 @@ pub fn login(csrf: &str, email: Option<&str>, error: Option<&LoginError<'_>>, no
                 (field(&password_field))
                 button type="submit" { (text::LOGIN_SUBMIT) }
             }
-            (passkey_signin())
+            @if passkeys { (passkey_signin(csrf, passkey_error)) }
         },
     )
 }
 
-/// WebAuthn hook: the passkey sign-in button, rendered disabled with a note until the
-/// WebAuthn work wires it (`assets/webauthn.js`, `wire`, `[data-webauthn="signin"]`).
-pub fn passkey_signin() -> Markup {
+/// A WebAuthn ceremony as a form `assets/webauthn.js` wires: its submit button fetches the
+/// options from `options_url` (POST, the form's fields and token), runs the browser's
+/// ceremony (`mode`: `get`, or `create` to register), puts the answer in the hidden
+/// `credential` field and submits the form to `action`, whose answer is a page. Without the
+/// script the form posts an empty credential, which the server answers with
+/// [`text::WEBAUTHN_NEEDS_SCRIPT`]. The words the script may show travel as `data-`
+/// attributes.
+pub struct Ceremony<'a> {
+    /// Names the status element (unique on the page).
+    pub id: &'a str,
+    pub mode: &'a str,
+    pub options_url: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    /// Fields before the button (a factor id, a name).
+    pub fields: Markup,
+    pub button: &'a str,
+    pub secondary: bool,
+    pub hint: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn ceremony(c: &Ceremony<'_>) -> Markup {
+    let status = format!("{}-status", c.id);
+    let error_id = format!("{}-error", c.id);
+    let described = match c.error {
+        Some(_) => format!("{status} {error_id}"),
+        None => status.clone(),
+    };
+    html! {
+        form.webauthn method="post" action=(c.action) data-webauthn=(c.mode) data-options=(c.options_url)
+            data-msg-unsupported=(text::WEBAUTHN_UNSUPPORTED) data-msg-cancelled=(text::WEBAUTHN_CANCELLED)
+            data-msg-failed=(text::WEBAUTHN_FAILED) data-msg-waiting=(text::WEBAUTHN_WAITING) {
+            (csrf_field(c.csrf))
+            (c.fields)
+            input type="hidden" name="credential" value="";
+            button type="submit" class=[c.secondary.then_some("secondary")] aria-describedby=(described) { (c.button) }
+            p.hint id=(status) role="status" aria-live="polite" data-webauthn-status { (c.hint) }
+            @if let Some(e) = c.error {
+                p.error id=(error_id) role="alert" { span.visually-hidden { (text::ERROR_PREFIX) " " } (e) }
+            }
+        }
+    }
+}
+
+/// The passkey sign-in on `/login`: a discoverable credential names its user, so no email
+/// or password is asked (`/login/passkey/options`, then `/login/passkey`).
+pub fn passkey_signin(csrf: &str, error: Option<&str>) -> Markup {
     html! {
         p.or { (text::LOGIN_OR) }
-        button.secondary type="button" data-webauthn="signin" disabled aria-describedby="passkey-note" {
-            (text::LOGIN_PASSKEY)
-        }
-        p.hint id="passkey-note" { (text::LOGIN_PASSKEY_UNAVAILABLE) }
+        (ceremony(&Ceremony {
+            id: "passkey",
+            mode: "get",
+            options_url: "/login/passkey/options",
+            action: "/login/passkey",
+            csrf,
+            fields: html! {},
+            button: text::LOGIN_PASSKEY,
+            secondary: true,
+            hint: text::LOGIN_PASSKEY_HINT,
+            error,
+        }))
     }
 }
 
@@ -199,10 +262,34 @@ pub fn mfa(
     note: Option<&str>,
 ) -> Markup {
     let mut focus_taken = false;
-    let sections: Vec<Markup> = factors
+    // One ceremony covers every credential of the user (the credential names its factor):
+    // the first WebAuthn factor stands for all of them, under the kind's name alone.
+    let webauthn = factors
+        .iter()
+        .filter(|f| FactorKind::parse(&f.kind) == Some(FactorKind::Webauthn))
+        .count();
+    let mut webauthn_shown = false;
+    let grouped: Vec<(Offered, FactorKind)> = factors
         .iter()
         .filter_map(|f| FactorKind::parse(&f.kind).map(|k| (f, k)))
+        .filter(|(_, k)| {
+            if *k != FactorKind::Webauthn {
+                return true;
+            }
+            !std::mem::replace(&mut webauthn_shown, true)
+        })
+        .map(|(f, k)| {
+            let mut f = f.clone();
+            if k == FactorKind::Webauthn && webauthn > 1 {
+                f.name = None;
+            }
+            (f, k)
+        })
+        .collect();
+    let sections: Vec<Markup> = grouped
+        .iter()
         .map(|(f, kind)| {
+            let kind = *kind;
             let err = error.filter(|(id, _)| *id == f.id).map(|(_, m)| m);
             let open = sent == Some(f.id.as_str());
             let wants_focus = match kind {
@@ -233,9 +320,9 @@ pub fn mfa(
     )
 }
 
-/// One factor of the second-factor step. The match is exhaustive on purpose — WebAuthn
-/// hook: a `webauthn` kind gets its arm here (a button `assets/webauthn.js` wires to an
-/// assertion, posting the result to the verify route).
+/// One factor of the second-factor step (the match is exhaustive on purpose: a new kind
+/// needs its arm). A `webauthn` factor is a [`ceremony`]: options from
+/// `/login/mfa/webauthn/options`, the assertion posted to `/login/mfa/verify` as `credential`.
 pub fn mfa_factor(
     csrf: &str,
     f: &Offered,
@@ -279,7 +366,18 @@ pub fn mfa_factor(
     let body = match kind {
         // Not wired on the pages yet (the `/v1` API has it): said plainly, so the user picks
         // another factor or a backup code.
-        FactorKind::Webauthn => html! { p.muted { (text::MFA_WEBAUTHN_PENDING) } },
+        FactorKind::Webauthn => ceremony(&Ceremony {
+            id: "webauthn",
+            mode: "get",
+            options_url: "/login/mfa/webauthn/options",
+            action: "/login/mfa/verify",
+            csrf,
+            fields: html! { input type="hidden" name="factor_id" value=(f.id); },
+            button: text::MFA_WEBAUTHN_START,
+            secondary: false,
+            hint: text::MFA_WEBAUTHN_HINT,
+            error,
+        }),
         FactorKind::Totp => code_form(text::MFA_TOTP_HINT, Code::Numeric),
         FactorKind::BackupCodes => code_form(text::MFA_BACKUP_HINT, Code::Text),
         FactorKind::Sms | FactorKind::EmailOtp => {
@@ -429,6 +527,7 @@ pub fn account(
     factors: &[FactorSummary],
     note: Option<&str>,
     error: Option<&str>,
+    passkeys: bool,
 ) -> Markup {
     let has_factor = factors.iter().any(|f| !f.factor.kind.is_recovery());
     layout(
@@ -479,20 +578,44 @@ pub fn account(
                     }
                 }
             }
-            (passkeys_section(chrome.csrf))
+            (passkeys_section(chrome.csrf, passkeys))
         },
     )
 }
 
-/// WebAuthn hook: the "Passkeys and security keys" section of `/account/security`. The
-/// WebAuthn work lists the user's credentials here and wires `[data-webauthn="register"]`
-/// (`assets/webauthn.js`) to a registration ceremony.
-pub fn passkeys_section(csrf: &str) -> Markup {
-    let _ = csrf;
+/// "Passkeys and security keys" on `/account/security`: a [`ceremony`] that starts a
+/// `webauthn` factor (`/account/passkeys/options`) and confirms it with the browser's
+/// registration (`/account/passkeys/confirm`). Said plainly when the tenant does not allow
+/// them.
+pub fn passkeys_section(csrf: &str, allowed: bool) -> Markup {
     html! {
-        section.placeholder aria-labelledby="passkeys" data-webauthn="register" {
+        section aria-labelledby="passkeys" {
             h2 id="passkeys" { (text::PASSKEYS_HEADING) }
-            p.muted { (text::PASSKEYS_PENDING) }
+            @if allowed {
+                p.muted { (text::PASSKEYS_INTRO) }
+                (ceremony(&Ceremony {
+                    id: "register",
+                    mode: "create",
+                    options_url: "/account/passkeys/options",
+                    action: "/account/passkeys/confirm",
+                    csrf,
+                    fields: html! {
+                        (field(&Field {
+                            name: "name",
+                            required: false,
+                            hint: Some(text::PASSKEY_NAME_HINT),
+                            ..Field::new("passkey-name", text::PASSKEY_NAME, "text", "off")
+                        }))
+                        input type="hidden" name="factor_id" value="";
+                    },
+                    button: text::ADD_PASSKEY,
+                    secondary: false,
+                    hint: "",
+                    error: None,
+                }))
+            } @else {
+                p.muted { (text::PASSKEYS_NOT_ALLOWED) }
+            }
         }
     }
 }
@@ -501,10 +624,13 @@ fn factor_row(csrf: &str, s: &FactorSummary) -> Markup {
     let f = &s.factor;
     let kind = text::kind_name(f.kind);
     let name = f.name.clone().unwrap_or_else(|| kind.to_owned());
-    let detail = match (s.remaining_codes, &s.destination) {
-        (Some(n), _) => Some(text::codes_left(n)),
-        (None, Some(d)) => Some(d.clone()),
-        (None, None) => None,
+    let detail = match (s.remaining_codes, &s.destination, &s.credential) {
+        (Some(n), _, _) => Some(text::codes_left(n)),
+        (None, Some(d), _) => Some(d.clone()),
+        (None, None, Some(c)) if c.clone_suspected_at.is_some() => Some(text::PASSKEY_CLONE_SUSPECTED.into()),
+        (None, None, Some(c)) if c.backup_eligible => Some(text::PASSKEY_SYNCED.into()),
+        (None, None, Some(_)) => Some(text::PASSKEY_DEVICE_BOUND.into()),
+        (None, None, None) => None,
     };
     html! {
         tr {

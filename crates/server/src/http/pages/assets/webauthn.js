@@ -1,10 +1,18 @@
 // Latchkey hosted pages: WebAuthn glue.
 //
-// For now this file holds only the base64url helpers a WebAuthn ceremony needs and a stub
-// hook. It is filled by the WebAuthn work: the passkey sign-in button on /login
-// (`[data-webauthn="signin"]`) and the "Passkeys and security keys" section of
-// /account/security (`[data-webauthn="register"]`) are wired here, against the /v1 WebAuthn
-// endpoints. Nothing here runs a ceremony yet, and the pages work without this script.
+// A ceremony on the pages is a form the server renders (`views::ceremony`):
+//
+//   <form data-webauthn="get|create" data-options="/…/options" action="/…" method="post">
+//     csrf, other fields, <input type="hidden" name="credential">, a submit button,
+//     <p data-webauthn-status> for what to say; the words come in data-msg-* attributes.
+//
+// Submitting it (the button, or Enter in a field) fetches the options (POST, the form's
+// own fields and anti-forgery token, answered as JSON), runs navigator.credentials.get()
+// or .create(), puts the browser's answer (JSON, base64url without padding) in the hidden
+// `credential` field and submits the form for real: the server answers with a page. An
+// options answer {"location"} sends the browser there (sign-in lapsed, step-up needed);
+// {"message"} is shown. Without this script the form posts an empty credential and the
+// server explains what is needed.
 "use strict";
 
 (function () {
@@ -28,13 +36,151 @@
     return bytes.buffer;
   }
 
-  /**
-   * The hook the WebAuthn work fills: find the elements marked `data-webauthn` and wire
-   * them to a ceremony. Today it does nothing, so the buttons stay as the server rendered
-   * them (disabled, with a note saying passkeys are not available yet).
-   */
+  function supported() {
+    return typeof window.PublicKeyCredential === "function" && !!navigator.credentials;
+  }
+
+  /** Each credential descriptor's id as bytes. */
+  function descriptors(list) {
+    return (list || []).map(function (c) {
+      return Object.assign({}, c, { id: fromBase64url(c.id) });
+    });
+  }
+
+  /** The server's request options (JSON) as the browser takes them. */
+  function requestOptions(json) {
+    const PKC = window.PublicKeyCredential;
+    if (typeof PKC.parseRequestOptionsFromJSON === "function") {
+      return PKC.parseRequestOptionsFromJSON(json);
+    }
+    const o = Object.assign({}, json, { challenge: fromBase64url(json.challenge) });
+    if (json.allowCredentials) o.allowCredentials = descriptors(json.allowCredentials);
+    return o;
+  }
+
+  /** The server's creation options (JSON) as the browser takes them. */
+  function creationOptions(json) {
+    const PKC = window.PublicKeyCredential;
+    if (typeof PKC.parseCreationOptionsFromJSON === "function") {
+      return PKC.parseCreationOptionsFromJSON(json);
+    }
+    const o = Object.assign({}, json, {
+      challenge: fromBase64url(json.challenge),
+      user: Object.assign({}, json.user, { id: fromBase64url(json.user.id) }),
+    });
+    if (json.excludeCredentials) o.excludeCredentials = descriptors(json.excludeCredentials);
+    return o;
+  }
+
+  /** The browser's answer as JSON (WebAuthn L3 toJSON, or the same shape by hand). */
+  function serialise(credential) {
+    if (typeof credential.toJSON === "function") return credential.toJSON();
+    const r = credential.response;
+    const response = { clientDataJSON: toBase64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toBase64url(r.attestationObject);
+      if (typeof r.getTransports === "function") response.transports = r.getTransports();
+    } else {
+      response.authenticatorData = toBase64url(r.authenticatorData);
+      response.signature = toBase64url(r.signature);
+      if (r.userHandle) response.userHandle = toBase64url(r.userHandle);
+    }
+    return {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      response: response,
+      authenticatorAttachment: credential.authenticatorAttachment || undefined,
+      clientExtensionResults: credential.getClientExtensionResults(),
+    };
+  }
+
+  function say(form, text, isError) {
+    const status = form.querySelector("[data-webauthn-status]");
+    if (!status) return;
+    status.textContent = text;
+    status.classList.toggle("error", !!isError);
+  }
+
+  async function fetchOptions(form) {
+    const fields = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (name !== "credential" && typeof value === "string") fields.append(name, value);
+    }
+    const resp = await fetch(form.dataset.options, {
+      method: "POST",
+      body: fields,
+      credentials: "same-origin",
+      headers: { accept: "application/json" },
+    });
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch (_) {
+      body = null;
+    }
+    return { ok: resp.ok, body: body };
+  }
+
+  async function run(form, button) {
+    const msg = form.dataset;
+    if (!supported()) {
+      say(form, msg.msgUnsupported, true);
+      return;
+    }
+    button.disabled = true;
+    say(form, msg.msgWaiting, false);
+    try {
+      const answer = await fetchOptions(form);
+      const body = answer.body || {};
+      if (typeof body.location === "string" && body.location.startsWith("/")) {
+        window.location.assign(body.location);
+        return;
+      }
+      if (!answer.ok || !body.options || !body.options.publicKey) {
+        say(form, body.message || msg.msgFailed, true);
+        return;
+      }
+      const publicKey = body.options.publicKey;
+      let credential;
+      try {
+        credential = form.dataset.webauthn === "create"
+          ? await navigator.credentials.create({ publicKey: creationOptions(publicKey) })
+          : await navigator.credentials.get({ publicKey: requestOptions(publicKey) });
+      } catch (err) {
+        // NotAllowedError: cancelled, timed out, or no matching credential.
+        const cancelled = err && (err.name === "NotAllowedError" || err.name === "AbortError");
+        say(form, cancelled ? msg.msgCancelled : msg.msgFailed, true);
+        return;
+      }
+      if (!credential) {
+        say(form, msg.msgCancelled, true);
+        return;
+      }
+      if (body.factor_id) {
+        const factor = form.querySelector("input[name='factor_id']");
+        if (factor) factor.value = body.factor_id;
+      }
+      form.querySelector("input[name='credential']").value = JSON.stringify(serialise(credential));
+      form.submit();
+    } catch (_) {
+      say(form, msg.msgFailed, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** Wires every ceremony form under `root`. */
   function wire(root) {
-    void root;
+    root.querySelectorAll("form[data-webauthn]").forEach(function (form) {
+      const button = form.querySelector("button[type='submit']");
+      if (!button) return;
+      if (!supported()) say(form, form.dataset.msgUnsupported, true);
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        if (!button.disabled) run(form, button);
+      });
+    });
   }
 
   window.latchkeyWebauthn = { toBase64url: toBase64url, fromBase64url: fromBase64url, wire: wire };

@@ -1,0 +1,189 @@
+// Passkeys and security keys on the hosted pages, in a real browser (Debian's headless
+// Chromium through playwright-core) with Chromium's virtual authenticator (DevTools
+// protocol, WebAuthn domain): a CTAP2 platform authenticator that keeps resident keys and
+// verifies its user. WebAuthn is allowed through the admin API; a new user signs in with a
+// password and adds a passkey on /account/security; signs in with password and the passkey
+// as second factor; signs in with the passkey alone; is refused when the authenticator no
+// longer verifies the user; removes the passkey and is refused with it afterwards.
+// A screenshot of every new screen goes to $LATCHKEY_SCREENS_DIR; any console error (a CSP
+// violation included) fails the run, but the statuses the refusals are expected to have.
+//
+// The server's public URL must name `localhost` (browsers refuse WebAuthn on IP origins;
+// http://localhost is a secure context). Started by crates/latchkey/tests/browser.rs:
+//
+//   LATCHKEY_URL=http://localhost:8080 LATCHKEY_BOOTSTRAP_KEY=sk_live_… \
+//     LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/passkeys.mjs
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const base = process.env.LATCHKEY_URL;
+const screens = process.env.LATCHKEY_SCREENS_DIR;
+const adminKey = process.env.LATCHKEY_BOOTSTRAP_KEY;
+const executablePath = process.env.LATCHKEY_CHROMIUM || "/usr/bin/chromium";
+const email = process.env.LATCHKEY_TEST_EMAIL || "bob@example.com";
+const password = "correct horse battery staple";
+if (!base || !screens || !adminKey) {
+  console.error("set LATCHKEY_URL, LATCHKEY_BOOTSTRAP_KEY and LATCHKEY_SCREENS_DIR");
+  process.exit(2);
+}
+mkdirSync(screens, { recursive: true });
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(screens, `${name}.png`), fullPage: true });
+  console.log(`screenshot ${name}.png (${page.url()})`);
+}
+
+async function expectPath(page, path) {
+  await page.waitForURL((url) => url.pathname === path, { timeout: 10_000 });
+}
+
+async function api(method, path, body, token) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const resp = await fetch(`${base}${path}`, { method, headers, body: JSON.stringify(body) });
+  return { status: resp.status, body: await resp.text() };
+}
+
+async function signInWithPassword(page) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+async function signOut(page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectPath(page, "/login");
+}
+
+async function main() {
+  const allow = await api("PATCH", "/v1/admin/config", { mfa_allowed_factors: ["totp", "webauthn", "backup_codes"] }, adminKey);
+  check(allow.status === 200, `admin config answered ${allow.status}: ${allow.body}`);
+  const signup = await api("POST", "/v1/auth/signup", { email, password });
+  check(signup.status === 201, `sign-up answered ${signup.status}: ${signup.body}`);
+
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const problems = [];
+  // The refusals this journey provokes come with their status (a 401 page).
+  let expectRefusal = false;
+  let page;
+  try {
+    const context = await browser.newContext({ viewport: { width: 900, height: 760 }, locale: "en-GB" });
+    page = await context.newPage();
+    page.on("console", (msg) => {
+      const text = msg.text();
+      const expected = expectRefusal && /Failed to load resource: .* status of 401/.test(text);
+      if (msg.type() === "error" && !expected) problems.push(`console: ${text} (${page.url()})`);
+    });
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+
+    // A new user with no factor: adding one needs no step-up.
+    await signInWithPassword(page);
+    await expectPath(page, "/account/security");
+    check(await page.evaluate(() => typeof window.PublicKeyCredential === "function"), "no WebAuthn in this browser");
+    await page.getByLabel("Name of the passkey (optional)").fill("Laptop");
+    await page.getByRole("button", { name: "Add a passkey or security key" }).click();
+    // The account's first factor: its backup codes, once.
+    await page.waitForSelector("ul.codes");
+    check((await credentials()).length === 1, "the authenticator holds no credential");
+    await page.getByRole("link", { name: "I have saved them" }).click();
+    await expectPath(page, "/account/security");
+    const added = await page.textContent("main");
+    check(added.includes("Your passkey or security key was added."), "no added notice");
+    const table = await page.textContent("main table");
+    check(table.includes("Laptop") && table.includes("Passkey or security key"), "the passkey is not listed");
+    await shot(page, "account-passkey-added");
+
+    // Password, then the passkey as the second factor.
+    await signOut(page);
+    await signInWithPassword(page);
+    await expectPath(page, "/login/mfa");
+    check((await page.textContent("main")).includes("Passkey or security key · Laptop"), "no WebAuthn factor offered");
+    await shot(page, "login-mfa-webauthn");
+    await page.getByRole("button", { name: "Use your security key or passkey" }).click();
+    await expectPath(page, "/account/security");
+    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the passkey step");
+
+    // The passkey alone (discoverable credential, user verified): no email, no password.
+    await signOut(page);
+    await shot(page, "login-passkey");
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await expectPath(page, "/account/security");
+    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in with the passkey");
+
+    // The authenticator no longer verifies its user: passwordless sign-in is refused (the
+    // browser refuses a ceremony that requires it, or the server refuses the answer).
+    await signOut(page);
+    await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
+    expectRefusal = true;
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.waitForFunction(() => {
+      const status = document.querySelector("#passkey-status.error, #passkey-error");
+      return status && status.textContent.trim().length > 0;
+    }, null, { timeout: 20_000 });
+    check(new URL(page.url()).pathname === "/login" || new URL(page.url()).pathname === "/login/passkey", `moved on to ${page.url()}`);
+    check(!(await page.textContent("body")).includes("Signed in as"), "signed in without user verification");
+    await shot(page, "login-passkey-refused");
+    expectRefusal = false;
+    await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: true });
+
+    // Remove the passkey (a fresh sign-in with it as second factor allows the change).
+    await signInWithPassword(page);
+    await expectPath(page, "/login/mfa");
+    await page.getByRole("button", { name: "Use your security key or passkey" }).click();
+    await expectPath(page, "/account/security");
+    await page.getByRole("button", { name: "Remove Laptop" }).click();
+    await page.waitForURL((url) => url.search.includes("notice=removed"), { timeout: 10_000 });
+    const listed = await page.evaluate(() => document.querySelector("main table")?.textContent ?? "");
+    check(!listed.includes("Laptop"), "the passkey is still listed");
+
+    // The authenticator still holds the credential, but it signs nobody in any more.
+    await signOut(page);
+    check((await credentials()).length === 1, "the credential left the authenticator");
+    expectRefusal = true;
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.waitForSelector("#passkey-error", { timeout: 10_000 });
+    check((await page.textContent("#passkey-error")).includes("That passkey was not accepted"), "no refusal shown");
+    check(!(await page.textContent("body")).includes("Signed in as"), "signed in with a removed passkey");
+    expectRefusal = false;
+  } catch (err) {
+    if (page) {
+      await page.screenshot({ path: join(screens, "failure.png"), fullPage: true }).catch(() => {});
+      console.error(`failed at ${page.url()}:\n${await page.content().catch(() => "")}`);
+    }
+    throw err;
+  } finally {
+    await browser.close();
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  console.log("browser journey passed");
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
