@@ -157,7 +157,10 @@
 
   /** Offers passkeys in the autofill: one conditional request, until picked or aborted. */
   async function offerInAutofill(form) {
-    if (autofill.has(form) || !(await conditionalAvailable()) || autofill.has(form)) return;
+    const button = form.querySelector("button[type='submit']");
+    // Not while another request of this form waits, nor once the button has started one.
+    const busy = function () { return autofill.has(form) || (button && button.disabled); };
+    if (busy() || !(await conditionalAvailable()) || busy()) return;
     const controller = new AbortController();
     autofill.set(form, controller);
     try {
