@@ -3,8 +3,10 @@
 // protocol, WebAuthn domain): a CTAP2 platform authenticator that keeps resident keys and
 // verifies its user. WebAuthn is allowed through the admin API; a new user signs in with a
 // password and adds a passkey on /account/security; signs in with password and the passkey
-// as second factor; signs in with the passkey alone; is refused when the authenticator no
-// longer verifies the user; removes the passkey and is refused with it afterwards.
+// as second factor; signs in with the passkey alone, by the button while the email field's
+// autofill request (conditional mediation) is pending, and from the autofill; is refused
+// when the authenticator no longer verifies the user; removes the passkey and is refused
+// with it afterwards.
 // A screenshot of every new screen goes to $LATCHKEY_SCREENS_DIR; any console error (a CSP
 // violation included) fails the run, but the statuses the refusals are expected to have.
 //
@@ -100,8 +102,23 @@ async function main() {
       },
     });
     const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+    // Chromium's virtual environment answers a conditional request (passkeys in the email
+    // field's autofill) at once with the authenticator's passkey, as if the user had picked
+    // it: every visit to /login would sign in. With presence simulation off, requests wait
+    // instead (a conditional one until it is aborted); it must be on before a button starts
+    // a ceremony, as turning it on does not finish a request already waiting.
+    const presence = async (enabled) => {
+      await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled });
+    };
+    const conditionalPending = async () => {
+      await page.waitForSelector("form[data-mediation='conditional'][data-conditional='pending']", { timeout: 10_000 });
+    };
 
-    // A new user with no factor: adding one needs no step-up.
+    // A new user with no factor: adding one needs no step-up. The email field offers
+    // passkeys in its autofill; with none on the authenticator nothing happens.
+    await page.goto(`${base}/login`);
+    check(await page.getAttribute("#email", "autocomplete") === "username webauthn", "no webauthn autofill token");
+    check(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), "no conditional mediation");
     await signInWithPassword(page);
     await expectPath(page, "/account/security");
     check(await page.evaluate(() => typeof window.PublicKeyCredential === "function"), "no WebAuthn in this browser");
@@ -118,27 +135,43 @@ async function main() {
     check(table.includes("Laptop") && table.includes("Passkey or security key"), "the passkey is not listed");
     await shot(page, "account-passkey-added");
 
-    // Password, then the passkey as the second factor.
+    // Password, then the passkey as the second factor (the autofill's request waits).
+    await presence(false);
     await signOut(page);
     await signInWithPassword(page);
     await expectPath(page, "/login/mfa");
     check((await page.textContent("main")).includes("Passkey or security key · Laptop"), "no WebAuthn factor offered");
     await shot(page, "login-mfa-webauthn");
+    await presence(true);
     await page.getByRole("button", { name: "Use your security key or passkey" }).click();
     await expectPath(page, "/account/security");
     check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the passkey step");
 
-    // The passkey alone (discoverable credential, user verified): no email, no password.
+    // The passkey alone by its button (discoverable credential, user verified), while the
+    // autofill's conditional request is pending: the button aborts it and runs its own.
+    await presence(false);
     await signOut(page);
+    await conditionalPending();
     await shot(page, "login-passkey");
+    await presence(true);
     await page.getByRole("button", { name: "Sign in with a passkey" }).click();
     await expectPath(page, "/account/security");
     check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in with the passkey");
 
-    // The authenticator no longer verifies its user: passwordless sign-in is refused (the
-    // browser refuses a ceremony that requires it, or the server refuses the answer).
+    // The passkey picked from the autofill (the virtual environment picks it): the page
+    // signs in through the same form, without a click.
     await signOut(page);
+    await expectPath(page, "/account/security");
+    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in from the autofill");
+
+    // The authenticator no longer verifies its user: passwordless sign-in is refused (the
+    // browser refuses a ceremony that requires it, or the server refuses the answer), by
+    // the button and by the autofill.
+    await presence(false);
+    await signOut(page);
+    await conditionalPending();
     await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
+    await presence(true);
     expectRefusal = true;
     await page.getByRole("button", { name: "Sign in with a passkey" }).click();
     await page.waitForFunction(() => {
@@ -148,12 +181,19 @@ async function main() {
     check(new URL(page.url()).pathname === "/login" || new URL(page.url()).pathname === "/login/passkey", `moved on to ${page.url()}`);
     check(!(await page.textContent("body")).includes("Signed in as"), "signed in without user verification");
     await shot(page, "login-passkey-refused");
+    await page.goto(`${base}/login`);
+    await page.waitForTimeout(1_000);
+    check(new URL(page.url()).pathname === "/login", `the autofill moved on to ${page.url()}`);
+    check(!(await page.textContent("body")).includes("Signed in as"), "signed in from the autofill without user verification");
     expectRefusal = false;
+    await presence(false);
+    await page.goto(`${base}/login`);
     await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: true });
 
     // Remove the passkey (a fresh sign-in with it as second factor allows the change).
     await signInWithPassword(page);
     await expectPath(page, "/login/mfa");
+    await presence(true);
     await page.getByRole("button", { name: "Use your security key or passkey" }).click();
     await expectPath(page, "/account/security");
     await page.getByRole("button", { name: "Remove Laptop" }).click();
@@ -161,14 +201,24 @@ async function main() {
     const listed = await page.evaluate(() => document.querySelector("main table")?.textContent ?? "");
     check(!listed.includes("Laptop"), "the passkey is still listed");
 
-    // The authenticator still holds the credential, but it signs nobody in any more.
+    // The authenticator still holds the credential, but it signs nobody in any more: not
+    // by the button, not from the autofill.
+    await presence(false);
     await signOut(page);
+    await conditionalPending();
     check((await credentials()).length === 1, "the credential left the authenticator");
+    await presence(true);
     expectRefusal = true;
     await page.getByRole("button", { name: "Sign in with a passkey" }).click();
     await page.waitForSelector("#passkey-error", { timeout: 10_000 });
     check((await page.textContent("#passkey-error")).includes("That passkey was not accepted"), "no refusal shown");
     check(!(await page.textContent("body")).includes("Signed in as"), "signed in with a removed passkey");
+    // A refused page starts no autofill request of its own; a fresh one does, and is refused.
+    check(await page.$("form[data-mediation]") === null, "the refusal page offers the autofill again");
+    await page.goto(`${base}/login`);
+    await page.waitForURL((url) => url.pathname === "/login/passkey", { timeout: 10_000 });
+    await page.waitForSelector("#passkey-error", { timeout: 10_000 });
+    check(!(await page.textContent("body")).includes("Signed in as"), "signed in from the autofill with a removed passkey");
     expectRefusal = false;
   } catch (err) {
     if (page) {

@@ -1,9 +1,11 @@
 //! The hosted pages in a real browser: the `latchkey` binary on a free loopback port, and
 //! `tests/browser/login.mjs` driving Debian's headless Chromium through playwright-core
 //! (sign up, sign in, add an authenticator app, backup codes, sign out, sign in with TOTP),
-//! and `tests/browser/passkeys.mjs` with Chromium's virtual authenticator (add a passkey,
-//! use it as the second factor and alone, refused without user verification and once
-//! removed), each once on SQLite and once on PostgreSQL. Missing Chromium or node_modules is a failure,
+//! `tests/browser/passkeys.mjs` with Chromium's virtual authenticator (add a passkey,
+//! use it as the second factor and alone, by its button and from the email field's autofill,
+//! refused without user verification and once removed), and `tests/browser/securitykey.mjs`
+//! with a virtual U2F key on USB (added on the account page, the second factor, never a
+//! sign-in alone; forced enrollment with it), each once on SQLite and once on PostgreSQL. Missing Chromium or node_modules is a failure,
 //! not a skip: `bash .ci/browser-deps.sh` installs both.
 //!
 //! Screenshots go to a scratch folder; `LATCHKEY_UPDATE_SCREENS=1` writes the SQLite run's
@@ -193,6 +195,34 @@ fn passkey_journey(database_url: Option<&str>, screens: &Path) {
     );
 }
 
+/// The security-key journey (`securitykey.mjs`): a U2F key on USB, on a `localhost` public
+/// URL like the passkey journey.
+fn security_key_journey(database_url: Option<&str>, screens: &Path) {
+    check_prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public = format!("http://localhost:{port}");
+    let server = start(
+        dir.path(),
+        database_url,
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("LATCHKEY_PUBLIC_URL", public.as_str()),
+            ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
+        ],
+    );
+    run_script("securitykey.mjs", &server, &public, screens);
+    check_screens(
+        screens,
+        &[
+            "account-security-key-added",
+            "login-mfa-security-key",
+            "login-security-key-passwordless-refused",
+            "enroll-passkey",
+        ],
+    );
+}
+
 fn screens_dir(store: &str) -> PathBuf {
     if store == "sqlite" && std::env::var_os("LATCHKEY_UPDATE_SCREENS").is_some() {
         return repo().join("docs/screens");
@@ -224,6 +254,19 @@ fn browser_passkeys_postgres() {
         return;
     };
     passkey_journey(Some(&url), &screens_dir("postgres-passkeys"));
+}
+
+#[test]
+fn browser_security_key_sqlite() {
+    security_key_journey(None, &screens_dir("sqlite"));
+}
+
+#[test]
+fn browser_security_key_postgres() {
+    let Some(url) = pg_database("lk_cli_browser_sk") else {
+        return;
+    };
+    security_key_journey(Some(&url), &screens_dir("postgres-security-key"));
 }
 
 /// A database URL naming a fresh schema of our own, or `None` without PostgreSQL (outside CI).

@@ -25,6 +25,7 @@ both_stores!(
     passkeys_added_on_the_account_page_sign_in,
     security_key_as_second_factor_on_the_pages,
     adding_a_passkey_needs_a_recent_second_factor,
+    forced_enrollment_with_a_passkey_on_the_pages,
 );
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
@@ -584,6 +585,8 @@ async fn forced_enrollment_on_the_pages(b: Backend) {
     assert_eq!((p.status, p.location()), (303, "/login/enroll"), "{}", p.body);
     let page = br.get("/login/enroll").await;
     assert!(page.body.contains("Set up two-step verification"));
+    // Passkeys are not allowed here: only the authenticator app is offered.
+    assert!(!page.ceremony("/login/enroll/passkey"), "{}", page.body);
     let shown = br.post("/login/enroll", &[("csrf", &page.csrf())]).await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     let secret = shown.totp_secret();
@@ -746,6 +749,8 @@ async fn passkey_endpoints_check_forgery_and_answer_json(b: Backend) {
     // Not allowed by the tenant: no button, and the script is told so.
     let login = br.get("/login").await;
     assert!(!login.ceremony("/login/passkey"), "{}", login.body);
+    assert!(login.body.contains("autocomplete=\"username\""), "{}", login.body);
+    assert!(!login.body.contains("webauthn\""), "{}", login.body);
     let (status, o) = br.options("/login", "/login/passkey/options", &[]).await;
     assert_eq!(status, 404, "{o}");
     assert!(o["message"].as_str().unwrap().contains("not enabled"), "{o}");
@@ -756,6 +761,18 @@ async fn passkey_endpoints_check_forgery_and_answer_json(b: Backend) {
     assert!(login.body.contains("data-options=\"/login/passkey/options\""));
     assert!(login.body.contains("Sign in with a passkey"));
     assert!(!login.body.contains("<script>"));
+    // Passkeys in the email field's autofill: the field says so, and the passkey form asks
+    // the script for a conditional request.
+    assert!(
+        login.body.contains("autocomplete=\"username webauthn\""),
+        "{}",
+        login.body
+    );
+    assert!(
+        login.body.contains("data-mediation=\"conditional\""),
+        "{}",
+        login.body
+    );
 
     // The options endpoint checks the form token and the site like any form.
     let csrf = login.csrf();
@@ -810,6 +827,9 @@ async fn passkey_endpoints_check_forgery_and_answer_json(b: Backend) {
         check_headers(&p, credential);
         assert!(p.body.contains(words), "{credential}: {}", p.body);
         assert!(p.body.contains("role=\"alert\""));
+        // After a refused passkey the page waits for the user: no autofill request at once.
+        assert!(!p.body.contains("data-mediation="), "{credential}: {}", p.body);
+        assert!(p.body.contains("autocomplete=\"username webauthn\""));
     }
 
     // The second-factor and account endpoints send a visitor without that step away.
@@ -1099,4 +1119,119 @@ async fn adding_a_passkey_needs_a_recent_second_factor(b: Backend) {
     let reauth = br.get("/account/reauth").await;
     assert_eq!(reauth.status, 200);
     assert!(reauth.body.contains("Confirm it is you"));
+}
+
+async fn forced_enrollment_with_a_passkey_on_the_pages(b: Backend) {
+    let s = spawn(b).await;
+    s.signup("alice@example.com").await;
+    let (status, cfg) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_required": true, "mfa_allowed_factors": ["webauthn", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+    let mut br = Browser::new(&s);
+    let p = br.login("alice@example.com", PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/enroll"), "{}", p.body);
+
+    // Only a passkey or security key can be set up: no authenticator app.
+    let page = br.get("/login/enroll").await;
+    assert_eq!(page.status, 200);
+    check_headers(&page, "/login/enroll");
+    assert!(page.ceremony("/login/enroll/passkey"), "{}", page.body);
+    assert!(page
+        .body
+        .contains("data-options=\"/login/enroll/passkey/options\""));
+    assert!(page.body.contains("Add a passkey or security key"));
+    assert!(!page.body.contains("action=\"/login/enroll\""), "{}", page.body);
+    assert!(!page.body.contains("<script>"));
+
+    // Sent without the script: the page says what is needed.
+    let p = br
+        .submit(
+            "/login/enroll",
+            "/login/enroll/passkey",
+            &[("factor_id", ""), ("credential", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("need JavaScript"), "{}", p.body);
+
+    // The options endpoint checks the form token like any form.
+    let p = br
+        .post("/login/enroll/passkey/options", &[("name", "Laptop")])
+        .await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    assert!(p.json()["message"].is_string());
+    // A visitor who is not enrolling is sent back to sign-in.
+    let mut stranger = Browser::new(&s);
+    let (status, o) = stranger
+        .options("/login", "/login/enroll/passkey/options", &[])
+        .await;
+    assert_eq!((status, o["location"].as_str()), (401, Some("/login")), "{o}");
+
+    let (status, o) = br
+        .options(
+            "/login/enroll",
+            "/login/enroll/passkey/options",
+            &[("name", "Laptop")],
+        )
+        .await;
+    assert_eq!(status, 200, "{o}");
+    let fid = o["factor_id"].as_str().unwrap().to_owned();
+    assert!(o["options"]["publicKey"]["challenge"].is_string(), "{o}");
+    let mut auth = SoftAuthenticator::new();
+
+    // A registration for another relying party: refused on the page, the set-up still open.
+    let forged = SoftAuthenticator::new()
+        .register(
+            &o["options"],
+            ORIGIN,
+            &Forge {
+                rp_id: Some("evil.test".into()),
+                ..Forge::default()
+            },
+        )
+        .unwrap();
+    let p = br
+        .submit(
+            "/login/enroll",
+            "/login/enroll/passkey",
+            &[("factor_id", &fid), ("credential", &forged.to_string())],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    p.is_html();
+    assert!(p.body.contains("was not accepted"), "{}", p.body);
+    assert!(p.body.contains("role=\"alert\""));
+    assert!(p.ceremony("/login/enroll/passkey"), "{}", p.body);
+
+    // The real registration completes the sign-in; the backup codes are shown once.
+    let reg = auth.register(&o["options"], ORIGIN, &Forge::default()).unwrap();
+    let done = br
+        .submit(
+            "/login/enroll",
+            "/login/enroll/passkey",
+            &[("factor_id", &fid), ("credential", &reg.to_string())],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    done.is_html();
+    assert!(done.body.contains("Save your backup codes"), "{}", done.body);
+    assert_eq!(done.body.matches("<li><code>").count(), 10, "{}", done.body);
+    assert!(done.headers.contains_key(SET_COOKIE), "signed in");
+    let account = br.get("/account/security").await;
+    assert_eq!(account.status, 200);
+    assert!(account.body.contains("Signed in as alice@example.com"));
+    assert!(account.body.contains("Laptop"), "{}", account.body);
+
+    // The enrollment is over: its page sends the browser on, and the answer cannot be used
+    // again.
+    assert_eq!(br.get("/login/enroll").await.location(), "/login");
+
+    // Then the passkey signs in alone.
+    br.submit("/account/security", "/logout", &[]).await;
+    let (p, _) = br.passkey_signin(&mut auth).await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
 }

@@ -490,6 +490,34 @@ async fn flags_follow_the_tenant_policy(backend: Backend) {
     }
     // With user verification preferred, a key without a PIN is one factor: aal2, not phr.
     allow_webauthn(&s, json!({ "user_verification": "preferred" })).await;
+    // Its registration asks for no credProtect policy, which browsers refuse beside
+    // `userVerification: preferred` (Chromium: "protection policy inconsistent").
+    let token = s.signup("carol@example.com").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "webauthn" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let pk = &e["webauthn"]["publicKey"];
+    assert_eq!(
+        pk["authenticatorSelection"]["userVerification"], "preferred",
+        "{e}"
+    );
+    assert!(
+        pk["extensions"].get("credentialProtectionPolicy").is_none(),
+        "{e}"
+    );
+    assert!(
+        pk["extensions"]
+            .get("enforceCredentialProtectionPolicy")
+            .is_none(),
+        "{e}"
+    );
     let mut key = SoftAuthenticator::new()
         .security_key()
         .without_user_verification();

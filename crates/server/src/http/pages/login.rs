@@ -6,7 +6,7 @@
 
 use super::script::{self, Scripted};
 use super::session::{CookieSession, Posted, State, Visitor};
-use super::views::{self, Chrome, LoginError, TotpEnroll, TotpShown};
+use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
 use crate::service::mfa::{EnrollRequest, FactorChoice};
@@ -51,6 +51,22 @@ pub struct CodeForm {
 /// The answer of a WebAuthn ceremony, put in the form by `assets/webauthn.js`.
 #[derive(Deserialize)]
 pub struct CredentialForm {
+    #[serde(default)]
+    credential: String,
+}
+
+/// Starting a passkey at forced enrollment: its optional name.
+#[derive(Deserialize)]
+pub struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// A new passkey's registration at forced enrollment, put in the form by the script.
+#[derive(Deserialize)]
+pub struct RegistrationForm {
+    #[serde(default)]
+    factor_id: String,
     #[serde(default)]
     credential: String,
 }
@@ -559,12 +575,30 @@ pub async fn mfa_verify(
     }
 }
 
-/// Whether forced enrollment can be done on these pages: the pages enroll authenticator
-/// apps (SMS and email enrollment, and WebAuthn, are for later).
-fn can_enroll_totp(allowed: &[String]) -> bool {
-    allowed
-        .iter()
-        .any(|k| FactorKind::parse(k) == Some(FactorKind::Totp))
+/// Whether forced enrollment may set up `kind` (the challenge's allowed kinds).
+fn can_enroll(allowed: &[String], kind: FactorKind) -> bool {
+    allowed.iter().any(|k| FactorKind::parse(k) == Some(kind))
+}
+
+/// The forced-enrollment page: what these pages can set up of the allowed kinds (an
+/// authenticator app, a passkey or security key; SMS and email enrollment are for later).
+fn enroll_page(
+    app: &App,
+    cookie: &CookieSession,
+    allowed: &[String],
+    status: StatusCode,
+    passkey_error: Option<&str>,
+) -> Response {
+    let csrf = cookie.csrf_token(app);
+    html(
+        status,
+        views::enroll_required(&EnrollChoices {
+            csrf: &csrf,
+            totp: can_enroll(allowed, FactorKind::Totp),
+            passkey: can_enroll(allowed, FactorKind::Webauthn),
+            passkey_error,
+        }),
+    )
 }
 
 /// `GET /login/enroll`: a factor must be set up before sign-in completes.
@@ -575,10 +609,128 @@ pub async fn enroll_form(AppState(app): AppState<App>, visitor: Visitor) -> Resu
     let State::Enroll { allowed, .. } = &cookie.state else {
         return Ok(see_other("/login"));
     };
-    Ok(html(
-        StatusCode::OK,
-        views::enroll_required(&cookie.csrf_token(&app), can_enroll_totp(allowed)),
-    ))
+    Ok(enroll_page(&app, &cookie, allowed, StatusCode::OK, None))
+}
+
+/// `POST /login/enroll/passkey/options` (for the page's script): starts a passkey or
+/// security key for the sign-in's enrollment challenge (`enroll_for_challenge`): its
+/// creation options and the new factor's id, as JSON. A lapsed sign-in sends the script
+/// back to `/login`.
+pub async fn enroll_passkey_options(
+    AppState(app): AppState<App>,
+    visitor: Result<Visitor, PageError>,
+    posted: Result<Posted<NameForm>, PageError>,
+) -> Scripted {
+    let (visitor, Posted { cookie, form }) = match (visitor, posted) {
+        (Ok(v), Ok(p)) => (v, p),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    let State::Enroll { challenge, .. } = &cookie.state else {
+        return Scripted::Go(StatusCode::UNAUTHORIZED, "/login");
+    };
+    let request = EnrollRequest {
+        kind: FactorKind::Webauthn,
+        name: Some(form.name.trim().to_owned()).filter(|n| !n.is_empty()),
+        phone_number: None,
+        confirmed: false,
+    };
+    match app
+        .enroll_for_challenge(&visitor.tenant, challenge, request, &visitor.meta)
+        .await
+    {
+        Ok(enrollment) => match enrollment.details {
+            EnrollDetails::Webauthn { options } => Scripted::Options(serde_json::json!({
+                "factor_id": enrollment.factor.id.to_string(),
+                "options": options,
+            })),
+            _ => PageError::from(crate::service::Failure::internal()).into(),
+        },
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            Scripted::Go(StatusCode::UNAUTHORIZED, "/login?notice=expired")
+        }
+        Err(ServiceError::FactorNotAllowed) => PageError::page(
+            StatusCode::NOT_FOUND,
+            text::GENERIC_TITLE,
+            text::WEBAUTHN_NOT_ALLOWED,
+        )
+        .into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST /login/enroll/passkey`: the browser's registration confirms the new passkey or
+/// security key (`verify_challenge` on the enrollment challenge), which completes the
+/// sign-in; the backup codes it brings are shown once. A refusal shows the enrollment page
+/// again with the error under the passkey's button.
+pub async fn enroll_passkey(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<RegistrationForm>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        allowed,
+        replaces,
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    let again = |status, error: &str| enroll_page(&app, &cookie, allowed, status, Some(error));
+    if form.credential.trim().is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::WEBAUTHN_NEEDS_SCRIPT));
+    }
+    let Some(credential) = script::credential(&form.credential) else {
+        return Ok(again(StatusCode::BAD_REQUEST, text::PASSKEY_NOT_ACCEPTED));
+    };
+    // The factor the options endpoint started; without it, the challenge's pending passkey.
+    let choice = FactorChoice {
+        factor_id: Some(form.factor_id.trim().to_owned()).filter(|f| !f.is_empty()),
+        kind: Some(FactorKind::Webauthn),
+    };
+    match app
+        .verify_challenge(
+            &visitor.tenant,
+            challenge,
+            &choice,
+            Answer::Credential(&credential),
+            &visitor.meta,
+        )
+        .await
+    {
+        Ok(SignInOutcome::Complete(v)) => {
+            finish(
+                &app,
+                &visitor.tenant,
+                &v.tokens,
+                replaces.as_deref(),
+                v.backup_codes,
+            )
+            .await
+        }
+        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/enroll"),
+            &app,
+            &CookieSession::pending(&app, &p, true, replaces.clone()),
+        ),
+        Err(ServiceError::InvalidCredential | ServiceError::InvalidCode | ServiceError::Input(_)) => {
+            Ok(again(StatusCode::UNAUTHORIZED, text::PASSKEY_NOT_ACCEPTED))
+        }
+        Err(ServiceError::CredentialTaken) => Ok(again(StatusCode::CONFLICT, text::PASSKEY_TAKEN)),
+        Err(
+            ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired,
+        ) => Ok(again(StatusCode::CONFLICT, text::ENROLL_LAPSED)),
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::too_many_attempts(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /login/enroll`: starts an authenticator app for the sign-in's challenge and shows

@@ -12,9 +12,11 @@
 //! WebAuthn: a ceremony is a form (`views::ceremony`) whose button `assets/webauthn.js`
 //! wires: it fetches the options from an endpoint answering JSON to the script
 //! ([`script`]: `/login/passkey/options`, `/login/mfa/webauthn/options`,
-//! `/account/passkeys/options`), runs `navigator.credentials`, and submits the form with the
-//! browser's answer to a route answering a page (`/login/passkey`, `/login/mfa/verify`,
-//! `/account/passkeys/confirm`).
+//! `/login/enroll/passkey/options`, `/account/passkeys/options`), runs
+//! `navigator.credentials`, and submits the form with the browser's answer to a route
+//! answering a page (`/login/passkey`, `/login/mfa/verify`, `/login/enroll/passkey`,
+//! `/account/passkeys/confirm`). On `/login` the script also offers passkeys in the email
+//! field's autofill (conditional mediation).
 
 pub mod account;
 pub mod login;
@@ -228,6 +230,11 @@ pub fn router(_app: &App) -> Router<App> {
             page_route(get(login::enroll_form).post(login::enroll_start)),
         )
         .route("/login/enroll/confirm", page_route(post(login::enroll_confirm)))
+        .route(
+            "/login/enroll/passkey/options",
+            page_route(post(login::enroll_passkey_options)),
+        )
+        .route("/login/enroll/passkey", page_route(post(login::enroll_passkey)))
         .route("/logout", page_route(post(login::logout)))
         .route("/account/security", page_route(get(account::security)))
         .route("/account/security/totp", page_route(post(account::totp_start)))

@@ -87,6 +87,8 @@ fn duration(secs: u64) -> String {
 pub const ENROLL_REQUIRED_TITLE: &str = "Set up two-step verification";
 pub const ENROLL_REQUIRED_INTRO: &str =
     "This account must have a second factor before you can continue. Set up an authenticator app now.";
+pub const ENROLL_REQUIRED_CHOOSE: &str =
+    "This account must have a second factor before you can continue. Choose one to set up now.";
 pub const ENROLL_UNAVAILABLE: &str =
     "The factors this account may set up cannot be set up on these pages yet. Ask your administrator for help.";
 pub const ENROLL_START: &str = "Set up an authenticator app";

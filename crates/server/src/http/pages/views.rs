@@ -160,11 +160,14 @@ pub fn login(
         Some(LoginError::Passkey(m)) => (None, None, Some(*m)),
         None => (None, None, None),
     };
+    // `webauthn`: the browser may offer passkeys in this field's autofill (conditional
+    // mediation, which the script starts).
+    let autocomplete = if passkeys { "username webauthn" } else { "username" };
     let email_field = Field {
         value: email,
         error: email_error,
         autofocus: email_error.is_some() || error.is_none(),
-        ..Field::new("email", text::EMAIL, "email", "username")
+        ..Field::new("email", text::EMAIL, "email", autocomplete)
     };
     let password_field = Field {
         error: password_error,
@@ -208,6 +211,9 @@ pub struct Ceremony<'a> {
     pub secondary: bool,
     pub hint: &'a str,
     pub error: Option<&'a str>,
+    /// Passkeys offered in the autofill too (`data-mediation="conditional"`): the script
+    /// starts a conditional request on load, which the button aborts before its own.
+    pub conditional: bool,
 }
 
 pub fn ceremony(c: &Ceremony<'_>) -> Markup {
@@ -220,7 +226,8 @@ pub fn ceremony(c: &Ceremony<'_>) -> Markup {
     html! {
         form.webauthn method="post" action=(c.action) data-webauthn=(c.mode) data-options=(c.options_url)
             data-msg-unsupported=(text::WEBAUTHN_UNSUPPORTED) data-msg-cancelled=(text::WEBAUTHN_CANCELLED)
-            data-msg-failed=(text::WEBAUTHN_FAILED) data-msg-waiting=(text::WEBAUTHN_WAITING) {
+            data-msg-failed=(text::WEBAUTHN_FAILED) data-msg-waiting=(text::WEBAUTHN_WAITING)
+            data-mediation=[c.conditional.then_some("conditional")] {
             (csrf_field(c.csrf))
             (c.fields)
             input type="hidden" name="credential" value="";
@@ -234,7 +241,9 @@ pub fn ceremony(c: &Ceremony<'_>) -> Markup {
 }
 
 /// The passkey sign-in on `/login`: a discoverable credential names its user, so no email
-/// or password is asked (`/login/passkey/options`, then `/login/passkey`).
+/// or password is asked (`/login/passkey/options`, then `/login/passkey`). Passkeys are
+/// offered in the email field's autofill too, except right after a passkey was refused
+/// (the page then waits for the user to choose, rather than start another request at once).
 pub fn passkey_signin(csrf: &str, error: Option<&str>) -> Markup {
     html! {
         p.or { (text::LOGIN_OR) }
@@ -249,6 +258,7 @@ pub fn passkey_signin(csrf: &str, error: Option<&str>) -> Markup {
             secondary: true,
             hint: text::LOGIN_PASSKEY_HINT,
             error,
+            conditional: error.is_none(),
         }))
     }
 }
@@ -377,6 +387,7 @@ pub fn mfa_factor(
             secondary: false,
             hint: text::MFA_WEBAUTHN_HINT,
             error,
+            conditional: false,
         }),
         FactorKind::Totp => code_form(text::MFA_TOTP_HINT, Code::Numeric),
         FactorKind::BackupCodes => code_form(text::MFA_BACKUP_HINT, Code::Text),
@@ -405,18 +416,66 @@ pub fn mfa_factor(
     }
 }
 
+/// What forced enrollment at sign-in can offer on these pages.
+pub struct EnrollChoices<'a> {
+    pub csrf: &'a str,
+    /// An authenticator app (`/login/enroll`).
+    pub totp: bool,
+    /// A passkey or security key: a [`ceremony`] with options from
+    /// `/login/enroll/passkey/options`, the registration posted to `/login/enroll/passkey`.
+    pub passkey: bool,
+    /// Why the last passkey did not complete the set-up.
+    pub passkey_error: Option<&'a str>,
+}
+
 /// Forced enrollment at sign-in: what must be set up.
-pub fn enroll_required(csrf: &str, can_totp: bool) -> Markup {
+pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
+    let intro = match (c.totp, c.passkey) {
+        (true, false) => text::ENROLL_REQUIRED_INTRO,
+        _ => text::ENROLL_REQUIRED_CHOOSE,
+    };
     layout(
         text::ENROLL_REQUIRED_TITLE,
         None,
         false,
         html! {
-            @if can_totp {
-                p { (text::ENROLL_REQUIRED_INTRO) }
-                form method="post" action="/login/enroll" {
-                    (csrf_field(csrf))
-                    button type="submit" autofocus { (text::ENROLL_START) }
+            @if c.totp || c.passkey {
+                p { (intro) }
+                @if c.totp {
+                    section aria-labelledby="enroll-totp" {
+                        h2 id="enroll-totp" { (text::ADD_TOTP_HEADING) }
+                        form method="post" action="/login/enroll" {
+                            (csrf_field(c.csrf))
+                            button type="submit" autofocus[c.passkey_error.is_none()] { (text::ENROLL_START) }
+                        }
+                    }
+                }
+                @if c.passkey {
+                    section aria-labelledby="enroll-passkey" {
+                        h2 id="enroll-passkey" { (text::PASSKEYS_HEADING) }
+                        p.muted { (text::PASSKEYS_INTRO) }
+                        (ceremony(&Ceremony {
+                            id: "enroll-passkey",
+                            mode: "create",
+                            options_url: "/login/enroll/passkey/options",
+                            action: "/login/enroll/passkey",
+                            csrf: c.csrf,
+                            fields: html! {
+                                (field(&Field {
+                                    name: "name",
+                                    required: false,
+                                    hint: Some(text::PASSKEY_NAME_HINT),
+                                    ..Field::new("passkey-name", text::PASSKEY_NAME, "text", "off")
+                                }))
+                                input type="hidden" name="factor_id" value="";
+                            },
+                            button: text::ADD_PASSKEY,
+                            secondary: c.totp,
+                            hint: "",
+                            error: c.passkey_error,
+                            conditional: false,
+                        }))
+                    }
                 }
             } @else {
                 p.alert role="alert" { (text::ENROLL_UNAVAILABLE) }
@@ -612,6 +671,7 @@ pub fn passkeys_section(csrf: &str, allowed: bool) -> Markup {
                     secondary: false,
                     hint: "",
                     error: None,
+                    conditional: false,
                 }))
             } @else {
                 p.muted { (text::PASSKEYS_NOT_ALLOWED) }

@@ -264,8 +264,25 @@ fn attestation_cas(cx: &Cx<'_>) -> ServiceResult<AttestationCaList> {
 /// The options the browser gets, adjusted where the library's defaults would not make a
 /// passkey: a resident (discoverable) credential is preferred, so the same key signs in
 /// without a password later. Options are hints to the browser; nothing checked relies on them.
+///
+/// A security key (user verification `preferred`) is asked for no `credProtect` policy: the
+/// library asks for `userVerificationRequired` (not enforced) beside `userVerification:
+/// preferred`, a combination Chromium refuses outright (`NotSupportedError`, "protection
+/// policy inconsistent"), so no security key could be added in Chrome or Edge; and on a key
+/// with a PIN that policy would demand the PIN at every use, which `preferred` does not.
+/// The library only records whether the key applied it.
 fn creation_options(ccr: &CreationChallengeResponse, discoverable: bool) -> ServiceResult<Value> {
     let mut v = serde_json::to_value(ccr).map_err(|e| internal("webauthn options", e))?;
+    if !discoverable {
+        if let Some(ext) = v
+            .get_mut("publicKey")
+            .and_then(|p| p.get_mut("extensions"))
+            .and_then(Value::as_object_mut)
+        {
+            ext.remove("credentialProtectionPolicy");
+            ext.remove("enforceCredentialProtectionPolicy");
+        }
+    }
     if discoverable {
         if let Some(sel) = v
             .get_mut("publicKey")

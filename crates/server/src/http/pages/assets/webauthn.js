@@ -13,6 +13,15 @@
 // options answer {"location"} sends the browser there (sign-in lapsed, step-up needed);
 // {"message"} is shown. Without this script the form posts an empty credential and the
 // server explains what is needed.
+//
+// A form that also says data-mediation="conditional" (passkey sign-in on /login) offers
+// passkeys in the email field's autofill (WebAuthn L3 conditional mediation; the field says
+// autocomplete="username webauthn"): where the browser supports it, the options are fetched
+// once on load and navigator.credentials.get({mediation: "conditional"}) waits for the user
+// to pick a passkey there, which submits the same form. While it waits the form carries
+// data-conditional="pending". The form's button aborts that request before starting its own;
+// a button ceremony that does not succeed offers the autofill again. The autofill says
+// nothing when it fails (nothing was picked, or no passkey fits).
 "use strict";
 
 (function () {
@@ -102,7 +111,7 @@
     status.classList.toggle("error", !!isError);
   }
 
-  async function fetchOptions(form) {
+  async function fetchOptions(form, signal) {
     const fields = new URLSearchParams();
     for (const [name, value] of new FormData(form)) {
       if (name !== "credential" && typeof value === "string") fields.append(name, value);
@@ -112,6 +121,7 @@
       body: fields,
       credentials: "same-origin",
       headers: { accept: "application/json" },
+      signal: signal,
     });
     let body = null;
     try {
@@ -122,24 +132,97 @@
     return { ok: resp.ok, body: body };
   }
 
+  /** Puts the browser's answer in the form and submits it for real. */
+  function submitAnswer(form, credential, factorId) {
+    if (factorId) {
+      const factor = form.querySelector("input[name='factor_id']");
+      if (factor) factor.value = factorId;
+    }
+    form.querySelector("input[name='credential']").value = JSON.stringify(serialise(credential));
+    form.submit();
+  }
+
+  // The pending conditional request of each form, by its AbortController.
+  const autofill = new WeakMap();
+
+  async function conditionalAvailable() {
+    const PKC = window.PublicKeyCredential;
+    if (!supported() || typeof PKC.isConditionalMediationAvailable !== "function") return false;
+    try {
+      return (await PKC.isConditionalMediationAvailable()) === true;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  /** Offers passkeys in the autofill: one conditional request, until picked or aborted. */
+  async function offerInAutofill(form) {
+    const button = form.querySelector("button[type='submit']");
+    // Not while another request of this form waits, nor once the button has started one.
+    const busy = function () { return autofill.has(form) || (button && button.disabled); };
+    if (busy() || !(await conditionalAvailable()) || busy()) return;
+    const controller = new AbortController();
+    autofill.set(form, controller);
+    try {
+      const answer = await fetchOptions(form, controller.signal);
+      const body = answer.body || {};
+      if (!answer.ok || !body.options || !body.options.publicKey || controller.signal.aborted) return;
+      form.dataset.conditional = "pending";
+      const credential = await navigator.credentials.get({
+        publicKey: requestOptions(body.options.publicKey),
+        mediation: "conditional",
+        signal: controller.signal,
+      });
+      if (!credential || controller.signal.aborted) return;
+      say(form, form.dataset.msgWaiting, false);
+      submitAnswer(form, credential, null);
+    } catch (_) {
+      // Aborted, nothing picked, or no passkey fits: the autofill says nothing.
+    } finally {
+      if (autofill.get(form) === controller) {
+        autofill.delete(form);
+        delete form.dataset.conditional;
+      }
+    }
+  }
+
+  /** Aborts the form's pending conditional request, if any. */
+  function stopAutofill(form) {
+    const controller = autofill.get(form);
+    if (!controller) return;
+    autofill.delete(form);
+    delete form.dataset.conditional;
+    controller.abort();
+  }
+
   async function run(form, button) {
     const msg = form.dataset;
     if (!supported()) {
       say(form, msg.msgUnsupported, true);
       return;
     }
+    // One WebAuthn request at a time: the autofill's gives way to the button's.
+    stopAutofill(form);
     button.disabled = true;
+    if (!(await ceremony(form, msg))) {
+      button.disabled = false;
+      if (msg.mediation === "conditional") offerInAutofill(form);
+    }
+  }
+
+  /** The button's ceremony; true once the form is submitted with the browser's answer. */
+  async function ceremony(form, msg) {
     say(form, msg.msgWaiting, false);
     try {
       const answer = await fetchOptions(form);
       const body = answer.body || {};
       if (typeof body.location === "string" && body.location.startsWith("/")) {
         window.location.assign(body.location);
-        return;
+        return true;
       }
       if (!answer.ok || !body.options || !body.options.publicKey) {
         say(form, body.message || msg.msgFailed, true);
-        return;
+        return false;
       }
       const publicKey = body.options.publicKey;
       let credential;
@@ -151,22 +234,17 @@
         // NotAllowedError: cancelled, timed out, or no matching credential.
         const cancelled = err && (err.name === "NotAllowedError" || err.name === "AbortError");
         say(form, cancelled ? msg.msgCancelled : msg.msgFailed, true);
-        return;
+        return false;
       }
       if (!credential) {
         say(form, msg.msgCancelled, true);
-        return;
+        return false;
       }
-      if (body.factor_id) {
-        const factor = form.querySelector("input[name='factor_id']");
-        if (factor) factor.value = body.factor_id;
-      }
-      form.querySelector("input[name='credential']").value = JSON.stringify(serialise(credential));
-      form.submit();
+      submitAnswer(form, credential, body.factor_id);
+      return true;
     } catch (_) {
       say(form, msg.msgFailed, true);
-    } finally {
-      button.disabled = false;
+      return false;
     }
   }
 
@@ -180,6 +258,7 @@
         event.preventDefault();
         if (!button.disabled) run(form, button);
       });
+      if (form.dataset.mediation === "conditional") offerInAutofill(form);
     });
   }
 
