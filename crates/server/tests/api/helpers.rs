@@ -74,8 +74,11 @@ fn init_logs() {
     LOGS.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let sink = buf.clone();
+        // No timestamps: their six-digit microseconds would match a six-digit code by chance
+        // in the leak checks. webauthn-rs's own debug lines (its ceremony dumps) are left out.
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,sqlx=warn,hyper=info,h2=info")
+            .with_env_filter("debug,sqlx=warn,hyper=info,h2=info,webauthn_rs=warn,webauthn_rs_core=warn")
+            .without_time()
             .with_ansi(false)
             .with_writer(move || LogSink(sink.clone()))
             .try_init();
