@@ -7,6 +7,8 @@
 
 pub mod app;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod hash_pool;
 pub mod http;
 pub mod keys;
