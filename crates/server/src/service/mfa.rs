@@ -776,10 +776,16 @@ impl App {
                 .factor_id
                 .as_ref()
                 .and_then(|sel| of_kind.iter().find(|f| &f.id == sel).copied());
+            // Several factors of one kind answered by one ceremony (WebAuthn: the options allow
+            // every credential, and the answer names its own) need no choosing.
+            let one_ceremony = of_kind.first().is_some_and(|first| {
+                module(first.kind).one_ceremony_for_all() && of_kind.iter().all(|f| f.kind == first.kind)
+            });
             match (selected, of_kind.as_slice()) {
                 (Some(f), _) => (*f).clone(),
                 (None, [only]) => (**only).clone(),
                 (None, []) => return Err(ServiceError::FactorNotFound),
+                (None, [first, ..]) if one_ceremony => (**first).clone(),
                 (None, _) => return Err(ServiceError::FactorIdRequired),
             }
         };

@@ -21,6 +21,7 @@ both_stores!(
     a_second_replica_finishes_what_the_first_began,
     a_pending_passkey_is_inert_and_adding_one_needs_step_up,
     forced_enrollment_with_a_passkey,
+    an_assertion_proves_only_its_own_factor,
 );
 
 const ORIGIN: &str = "https://id.test";
@@ -1122,4 +1123,74 @@ async fn forced_enrollment_with_a_passkey(backend: Backend) {
             .0,
         200
     );
+}
+
+async fn an_assertion_proves_only_its_own_factor(backend: Backend) {
+    // Review finding: with `factor_id` given beside a credential, the assertion of key B was
+    // checked against the whole ceremony but counted on factor A, so a clone of B (counter
+    // behind B's) passed as A and B was never flagged.
+    let s = spawn(backend).await;
+    allow_webauthn(&s, Value::Null).await;
+    let mut synced = SoftAuthenticator::synced();
+    user_with_key(&s, "alice@example.com", &mut synced).await;
+    let (chl, opt) = second_factor_options(&s, "alice@example.com").await;
+    let (_, v) = verify(&s, &chl, &synced.assert(&opt, ORIGIN, &Forge::default()).unwrap()).await;
+    let token = v["access_token"].as_str().unwrap().to_owned();
+    let mut key = SoftAuthenticator::new();
+    enroll(&s, &token, &mut key, &Forge::default()).await.unwrap();
+    let (_, list) = send(s.get("/v1/users/me/mfa/factors").bearer_auth(&token)).await;
+    let id_of = |synced_flag: bool| {
+        list["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["type"] == "webauthn" && f["webauthn"]["synced"] == synced_flag)
+            .unwrap()["factor_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (synced_id, key_id) = (id_of(true), id_of(false));
+    // The key signs in at counter 100.
+    let kid = key.credential_ids()[0].clone();
+    key.set_counter(&kid, 99);
+    let (chl, opt) = second_factor_options(&s, "alice@example.com").await;
+    let (status, _) = s
+        .post_json(
+            "/v1/mfa/verify",
+            json!({ "challenge_id": chl, "factor_id": key_id, "credential": key.assert(&opt, ORIGIN, &Forge::default()).unwrap() }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // A clone of the key (counter 50) names the synced passkey's factor: refused.
+    let (chl, opt) = second_factor_options(&s, "alice@example.com").await;
+    let clone = key
+        .assert(
+            &opt,
+            ORIGIN,
+            &Forge {
+                counter: Some(50),
+                ..Forge::default()
+            },
+        )
+        .unwrap();
+    let (status, err) = s
+        .post_json(
+            "/v1/mfa/verify",
+            json!({ "challenge_id": chl, "factor_id": synced_id, "credential": clone }),
+        )
+        .await;
+    assert_eq!((status, error_code(&err)), (401, "invalid_credential"));
+    // The synced passkey still works (its counter was not moved by the clone's).
+    let (chl, opt) = second_factor_options(&s, "alice@example.com").await;
+    let mut allowed = opt.clone();
+    allowed["publicKey"]["allowCredentials"] = json!([]);
+    let answer = synced.assert(&allowed, ORIGIN, &Forge::default()).unwrap();
+    let (status, v) = s
+        .post_json(
+            "/v1/mfa/verify",
+            json!({ "challenge_id": chl, "factor_id": synced_id, "credential": answer }),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
 }

@@ -97,6 +97,7 @@ mod sessions;
 mod tenants;
 mod throttle;
 mod users;
+mod webauthn;
 
 fn tenant(name: &str) -> Tenant {
     Tenant {

@@ -184,6 +184,12 @@ pub trait FactorModule: Sync {
         challenge: &Challenge,
     ) -> ServiceResult<Option<Proven>>;
 
+    /// Whether one sign-in ceremony covers every factor of this kind the user has (so none
+    /// needs to be chosen): WebAuthn's options allow all the user's credentials.
+    fn one_ceremony_for_all(&self) -> bool {
+        false
+    }
+
     /// The authentication method confirming `factor` with `check` is (a forced enrollment
     /// signs in with the factor it confirms); by default, what a proof with it is.
     fn confirmed_method(&self, factor: &Factor, _check: &Check) -> Method {

@@ -396,6 +396,10 @@ pub(crate) fn finish_authentication(
         }
     };
     Ok(match result {
+        // The ceremony may allow several credentials; the answer proves only the one it was
+        // made with, which must be the one (or one of those) the caller binds it to: else a
+        // clone of key B, named as factor A, would be counted on A and B never flagged.
+        Ok(r) if !credentials.iter().any(|c| c.cred_id == *r.cred_id()) => Asserted::Invalid,
         // Backup eligibility is fixed when a credential is made (WebAuthn L3 §6.1.3): the
         // passkey flow lets it rise from 0 to 1; we hold it to what was registered.
         Ok(r)
@@ -410,10 +414,17 @@ pub(crate) fn finish_authentication(
             backup_state: r.backup_state(),
             method: method_of(r.backup_eligible(), r.user_verified()),
         },
-        Err(WebauthnError::CredentialPossibleCompromise) => match counter_of(&response) {
-            Some(sign_count) => Asserted::CounterRegressed { sign_count },
-            None => Asserted::Invalid,
-        },
+        Err(WebauthnError::CredentialPossibleCompromise)
+            if credentials
+                .iter()
+                .any(|c| AsRef::<[u8]>::as_ref(&c.cred_id) == response.get_credential_id()) =>
+        {
+            match counter_of(&response) {
+                Some(sign_count) => Asserted::CounterRegressed { sign_count },
+                None => Asserted::Invalid,
+            }
+        }
+        Err(WebauthnError::CredentialPossibleCompromise) => Asserted::Invalid,
         Err(e) => {
             tracing::debug!(error = %e, "webauthn assertion refused");
             Asserted::Invalid
@@ -658,6 +669,10 @@ impl FactorModule for Webauthn {
             }
             _ => self.method(factor),
         }
+    }
+
+    fn one_ceremony_for_all(&self) -> bool {
+        true
     }
 
     fn listing(&self) -> super::Listing {

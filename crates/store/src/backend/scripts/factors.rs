@@ -206,7 +206,12 @@ pub(crate) async fn activate_on<C: Conn>(
             if super::webauthn::credential_taken(c, &credential.credential_id).await? {
                 return Ok(ActivateOutcome::CredentialTaken);
             }
-            super::webauthn::insert_credential(c, credential).await?;
+            // Two registrations of one credential id at once both pass the check above; the
+            // unique index refuses the second (the caller rolls this transaction back).
+            match super::webauthn::insert_credential(c, credential).await {
+                Err(StoreError::Conflict) => return Ok(ActivateOutcome::CredentialTaken),
+                other => other?,
+            }
             None
         }
     };

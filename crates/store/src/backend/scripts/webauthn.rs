@@ -2,7 +2,7 @@
 //! challenge they answer), the ceremony state kept on a sign-in challenge, and passwordless
 //! ceremonies, each taken once.
 
-use crate::backend::conn::{args, Conn};
+use crate::backend::conn::{args, conflict_or, Conn};
 use crate::backend::rows::Columns;
 use crate::model::WebauthnCredential;
 use crate::Result;
@@ -58,7 +58,8 @@ pub(crate) async fn insert_credential<C: Conn>(c: &mut C, w: &WebauthnCredential
             w.clone_suspected_at
         ],
     )
-    .await?;
+    .await
+    .map_err(conflict_or)?;
     Ok(())
 }
 
