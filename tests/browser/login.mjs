@@ -7,21 +7,11 @@
 //
 //   LATCHKEY_URL=http://127.0.0.1:8080 LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/login.mjs
 
-import { chromium } from "playwright-core";
 import { createHmac } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { api, base, check, expectPath, journey, password, requireEnv, shot } from "./common.mjs";
 
-const base = process.env.LATCHKEY_URL;
-const screens = process.env.LATCHKEY_SCREENS_DIR;
-const executablePath = process.env.LATCHKEY_CHROMIUM || "/usr/bin/chromium";
 const email = process.env.LATCHKEY_TEST_EMAIL || "alice@example.com";
-const password = "correct horse battery staple";
-if (!base || !screens) {
-  console.error("set LATCHKEY_URL and LATCHKEY_SCREENS_DIR");
-  process.exit(2);
-}
-mkdirSync(screens, { recursive: true });
+requireEnv(["LATCHKEY_URL", "LATCHKEY_SCREENS_DIR"]);
 
 /** RFC 4648 base32 (spaces ignored) -> bytes. */
 function base32Decode(text) {
@@ -55,118 +45,69 @@ function totp(secret, step) {
 
 const currentStep = () => Math.floor(Date.now() / 30_000);
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const signup = await api("POST", "/v1/auth/signup", { email, password });
+check(signup.status === 201, `sign-up answered ${signup.status}: ${signup.body}`);
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(screens, `${name}.png`), fullPage: true });
-  console.log(`screenshot ${name}.png (${page.url()})`);
-}
+// Every console error fails the run (a CSP violation is one), but the browser's note that
+// the wrong-password page came with its intended 401.
+const wrongPasswordNote = (text, page) =>
+  /Failed to load resource: .* status of 401/.test(text) && page.url().endsWith("/login");
 
-async function expectPath(page, path) {
-  await page.waitForURL((url) => url.pathname === path, { timeout: 10_000 });
-}
+journey(async (page) => {
+  // A wrong password: the form again, the error tied to the field.
+  await page.goto(`${base}/login`);
+  await shot(page, "login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("not my password");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForSelector("#password-error");
+  check((await page.getAttribute("#password", "aria-invalid")) === "true", "password not marked invalid");
+  check(await page.evaluate(() => document.activeElement?.id === "password"), "focus is not on the field in error");
+  await shot(page, "login-error");
 
-async function main() {
-  const signup = await fetch(`${base}/v1/auth/signup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password }),
+  // Password only: no second factor yet.
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expectPath(page, "/account/security");
+
+  // Add an authenticator app, reading the key shown for people who cannot scan.
+  await page.getByLabel("Name (optional)").fill("My phone");
+  await page.getByRole("button", { name: "Add an authenticator app" }).click();
+  await page.waitForSelector("#totp-secret");
+  const secret = (await page.textContent("#totp-secret")).replace(/\s/g, "");
+  check(secret.length === 32, `unexpected secret ${secret.length} chars`);
+  const qrLoaded = await page.evaluate(() => {
+    const img = document.querySelector("img.qr");
+    return img && img.complete && img.naturalWidth > 0;
   });
-  check(signup.status === 201, `sign-up answered ${signup.status}: ${await signup.text()}`);
+  check(qrLoaded, "the QR code image did not load (CSP?)");
+  await shot(page, "enroll-totp");
+  const enrolledAt = currentStep();
+  await page.getByLabel("Code").fill(totp(secret, enrolledAt));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.waitForSelector("ul.codes");
+  const codes = await page.locator("ul.codes li").count();
+  check(codes === 10, `expected 10 backup codes, saw ${codes}`);
+  await shot(page, "backup-codes");
+  await page.getByRole("link", { name: "I have saved them" }).click();
+  await expectPath(page, "/account/security");
+  check((await page.textContent("main")).includes("My phone"), "the new factor is not listed");
+  await shot(page, "account-security");
 
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    // Root in CI and containers: Chromium's sandbox needs user namespaces we may not have.
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
-  const problems = [];
-  let page;
-  try {
-    const context = await browser.newContext({ viewport: { width: 900, height: 760 }, locale: "en-GB" });
-    page = await context.newPage();
-    // Every console error fails the run (a CSP violation is one), but the browser's note
-    // that the wrong-password page came with its intended 401.
-    page.on("console", (msg) => {
-      const text = msg.text();
-      const expected = /Failed to load resource: .* status of 401/.test(text) && page.url().endsWith("/login");
-      if (msg.type() === "error" && !expected) problems.push(`console: ${text} (${page.url()})`);
-    });
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-
-    // A wrong password: the form again, the error tied to the field.
-    await page.goto(`${base}/login`);
-    await shot(page, "login");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill("not my password");
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await page.waitForSelector("#password-error");
-    check((await page.getAttribute("#password", "aria-invalid")) === "true", "password not marked invalid");
-    check(await page.evaluate(() => document.activeElement?.id === "password"), "focus is not on the field in error");
-    await shot(page, "login-error");
-
-    // Password only: no second factor yet.
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await expectPath(page, "/account/security");
-
-    // Add an authenticator app, reading the key shown for people who cannot scan.
-    await page.getByLabel("Name (optional)").fill("My phone");
-    await page.getByRole("button", { name: "Add an authenticator app" }).click();
-    await page.waitForSelector("#totp-secret");
-    const secret = (await page.textContent("#totp-secret")).replace(/\s/g, "");
-    check(secret.length === 32, `unexpected secret ${secret.length} chars`);
-    const qrLoaded = await page.evaluate(() => {
-      const img = document.querySelector("img.qr");
-      return img && img.complete && img.naturalWidth > 0;
-    });
-    check(qrLoaded, "the QR code image did not load (CSP?)");
-    await shot(page, "enroll-totp");
-    const enrolledAt = currentStep();
-    await page.getByLabel("Code").fill(totp(secret, enrolledAt));
-    await page.getByRole("button", { name: "Confirm" }).click();
-    await page.waitForSelector("ul.codes");
-    const codes = await page.locator("ul.codes li").count();
-    check(codes === 10, `expected 10 backup codes, saw ${codes}`);
-    await shot(page, "backup-codes");
-    await page.getByRole("link", { name: "I have saved them" }).click();
-    await expectPath(page, "/account/security");
-    check((await page.textContent("main")).includes("My phone"), "the new factor is not listed");
-    await shot(page, "account-security");
-
-    // Sign out, then in again with password and a TOTP code.
-    await page.getByRole("button", { name: "Sign out" }).click();
-    await expectPath(page, "/login");
-    check((await page.textContent("main")).includes("You have signed out."), "no signed-out notice");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await expectPath(page, "/login/mfa");
-    await shot(page, "login-mfa");
-    // A code is accepted once: wait for the next step after the one used to enroll.
-    while (currentStep() <= enrolledAt) await new Promise((r) => setTimeout(r, 500));
-    const codeField = page.locator("form[action='/login/mfa/verify'] input[autocomplete='one-time-code']").first();
-    await codeField.fill(totp(secret, currentStep()));
-    await page.getByRole("button", { name: "Verify" }).first().click();
-    await expectPath(page, "/account/security");
-    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the second factor");
-  } catch (err) {
-    // What the browser showed when it went wrong.
-    if (page) {
-      await page.screenshot({ path: join(screens, "failure.png"), fullPage: true }).catch(() => {});
-      console.error(`failed at ${page.url()}:\n${await page.content().catch(() => "")}`);
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-  if (problems.length > 0) throw new Error(problems.join("\n"));
-  console.log("browser journey passed");
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+  // Sign out, then in again with password and a TOTP code.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectPath(page, "/login");
+  check((await page.textContent("main")).includes("You have signed out."), "no signed-out notice");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expectPath(page, "/login/mfa");
+  await shot(page, "login-mfa");
+  // A code is accepted once: wait for the next step after the one used to enroll.
+  while (currentStep() <= enrolledAt) await new Promise((r) => setTimeout(r, 500));
+  const codeField = page.locator("form[action='/login/mfa/verify'] input[autocomplete='one-time-code']").first();
+  await codeField.fill(totp(secret, currentStep()));
+  await page.getByRole("button", { name: "Verify" }).first().click();
+  await expectPath(page, "/account/security");
+  check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the second factor");
+}, wrongPasswordNote);

@@ -16,224 +16,163 @@
 //   LATCHKEY_URL=http://localhost:8080 LATCHKEY_BOOTSTRAP_KEY=sk_live_… \
 //     LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/passkeys.mjs
 
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import {
+  adminKey,
+  api,
+  base,
+  check,
+  expectPath,
+  journey,
+  password,
+  requireEnv,
+  shot,
+  signInWithPassword as signInAs,
+  signOut,
+} from "./common.mjs";
 
-const base = process.env.LATCHKEY_URL;
-const screens = process.env.LATCHKEY_SCREENS_DIR;
-const adminKey = process.env.LATCHKEY_BOOTSTRAP_KEY;
-const executablePath = process.env.LATCHKEY_CHROMIUM || "/usr/bin/chromium";
 const email = process.env.LATCHKEY_TEST_EMAIL || "bob@example.com";
-const password = "correct horse battery staple";
-if (!base || !screens || !adminKey) {
-  console.error("set LATCHKEY_URL, LATCHKEY_BOOTSTRAP_KEY and LATCHKEY_SCREENS_DIR");
-  process.exit(2);
-}
-mkdirSync(screens, { recursive: true });
+requireEnv(["LATCHKEY_URL", "LATCHKEY_BOOTSTRAP_KEY", "LATCHKEY_SCREENS_DIR"]);
+const signInWithPassword = (page) => signInAs(page, email);
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const allow = await api("PATCH", "/v1/admin/config", { mfa_allowed_factors: ["totp", "webauthn", "backup_codes"] }, adminKey);
+check(allow.status === 200, `admin config answered ${allow.status}: ${allow.body}`);
+const signup = await api("POST", "/v1/auth/signup", { email, password });
+check(signup.status === 201, `sign-up answered ${signup.status}: ${signup.body}`);
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(screens, `${name}.png`), fullPage: true });
-  console.log(`screenshot ${name}.png (${page.url()})`);
-}
+// The refusals this journey provokes come with their status (a 401 page).
+let expectRefusal = false;
+const refusalNote = (text) => expectRefusal && /Failed to load resource: .* status of 401/.test(text);
 
-async function expectPath(page, path) {
-  await page.waitForURL((url) => url.pathname === path, { timeout: 10_000 });
-}
-
-async function api(method, path, body, token) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const resp = await fetch(`${base}${path}`, { method, headers, body: JSON.stringify(body) });
-  return { status: resp.status, body: await resp.text() };
-}
-
-async function signInWithPassword(page) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-}
-
-async function signOut(page) {
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await expectPath(page, "/login");
-}
-
-async function main() {
-  const allow = await api("PATCH", "/v1/admin/config", { mfa_allowed_factors: ["totp", "webauthn", "backup_codes"] }, adminKey);
-  check(allow.status === 200, `admin config answered ${allow.status}: ${allow.body}`);
-  const signup = await api("POST", "/v1/auth/signup", { email, password });
-  check(signup.status === 201, `sign-up answered ${signup.status}: ${signup.body}`);
-
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+journey(async (page) => {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
   });
-  const problems = [];
-  // The refusals this journey provokes come with their status (a 401 page).
-  let expectRefusal = false;
-  let page;
-  try {
-    const context = await browser.newContext({ viewport: { width: 900, height: 760 }, locale: "en-GB" });
-    page = await context.newPage();
-    page.on("console", (msg) => {
-      const text = msg.text();
-      const expected = expectRefusal && /Failed to load resource: .* status of 401/.test(text);
-      if (msg.type() === "error" && !expected) problems.push(`console: ${text} (${page.url()})`);
-    });
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+  // Chromium's virtual environment answers a conditional request (passkeys in the email
+  // field's autofill) at once with the authenticator's passkey, as if the user had picked
+  // it: every visit to /login would sign in. With presence simulation off, requests wait
+  // instead (a conditional one until it is aborted); it must be on before a button starts
+  // a ceremony, as turning it on does not finish a request already waiting.
+  const presence = async (enabled) => {
+    await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled });
+  };
+  const conditionalPending = async () => {
+    await page.waitForSelector("form[data-mediation='conditional'][data-conditional='pending']", { timeout: 10_000 });
+  };
 
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send("WebAuthn.enable");
-    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
-    const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
-    // Chromium's virtual environment answers a conditional request (passkeys in the email
-    // field's autofill) at once with the authenticator's passkey, as if the user had picked
-    // it: every visit to /login would sign in. With presence simulation off, requests wait
-    // instead (a conditional one until it is aborted); it must be on before a button starts
-    // a ceremony, as turning it on does not finish a request already waiting.
-    const presence = async (enabled) => {
-      await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled });
-    };
-    const conditionalPending = async () => {
-      await page.waitForSelector("form[data-mediation='conditional'][data-conditional='pending']", { timeout: 10_000 });
-    };
+  // A new user with no factor: adding one needs no step-up. The email field offers
+  // passkeys in its autofill; with none on the authenticator nothing happens.
+  await page.goto(`${base}/login`);
+  check(await page.getAttribute("#email", "autocomplete") === "username webauthn", "no webauthn autofill token");
+  check(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), "no conditional mediation");
+  await signInWithPassword(page);
+  await expectPath(page, "/account/security");
+  check(await page.evaluate(() => typeof window.PublicKeyCredential === "function"), "no WebAuthn in this browser");
+  await page.getByLabel("Name of the passkey (optional)").fill("Laptop");
+  await page.getByRole("button", { name: "Add a passkey or security key" }).click();
+  // The account's first factor: its backup codes, once.
+  await page.waitForSelector("ul.codes");
+  check((await credentials()).length === 1, "the authenticator holds no credential");
+  await page.getByRole("link", { name: "I have saved them" }).click();
+  await expectPath(page, "/account/security");
+  const added = await page.textContent("main");
+  check(added.includes("Your passkey or security key was added."), "no added notice");
+  const table = await page.textContent("main table");
+  check(table.includes("Laptop") && table.includes("Passkey or security key"), "the passkey is not listed");
+  await shot(page, "account-passkey-added");
 
-    // A new user with no factor: adding one needs no step-up. The email field offers
-    // passkeys in its autofill; with none on the authenticator nothing happens.
-    await page.goto(`${base}/login`);
-    check(await page.getAttribute("#email", "autocomplete") === "username webauthn", "no webauthn autofill token");
-    check(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), "no conditional mediation");
-    await signInWithPassword(page);
-    await expectPath(page, "/account/security");
-    check(await page.evaluate(() => typeof window.PublicKeyCredential === "function"), "no WebAuthn in this browser");
-    await page.getByLabel("Name of the passkey (optional)").fill("Laptop");
-    await page.getByRole("button", { name: "Add a passkey or security key" }).click();
-    // The account's first factor: its backup codes, once.
-    await page.waitForSelector("ul.codes");
-    check((await credentials()).length === 1, "the authenticator holds no credential");
-    await page.getByRole("link", { name: "I have saved them" }).click();
-    await expectPath(page, "/account/security");
-    const added = await page.textContent("main");
-    check(added.includes("Your passkey or security key was added."), "no added notice");
-    const table = await page.textContent("main table");
-    check(table.includes("Laptop") && table.includes("Passkey or security key"), "the passkey is not listed");
-    await shot(page, "account-passkey-added");
+  // Password, then the passkey as the second factor (the autofill's request waits).
+  await presence(false);
+  await signOut(page);
+  await signInWithPassword(page);
+  await expectPath(page, "/login/mfa");
+  check((await page.textContent("main")).includes("Passkey or security key · Laptop"), "no WebAuthn factor offered");
+  await shot(page, "login-mfa-webauthn");
+  await presence(true);
+  await page.getByRole("button", { name: "Use your security key or passkey" }).click();
+  await expectPath(page, "/account/security");
+  check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the passkey step");
 
-    // Password, then the passkey as the second factor (the autofill's request waits).
-    await presence(false);
-    await signOut(page);
-    await signInWithPassword(page);
-    await expectPath(page, "/login/mfa");
-    check((await page.textContent("main")).includes("Passkey or security key · Laptop"), "no WebAuthn factor offered");
-    await shot(page, "login-mfa-webauthn");
-    await presence(true);
-    await page.getByRole("button", { name: "Use your security key or passkey" }).click();
-    await expectPath(page, "/account/security");
-    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the passkey step");
+  // The passkey alone by its button (discoverable credential, user verified), while the
+  // autofill's conditional request is pending: the button aborts it and runs its own.
+  await presence(false);
+  await signOut(page);
+  await conditionalPending();
+  await shot(page, "login-passkey");
+  await presence(true);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expectPath(page, "/account/security");
+  check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in with the passkey");
 
-    // The passkey alone by its button (discoverable credential, user verified), while the
-    // autofill's conditional request is pending: the button aborts it and runs its own.
-    await presence(false);
-    await signOut(page);
-    await conditionalPending();
-    await shot(page, "login-passkey");
-    await presence(true);
-    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
-    await expectPath(page, "/account/security");
-    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in with the passkey");
+  // The passkey picked from the autofill (the virtual environment picks it): the page
+  // signs in through the same form, without a click.
+  await signOut(page);
+  await expectPath(page, "/account/security");
+  check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in from the autofill");
 
-    // The passkey picked from the autofill (the virtual environment picks it): the page
-    // signs in through the same form, without a click.
-    await signOut(page);
-    await expectPath(page, "/account/security");
-    check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in from the autofill");
+  // The authenticator no longer verifies its user: passwordless sign-in is refused (the
+  // browser refuses a ceremony that requires it, or the server refuses the answer), by
+  // the button and by the autofill.
+  await presence(false);
+  await signOut(page);
+  await conditionalPending();
+  await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
+  await presence(true);
+  expectRefusal = true;
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.waitForFunction(() => {
+    const status = document.querySelector("#passkey-status.error, #passkey-error");
+    return status && status.textContent.trim().length > 0;
+  }, null, { timeout: 20_000 });
+  check(new URL(page.url()).pathname === "/login" || new URL(page.url()).pathname === "/login/passkey", `moved on to ${page.url()}`);
+  check(!(await page.textContent("body")).includes("Signed in as"), "signed in without user verification");
+  await shot(page, "login-passkey-refused");
+  await page.goto(`${base}/login`);
+  await page.waitForTimeout(1_000);
+  check(new URL(page.url()).pathname === "/login", `the autofill moved on to ${page.url()}`);
+  check(!(await page.textContent("body")).includes("Signed in as"), "signed in from the autofill without user verification");
+  expectRefusal = false;
+  await presence(false);
+  await page.goto(`${base}/login`);
+  await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: true });
 
-    // The authenticator no longer verifies its user: passwordless sign-in is refused (the
-    // browser refuses a ceremony that requires it, or the server refuses the answer), by
-    // the button and by the autofill.
-    await presence(false);
-    await signOut(page);
-    await conditionalPending();
-    await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
-    await presence(true);
-    expectRefusal = true;
-    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
-    await page.waitForFunction(() => {
-      const status = document.querySelector("#passkey-status.error, #passkey-error");
-      return status && status.textContent.trim().length > 0;
-    }, null, { timeout: 20_000 });
-    check(new URL(page.url()).pathname === "/login" || new URL(page.url()).pathname === "/login/passkey", `moved on to ${page.url()}`);
-    check(!(await page.textContent("body")).includes("Signed in as"), "signed in without user verification");
-    await shot(page, "login-passkey-refused");
-    await page.goto(`${base}/login`);
-    await page.waitForTimeout(1_000);
-    check(new URL(page.url()).pathname === "/login", `the autofill moved on to ${page.url()}`);
-    check(!(await page.textContent("body")).includes("Signed in as"), "signed in from the autofill without user verification");
-    expectRefusal = false;
-    await presence(false);
-    await page.goto(`${base}/login`);
-    await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: true });
+  // Remove the passkey (a fresh sign-in with it as second factor allows the change).
+  await signInWithPassword(page);
+  await expectPath(page, "/login/mfa");
+  await presence(true);
+  await page.getByRole("button", { name: "Use your security key or passkey" }).click();
+  await expectPath(page, "/account/security");
+  await page.getByRole("button", { name: "Remove Laptop" }).click();
+  await page.waitForURL((url) => url.search.includes("notice=removed"), { timeout: 10_000 });
+  const listed = await page.evaluate(() => document.querySelector("main table")?.textContent ?? "");
+  check(!listed.includes("Laptop"), "the passkey is still listed");
 
-    // Remove the passkey (a fresh sign-in with it as second factor allows the change).
-    await signInWithPassword(page);
-    await expectPath(page, "/login/mfa");
-    await presence(true);
-    await page.getByRole("button", { name: "Use your security key or passkey" }).click();
-    await expectPath(page, "/account/security");
-    await page.getByRole("button", { name: "Remove Laptop" }).click();
-    await page.waitForURL((url) => url.search.includes("notice=removed"), { timeout: 10_000 });
-    const listed = await page.evaluate(() => document.querySelector("main table")?.textContent ?? "");
-    check(!listed.includes("Laptop"), "the passkey is still listed");
-
-    // The authenticator still holds the credential, but it signs nobody in any more: not
-    // by the button, not from the autofill.
-    await presence(false);
-    await signOut(page);
-    await conditionalPending();
-    check((await credentials()).length === 1, "the credential left the authenticator");
-    await presence(true);
-    expectRefusal = true;
-    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
-    await page.waitForSelector("#passkey-error", { timeout: 10_000 });
-    check((await page.textContent("#passkey-error")).includes("That passkey was not accepted"), "no refusal shown");
-    check(!(await page.textContent("body")).includes("Signed in as"), "signed in with a removed passkey");
-    // A refused page starts no autofill request of its own; a fresh one does, and is refused.
-    check(await page.$("form[data-mediation]") === null, "the refusal page offers the autofill again");
-    await page.goto(`${base}/login`);
-    await page.waitForURL((url) => url.pathname === "/login/passkey", { timeout: 10_000 });
-    await page.waitForSelector("#passkey-error", { timeout: 10_000 });
-    check(!(await page.textContent("body")).includes("Signed in as"), "signed in from the autofill with a removed passkey");
-    expectRefusal = false;
-  } catch (err) {
-    if (page) {
-      await page.screenshot({ path: join(screens, "failure.png"), fullPage: true }).catch(() => {});
-      console.error(`failed at ${page.url()}:\n${await page.content().catch(() => "")}`);
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-  if (problems.length > 0) throw new Error(problems.join("\n"));
-  console.log("browser journey passed");
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+  // The authenticator still holds the credential, but it signs nobody in any more: not
+  // by the button, not from the autofill.
+  await presence(false);
+  await signOut(page);
+  await conditionalPending();
+  check((await credentials()).length === 1, "the credential left the authenticator");
+  await presence(true);
+  expectRefusal = true;
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.waitForSelector("#passkey-error", { timeout: 10_000 });
+  check((await page.textContent("#passkey-error")).includes("That passkey was not accepted"), "no refusal shown");
+  check(!(await page.textContent("body")).includes("Signed in as"), "signed in with a removed passkey");
+  // A refused page starts no autofill request of its own; a fresh one does, and is refused.
+  check(await page.$("form[data-mediation]") === null, "the refusal page offers the autofill again");
+  await page.goto(`${base}/login`);
+  await page.waitForURL((url) => url.pathname === "/login/passkey", { timeout: 10_000 });
+  await page.waitForSelector("#passkey-error", { timeout: 10_000 });
+  check(!(await page.textContent("body")).includes("Signed in as"), "signed in from the autofill with a removed passkey");
+  expectRefusal = false;
+}, refusalNote);
