@@ -166,10 +166,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The passkey journey (`passkeys.mjs`): browsers refuse WebAuthn on an IP origin, so the
-/// server's public URL (and with it the relying party: RP id `localhost`, origin
-/// `http://localhost:PORT`, a secure context) names `localhost`, and the browser goes there.
-fn passkey_journey(database_url: Option<&str>, screens: &Path) {
+/// A WebAuthn journey (`passkeys.mjs`, `securitykey.mjs`): browsers refuse WebAuthn on an
+/// IP origin, so the server's public URL (and with it the relying party: RP id `localhost`,
+/// origin `http://localhost:PORT`, a secure context) names `localhost`, and the browser goes
+/// there. `screens` must then hold each of `names`.
+fn webauthn_journey(script: &str, database_url: Option<&str>, screens: &Path, names: &[&str]) {
     check_prerequisites();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -183,8 +184,15 @@ fn passkey_journey(database_url: Option<&str>, screens: &Path) {
             ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
         ],
     );
-    run_script("passkeys.mjs", &server, &public, screens);
-    check_screens(
+    run_script(script, &server, &public, screens);
+    check_screens(screens, names);
+}
+
+/// Passkeys (a CTAP2 platform authenticator with resident keys and user verification).
+fn passkey_journey(database_url: Option<&str>, screens: &Path) {
+    webauthn_journey(
+        "passkeys.mjs",
+        database_url,
         screens,
         &[
             "account-passkey-added",
@@ -195,24 +203,11 @@ fn passkey_journey(database_url: Option<&str>, screens: &Path) {
     );
 }
 
-/// The security-key journey (`securitykey.mjs`): a U2F key on USB, on a `localhost` public
-/// URL like the passkey journey.
+/// A U2F security key on USB.
 fn security_key_journey(database_url: Option<&str>, screens: &Path) {
-    check_prerequisites();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let public = format!("http://localhost:{port}");
-    let server = start(
-        dir.path(),
+    webauthn_journey(
+        "securitykey.mjs",
         database_url,
-        &format!("127.0.0.1:{port}"),
-        &[
-            ("LATCHKEY_PUBLIC_URL", public.as_str()),
-            ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
-        ],
-    );
-    run_script("securitykey.mjs", &server, &public, screens);
-    check_screens(
         screens,
         &[
             "account-security-key-added",

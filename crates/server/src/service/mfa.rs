@@ -85,7 +85,8 @@ pub struct Verified {
     pub backup_codes: Option<Vec<String>>,
 }
 
-fn throttle_key(factor: &Factor) -> ThrottleKey {
+/// The attempt counter of one factor, whichever path (code, WebAuthn, passwordless) tries it.
+pub(super) fn throttle_key(factor: &Factor) -> ThrottleKey {
     ThrottleKey {
         tenant_id: factor.tenant_id.clone(),
         scope: "factor",
@@ -415,7 +416,7 @@ impl App {
             ..self.pending_factor(id, tenant, user, kind, req.name.as_deref())?
         };
         let account_phone = if sms { self.user_phone(user) } else { None };
-        let credentials = self.store.list_webauthn_credentials(&tenant.id, &user.id).await?;
+        let credentials = self.credentials_for(kind, tenant, &user.id).await?;
         let request = NewFactor {
             phone_number: req.phone_number.as_deref(),
             account_phone: account_phone.as_deref(),
@@ -459,6 +460,19 @@ impl App {
         };
         // A colon would split the otpauth label.
         name.replace(':', " ")
+    }
+
+    /// The user's WebAuthn credentials, where `kind` works with them (none are read else).
+    async fn credentials_for(
+        &self,
+        kind: FactorKind,
+        tenant: &Tenant,
+        user: &UserId,
+    ) -> ServiceResult<Vec<WebauthnCredential>> {
+        if !module(kind).uses_credentials() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.list_webauthn_credentials(&tenant.id, user).await?)
     }
 
     /// The id backup codes of this user are (or will be) hashed under.
@@ -818,7 +832,7 @@ impl App {
         }
         let user = self.get_user(&tenant.id, &challenge.user_id).await?;
         let cx = self.factor_cx(tenant, meta);
-        let credentials = self.store.list_webauthn_credentials(&tenant.id, &user.id).await?;
+        let credentials = self.credentials_for(factor.kind, tenant, &user.id).await?;
         let start = self
             .refusals_counted(
                 tenant,

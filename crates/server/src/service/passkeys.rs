@@ -10,18 +10,17 @@
 
 use super::audit::{Actor, Audit, RequestMeta};
 use super::factors::webauthn::{self, Asserted};
+use super::mfa::throttle_key;
 use super::outcome::SignInOutcome;
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use latchkey_core::assurance::{amr_strings, Amr};
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::factor::{FactorKind, FactorStatus};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::throttle::ThrottleDecision;
-use latchkey_store::model::{SealedColumn, Tenant, ThrottleKey, User};
+use latchkey_store::model::{SealedColumn, Tenant, User};
 use serde_json::Value;
 
 impl App {
@@ -43,7 +42,7 @@ impl App {
         let challenge = options
             .pointer("/publicKey/challenge")
             .and_then(Value::as_str)
-            .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
+            .and_then(webauthn::decode_b64url)
             .ok_or_else(|| ServiceError::Internal("webauthn options without a challenge".into()))?;
         let hash = self.ceremony_hash(tenant, &challenge);
         let sealed = webauthn::seal_state(&cx, SealedColumn::PasskeyCeremonyState, &hash, &state)?;
@@ -95,17 +94,13 @@ impl App {
         let handle = credential
             .pointer("/response/userHandle")
             .and_then(Value::as_str)
-            .and_then(|h| URL_SAFE_NO_PAD.decode(h.trim_end_matches('=')).ok());
+            .and_then(webauthn::decode_b64url);
         if handle.as_deref() != Some(webauthn::user_handle(&cx, &user).as_bytes().as_slice()) {
             self.audit(on_factor(AuditOutcome::Failure).with_detail("user handle of another user"))
                 .await?;
             return Err(ServiceError::InvalidCredential);
         }
-        let key = ThrottleKey {
-            tenant_id: tenant.id.clone(),
-            scope: "factor",
-            subject: factor.id.to_string(),
-        };
+        let key = throttle_key(&factor);
         if let ThrottleDecision::Locked { retry_after_secs } = self
             .store
             .throttle_attempt(&key, &tenant.settings.factor_throttle(), cx.now)

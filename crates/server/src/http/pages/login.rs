@@ -226,12 +226,7 @@ pub async fn passkey_options(
     };
     match app.passkey_options(&visitor.tenant, &visitor.meta).await {
         Ok(options) => Scripted::Options(serde_json::json!({ "options": options })),
-        Err(ServiceError::FactorNotAllowed) => PageError::page(
-            StatusCode::NOT_FOUND,
-            text::GENERIC_TITLE,
-            text::WEBAUTHN_NOT_ALLOWED,
-        )
-        .into(),
+        Err(ServiceError::FactorNotAllowed) => webauthn_not_allowed().into(),
         Err(e) => e.into(),
     }
 }
@@ -450,12 +445,7 @@ pub async fn mfa_webauthn_options(
         Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
             Scripted::Go(StatusCode::UNAUTHORIZED, "/login?notice=expired")
         }
-        Err(ServiceError::FactorNotFound | ServiceError::FactorNotAllowed) => PageError::page(
-            StatusCode::NOT_FOUND,
-            text::GENERIC_TITLE,
-            text::WEBAUTHN_NOT_ALLOWED,
-        )
-        .into(),
+        Err(ServiceError::FactorNotFound | ServiceError::FactorNotAllowed) => webauthn_not_allowed().into(),
         Err(e) => e.into(),
     }
 }
@@ -648,12 +638,7 @@ pub async fn enroll_passkey_options(
         Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
             Scripted::Go(StatusCode::UNAUTHORIZED, "/login?notice=expired")
         }
-        Err(ServiceError::FactorNotAllowed) => PageError::page(
-            StatusCode::NOT_FOUND,
-            text::GENERIC_TITLE,
-            text::WEBAUTHN_NOT_ALLOWED,
-        )
-        .into(),
+        Err(ServiceError::FactorNotAllowed) => webauthn_not_allowed().into(),
         Err(e) => e.into(),
     }
 }
@@ -876,4 +861,13 @@ pub async fn logout(
         .headers_mut()
         .insert(header::SET_COOKIE, super::session::clear_cookie());
     Ok(response)
+}
+
+/// What a WebAuthn route answers where the tenant does not allow `webauthn`.
+fn webauthn_not_allowed() -> PageError {
+    PageError::page(
+        StatusCode::NOT_FOUND,
+        text::GENERIC_TITLE,
+        text::WEBAUTHN_NOT_ALLOWED,
+    )
 }

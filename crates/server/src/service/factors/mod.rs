@@ -184,6 +184,13 @@ pub trait FactorModule: Sync {
         challenge: &Challenge,
     ) -> ServiceResult<Option<Proven>>;
 
+    /// Whether enrolling or challenging this kind needs the user's registered WebAuthn
+    /// credentials ([`NewFactor::credentials`], `begin_challenge`'s `credentials`); other
+    /// kinds get none, and the flow does not read them.
+    fn uses_credentials(&self) -> bool {
+        false
+    }
+
     /// Whether one sign-in ceremony covers every factor of this kind the user has (so none
     /// needs to be chosen): WebAuthn's options allow all the user's credentials.
     fn one_ceremony_for_all(&self) -> bool {

@@ -224,7 +224,9 @@ pub(crate) fn client_data(credential: &Value) -> Option<ClientData> {
     Some(ClientData { challenge, framed })
 }
 
-fn decode_b64url(s: &str) -> Option<Vec<u8>> {
+/// base64url as browsers write it (padding tolerated here; `strictly_encoded` refuses it
+/// where an answer is checked).
+pub(crate) fn decode_b64url(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
 }
 
@@ -669,6 +671,10 @@ impl FactorModule for Webauthn {
             }
             _ => self.method(factor),
         }
+    }
+
+    fn uses_credentials(&self) -> bool {
+        true
     }
 
     fn one_ceremony_for_all(&self) -> bool {
