@@ -3,32 +3,24 @@
 //! does, from one real registration and one real assertion made by the software
 //! authenticator, with the fuzzer's bytes in place of one field of the browser's answer.
 
+use crate::service::factors::testing::{self, NOW};
 use crate::service::factors::webauthn::{self, Asserted, Authentication, Webauthn};
 use crate::service::factors::{Answer, Cx, EnrollDetails, FactorModule, NewFactor};
 use crate::service::ServiceError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use latchkey_core::clock::UnixMillis;
-use latchkey_core::email::Email;
-use latchkey_core::factor::{FactorKind, FactorStatus};
-use latchkey_core::hash::KeyedHasher;
-use latchkey_core::ids::{FactorId, TenantId, UserId};
-use latchkey_core::rand::OsRandom;
-use latchkey_core::seal::{Keyring, MasterKey};
-use latchkey_core::settings::TenantSettings;
-use latchkey_store::model::{Check, Factor, Tenant, User};
+use latchkey_core::factor::FactorKind;
+use latchkey_store::model::{Check, Factor};
 use latchkey_testkit::webauthn::{Forge, SoftAuthenticator};
 use serde_json::Value;
 use std::sync::OnceLock;
 use webauthn_rs::prelude::Credential;
 
-const NOW: UnixMillis = 1_800_000_000_000;
 const ORIGIN: &str = "https://login.example.com";
 
 struct Fixture {
-    keyring: Keyring,
-    hasher: KeyedHasher,
-    tenant: Tenant,
+    /// The factor modules' own test fixture: keys, a tenant allowing WebAuthn, the clock.
+    fx: testing::Fixture,
     /// A pending factor and the browser's registration answer for it.
     pending: Factor,
     registration: Value,
@@ -40,17 +32,7 @@ struct Fixture {
 
 impl Fixture {
     fn cx(&self) -> Cx<'_> {
-        Cx {
-            keyring: &self.keyring,
-            hasher: &self.hasher,
-            rng: &OsRandom,
-            now: NOW,
-            tenant: &self.tenant,
-            issuer: "Fuzz".into(),
-            app_name: "Fuzz".into(),
-            ip: None,
-            public_url: ORIGIN,
-        }
+        self.fx.cx(NOW)
     }
 }
 
@@ -58,56 +40,11 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let mut settings = TenantSettings::default();
-        settings.mfa_allowed_factors.push(FactorKind::Webauthn);
-        let tenant = Tenant {
-            id: TenantId::generate(NOW, &OsRandom),
-            name: "Fuzz".into(),
-            settings,
-            created_at: NOW,
-        };
-        let user = User {
-            id: UserId::generate(NOW, &OsRandom),
-            tenant_id: tenant.id.clone(),
-            email: Email::parse("fuzz@example.com").unwrap(),
-            password_hash: String::new(),
-            name: None,
-            phone_sealed: None,
-            phone_hash: None,
-            phone_verified_at: None,
-            created_at: NOW,
-            updated_at: NOW,
-        };
-        let keyring = Keyring::new(MasterKey::generate(&OsRandom), Vec::new());
-        let hasher = KeyedHasher::new(zeroize::Zeroizing::new(vec![7; 32]));
-        let cx = Cx {
-            keyring: &keyring,
-            hasher: &hasher,
-            rng: &OsRandom,
-            now: NOW,
-            tenant: &tenant,
-            issuer: "Fuzz".into(),
-            app_name: "Fuzz".into(),
-            ip: None,
-            public_url: ORIGIN,
-        };
-        let fresh = Factor {
-            id: FactorId::generate(NOW, &OsRandom),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            kind: FactorKind::Webauthn,
-            name: None,
-            status: FactorStatus::Pending,
-            secret_sealed: None,
-            last_step: None,
-            destination_sealed: None,
-            enrolled_by: None,
-            algorithm: None,
-            created_at: NOW,
-            expires_at: Some(NOW + 600_000),
-            confirmed_at: None,
-            last_used_at: None,
-        };
+        let mut fx = testing::Fixture::new();
+        assert_eq!(fx.cx(NOW).public_url, ORIGIN);
+        fx.tenant.settings.mfa_allowed_factors.push(FactorKind::Webauthn);
+        let cx = fx.cx(NOW);
+        let user = fx.user();
         let mut auth = SoftAuthenticator::new();
         let request = NewFactor {
             phone_number: None,
@@ -115,7 +52,13 @@ fn fixture() -> &'static Fixture {
             credentials: &[],
         };
         let begun = Webauthn
-            .begin_enrollment(&cx, &user, fresh, &request, None)
+            .begin_enrollment(
+                &cx,
+                &user,
+                fx.pending(&user, FactorKind::Webauthn),
+                &request,
+                None,
+            )
             .unwrap();
         let EnrollDetails::Webauthn { options } = begun.details else {
             panic!("webauthn options")
@@ -138,10 +81,9 @@ fn fixture() -> &'static Fixture {
         let (options, state) = webauthn::start_authentication(&cx, vec![credential.clone()]).unwrap();
         let state = serde_json::to_value(&state).unwrap();
         let assertion = auth.assert(&options, ORIGIN, &Forge::default()).unwrap();
+        drop(cx);
         Fixture {
-            keyring,
-            hasher,
-            tenant,
+            fx,
             pending,
             registration,
             credential,
@@ -210,5 +152,24 @@ pub fn webauthn_answer(data: &[u8]) {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The harness itself works: every field, an unchanged answer among them (run with
+    /// `cargo test -p latchkey-server --features fuzzing --lib fuzzing`).
+    #[test]
+    fn every_field_can_be_fuzzed() {
+        for which in 0u8..7 {
+            for bytes in [&b""[..], b"{}", b"\xa1\x00", &[0xff; 64]] {
+                let mut input = vec![which];
+                input.extend_from_slice(bytes);
+                super::webauthn_answer(&input);
+            }
+        }
+        let f = super::fixture();
+        let same = serde_json::to_vec(&f.assertion).unwrap();
+        super::webauthn_answer(&[[6u8].as_slice(), &same].concat());
     }
 }

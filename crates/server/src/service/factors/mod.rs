@@ -233,9 +233,11 @@ pub fn module(kind: FactorKind) -> &'static dyn FactorModule {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
+#[allow(clippy::unwrap_used, dead_code)] // fixtures fail loudly; the fuzz build uses a part
 pub(crate) mod testing {
-    //! A [`Cx`] for unit tests: fresh keys, a fixed time.
+    //! A [`Cx`] for unit tests and the fuzz targets (`crate::fuzzing`): fresh keys, a fixed
+    //! time.
 
     use super::*;
     use latchkey_core::rand::OsRandom;
