@@ -99,6 +99,10 @@ prefixed_id!(
 prefixed_id!(
     /// A sign-in challenge awaiting its second factor.
     ChallengeId, "chl_", "challenge");
+prefixed_id!(
+    /// An application (an OAuth 2.0 / OpenID Connect client) of one tenant; also its
+    /// `client_id`.
+    ApplicationId, "app_", "application");
 
 #[cfg(test)]
 mod tests {
