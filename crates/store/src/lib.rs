@@ -100,6 +100,27 @@ pub trait SessionStore {
     async fn revoke_session(&self, id: &SessionId, now: UnixMillis) -> Result<bool>;
     /// The session a refresh token belongs to, whether or not the token is still usable.
     async fn session_for_refresh(&self, hash: &str) -> Result<Option<Session>>;
+    /// Revokes a session and every session issued from it (`parent_id`); how many were live.
+    async fn revoke_session_tree(&self, id: &SessionId, now: UnixMillis) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait AuthorizationStore {
+    async fn insert_authorization_code(&self, code: &AuthorizationCode) -> Result<()>;
+    async fn get_authorization_code(&self, code_hash: &str) -> Result<Option<AuthorizationCode>>;
+    /// Redeems a code: consumes it and stores `session` with its first refresh token, in one
+    /// transaction. Of any number of concurrent redemptions at most one is `Redeemed`; a
+    /// code redeemed before answers `Replayed` and revokes the session that redemption
+    /// issued; an expired one is consumed and answers `Expired`.
+    async fn redeem_authorization_code(
+        &self,
+        code_hash: &str,
+        session: &Session,
+        refresh_hash: &str,
+        now: UnixMillis,
+    ) -> Result<RedeemOutcome>;
+    /// Consumes a code without issuing anything.
+    async fn burn_authorization_code(&self, code_hash: &str, now: UnixMillis) -> Result<()>;
 }
 
 #[async_trait]
@@ -364,6 +385,7 @@ pub trait Store:
     + FactorStore
     + ChallengeStore
     + WebauthnStore
+    + AuthorizationStore
     + AuditStore
     + IdempotencyStore
     + DeliveryStore

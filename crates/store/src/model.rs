@@ -3,7 +3,7 @@
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
-use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::settings::TenantSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,13 @@ pub struct Session {
     pub created_at: UnixMillis,
     pub expires_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
+    /// The application (OpenID Connect client) this session's tokens were issued to, at
+    /// the token endpoint; `None` for the native API and the pages.
+    pub client_id: Option<ApplicationId>,
+    /// The browser session an application's session came from: ending it ends this one.
+    pub parent_id: Option<SessionId>,
+    /// The scopes granted to the application (space-separated), when `client_id` is set.
+    pub scope: Option<String>,
 }
 
 impl Session {
@@ -556,4 +563,37 @@ pub enum IdempotencyBegin {
     Mismatch,
     /// Already answered: the status and the sealed response body.
     Done { status: u16, response_sealed: String },
+}
+
+/// An OAuth 2.0 authorization code as stored (RFC 6749 §4.1.2): bound to the client, the
+/// redirect URI, the browser session the user signed in with and, with PKCE, the verifier's
+/// challenge. Only the keyed hash of the code is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub tenant_id: TenantId,
+    pub client_id: ApplicationId,
+    pub session_id: SessionId,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    /// `base64url(SHA-256(code_verifier))` (RFC 7636 `S256`).
+    pub code_challenge: Option<String>,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub consumed_at: Option<UnixMillis>,
+}
+
+/// What redeeming an authorization code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedeemOutcome {
+    /// The code was live: it is consumed and the new session stored.
+    Redeemed,
+    /// The code had been redeemed before: the session that redemption issued is revoked
+    /// (RFC 6749 §4.1.2).
+    Replayed,
+    /// The code has expired (it is consumed all the same).
+    Expired,
+    /// No such code.
+    Unknown,
 }

@@ -57,6 +57,9 @@ impl App {
             created_at: now,
             expires_at: now + refresh_ttl_ms,
             revoked_at: None,
+            client_id: None,
+            parent_id: None,
+            scope: None,
         };
         let refresh = opaque_token("rt_", self.rng.as_ref());
         let hash = self.refresh_hash(&refresh);

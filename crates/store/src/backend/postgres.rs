@@ -11,7 +11,7 @@
 use super::conn::{args, conflict_or, fetch_one, Arg, Conn, Dialect, Map};
 use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLUMNS};
 use super::scripts::{
-    audit, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
+    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
     webauthn,
 };
 use super::stores::impl_stores;
@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         6,
         "webauthn",
         include_str!("../../migrations/postgres/0006_webauthn.sql"),
+    ),
+    (
+        10,
+        "authorization",
+        include_str!("../../migrations/postgres/0010_authorization.sql"),
     ),
 ];
 
@@ -182,7 +187,7 @@ impl Dialect for PgConnection {
         amr: &str,
         refresh_hash: &str,
     ) -> Result<()> {
-        let mut values = Vec::with_capacity(21);
+        let mut values = Vec::with_capacity(24);
         values.extend(audit::row(e));
         values.extend(sessions::row(s, amr));
         values.push(Arg::Text(refresh_hash));
@@ -190,8 +195,8 @@ impl Dialect for PgConnection {
             "WITH audit AS (INSERT INTO audit_events ({AUDIT_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)), \
              session AS (INSERT INTO sessions ({SESSION_COLUMNS}) \
-             VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)) \
-             INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($21, $11, $18)"
+             VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)) \
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($24, $11, $18)"
         );
         self.execute(&sql, &values).await?;
         Ok(())

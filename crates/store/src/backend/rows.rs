@@ -6,13 +6,15 @@ use crate::model::*;
 use crate::{Result, StoreError};
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
-use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::settings::TenantSettings;
 
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_sealed, \
      phone_hash, phone_verified_at, created_at, updated_at";
 pub(crate) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
-     created_at, expires_at, revoked_at";
+     created_at, expires_at, revoked_at, client_id, parent_id, scope";
+pub(crate) const AUTHORIZATION_CODE_COLUMNS: &str = "code_hash, tenant_id, client_id, session_id, \
+     redirect_uri, scope, nonce, code_challenge, created_at, expires_at, consumed_at";
 pub(crate) const API_KEY_COLUMNS: &str =
     "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
 pub(crate) const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, \
@@ -128,6 +130,25 @@ pub(crate) fn session(row: &dyn Columns) -> Result<Session> {
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
         revoked_at: row.opt_int("revoked_at")?,
+        client_id: row.opt_text("client_id")?.map(ApplicationId::from_trusted),
+        parent_id: row.opt_text("parent_id")?.map(SessionId::from_trusted),
+        scope: row.opt_text("scope")?,
+    })
+}
+
+pub(crate) fn authorization_code(row: &dyn Columns) -> Result<AuthorizationCode> {
+    Ok(AuthorizationCode {
+        code_hash: row.text("code_hash")?,
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        client_id: ApplicationId::from_trusted(row.text("client_id")?),
+        session_id: SessionId::from_trusted(row.text("session_id")?),
+        redirect_uri: row.text("redirect_uri")?,
+        scope: row.text("scope")?,
+        nonce: row.opt_text("nonce")?,
+        code_challenge: row.opt_text("code_challenge")?,
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        consumed_at: row.opt_int("consumed_at")?,
     })
 }
 

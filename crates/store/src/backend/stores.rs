@@ -103,6 +103,7 @@ by_reference!(
     ActivationRules,
     ApiKeyId,
     ApiKeyRecord,
+    AuthorizationCode,
     AuditEvent,
     BackupInstall,
     Challenge,
@@ -212,6 +213,32 @@ macro_rules! impl_stores {
             }
             async fn session_for_refresh(&self, hash: &str) -> Result<Option<Session>> {
                 run!(self, read, [hash], c => sessions::for_refresh(c, hash))
+            }
+            async fn revoke_session_tree(&self, id: &SessionId, now: UnixMillis) -> Result<u64> {
+                run!(self, write, [id], c => sessions::revoke_tree(c, id, now))
+            }
+        }
+
+        #[async_trait]
+        impl AuthorizationStore for $store {
+            async fn insert_authorization_code(&self, code: &AuthorizationCode) -> Result<()> {
+                run!(self, write, [code], c => authorization::insert(c, code))
+            }
+            async fn get_authorization_code(&self, code_hash: &str) -> Result<Option<AuthorizationCode>> {
+                run!(self, read, [code_hash], c => authorization::get(c, code_hash))
+            }
+            async fn redeem_authorization_code(
+                &self,
+                code_hash: &str,
+                session: &Session,
+                refresh_hash: &str,
+                now: UnixMillis,
+            ) -> Result<RedeemOutcome> {
+                run!(self, tx, [code_hash, session, refresh_hash], c =>
+                    authorization::redeem(c, code_hash, session, refresh_hash, now))
+            }
+            async fn burn_authorization_code(&self, code_hash: &str, now: UnixMillis) -> Result<()> {
+                run!(self, write, [code_hash], c => authorization::burn(c, code_hash, now))
             }
         }
 

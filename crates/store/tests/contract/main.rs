@@ -87,6 +87,7 @@ macro_rules! contract {
 }
 
 mod audit;
+mod authorization;
 mod challenges;
 mod delivery;
 mod factors;
@@ -155,6 +156,9 @@ fn session(u: &User, expires_at: UnixMillis) -> Session {
         created_at: T0,
         expires_at,
         revoked_at: None,
+        client_id: None,
+        parent_id: None,
+        scope: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`Write::Undo`](super::Write), and their writes are then rolled back.
 
 pub(crate) mod audit;
+pub(crate) mod authorization;
 pub(crate) mod challenges;
 pub(crate) mod delivery;
 pub(crate) mod factors;

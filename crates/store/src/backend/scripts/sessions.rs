@@ -9,7 +9,7 @@ use latchkey_core::clock::UnixMillis;
 use latchkey_core::ids::SessionId;
 
 /// The values of a session row, in `SESSION_COLUMNS` order; `amr` is its list as stored.
-pub(crate) fn row<'a>(s: &'a Session, amr: &'a str) -> [Arg<'a>; 10] {
+pub(crate) fn row<'a>(s: &'a Session, amr: &'a str) -> [Arg<'a>; 13] {
     [
         Arg::Text(s.id.as_str()),
         Arg::Text(s.tenant_id.as_str()),
@@ -21,13 +21,16 @@ pub(crate) fn row<'a>(s: &'a Session, amr: &'a str) -> [Arg<'a>; 10] {
         Arg::Int(s.created_at),
         Arg::Int(s.expires_at),
         Arg::OptInt(s.revoked_at),
+        Arg::OptText(s.client_id.as_ref().map(|c| c.as_str())),
+        Arg::OptText(s.parent_id.as_ref().map(|p| p.as_str())),
+        Arg::OptText(s.scope.as_deref()),
     ]
 }
 
 /// The session row alone.
 pub(crate) async fn insert_row<C: Conn>(c: &mut C, s: &Session, amr: &str) -> Result<()> {
     c.execute(
-        &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
         &row(s, amr),
     )
     .await?;
@@ -151,4 +154,14 @@ pub(crate) async fn end_all_but<C: Conn>(
     )
     .await?;
     Ok(())
+}
+
+/// Ends a session and every session issued from it (`parent_id`): signing out of the
+/// browser ends what applications were given through it. How many were live.
+pub(crate) async fn revoke_tree<C: Conn>(c: &mut C, id: &SessionId, now: UnixMillis) -> Result<u64> {
+    c.execute(
+        "UPDATE sessions SET revoked_at = $1 WHERE (id = $2 OR parent_id = $2) AND revoked_at IS NULL",
+        args![now, id.as_str()],
+    )
+    .await
 }

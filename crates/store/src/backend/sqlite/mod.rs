@@ -12,7 +12,7 @@ mod engine;
 
 use super::conn::{args, fetch_one, match_params, run_now, Arg, Conn, Dialect, Map};
 use super::scripts::{
-    audit, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
+    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
     webauthn,
 };
 use super::stores::{impl_stores, IntoOwned, Reborrow};
@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         6,
         "webauthn",
         include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
+    ),
+    (
+        10,
+        "authorization",
+        include_str!("../../../migrations/sqlite/0010_authorization.sql"),
     ),
 ];
 
