@@ -12,6 +12,7 @@ pub mod email;
 pub mod factor;
 pub mod hash;
 pub mod ids;
+pub mod oauth;
 pub mod oidc;
 pub mod jwt;
 pub mod otp;
