@@ -138,6 +138,9 @@ fn bench_jwt(c: &mut Criterion) {
         acr: "aal2".into(),
         mfa_time: Some(now_s - 30),
         jti: jwt::new_jti(&OsRandom),
+        aud: None,
+        client_id: None,
+        scope: None,
     };
     let token = signer.sign(&claims);
     assert_eq!(jwt::verify(&token, lookup, issuer, NOW_MS).unwrap(), claims);

@@ -38,6 +38,31 @@ pub struct Claims {
     pub mfa_time: Option<i64>,
     /// This token's unique id: [`new_jti`].
     pub jti: String,
+    /// For a token issued to an application at the token endpoint (RFC 9068 §2.2): the
+    /// audience and client (both the application's id) and the scopes granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// A token an application gets for itself (`client_credentials`, RFC 6749 §4.4): no user,
+/// no session. It has none of [`Claims`]' session fields, so [`verify`] refuses it as a
+/// user's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientClaims {
+    pub iss: String,
+    /// The application's id.
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub tid: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
 }
 
 /// The `typ` every access token carries (RFC 9068 §2.1).
@@ -119,7 +144,8 @@ impl Signer {
         self.key.verifying_key().to_bytes()
     }
 
-    pub fn sign(&self, claims: &Claims) -> String {
+    /// Signs an access token: a user's ([`Claims`]) or an application's ([`ClientClaims`]).
+    pub fn sign<C: Serialize>(&self, claims: &C) -> String {
         let header = Header {
             alg: "EdDSA".into(),
             typ: Some(ACCESS_TOKEN_TYP.into()),
@@ -208,6 +234,9 @@ mod tests {
             acr: "aal1".into(),
             mfa_time: None,
             jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            aud: None,
+            client_id: None,
+            scope: None,
         }
     }
 
@@ -331,6 +360,34 @@ mod tests {
             verify(&no_jti, lookup, "https://id.example", 0),
             Err(JwtError::Malformed)
         );
+    }
+
+    #[test]
+    fn an_application_token_is_not_a_users() {
+        let s = Signer::from_secret(&[9u8; 32]).unwrap();
+        let pk = s.public_bytes();
+        let t = s.sign(&ClientClaims {
+            iss: "https://id.example".into(),
+            sub: "app_1".into(),
+            aud: "https://api.example".into(),
+            client_id: "app_1".into(),
+            tid: "tnt_1".into(),
+            scope: "read:users".into(),
+            iat: 1000,
+            exp: 2000,
+            jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        });
+        assert_eq!(
+            verify(&t, |_| Some(pk), "https://id.example", 1_500_000),
+            Err(JwtError::Malformed)
+        );
+        // A user's token issued to an application keeps its client and scope.
+        let mut c = claims(2000);
+        c.aud = Some("app_1".into());
+        c.client_id = Some("app_1".into());
+        c.scope = Some("openid email".into());
+        let t = s.sign(&c);
+        assert_eq!(verify(&t, |_| Some(pk), "https://id.example", 1_500_000), Ok(c));
     }
 
     #[test]

@@ -7,12 +7,12 @@ use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::email::{self, Email};
 use latchkey_core::hash::HashPurpose;
-use latchkey_core::ids::{SessionId, TenantId, UserId};
+use latchkey_core::ids::{ApplicationId, SessionId, TenantId, UserId};
 use latchkey_core::jwt::Claims;
 use latchkey_core::password;
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
-use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Tenant, ThrottleKey, User};
+use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Session, Tenant, ThrottleKey, User};
 use latchkey_store::StoreError;
 
 pub struct SignupInput {
@@ -113,7 +113,7 @@ impl App {
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, "user signed up");
         // Under a policy that requires MFA, sign-up answers like sign-in: an enrollment
         // challenge and no session (review item 3, SECURITY.md test 72).
-        if let Some(pending) = self.second_factor_gate(tenant, &user).await? {
+        if let Some(pending) = self.second_factor_gate(tenant, &user, false).await? {
             return Ok(pending);
         }
         let tokens = self
@@ -129,6 +129,19 @@ impl App {
         tenant: &Tenant,
         email_in: &str,
         password_in: &str,
+    ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
+        self.signin_requiring(tenant, email_in, password_in, false).await
+    }
+
+    /// Password sign-in that must pass a second factor when `require_mfa` (an application
+    /// asked for one): a user without a factor enrolls one first, as when the tenant
+    /// requires MFA.
+    pub async fn signin_requiring(
+        &self,
+        tenant: &Tenant,
+        email_in: &str,
+        password_in: &str,
+        require_mfa: bool,
     ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
         let subject = email::canonical(&email_in.chars().take(320).collect::<String>());
         let key = ThrottleKey {
@@ -168,7 +181,7 @@ impl App {
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
-        if let Some(pending) = self.second_factor_gate(tenant, &user).await? {
+        if let Some(pending) = self.second_factor_gate(tenant, &user, require_mfa).await? {
             return Ok(pending);
         }
         let tokens = self
@@ -180,6 +193,20 @@ impl App {
     /// Exchanges a refresh token for a new pair. Tokens rotate: each works once, and a
     /// second use of one revokes the whole family (it means the token was copied).
     pub async fn refresh(&self, tenant_hint: Option<&TenantId>, presented: &str) -> ServiceResult<TokenPair> {
+        let (tenant, session, next) = self.rotate_refresh(tenant_hint, presented, None).await?;
+        Ok(self.tokens_for(&tenant, &session, next))
+    }
+
+    /// Rotates a refresh token of a session issued to `client` (`None`: the native API's
+    /// and the pages' own sessions): the session, its tenant and the successor token. A
+    /// token presented by anyone else ends its session, as a reused one does: it has left
+    /// the client it was issued to.
+    pub(super) async fn rotate_refresh(
+        &self,
+        tenant_hint: Option<&TenantId>,
+        presented: &str,
+        client: Option<&ApplicationId>,
+    ) -> ServiceResult<(Tenant, Session, SecretString)> {
         if presented.len() > 200 || !presented.starts_with("rt_") {
             return Err(ServiceError::InvalidRefreshToken);
         }
@@ -198,6 +225,11 @@ impl App {
             .await?
         {
             RotateOutcome::Rotated(session) => {
+                if session.client_id.as_ref() != client {
+                    self.store.revoke_session(&session.id, now).await?;
+                    tracing::warn!(session_id = %session.id, "refresh token presented by another client: session ended");
+                    return Err(ServiceError::InvalidRefreshToken);
+                }
                 let tenant = match self.load_tenant(&session.tenant_id).await {
                     Err(ServiceError::TenantNotFound) => return Err(ServiceError::InvalidRefreshToken),
                     other => other?,
@@ -210,7 +242,7 @@ impl App {
                     tracing::info!(tenant_id = %tenant.id, session_id = %session.id, "password-only session ended: MFA is now required");
                     return Err(ServiceError::InvalidRefreshToken);
                 }
-                Ok(self.tokens_for(&tenant, &session, next))
+                Ok((tenant, session, next))
             }
             RotateOutcome::Reused => {
                 tracing::warn!("refresh token reused: session family revoked");

@@ -123,13 +123,18 @@ impl App {
     }
 
     /// A user's factors and what a correct password leads to for them now.
+    /// `require_mfa`: this sign-in must pass a second factor whatever the tenant says (an
+    /// application asked for it with `acr_values`).
     async fn sign_in_decision(
         &self,
         tenant: &Tenant,
         user: &UserId,
+        require_mfa: bool,
     ) -> ServiceResult<(Vec<Factor>, SignInDecision)> {
         let factors = self.store.list_factors(&tenant.id, user).await?;
-        let decision = policy::sign_in(&facts(&factors), &self.mfa_policy(tenant));
+        let mut policy = self.mfa_policy(tenant);
+        policy.required |= require_mfa;
+        let decision = policy::sign_in(&facts(&factors), &policy);
         Ok((factors, decision))
     }
 
@@ -229,8 +234,9 @@ impl App {
         &self,
         tenant: &Tenant,
         user: &User,
+        require_mfa: bool,
     ) -> ServiceResult<Option<SignInOutcome<T>>> {
-        let (factors, decision) = self.sign_in_decision(tenant, &user.id).await?;
+        let (factors, decision) = self.sign_in_decision(tenant, &user.id, require_mfa).await?;
         let pwd = amr_strings(&[Amr::Pwd]);
         match decision {
             SignInDecision::Complete => Ok(None),
@@ -753,7 +759,7 @@ impl App {
         choice: &FactorChoice,
     ) -> ServiceResult<(Factor, bool, Vec<Factor>)> {
         let now = self.now();
-        let (factors, decision) = self.sign_in_decision(tenant, &challenge.user_id).await?;
+        let (factors, decision) = self.sign_in_decision(tenant, &challenge.user_id, false).await?;
         let (candidates, then_enroll): (Vec<&Factor>, bool) = match challenge.purpose {
             ChallengePurpose::SignIn => match &decision {
                 SignInDecision::Prove { offer, then_enroll } => {

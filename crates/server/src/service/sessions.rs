@@ -74,8 +74,19 @@ impl App {
     }
 
     pub(super) fn tokens_for(&self, tenant: &Tenant, session: &Session, refresh: SecretString) -> TokenPair {
-        let now_s = self.now().div_euclid(1000);
         let ttl = tenant.settings.access_token_ttl_secs;
+        TokenPair {
+            access_token: self.access_token(session, ttl),
+            refresh_token: refresh,
+            expires_in: ttl,
+        }
+    }
+
+    /// An access token for `session`, valid `ttl` seconds. A session issued to an
+    /// application names it as audience and client, with the scopes granted (RFC 9068).
+    pub(super) fn access_token(&self, session: &Session, ttl: u64) -> SecretString {
+        let now_s = self.now().div_euclid(1000);
+        let client = session.client_id.as_ref().map(|c| c.to_string());
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: session.user_id.to_string(),
@@ -88,11 +99,10 @@ impl App {
             acr: session.acr.clone(),
             mfa_time: session.mfa_at.map(|t| t.div_euclid(1000)),
             jti: latchkey_core::jwt::new_jti(self.rng.as_ref()),
+            aud: client.clone(),
+            client_id: client,
+            scope: session.scope.clone(),
         };
-        TokenPair {
-            access_token: SecretString::new(self.crypto.signer().sign(&claims)),
-            refresh_token: refresh,
-            expires_in: ttl,
-        }
+        SecretString::new(self.crypto.signer().sign(&claims))
     }
 }
