@@ -15,6 +15,7 @@
 //! into the one `/openapi.json`.
 
 pub mod common;
+pub mod oidc;
 pub mod pages;
 pub mod v1;
 pub mod v2;
@@ -59,6 +60,7 @@ fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(v1::routes())
         .merge(v2::routes())
+        .merge(oidc::routes())
 }
 
 /// The OpenAPI document as JSON.
@@ -76,6 +78,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .merge(v1::router(&app))
         .merge(v2::router(&app))
+        .merge(oidc::router(&app))
         .merge(pages::router(&app))
         .fallback(|| async { V1::reject(Failure::not_found()) })
         .method_not_allowed_fallback(|| async { V1::reject(Failure::method_not_allowed()) })

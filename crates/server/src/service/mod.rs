@@ -10,6 +10,7 @@ pub mod factors;
 pub mod failure;
 pub mod input;
 pub mod mfa;
+pub mod oidc;
 pub mod outcome;
 pub mod passkeys;
 pub mod providers;

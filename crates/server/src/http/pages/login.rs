@@ -4,23 +4,29 @@
 //! `signout_session`) and renders what comes back; where the visitor is between steps lives
 //! in the sealed cookie (`session.rs`).
 
+use super::authorize;
 use super::script::{self, Scripted};
 use super::session::{CookieSession, Posted, State, Visitor};
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
 use crate::service::mfa::{EnrollRequest, FactorChoice};
+use crate::service::oidc::LogoutParams;
 use crate::service::outcome::SignInOutcome;
 use crate::service::sessions::TokenPair;
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::State as AppState;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::SessionId;
 use latchkey_store::model::Tenant;
 use serde::Deserialize;
+
+/// Where every completed sign-in goes: back to an application waiting on it
+/// (`authorize::after_sign_in`), or to the account page.
+pub const CONTINUE: &str = "/login/continue";
 
 #[derive(Deserialize)]
 pub struct LoginForm {
@@ -83,7 +89,7 @@ pub fn with_cookie(mut response: Response, app: &App, cookie: &CookieSession) ->
     Ok(response)
 }
 
-fn see_other(to: &str) -> Response {
+pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -109,23 +115,42 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
 }
 
 /// `GET /login`: the form, or the account page for someone already signed in.
-pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> Result<Response, PageError> {
+///
+/// With an application waiting (`/authorize`), someone signed in goes straight back to it,
+/// unless it asked for a new sign-in (`prompt=login`, `max_age`, `acr_values`); its
+/// `login_hint` fills the email field.
+pub async fn form(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let waiting = authorize::read_pending(&headers, &app);
     if let Some(State::User { session }) = visitor.cookie.as_ref().map(|c| &c.state) {
         if let Ok(id) = SessionId::parse(session) {
-            if app.browser_session(&visitor.tenant, &id).await?.is_some() {
-                return Ok(see_other("/account/security"));
+            if let Some(session) = app.browser_session(&visitor.tenant, &id).await? {
+                let again = waiting
+                    .as_ref()
+                    .and_then(|p| p.signed_in_after)
+                    .is_some_and(|t| session.auth_time < t);
+                if !again {
+                    return Ok(see_other(CONTINUE));
+                }
             }
         }
     }
+    let hint = waiting.as_ref().and_then(|p| p.login_hint.as_deref());
+    // A signed-in visitor asked to sign in again keeps the cookie, so the sign-in that
+    // follows replaces (and ends) that session.
     let (cookie, fresh) = match visitor.cookie {
-        Some(c) if !matches!(c.state, State::User { .. }) => (c, false),
+        Some(c) if !matches!(c.state, State::User { .. }) || waiting.is_some() => (c, false),
         _ => (CookieSession::anonymous(&app), true),
     };
     let page = html(
         StatusCode::OK,
         views::login(
             &cookie.csrf_token(&app),
-            None,
+            hint,
             None,
             notice(&uri),
             passkeys(&visitor.tenant),
@@ -144,8 +169,15 @@ pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> R
 pub async fn submit(
     AppState(app): AppState<App>,
     visitor: Visitor,
+    headers: HeaderMap,
     Posted { cookie, form }: Posted<LoginForm>,
 ) -> Result<Response, PageError> {
+    // An application waiting may ask for a second factor for this sign-in (`acr_values`).
+    let require_mfa = authorize::read_pending(&headers, &app).is_some_and(|p| p.requires_mfa());
+    let replaces = match &cookie.state {
+        State::User { session } => Some(session.clone()),
+        _ => None,
+    };
     let csrf = cookie.csrf_token(&app);
     let with_passkeys = passkeys(&visitor.tenant);
     let again = |status, error: LoginError<'_>| {
@@ -167,10 +199,10 @@ pub async fn submit(
         ));
     }
     match app
-        .signin(&visitor.tenant, form.email.trim(), &form.password)
+        .signin_requiring(&visitor.tenant, form.email.trim(), &form.password, require_mfa)
         .await
     {
-        Ok(outcome) => next_step(&app, &visitor.tenant, outcome).await,
+        Ok(outcome) => next_step(&app, &visitor.tenant, outcome, replaces).await,
         Err(ServiceError::InvalidCredentials) => Ok(again(
             StatusCode::UNAUTHORIZED,
             LoginError::Password(text::INVALID_CREDENTIALS),
@@ -193,22 +225,25 @@ pub fn passkeys(tenant: &Tenant) -> bool {
 
 /// Where a first step of sign-in (a password, a passkey) leads: signed in, the second
 /// factor, or forced enrollment.
+/// `replaces`: the session of a visitor who was signed in already, which this sign-in
+/// ends when it completes.
 async fn next_step(
     app: &App,
     tenant: &Tenant,
     outcome: SignInOutcome<(latchkey_store::model::User, TokenPair)>,
+    replaces: Option<String>,
 ) -> Result<Response, PageError> {
     match outcome {
-        SignInOutcome::Complete((_, tokens)) => finish(app, tenant, &tokens, None, None).await,
+        SignInOutcome::Complete((_, tokens)) => finish(app, tenant, &tokens, replaces.as_deref(), None).await,
         SignInOutcome::Challenge(p) => with_cookie(
             see_other("/login/mfa"),
             app,
-            &CookieSession::pending(app, &p, false, None),
+            &CookieSession::pending(app, &p, false, replaces),
         ),
         SignInOutcome::Enroll(p) => with_cookie(
             see_other("/login/enroll"),
             app,
-            &CookieSession::pending(app, &p, true, None),
+            &CookieSession::pending(app, &p, true, replaces),
         ),
     }
 }
@@ -240,6 +275,10 @@ pub async fn passkey_signin(
     Posted { cookie, form }: Posted<CredentialForm>,
 ) -> Result<Response, PageError> {
     let csrf = cookie.csrf_token(&app);
+    let replaces = match &cookie.state {
+        State::User { session } => Some(session.clone()),
+        _ => None,
+    };
     let with_passkeys = passkeys(&visitor.tenant);
     let again = |status, message: &str| {
         html(
@@ -263,7 +302,7 @@ pub async fn passkey_signin(
         .passkey_signin(&visitor.tenant, &credential, &visitor.meta)
         .await
     {
-        Ok(outcome) => next_step(&app, &visitor.tenant, outcome).await,
+        Ok(outcome) => next_step(&app, &visitor.tenant, outcome, replaces).await,
         Err(ServiceError::InvalidCredential | ServiceError::Input(_)) => {
             Ok(again(StatusCode::UNAUTHORIZED, text::PASSKEY_INVALID))
         }
@@ -305,10 +344,10 @@ async fn finish(
             };
             html(
                 StatusCode::OK,
-                views::backup_codes(&codes, "/account/security", Some(&chrome)),
+                views::backup_codes(&codes, CONTINUE, Some(&chrome)),
             )
         }
-        None => see_other("/account/security"),
+        None => see_other(CONTINUE),
     };
     with_cookie(response, app, &cookie)
 }
@@ -846,17 +885,26 @@ pub async fn enroll_confirm(
     }
 }
 
-/// `POST /logout`: ends the session (its tokens stop working too) and clears the cookie.
+/// `POST /logout`: ends the session (its tokens stop working too, and those of every
+/// application it signed in to) and clears the cookie. From an application's logout
+/// request (`GET /logout`), it also ends the session its ID token names and goes back to
+/// its post-logout redirect URI, if the application registered that URI exactly.
 pub async fn logout(
     AppState(app): AppState<App>,
-    Posted { cookie, .. }: Posted<Empty>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<LogoutParams>,
 ) -> Result<Response, PageError> {
-    if let State::User { session } = &cookie.state {
-        if let Ok(id) = SessionId::parse(session) {
-            app.signout_session(&id).await?;
-        }
-    }
-    let mut response = see_other("/login?notice=signed_out");
+    let browser = match &cookie.state {
+        State::User { session } => match SessionId::parse(session) {
+            Ok(id) => app.browser_session(&visitor.tenant, &id).await?,
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let (plan, hinted) = app.logout_plan(&visitor.tenant, &form).await?;
+    app.end_browser_session(&visitor.tenant, browser.as_ref(), hinted.as_ref())
+        .await?;
+    let mut response = see_other(plan.redirect.as_deref().unwrap_or("/login?notice=signed_out"));
     response
         .headers_mut()
         .insert(header::SET_COOKIE, super::session::clear_cookie());

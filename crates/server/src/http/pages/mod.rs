@@ -19,6 +19,7 @@
 //! field's autofill (conditional mediation).
 
 pub mod account;
+pub mod authorize;
 pub mod login;
 pub mod script;
 pub mod session;
@@ -192,7 +193,11 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A page that must post elsewhere (the form-post response) sets its own, narrower
+    // in nothing but `form-action`.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -235,7 +240,16 @@ pub fn router(_app: &App) -> Router<App> {
             page_route(post(login::enroll_passkey_options)),
         )
         .route("/login/enroll/passkey", page_route(post(login::enroll_passkey)))
-        .route("/logout", page_route(post(login::logout)))
+        .route(
+            "/logout",
+            page_route(get(authorize::logout_page).post(login::logout)),
+        )
+        .route(
+            "/authorize",
+            page_route(get(authorize::authorize).post(authorize::authorize)),
+        )
+        .route("/authorize/cancel", page_route(post(authorize::cancel)))
+        .route("/login/continue", page_route(get(authorize::after_sign_in)))
         .route("/account/security", page_route(get(account::security)))
         .route("/account/security/totp", page_route(post(account::totp_start)))
         .route(
@@ -264,6 +278,7 @@ pub fn router(_app: &App) -> Router<App> {
         )
         .route("/assets/pages.css", get(stylesheet))
         .route("/assets/webauthn.js", get(script))
+        .route("/assets/form-post.js", get(form_post_script))
         .route("/assets/favicon.svg", get(favicon))
         .layer(axum::middleware::from_fn(security_headers))
 }
@@ -288,6 +303,13 @@ async fn script() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("assets/webauthn.js"),
+    )
+}
+
+async fn form_post_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/form-post.js"),
     )
 }
 

@@ -191,6 +191,11 @@ fn internal() -> PageError {
     PageError::from(crate::service::Failure::internal())
 }
 
+/// Whether the pages' cookies must only travel over TLS.
+pub fn secure_cookies(app: &App) -> bool {
+    secure(app)
+}
+
 /// Whether the cookie must only travel over TLS: the server's public URL says so.
 fn secure(app: &App) -> bool {
     app.config

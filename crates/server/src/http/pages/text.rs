@@ -196,3 +196,29 @@ pub fn kind_name(kind: FactorKind) -> &'static str {
         FactorKind::Webauthn => "Passkey or security key",
     }
 }
+
+// OpenID Connect: an application's sign-in request, and signing out from an application.
+pub const AUTHORIZE_INVALID_TITLE: &str = "This sign-in link does not work";
+pub const AUTHORIZE_INVALID: &str = "The application that sent you here made a request we cannot accept, so we cannot send you back to it. Go back to the application and try again; if it keeps happening, tell its owner.";
+pub const AUTHORIZE_TOO_LARGE: &str = "the request is too large";
+pub const FORM_POST_TITLE: &str = "Continue";
+pub const FORM_POST_NOTE: &str = "You are signed in. Continue to the application.";
+pub const LOGOUT_TITLE: &str = "Sign out";
+pub const LOGOUT_CONFIRM: &str = "Do you want to sign out?";
+pub const LOGOUT_SUBMIT: &str = "Sign out";
+pub const CANCEL_SIGN_IN: &str = "Cancel and go back";
+
+/// "Sign in to continue to Acme".
+pub fn continue_to(app: &str) -> String {
+    format!("Sign in to continue to {app}.")
+}
+
+/// "Acme asks you to sign out."
+pub fn logout_requested_by(app: &str) -> String {
+    format!("{app} asks you to sign out of your account here.")
+}
+
+/// "Continue to Acme".
+pub fn continue_button(app: &str) -> String {
+    format!("Continue to {app}")
+}

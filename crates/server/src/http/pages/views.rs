@@ -777,3 +777,55 @@ pub fn error_page(title: &str, message: &str) -> Markup {
         },
     )
 }
+
+/// The authorization response as a form the browser posts to the application
+/// (`response_mode=form_post`, OAuth 2.0 Form Post Response Mode §2): submitted by
+/// `assets/form-post.js` at once, or by its button without script.
+pub fn form_post(action: &str, params: &[(&str, String)], app_name: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(text::LANG) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (text::FORM_POST_TITLE) " · " (text::PRODUCT) }
+                link rel="stylesheet" href="/assets/pages.css";
+                script src="/assets/form-post.js" defer {}
+            }
+            body {
+                main {
+                    h1 { (text::FORM_POST_TITLE) }
+                    p { (text::FORM_POST_NOTE) }
+                    form method="post" action=(action) data-autosubmit {
+                        @for (name, value) in params {
+                            input type="hidden" name=(name) value=(value);
+                        }
+                        button type="submit" { (text::continue_button(app_name)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// RP-initiated logout's confirmation: signing out is a POST with the page's token, so a
+/// link from elsewhere cannot sign anyone out by itself.
+pub fn logout_confirm(csrf: &str, app_name: Option<&str>, fields: &[(&str, String)]) -> Markup {
+    layout(
+        text::LOGOUT_TITLE,
+        None,
+        false,
+        html! {
+            @if let Some(app) = app_name { p { (text::logout_requested_by(app)) } }
+            p { (text::LOGOUT_CONFIRM) }
+            form method="post" action="/logout" {
+                (csrf_field(csrf))
+                @for (name, value) in fields {
+                    input type="hidden" name=(name) value=(value);
+                }
+                button type="submit" { (text::LOGOUT_SUBMIT) }
+            }
+        },
+    )
+}
