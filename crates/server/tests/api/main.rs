@@ -14,6 +14,7 @@ mod errors;
 mod gateway;
 mod meta;
 mod mfa;
+mod oidc;
 mod pages;
 mod parsers;
 mod proxy;

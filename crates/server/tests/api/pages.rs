@@ -31,14 +31,14 @@ both_stores!(
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
 
 /// One answer, as a browser would keep it.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .map(|v| v.to_str().unwrap())
@@ -46,7 +46,7 @@ impl Page {
     }
 
     /// The value of the first `<input … name="NAME" value="…">`.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let at = self
             .body
@@ -56,12 +56,12 @@ impl Page {
         self.body[at..].split('"').next().unwrap().to_owned()
     }
 
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         self.field("csrf")
     }
 
     /// The TOTP key shown as text beside the QR code.
-    fn totp_secret(&self) -> String {
+    pub(crate) fn totp_secret(&self) -> String {
         let at = self.body.find("id=\"totp-secret\"").expect("secret shown");
         let rest = &self.body[at..];
         let start = rest.find('>').unwrap() + 1;
@@ -69,36 +69,52 @@ impl Page {
         rest[start..end].replace(' ', "")
     }
 
-    fn is_html(&self) {
+    pub(crate) fn is_html(&self) {
         let ct = self.headers.get(CONTENT_TYPE).unwrap().to_str().unwrap();
         assert!(ct.starts_with("text/html"), "{ct}");
         assert!(!self.body.contains("{\"error\""), "{}", self.body);
     }
 }
 
-/// A browser: its own cookie, no automatic redirects.
-struct Browser<'a> {
+/// A browser: its own cookies (the pages' session, and an application's pending
+/// sign-in), no automatic redirects.
+pub(crate) struct Browser<'a> {
     s: &'a TestServer,
     http: reqwest::Client,
-    cookie: Option<String>,
+    cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(s: &'a TestServer) -> Self {
+    pub(crate) fn new(s: &'a TestServer) -> Self {
         Browser {
             s,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            cookie: None,
+            cookies: Default::default(),
         }
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let req = match &self.cookie {
-            Some(c) => req.header("cookie", format!("lk_session={c}")),
-            None => req,
+    /// The value of a cookie the browser holds.
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// Sets (or, with `None`, drops) a cookie, as someone who copied one would.
+    pub(crate) fn set_cookie(&mut self, name: &str, value: Option<String>) {
+        match value {
+            Some(v) => self.cookies.insert(name.to_owned(), v),
+            None => self.cookies.remove(name),
+        };
+    }
+
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let req = if self.cookies.is_empty() {
+            req
+        } else {
+            let header: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req.header("cookie", header.join("; "))
         };
         let resp = req.send().await.unwrap();
         let page = Page {
@@ -109,31 +125,36 @@ impl<'a> Browser<'a> {
         let body = resp.text().await.unwrap();
         for v in page.headers.get_all(SET_COOKIE) {
             let v = v.to_str().unwrap();
-            let value = v.strip_prefix("lk_session=").unwrap().split(';').next().unwrap();
-            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            let (name, rest) = v.split_once('=').unwrap();
+            let value = rest.split(';').next().unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
         }
         Page { body, ..page }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.s.url));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let req = self.http.post(format!("{}{path}", self.s.url)).form(fields);
         self.send(req).await
     }
 
     /// GET `path` for its form token, then POST `fields` with it.
-    async fn submit(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.get(from).await.csrf();
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
         self.post(path, &all).await
     }
 
-    async fn login(&mut self, email: &str, password: &str) -> Page {
+    pub(crate) async fn login(&mut self, email: &str, password: &str) -> Page {
         self.submit("/login", "/login", &[("email", email), ("password", password)])
             .await
     }
@@ -144,7 +165,7 @@ fn tick(s: &TestServer) {
 }
 
 /// A user with a confirmed TOTP factor, through the API. Returns the secret.
-async fn user_with_totp(s: &TestServer, email: &str) -> String {
+pub(crate) async fn user_with_totp(s: &TestServer, email: &str) -> String {
     let body = s.signup(email).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let (status, e) = send(
@@ -484,7 +505,7 @@ async fn signed_out_visitors_are_sent_to_sign_in(b: Backend) {
     assert_eq!(br.get("/login/mfa").await.location(), "/login");
     assert_eq!(br.get("/login/enroll").await.location(), "/login");
     // A forged or foreign cookie is no session.
-    br.cookie = Some("v1.nope.AAAA".into());
+    br.set_cookie("lk_session", Some("v1.nope.AAAA".into()));
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 
@@ -495,16 +516,16 @@ async fn logout_ends_the_session(b: Backend) {
     assert_eq!(br.login("alice@example.com", PASSWORD).await.status, 303);
     let account = br.get("/account/security").await;
     assert_eq!(account.status, 200);
-    let kept = br.cookie.clone();
+    let kept = br.cookie("lk_session").map(str::to_owned);
     let p = br.post("/logout", &[("csrf", &account.csrf())]).await;
     assert_eq!((p.status, p.location()), (303, "/login?notice=signed_out"));
     assert!(p.headers[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    assert!(br.cookie.is_none());
+    assert!(br.cookie("lk_session").is_none());
     let login = br.get("/login?notice=signed_out").await;
     assert!(login.body.contains("You have signed out."));
 
     // The old cookie, kept by someone: its session is over.
-    br.cookie = kept;
+    br.set_cookie("lk_session", kept);
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 
@@ -626,7 +647,7 @@ async fn changes_need_a_recent_second_factor(b: Backend) {
     assert!(p.body.contains("href=\"/account/reauth\""));
 
     // Re-verify: password, then the second factor; the session is replaced.
-    let old_cookie = br.cookie.clone();
+    let old_cookie = br.cookie("lk_session").map(str::to_owned);
     let p = br
         .submit("/account/reauth", "/account/reauth", &[("password", PASSWORD)])
         .await;
@@ -659,7 +680,7 @@ async fn changes_need_a_recent_second_factor(b: Backend) {
         .contains("The factor was removed."));
 
     // The session re-verification replaced has ended.
-    br.cookie = old_cookie;
+    br.set_cookie("lk_session", old_cookie);
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 
