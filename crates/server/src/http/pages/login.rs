@@ -154,6 +154,7 @@ pub async fn form(
             None,
             notice(&uri),
             passkeys(&visitor.tenant),
+            waiting.as_ref().map(|p| p.client_name.as_str()),
         ),
     );
     if fresh {
@@ -173,7 +174,9 @@ pub async fn submit(
     Posted { cookie, form }: Posted<LoginForm>,
 ) -> Result<Response, PageError> {
     // An application waiting may ask for a second factor for this sign-in (`acr_values`).
-    let require_mfa = authorize::read_pending(&headers, &app).is_some_and(|p| p.requires_mfa());
+    let waiting = authorize::read_pending(&headers, &app);
+    let require_mfa = waiting.as_ref().is_some_and(|p| p.requires_mfa());
+    let for_app = waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {
         State::User { session } => Some(session.clone()),
         _ => None,
@@ -183,7 +186,7 @@ pub async fn submit(
     let again = |status, error: LoginError<'_>| {
         html(
             status,
-            views::login(&csrf, Some(&form.email), Some(&error), None, with_passkeys),
+            views::login(&csrf, Some(&form.email), Some(&error), None, with_passkeys, for_app),
         )
     };
     if form.email.trim().is_empty() {
@@ -272,9 +275,12 @@ pub async fn passkey_options(
 pub async fn passkey_signin(
     AppState(app): AppState<App>,
     visitor: Visitor,
+    headers: HeaderMap,
     Posted { cookie, form }: Posted<CredentialForm>,
 ) -> Result<Response, PageError> {
     let csrf = cookie.csrf_token(&app);
+    let waiting = authorize::read_pending(&headers, &app);
+    let for_app = waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {
         State::User { session } => Some(session.clone()),
         _ => None,
@@ -289,6 +295,7 @@ pub async fn passkey_signin(
                 Some(&LoginError::Passkey(message)),
                 None,
                 with_passkeys,
+                for_app,
             ),
         )
     };
@@ -364,6 +371,7 @@ fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
             None,
             Some(text::SIGN_IN_EXPIRED),
             passkeys(tenant),
+            None,
         ),
     );
     with_cookie(page, app, &cookie)

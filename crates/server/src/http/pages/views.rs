@@ -153,6 +153,7 @@ pub fn login(
     error: Option<&LoginError<'_>>,
     note: Option<&str>,
     passkeys: bool,
+    for_app: Option<&str>,
 ) -> Markup {
     let (email_error, password_error, passkey_error) = match error {
         Some(LoginError::Email(m)) => (Some(*m), None, None),
@@ -179,6 +180,7 @@ pub fn login(
         None,
         false,
         html! {
+            @if let Some(app) = for_app { p.lead { (text::continue_to(app)) } }
             (notice(note))
             form method="post" action="/login" {
                 (csrf_field(csrf))
@@ -187,6 +189,12 @@ pub fn login(
                 button type="submit" { (text::LOGIN_SUBMIT) }
             }
             @if passkeys { (passkey_signin(csrf, passkey_error)) }
+            @if for_app.is_some() {
+                form.cancel method="post" action="/authorize/cancel" {
+                    (csrf_field(csrf))
+                    button.secondary type="submit" { (text::CANCEL_SIGN_IN) }
+                }
+            }
         },
     )
 }
