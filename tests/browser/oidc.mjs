@@ -1,0 +1,354 @@
+// Latchkey as an OpenID Provider, driven by a certified relying-party library
+// (openid-client, OpenID Certified for the Basic, Config and Form Post RP profiles) while
+// Debian's headless Chromium (playwright-core) walks the screens a person sees. The
+// application's redirect URIs live on an origin the browser never reaches: Playwright
+// intercepts the redirect (or the form post) and hands the URL or body to openid-client,
+// which validates state, nonce, PKCE, the ID token (its signature against the JWKS, with
+// non-repudiation checks on) and calls userinfo.
+//
+// Journeys: a user without MFA (discovery, code flow with PKCE, userinfo, refresh, revoke,
+// RP-initiated logout); with TOTP; with SMS (codes through a webhook SMS provider this
+// script serves); with a passkey (Chromium's virtual authenticator) asked for by
+// acr_values=aal2_phr; forced enrollment by acr_values=aal2; prompt=none signed in and
+// out; max_age; a confidential client (client_secret_basic, ES256 ID tokens, form_post,
+// client_credentials). A screenshot of each new screen goes to $LATCHKEY_SCREENS_DIR.
+//
+//   LATCHKEY_URL=http://localhost:8080 LATCHKEY_BOOTSTRAP_KEY=sk_live_… \
+//     LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/oidc.mjs
+// (the server needs LATCHKEY_PUBLIC_URL=$LATCHKEY_URL and
+// LATCHKEY_ALLOW_PRIVATE_DESTINATIONS=true for the loopback SMS webhook.)
+
+import * as oidc from "openid-client";
+import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import { adminKey, api, base, check, expectPath, journey, password, requireEnv, shot } from "./common.mjs";
+
+requireEnv(["LATCHKEY_URL", "LATCHKEY_BOOTSTRAP_KEY", "LATCHKEY_SCREENS_DIR"]);
+
+const rp = "http://127.0.0.1:9";
+const redirectUri = `${rp}/callback`;
+const postLogout = `${rp}/signed-out`;
+
+// --- the SMS provider: a webhook on loopback that keeps the last message per number ---
+const sms = new Map();
+const smsServer = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    const msg = JSON.parse(body);
+    sms.set(msg.to, msg.body);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ id: `msg-${sms.size}` }));
+  });
+});
+await new Promise((ok) => smsServer.listen(0, "127.0.0.1", ok));
+const smsUrl = `http://127.0.0.1:${smsServer.address().port}/sms`;
+
+async function admin(method, path, body) {
+  const r = await api(method, path, body, adminKey);
+  check(r.status >= 200 && r.status < 300, `${method} ${path} answered ${r.status}: ${r.body}`);
+  return r.body ? JSON.parse(r.body) : null;
+}
+
+await admin("PATCH", "/v1/admin/config", { mfa_allowed_factors: ["totp", "sms", "webauthn", "backup_codes"] });
+await admin("PUT", "/v1/admin/sms-provider", { provider: "webhook", url: smsUrl, secret: "s".repeat(40) });
+const spa = await admin("POST", "/v1/admin/applications", {
+  name: "Acme Notes",
+  type: "public",
+  redirect_uris: [redirectUri],
+  post_logout_redirect_uris: [postLogout],
+  grant_types: ["authorization_code", "refresh_token"],
+});
+const server = await admin("POST", "/v1/admin/applications", {
+  name: "Acme Reports",
+  type: "confidential",
+  redirect_uris: [redirectUri],
+  grant_types: ["authorization_code", "client_credentials"],
+  id_token_signed_response_alg: "ES256",
+  scopes: ["read:reports"],
+});
+
+// openid-client insists on HTTPS unless told; the server here is plain HTTP on loopback.
+const insecure = { execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] };
+const spaConfig = await oidc.discovery(new URL(base), spa.client_id, undefined, oidc.None(), insecure);
+const serverConfig = await oidc.discovery(
+  new URL(base),
+  server.client_id,
+  { id_token_signed_response_alg: "ES256" },
+  oidc.ClientSecretBasic(server.client_secret),
+  insecure,
+);
+check(spaConfig.serverMetadata().issuer === base, `issuer ${spaConfig.serverMetadata().issuer}`);
+
+// --- helpers ---
+
+/** RFC 4648 base32 -> bytes; TOTP (RFC 6238, SHA-1, 30 s, 6 digits). */
+function totp(secret, offset = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of secret.replace(/[\s=]/g, "").toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const mac = createHmac("sha1", Buffer.from(out)).update(counter).digest();
+  const o = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+async function signUp(email) {
+  const r = await api("POST", "/v1/auth/signup", { email, password });
+  check(r.status === 201, `sign-up ${email}: ${r.status} ${r.body}`);
+  return JSON.parse(r.body);
+}
+
+/** A fresh authorization request: the URL and what the callback must match. */
+function request(config, extra = {}) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  return oidc.calculatePKCECodeChallenge(verifier).then((challenge) => ({
+    url: oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: "openid email profile offline_access",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+      state,
+      nonce,
+      ...extra,
+    }),
+    checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+  }));
+}
+
+/**
+ * Catches the browser's arrival at the application (a redirect, or a form post) and
+ * returns it as openid-client takes it: a URL, or a Request with the posted body.
+ */
+function arrival(page) {
+  return new Promise((resolve) => {
+    page.route(`${rp}/**`, async (route) => {
+      const req = route.request();
+      const body = req.postData();
+      resolve(
+        body === null
+          ? new URL(req.url())
+          : new Request(req.url(), {
+              method: "POST",
+              headers: { "content-type": "application/x-www-form-urlencoded" },
+              body,
+            }),
+      );
+      await route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>Back at the application</title><p>ok</p>" });
+      await page.unroute(`${rp}/**`);
+    });
+  });
+}
+
+async function signInOnPage(page, email) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+function claims(tokens) {
+  const c = tokens.claims();
+  check(c, "no ID token claims");
+  return c;
+}
+
+// --- the journeys ---
+
+journey(async (page) => {
+  const context = page.context();
+
+  // 1. No MFA: the whole code flow, then refresh, revoke and logout.
+  const alice = await signUp("alice@example.com");
+  let req = await request(spaConfig);
+  let back = arrival(page);
+  await page.goto(req.url.href);
+  await expectPath(page, "/login");
+  check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the page names the application");
+  await shot(page, "oidc-login");
+  await signInOnPage(page, "alice@example.com");
+  let tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  let id = claims(tokens);
+  check(id.sub === alice.user.id, `sub ${id.sub}`);
+  check(id.acr === "aal1" && id.amr.includes("pwd"), `acr ${id.acr} amr ${id.amr}`);
+  check(id.email === "alice@example.com", "email claim");
+  const info = await oidc.fetchUserInfo(spaConfig, tokens.access_token, id.sub);
+  check(info.email === "alice@example.com", `userinfo ${JSON.stringify(info)}`);
+  const refreshed = await oidc.refreshTokenGrant(spaConfig, tokens.refresh_token);
+  check(refreshed.claims().sub === id.sub && refreshed.claims().auth_time === id.auth_time, "refresh keeps the sign-in");
+  let reused = false;
+  await oidc.refreshTokenGrant(spaConfig, tokens.refresh_token).catch(() => (reused = true));
+  check(reused, "a used refresh token is refused");
+  // Signed in already: prompt=none answers with a code and no page.
+  req = await request(spaConfig, { prompt: "none" });
+  back = arrival(page);
+  await page.goto(req.url.href);
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  await oidc.tokenRevocation(spaConfig, tokens.refresh_token);
+  let revoked = false;
+  await oidc.fetchUserInfo(spaConfig, tokens.access_token, id.sub).catch(() => (revoked = true));
+  check(revoked, "revoked: userinfo refuses the access token");
+  // max_age: an older sign-in must happen again.
+  await new Promise((ok) => setTimeout(ok, 2100));
+  req = await request(spaConfig, { max_age: "1" });
+  back = arrival(page);
+  await page.goto(req.url.href);
+  await expectPath(page, "/login");
+  await signInOnPage(page, "alice@example.com");
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, { ...req.checks, maxAge: 1 });
+  check(claims(tokens).auth_time > id.auth_time, "a new sign-in for max_age");
+  // RP-initiated logout: a page asks, then back to the application with its state.
+  back = arrival(page);
+  await page.goto(
+    oidc.buildEndSessionUrl(spaConfig, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: postLogout,
+      state: "bye",
+    }).href,
+  );
+  check((await page.textContent("main")).includes("Acme Notes asks you to sign out"), "logout names the application");
+  await shot(page, "oidc-logout");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  const after = await back;
+  check(after.href === `${postLogout}?state=bye`, `after logout: ${after.href}`);
+  // Signed out: prompt=none fails with login_required, back at the application.
+  req = await request(spaConfig, { prompt: "none" });
+  back = arrival(page);
+  await page.goto(req.url.href);
+  let loginRequired = false;
+  await oidc.authorizationCodeGrant(spaConfig, await back, req.checks).catch((e) => (loginRequired = e.error === "login_required"));
+  check(loginRequired, "prompt=none when signed out gives login_required");
+
+  // 2. TOTP as the second factor.
+  const bob = await signUp("bob@example.com");
+  const bobToken = bob.access_token;
+  let r = await api("POST", `/v1/users/${bob.user.id}/mfa/factors`, { type: "totp", name: "Phone" }, bobToken);
+  check(r.status === 201, `enroll totp: ${r.body}`);
+  const enrolled = JSON.parse(r.body);
+  r = await api("POST", `/v1/users/${bob.user.id}/mfa/factors/${enrolled.factor.id}/confirm`, { code: totp(enrolled.secret) }, bobToken);
+  check(r.status === 200, `confirm totp: ${r.body}`);
+  req = await request(spaConfig);
+  back = arrival(page);
+  await page.goto(req.url.href);
+  await signInOnPage(page, "bob@example.com");
+  await expectPath(page, "/login/mfa");
+  await shot(page, "oidc-mfa-totp");
+  await page.locator("form:has(input[name=code])").first().locator("input[name=code]").fill(totp(enrolled.secret, 1));
+  await page.locator("form:has(input[name=code])").first().locator("button[type=submit]").click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  id = claims(tokens);
+  check(id.acr === "aal2" && id.amr.includes("otp"), `totp: acr ${id.acr} amr ${id.amr}`);
+  await context.clearCookies();
+
+  // 3. SMS as the second factor: the code comes through the webhook provider.
+  const carol = await signUp("carol@example.com");
+  r = await api("POST", `/v1/users/${carol.user.id}/mfa/factors`, { type: "sms", phone_number: "+14155552671" }, carol.access_token);
+  check(r.status === 201, `enroll sms: ${r.body}`);
+  const smsFactor = JSON.parse(r.body);
+  const smsCode = async () => {
+    for (let i = 0; i < 100 && !sms.get("+14155552671"); i++) await new Promise((ok) => setTimeout(ok, 100));
+    const text = sms.get("+14155552671");
+    check(text, "no SMS arrived");
+    sms.delete("+14155552671");
+    return text.match(/\d{6}/)[0];
+  };
+  r = await api("POST", `/v1/users/${carol.user.id}/mfa/factors/${smsFactor.factor.id}/confirm`, { code: await smsCode() }, carol.access_token);
+  check(r.status === 200, `confirm sms: ${r.body}`);
+  req = await request(spaConfig);
+  back = arrival(page);
+  await page.goto(req.url.href);
+  await signInOnPage(page, "carol@example.com");
+  await expectPath(page, "/login/mfa");
+  if (await page.getByRole("button", { name: "Send a code" }).count()) {
+    await page.getByRole("button", { name: "Send a code" }).first().click();
+  }
+  const code = await smsCode();
+  await shot(page, "oidc-mfa-sms");
+  await page.locator("input[name=code]").first().fill(code);
+  await page.locator("form:has(input[name=code]) button[type=submit]").first().click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  id = claims(tokens);
+  check(id.acr === "aal2" && id.amr.includes("sms"), `sms: acr ${id.acr} amr ${id.amr}`);
+  await context.clearCookies();
+
+  // 4. Forced enrollment: the application asks for MFA (acr_values=aal2) of a user who
+  //    has none; they set up an authenticator app on the way.
+  await signUp("dana@example.com");
+  req = await request(spaConfig, { acr_values: "aal2" });
+  back = arrival(page);
+  await page.goto(req.url.href);
+  await signInOnPage(page, "dana@example.com");
+  await expectPath(page, "/login/enroll");
+  await shot(page, "oidc-enroll");
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  const secret = (await page.textContent("#totp-secret")).replace(/\s/g, "");
+  await page.locator("input[name=code]").fill(totp(secret));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.getByRole("link", { name: "I have saved them" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  check(claims(tokens).acr === "aal2", `forced enrollment: acr ${claims(tokens).acr}`);
+  await context.clearCookies();
+
+  // 5. A passkey, asked for as phishing-resistant (acr_values=aal2_phr): the user adds one
+  //    on the account page, then signs in with it alone.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  // Chromium answers the sign-in page's conditional (autofill) request at once when
+  // presence is simulated; off while a page loads, on before the button is pressed.
+  const presence = (enabled) => cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled });
+  await signUp("erin@example.com");
+  await presence(false);
+  await page.goto(`${base}/login`);
+  await signInOnPage(page, "erin@example.com");
+  await expectPath(page, "/account/security");
+  await presence(true);
+  await page.getByLabel("Name of the passkey (optional)").fill("Laptop");
+  await page.getByRole("button", { name: /Add a passkey/ }).click();
+  await page.waitForURL((u) => u.search.includes("passkey_added") || u.pathname === "/login/continue", { timeout: 10_000 });
+  await context.clearCookies();
+  await presence(false);
+  req = await request(spaConfig, { acr_values: "aal2_phr" });
+  back = arrival(page);
+  await page.goto(req.url.href);
+  await expectPath(page, "/login");
+  await page.waitForSelector("form[data-mediation='conditional'][data-conditional='pending']", { timeout: 10_000 });
+  await presence(true);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  id = claims(tokens);
+  check(id.acr === "aal2_phr", `passkey: acr ${id.acr} amr ${id.amr}`);
+  await context.clearCookies();
+
+  // 6. A confidential client: client_secret_basic, ES256 ID tokens, form_post.
+  req = await request(serverConfig, { response_mode: "form_post", scope: "openid email" });
+  back = arrival(page);
+  await page.goto(req.url.href);
+  await signInOnPage(page, "alice@example.com");
+  tokens = await oidc.authorizationCodeGrant(serverConfig, await back, req.checks);
+  const header = JSON.parse(Buffer.from(tokens.id_token.split(".")[0], "base64url"));
+  check(header.alg === "ES256", `ES256 ID token: ${header.alg}`);
+  const machine = await oidc.clientCredentialsGrant(serverConfig, { scope: "read:reports" });
+  check(machine.access_token && machine.scope === "read:reports", `client credentials: ${JSON.stringify(machine)}`);
+
+  // 7. A request with a redirect URI the application never registered: a page, no redirect.
+  await page.goto(`${base}/authorize?response_type=code&client_id=${spa.client_id}&redirect_uri=${encodeURIComponent("https://evil.example/cb")}&scope=openid`);
+  check((await page.textContent("h1")).includes("This sign-in link does not work"), "bad redirect: an error page");
+  check(new URL(page.url()).origin === new URL(base).origin, "never redirected");
+  await shot(page, "oidc-bad-request");
+
+  smsServer.close();
+}, (text) => /Failed to load resource: .* status of (400|401)/.test(text));
