@@ -3,6 +3,7 @@
 //! or the operating system's RNG by itself: time and randomness come in as arguments or
 //! through the [`clock::Clock`] and [`rand::SecureRandom`] traits.
 
+pub mod application;
 pub mod assurance;
 pub mod audit;
 pub mod backup;
