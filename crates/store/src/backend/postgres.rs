@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         "webauthn",
         include_str!("../../migrations/postgres/0006_webauthn.sql"),
     ),
+    (
+        8,
+        "applications",
+        include_str!("../../migrations/postgres/0008_applications.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

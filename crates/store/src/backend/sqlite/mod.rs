@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         "webauthn",
         include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
     ),
+    (
+        8,
+        "applications",
+        include_str!("../../../migrations/sqlite/0008_applications.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
