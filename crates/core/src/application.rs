@@ -137,8 +137,7 @@ impl ApplicationSettings {
 
     /// Access-token lifetime for this application: its own, or the tenant's.
     pub fn access_token_ttl(&self, tenant: &crate::settings::TenantSettings) -> u64 {
-        self.access_token_ttl_secs
-            .unwrap_or(tenant.access_token_ttl_secs)
+        self.access_token_ttl_secs.unwrap_or(tenant.access_token_ttl_secs)
     }
 
     /// Refresh-token family lifetime for this application: its own, or the tenant's.
@@ -465,7 +464,11 @@ pub fn parse_grant_types(names: &[String]) -> Result<Vec<GrantType>, String> {
 ///   used.
 /// - A public client using `authorization_code` must have somewhere to be sent back to: it
 ///   has no other way to receive a code.
-pub fn grant_problem(client: ClientType, grants: &[GrantType], redirect_uris: &[String]) -> Option<&'static str> {
+pub fn grant_problem(
+    client: ClientType,
+    grants: &[GrantType],
+    redirect_uris: &[String],
+) -> Option<&'static str> {
     if grants.is_empty() {
         return Some("at least one grant type is needed");
     }
@@ -475,7 +478,10 @@ pub fn grant_problem(client: ClientType, grants: &[GrantType], redirect_uris: &[
     if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode) {
         return Some("refresh_token needs authorization_code");
     }
-    if client == ClientType::Public && grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+    if client == ClientType::Public
+        && grants.contains(&GrantType::AuthorizationCode)
+        && redirect_uris.is_empty()
+    {
         return Some("a public client using authorization_code needs at least one redirect URI");
     }
     None
@@ -592,7 +598,10 @@ mod tests {
         ] {
             assert_eq!(check_redirect_uri(uri), Err(why), "{uri:?}");
         }
-        assert_eq!(refused(&format!("https://a.com/{}", "a".repeat(2040))), E::TooLong);
+        assert_eq!(
+            refused(&format!("https://a.com/{}", "a".repeat(2040))),
+            E::TooLong
+        );
         assert!(check_redirect_uri(&format!("https://a.com/{}", "a".repeat(2030))).is_ok());
     }
 
@@ -608,7 +617,9 @@ mod tests {
             check_redirect_uris(&uris(&["https://a.com/1", "http://a.com/2"])),
             Err((1, RedirectUriError::InsecureHttp))
         );
-        let many: Vec<String> = (0..=MAX_REDIRECT_URIS).map(|i| format!("https://a.com/{i}")).collect();
+        let many: Vec<String> = (0..=MAX_REDIRECT_URIS)
+            .map(|i| format!("https://a.com/{i}"))
+            .collect();
         assert_eq!(check_redirect_uris(&many[..MAX_REDIRECT_URIS]), Ok(()));
         assert_eq!(
             check_redirect_uris(&many),
@@ -630,10 +641,17 @@ mod tests {
         use ClientType::*;
         use GrantType::*;
         let cb = vec!["https://a.com/cb".to_string()];
-        assert_eq!(grant_problem(Public, &[AuthorizationCode, RefreshToken], &cb), None);
+        assert_eq!(
+            grant_problem(Public, &[AuthorizationCode, RefreshToken], &cb),
+            None
+        );
         assert_eq!(grant_problem(Confidential, &[ClientCredentials], &[]), None);
         assert_eq!(
-            grant_problem(Confidential, &[AuthorizationCode, RefreshToken, ClientCredentials], &[]),
+            grant_problem(
+                Confidential,
+                &[AuthorizationCode, RefreshToken, ClientCredentials],
+                &[]
+            ),
             None
         );
         assert!(grant_problem(Public, &[ClientCredentials], &cb).is_some());
@@ -643,11 +661,18 @@ mod tests {
         assert!(grant_problem(Public, &[AuthorizationCode], &[]).is_some());
         assert!(grant_problem(Public, &[], &cb).is_some());
         assert_eq!(
-            parse_grant_types(&["refresh_token".into(), "authorization_code".into(), "refresh_token".into()]),
+            parse_grant_types(&[
+                "refresh_token".into(),
+                "authorization_code".into(),
+                "refresh_token".into()
+            ]),
             Ok(vec![RefreshToken, AuthorizationCode])
         );
         let err = parse_grant_types(&["implicit".into(), "password".into()]).unwrap_err();
-        assert!(err.contains("implicit, password") && err.contains("client_credentials"), "{err}");
+        assert!(
+            err.contains("implicit, password") && err.contains("client_credentials"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -679,7 +704,11 @@ mod tests {
                 id_token_ttl_secs: 86_401,
                 ..Default::default()
             }),
-            ["access_token_ttl_secs", "refresh_token_ttl_secs", "id_token_ttl_secs"]
+            [
+                "access_token_ttl_secs",
+                "refresh_token_ttl_secs",
+                "id_token_ttl_secs"
+            ]
         );
         assert_eq!(
             fields(ApplicationSettings {
@@ -696,7 +725,13 @@ mod tests {
             };
             assert_eq!(fields(s), ["audience"], "{bad:?}");
         }
-        for bad in [vec![""], vec!["a b"], vec!["quote\""], vec!["back\\slash"], vec!["read", "read"]] {
+        for bad in [
+            vec![""],
+            vec!["a b"],
+            vec!["quote\""],
+            vec!["back\\slash"],
+            vec!["read", "read"],
+        ] {
             let s = ApplicationSettings {
                 scopes: bad.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()

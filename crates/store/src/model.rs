@@ -1,9 +1,9 @@
 //! The records the store reads and writes.
 
+use latchkey_core::application::ApplicationSettings;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
-use latchkey_core::application::ApplicationSettings;
 use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::oidc::{ClientType, GrantType};
 use latchkey_core::settings::TenantSettings;
@@ -591,10 +591,7 @@ impl Application {
 
     /// The `aud` of its client-credentials tokens: the configured audience, or its id.
     pub fn audience(&self) -> &str {
-        self.settings
-            .audience
-            .as_deref()
-            .unwrap_or(self.id.as_str())
+        self.settings.audience.as_deref().unwrap_or(self.id.as_str())
     }
 
     pub fn allows(&self, grant: GrantType) -> bool {

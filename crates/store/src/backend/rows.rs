@@ -4,9 +4,9 @@
 
 use crate::model::*;
 use crate::{Result, StoreError};
+use latchkey_core::application::ApplicationSettings;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
-use latchkey_core::application::ApplicationSettings;
 use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::oidc::ClientType;
 use latchkey_core::settings::TenantSettings;

@@ -59,10 +59,7 @@ async fn applications_round_trip_and_page(s: DynStore) {
     }
     let page1 = s.list_applications(&t.id, None, 3).await.unwrap();
     assert_eq!(page1.len(), 3);
-    let page2 = s
-        .list_applications(&t.id, Some(&page1[2].id), 3)
-        .await
-        .unwrap();
+    let page2 = s.list_applications(&t.id, Some(&page1[2].id), 3).await.unwrap();
     assert_eq!(page2.len(), 2);
     let mut ids: Vec<_> = page1.iter().chain(&page2).map(|a| a.id.clone()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "id order");
@@ -152,7 +149,11 @@ async fn application_secrets_are_replaced_for_confidential_clients_only(s: DynSt
         .await
         .unwrap());
     assert_eq!(
-        s.get_application(&t.id, &public.id).await.unwrap().unwrap().secret_hash,
+        s.get_application(&t.id, &public.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret_hash,
         None
     );
     let unknown = ApplicationId::generate(T0, &OsRandom);

@@ -21,7 +21,9 @@ async fn throttle_peek_reads_without_counting(s: DynStore) {
     assert_eq!(s.throttle_peek(&k).await.unwrap(), Some((5, T0 + 1000)));
     assert_eq!(s.throttle_peek(&k).await.unwrap(), Some((5, T0 + 1000)));
     assert_eq!(
-        s.throttle_peek(&tkey(&tenant("other").id, "app_x")).await.unwrap(),
+        s.throttle_peek(&tkey(&tenant("other").id, "app_x"))
+            .await
+            .unwrap(),
         None,
         "another tenant's subject is another key"
     );
