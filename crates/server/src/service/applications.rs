@@ -343,7 +343,7 @@ impl App {
     ) -> ServiceResult<(Application, SecretString)> {
         let mut app = self.get_application(tenant, id).await?;
         if app.client_type == ClientType::Public {
-            return Err(problem("type", "a public client has no secret to rotate").into());
+            return Err(problem("type", "is public, and a public client has no secret to rotate").into());
         }
         let (secret, hash, prefix) = self.client_secret(id);
         let now = self.now();

@@ -720,7 +720,7 @@ pub enum SigningAlgName {
 #[serde(deny_unknown_fields)]
 pub struct CreateApplicationRequest {
     /// Shown on the sign-in screens: 1 to 100 characters.
-    #[schema(example = "Acme web")]
+    #[schema(example = "Acme web", min_length = 1, max_length = 100)]
     pub name: String,
     /// Fixed once registered.
     #[serde(rename = "type")]
@@ -735,13 +735,16 @@ pub struct CreateApplicationRequest {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Default `["authorization_code", "refresh_token"]`. `client_credentials` is for
     /// confidential clients only; `refresh_token` needs `authorization_code`.
-    #[schema(value_type = Option<Vec<GrantTypeName>>)]
+    #[schema(value_type = Option<Vec<GrantTypeName>>, min_items = 1)]
     pub grant_types: Option<Vec<String>>,
     /// Seconds (60 to 86400); absent: the tenant's.
+    #[schema(minimum = 60, maximum = 86400)]
     pub access_token_ttl_secs: Option<u64>,
     /// Seconds (3600 to 31536000); absent: the tenant's.
+    #[schema(minimum = 3600, maximum = 31536000)]
     pub refresh_token_ttl_secs: Option<u64>,
     /// Seconds (60 to 86400), default 3600.
+    #[schema(minimum = 60, maximum = 86400)]
     pub id_token_ttl_secs: Option<u64>,
     /// Default `RS256`.
     #[schema(value_type = Option<SigningAlgName>)]
@@ -757,6 +760,7 @@ pub struct CreateApplicationRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchApplicationRequest {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// Accepted only if it is the application's type: the type cannot change.
     #[serde(rename = "type")]
@@ -764,14 +768,15 @@ pub struct PatchApplicationRequest {
     pub client_type: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    #[schema(value_type = Option<Vec<GrantTypeName>>)]
+    #[schema(value_type = Option<Vec<GrantTypeName>>, min_items = 1)]
     pub grant_types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>, minimum = 60, maximum = 86400)]
     pub access_token_ttl_secs: Option<Option<u64>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>, minimum = 3600, maximum = 31536000)]
     pub refresh_token_ttl_secs: Option<Option<u64>>,
+    #[schema(minimum = 60, maximum = 86400)]
     pub id_token_ttl_secs: Option<u64>,
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
@@ -871,5 +876,6 @@ pub struct ApplicationQuery {
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<u32>,
     /// The `next_after` of the previous page.
+    #[param(pattern = "^app_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub after: Option<String>,
 }
