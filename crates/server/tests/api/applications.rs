@@ -85,6 +85,9 @@ async fn public_and_confidential_applications_are_registered(b: Backend) {
     assert_eq!(spa["scopes"], json!([]));
     assert!(spa.get("client_secret").is_none() && spa.get("client_secret_prefix").is_none());
 
+    // Ids sort by creation time; within one millisecond (the test's clock stands still) the
+    // order is random.
+    s.clock.advance_secs(1);
     let machine = created(
         &s,
         json!({
