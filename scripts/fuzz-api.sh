@@ -72,7 +72,8 @@ start_server() {
   echo "fuzz: the server never became ready; its log:" >&2; cat "$log" >&2; return 1
 }
 
-# The fuzz user (for access tokens and a real user id), the tenant id, a pending TOTP factor.
+# The fuzz user (for access tokens and a real user id), the tenant id, a pending TOTP factor,
+# a confidential application.
 seed_data() {
   python3 - "$base" <<'PY'
 import base64, json, os, sys, urllib.request
@@ -88,7 +89,8 @@ claims = user["access_token"].split(".")[1]
 claims = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
 key = os.environ["FUZZ_SECRET_KEY"]
 factor = call("POST", f"/v1/users/{user['user']['id']}/mfa/factors", {"type": "totp", "name": "fuzz"}, key)
-print(f"export FUZZ_USER_ID={user['user']['id']} FUZZ_TENANT_ID={claims['tid']} FUZZ_FACTOR_ID={factor['factor_id']}")
+app = call("POST", "/v1/admin/applications", {"name": "fuzz", "type": "confidential", "redirect_uris": ["https://fuzz.example/cb"]}, key)
+print(f"export FUZZ_USER_ID={user['user']['id']} FUZZ_TENANT_ID={claims['tid']} FUZZ_FACTOR_ID={factor['factor_id']} FUZZ_APPLICATION_ID={app['id']}")
 PY
 }
 

@@ -16,8 +16,35 @@ REAL_IDS = {
     "user_id": os.environ.get("FUZZ_USER_ID", ""),
     "tenant_id": os.environ.get("FUZZ_TENANT_ID", ""),
     "factor_id": os.environ.get("FUZZ_FACTOR_ID", ""),
+    "application_id": os.environ.get("FUZZ_APPLICATION_ID", ""),
 }
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _serialise_ast_parse():
+    """Let one thread at a time build a Python AST.
+
+    Hypothesis describes a filter's lambda by parsing the source file it comes from (once per
+    thread: its cache is thread-local), and with `--workers 2` two workers can do so at the same
+    moment. CPython 3.11's AST constructor keeps its recursion counter in state shared by all
+    threads, so two parses at once can fail with "SystemError: AST constructor recursion depth
+    mismatch" (cpython gh-106905), which aborts the operation being generated. A lock around
+    `ast.parse` (re-entrant, in case a parse is ever nested) removes the overlap; it costs a few
+    parses run one after the other.
+    """
+    import ast
+    import threading
+
+    parse, lock = ast.parse, threading.RLock()
+
+    def locked_parse(*args, **kwargs):
+        with lock:
+            return parse(*args, **kwargs)
+
+    ast.parse = locked_parse
+
+
+_serialise_ast_parse()
 
 
 def _json_body(response):
@@ -72,7 +99,7 @@ def latchkey_no_secret_echo(ctx, response, case):
 
 @schemathesis.hook
 def flatmap_path_parameters(ctx, path_parameters):
-    """Half the time, put a real user, tenant or factor id in the path, so the fuzzer reaches
+    """Half the time, put a real user, tenant, factor or application id in the path, so the fuzzer reaches
     past the 404/403 of an unknown id into the handlers' own validation."""
     if not path_parameters:
         return st.just(path_parameters)

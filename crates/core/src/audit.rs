@@ -3,7 +3,7 @@
 //! from the same values. The string forms are stable: they are stored and shown by the admin
 //! API.
 
-/// Something that happened to a user's factors or sign-in.
+/// Something that happened to a user's factors or sign-in, or to the tenant's applications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
     /// An enrollment started (a factor is pending).
@@ -31,10 +31,18 @@ pub enum AuditAction {
     /// A WebAuthn credential's signature counter went backwards: possibly a cloned
     /// authenticator. The credential is refused until it is removed.
     WebauthnCloneSuspected,
+    /// An application (OAuth 2.0 / OpenID Connect client) was registered.
+    ApplicationCreated,
+    /// An application's registration was changed.
+    ApplicationUpdated,
+    /// An application was removed.
+    ApplicationDeleted,
+    /// A confidential application was given a new secret (the old one stops working).
+    ApplicationSecretRotated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -47,6 +55,10 @@ impl AuditAction {
         AuditAction::CodeSend,
         AuditAction::PasskeySignIn,
         AuditAction::WebauthnCloneSuspected,
+        AuditAction::ApplicationCreated,
+        AuditAction::ApplicationUpdated,
+        AuditAction::ApplicationDeleted,
+        AuditAction::ApplicationSecretRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +75,10 @@ impl AuditAction {
             AuditAction::CodeSend => "code.send",
             AuditAction::PasskeySignIn => "passkey.signin",
             AuditAction::WebauthnCloneSuspected => "webauthn.clone_suspected",
+            AuditAction::ApplicationCreated => "application.created",
+            AuditAction::ApplicationUpdated => "application.updated",
+            AuditAction::ApplicationDeleted => "application.deleted",
+            AuditAction::ApplicationSecretRotated => "application.secret_rotated",
         }
     }
 

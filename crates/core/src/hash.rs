@@ -27,6 +27,8 @@ pub enum HashPurpose {
     CsrfToken,
     /// An OAuth 2.0 authorization code.
     AuthorizationCode,
+    /// An application's client secret (context: the application id).
+    ClientSecret,
 }
 
 impl HashPurpose {
@@ -42,6 +44,7 @@ impl HashPurpose {
             HashPurpose::WebauthnChallenge => b"latchkey/webauthn-challenge/v1",
             HashPurpose::CsrfToken => b"latchkey/csrf-token/v1",
             HashPurpose::AuthorizationCode => b"latchkey/authorization-code/v1",
+            HashPurpose::ClientSecret => b"latchkey/client-secret/v1",
         }
     }
 }

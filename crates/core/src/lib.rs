@@ -3,6 +3,7 @@
 //! or the operating system's RNG by itself: time and randomness come in as arguments or
 //! through the [`clock::Clock`] and [`rand::SecureRandom`] traits.
 
+pub mod application;
 pub mod assurance;
 pub mod audit;
 pub mod backup;
@@ -12,9 +13,9 @@ pub mod email;
 pub mod factor;
 pub mod hash;
 pub mod ids;
+pub mod jwt;
 pub mod oauth;
 pub mod oidc;
-pub mod jwt;
 pub mod otp;
 pub mod password;
 pub mod phone;

@@ -28,6 +28,18 @@ impl ThrottlePolicy {
         reset_after_secs: 3600,
     };
 
+    /// Client authentication (an application's secret): 10 failures, then waits of 1 s,
+    /// 2 s, 4 s … up to 60 s. Client secrets carry 256 random bits, so this is not what
+    /// keeps them from being guessed; it keeps a misconfigured or hostile caller from
+    /// hammering the token endpoint with wrong secrets. Only failures count (see
+    /// `service/applications.rs`), so a busy client's successes never add up to a lock.
+    pub const CLIENT: ThrottlePolicy = ThrottlePolicy {
+        free_attempts: 10,
+        base_delay_secs: 1,
+        max_delay_secs: 60,
+        reset_after_secs: 3600,
+    };
+
     /// The delay imposed after the `failures`-th counted attempt, in seconds (0 = none).
     /// With `free_attempts = n`, attempts 1..n-1 impose none and the n-th starts the first,
     /// so at most `n` attempts are ever evaluated back to back.

@@ -1,4 +1,5 @@
-//! The `latchkey` command: run the server, migrate, and administer tenants and keys.
+//! The `latchkey` command: run the server, migrate, and administer tenants, keys and
+//! applications.
 
 use clap::{Parser, Subcommand};
 use latchkey_server::app::{open_store, App, AppOptions};
@@ -39,6 +40,9 @@ enum Command {
     /// Manage tenant secret keys and the master key.
     #[command(subcommand)]
     Keys(KeyCommand),
+    /// Manage applications (OAuth 2.0 / OpenID Connect clients).
+    #[command(subcommand)]
+    Applications(ApplicationCommand),
     /// Bulk-load test users with TOTP factors and pending challenges (benchmarks only).
     Seed {
         /// How many users.
@@ -85,6 +89,110 @@ enum KeyCommand {
     /// kept until re-sealing is done. With LATCHKEY_MASTER_KEY, set the new key there and
     /// the old one in LATCHKEY_PREVIOUS_MASTER_KEYS, run this, then drop the old key.
     RotateMaster,
+}
+
+#[derive(Subcommand)]
+enum ApplicationCommand {
+    /// Register an application; prints its client id and, for a confidential client, its
+    /// secret (once).
+    Create {
+        /// The tenant (default: the default tenant).
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: Option<String>,
+        /// Shown on the sign-in screens.
+        #[arg(long)]
+        name: String,
+        /// public (single-page and native apps: no secret) or confidential (servers).
+        #[arg(long = "type", value_name = "TYPE", value_parser = ["public", "confidential"])]
+        client_type: String,
+        /// An exact redirect URI (repeat for several).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Where logout may send the user back to (repeat for several).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// authorization_code, refresh_token or client_credentials (repeat for several;
+        /// default: authorization_code and refresh_token).
+        #[arg(long = "grant-type", value_name = "GRANT")]
+        grant_types: Vec<String>,
+    },
+    /// List a tenant's applications: client id, type, grant types, name.
+    List {
+        /// The tenant (default: the default tenant).
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: Option<String>,
+    },
+}
+
+/// The tenant a `--tenant` names, or the default tenant.
+fn cli_tenant(app: &App, tenant: Option<&str>) -> Result<latchkey_core::ids::TenantId, String> {
+    match tenant {
+        Some(t) => latchkey_core::ids::TenantId::parse(t).map_err(|e| e.to_string()),
+        None => Ok(app.default_tenant.clone()),
+    }
+}
+
+async fn applications(command: ApplicationCommand, config: Config) -> Result<(), String> {
+    use latchkey_server::service::applications::ApplicationChanges;
+    use latchkey_server::service::audit::{Actor, RequestMeta};
+    let app = start(config).await?;
+    match command {
+        ApplicationCommand::Create {
+            tenant,
+            name,
+            client_type,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+        } => {
+            let id = cli_tenant(&app, tenant.as_deref())?;
+            let tenant = app.load_tenant(&id).await.map_err(|e| e.to_string())?;
+            let changes = ApplicationChanges {
+                name: Some(name),
+                client_type: Some(client_type),
+                redirect_uris: Some(redirect_uris),
+                post_logout_redirect_uris: Some(post_logout_redirect_uris),
+                grant_types: (!grant_types.is_empty()).then_some(grant_types),
+                ..Default::default()
+            };
+            let (created, secret) = app
+                .create_application(&tenant, &Actor::Operator, &RequestMeta::default(), changes)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("client_id:     {}", created.id);
+            if let Some(secret) = secret {
+                println!("client_secret: {}", secret.expose());
+                eprintln!("Store the client secret now: it is not shown again.");
+            }
+        }
+        ApplicationCommand::List { tenant } => {
+            let id = cli_tenant(&app, tenant.as_deref())?;
+            let tenant = app.load_tenant(&id).await.map_err(|e| e.to_string())?;
+            let mut after = None;
+            loop {
+                let page = app
+                    .list_applications(&tenant, after.as_ref(), 200)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for a in &page {
+                    let grants: Vec<&str> = a.grant_types.iter().map(|g| g.as_str()).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        a.id,
+                        a.client_type.as_str(),
+                        grants.join(","),
+                        a.name
+                    );
+                }
+                match page.last() {
+                    Some(last) if page.len() == 200 => after = Some(last.id.clone()),
+                    _ => break,
+                }
+            }
+        }
+    }
+    app.store.close().await;
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -154,6 +262,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             }
         }
         Command::Keys(KeyCommand::RotateMaster) => rotate_master(config).await,
+        Command::Applications(command) => applications(command, config).await,
         Command::Seed {
             users,
             challenges,

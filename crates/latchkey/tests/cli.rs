@@ -1,5 +1,5 @@
 //! The `latchkey` binary as an operator uses it: zero-config start, configuration errors,
-//! tenant and key commands, master-key rotation, graceful stop on SIGTERM.
+//! tenant, key and application commands, master-key rotation, graceful stop on SIGTERM.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -237,6 +237,166 @@ fn tenants_and_keys_commands() {
     assert!(!out.status.success(), "revoking twice reports it");
     let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ"]));
     assert!(!out.status.success());
+    server.stop();
+}
+
+#[test]
+fn applications_commands() {
+    const KEY: &str = "sk_live_clitestbootstrap00000000000000000000000000";
+    let dir = tempfile::tempdir().unwrap();
+    let latchkey = || {
+        let mut c = cmd(dir.path());
+        c.env("LATCHKEY_BOOTSTRAP_SECRET_KEY", KEY);
+        c
+    };
+    let field = |out: &Output, name: &str| {
+        text(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+    };
+
+    let out = run(latchkey().args([
+        "applications",
+        "create",
+        "--name",
+        "Acme SPA",
+        "--type",
+        "public",
+        "--redirect-uri",
+        "https://app.example.com/callback",
+        "--redirect-uri",
+        "http://localhost:3000/cb",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let spa = field(&out, "client_id:").unwrap();
+    assert!(spa.starts_with("app_01"), "{spa}");
+    assert_eq!(
+        field(&out, "client_secret:"),
+        None,
+        "a public client has no secret"
+    );
+
+    let out = run(latchkey().args([
+        "applications",
+        "create",
+        "--name",
+        "Billing worker",
+        "--type",
+        "confidential",
+        "--grant-type",
+        "client_credentials",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let worker = field(&out, "client_id:").unwrap();
+    let secret = field(&out, "client_secret:").unwrap();
+    assert!(secret.starts_with("cs_"));
+    assert!(text(&out.stderr).contains("not shown again"));
+
+    // Refusals say why, and create nothing.
+    for (args, why) in [
+        (
+            vec![
+                "--type",
+                "public",
+                "--redirect-uri",
+                "https://app.example.com/cb#x",
+            ],
+            "redirect_uris[0] must not contain a fragment",
+        ),
+        (
+            vec!["--type", "public", "--redirect-uri", "http://app.example.com/cb"],
+            "redirect_uris[0] must use https",
+        ),
+        (
+            vec!["--type", "public", "--grant-type", "client_credentials"],
+            "client_credentials is for confidential clients only",
+        ),
+        (vec!["--type", "spa"], "invalid value 'spa'"),
+    ] {
+        let out = run(latchkey()
+            .args(["applications", "create", "--name", "Bad"])
+            .args(&args));
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text(&out.stderr).contains(why), "{args:?}: {}", text(&out.stderr));
+    }
+
+    let out = run(latchkey().args(["applications", "list"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert_eq!(
+        listing.lines().collect::<Vec<_>>(),
+        [
+            format!("{spa}\tpublic\tauthorization_code,refresh_token\tAcme SPA"),
+            format!("{worker}\tconfidential\tclient_credentials\tBilling worker"),
+        ]
+    );
+    assert!(!listing.contains(&secret));
+
+    // Another tenant has applications of its own.
+    let out = run(latchkey().args(["tenants", "create", "--name", "Other"]));
+    let other = field(&out, "tenant_id:").unwrap();
+    let out = run(latchkey().args(["applications", "list", "--tenant", &other]));
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "");
+    let out = run(latchkey().args([
+        "applications",
+        "create",
+        "--tenant",
+        &other,
+        "--name",
+        "Theirs",
+        "--type",
+        "confidential",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(latchkey().args(["applications", "list", "--tenant", &other]));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let out = run(latchkey().args([
+        "applications",
+        "list",
+        "--tenant",
+        "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ",
+    ]));
+    assert!(!out.status.success());
+
+    // The API shows what the CLI registered, without the secret; the audit log names the
+    // operator.
+    let server = start(latchkey());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let get_json = |path: &str| -> Value {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}{path}", server.url))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    };
+    let list = get_json("/v1/admin/applications");
+    let apps = list["applications"].as_array().unwrap();
+    assert_eq!(apps.len(), 2);
+    assert_eq!(
+        apps[0]["redirect_uris"],
+        json!(["https://app.example.com/callback", "http://localhost:3000/cb"])
+    );
+    assert_eq!(apps[1]["client_secret_prefix"].as_str().unwrap(), &secret[..7]);
+    assert!(!list.to_string().contains(&secret));
+    let events = get_json("/v1/admin/audit-events");
+    let created: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "application.created")
+        .collect();
+    assert_eq!(created.len(), 2);
+    assert!(created.iter().all(|e| e["actor"] == "system"));
     server.stop();
 }
 

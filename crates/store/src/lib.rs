@@ -13,7 +13,7 @@ pub mod model;
 use async_trait::async_trait;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
-use latchkey_core::ids::{ApiKeyId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
 use std::sync::Arc;
@@ -83,6 +83,37 @@ pub trait UserStore {
     async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()>;
 }
 
+/// Applications (OAuth 2.0 / OpenID Connect clients), each in one tenant: every call names
+/// the tenant, and another tenant's application id finds nothing.
+#[async_trait]
+pub trait ApplicationStore {
+    /// Fails with [`StoreError::Conflict`] if the id exists.
+    async fn insert_application(&self, app: &Application) -> Result<()>;
+    async fn get_application(&self, tenant: &TenantId, id: &ApplicationId) -> Result<Option<Application>>;
+    /// A tenant's applications in id order (oldest first), after `after`, at most `limit`.
+    async fn list_applications(
+        &self,
+        tenant: &TenantId,
+        after: Option<&ApplicationId>,
+        limit: u32,
+    ) -> Result<Vec<Application>>;
+    /// Stores a changed registration: name, redirect URIs, grant types, settings and
+    /// `updated_at`; never the type or the secret. `false` if there is no such application.
+    async fn update_application(&self, app: &Application) -> Result<bool>;
+    /// `false` if there was no such application.
+    async fn delete_application(&self, tenant: &TenantId, id: &ApplicationId) -> Result<bool>;
+    /// Replaces a confidential client's secret hash (the old secret stops working at once);
+    /// `false` if there is no such confidential client.
+    async fn set_application_secret(
+        &self,
+        tenant: &TenantId,
+        id: &ApplicationId,
+        secret_hash: &str,
+        secret_prefix: &str,
+        now: UnixMillis,
+    ) -> Result<bool>;
+}
+
 #[async_trait]
 pub trait SessionStore {
     /// Stores a new session and its first refresh token in one transaction.
@@ -102,6 +133,8 @@ pub trait SessionStore {
     async fn session_for_refresh(&self, hash: &str) -> Result<Option<Session>>;
     /// Revokes a session and every session issued from it (`parent_id`); how many were live.
     async fn revoke_session_tree(&self, id: &SessionId, now: UnixMillis) -> Result<u64>;
+    /// Revokes every session issued to an application (it was deleted); how many were live.
+    async fn revoke_client_sessions(&self, tenant: &TenantId, client: &ApplicationId, now: UnixMillis) -> Result<u64>;
 }
 
 #[async_trait]
@@ -135,6 +168,10 @@ pub trait ThrottleStore {
     ) -> Result<ThrottleDecision>;
     /// Forgets the failures of `key` (after a success with that authenticator).
     async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()>;
+    /// `(failures, locked_until)` of `key` as stored, without counting anything; `None` if
+    /// it has no row. For throttles that count failures only (client authentication): a
+    /// read before the attempt, [`ThrottleStore::throttle_attempt`] after a failure.
+    async fn throttle_peek(&self, key: &ThrottleKey) -> Result<Option<(u32, UnixMillis)>>;
 }
 
 #[async_trait]
@@ -379,6 +416,7 @@ pub trait Store:
     TenantStore
     + ApiKeyStore
     + UserStore
+    + ApplicationStore
     + SessionStore
     + ThrottleStore
     + KeyStore

@@ -1,9 +1,11 @@
 //! The records the store reads and writes.
 
+use latchkey_core::application::ApplicationSettings;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
 use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::oidc::{ClientType, GrantType};
 use latchkey_core::settings::TenantSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -596,4 +598,43 @@ pub enum RedeemOutcome {
     Expired,
     /// No such code.
     Unknown,
+}
+
+/// An application (an OAuth 2.0 / OpenID Connect client) of one tenant, as registered. A
+/// confidential client's secret is held only as its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    /// Also its `client_id`.
+    pub id: ApplicationId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// Fixed at registration.
+    pub client_type: ClientType,
+    /// Keyed hash of the secret (`HashPurpose::ClientSecret`, context the application id);
+    /// `None` for a public client.
+    pub secret_hash: Option<String>,
+    /// The secret's first characters, to tell secrets apart in listings after a rotation.
+    pub secret_prefix: Option<String>,
+    /// Exactly as registered; matched by exact string comparison.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub settings: ApplicationSettings,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl Application {
+    pub fn client_id(&self) -> &str {
+        self.id.as_str()
+    }
+
+    /// The `aud` of its client-credentials tokens: the configured audience, or its id.
+    pub fn audience(&self) -> &str {
+        self.settings.audience.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
 }

@@ -21,6 +21,8 @@ pub enum Actor {
     },
     /// The user in the middle of signing in (password passed, second factor pending).
     SigningIn { user_id: UserId },
+    /// The server's operator, at the command line (`latchkey applications create`).
+    Operator,
 }
 
 impl Actor {
@@ -28,6 +30,7 @@ impl Actor {
         match self {
             Actor::Admin { key_id } => format!("key:{key_id}"),
             Actor::User { user_id, .. } | Actor::SigningIn { user_id } => format!("user:{user_id}"),
+            Actor::Operator => "system".to_owned(),
         }
     }
 }

@@ -133,7 +133,12 @@ impl From<ServiceError> for Failure {
                 "email_taken",
                 "an account with this email already exists",
             ),
-            Input(input) => Failure::invalid(input.code(), input.to_string()),
+            Input(input) => {
+                let details = input.details();
+                let mut failure = Failure::invalid(input.code(), input.to_string());
+                failure.details = details;
+                failure
+            }
             SignupDisabled => Failure::new(
                 FailureKind::Forbidden,
                 "signup_disabled",
@@ -228,6 +233,13 @@ impl From<ServiceError> for Failure {
                 let list: Vec<Value> = problems.into_iter().map(Value::from).collect();
                 Failure::invalid("invalid_provider", "the provider configuration is invalid").with("problems", list)
             }
+            ApplicationNotFound => Failure::new(
+                FailureKind::NotFound,
+                "application_not_found",
+                "no such application in this tenant",
+            ),
+            // RFC 6749 §5.2's name for it, so the token endpoint can say the same.
+            InvalidClient => Failure::unauthenticated("invalid_client", "client authentication failed"),
             ServiceError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 Failure::internal()

@@ -2,10 +2,12 @@
 //! API's `error.code`) and its message (`Display`); the parse errors of the core's domain
 //! types are kept as they are, so their messages are the core's.
 
+use latchkey_core::application::RedirectUriError;
 use latchkey_core::email::InvalidEmail;
 use latchkey_core::ids::InvalidId;
 use latchkey_core::password::PasswordError;
 use latchkey_core::phone::PhoneError;
+use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
@@ -43,6 +45,23 @@ pub enum InputError {
     CredentialFormat,
     #[error("webauthn.attestation_ca_pems holds a certificate that cannot be read")]
     AttestationRoot,
+    #[error(
+        "name must be 1 to 100 characters, without control, invisible or bidirectional-control characters"
+    )]
+    ApplicationName,
+    /// A redirect URI (or post-logout redirect URI) refused: which list, which entry, why.
+    /// The URI itself is not repeated: errors never echo what was sent.
+    #[error("{field}[{index}] {reason}")]
+    RedirectUri {
+        field: &'static str,
+        index: usize,
+        reason: RedirectUriError,
+    },
+    #[error("grant_types: {0}")]
+    GrantTypes(String),
+    /// Everything else wrong with an application, as `(field, message)` pairs.
+    #[error("invalid application: {}", .0.iter().map(|(f, m)| format!("{f} {m}")).collect::<Vec<_>>().join("; "))]
+    Application(Vec<(String, String)>),
 }
 
 impl InputError {
@@ -60,6 +79,29 @@ impl InputError {
             }
             InputError::CredentialFormat => "invalid_credential_format",
             InputError::AttestationRoot => "invalid_settings",
+            InputError::ApplicationName => "invalid_name",
+            InputError::RedirectUri { .. } => "invalid_redirect_uri",
+            InputError::GrantTypes(_) => "invalid_grant_types",
+            InputError::Application(_) => "invalid_application",
+        }
+    }
+
+    /// Named values beside the code and message that a client may act on.
+    pub fn details(&self) -> Vec<(&'static str, Value)> {
+        match self {
+            InputError::RedirectUri { field, index, reason } => vec![
+                ("field", (*field).into()),
+                ("index", (*index).into()),
+                ("reason", reason.code().into()),
+            ],
+            InputError::Application(problems) => {
+                let list: Vec<Value> = problems
+                    .iter()
+                    .map(|(field, message)| serde_json::json!({ "field": field, "message": message }))
+                    .collect();
+                vec![("problems", list.into())]
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -74,6 +116,22 @@ mod tests {
         assert_eq!(
             InputError::TenantName.to_string(),
             "tenant name must be 1 to 200 characters"
+        );
+        let uri = InputError::RedirectUri {
+            field: "redirect_uris",
+            index: 2,
+            reason: RedirectUriError::Fragment,
+        };
+        assert_eq!(uri.code(), "invalid_redirect_uri");
+        assert_eq!(
+            uri.to_string(),
+            "redirect_uris[2] must not contain a fragment (#…)"
+        );
+        assert_eq!(uri.details()[2], ("reason", Value::from("fragment")));
+        let app = InputError::Application(vec![("type".into(), "must be public or confidential".into())]);
+        assert_eq!(
+            app.to_string(),
+            "invalid application: type must be public or confidential"
         );
         let email = latchkey_core::email::Email::parse("nope").unwrap_err();
         assert_eq!(InputError::from(email.clone()).to_string(), email.to_string());

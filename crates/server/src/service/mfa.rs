@@ -181,7 +181,7 @@ impl App {
                 }
                 rules
             }
-            Actor::SigningIn { .. } => return Err(ServiceError::Forbidden),
+            Actor::SigningIn { .. } | Actor::Operator => return Err(ServiceError::Forbidden),
         };
         Ok((self.get_user(&tenant.id, target).await?, rules))
     }

@@ -2,6 +2,7 @@
 //! input, enforce policy, and talk to the store; they know nothing of HTTP.
 
 pub mod admin;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod browser;
@@ -85,6 +86,12 @@ pub enum ServiceError {
     RateLimited { retry_after_secs: u64 },
     #[error("invalid provider configuration")]
     InvalidProvider(Vec<String>),
+    #[error("no such application")]
+    ApplicationNotFound,
+    /// Client authentication failed: unknown client, wrong or missing secret, or a secret
+    /// from a public client. One error for all, so it tells nothing about which.
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("internal error: {0}")]
     Internal(String),
 }

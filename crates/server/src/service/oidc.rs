@@ -13,7 +13,7 @@ use super::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::assurance::Aal;
 use latchkey_core::hash::HashPurpose;
-use latchkey_core::ids::{ApplicationId, SessionId};
+use latchkey_core::ids::SessionId;
 use latchkey_core::jwt::{self, ClientClaims};
 use latchkey_core::oauth::{self, Prompt, ResponseMode, Scopes};
 use latchkey_core::oidc::{ClientType, GrantType, SigningAlg};
@@ -280,7 +280,7 @@ impl App {
         // Until the client and its redirect URI are known good, nothing is redirected.
         let client_id = nonempty(&p.client_id).ok_or(AuthorizeFailure::Unusable("client_id_missing"))?;
         let app = self
-            .find_application(tenant, client_id)
+            .application_by_client_id(tenant, client_id)
             .await
             .map_err(|_| AuthorizeFailure::Unusable("server_error"))?
             .ok_or(AuthorizeFailure::Unusable("unknown_client"))?;
@@ -396,7 +396,7 @@ impl App {
     ) -> ServiceResult<AuthorizeNext> {
         let issuer = self.oidc_issuer(tenant);
         let now = self.now();
-        let Some(app) = self.find_application(tenant, &pending.client_id).await? else {
+        let Some(app) = self.application_by_client_id(tenant, &pending.client_id).await? else {
             return Ok(AuthorizeNext::Unusable("unknown_client"));
         };
         if !app.redirect_uris.contains(&pending.redirect_uri)
@@ -498,14 +498,6 @@ impl App {
         self.crypto
             .hasher
             .hash(HashPurpose::AuthorizationCode, "", code.as_bytes())
-    }
-
-    /// An application by its client id, `None` when the id is malformed or unknown.
-    async fn find_application(&self, tenant: &Tenant, client_id: &str) -> ServiceResult<Option<Application>> {
-        let Ok(id) = ApplicationId::parse(client_id) else {
-            return Ok(None);
-        };
-        Ok(self.store.get_application(&tenant.id, &id).await?)
     }
 
     /// The token endpoint.
@@ -878,7 +870,7 @@ impl App {
             hinted_session = claims["sid"].as_str().and_then(|s| SessionId::parse(s).ok());
         }
         let app = match &client {
-            Some(c) => self.find_application(tenant, c).await?,
+            Some(c) => self.application_by_client_id(tenant, c).await?,
             None => None,
         };
         let redirect = match (&app, nonempty(&p.post_logout_redirect_uri)) {

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod admin;
+mod applications;
 mod auth;
 mod delivery;
 mod edge;

@@ -62,6 +62,9 @@ async fn openapi_covers_every_route(b: Backend) {
         "/v1/admin/delivery-stats",
         "/v1/auth/passkey/options",
         "/v1/auth/passkey/signin",
+        "/v1/admin/applications",
+        "/v1/admin/applications/{application_id}",
+        "/v1/admin/applications/{application_id}/secret",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -72,7 +75,8 @@ async fn openapi_covers_every_route(b: Backend) {
         let concrete = path
             .replace("{user_id}", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{factor_id}", "fac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
-            .replace("{tenant_id}", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ");
+            .replace("{tenant_id}", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{application_id}", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ");
         for (method, op) in item.as_object().unwrap() {
             // A parameter documented `in: path` must be in the path template (query structs
             // need `#[into_params(parameter_in = Query)]`, or they are listed as required path

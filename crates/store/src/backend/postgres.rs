@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0006_webauthn.sql"),
     ),
     (
+        8,
+        "applications",
+        include_str!("../../migrations/postgres/0008_applications.sql"),
+    ),
+    (
         10,
         "authorization",
         include_str!("../../migrations/postgres/0010_authorization.sql"),

@@ -4,9 +4,11 @@
 
 use crate::model::*;
 use crate::{Result, StoreError};
+use latchkey_core::application::ApplicationSettings;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
 use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::oidc::ClientType;
 use latchkey_core::settings::TenantSettings;
 
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_sealed, \
@@ -24,6 +26,8 @@ pub(crate) const CHALLENGE_COLUMNS: &str =
     "id, tenant_id, user_id, purpose, amr, factor_id, created_at, expires_at, completed_at, state_sealed";
 pub(crate) const AUDIT_COLUMNS: &str =
     "id, tenant_id, user_id, actor, action, factor_id, outcome, ip, detail, created_at";
+pub(crate) const APPLICATION_COLUMNS: &str = "id, tenant_id, name, client_type, secret_hash, \
+     secret_prefix, redirect_uris, post_logout_redirect_uris, grant_types, settings, created_at, updated_at";
 pub(crate) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination_sealed, \
      payload_sealed, status, attempts, next_attempt_at, locked_until, expires_at, last_error, provider, \
      provider_message_id, created_at, updated_at";
@@ -113,6 +117,28 @@ pub(crate) fn user(row: &dyn Columns) -> Result<User> {
         phone_sealed: row.opt_text("phone_sealed")?,
         phone_hash: row.opt_text("phone_hash")?,
         phone_verified_at: row.opt_int("phone_verified_at")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+pub(crate) fn application(row: &dyn Columns) -> Result<Application> {
+    let client_type = row.text("client_type")?;
+    Ok(Application {
+        id: ApplicationId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        name: row.text("name")?,
+        client_type: ClientType::parse(&client_type).ok_or_else(|| corrupt("client type", &client_type))?,
+        secret_hash: row.opt_text("secret_hash")?,
+        secret_prefix: row.opt_text("secret_prefix")?,
+        redirect_uris: serde_json::from_str(&row.text("redirect_uris")?)
+            .map_err(|e| corrupt("application redirect_uris", e))?,
+        post_logout_redirect_uris: serde_json::from_str(&row.text("post_logout_redirect_uris")?)
+            .map_err(|e| corrupt("application post_logout_redirect_uris", e))?,
+        grant_types: serde_json::from_str(&row.text("grant_types")?)
+            .map_err(|e| corrupt("application grant_types", e))?,
+        settings: serde_json::from_str::<ApplicationSettings>(&row.text("settings")?)
+            .map_err(|e| corrupt("application settings", e))?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })

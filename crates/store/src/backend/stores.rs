@@ -104,6 +104,8 @@ by_reference!(
     ApiKeyId,
     ApiKeyRecord,
     AuthorizationCode,
+    Application,
+    latchkey_core::ids::ApplicationId,
     AuditEvent,
     BackupInstall,
     Challenge,
@@ -191,6 +193,53 @@ macro_rules! impl_stores {
             }
         }
 
+        // Named in full, so the backends' imports need not change for it.
+        #[async_trait]
+        impl ApplicationStore for $store {
+            async fn insert_application(&self, app: &Application) -> Result<()> {
+                run!(self, write, [app], c => crate::backend::scripts::applications::insert(c, app))
+            }
+            async fn get_application(
+                &self,
+                tenant: &TenantId,
+                id: &latchkey_core::ids::ApplicationId,
+            ) -> Result<Option<Application>> {
+                run!(self, read, [tenant, id], c =>
+                    crate::backend::scripts::applications::get(c, tenant, id))
+            }
+            async fn list_applications(
+                &self,
+                tenant: &TenantId,
+                after: Option<&latchkey_core::ids::ApplicationId>,
+                limit: u32,
+            ) -> Result<Vec<Application>> {
+                run!(self, long_read, [tenant, after], c =>
+                    crate::backend::scripts::applications::list(c, tenant, after, limit))
+            }
+            async fn update_application(&self, app: &Application) -> Result<bool> {
+                run!(self, write, [app], c => crate::backend::scripts::applications::update(c, app))
+            }
+            async fn delete_application(
+                &self,
+                tenant: &TenantId,
+                id: &latchkey_core::ids::ApplicationId,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, id], c =>
+                    crate::backend::scripts::applications::delete(c, tenant, id))
+            }
+            async fn set_application_secret(
+                &self,
+                tenant: &TenantId,
+                id: &latchkey_core::ids::ApplicationId,
+                secret_hash: &str,
+                secret_prefix: &str,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, id, secret_hash, secret_prefix], c =>
+                    crate::backend::scripts::applications::set_secret(c, tenant, id, secret_hash, secret_prefix, now))
+            }
+        }
+
         #[async_trait]
         impl SessionStore for $store {
             async fn create_session(&self, s: &Session, refresh_hash: &str) -> Result<()> {
@@ -216,6 +265,14 @@ macro_rules! impl_stores {
             }
             async fn revoke_session_tree(&self, id: &SessionId, now: UnixMillis) -> Result<u64> {
                 run!(self, write, [id], c => sessions::revoke_tree(c, id, now))
+            }
+            async fn revoke_client_sessions(
+                &self,
+                tenant: &TenantId,
+                client: &latchkey_core::ids::ApplicationId,
+                now: UnixMillis,
+            ) -> Result<u64> {
+                run!(self, write, [tenant, client], c => sessions::revoke_for_client(c, tenant, client, now))
             }
         }
 
@@ -254,6 +311,9 @@ macro_rules! impl_stores {
             }
             async fn throttle_clear(&self, key: &ThrottleKey) -> Result<()> {
                 run!(self, write, [key], c => throttle::clear(c, key))
+            }
+            async fn throttle_peek(&self, key: &ThrottleKey) -> Result<Option<(u32, UnixMillis)>> {
+                run!(self, read, [key], c => throttle::peek(c, key))
             }
         }
 

@@ -8,6 +8,7 @@ contract!(
     parallel_redemptions_issue_one_session,
     a_burnt_code_cannot_be_redeemed,
     signing_out_a_browser_session_ends_the_sessions_issued_from_it,
+    deleting_an_application_ends_its_sessions,
 );
 
 /// A browser session and a code issued from it.
@@ -142,4 +143,21 @@ async fn signing_out_a_browser_session_ends_the_sessions_issued_from_it(s: DynSt
     assert!(s.get_session(&app_session.id).await.unwrap().unwrap().revoked_at.is_some());
     assert!(s.get_session(&unrelated.id).await.unwrap().unwrap().revoked_at.is_none());
     assert_eq!(s.revoke_session_tree(&browser.id, T0 + 3).await.unwrap(), 0);
+}
+
+async fn deleting_an_application_ends_its_sessions(s: DynStore) {
+    let (u, browser, code) = code_for(&s, "c6", T0 + 60_000).await;
+    let app_session = issued(&u, &code, &browser);
+    s.redeem_authorization_code("c6", &app_session, "rt-c6", T0 + 1)
+        .await
+        .unwrap();
+    // Another tenant's id is not this tenant's application.
+    let other = TenantId::generate(T0, &OsRandom);
+    assert_eq!(s.revoke_client_sessions(&other, &code.client_id, T0 + 2).await.unwrap(), 0);
+    assert_eq!(
+        s.revoke_client_sessions(&u.tenant_id, &code.client_id, T0 + 2).await.unwrap(),
+        1
+    );
+    assert!(s.get_session(&app_session.id).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(s.get_session(&browser.id).await.unwrap().unwrap().revoked_at.is_none());
 }

@@ -86,6 +86,7 @@ macro_rules! contract {
     };
 }
 
+mod applications;
 mod audit;
 mod authorization;
 mod challenges;

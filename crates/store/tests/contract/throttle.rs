@@ -5,7 +5,31 @@ use super::*;
 contract!(
     throttle_counts_locks_and_resets,
     parallel_throttle_burst_cannot_exceed_limit,
+    throttle_peek_reads_without_counting,
 );
+
+async fn throttle_peek_reads_without_counting(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let k = tkey(&t.id, "app_x");
+    assert_eq!(s.throttle_peek(&k).await.unwrap(), None);
+    let p = ThrottlePolicy::PASSWORD;
+    for _ in 0..5 {
+        s.throttle_attempt(&k, &p, T0).await.unwrap();
+    }
+    // Peeking twice counts nothing; the 5th attempt set a 1 s lock.
+    assert_eq!(s.throttle_peek(&k).await.unwrap(), Some((5, T0 + 1000)));
+    assert_eq!(s.throttle_peek(&k).await.unwrap(), Some((5, T0 + 1000)));
+    assert_eq!(
+        s.throttle_peek(&tkey(&tenant("other").id, "app_x"))
+            .await
+            .unwrap(),
+        None,
+        "another tenant's subject is another key"
+    );
+    s.throttle_clear(&k).await.unwrap();
+    assert_eq!(s.throttle_peek(&k).await.unwrap(), Some((0, 0)));
+}
 
 async fn throttle_counts_locks_and_resets(s: DynStore) {
     let t = tenant("t");

@@ -2,8 +2,9 @@
 //! built from domain records here and nowhere else, so no secret can slip into one.
 
 use crate::service::sessions::TokenPair;
+use latchkey_core::oidc::ClientType;
 use latchkey_core::time::rfc3339;
-use latchkey_store::model::User;
+use latchkey_store::model::{Application, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -683,4 +684,198 @@ pub struct AuditList {
     pub events: Vec<AuditEventView>,
     /// Pass as `before` for older events; absent on the last page.
     pub next_before: Option<String>,
+}
+
+/// The kinds of client (RFC 6749 §2.1), for the document: `public` for single-page and
+/// native apps (no secret; PKCE), `confidential` for servers (a secret).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documents a string field; never built
+pub enum ClientTypeName {
+    Public,
+    Confidential,
+}
+
+/// The grants an application may use at the token endpoint, for the document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documents a string field; never built
+pub enum GrantTypeName {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+/// The algorithms ID tokens may be signed with, for the document.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents a string field; never built
+pub enum SigningAlgName {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+/// Registers an application (an OAuth 2.0 / OpenID Connect client).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApplicationRequest {
+    /// Shown on the sign-in screens: 1 to 100 characters.
+    #[schema(example = "Acme web", min_length = 1, max_length = 100)]
+    pub name: String,
+    /// Fixed once registered.
+    #[serde(rename = "type")]
+    #[schema(value_type = ClientTypeName)]
+    pub client_type: String,
+    /// Exact redirect URIs (matched by exact string comparison, no wildcards): `https`,
+    /// `http` on loopback only (`127.0.0.1`, `[::1]`, `localhost`), or a private-use scheme
+    /// in reverse-DNS form for native apps (`com.example.app:/callback`). At most 50.
+    #[schema(example = json!(["https://app.example.com/callback"]))]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Where RP-initiated logout may send the user back to; the same rules.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Default `["authorization_code", "refresh_token"]`. `client_credentials` is for
+    /// confidential clients only; `refresh_token` needs `authorization_code`.
+    #[schema(value_type = Option<Vec<GrantTypeName>>, min_items = 1)]
+    pub grant_types: Option<Vec<String>>,
+    /// Seconds (60 to 86400); absent: the tenant's.
+    #[schema(minimum = 60, maximum = 86400)]
+    pub access_token_ttl_secs: Option<u64>,
+    /// Seconds (3600 to 31536000); absent: the tenant's.
+    #[schema(minimum = 3600, maximum = 31536000)]
+    pub refresh_token_ttl_secs: Option<u64>,
+    /// Seconds (60 to 86400), default 3600.
+    #[schema(minimum = 60, maximum = 86400)]
+    pub id_token_ttl_secs: Option<u64>,
+    /// Default `RS256`.
+    #[schema(value_type = Option<SigningAlgName>)]
+    pub id_token_signed_response_alg: Option<String>,
+    /// The `aud` of client-credentials tokens; absent: the application's id.
+    pub audience: Option<String>,
+    /// The scopes a client-credentials token may carry.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Changes a registration; fields left out keep their value, `null` returns a lifetime or
+/// the audience to its default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchApplicationRequest {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// Accepted only if it is the application's type: the type cannot change.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<ClientTypeName>)]
+    pub client_type: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<GrantTypeName>>, min_items = 1)]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u64>, minimum = 60, maximum = 86400)]
+    pub access_token_ttl_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u64>, minimum = 3600, maximum = 31536000)]
+    pub refresh_token_ttl_secs: Option<Option<u64>>,
+    #[schema(minimum = 60, maximum = 86400)]
+    pub id_token_ttl_secs: Option<u64>,
+    #[schema(value_type = Option<SigningAlgName>)]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub audience: Option<Option<String>>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// An application as the admin API shows it: never its secret.
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: String,
+    /// The same as `id`: the OAuth 2.0 `client_id`.
+    pub client_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = ClientTypeName)]
+    pub client_type: &'static str,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    #[schema(value_type = Vec<GrantTypeName>)]
+    pub grant_types: Vec<&'static str>,
+    /// `client_secret_basic` for a confidential client (which may also send its secret as
+    /// `client_secret_post`), `none` for a public one.
+    #[schema(example = "client_secret_basic")]
+    pub token_endpoint_auth_method: &'static str,
+    /// `null`: the tenant's.
+    pub access_token_ttl_secs: Option<u64>,
+    /// `null`: the tenant's.
+    pub refresh_token_ttl_secs: Option<u64>,
+    pub id_token_ttl_secs: u64,
+    #[schema(value_type = SigningAlgName)]
+    pub id_token_signed_response_alg: &'static str,
+    /// `null`: the application's id.
+    pub audience: Option<String>,
+    pub scopes: Vec<String>,
+    /// The first characters of a confidential client's current secret, to tell secrets
+    /// apart after a rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_prefix: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ApplicationView {
+    pub fn new(a: &Application) -> Self {
+        let s = &a.settings;
+        Self {
+            id: a.id.to_string(),
+            client_id: a.client_id().to_owned(),
+            name: a.name.clone(),
+            client_type: a.client_type.as_str(),
+            redirect_uris: a.redirect_uris.clone(),
+            post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
+            grant_types: a.grant_types.iter().map(|g| g.as_str()).collect(),
+            token_endpoint_auth_method: match a.client_type {
+                ClientType::Confidential => "client_secret_basic",
+                ClientType::Public => "none",
+            },
+            access_token_ttl_secs: s.access_token_ttl_secs,
+            refresh_token_ttl_secs: s.refresh_token_ttl_secs,
+            id_token_ttl_secs: s.id_token_ttl_secs,
+            id_token_signed_response_alg: s.id_token_signed_response_alg.as_str(),
+            audience: s.audience.clone(),
+            scopes: s.scopes.clone(),
+            client_secret_prefix: a.secret_prefix.clone(),
+            created_at: rfc3339(a.created_at),
+            updated_at: rfc3339(a.updated_at),
+        }
+    }
+}
+
+/// An application with its secret: the answer to a registration and to a secret rotation,
+/// the only times the secret is shown.
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationWithSecret {
+    #[serde(flatten)]
+    pub application: ApplicationView,
+    /// A confidential client's secret (`cs_…`), shown this once: store it now. Absent for
+    /// a public client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationList {
+    pub applications: Vec<ApplicationView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_after` of the previous page.
+    #[param(pattern = "^app_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
+    pub after: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! are JSON ([`error`]); its request and response shapes are in [`dto`].
 
 pub mod admin;
+pub mod applications;
 pub mod auth;
 pub mod dto;
 pub mod error;
@@ -90,6 +91,16 @@ fn plain_routes() -> OpenApiRouter<App> {
             admin::delete_email_provider
         ))
         .routes(routes!(admin::delivery_stats))
+        .routes(routes!(
+            applications::create_application,
+            applications::list_applications
+        ))
+        .routes(routes!(
+            applications::get_application,
+            applications::patch_application,
+            applications::delete_application
+        ))
+        .routes(routes!(applications::rotate_application_secret))
         .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))

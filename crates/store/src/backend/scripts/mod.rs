@@ -4,6 +4,7 @@
 //! savepoint); the backend decides where it commits. Scripts that may refuse answer with
 //! [`Write::Undo`](super::Write), and their writes are then rolled back.
 
+pub(crate) mod applications;
 pub(crate) mod audit;
 pub(crate) mod authorization;
 pub(crate) mod challenges;

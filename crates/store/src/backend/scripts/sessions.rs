@@ -165,3 +165,17 @@ pub(crate) async fn revoke_tree<C: Conn>(c: &mut C, id: &SessionId, now: UnixMil
     )
     .await
 }
+
+/// Ends every session issued to an application.
+pub(crate) async fn revoke_for_client<C: Conn>(
+    c: &mut C,
+    tenant: &latchkey_core::ids::TenantId,
+    client: &latchkey_core::ids::ApplicationId,
+    now: UnixMillis,
+) -> Result<u64> {
+    c.execute(
+        "UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        args![now, tenant.as_str(), client.as_str()],
+    )
+    .await
+}

@@ -80,3 +80,17 @@ pub(crate) async fn clear<C: Conn>(c: &mut C, key: &ThrottleKey) -> Result<()> {
     .await?;
     Ok(())
 }
+
+pub(crate) async fn peek<C: Conn>(c: &mut C, key: &ThrottleKey) -> Result<Option<(u32, UnixMillis)>> {
+    c.fetch_optional(
+        "SELECT failures, locked_until FROM throttles WHERE tenant_id = $1 AND scope = $2 AND subject = $3",
+        args![key.tenant_id.as_str(), key.scope, key.subject.as_str()],
+        |r| {
+            Ok((
+                u32::try_from(r.int("failures")?).unwrap_or(u32::MAX),
+                r.int("locked_until")?,
+            ))
+        },
+    )
+    .await
+}

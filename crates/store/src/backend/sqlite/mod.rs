@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
     ),
     (
+        8,
+        "applications",
+        include_str!("../../../migrations/sqlite/0008_applications.sql"),
+    ),
+    (
         10,
         "authorization",
         include_str!("../../../migrations/sqlite/0010_authorization.sql"),
