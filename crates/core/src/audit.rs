@@ -31,10 +31,15 @@ pub enum AuditAction {
     /// A WebAuthn credential's signature counter went backwards: possibly a cloned
     /// authenticator. The credential is refused until it is removed.
     WebauthnCloneSuspected,
+    /// A forgotten password was replaced through an emailed link or code (or the attempt
+    /// failed); every session of the user ended.
+    PasswordReset,
+    /// An email address was proven through an emailed link or code.
+    EmailVerify,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -47,6 +52,8 @@ impl AuditAction {
         AuditAction::CodeSend,
         AuditAction::PasskeySignIn,
         AuditAction::WebauthnCloneSuspected,
+        AuditAction::PasswordReset,
+        AuditAction::EmailVerify,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +70,8 @@ impl AuditAction {
             AuditAction::CodeSend => "code.send",
             AuditAction::PasskeySignIn => "passkey.signin",
             AuditAction::WebauthnCloneSuspected => "webauthn.clone_suspected",
+            AuditAction::PasswordReset => "password.reset",
+            AuditAction::EmailVerify => "email.verify",
         }
     }
 

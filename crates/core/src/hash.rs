@@ -25,6 +25,8 @@ pub enum HashPurpose {
     WebauthnChallenge,
     /// A hosted page's anti-forgery token, derived from its cookie session's random id.
     CsrfToken,
+    /// A link or code emailed to verify an address or reset a password (`links.rs`).
+    EmailLink,
 }
 
 impl HashPurpose {
@@ -39,6 +41,7 @@ impl HashPurpose {
             HashPurpose::WebauthnUserHandle => b"latchkey/webauthn-user-handle/v1",
             HashPurpose::WebauthnChallenge => b"latchkey/webauthn-challenge/v1",
             HashPurpose::CsrfToken => b"latchkey/csrf-token/v1",
+            HashPurpose::EmailLink => b"latchkey/email-link/v1",
         }
     }
 }

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         "webauthn",
         include_str!("../../migrations/postgres/0006_webauthn.sql"),
     ),
+    (
+        9,
+        "email_links",
+        include_str!("../../migrations/postgres/0009_email_links.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

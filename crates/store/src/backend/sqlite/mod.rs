@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         "webauthn",
         include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
     ),
+    (
+        9,
+        "email_links",
+        include_str!("../../../migrations/sqlite/0009_email_links.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
