@@ -228,6 +228,15 @@ impl From<ServiceError> for Failure {
                 let list: Vec<Value> = problems.into_iter().map(Value::from).collect();
                 Failure::invalid("invalid_provider", "the provider configuration is invalid").with("problems", list)
             }
+            InvalidLink => Failure::invalid(
+                "invalid_link",
+                "the link or code is invalid, has expired or was used already; ask for a new one",
+            ),
+            EmailAlreadyVerified => Failure::new(
+                FailureKind::Conflict,
+                "email_already_verified",
+                "the email address is verified already",
+            ),
             ServiceError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 Failure::internal()

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod outcome;
 pub mod passkeys;
 pub mod providers;
+pub mod recovery;
 pub mod sealed;
 pub mod sessions;
 pub mod tenants;
@@ -84,6 +85,10 @@ pub enum ServiceError {
     RateLimited { retry_after_secs: u64 },
     #[error("invalid provider configuration")]
     InvalidProvider(Vec<String>),
+    #[error("the link or code is invalid, expired or already used")]
+    InvalidLink,
+    #[error("the email address is verified already")]
+    EmailAlreadyVerified,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -17,6 +17,7 @@ mod mfa;
 mod pages;
 mod parsers;
 mod proxy;
+mod recovery;
 mod review;
 mod throttle;
 mod webauthn;
