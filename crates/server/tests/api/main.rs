@@ -18,6 +18,7 @@ mod pages;
 mod parsers;
 mod proxy;
 mod recovery;
+mod recovery_pages;
 mod review;
 mod throttle;
 mod webauthn;

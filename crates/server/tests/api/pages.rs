@@ -31,14 +31,14 @@ both_stores!(
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
 
 /// One answer, as a browser would keep it.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .map(|v| v.to_str().unwrap())
@@ -46,7 +46,7 @@ impl Page {
     }
 
     /// The value of the first `<input … name="NAME" value="…">`.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let at = self
             .body
@@ -56,12 +56,12 @@ impl Page {
         self.body[at..].split('"').next().unwrap().to_owned()
     }
 
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         self.field("csrf")
     }
 
     /// The TOTP key shown as text beside the QR code.
-    fn totp_secret(&self) -> String {
+    pub(crate) fn totp_secret(&self) -> String {
         let at = self.body.find("id=\"totp-secret\"").expect("secret shown");
         let rest = &self.body[at..];
         let start = rest.find('>').unwrap() + 1;
@@ -69,7 +69,7 @@ impl Page {
         rest[start..end].replace(' ', "")
     }
 
-    fn is_html(&self) {
+    pub(crate) fn is_html(&self) {
         let ct = self.headers.get(CONTENT_TYPE).unwrap().to_str().unwrap();
         assert!(ct.starts_with("text/html"), "{ct}");
         assert!(!self.body.contains("{\"error\""), "{}", self.body);
@@ -77,14 +77,14 @@ impl Page {
 }
 
 /// A browser: its own cookie, no automatic redirects.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     s: &'a TestServer,
     http: reqwest::Client,
     cookie: Option<String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(s: &'a TestServer) -> Self {
+    pub(crate) fn new(s: &'a TestServer) -> Self {
         Browser {
             s,
             http: reqwest::Client::builder()
@@ -95,7 +95,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let req = match &self.cookie {
             Some(c) => req.header("cookie", format!("lk_session={c}")),
             None => req,
@@ -115,25 +115,25 @@ impl<'a> Browser<'a> {
         Page { body, ..page }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.s.url));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let req = self.http.post(format!("{}{path}", self.s.url)).form(fields);
         self.send(req).await
     }
 
     /// GET `path` for its form token, then POST `fields` with it.
-    async fn submit(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.get(from).await.csrf();
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
         self.post(path, &all).await
     }
 
-    async fn login(&mut self, email: &str, password: &str) -> Page {
+    pub(crate) async fn login(&mut self, email: &str, password: &str) -> Page {
         self.submit("/login", "/login", &[("email", email), ("password", password)])
             .await
     }
@@ -184,7 +184,7 @@ async fn sign_in_with_totp(b: &mut Browser<'_>, email: &str, secret: &str) -> Pa
     p
 }
 
-fn check_headers(p: &Page, what: &str) {
+pub(crate) fn check_headers(p: &Page, what: &str) {
     let h = |name: &str| p.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(h("content-security-policy").as_deref(), Some(CSP), "{what}");
     assert_eq!(h("x-content-type-options").as_deref(), Some("nosniff"), "{what}");

@@ -104,6 +104,8 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
         "removed" => Some(text::NOTICE_REMOVED),
         "totp_added" => Some(text::NOTICE_TOTP_ADDED),
         "passkey_added" => Some(text::NOTICE_PASSKEY_ADDED),
+        "password_reset" => Some(text::NOTICE_PASSWORD_RESET),
+        "email_verified" => Some(text::NOTICE_EMAIL_VERIFIED),
         _ => None,
     }
 }
@@ -128,7 +130,7 @@ pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> R
             None,
             None,
             notice(&uri),
-            passkeys(&visitor.tenant),
+            offers(&visitor.tenant),
         ),
     );
     if fresh {
@@ -147,11 +149,11 @@ pub async fn submit(
     Posted { cookie, form }: Posted<LoginForm>,
 ) -> Result<Response, PageError> {
     let csrf = cookie.csrf_token(&app);
-    let with_passkeys = passkeys(&visitor.tenant);
+    let offered = offers(&visitor.tenant);
     let again = |status, error: LoginError<'_>| {
         html(
             status,
-            views::login(&csrf, Some(&form.email), Some(&error), None, with_passkeys),
+            views::login(&csrf, Some(&form.email), Some(&error), None, offered),
         )
     };
     if form.email.trim().is_empty() {
@@ -191,9 +193,18 @@ pub fn passkeys(tenant: &Tenant) -> bool {
     tenant.settings.allows(FactorKind::Webauthn)
 }
 
-/// Where a first step of sign-in (a password, a passkey) leads: signed in, the second
-/// factor, or forced enrollment.
-async fn next_step(
+/// What the sign-in page offers besides the password: passkeys, and a link to sign up
+/// when the tenant is open to it.
+pub fn offers(tenant: &Tenant) -> views::LoginOffers {
+    views::LoginOffers {
+        passkeys: passkeys(tenant),
+        signup: tenant.settings.signup_enabled,
+    }
+}
+
+/// Where a first step of sign-in (a password, a passkey, a sign-up) leads: signed in, the
+/// second factor, or forced enrollment.
+pub(super) async fn next_step(
     app: &App,
     tenant: &Tenant,
     outcome: SignInOutcome<(latchkey_store::model::User, TokenPair)>,
@@ -240,7 +251,7 @@ pub async fn passkey_signin(
     Posted { cookie, form }: Posted<CredentialForm>,
 ) -> Result<Response, PageError> {
     let csrf = cookie.csrf_token(&app);
-    let with_passkeys = passkeys(&visitor.tenant);
+    let offered = offers(&visitor.tenant);
     let again = |status, message: &str| {
         html(
             status,
@@ -249,7 +260,7 @@ pub async fn passkey_signin(
                 None,
                 Some(&LoginError::Passkey(message)),
                 None,
-                with_passkeys,
+                offered,
             ),
         )
     };
@@ -324,7 +335,7 @@ fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
             None,
             None,
             Some(text::SIGN_IN_EXPIRED),
-            passkeys(tenant),
+            offers(tenant),
         ),
     );
     with_cookie(page, app, &cookie)
