@@ -24,12 +24,17 @@ const NEW_PASSWORD: &str = "a brand new passphrase";
 
 /// The path and query of a link in an email (`https://id.test/…`).
 fn path_of(l: &str) -> String {
-    l.strip_prefix("https://id.test").expect("a link to the public URL").to_owned()
+    l.strip_prefix("https://id.test")
+        .expect("a link to the public URL")
+        .to_owned()
 }
 
 fn has_error_on(p: &Page, field: &str) {
     let marker = format!("id=\"{field}\"");
-    let at = p.body.find(&marker).unwrap_or_else(|| panic!("no {field}: {}", p.body));
+    let at = p
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {field}: {}", p.body));
     let input = &p.body[at..at + p.body[at..].find('>').unwrap()];
     assert!(input.contains("aria-invalid=\"true\""), "{input}");
     assert!(
@@ -39,7 +44,9 @@ fn has_error_on(p: &Page, field: &str) {
 }
 
 async fn signup_on_the_pages_signs_in_and_verifies_the_address(b: Backend) {
-    let Some((s, mail)) = mail_server(b).await else { return };
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
     s.signup("taken@example.com").await;
     let mut br = Browser::new(&s);
     let form = br.get("/signup").await;
@@ -49,23 +56,39 @@ async fn signup_on_the_pages_signs_in_and_verifies_the_address(b: Backend) {
     assert!(form.body.contains("autocomplete=\"new-password\""));
     assert!(form.body.contains("<label for=\"password\""));
     let p = br
-        .submit("/signup", "/signup", &[("email", "nope"), ("password", NEW_PASSWORD)])
+        .submit(
+            "/signup",
+            "/signup",
+            &[("email", "nope"), ("password", NEW_PASSWORD)],
+        )
         .await;
     assert_eq!(p.status, 400);
     has_error_on(&p, "email");
     let p = br
-        .submit("/signup", "/signup", &[("email", "new@example.com"), ("password", "short")])
+        .submit(
+            "/signup",
+            "/signup",
+            &[("email", "new@example.com"), ("password", "short")],
+        )
         .await;
     assert_eq!(p.status, 400);
     has_error_on(&p, "password");
     assert!(p.body.contains("at least 8 characters"));
     let p = br
-        .submit("/signup", "/signup", &[("email", "taken@example.com"), ("password", NEW_PASSWORD)])
+        .submit(
+            "/signup",
+            "/signup",
+            &[("email", "taken@example.com"), ("password", NEW_PASSWORD)],
+        )
         .await;
     assert_eq!(p.status, 409);
     has_error_on(&p, "email");
     let p = br
-        .submit("/signup", "/signup", &[("email", "New@Example.com"), ("password", NEW_PASSWORD)])
+        .submit(
+            "/signup",
+            "/signup",
+            &[("email", "New@Example.com"), ("password", NEW_PASSWORD)],
+        )
         .await;
     assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
     let account = br.get("/account/security").await;
@@ -144,7 +167,11 @@ async fn signup_with_mfa_required_leads_to_forced_enrollment(b: Backend) {
     assert_eq!(status, 200);
     let mut br = Browser::new(&s);
     let p = br
-        .submit("/signup", "/signup", &[("email", "new@example.com"), ("password", NEW_PASSWORD)])
+        .submit(
+            "/signup",
+            "/signup",
+            &[("email", "new@example.com"), ("password", NEW_PASSWORD)],
+        )
         .await;
     assert_eq!((p.status, p.location()), (303, "/login/enroll"), "{}", p.body);
     let enroll = br.get("/login/enroll").await;
@@ -154,17 +181,27 @@ async fn signup_with_mfa_required_leads_to_forced_enrollment(b: Backend) {
 }
 
 async fn forgot_and_reset_by_link_on_the_pages(b: Backend) {
-    let Some((s, mail)) = mail_server(b).await else { return };
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
     let tokens = s.signup("alice@example.com").await;
     let mut br = Browser::new(&s);
     let form = br.get("/password/forgot").await;
     assert_eq!(form.status, 200);
     check_headers(&form, "/password/forgot");
     let unknown = br
-        .submit("/password/forgot", "/password/forgot", &[("email", "nobody@example.com")])
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "nobody@example.com")],
+        )
         .await;
     let known = br
-        .submit("/password/forgot", "/password/forgot", &[("email", "alice@example.com")])
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "alice@example.com")],
+        )
         .await;
     assert_eq!((unknown.status, known.status), (200, 200));
     assert_eq!(unknown.body, known.body, "the same page for both");
@@ -226,11 +263,17 @@ async fn forgot_and_reset_by_link_on_the_pages(b: Backend) {
 }
 
 async fn reset_by_code_on_the_pages_is_throttled(b: Backend) {
-    let Some((s, mail)) = mail_server(b).await else { return };
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
     s.signup("alice@example.com").await;
     let mut br = Browser::new(&s);
-    br.submit("/password/forgot", "/password/forgot", &[("email", "alice@example.com")])
-        .await;
+    br.submit(
+        "/password/forgot",
+        "/password/forgot",
+        &[("email", "alice@example.com")],
+    )
+    .await;
     let right = code(&mail.next().await);
     let wrong = if right == "000000" { "111111" } else { "000000" };
     let form = br.get("/password/reset").await;
@@ -269,12 +312,20 @@ async fn reset_requests_on_the_pages_are_throttled(b: Backend) {
     let mut br = Browser::new(&s);
     for _ in 0..3 {
         let p = br
-            .submit("/password/forgot", "/password/forgot", &[("email", "who@example.com")])
+            .submit(
+                "/password/forgot",
+                "/password/forgot",
+                &[("email", "who@example.com")],
+            )
             .await;
         assert_eq!(p.status, 200);
     }
     let p = br
-        .submit("/password/forgot", "/password/forgot", &[("email", "who@example.com")])
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "who@example.com")],
+        )
         .await;
     assert_eq!(p.status, 429);
     assert_eq!(p.headers["retry-after"], "60");
@@ -284,7 +335,9 @@ async fn reset_requests_on_the_pages_are_throttled(b: Backend) {
 }
 
 async fn verification_from_the_signed_in_page(b: Backend) {
-    let Some((s, mail)) = mail_server(b).await else { return };
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
     s.signup("alice@example.com").await;
     let mut br = Browser::new(&s);
     let p = br.login("alice@example.com", PASSWORD).await;
@@ -294,14 +347,10 @@ async fn verification_from_the_signed_in_page(b: Backend) {
     assert!(page.body.contains("Signed in as alice@example.com"));
     let forged = br.post("/verify-email/send", &[("csrf", "forged")]).await;
     assert_eq!(forged.status, 403);
-    let p = br
-        .post("/verify-email/send", &[("csrf", &page.csrf())])
-        .await;
+    let p = br.post("/verify-email/send", &[("csrf", &page.csrf())]).await;
     assert_eq!(p.status, 200);
     assert!(p.body.contains("We sent a link"));
-    let p = br
-        .post("/verify-email/send", &[("csrf", &page.csrf())])
-        .await;
+    let p = br.post("/verify-email/send", &[("csrf", &page.csrf())]).await;
     assert_eq!(p.status, 429, "the resend cooldown");
     assert!(p.headers.get("retry-after").is_some());
     let c = code(&mail.next().await);
@@ -329,12 +378,7 @@ async fn every_new_form_refuses_forgery(b: Backend) {
     let s = spawn(b).await;
     let mut br = Browser::new(&s);
     br.get("/signup").await;
-    for path in [
-        "/signup",
-        "/password/forgot",
-        "/password/reset",
-        "/verify-email",
-    ] {
+    for path in ["/signup", "/password/forgot", "/password/reset", "/verify-email"] {
         let p = br
             .post(path, &[("email", "alice@example.com"), ("csrf", "forged")])
             .await;
@@ -343,7 +387,10 @@ async fn every_new_form_refuses_forgery(b: Backend) {
         check_headers(&p, path);
     }
     // A page that a link opens shows nothing but "does not work" for a token it does not know.
-    for path in ["/password/reset?token=pr_unknown", "/verify-email?token=ev_unknown"] {
+    for path in [
+        "/password/reset?token=pr_unknown",
+        "/verify-email?token=ev_unknown",
+    ] {
         let p = br.get(path).await;
         assert_eq!(p.status, 400, "{path}");
         assert!(p.body.contains("This link does not work"));

@@ -255,13 +255,7 @@ pub async fn passkey_signin(
     let again = |status, message: &str| {
         html(
             status,
-            views::login(
-                &csrf,
-                None,
-                Some(&LoginError::Passkey(message)),
-                None,
-                offered,
-            ),
+            views::login(&csrf, None, Some(&LoginError::Passkey(message)), None, offered),
         )
     };
     if form.credential.trim().is_empty() {

@@ -121,7 +121,9 @@ pub async fn forgot_submit(
                 ],
             ),
         )),
-        Err(ServiceError::Input(InputError::Email(_))) => Ok(again(StatusCode::BAD_REQUEST, text::EMAIL_INVALID)),
+        Err(ServiceError::Input(InputError::Email(_))) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::EMAIL_INVALID))
+        }
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             again(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -135,7 +137,11 @@ pub async fn forgot_submit(
 
 /// `GET /password/reset`: with a link's token, a new-password form for it (if it is live;
 /// nothing is spent); without, the form for the emailed code.
-pub async fn reset_form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> Result<Response, PageError> {
+pub async fn reset_form(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    uri: Uri,
+) -> Result<Response, PageError> {
     let (cookie, fresh) = form_cookie(&app, visitor.cookie);
     let csrf = cookie.csrf_token(&app);
     let page = match query_token(&uri) {
@@ -146,15 +152,9 @@ pub async fn reset_form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri
             {
                 return Ok(link_invalid("/password/forgot", text::ASK_NEW_RESET));
             }
-            html(
-                StatusCode::OK,
-                email_views::reset_with_token(&csrf, &token, None),
-            )
+            html(StatusCode::OK, email_views::reset_with_token(&csrf, &token, None))
         }
-        None => html(
-            StatusCode::OK,
-            email_views::reset_with_code(&csrf, None, None),
-        ),
+        None => html(StatusCode::OK, email_views::reset_with_code(&csrf, None, None)),
     };
     with_form_cookie(&app, page, &cookie, fresh)
 }
@@ -204,7 +204,9 @@ pub async fn reset_submit(
             StatusCode::BAD_REQUEST,
             FormError::Password(password_error(&e)),
         )),
-        Err(ServiceError::InvalidLink) if by_token => Ok(link_invalid("/password/forgot", text::ASK_NEW_RESET)),
+        Err(ServiceError::InvalidLink) if by_token => {
+            Ok(link_invalid("/password/forgot", text::ASK_NEW_RESET))
+        }
         Err(ServiceError::InvalidLink) => Ok(again(
             StatusCode::BAD_REQUEST,
             FormError::Code(text::LINK_CODE_INVALID),
@@ -270,19 +272,9 @@ pub async fn verify_form(
             {
                 return Ok(link_invalid("/verify-email", text::VERIFY_TITLE));
             }
-            html(
-                StatusCode::OK,
-                email_views::verify_with_token(&csrf, &token),
-            )
+            html(StatusCode::OK, email_views::verify_with_token(&csrf, &token))
         }
-        None => verify_code_page(
-            StatusCode::OK,
-            &csrf,
-            signed_in.as_ref().ok(),
-            None,
-            None,
-            None,
-        ),
+        None => verify_code_page(StatusCode::OK, &csrf, signed_in.as_ref().ok(), None, None, None),
     };
     with_form_cookie(&app, page, &cookie, fresh)
 }

@@ -46,7 +46,12 @@ pub fn form_cookie(app: &App, cookie: Option<CookieSession>) -> (CookieSession, 
 }
 
 /// `page`, storing `cookie` if it is new.
-pub fn with_form_cookie(app: &App, page: Response, cookie: &CookieSession, fresh: bool) -> Result<Response, PageError> {
+pub fn with_form_cookie(
+    app: &App,
+    page: Response,
+    cookie: &CookieSession,
+    fresh: bool,
+) -> Result<Response, PageError> {
     if fresh {
         with_cookie(page, app, cookie)
     } else {
@@ -92,10 +97,7 @@ pub async fn submit(
     }
     let csrf = cookie.csrf_token(&app);
     let again = |status, error: FormError<'_>| {
-        html(
-            status,
-            email_views::signup(&csrf, Some(&form.email), Some(error)),
-        )
+        html(status, email_views::signup(&csrf, Some(&form.email), Some(error)))
     };
     if form.email.trim().is_empty() {
         return Ok(again(
@@ -115,10 +117,7 @@ pub async fn submit(
                 .await;
             next_step(&app, tenant, outcome).await
         }
-        Err(ServiceError::EmailTaken) => Ok(again(
-            StatusCode::CONFLICT,
-            FormError::Email(text::EMAIL_TAKEN),
-        )),
+        Err(ServiceError::EmailTaken) => Ok(again(StatusCode::CONFLICT, FormError::Email(text::EMAIL_TAKEN))),
         Err(ServiceError::Input(InputError::Email(_))) => Ok(again(
             StatusCode::BAD_REQUEST,
             FormError::Email(text::EMAIL_INVALID),

@@ -224,7 +224,8 @@ pub const FORGOT_SENT: &str =
     "If an account has this address, we sent it a link and a 6-digit code. They work once, within 30 minutes. The email may take a minute to arrive.";
 pub const HAVE_CODE: &str = "Enter the code from the email";
 pub const RESET_TITLE: &str = "Choose a new password";
-pub const RESET_INTRO_LINK: &str = "Choose a new password for your account. Every device signed in to it will be signed out.";
+pub const RESET_INTRO_LINK: &str =
+    "Choose a new password for your account. Every device signed in to it will be signed out.";
 pub const RESET_INTRO_CODE: &str =
     "Enter your email address, the 6-digit code from the email we sent, and a new password. Every device signed in to your account will be signed out.";
 pub const RESET_SUBMIT: &str = "Set new password";
@@ -245,7 +246,8 @@ pub const VERIFY_SUBMIT: &str = "Confirm my email address";
 pub const VERIFY_INTRO_CODE: &str = "Enter your email address and the 6-digit code from the email we sent.";
 pub const VERIFY_CODE_SUBMIT: &str = "Confirm";
 pub const VERIFY_SEND: &str = "Send me a new link";
-pub const VERIFY_SENT: &str = "We sent a link and a 6-digit code to your email address. They work once, within 24 hours.";
+pub const VERIFY_SENT: &str =
+    "We sent a link and a 6-digit code to your email address. They work once, within 24 hours.";
 pub const VERIFY_ALREADY: &str = "Your email address is confirmed already.";
 pub const NOTICE_EMAIL_VERIFIED: &str = "Your email address is confirmed.";
 pub const TO_ACCOUNT: &str = "Go to your account";
