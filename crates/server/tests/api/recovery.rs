@@ -21,6 +21,7 @@ both_stores!(
     email_verification_by_link_and_by_code,
     concurrent_resets_with_one_link_one_wins,
     bad_requests_get_clear_errors,
+    a_reset_does_not_bypass_the_second_factor,
 );
 
 /// A real SMTP server the tenant's email provider points at, and the messages it received.
@@ -477,4 +478,44 @@ async fn bad_requests_get_clear_errors(b: Backend) {
         .await;
     assert_eq!(status, 400, "{err}");
     s.stop().await;
+}
+
+/// SECURITY.md test 43: a reset gives no session, leaves the factors alone, and the next
+/// sign-in still asks for the second factor.
+async fn a_reset_does_not_bypass_the_second_factor(b: Backend) {
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
+    let body = s.signup("alice@example.com").await;
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&access)
+            .json(&json!({ "type": "totp", "name": "phone" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let totp = crate::mfa::code(&s, e["secret"].as_str().unwrap(), 0);
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&access)
+            .json(&json!({ "code": totp })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    forgot(&s, "alice@example.com").await;
+    let msg = mail.next().await;
+    let (status, body) = reset(&s, json!({ "token": token(&msg), "password": NEW_PASSWORD })).await;
+    assert_eq!((status, &body), (204, &Value::Null), "no session, no token");
+    let (status, body) = s.signin("alice@example.com", NEW_PASSWORD).await;
+    assert_eq!((status, error_code(&body)), (401, "mfa_required"), "{body}");
+    let (_, factors) = send(s.admin(s.get(&format!("/v2/admin/users/{}/mfa", body_user(&s).await)))).await;
+    assert!(factors.to_string().contains(&fid), "factors untouched: {factors}");
+    s.stop().await;
+}
+
+async fn body_user(s: &TestServer) -> String {
+    let (_, list) = send(s.admin(s.get("/v1/admin/users?email=alice@example.com"))).await;
+    list["users"][0]["id"].as_str().unwrap().to_owned()
 }
