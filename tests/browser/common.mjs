@@ -1,11 +1,16 @@
 // What the browser journeys share: their settings from the environment, small assertions,
-// screenshots, the JSON API, the password sign-in form, and the run itself (Debian's
+// screenshots (each screen also checked with axe-core: no serious or critical accessibility
+// violation), the JSON API, the password sign-in form, and the run itself (Debian's
 // headless Chromium through playwright-core; any console error, a CSP violation included,
 // fails the run unless the journey expects it; a failure keeps a screenshot and the page).
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+
+// axe-core's own build, pinned in package-lock.json.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 export const base = process.env.LATCHKEY_URL;
 export const screens = process.env.LATCHKEY_SCREENS_DIR;
@@ -27,9 +32,35 @@ export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+/** A screenshot of the screen, which is also checked for accessibility (`checkAccessibility`). */
 export async function shot(page, name) {
   await page.screenshot({ path: join(screens, `${name}.png`), fullPage: true });
   console.log(`screenshot ${name}.png (${page.url()})`);
+  await checkAccessibility(page, name);
+}
+
+/**
+ * Runs axe-core on the page as it is and fails on any `serious` or `critical` violation
+ * (the rest are printed). The pages' CSP allows no inline script, so axe is not added as a
+ * script tag: its source is evaluated through DevTools (`page.evaluate`, Runtime.evaluate),
+ * which the page's CSP does not govern. The check therefore runs under the real CSP, and
+ * the console-error watch still catches any violation the page itself causes.
+ */
+export async function checkAccessibility(page, name) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(" ")),
+    }));
+  });
+  for (const v of violations) console.log(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.join(", ")})`);
+  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(serious.length === 0, `accessibility on ${name}: ${serious.map((v) => `${v.id} (${v.help})`).join("; ")}`);
+  console.log(`axe ${name}: no serious or critical violation (${violations.length} other)`);
 }
 
 export async function expectPath(page, path) {

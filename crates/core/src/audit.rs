@@ -39,10 +39,15 @@ pub enum AuditAction {
     ApplicationDeleted,
     /// A confidential application was given a new secret (the old one stops working).
     ApplicationSecretRotated,
+    /// A forgotten password was replaced through an emailed link or code (or the attempt
+    /// failed); every session of the user ended.
+    PasswordReset,
+    /// An email address was proven through an emailed link or code.
+    EmailVerify,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -59,6 +64,8 @@ impl AuditAction {
         AuditAction::ApplicationUpdated,
         AuditAction::ApplicationDeleted,
         AuditAction::ApplicationSecretRotated,
+        AuditAction::PasswordReset,
+        AuditAction::EmailVerify,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +86,8 @@ impl AuditAction {
             AuditAction::ApplicationUpdated => "application.updated",
             AuditAction::ApplicationDeleted => "application.deleted",
             AuditAction::ApplicationSecretRotated => "application.secret_rotated",
+            AuditAction::PasswordReset => "password.reset",
+            AuditAction::EmailVerify => "email.verify",
         }
     }
 

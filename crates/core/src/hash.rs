@@ -29,6 +29,8 @@ pub enum HashPurpose {
     AuthorizationCode,
     /// An application's client secret (context: the application id).
     ClientSecret,
+    /// A link or code emailed to verify an address or reset a password (`links.rs`).
+    EmailLink,
 }
 
 impl HashPurpose {
@@ -45,6 +47,7 @@ impl HashPurpose {
             HashPurpose::CsrfToken => b"latchkey/csrf-token/v1",
             HashPurpose::AuthorizationCode => b"latchkey/authorization-code/v1",
             HashPurpose::ClientSecret => b"latchkey/client-secret/v1",
+            HashPurpose::EmailLink => b"latchkey/email-link/v1",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod factor;
 pub mod hash;
 pub mod ids;
 pub mod jwt;
+pub mod links;
 pub mod oauth;
 pub mod oidc;
 pub mod otp;

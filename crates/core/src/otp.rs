@@ -37,7 +37,8 @@ pub fn render(template: &str, code: &str, app_name: &str, minutes: u64, html: bo
         .replace("{minutes}", &minutes.to_string())
 }
 
-fn escape_html(s: &str) -> String {
+/// `s` with the five HTML special characters escaped.
+pub fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -5,7 +5,10 @@
 //! use it as the second factor and alone, by its button and from the email field's autofill,
 //! refused without user verification and once removed), and `tests/browser/securitykey.mjs`
 //! with a virtual U2F key on USB (added on the account page, the second factor, never a
-//! sign-in alone; forced enrollment with it), each once on SQLite and once on PostgreSQL. Missing Chromium or node_modules is a failure,
+//! sign-in alone; forced enrollment with it), and `tests/browser/recovery.mjs` (sign-up on
+//! the page, the emailed verification link, a forgotten password reset by its emailed link,
+//! the emails read from a real SMTP server), each once on SQLite and once on PostgreSQL.
+//! Every screenshot is also checked with axe-core (`common.mjs`). Missing Chromium or node_modules is a failure,
 //! not a skip: `bash .ci/browser-deps.sh` installs both.
 //!
 //! Screenshots go to a scratch folder; `LATCHKEY_UPDATE_SCREENS=1` writes the SQLite run's
@@ -112,7 +115,16 @@ fn start(dir: &Path, database_url: Option<&str>, listen: &str, env: &[(&str, &st
 /// Runs `script` with node against `url`; panics with the script's output (and the
 /// server's log) if it fails.
 fn run_script(script: &str, server: &Server, url: &str, screens: &Path) {
-    let out = Command::new("node")
+    run_script_with(script, server, url, screens, &[]);
+}
+
+/// [`run_script`] with more environment for the script.
+fn run_script_with(script: &str, server: &Server, url: &str, screens: &Path, env: &[(&str, &Path)]) {
+    let mut node = Command::new("node");
+    for (k, v) in env {
+        node.env(k, v);
+    }
+    let out = node
         .arg(repo().join("tests/browser").join(script))
         .env("LATCHKEY_URL", url)
         .env("LATCHKEY_SCREENS_DIR", screens)
@@ -218,6 +230,52 @@ fn security_key_journey(database_url: Option<&str>, screens: &Path) {
     );
 }
 
+/// Sign-up, email verification and a forgotten password (`recovery.mjs`): the server's
+/// email goes to a real SMTP server (aiosmtpd, from `latchkey_testkit`) whose Maildir the
+/// journey reads for the links, which must be built from the public URL.
+fn recovery_journey(database_url: Option<&str>, screens: &Path) {
+    check_prerequisites();
+    let smtpd = latchkey_testkit::smtpd::Smtpd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public = format!("http://localhost:{port}");
+    let provider = format!(
+        r#"{{"provider":"smtp","host":"127.0.0.1","port":{},"tls":"none","from":"Latchkey <no-reply@latchkey.test>"}}"#,
+        smtpd.port
+    );
+    let server = start(
+        dir.path(),
+        database_url,
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("LATCHKEY_PUBLIC_URL", public.as_str()),
+            ("LATCHKEY_EMAIL_PROVIDER", provider.as_str()),
+            ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
+        ],
+    );
+    run_script_with(
+        "recovery.mjs",
+        &server,
+        &public,
+        screens,
+        &[("LATCHKEY_MAILDIR", &smtpd.maildir())],
+    );
+    check_screens(
+        screens,
+        &[
+            "signup",
+            "signup-error",
+            "verify-email",
+            "password-forgot",
+            "password-forgot-sent",
+            "password-reset-code",
+            "password-reset",
+            "login-password-reset",
+            "link-invalid",
+        ],
+    );
+}
+
 fn screens_dir(store: &str) -> PathBuf {
     if store == "sqlite" && std::env::var_os("LATCHKEY_UPDATE_SCREENS").is_some() {
         return repo().join("docs/screens");
@@ -262,6 +320,19 @@ fn browser_security_key_postgres() {
         return;
     };
     security_key_journey(Some(&url), &screens_dir("postgres-security-key"));
+}
+
+#[test]
+fn browser_recovery_sqlite() {
+    recovery_journey(None, &screens_dir("sqlite"));
+}
+
+#[test]
+fn browser_recovery_postgres() {
+    let Some(url) = pg_database("lk_cli_browser_rc") else {
+        return;
+    };
+    recovery_journey(Some(&url), &screens_dir("postgres-recovery"));
 }
 
 /// A database URL naming a fresh schema of our own, or `None` without PostgreSQL (outside CI).

@@ -108,6 +108,7 @@ impl App {
                 phone_sealed: None,
                 phone_hash: None,
                 phone_verified_at: None,
+                email_verified_at: None,
                 created_at: now,
                 updated_at: now,
             });

@@ -395,6 +395,27 @@ pub trait DeliveryStore {
     async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool>;
 }
 
+/// Links emailed to verify an address or reset a password. Each is spent once: of
+/// concurrent spends of one link, one succeeds.
+#[async_trait]
+pub trait EmailLinkStore {
+    /// Issues a link with its message: limits and cooldown, the link (the user's earlier
+    /// links of the same purpose end), the outbox message and statistics, in one
+    /// transaction; over a limit or in the cooldown nothing is written.
+    async fn issue_email_link(&self, issue: &EmailLinkIssue, now: UnixMillis) -> Result<IssueOutcome>;
+    /// The live (unspent, unexpired) link of `purpose` that `proof` names.
+    async fn find_email_link(
+        &self,
+        tenant: &TenantId,
+        purpose: LinkPurpose,
+        proof: &LinkProof,
+        now: UnixMillis,
+    ) -> Result<Option<EmailLink>>;
+    /// Spends a link (one conditional write) and applies its effect, in one transaction;
+    /// `false`, and nothing written, if it was not live or does not match (see [`LinkConsume`]).
+    async fn consume_email_link(&self, spend: &LinkConsume, now: UnixMillis) -> Result<bool>;
+}
+
 /// Bulk loading for benchmarks and size tests: many rows in few transactions.
 #[async_trait]
 pub trait SeedStore {
@@ -427,6 +448,7 @@ pub trait Store:
     + AuditStore
     + IdempotencyStore
     + DeliveryStore
+    + EmailLinkStore
     + SeedStore
     + Send
     + Sync

@@ -4,6 +4,7 @@ use latchkey_core::application::ApplicationSettings;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
+pub use latchkey_core::links::LinkPurpose;
 use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
 use latchkey_core::oidc::{ClientType, GrantType};
 use latchkey_core::settings::TenantSettings;
@@ -42,6 +43,8 @@ pub struct User {
     /// Keyed hash of the E.164 number, for look-ups without opening it.
     pub phone_hash: Option<String>,
     pub phone_verified_at: Option<UnixMillis>,
+    /// When the user proved the address receives mail (an emailed link or code came back).
+    pub email_verified_at: Option<UnixMillis>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -420,7 +423,8 @@ pub struct OutboxMessage {
     pub id: String,
     pub tenant_id: TenantId,
     pub user_id: UserId,
-    pub factor_id: FactorId,
+    /// The factor whose code it carries; `None` for an emailed link (`EmailLinkIssue`).
+    pub factor_id: Option<FactorId>,
     pub channel: latchkey_core::factor::Channel,
     /// The destination, sealed and bound to this row.
     pub destination_sealed: String,
@@ -637,4 +641,77 @@ impl Application {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+}
+
+/// A link (with its code) emailed to verify an address or reset a password, as stored:
+/// keyed hashes only (`latchkey_core::links`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailLink {
+    /// Keyed hash of the token in the link: the key the link is found by.
+    pub token_hash: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub purpose: LinkPurpose,
+    /// Keyed hash of the code in the same email, bound to the account and purpose.
+    pub code_hash: String,
+    /// Keyed hash of the address the email went to.
+    pub email_hash: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub consumed_at: Option<UnixMillis>,
+}
+
+/// Everything emailing a link writes, in one transaction: the link (ending the user's
+/// earlier links of the same purpose), its outbox message, the send limits and cooldown,
+/// and statistics. Over a limit or in the cooldown nothing is written.
+#[derive(Debug, Clone)]
+pub struct EmailLinkIssue {
+    pub link: EmailLink,
+    pub message: OutboxMessage,
+    pub limits: Vec<SendLimit>,
+    pub cooldown_key: String,
+    pub cooldown_secs: i64,
+    pub stats: Vec<(&'static str, String)>,
+}
+
+/// How a link is presented: its token, or the code from its email with the account the
+/// code was entered for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkProof {
+    Token { token_hash: String },
+    Code { user_id: UserId, code_hash: String },
+}
+
+/// What spending a link does besides spending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEffect {
+    /// The account's address is verified.
+    VerifyEmail,
+    /// The password becomes `password_hash`; every session of the user ends and every other
+    /// outstanding reset link of the user dies. The address is verified too (the link
+    /// proved it receives mail).
+    ResetPassword { password_hash: String },
+}
+
+impl LinkEffect {
+    pub fn purpose(&self) -> LinkPurpose {
+        match self {
+            LinkEffect::VerifyEmail => LinkPurpose::VerifyEmail,
+            LinkEffect::ResetPassword { .. } => LinkPurpose::ResetPassword,
+        }
+    }
+}
+
+/// Spending one link: one conditional write (live, unspent, of this purpose, for this user,
+/// sent to the address the account has now), then its effect and audit record, in one
+/// transaction; nothing is written unless the link was spent here.
+#[derive(Debug, Clone)]
+pub struct LinkConsume {
+    pub tenant_id: TenantId,
+    pub token_hash: String,
+    pub user_id: UserId,
+    /// Keyed hash of the account's address now.
+    pub email_hash: String,
+    pub effect: LinkEffect,
+    pub audit: Option<AuditEvent>,
 }

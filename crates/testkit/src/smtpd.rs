@@ -58,6 +58,11 @@ impl Smtpd {
         }
     }
 
+    /// The Maildir messages are stored in (`new/` holds each as one file).
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("maildir")
+    }
+
     pub fn delivered(&self) -> Vec<PathBuf> {
         let new = self.dir.path().join("maildir").join("new");
         match std::fs::read_dir(new) {

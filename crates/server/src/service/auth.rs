@@ -53,7 +53,7 @@ fn check_name(raw: &str) -> ServiceResult<String> {
 impl App {
     /// Runs a password hash or verification on the hashing pool (`hash_pool.rs`), so
     /// hashing never stalls the async reactor and a flood of it cannot take every core.
-    async fn with_hasher<T: Send + 'static>(
+    pub(super) async fn with_hasher<T: Send + 'static>(
         &self,
         work: impl FnOnce(&App) -> T + Send + 'static,
     ) -> ServiceResult<T> {
@@ -102,6 +102,7 @@ impl App {
             phone_sealed,
             phone_hash,
             phone_verified_at: None,
+            email_verified_at: None,
             created_at: now,
             updated_at: now,
         };

@@ -240,6 +240,15 @@ impl From<ServiceError> for Failure {
             ),
             // RFC 6749 §5.2's name for it, so the token endpoint can say the same.
             InvalidClient => Failure::unauthenticated("invalid_client", "client authentication failed"),
+            InvalidLink => Failure::invalid(
+                "invalid_link",
+                "the link or code is invalid, has expired or was used already; ask for a new one",
+            ),
+            EmailAlreadyVerified => Failure::new(
+                FailureKind::Conflict,
+                "email_already_verified",
+                "the email address is verified already",
+            ),
             ServiceError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 Failure::internal()

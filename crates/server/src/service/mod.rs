@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod outcome;
 pub mod passkeys;
 pub mod providers;
+pub mod recovery;
 pub mod sealed;
 pub mod sessions;
 pub mod tenants;
@@ -92,6 +93,10 @@ pub enum ServiceError {
     /// from a public client. One error for all, so it tells nothing about which.
     #[error("client authentication failed")]
     InvalidClient,
+    #[error("the link or code is invalid, expired or already used")]
+    InvalidLink,
+    #[error("the email address is verified already")]
+    EmailAlreadyVerified,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -19,6 +19,8 @@ mod oidc;
 mod pages;
 mod parsers;
 mod proxy;
+mod recovery;
+mod recovery_pages;
 mod review;
 mod throttle;
 mod webauthn;

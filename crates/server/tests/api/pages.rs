@@ -205,7 +205,7 @@ async fn sign_in_with_totp(b: &mut Browser<'_>, email: &str, secret: &str) -> Pa
     p
 }
 
-fn check_headers(p: &Page, what: &str) {
+pub(crate) fn check_headers(p: &Page, what: &str) {
     let h = |name: &str| p.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(h("content-security-policy").as_deref(), Some(CSP), "{what}");
     assert_eq!(h("x-content-type-options").as_deref(), Some("nosniff"), "{what}");

@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../migrations/postgres/0008_applications.sql"),
     ),
     (
+        9,
+        "email_links",
+        include_str!("../../migrations/postgres/0009_email_links.sql"),
+    ),
+    (
         10,
         "authorization",
         include_str!("../../migrations/postgres/0010_authorization.sql"),

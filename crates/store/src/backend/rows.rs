@@ -12,7 +12,9 @@ use latchkey_core::oidc::ClientType;
 use latchkey_core::settings::TenantSettings;
 
 pub(crate) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name, phone_sealed, \
-     phone_hash, phone_verified_at, created_at, updated_at";
+     phone_hash, phone_verified_at, created_at, updated_at, email_verified_at";
+pub(crate) const EMAIL_LINK_COLUMNS: &str =
+    "token_hash, tenant_id, user_id, purpose, code_hash, email_hash, created_at, expires_at, consumed_at";
 pub(crate) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
      created_at, expires_at, revoked_at, client_id, parent_id, scope";
 pub(crate) const AUTHORIZATION_CODE_COLUMNS: &str = "code_hash, tenant_id, client_id, session_id, \
@@ -117,6 +119,7 @@ pub(crate) fn user(row: &dyn Columns) -> Result<User> {
         phone_sealed: row.opt_text("phone_sealed")?,
         phone_hash: row.opt_text("phone_hash")?,
         phone_verified_at: row.opt_int("phone_verified_at")?,
+        email_verified_at: row.opt_int("email_verified_at")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })
@@ -238,7 +241,7 @@ pub(crate) fn outbox(row: &dyn Columns) -> Result<OutboxMessage> {
         id: row.text("id")?,
         tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
         user_id: UserId::from_trusted(row.text("user_id")?),
-        factor_id: FactorId::from_trusted(row.text("factor_id")?),
+        factor_id: row.opt_text("factor_id")?.map(FactorId::from_trusted),
         channel: Channel::parse(&channel).ok_or_else(|| corrupt("outbox channel", &channel))?,
         destination_sealed: row.text("destination_sealed")?,
         payload_sealed: row.text("payload_sealed")?,
@@ -272,4 +275,19 @@ pub(crate) fn idempotency_state(
         },
         _ => IdempotencyBegin::InFlight,
     }
+}
+
+pub(crate) fn email_link(row: &dyn Columns) -> Result<EmailLink> {
+    let purpose = row.text("purpose")?;
+    Ok(EmailLink {
+        token_hash: row.text("token_hash")?,
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: UserId::from_trusted(row.text("user_id")?),
+        purpose: LinkPurpose::parse(&purpose).ok_or_else(|| corrupt("email link purpose", &purpose))?,
+        code_hash: row.text("code_hash")?,
+        email_hash: row.text("email_hash")?,
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        consumed_at: row.opt_int("consumed_at")?,
+    })
 }

@@ -113,9 +113,12 @@ by_reference!(
     Check,
     CodeIssue,
     DeliveryUpdate,
+    EmailLinkIssue,
     Factor,
     FactorId,
     IdempotencyRecord,
+    LinkConsume,
+    LinkProof,
     Proof,
     Session,
     SessionId,
@@ -604,6 +607,25 @@ macro_rules! impl_stores {
             }
             async fn delete_provider(&self, tenant: &TenantId, channel: &str) -> Result<bool> {
                 run!(self, write, [tenant, channel], c => delivery::delete_provider(c, tenant, channel))
+            }
+        }
+
+        #[async_trait]
+        impl EmailLinkStore for $store {
+            async fn issue_email_link(&self, issue: &EmailLinkIssue, now: UnixMillis) -> Result<IssueOutcome> {
+                run!(self, undo, [issue], c => crate::backend::scripts::email_links::issue(c, issue, now))
+            }
+            async fn find_email_link(
+                &self,
+                tenant: &TenantId,
+                purpose: LinkPurpose,
+                proof: &LinkProof,
+                now: UnixMillis,
+            ) -> Result<Option<EmailLink>> {
+                run!(self, read, [tenant, proof], c => crate::backend::scripts::email_links::find(c, tenant, purpose, proof, now))
+            }
+            async fn consume_email_link(&self, spend: &LinkConsume, now: UnixMillis) -> Result<bool> {
+                run!(self, undo, [spend], c => crate::backend::scripts::email_links::consume(c, spend, now))
             }
         }
     };

@@ -91,6 +91,7 @@ mod audit;
 mod authorization;
 mod challenges;
 mod delivery;
+mod email_links;
 mod factors;
 mod idempotency;
 mod keys;
@@ -132,6 +133,7 @@ fn user(t: &TenantId, email: &str) -> User {
         phone_sealed: None,
         phone_hash: None,
         phone_verified_at: None,
+        email_verified_at: None,
         created_at: T0,
         updated_at: T0,
     }
@@ -291,7 +293,7 @@ fn issue(
             id: format!("msg_{}", ulid(now)),
             tenant_id: u.tenant_id.clone(),
             user_id: u.id.clone(),
-            factor_id: f.id.clone(),
+            factor_id: Some(f.id.clone()),
             channel: latchkey_core::factor::Channel::Sms,
             destination_sealed: "+14155552671".into(),
             payload_sealed: "lk1.k.payload".into(),

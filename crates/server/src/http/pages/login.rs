@@ -110,6 +110,8 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
         "removed" => Some(text::NOTICE_REMOVED),
         "totp_added" => Some(text::NOTICE_TOTP_ADDED),
         "passkey_added" => Some(text::NOTICE_PASSKEY_ADDED),
+        "password_reset" => Some(text::NOTICE_PASSWORD_RESET),
+        "email_verified" => Some(text::NOTICE_EMAIL_VERIFIED),
         _ => None,
     }
 }
@@ -153,7 +155,7 @@ pub async fn form(
             hint,
             None,
             notice(&uri),
-            passkeys(&visitor.tenant),
+            offers(&visitor.tenant),
             waiting.as_ref().map(|p| p.client_name.as_str()),
         ),
     );
@@ -182,11 +184,11 @@ pub async fn submit(
         _ => None,
     };
     let csrf = cookie.csrf_token(&app);
-    let with_passkeys = passkeys(&visitor.tenant);
+    let offered = offers(&visitor.tenant);
     let again = |status, error: LoginError<'_>| {
         html(
             status,
-            views::login(&csrf, Some(&form.email), Some(&error), None, with_passkeys, for_app),
+            views::login(&csrf, Some(&form.email), Some(&error), None, offered, for_app),
         )
     };
     if form.email.trim().is_empty() {
@@ -226,11 +228,20 @@ pub fn passkeys(tenant: &Tenant) -> bool {
     tenant.settings.allows(FactorKind::Webauthn)
 }
 
-/// Where a first step of sign-in (a password, a passkey) leads: signed in, the second
-/// factor, or forced enrollment.
+/// What the sign-in page offers besides the password: passkeys, and a link to sign up
+/// when the tenant is open to it.
+pub fn offers(tenant: &Tenant) -> views::LoginOffers {
+    views::LoginOffers {
+        passkeys: passkeys(tenant),
+        signup: tenant.settings.signup_enabled,
+    }
+}
+
+/// Where a first step of sign-in (a password, a passkey, a sign-up) leads: signed in, the
+/// second factor, or forced enrollment.
 /// `replaces`: the session of a visitor who was signed in already, which this sign-in
 /// ends when it completes.
-async fn next_step(
+pub(super) async fn next_step(
     app: &App,
     tenant: &Tenant,
     outcome: SignInOutcome<(latchkey_store::model::User, TokenPair)>,
@@ -285,7 +296,7 @@ pub async fn passkey_signin(
         State::User { session } => Some(session.clone()),
         _ => None,
     };
-    let with_passkeys = passkeys(&visitor.tenant);
+    let offered = offers(&visitor.tenant);
     let again = |status, message: &str| {
         html(
             status,
@@ -294,7 +305,7 @@ pub async fn passkey_signin(
                 None,
                 Some(&LoginError::Passkey(message)),
                 None,
-                with_passkeys,
+                offered,
                 for_app,
             ),
         )
@@ -370,7 +381,7 @@ fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
             None,
             None,
             Some(text::SIGN_IN_EXPIRED),
-            passkeys(tenant),
+            offers(tenant),
             None,
         ),
     );

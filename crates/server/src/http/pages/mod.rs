@@ -20,9 +20,12 @@
 
 pub mod account;
 pub mod authorize;
+pub mod email_views;
 pub mod login;
+pub mod recovery;
 pub mod script;
 pub mod session;
+pub mod signup;
 pub mod text;
 pub mod views;
 
@@ -240,6 +243,20 @@ pub fn router(_app: &App) -> Router<App> {
             page_route(post(login::enroll_passkey_options)),
         )
         .route("/login/enroll/passkey", page_route(post(login::enroll_passkey)))
+        .route("/signup", page_route(get(signup::form).post(signup::submit)))
+        .route(
+            "/password/forgot",
+            page_route(get(recovery::forgot_form).post(recovery::forgot_submit)),
+        )
+        .route(
+            "/password/reset",
+            page_route(get(recovery::reset_form).post(recovery::reset_submit)),
+        )
+        .route(
+            "/verify-email",
+            page_route(get(recovery::verify_form).post(recovery::verify_submit)),
+        )
+        .route("/verify-email/send", page_route(post(recovery::verify_send)))
         .route(
             "/logout",
             page_route(get(authorize::logout_page).post(login::logout)),

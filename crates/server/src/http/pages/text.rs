@@ -222,3 +222,58 @@ pub fn logout_requested_by(app: &str) -> String {
 pub fn continue_button(app: &str) -> String {
     format!("Continue to {app}")
 }
+
+// Sign-up (`/signup`).
+pub const SIGNUP_TITLE: &str = "Create an account";
+pub const SIGNUP_SUBMIT: &str = "Create account";
+pub const SIGNUP_LINK: &str = "Create an account";
+pub const SIGNUP_CLOSED_TITLE: &str = "Sign-up is closed";
+pub const SIGNUP_CLOSED: &str =
+    "New accounts cannot be created here. Ask the administrator of this service for an account.";
+pub const HAVE_ACCOUNT: &str = "Already have an account? Sign in";
+pub const NEW_PASSWORD: &str = "New password";
+pub const PASSWORD_HINT: &str = "At least 8 characters. A few unrelated words make a strong one.";
+pub const PASSWORD_TOO_SHORT: &str = "The password must be at least 8 characters.";
+pub const PASSWORD_TOO_LONG: &str = "The password must be at most 1024 characters.";
+pub const EMAIL_INVALID: &str = "Enter an email address like name@example.com.";
+pub const EMAIL_TAKEN: &str =
+    "An account with this email address already exists. Sign in, or reset your password.";
+
+// Forgotten password (`/password/forgot`, `/password/reset`).
+pub const FORGOT_LINK: &str = "Forgot your password?";
+pub const FORGOT_TITLE: &str = "Reset your password";
+pub const FORGOT_INTRO: &str =
+    "Enter the email address of your account. We will send it a link and a code to choose a new password.";
+pub const FORGOT_SUBMIT: &str = "Send reset link";
+pub const FORGOT_SENT_TITLE: &str = "Check your email";
+pub const FORGOT_SENT: &str =
+    "If an account has this address, we sent it a link and a 6-digit code. They work once, within 30 minutes. The email may take a minute to arrive.";
+pub const HAVE_CODE: &str = "Enter the code from the email";
+pub const RESET_TITLE: &str = "Choose a new password";
+pub const RESET_INTRO_LINK: &str =
+    "Choose a new password for your account. Every device signed in to it will be signed out.";
+pub const RESET_INTRO_CODE: &str =
+    "Enter your email address, the 6-digit code from the email we sent, and a new password. Every device signed in to your account will be signed out.";
+pub const RESET_SUBMIT: &str = "Set new password";
+pub const LINK_CODE_HINT: &str = "The 6-digit code in the email we sent.";
+pub const LINK_INVALID_TITLE: &str = "This link does not work";
+pub const LINK_INVALID: &str =
+    "The link has expired, was used already, or a newer one was sent. Ask for a new one.";
+pub const LINK_CODE_INVALID: &str =
+    "That code is not right, has expired, or was used already. Check it, or ask for a new email.";
+pub const ASK_NEW_RESET: &str = "Send a new reset link";
+pub const NOTICE_PASSWORD_RESET: &str =
+    "Your password was changed and every device was signed out. Sign in with your new password.";
+
+// Email verification (`/verify-email`).
+pub const VERIFY_TITLE: &str = "Confirm your email address";
+pub const VERIFY_INTRO_LINK: &str = "Confirm that this email address is yours.";
+pub const VERIFY_SUBMIT: &str = "Confirm my email address";
+pub const VERIFY_INTRO_CODE: &str = "Enter your email address and the 6-digit code from the email we sent.";
+pub const VERIFY_CODE_SUBMIT: &str = "Confirm";
+pub const VERIFY_SEND: &str = "Send me a new link";
+pub const VERIFY_SENT: &str =
+    "We sent a link and a 6-digit code to your email address. They work once, within 24 hours.";
+pub const VERIFY_ALREADY: &str = "Your email address is confirmed already.";
+pub const NOTICE_EMAIL_VERIFIED: &str = "Your email address is confirmed.";
+pub const TO_ACCOUNT: &str = "Go to your account";

@@ -146,15 +146,26 @@ pub enum LoginError<'a> {
     Passkey(&'a str),
 }
 
-/// The sign-in page; `passkeys` when the tenant allows WebAuthn (the passkey button).
+/// What the sign-in page offers besides the password.
+#[derive(Clone, Copy)]
+pub struct LoginOffers {
+    /// The tenant allows WebAuthn: the passkey button and autofill.
+    pub passkeys: bool,
+    /// The tenant is open to sign-up: a link to `/signup`.
+    pub signup: bool,
+}
+
+/// The sign-in page, with "Forgot your password?" and, when open, "Create an account";
+/// `for_app`: the application waiting for this sign-in (named, with a way to cancel).
 pub fn login(
     csrf: &str,
     email: Option<&str>,
     error: Option<&LoginError<'_>>,
     note: Option<&str>,
-    passkeys: bool,
+    offers: LoginOffers,
     for_app: Option<&str>,
 ) -> Markup {
+    let passkeys = offers.passkeys;
     let (email_error, password_error, passkey_error) = match error {
         Some(LoginError::Email(m)) => (Some(*m), None, None),
         Some(LoginError::Password(m)) => (None, Some(*m), None),
@@ -188,7 +199,9 @@ pub fn login(
                 (field(&password_field))
                 button type="submit" { (text::LOGIN_SUBMIT) }
             }
+            p { a href="/password/forgot" { (text::FORGOT_LINK) } }
             @if passkeys { (passkey_signin(csrf, passkey_error)) }
+            @if offers.signup { p.actions { a href="/signup" { (text::SIGNUP_LINK) } } }
             @if for_app.is_some() {
                 form.cancel method="post" action="/authorize/cancel" {
                     (csrf_field(csrf))

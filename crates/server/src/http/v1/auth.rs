@@ -7,6 +7,7 @@ use crate::http::common::extract::{
     header_tenant, invalid_access_token, Meta, StrictJson, TenantCtx, UserCtx,
 };
 use crate::service::auth::SignupInput;
+use crate::service::recovery::LinkAnswer;
 use crate::service::sessions::TokenPair;
 use crate::service::Failure;
 use crate::App;
@@ -176,5 +177,106 @@ pub async fn signout(
     security(("access_token" = [])))]
 pub async fn me(State(app): State<App>, UserCtx(ctx, _): UserCtx<V1>) -> Result<Json<UserView>, ApiError> {
     let user = app.get_user(&ctx.tenant_id, &ctx.user_id).await?;
+    Ok(Json(UserView::new(&user, app.user_phone(&user))))
+}
+
+/// A link answer from the request's `token`, or `email` and `code`; exactly one of the two.
+fn link_answer<'a>(
+    token: &'a Option<String>,
+    email: &'a Option<String>,
+    code: &'a Option<String>,
+) -> Result<LinkAnswer<'a>, Failure> {
+    match (token, email, code) {
+        (Some(token), None, None) => Ok(LinkAnswer::Token(token)),
+        (None, Some(email), Some(code)) => Ok(LinkAnswer::Code { email, code }),
+        _ => Err(Failure::invalid(
+            "invalid_request",
+            "give either token, or email and code",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/auth/password/forgot", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "The same answer whether or not the address has an account; an account's address gets a reset link and code (valid 30 minutes, once)", body = Accepted),
+        (status = 400, description = "invalid_email", body = ErrorBody),
+        (status = 429, description = "too_many_attempts (per address asked about, per client address), with Retry-After", body = ErrorBody),
+    ))]
+pub async fn forgot_password(
+    State(app): State<App>,
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    Meta(meta): Meta,
+    StrictJson(req, _): StrictJson<ForgotPasswordRequest, V1>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    app.request_password_reset(&tenant, &req.email, &meta).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: "if an account has this address, a link and code are on their way",
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/auth/password/reset", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "The password is changed; every session of the user ended, and every reset link of the user is spent"),
+        (status = 400, description = "invalid_link (unknown, expired, used, or for an address the account no longer has), invalid_password, invalid_request", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: too many wrong codes for this address, with Retry-After", body = ErrorBody),
+    ))]
+pub async fn reset_password(
+    State(app): State<App>,
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    Meta(meta): Meta,
+    StrictJson(req, _): StrictJson<ResetPasswordRequest, V1>,
+) -> Result<StatusCode, ApiError> {
+    let answer = link_answer(&req.token, &req.email, &req.code)?;
+    app.reset_password(&tenant, answer, &req.password, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/auth/email/verify/send", tag = "auth",
+    responses(
+        (status = 202, description = "A verification link and code are on their way to the user's address (valid 24 hours, once)", body = Accepted),
+        (status = 401, description = "invalid_token", body = ErrorBody),
+        (status = 409, description = "email_already_verified", body = ErrorBody),
+        (status = 429, description = "rate_limited: a send limit or the resend cooldown, with Retry-After", body = ErrorBody),
+    ),
+    security(("access_token" = [])))]
+pub async fn send_email_verification(
+    State(app): State<App>,
+    UserCtx(ctx, _): UserCtx<V1>,
+    Meta(meta): Meta,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let tenant = app.load_tenant(&ctx.tenant_id).await?;
+    let user = app.get_user(&ctx.tenant_id, &ctx.user_id).await?;
+    app.send_email_verification(&tenant, &user, &meta).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: "a link and code are on their way",
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/auth/email/verify", tag = "auth",
+    params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
+    request_body = VerifyEmailRequest,
+    responses(
+        (status = 200, description = "The address is verified", body = UserView),
+        (status = 400, description = "invalid_link (unknown, expired, used, or for an address the account no longer has), invalid_request", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: too many wrong codes for this address, with Retry-After", body = ErrorBody),
+    ))]
+pub async fn verify_email(
+    State(app): State<App>,
+    TenantCtx(tenant, _): TenantCtx<V1>,
+    Meta(meta): Meta,
+    StrictJson(req, _): StrictJson<VerifyEmailRequest, V1>,
+) -> Result<Json<UserView>, ApiError> {
+    let answer = link_answer(&req.token, &req.email, &req.code)?;
+    let user = app.verify_email(&tenant, answer, &meta).await?;
     Ok(Json(UserView::new(&user, app.user_phone(&user))))
 }

@@ -29,6 +29,45 @@ pub struct SigninRequest {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+}
+
+/// A new password through a reset link: its `token`, or the `code` from the same email with
+/// the `email` address it went to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The `token` parameter of the emailed link (`pr_…`).
+    pub token: Option<String>,
+    /// With `code`: the address the email went to.
+    pub email: Option<String>,
+    /// The six-digit code from the email, with `email`.
+    pub code: Option<String>,
+    /// The new password (the sign-up policy applies).
+    pub password: String,
+}
+
+/// A verification link's `token` (`ev_…`), or the `code` from the same email with the
+/// `email` address it went to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailRequest {
+    pub token: Option<String>,
+    pub email: Option<String>,
+    pub code: Option<String>,
+}
+
+/// Accepted: whatever follows happens by email.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "if an account has this address, a link and code are on their way")]
+    pub message: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasskeySigninRequest {
     /// The browser's `AuthenticationResponseJSON` for the options of
     /// `/v1/auth/passkey/options` (which it names by their challenge).
@@ -65,6 +104,9 @@ pub struct UserView {
     pub name: Option<String>,
     pub phone_number: Option<String>,
     pub phone_verified: bool,
+    /// The address received an emailed link or code that came back (`/v1/auth/email/verify`,
+    /// or a password reset).
+    pub email_verified: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -78,6 +120,7 @@ impl UserView {
             name: u.name.clone(),
             phone_number: phone,
             phone_verified: u.phone_verified_at.is_some(),
+            email_verified: u.email_verified_at.is_some(),
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }

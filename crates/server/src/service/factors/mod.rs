@@ -290,6 +290,7 @@ pub(crate) mod testing {
                 phone_sealed: None,
                 phone_hash: None,
                 phone_verified_at: None,
+                email_verified_at: None,
                 created_at: NOW,
                 updated_at: NOW,
             }

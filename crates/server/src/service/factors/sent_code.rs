@@ -244,7 +244,7 @@ impl SentCode {
                 id: message_id,
                 tenant_id: tenant.id.clone(),
                 user_id: user.id.clone(),
-                factor_id: factor.id.clone(),
+                factor_id: Some(factor.id.clone()),
                 channel,
                 destination_sealed,
                 payload_sealed,

@@ -5,7 +5,7 @@ use super::factors::{drop_pending, insert_row};
 use crate::backend::conn::{args, fetch_one, Conn};
 use crate::backend::rows::{self, OUTBOX_COLUMNS};
 use crate::backend::Write;
-use crate::model::{CodeIssue, DeliveryUpdate, IssueOutcome, OutboxMessage};
+use crate::model::{CodeIssue, DeliveryUpdate, IssueOutcome, OutboxMessage, SendLimit};
 use crate::Result;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::ids::{FactorId, TenantId};
@@ -17,53 +17,17 @@ pub(crate) async fn issue_code<C: Conn>(
     now: UnixMillis,
 ) -> Result<Write<IssueOutcome>> {
     let tenant = issue.tenant_id.as_str();
-    // The cooldown: set only if the previous one has run out, atomically.
-    let set = c
-        .fetch_optional(
-            "INSERT INTO cooldowns (tenant_id, subject, until_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id, subject) DO UPDATE SET until_at = $3 WHERE cooldowns.until_at <= $4 \
-             RETURNING until_at",
-            args![tenant, &issue.cooldown_key, now + issue.cooldown_secs * 1000, now],
-            |r| r.int("until_at"),
-        )
-        .await?;
-    if set.is_none() {
-        let until = fetch_one(
-            c,
-            "SELECT until_at FROM cooldowns WHERE tenant_id = $1 AND subject = $2",
-            args![tenant, &issue.cooldown_key],
-            |r| r.int("until_at"),
-        )
-        .await?;
-        return Ok(Write::Undo(IssueOutcome::Cooldown {
-            retry_after_secs: super::secs_until(until, now),
-        }));
-    }
-    // Every limit, counted in fixed windows; the first one reached refuses the send.
-    for limit in &issue.limits {
-        let window_ms = limit.window_secs * 1000;
-        let window_start = now - now.rem_euclid(window_ms);
-        let counted = c
-            .fetch_optional(
-                "INSERT INTO send_counters (tenant_id, scope, subject, window_start, count) VALUES ($1, $2, $3, $4, 1) \
-                 ON CONFLICT (tenant_id, scope, subject, window_start) DO UPDATE \
-                 SET count = send_counters.count + 1 WHERE send_counters.count < $5 RETURNING count",
-                args![
-                    tenant,
-                    limit.scope,
-                    &limit.subject,
-                    window_start,
-                    i64::from(limit.limit)
-                ],
-                |r| r.int("count"),
-            )
-            .await?;
-        if counted.is_none() || limit.limit == 0 {
-            return Ok(Write::Undo(IssueOutcome::Limited {
-                scope: limit.scope,
-                retry_after_secs: super::secs_until(window_start + window_ms, now),
-            }));
-        }
+    if let Some(refused) = count_send(
+        c,
+        tenant,
+        &issue.cooldown_key,
+        issue.cooldown_secs,
+        &issue.limits,
+        now,
+    )
+    .await?
+    {
+        return Ok(Write::Undo(refused));
     }
     if let Some(factor) = &issue.new_factor {
         drop_pending(c, &factor.user_id, factor.kind, true).await?;
@@ -98,7 +62,77 @@ pub(crate) async fn issue_code<C: Conn>(
         )
         .await?;
     }
-    let m = &issue.message;
+    insert_outbox(c, &issue.message).await?;
+    for (metric, label) in &issue.stats {
+        bump_stat(c, tenant, metric, label).await?;
+    }
+    Ok(Write::Keep(IssueOutcome::Issued))
+}
+
+/// Sets the cooldown `cooldown_key` and counts one send against every limit, unless the
+/// cooldown still runs or a limit is reached: then the refusal (and the caller undoes the
+/// transaction, counters included).
+pub(crate) async fn count_send<C: Conn>(
+    c: &mut C,
+    tenant: &str,
+    cooldown_key: &str,
+    cooldown_secs: i64,
+    limits: &[SendLimit],
+    now: UnixMillis,
+) -> Result<Option<IssueOutcome>> {
+    // The cooldown: set only if the previous one has run out, atomically.
+    let set = c
+        .fetch_optional(
+            "INSERT INTO cooldowns (tenant_id, subject, until_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, subject) DO UPDATE SET until_at = $3 WHERE cooldowns.until_at <= $4 \
+             RETURNING until_at",
+            args![tenant, cooldown_key, now + cooldown_secs * 1000, now],
+            |r| r.int("until_at"),
+        )
+        .await?;
+    if set.is_none() {
+        let until = fetch_one(
+            c,
+            "SELECT until_at FROM cooldowns WHERE tenant_id = $1 AND subject = $2",
+            args![tenant, cooldown_key],
+            |r| r.int("until_at"),
+        )
+        .await?;
+        return Ok(Some(IssueOutcome::Cooldown {
+            retry_after_secs: super::secs_until(until, now),
+        }));
+    }
+    // Every limit, counted in fixed windows; the first one reached refuses the send.
+    for limit in limits {
+        let window_ms = limit.window_secs * 1000;
+        let window_start = now - now.rem_euclid(window_ms);
+        let counted = c
+            .fetch_optional(
+                "INSERT INTO send_counters (tenant_id, scope, subject, window_start, count) VALUES ($1, $2, $3, $4, 1) \
+                 ON CONFLICT (tenant_id, scope, subject, window_start) DO UPDATE \
+                 SET count = send_counters.count + 1 WHERE send_counters.count < $5 RETURNING count",
+                args![
+                    tenant,
+                    limit.scope,
+                    &limit.subject,
+                    window_start,
+                    i64::from(limit.limit)
+                ],
+                |r| r.int("count"),
+            )
+            .await?;
+        if counted.is_none() || limit.limit == 0 {
+            return Ok(Some(IssueOutcome::Limited {
+                scope: limit.scope,
+                retry_after_secs: super::secs_until(window_start + window_ms, now),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Queues a message in the outbox.
+pub(crate) async fn insert_outbox<C: Conn>(c: &mut C, m: &OutboxMessage) -> Result<()> {
     c.execute(
         &format!(
             "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
@@ -108,7 +142,7 @@ pub(crate) async fn issue_code<C: Conn>(
             &m.id,
             m.tenant_id.as_str(),
             m.user_id.as_str(),
-            m.factor_id.as_str(),
+            m.factor_id.as_ref().map(|f| f.as_str()),
             m.channel.as_str(),
             &m.destination_sealed,
             &m.payload_sealed,
@@ -125,10 +159,7 @@ pub(crate) async fn issue_code<C: Conn>(
         ],
     )
     .await?;
-    for (metric, label) in &issue.stats {
-        bump_stat(c, tenant, metric, label).await?;
-    }
-    Ok(Write::Keep(IssueOutcome::Issued))
+    Ok(())
 }
 
 /// Leases up to `limit` due messages. The outer conditions repeat the inner ones:

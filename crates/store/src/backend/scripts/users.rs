@@ -8,7 +8,7 @@ use latchkey_core::ids::{TenantId, UserId};
 
 pub(crate) async fn insert<C: Conn>(c: &mut C, user: &User) -> Result<()> {
     c.execute(
-        &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
         args![
             user.id.as_str(),
             user.tenant_id.as_str(),
@@ -19,7 +19,8 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, user: &User) -> Result<()> {
             &user.phone_hash,
             user.phone_verified_at,
             user.created_at,
-            user.updated_at
+            user.updated_at,
+            user.email_verified_at
         ],
     )
     .await
