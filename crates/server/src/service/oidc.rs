@@ -726,9 +726,11 @@ impl App {
             .access_token_ttl_secs
             .unwrap_or(tenant.settings.access_token_ttl_secs);
         let access = self.access_token(session, ttl);
-        let id_token = scopes
-            .has("openid")
-            .then(|| self.id_token(tenant, app, session, user, &scopes, &access, nonce));
+        let id_token = if scopes.has("openid") {
+            Some(self.id_token(tenant, app, session, user, &scopes, &access, nonce)?)
+        } else {
+            None
+        };
         let refresh_token = (scopes.has("offline_access") && app.grant_types.contains(&GrantType::RefreshToken))
             .then_some(refresh);
         Ok(TokenResponse {
@@ -750,7 +752,7 @@ impl App {
         scopes: &Scopes,
         access: &SecretString,
         nonce: Option<&str>,
-    ) -> String {
+    ) -> Result<String, OAuthError> {
         let alg: SigningAlg = app.settings.id_token_signed_response_alg;
         let now_s = self.now().div_euclid(1000);
         let ttl = i64::try_from(app.settings.id_token_ttl_secs).unwrap_or(3600);
@@ -772,7 +774,9 @@ impl App {
         if let Some(map) = claims.as_object_mut() {
             map.extend(self.user_claims(user, scopes));
         }
-        self.crypto.sign_id_token(alg, &claims)
+        self.crypto
+            .sign_id_token(alg, &claims)
+            .map_err(|e| OAuthError::Service(ServiceError::Internal(format!("cannot sign an ID token: {e}"))))
     }
 
     /// The standard claims (§5.1) the scopes release: `email` and `email_verified`,
