@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         "webauthn",
         include_str!("../../migrations/postgres/0006_webauthn.sql"),
     ),
+    (
+        7,
+        "signing_rotation",
+        include_str!("../../migrations/postgres/0007_signing_rotation.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

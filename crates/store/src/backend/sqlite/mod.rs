@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         "webauthn",
         include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
     ),
+    (
+        7,
+        "signing_rotation",
+        include_str!("../../../migrations/sqlite/0007_signing_rotation.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
