@@ -85,6 +85,23 @@ enum KeyCommand {
     /// kept until re-sealing is done. With LATCHKEY_MASTER_KEY, set the new key there and
     /// the old one in LATCHKEY_PREVIOUS_MASTER_KEYS, run this, then drop the old key.
     RotateMaster,
+    /// Rotate the keys that sign ID tokens (and, for EdDSA, access tokens).
+    ///
+    /// The new key is published in /.well-known/jwks.json at once but signs only after
+    /// --publish-ahead, so relying parties that cache the JWKS learn it first; the old key
+    /// of that algorithm stays published until every token it signed has expired (its last
+    /// signature plus 24 hours, the longest token lifetime, plus 5 minutes), then retires.
+    /// Running servers pick the new key up within a minute.
+    RotateSigning {
+        /// RS256, ES256, EdDSA, or all.
+        #[arg(long, default_value = "all", value_name = "ALG")]
+        alg: String,
+        /// How long the new key is published before it signs: seconds, or 90s, 15m, 1h
+        /// (at most 30d). 0 signs at once (tokens from it may fail at relying parties until
+        /// their JWKS cache expires).
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        publish_ahead: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -154,6 +171,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             }
         }
         Command::Keys(KeyCommand::RotateMaster) => rotate_master(config).await,
+        Command::Keys(KeyCommand::RotateSigning { alg, publish_ahead }) => {
+            rotate_signing(config, &alg, &publish_ahead).await
+        }
         Command::Seed {
             users,
             challenges,
@@ -294,5 +314,49 @@ async fn rotate_master(config: Config) -> Result<(), String> {
     };
     println!("re-sealed {count} value(s) under master key {current}");
     store.close().await;
+    Ok(())
+}
+
+async fn rotate_signing(config: Config, alg: &str, publish_ahead: &str) -> Result<(), String> {
+    use latchkey_core::oidc::SigningAlg;
+    use latchkey_core::time::rfc3339;
+    let algs = match alg {
+        "all" => SigningAlg::ALL.to_vec(),
+        one => vec![SigningAlg::parse(one).ok_or_else(|| {
+            format!(
+                "--alg: `{}` is not RS256, ES256, EdDSA or all",
+                one.escape_debug()
+            )
+        })?],
+    };
+    let ahead =
+        latchkey_core::duration::parse_secs(publish_ahead).map_err(|e| format!("--publish-ahead: {e}"))?;
+    if ahead > 30 * 86_400 {
+        return Err("--publish-ahead: at most 30d".into());
+    }
+    let app = start(config).await?;
+    if ahead * 1000 < keys::KEY_RELOAD_INTERVAL_MS as u64 + 300_000 {
+        eprintln!(
+            "note: with --publish-ahead under 6m, tokens signed by the new key may be refused by \
+             relying parties that fetched the JWKS in the last 5 minutes, until they fetch it again"
+        );
+    }
+    for alg in algs {
+        let r = app
+            .crypto
+            .rotate_signing_key(&app.store, alg, ahead, app.rng.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("{}: new key {}", alg.as_str(), r.kid);
+        println!("  published:   {}", rfc3339(r.published_at));
+        println!("  signs from:  {}", rfc3339(r.signs_from));
+        for old in &r.retiring {
+            println!(
+                "  retires {old} at {} (once every token it signed has expired)",
+                rfc3339(r.retire_at)
+            );
+        }
+    }
+    app.store.close().await;
     Ok(())
 }

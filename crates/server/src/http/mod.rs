@@ -100,7 +100,10 @@ pub async fn serve(
     let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
     let limits = edge::Limits::from_config(&app.config);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop));
+    let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
+    // Keys another replica (or `latchkey keys rotate-signing`) stores reach this one.
+    let keys_app = app.clone();
+    let keys = tokio::spawn(async move { keys_app.crypto.keep_fresh(&keys_app.store, worker_stop).await });
     // Off the request path and without delaying readiness.
     tokio::task::spawn_blocking(latchkey_core::phone::Phone::warm_up);
     edge::run(router(app), listener, limits, shutdown, grace).await;
@@ -108,5 +111,6 @@ pub async fn serve(
     if tokio::time::timeout(grace, worker).await.is_err() {
         tracing::warn!("outbox worker did not stop within the grace period");
     }
+    let _ = keys.await;
     Ok(())
 }

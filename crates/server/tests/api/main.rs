@@ -18,5 +18,6 @@ mod pages;
 mod parsers;
 mod proxy;
 mod review;
+mod signing;
 mod throttle;
 mod webauthn;
