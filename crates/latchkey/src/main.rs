@@ -23,6 +23,12 @@ struct Cli {
     /// Directory for the embedded database and generated keys (default ./latchkey-data).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, RSA or EC; not encrypted).
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -110,6 +116,8 @@ fn main() -> ExitCode {
         config_file: cli.config.clone(),
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
+        tls_cert: cli.tls_cert.clone(),
+        tls_key: cli.tls_key.clone(),
     };
     let config = match Config::load(&overrides) {
         Ok(c) => c,
@@ -244,6 +252,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         address = %address,
+        tls = app.config.tls_files().is_some(),
         backend = app.store.backend(),
         default_tenant = %app.default_tenant,
         issuer = %app.issuer,

@@ -20,4 +20,5 @@ mod proxy;
 mod review;
 mod signing;
 mod throttle;
+mod tls;
 mod webauthn;

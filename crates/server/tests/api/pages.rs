@@ -76,11 +76,12 @@ impl Page {
     }
 }
 
-/// A browser: its own cookie, no automatic redirects.
+/// A browser: its own cookie (name and value: `__Host-lk_session` over HTTPS, which the
+/// test server's https public URL means, else `lk_session`), no automatic redirects.
 struct Browser<'a> {
     s: &'a TestServer,
     http: reqwest::Client,
-    cookie: Option<String>,
+    cookie: Option<(String, String)>,
 }
 
 impl<'a> Browser<'a> {
@@ -97,7 +98,7 @@ impl<'a> Browser<'a> {
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let req = match &self.cookie {
-            Some(c) => req.header("cookie", format!("lk_session={c}")),
+            Some((name, value)) => req.header("cookie", format!("{name}={value}")),
             None => req,
         };
         let resp = req.send().await.unwrap();
@@ -108,9 +109,14 @@ impl<'a> Browser<'a> {
         };
         let body = resp.text().await.unwrap();
         for v in page.headers.get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let value = v.strip_prefix("lk_session=").unwrap().split(';').next().unwrap();
-            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+            let (name, rest) = v.to_str().unwrap().split_once('=').unwrap();
+            assert!(name == "lk_session" || name == "__Host-lk_session", "{name}");
+            let value = rest.split(';').next().unwrap();
+            if !value.is_empty() {
+                self.cookie = Some((name.to_owned(), value.to_owned()));
+            } else if self.cookie.as_ref().is_some_and(|(n, _)| n == name) {
+                self.cookie = None;
+            }
         }
         Page { body, ..page }
     }
@@ -256,14 +262,47 @@ async fn every_answer_carries_the_security_headers(b: Backend) {
 
 async fn the_cookie_has_the_right_flags(b: Backend) {
     let s = spawn(b).await;
+    // Behind https (the test server's public URL), the cookie is `__Host-` prefixed, with
+    // what the prefix requires: Secure, Path=/, no Domain.
     let p = Browser::new(&s).get("/login").await;
     let cookie = p.headers[SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("lk_session="), "{cookie}");
+    assert!(cookie.starts_with("__Host-lk_session="), "{cookie}");
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
         assert!(cookie.split("; ").any(|f| f == flag), "{flag} missing: {cookie}");
     }
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     // Sealed: nothing readable in it.
     assert!(!cookie.contains("anonymous"));
+    // Over HTTPS a bare `lk_session` (which a sibling subdomain or a plain-HTTP page could
+    // plant) is not read: a form posted with one is refused as a forgery.
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let token = p
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let post_with = |name: &str| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/login", s.url))
+            .header("cookie", format!("{name}={value}"))
+            .form(&[
+                ("csrf", token),
+                ("email", "a@example.com"),
+                ("password", PASSWORD),
+            ])
+            .send()
+    };
+    assert_eq!(post_with("lk_session").await.unwrap().status().as_u16(), 403);
+    assert_ne!(
+        post_with("__Host-lk_session").await.unwrap().status().as_u16(),
+        403
+    );
     let (backend, dir, schema, clock) = s.stop().await;
 
     // Served over plain http, the cookie cannot be Secure (the browser would drop it).
@@ -273,6 +312,7 @@ async fn the_cookie_has_the_right_flags(b: Backend) {
     .await;
     let p = Browser::new(&s).get("/login").await;
     let cookie = p.headers[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("lk_session="), "{cookie}");
     assert!(
         !cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
@@ -484,7 +524,7 @@ async fn signed_out_visitors_are_sent_to_sign_in(b: Backend) {
     assert_eq!(br.get("/login/mfa").await.location(), "/login");
     assert_eq!(br.get("/login/enroll").await.location(), "/login");
     // A forged or foreign cookie is no session.
-    br.cookie = Some("v1.nope.AAAA".into());
+    br.cookie = Some(("__Host-lk_session".into(), "v1.nope.AAAA".into()));
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 

@@ -857,9 +857,7 @@ pub async fn logout(
         }
     }
     let mut response = see_other("/login?notice=signed_out");
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, super::session::clear_cookie());
+    super::session::clear_cookies(response.headers_mut());
     Ok(response)
 }
 
