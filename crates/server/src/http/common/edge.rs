@@ -12,6 +12,9 @@
 //!   head, else `408` (in the answering surface's format), and the connection is closed;
 //! - a connection cap: beyond it a new connection is closed as soon as it is accepted.
 //!
+//! With TLS configured ([`super::tls`]) each connection's handshake happens at its first
+//! read, so it is part of the first request head: same deadline, same cap.
+//!
 //! hyper has a `header_read_timeout` of its own, but it starts counting when a keep-alive
 //! connection goes idle (hyper 1.x `proto/h1/conn.rs`, `State::idle`), so it bounds idle time
 //! and head time together and cannot give a long keep-alive with a short head deadline.
