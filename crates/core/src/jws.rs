@@ -77,7 +77,8 @@ pub struct SigningKey {
 enum PrivateKey {
     Rsa(PKey<Private>),
     Ec(EcKey<Private>),
-    Ed(ed25519_dalek::SigningKey),
+    // Boxed: the Ed25519 key (with its expanded form) dwarfs the OpenSSL handles.
+    Ed(Box<ed25519_dalek::SigningKey>),
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -101,7 +102,7 @@ impl SigningKey {
             }
             SigningAlg::EdDSA => {
                 let seed: Zeroizing<[u8; 32]> = Zeroizing::new(rand::bytes(rng));
-                PrivateKey::Ed(ed25519_dalek::SigningKey::from_bytes(&seed))
+                PrivateKey::Ed(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
             }
         };
         Self::new(alg, private)
@@ -129,7 +130,7 @@ impl SigningKey {
             }
             SigningAlg::EdDSA => {
                 let seed: Zeroizing<[u8; 32]> = Zeroizing::new(bytes.try_into().map_err(|_| invalid())?);
-                PrivateKey::Ed(ed25519_dalek::SigningKey::from_bytes(&seed))
+                PrivateKey::Ed(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
             }
         };
         Self::new(alg, private)
@@ -173,7 +174,7 @@ impl SigningKey {
             PrivateKey::Ec(k) => {
                 PublicKeyInner::Ec(EcKey::from_public_key(k.group(), k.public_key()).map_err(crypto)?)
             }
-            PrivateKey::Ed(k) => PublicKeyInner::Ed(k.verifying_key()),
+            PrivateKey::Ed(k) => PublicKeyInner::Ed(Box::new(k.verifying_key())),
         };
         Ok(PublicKey {
             alg: self.alg,
@@ -228,7 +229,7 @@ pub struct PublicKey {
 enum PublicKeyInner {
     Rsa(PKey<Public>),
     Ec(EcKey<Public>),
-    Ed(ed25519_dalek::VerifyingKey),
+    Ed(Box<ed25519_dalek::VerifyingKey>),
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -260,7 +261,9 @@ impl PublicKey {
             }
             SigningAlg::EdDSA => {
                 let raw: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
-                PublicKeyInner::Ed(ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| invalid())?)
+                PublicKeyInner::Ed(Box::new(
+                    ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| invalid())?,
+                ))
             }
         };
         Ok(PublicKey { alg, inner })

@@ -335,7 +335,10 @@ fn signing_key_rotation_command() {
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert_eq!(kids.len(), 4, "{jwks}");
-    assert!(kids.contains(&kid.as_str()) && kids.contains(&old.as_str()), "{jwks}");
+    assert!(
+        kids.contains(&kid.as_str()) && kids.contains(&old.as_str()),
+        "{jwks}"
+    );
     server.stop();
 
     // Every algorithm by default, with the default hour ahead.

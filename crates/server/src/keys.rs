@@ -495,17 +495,22 @@ impl Crypto {
     /// server's clock since the last read, until `stop` turns true. Started by
     /// `http::serve`.
     pub async fn keep_fresh(&self, store: &DynStore, mut stop: tokio::sync::watch::Receiver<bool>) {
+        // After a failed read (the database away), the next try comes this much later, so
+        // an outage is not one warning a second.
+        const RETRY_MS: UnixMillis = 10_000;
+        let mut not_before = UnixMillis::MIN;
         loop {
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => return,
                 () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             }
-            if self.clock.now_ms() - self.key_set().loaded_at < KEY_RELOAD_INTERVAL_MS {
+            let now = self.clock.now_ms();
+            if now < not_before || now - self.key_set().loaded_at < KEY_RELOAD_INTERVAL_MS {
                 continue;
             }
             if let Err(e) = self.reload(store).await {
                 tracing::warn!(error = %e, "cannot re-read the signing keys; keeping those in hand");
-                // Retried at the next tick rather than a whole interval later.
+                not_before = now + RETRY_MS;
             }
         }
     }

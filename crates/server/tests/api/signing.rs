@@ -191,7 +191,7 @@ async fn rotation_publishes_before_it_signs_and_retires_after_expiry(b: Backend)
         .await
         .unwrap();
     assert_ne!(r.kid, old);
-    assert_eq!(r.retiring, [old.clone()]);
+    assert_eq!(r.retiring, std::slice::from_ref(&old));
     assert_eq!(r.signs_from - r.published_at, 600_000);
     assert_eq!(r.retire_at, r.signs_from + 24 * 3600 * 1000 + 5 * 60 * 1000);
 
