@@ -103,10 +103,10 @@ enum KeyCommand {
         #[arg(long, default_value = "all", value_name = "ALG")]
         alg: String,
         /// How long the new key is published before it signs: seconds, or 90s, 15m, 1h
-        /// (at most 30d). 0 signs at once (tokens from it may fail at relying parties until
-        /// their JWKS cache expires).
-        #[arg(long, default_value = "1h", value_name = "DURATION")]
-        publish_ahead: String,
+        /// (at most 30d; default 1h). 0 signs at once (tokens from it may fail at relying
+        /// parties until their JWKS cache expires).
+        #[arg(long, value_name = "DURATION")]
+        publish_ahead: Option<String>,
     },
 }
 
@@ -180,7 +180,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         }
         Command::Keys(KeyCommand::RotateMaster) => rotate_master(config).await,
         Command::Keys(KeyCommand::RotateSigning { alg, publish_ahead }) => {
-            rotate_signing(config, &alg, &publish_ahead).await
+            rotate_signing(config, &alg, publish_ahead.as_deref()).await
         }
         Command::Seed {
             users,
@@ -326,7 +326,7 @@ async fn rotate_master(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn rotate_signing(config: Config, alg: &str, publish_ahead: &str) -> Result<(), String> {
+async fn rotate_signing(config: Config, alg: &str, publish_ahead: Option<&str>) -> Result<(), String> {
     use latchkey_core::oidc::SigningAlg;
     use latchkey_core::time::rfc3339;
     let algs = match alg {
@@ -338,8 +338,12 @@ async fn rotate_signing(config: Config, alg: &str, publish_ahead: &str) -> Resul
             )
         })?],
     };
-    let ahead =
-        latchkey_core::duration::parse_secs(publish_ahead).map_err(|e| format!("--publish-ahead: {e}"))?;
+    let ahead = match publish_ahead {
+        Some(text) => {
+            latchkey_core::duration::parse_secs(text).map_err(|e| format!("--publish-ahead: {e}"))?
+        }
+        None => keys::DEFAULT_PUBLISH_AHEAD_SECS,
+    };
     if ahead > 30 * 86_400 {
         return Err("--publish-ahead: at most 30d".into());
     }

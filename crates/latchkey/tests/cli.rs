@@ -348,6 +348,19 @@ fn signing_key_rotation_command() {
     for alg in ["RS256", "ES256", "EdDSA"] {
         assert!(stdout.contains(&format!("{alg}: new key")), "{stdout}");
     }
+    // An hour between publication and first signature: the hour digits differ (the minutes
+    // and seconds do not).
+    let time = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (published, signs) = (time("published:"), time("signs from:"));
+    assert_ne!(published, signs, "{stdout}");
+    assert_eq!(published[13..], signs[13..], "{stdout}");
     for bad in [["--alg", "HS256"], ["--publish-ahead", "soon"]] {
         let out = run(cmd(dir.path()).args(["keys", "rotate-signing"]).args(bad));
         assert!(!out.status.success());
