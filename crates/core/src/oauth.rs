@@ -52,16 +52,14 @@ impl Scopes {
 /// PKCE: a `code_verifier` is 43 to 128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
 pub fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// An `S256` code challenge is base64url of a SHA-256 digest: 43 characters, no padding.
 pub fn valid_challenge(c: &str) -> bool {
     c.len() == 43
-        && c
-            .bytes()
+        && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
@@ -129,7 +127,10 @@ impl ResponseMode {
 pub const ACR_VALUES: [(&str, Aal); 4] = [
     ("aal1", Aal::Aal1),
     ("aal2", Aal::Aal2),
-    ("http://schemas.openid.net/pape/policies/2007/06/multi-factor", Aal::Aal2),
+    (
+        "http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+        Aal::Aal2,
+    ),
     ("aal2_phr", Aal::Aal2Phr),
 ];
 
@@ -175,8 +176,14 @@ mod tests {
     fn rfc7636_appendix_b() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert_eq!(s256(verifier), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
-        assert!(verifier_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
-        assert!(!verifier_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
+        assert!(verifier_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!verifier_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
+        ));
         // "plain": the challenge itself as the verifier does not pass.
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(!verifier_matches(challenge, challenge));

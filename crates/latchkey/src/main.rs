@@ -24,6 +24,12 @@ struct Cli {
     /// Directory for the embedded database and generated keys (default ./latchkey-data).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, RSA or EC; not encrypted).
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +95,23 @@ enum KeyCommand {
     /// kept until re-sealing is done. With LATCHKEY_MASTER_KEY, set the new key there and
     /// the old one in LATCHKEY_PREVIOUS_MASTER_KEYS, run this, then drop the old key.
     RotateMaster,
+    /// Rotate the keys that sign ID tokens (and, for EdDSA, access tokens).
+    ///
+    /// The new key is published in /.well-known/jwks.json at once but signs only after
+    /// --publish-ahead, so relying parties that cache the JWKS learn it first; the old key
+    /// of that algorithm stays published until every token it signed has expired (its last
+    /// signature plus 24 hours, the longest token lifetime, plus 5 minutes), then retires.
+    /// Running servers pick the new key up within a minute.
+    RotateSigning {
+        /// RS256, ES256, EdDSA, or all.
+        #[arg(long, default_value = "all", value_name = "ALG")]
+        alg: String,
+        /// How long the new key is published before it signs: seconds, or 90s, 15m, 1h
+        /// (at most 30d; default 1h). 0 signs at once (tokens from it may fail at relying
+        /// parties until their JWKS cache expires).
+        #[arg(long, value_name = "DURATION")]
+        publish_ahead: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +224,8 @@ fn main() -> ExitCode {
         config_file: cli.config.clone(),
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
+        tls_cert: cli.tls_cert.clone(),
+        tls_key: cli.tls_key.clone(),
     };
     let config = match Config::load(&overrides) {
         Ok(c) => c,
@@ -263,6 +288,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         }
         Command::Keys(KeyCommand::RotateMaster) => rotate_master(config).await,
         Command::Applications(command) => applications(command, config).await,
+        Command::Keys(KeyCommand::RotateSigning { alg, publish_ahead }) => {
+            rotate_signing(config, &alg, publish_ahead.as_deref()).await
+        }
         Command::Seed {
             users,
             challenges,
@@ -333,6 +361,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         address = %address,
+        tls = app.config.tls_files().is_some(),
         backend = app.store.backend(),
         default_tenant = %app.default_tenant,
         issuer = %app.issuer,
@@ -403,5 +432,53 @@ async fn rotate_master(config: Config) -> Result<(), String> {
     };
     println!("re-sealed {count} value(s) under master key {current}");
     store.close().await;
+    Ok(())
+}
+
+async fn rotate_signing(config: Config, alg: &str, publish_ahead: Option<&str>) -> Result<(), String> {
+    use latchkey_core::oidc::SigningAlg;
+    use latchkey_core::time::rfc3339;
+    let algs = match alg {
+        "all" => SigningAlg::ALL.to_vec(),
+        one => vec![SigningAlg::parse(one).ok_or_else(|| {
+            format!(
+                "--alg: `{}` is not RS256, ES256, EdDSA or all",
+                one.escape_debug()
+            )
+        })?],
+    };
+    let ahead = match publish_ahead {
+        Some(text) => {
+            latchkey_core::duration::parse_secs(text).map_err(|e| format!("--publish-ahead: {e}"))?
+        }
+        None => keys::DEFAULT_PUBLISH_AHEAD_SECS,
+    };
+    if ahead > 30 * 86_400 {
+        return Err("--publish-ahead: at most 30d".into());
+    }
+    let app = start(config).await?;
+    if ahead * 1000 < keys::KEY_RELOAD_INTERVAL_MS as u64 + 300_000 {
+        eprintln!(
+            "note: with --publish-ahead under 6m, tokens signed by the new key may be refused by \
+             relying parties that fetched the JWKS in the last 5 minutes, until they fetch it again"
+        );
+    }
+    for alg in algs {
+        let r = app
+            .crypto
+            .rotate_signing_key(&app.store, alg, ahead, app.rng.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("{}: new key {}", alg.as_str(), r.kid);
+        println!("  published:   {}", rfc3339(r.published_at));
+        println!("  signs from:  {}", rfc3339(r.signs_from));
+        for old in &r.retiring {
+            println!(
+                "  retires {old} at {} (once every token it signed has expired)",
+                rfc3339(r.retire_at)
+            );
+        }
+    }
+    app.store.close().await;
     Ok(())
 }

@@ -415,9 +415,8 @@ fn master_key_rotation_and_a_stolen_database() {
     let out = run(cmd(dir.path()).args(["keys", "rotate-master"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        // The pepper, the signing key, and the server secret through which replicas agree
-        // on the first signing key.
-        text(&out.stdout).contains("re-sealed 3 value(s)"),
+        // The pepper and the three signing keys (RS256, ES256, EdDSA).
+        text(&out.stdout).contains("re-sealed 4 value(s)"),
         "{}",
         text(&out.stdout)
     );
@@ -450,6 +449,100 @@ fn master_key_rotation_and_a_stolen_database() {
     let out = run(cmd(stolen.path()).args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]));
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("master key"), "{}", text(&out.stderr));
+}
+
+/// `keys rotate-signing`: a new key per algorithm asked for, published at once, signing
+/// after --publish-ahead; the old one scheduled to retire a day and five minutes after
+/// that; a server started afterwards publishes both and signs with the new one.
+#[test]
+fn signing_key_rotation_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cmd(dir.path()).args(["keys", "rotate-signing", "--alg", "RS256", "--publish-ahead", "0"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let field = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}: {stdout}"))
+            .trim()
+            .to_owned()
+    };
+    let kid = field("RS256: new key");
+    assert_eq!(field("published:"), field("signs from:"), "{stdout}");
+    let retiring = field("retires");
+    let old = retiring.split_whitespace().next().unwrap().to_owned();
+    assert_ne!(old, kid);
+    assert!(!stdout.contains("ES256") && !stdout.contains("EdDSA"), "{stdout}");
+
+    let server = start(cmd(dir.path()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let jwks: Value = rt.block_on(async {
+        reqwest::get(format!("{}/.well-known/jwks.json", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 4, "{jwks}");
+    assert!(
+        kids.contains(&kid.as_str()) && kids.contains(&old.as_str()),
+        "{jwks}"
+    );
+    server.stop();
+
+    // Every algorithm by default, with the default hour ahead.
+    let out = run(cmd(dir.path()).args(["keys", "rotate-signing"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        assert!(stdout.contains(&format!("{alg}: new key")), "{stdout}");
+    }
+    // An hour between publication and first signature: the hour digits differ (the minutes
+    // and seconds do not).
+    let time = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (published, signs) = (time("published:"), time("signs from:"));
+    assert_ne!(published, signs, "{stdout}");
+    assert_eq!(published[13..], signs[13..], "{stdout}");
+    for bad in [["--alg", "HS256"], ["--publish-ahead", "soon"]] {
+        let out = run(cmd(dir.path()).args(["keys", "rotate-signing"]).args(bad));
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(bad[0]), "{}", text(&out.stderr));
+    }
+}
+
+/// Half a TLS setting is a configuration error, named, before anything starts.
+#[test]
+fn tls_needs_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cmd(dir.path()).args(["serve", "--tls-cert", "cert.pem"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("tls_cert is set but tls_key is not"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(cmd(dir.path()).args(["serve"]).env("LATCHKEY_TLS_KEY", "key.pem"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("tls_key is set but tls_cert is not"));
+    assert!(!dir.path().join("latchkey-data").exists(), "nothing was started");
 }
 
 #[test]

@@ -106,7 +106,7 @@ impl App {
         let store = open_store(&config, options.pg_schema.clone()).await?;
         let (keyring, key_source) = keys::load_keyring(&config, options.rng.as_ref())?;
         let now = options.clock.now_ms();
-        let crypto = Crypto::load(&store, keyring, now, options.rng.as_ref()).await?;
+        let crypto = Crypto::load(&store, keyring, options.clock.clone(), options.rng.as_ref()).await?;
         let params = config.argon2;
         let rng = options.rng.clone();
         let passwords = tokio::task::spawn_blocking(move || PasswordHasher::new(params, rng.as_ref()))

@@ -74,6 +74,10 @@ pub struct Config {
     /// Let outbound requests (providers, webhooks) reach loopback, private and other
     /// internal addresses. Off by default: tenant admins choose those URLs.
     pub allow_private_destinations: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first) and PEM private key; both
+    /// or neither (checked with the rest).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -113,6 +117,8 @@ impl Default for Config {
             delivery_max_attempts: 5,
             sqlite_synchronous_full: true,
             allow_private_destinations: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -152,6 +158,8 @@ const KEYS: &[&str] = &[
     "delivery_max_attempts",
     "sqlite_synchronous",
     "allow_private_destinations",
+    "tls_cert",
+    "tls_key",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -170,6 +178,8 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Every problem found, one line each.
@@ -267,6 +277,12 @@ impl Config {
         if let Some(dir) = &overrides.data_dir {
             cfg.data_dir = dir.clone();
         }
+        if let Some(path) = &overrides.tls_cert {
+            cfg.tls_cert = Some(path.clone());
+        }
+        if let Some(path) = &overrides.tls_key {
+            cfg.tls_key = Some(path.clone());
+        }
 
         cfg.check(&mut errors);
         if errors.is_empty() {
@@ -300,6 +316,20 @@ impl Config {
                 errors.push(format!("email_provider: {problem}"));
             }
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                if let Err(e) = crate::http::common::tls::Tls::load(cert, key) {
+                    errors.push(format!("tls_cert, tls_key: {e}"));
+                }
+            }
+            (Some(_), None) => errors.push(
+                "tls_cert is set but tls_key is not: HTTPS needs both (PEM files), plain HTTP neither".into(),
+            ),
+            (None, Some(_)) => errors.push(
+                "tls_key is set but tls_cert is not: HTTPS needs both (PEM files), plain HTTP neither".into(),
+            ),
+            (None, None) => {}
+        }
         if self.argon2.memory_kib < 19_456 || self.argon2.iterations < 2 {
             // Allowed (tests and constrained hosts), but never silently.
             tracing::warn!("Argon2 parameters are below OWASP's minimum (m=19456 KiB, t=2)");
@@ -319,12 +349,30 @@ impl Config {
         }
     }
 
-    /// The issuer: the public URL without a trailing slash, or one derived from `listen`.
+    /// The issuer: the public URL without a trailing slash, or one derived from `listen`
+    /// (https when this server speaks TLS itself).
     pub fn issuer(&self) -> String {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_owned(),
+            None if self.tls_files().is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// The certificate chain and key files, when this server serves HTTPS itself.
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
+    }
+
+    /// Whether browsers reach this server over HTTPS: it speaks TLS itself, or its public
+    /// URL (a TLS-terminating proxy in front) is https. Cookies are then `Secure` and
+    /// `__Host-` prefixed.
+    pub fn served_over_https(&self) -> bool {
+        self.tls_files().is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
     }
 }
 
@@ -483,6 +531,15 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             _ => fail("must be full or normal".into()),
         },
         "delivery_max_attempts" => number(v, 1, 20, &mut fail, |n| cfg.delivery_max_attempts = n as u32),
+        "tls_cert" | "tls_key" => {
+            if v.is_empty() {
+                fail("must be the path of a PEM file".into());
+            } else if key == "tls_cert" {
+                cfg.tls_cert = Some(PathBuf::from(v));
+            } else {
+                cfg.tls_key = Some(PathBuf::from(v));
+            }
+        }
         "totp_issuer" => {
             if v.is_empty() || v.chars().count() > 64 || v.chars().any(char::is_control) {
                 fail("must be 1 to 64 printable characters".into());

@@ -1,11 +1,22 @@
 //! Key material at run time: the master keyring (from configuration or the data
-//! directory), the hashing pepper and the JWT signing keys (both sealed in the database),
-//! and master-key rotation.
+//! directory), the hashing pepper and the signing keys (both sealed in the database),
+//! master-key rotation, and signing-key rotation.
+//!
+//! **Signing keys.** One key at least of each ID-token algorithm (RS256, ES256, EdDSA); the
+//! current EdDSA key also signs access tokens. A rotation publishes the new key (JWKS,
+//! verification) at once but lets it sign only from its `signs_from`, so relying parties
+//! that cache the JWKS know it before they meet a token it signed; the old key stays
+//! published until every token it signed has expired, then retires. Each server keeps the
+//! keys in memory (the hot paths read no database), picks the signer of an algorithm by the
+//! clock at each signature, and re-reads the keys every [`KEY_RELOAD_INTERVAL_MS`] and
+//! whenever a token names a key it has not seen.
 
 use crate::config::Config;
-use latchkey_core::clock::UnixMillis;
+use latchkey_core::clock::{Clock, UnixMillis};
 use latchkey_core::hash::KeyedHasher;
+use latchkey_core::jws;
 use latchkey_core::jwt::{self, Claims, JwtError, Signer};
+use latchkey_core::oidc::SigningAlg;
 use latchkey_core::rand::{self, SecureRandom};
 use latchkey_core::seal::{Keyring, MasterKey, SealError};
 use latchkey_store::model::{SealedColumn, SigningKeyRecord};
@@ -21,6 +32,8 @@ pub enum KeyError {
     Master(String),
     #[error("cannot open or seal {what}: {source} (is the right master key configured?)")]
     Unseal { what: String, source: SealError },
+    #[error("{0}")]
+    Signing(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -157,15 +170,234 @@ pub async fn reseal_all(
 }
 
 const PEPPER_NAME: &str = "hash_pepper";
-/// The server secret through which replicas starting together agree on the first signing key.
-const FIRST_SIGNING_KEY_NAME: &str = "first_signing_key";
+
+/// How often a server re-reads its signing keys (by its own clock, looked at every second)
+/// to learn of keys another replica or `latchkey keys rotate-signing` stored. A token naming
+/// a key not yet seen makes it read them at once; this bound is for the signing side, which
+/// learns of a scheduled key only by reading.
+pub const KEY_RELOAD_INTERVAL_MS: UnixMillis = 60_000;
+/// The longest an ID token may live; the provider issues none longer.
+pub const ID_TOKEN_MAX_TTL_SECS: u64 = 86_400;
+/// How long a rotated-in key is published before it signs, unless told otherwise. Relying
+/// parties cache the JWKS (we send `max-age=300`; common libraries keep it ten minutes
+/// whatever we send) and every replica must have read the new key (within
+/// [`KEY_RELOAD_INTERVAL_MS`]); an hour covers both with room to spare.
+pub const DEFAULT_PUBLISH_AHEAD_SECS: u64 = 3600;
+/// Added to a retiring key's publication beyond the longest token lifetime: a replica may
+/// learn of its successor up to one reload interval late (and sign with the old key until
+/// then), and replicas' clocks differ a little.
+pub const RETIRE_MARGIN_MS: UnixMillis = 5 * 60_000;
+
+/// The longest any token a key signed may still be presented: access tokens live up to the
+/// top of `ACCESS_TTL_RANGE`, ID tokens up to [`ID_TOKEN_MAX_TTL_SECS`].
+pub fn longest_token_lifetime_ms() -> UnixMillis {
+    let secs = latchkey_core::settings::ACCESS_TTL_RANGE
+        .1
+        .max(ID_TOKEN_MAX_TTL_SECS);
+    i64::try_from(secs).unwrap_or(i64::MAX / 2) * 1000
+}
 
 /// The run-time key material.
 pub struct Crypto {
     pub keyring: Keyring,
     pub hasher: KeyedHasher,
-    signer: RwLock<Arc<Signer>>,
-    public_keys: RwLock<HashMap<String, [u8; 32]>>,
+    clock: Arc<dyn Clock>,
+    /// The signing keys as last read; replaced whole by a reload, so a request sees one
+    /// consistent set and the hot paths only clone an `Arc`.
+    keys: RwLock<Arc<KeySet>>,
+}
+
+/// The signing keys as read from the store at one time.
+struct KeySet {
+    /// When they were read (the server's clock).
+    loaded_at: UnixMillis,
+    /// Every key published when read, by kid; `retired_at` is checked again at each use,
+    /// so a key stops verifying at its time even before the next read.
+    published: HashMap<String, Published>,
+    rs256: Candidates<Arc<jws::SigningKey>>,
+    es256: Candidates<Arc<jws::SigningKey>>,
+    eddsa: Candidates<Arc<jws::SigningKey>>,
+    /// The EdDSA keys again, as access-token signers.
+    access: Candidates<Arc<Signer>>,
+}
+
+struct Published {
+    public: jws::PublicKey,
+    /// Ed25519's raw key, for the access-token verifier; `None` for other algorithms.
+    ed25519: Option<[u8; 32]>,
+    retired_at: Option<UnixMillis>,
+}
+
+impl Published {
+    fn at(&self, now: UnixMillis) -> bool {
+        self.retired_at.is_none_or(|r| now < r)
+    }
+}
+
+/// The keys of one algorithm that may still sign; never empty. The signer at a time is the
+/// most recently created whose `signs_from` has passed, so a scheduled key takes over at
+/// its time without a read, and a second rotation overrides a first still pending.
+struct Candidates<T> {
+    /// Keys newer than `oldest`, most recently created first, each with its `signs_from`.
+    newer: Vec<(UnixMillis, T)>,
+    /// The oldest key that may still sign: the signer until a newer one begins. (Should its
+    /// own `signs_from` lie ahead, which only a clock behind the one that created it sees,
+    /// it signs anyway: it is published, and there is no other.)
+    oldest: T,
+}
+
+impl<T> Candidates<T> {
+    fn at(&self, now: UnixMillis) -> &T {
+        self.newer
+            .iter()
+            .find(|(from, _)| *from <= now)
+            .map_or(&self.oldest, |(_, key)| key)
+    }
+
+    /// From one algorithm's records, most recently created first: the keys down to the
+    /// first that already signs at `now`. Older ones never sign again (time only moves
+    /// forward), so their private halves are not even opened.
+    fn build<'r>(
+        records: impl Iterator<Item = &'r SigningKeyRecord>,
+        now: UnixMillis,
+        mut open: impl FnMut(&SigningKeyRecord) -> Result<T, KeyError>,
+    ) -> Result<Option<Self>, KeyError> {
+        let mut keys = Vec::new();
+        for r in records {
+            keys.push((r.signs_from, open(r)?));
+            if r.signs_from <= now {
+                break;
+            }
+        }
+        Ok(keys.pop().map(|(_, oldest)| Candidates { newer: keys, oldest }))
+    }
+}
+
+impl KeySet {
+    fn build(records: &[SigningKeyRecord], keyring: &Keyring, now: UnixMillis) -> Result<Self, KeyError> {
+        let mut published = HashMap::new();
+        for r in records {
+            // A key of an algorithm this version does not know (stored by a newer one) is
+            // neither published nor used here.
+            let Some(alg) = SigningAlg::parse(&r.algorithm) else {
+                tracing::warn!(kid = %r.kid, algorithm = %r.algorithm, "ignoring a signing key of an unknown algorithm");
+                continue;
+            };
+            let public = jws::PublicKey::from_bytes(alg, &r.public_key)
+                .map_err(|e| KeyError::Signing(format!("signing key {}: {e}", r.kid)))?;
+            let ed25519 = public.ed25519();
+            published.insert(
+                r.kid.clone(),
+                Published {
+                    public,
+                    ed25519,
+                    retired_at: r.retired_at,
+                },
+            );
+        }
+        let of = |alg: SigningAlg| records.iter().filter(move |r| r.algorithm == alg.as_str());
+        let missing = |alg: SigningAlg| {
+            KeyError::Signing(format!(
+                "no published {} signing key; create one with `latchkey keys rotate-signing --alg {} --publish-ahead 0`",
+                alg.as_str(),
+                alg.as_str()
+            ))
+        };
+        let id = |alg: SigningAlg| {
+            Candidates::build(of(alg), now, |r| open_signing_key(keyring, r, alg).map(Arc::new))?
+                .ok_or_else(|| missing(alg))
+        };
+        let access = Candidates::build(of(SigningAlg::EdDSA), now, |r| {
+            let secret = unseal_private(keyring, r)?;
+            Signer::from_secret(&secret)
+                .map(Arc::new)
+                .ok_or_else(|| KeyError::Signing(format!("signing key {} is not an Ed25519 key", r.kid)))
+        })?
+        .ok_or_else(|| missing(SigningAlg::EdDSA))?;
+        Ok(KeySet {
+            loaded_at: now,
+            published,
+            rs256: id(SigningAlg::RS256)?,
+            es256: id(SigningAlg::ES256)?,
+            eddsa: id(SigningAlg::EdDSA)?,
+            access,
+        })
+    }
+
+    fn signers(&self, alg: SigningAlg) -> &Candidates<Arc<jws::SigningKey>> {
+        match alg {
+            SigningAlg::RS256 => &self.rs256,
+            SigningAlg::ES256 => &self.es256,
+            SigningAlg::EdDSA => &self.eddsa,
+        }
+    }
+
+    fn public(&self, kid: &str, now: UnixMillis) -> Option<&Published> {
+        self.published.get(kid).filter(|p| p.at(now))
+    }
+}
+
+fn unseal_private(keyring: &Keyring, r: &SigningKeyRecord) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let aad = SealedColumn::SigningKeyPrivate.aad(&r.kid);
+    keyring
+        .open(&r.private_sealed, &aad)
+        .map_err(|source| KeyError::Unseal { what: aad, source })
+}
+
+/// Opens a stored private key and checks it is the half of the public key its row names.
+fn open_signing_key(
+    keyring: &Keyring,
+    r: &SigningKeyRecord,
+    alg: SigningAlg,
+) -> Result<jws::SigningKey, KeyError> {
+    let key = jws::SigningKey::from_private(alg, &unseal_private(keyring, r)?)
+        .map_err(|e| KeyError::Signing(format!("signing key {}: {e}", r.kid)))?;
+    if key.kid() != r.kid {
+        return Err(KeyError::Signing(format!(
+            "signing key {}: the private key does not match its public key",
+            r.kid
+        )));
+    }
+    Ok(key)
+}
+
+/// A new key of `alg`. RSA generation takes a noticeable fraction of a second, so it (and
+/// P-256's, for symmetry) runs off the async reactor; those draw on OpenSSL's CSPRNG, and
+/// only Ed25519 takes its seed from `rng`.
+async fn generate(alg: SigningAlg, rng: &dyn SecureRandom) -> Result<jws::SigningKey, KeyError> {
+    let generated = match alg {
+        SigningAlg::EdDSA => jws::SigningKey::generate(alg, rng),
+        SigningAlg::RS256 | SigningAlg::ES256 => tokio::task::spawn_blocking(move || {
+            jws::SigningKey::generate(alg, &latchkey_core::rand::OsRandom)
+        })
+        .await
+        .map_err(|e| KeyError::Signing(format!("key generation stopped: {e}")))?,
+    };
+    generated.map_err(|e| KeyError::Signing(format!("cannot create a {} key: {e}", alg.as_str())))
+}
+
+/// The stored form of a key: its private half sealed to its row.
+fn record_for(
+    keyring: &Keyring,
+    key: &jws::SigningKey,
+    created_at: UnixMillis,
+    signs_from: UnixMillis,
+    rng: &dyn SecureRandom,
+) -> Result<SigningKeyRecord, KeyError> {
+    let signing = |e: jws::JwsError| KeyError::Signing(format!("signing key {}: {e}", key.kid()));
+    let aad = SealedColumn::SigningKeyPrivate.aad(key.kid());
+    let private_sealed = keyring
+        .seal(&key.private_bytes().map_err(signing)?, &aad, rng)
+        .map_err(|source| KeyError::Unseal { what: aad, source })?;
+    Ok(SigningKeyRecord {
+        kid: key.kid().to_owned(),
+        algorithm: key.alg().as_str().to_owned(),
+        public_key: key.public().and_then(|p| p.to_bytes()).map_err(signing)?,
+        private_sealed,
+        created_at,
+        signs_from,
+        retired_at: None,
+    })
 }
 
 /// A 32-byte server-wide secret: the one already stored under `name`, or a fresh one this
@@ -188,89 +420,143 @@ async fn claim_server_secret(
     keyring.open(&stored, &aad).map_err(unseal)
 }
 
+/// What [`Crypto::rotate_signing_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub alg: SigningAlg,
+    /// The new key, published from `published_at`, signing from `signs_from`.
+    pub kid: String,
+    pub published_at: UnixMillis,
+    pub signs_from: UnixMillis,
+    /// The other keys of the algorithm, now due to stop being published at `retire_at`
+    /// (or sooner, if an earlier rotation had said so).
+    pub retiring: Vec<String>,
+    pub retire_at: UnixMillis,
+}
+
 impl Crypto {
-    /// Loads (or on first start creates) the pepper and a signing key.
+    /// Loads (or on first start creates) the pepper and the signing keys: one of each
+    /// algorithm at least. Replicas starting together on an empty database agree on one
+    /// first key per algorithm (the store keeps exactly one of the keys they offer).
     pub async fn load(
         store: &DynStore,
         keyring: Keyring,
-        now: UnixMillis,
+        clock: Arc<dyn Clock>,
         rng: &dyn SecureRandom,
     ) -> Result<Self, KeyError> {
+        let now = clock.now_ms();
         let pepper = claim_server_secret(store, &keyring, PEPPER_NAME, now, rng).await?;
         let hasher = KeyedHasher::new(Zeroizing::new(pepper.to_vec()));
 
-        let mut records = store.active_signing_keys().await?;
-        if records.is_empty() {
-            // Replicas starting together on an empty database must not each create a key
-            // (each would publish only its own in its JWKS): the secret is claimed through
-            // `ensure_server_secret`, which one of them wins, and all store that one.
-            let secret = claim_server_secret(store, &keyring, FIRST_SIGNING_KEY_NAME, now, rng).await?;
-            // A 32-byte secret is always a valid Ed25519 key.
-            let signer = Signer::from_secret(&secret)
-                .ok_or_else(|| KeyError::Master("could not create a signing key".into()))?;
-            let kid = signer.kid().to_owned();
-            let record = SigningKeyRecord {
-                private_sealed: keyring
-                    .seal(&secret, &SealedColumn::SigningKeyPrivate.aad(&kid), rng)
-                    .map_err(|source| KeyError::Unseal {
-                        what: kid.clone(),
-                        source,
-                    })?,
-                kid,
-                algorithm: "EdDSA".into(),
-                public_key: signer.public_bytes().to_vec(),
-                created_at: now,
-            };
-            match store.insert_signing_key(&record).await {
-                Ok(()) | Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e.into()),
+        let mut records = store.published_signing_keys(now).await?;
+        let missing: Vec<SigningAlg> = SigningAlg::ALL
+            .into_iter()
+            .filter(|alg| !records.iter().any(|r| r.algorithm == alg.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            // Each replica offers its own key and reads back the one kept. The first key of
+            // an algorithm signs at once: no relying party can have cached an older one.
+            for alg in missing {
+                let key = generate(alg, rng).await?;
+                let record = record_for(&keyring, &key, now, now, rng)?;
+                store.ensure_first_signing_key(&record, now).await?;
             }
-            records = store.active_signing_keys().await?;
+            records = store.published_signing_keys(now).await?;
         }
-        let newest = records
-            .first()
-            .ok_or_else(|| KeyError::Master("no signing key after creating one".into()))?;
-        let aad = SealedColumn::SigningKeyPrivate.aad(&newest.kid);
-        let secret = keyring
-            .open(&newest.private_sealed, &aad)
-            .map_err(|source| KeyError::Unseal {
-                what: aad.clone(),
-                source,
-            })?;
-        let signer = Signer::from_secret(&secret)
-            .ok_or_else(|| KeyError::Master("stored signing key is not 32 bytes".into()))?;
+        let set = KeySet::build(&records, &keyring, now)?;
         Ok(Self {
             keyring,
             hasher,
-            signer: RwLock::new(Arc::new(signer)),
-            public_keys: RwLock::new(public_map(&records)),
+            clock,
+            keys: RwLock::new(Arc::new(set)),
         })
     }
 
-    pub fn signer(&self) -> Arc<Signer> {
-        match self.signer.read() {
+    fn key_set(&self) -> Arc<KeySet> {
+        match self.keys.read() {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    /// The JWKS document.
+    /// Re-reads the signing keys. On failure the keys in hand stay in use.
+    pub async fn reload(&self, store: &DynStore) -> Result<(), KeyError> {
+        let now = self.clock.now_ms();
+        let records = store.published_signing_keys(now).await?;
+        let set = Arc::new(KeySet::build(&records, &self.keyring, now)?);
+        match self.keys.write() {
+            Ok(mut g) => *g = set,
+            Err(p) => *p.into_inner() = set,
+        }
+        Ok(())
+    }
+
+    /// Re-reads the signing keys whenever [`KEY_RELOAD_INTERVAL_MS`] has passed on the
+    /// server's clock since the last read, until `stop` turns true. Started by
+    /// `http::serve`.
+    pub async fn keep_fresh(&self, store: &DynStore, mut stop: tokio::sync::watch::Receiver<bool>) {
+        // After a failed read (the database away), the next try comes this much later, so
+        // an outage is not one warning a second.
+        const RETRY_MS: UnixMillis = 10_000;
+        let mut not_before = UnixMillis::MIN;
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let now = self.clock.now_ms();
+            if now < not_before || now - self.key_set().loaded_at < KEY_RELOAD_INTERVAL_MS {
+                continue;
+            }
+            if let Err(e) = self.reload(store).await {
+                tracing::warn!(error = %e, "cannot re-read the signing keys; keeping those in hand");
+                not_before = now + RETRY_MS;
+            }
+        }
+    }
+
+    /// The access-token signer: the current EdDSA key.
+    pub fn signer(&self) -> Arc<Signer> {
+        self.key_set().access.at(self.clock.now_ms()).clone()
+    }
+
+    /// The key id that signs ID tokens of `alg` now.
+    pub fn signing_kid(&self, alg: SigningAlg) -> String {
+        self.key_set()
+            .signers(alg)
+            .at(self.clock.now_ms())
+            .kid()
+            .to_owned()
+    }
+
+    /// Signs ID-token claims (a JSON object) with the current key of `alg`: the most recently
+    /// created whose `signs_from` has passed. The header is `{alg, typ: "JWT", kid}`.
+    pub fn sign_id_token(
+        &self,
+        alg: SigningAlg,
+        claims: &serde_json::Value,
+    ) -> Result<String, jws::JwsError> {
+        let set = self.key_set();
+        set.signers(alg).at(self.clock.now_ms()).sign("JWT", claims)
+    }
+
+    /// The JWKS document: every published key of every algorithm, scheduled ones included
+    /// (a relying party must know a key before it sees a token signed with it).
     pub fn jwks(&self) -> serde_json::Value {
-        let keys = self.read_public();
-        let mut list: Vec<_> = keys.iter().map(|(kid, pk)| jwt::jwk(kid, pk)).collect();
+        let set = self.key_set();
+        let now = self.clock.now_ms();
+        let mut list: Vec<_> = set
+            .published
+            .iter()
+            .filter(|(_, p)| p.at(now))
+            .map(|(kid, p)| p.public.jwk(kid))
+            .collect();
         list.sort_by(|a, b| a["kid"].as_str().cmp(&b["kid"].as_str()));
         serde_json::json!({ "keys": list })
     }
 
-    fn read_public(&self) -> HashMap<String, [u8; 32]> {
-        match self.public_keys.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Verifies an access token; a key id we have not seen (another replica's new key)
-    /// triggers one reload of the public keys.
+    /// Verifies an access token against the published EdDSA keys; a key id we have not
+    /// seen (another replica's new key) triggers one reload of the keys.
     pub async fn verify_access(
         &self,
         store: &DynStore,
@@ -278,65 +564,226 @@ impl Crypto {
         issuer: &str,
         now: UnixMillis,
     ) -> Result<Claims, JwtError> {
-        let lookup = |kid: &str| match self.public_keys.read() {
-            Ok(g) => g.get(kid).copied(),
-            Err(p) => p.into_inner().get(kid).copied(),
+        let verify = |set: &KeySet| {
+            jwt::verify(
+                token,
+                |kid| set.public(kid, now).and_then(|p| p.ed25519),
+                issuer,
+                now,
+            )
         };
-        match jwt::verify(token, lookup, issuer, now) {
+        match verify(&self.key_set()) {
             Err(JwtError::UnknownKey) => {
-                if let Ok(records) = store.active_signing_keys().await {
-                    let map = public_map(&records);
-                    match self.public_keys.write() {
-                        Ok(mut g) => *g = map,
-                        Err(p) => *p.into_inner() = map,
-                    }
-                }
-                jwt::verify(token, lookup, issuer, now)
+                self.reload_for_unknown_kid(store).await;
+                verify(&self.key_set())
             }
             other => other,
         }
     }
-}
 
-fn public_map(records: &[SigningKeyRecord]) -> HashMap<String, [u8; 32]> {
-    records
-        .iter()
-        .filter_map(|r| Some((r.kid.clone(), <[u8; 32]>::try_from(r.public_key.as_slice()).ok()?)))
-        .collect()
+    /// Verifies an ID token this server issued (an `id_token_hint`): typ `JWT`, signed by a
+    /// published key of the algorithm its header names, and `iss == issuer`. Expiry is NOT
+    /// checked (a logout hint may have expired), nor audience: the caller's. A key id we
+    /// have not seen triggers one reload, as for access tokens.
+    pub async fn verify_id_token(
+        &self,
+        store: &DynStore,
+        token: &str,
+        issuer: &str,
+    ) -> Result<serde_json::Value, JwtError> {
+        let now = self.clock.now_ms();
+        let verify = |set: &KeySet| {
+            jws::verify(token, "JWT", &SigningAlg::ALL, |kid| {
+                set.public(kid, now).map(|p| p.public.clone())
+            })
+        };
+        let claims = match verify(&self.key_set()) {
+            Err(JwtError::UnknownKey) => {
+                self.reload_for_unknown_kid(store).await;
+                verify(&self.key_set())
+            }
+            other => other,
+        }?;
+        if claims.get("iss").and_then(serde_json::Value::as_str) != Some(issuer) {
+            return Err(JwtError::WrongIssuer);
+        }
+        Ok(claims)
+    }
+
+    async fn reload_for_unknown_kid(&self, store: &DynStore) {
+        if let Err(e) = self.reload(store).await {
+            tracing::warn!(error = %e, "cannot re-read the signing keys for an unknown key id");
+        }
+    }
+
+    /// Rotates the signing key of `alg`: stores a new key, published at once and signing
+    /// from `publish_ahead_secs` later, and schedules every other key of `alg` to stop being
+    /// published once every token it can have signed has expired: the new key's
+    /// `signs_from` (its last signature, give or take a reload interval) plus
+    /// [`longest_token_lifetime_ms`] plus [`RETIRE_MARGIN_MS`]. Then re-reads the keys.
+    pub async fn rotate_signing_key(
+        &self,
+        store: &DynStore,
+        alg: SigningAlg,
+        publish_ahead_secs: u64,
+        rng: &dyn SecureRandom,
+    ) -> Result<Rotation, KeyError> {
+        let now = self.clock.now_ms();
+        let ahead = i64::try_from(publish_ahead_secs)
+            .ok()
+            .and_then(|s| s.checked_mul(1000))
+            .ok_or_else(|| KeyError::Signing("publish-ahead is too long".into()))?;
+        // "Most recently created" decides which key signs, so it must never be a tie: the
+        // new key is created after every other key of its algorithm, if only by a
+        // millisecond (two keys created in the same millisecond by the clock would otherwise
+        // be ordered by kid, i.e. by chance).
+        let created_at = store
+            .published_signing_keys(now)
+            .await?
+            .iter()
+            .filter(|r| r.algorithm == alg.as_str())
+            .map(|r| r.created_at + 1)
+            .fold(now, i64::max);
+        let key = generate(alg, rng).await?;
+        let signs_from = now + ahead;
+        let record = record_for(&self.keyring, &key, created_at, signs_from, rng)?;
+        let retire_at = signs_from + longest_token_lifetime_ms() + RETIRE_MARGIN_MS;
+        let retiring = store.schedule_signing_rotation(&record, retire_at).await?;
+        self.reload(store).await?;
+        Ok(Rotation {
+            alg,
+            kid: record.kid,
+            published_at: now,
+            signs_from,
+            retiring,
+            retire_at,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use latchkey_core::clock::ManualClock;
     use latchkey_core::rand::OsRandom;
 
-    /// Replicas starting together on an empty database end up with one signing key.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn simultaneous_starts_agree_on_one_signing_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("k.db").display());
-        let store = latchkey_store::open(&latchkey_store::OpenOptions::new(url))
-            .await
-            .unwrap();
+    const T0: UnixMillis = 1_800_000_000_000;
+
+    /// An empty, migrated database: SQLite, or PostgreSQL (a schema of its own) when
+    /// `LATCHKEY_TEST_DATABASE_URL` is set.
+    async fn empty_store(postgres: bool, dir: &std::path::Path) -> Option<DynStore> {
+        let opts = if postgres {
+            let url = std::env::var("LATCHKEY_TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty())?;
+            let mut opts = latchkey_store::OpenOptions::new(url);
+            opts.pg_schema = Some(format!(
+                "lk_test_{}",
+                latchkey_core::ids::ulid(T0, &OsRandom).to_lowercase()
+            ));
+            opts
+        } else {
+            latchkey_store::OpenOptions::new(format!("sqlite://{}", dir.join("k.db").display()))
+        };
+        let store = latchkey_store::open(&opts).await.unwrap();
         store.migrate().await.unwrap();
+        Some(store)
+    }
+
+    /// Replicas starting together on an empty database end up with one signing key per
+    /// algorithm, and all sign with it.
+    async fn simultaneous_starts_agree(postgres: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(store) = empty_store(postgres, dir.path()).await else {
+            eprintln!("LATCHKEY_TEST_DATABASE_URL unset: PostgreSQL case skipped");
+            return;
+        };
         let master = MasterKey::from_bytes([9; 32]);
+        let start = Arc::new(tokio::sync::Barrier::new(8));
         let loads: Vec<_> = (0..8)
             .map(|_| {
-                let (store, ring) = (store.clone(), Keyring::new(master.clone(), vec![]));
+                let (store, ring, start) =
+                    (store.clone(), Keyring::new(master.clone(), vec![]), start.clone());
                 tokio::spawn(async move {
-                    Crypto::load(&store, ring, 1_800_000_000_000, &OsRandom)
+                    start.wait().await;
+                    Crypto::load(&store, ring, Arc::new(ManualClock::new(T0)), &OsRandom)
                         .await
                         .unwrap()
                 })
             })
             .collect();
-        let mut kids = Vec::new();
+        let mut seen: Vec<Vec<String>> = Vec::new();
         for load in loads {
-            kids.push(load.await.unwrap().signer().kid().to_owned());
+            let crypto = load.await.unwrap();
+            let mut kids: Vec<String> = SigningAlg::ALL.iter().map(|a| crypto.signing_kid(*a)).collect();
+            kids.push(crypto.signer().kid().to_owned());
+            seen.push(kids);
         }
-        kids.dedup();
-        assert_eq!(kids.len(), 1, "replicas sign with different keys: {kids:?}");
-        assert_eq!(store.active_signing_keys().await.unwrap().len(), 1);
+        seen.dedup();
+        assert_eq!(seen.len(), 1, "replicas sign with different keys: {seen:?}");
+        assert_eq!(
+            seen[0][2], seen[0][3],
+            "access tokens are signed by the EdDSA key"
+        );
+        let stored = store.published_signing_keys(T0).await.unwrap();
+        assert_eq!(stored.len(), 3, "{stored:?}");
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn simultaneous_starts_agree_on_one_key_per_algorithm_sqlite() {
+        simultaneous_starts_agree(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn simultaneous_starts_agree_on_one_key_per_algorithm_postgres() {
+        simultaneous_starts_agree(true).await;
+    }
+
+    /// The signer of an algorithm is chosen by the clock from the keys in hand: a scheduled
+    /// key takes over at its `signs_from` without a read, a later rotation overrides an
+    /// earlier one still pending, and a key that already signs hides the older ones.
+    #[test]
+    fn candidates_follow_the_clock() {
+        let rec = |kid: &str, created_at, signs_from| SigningKeyRecord {
+            kid: kid.into(),
+            algorithm: "RS256".into(),
+            public_key: vec![],
+            private_sealed: String::new(),
+            created_at,
+            signs_from,
+            retired_at: None,
+        };
+        // Most recently created first: c (scheduled at 50), b (scheduled at 100), a (signing).
+        let records = [
+            rec("c", 30, 50),
+            rec("b", 20, 100),
+            rec("a", 0, 0),
+            rec("z", -10, -10),
+        ];
+        let mut opened = Vec::new();
+        let c = Candidates::build(records.iter(), 25, |r| {
+            opened.push(r.kid.clone());
+            Ok(r.kid.clone())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            opened,
+            ["c", "b", "a"],
+            "a key older than the signer is not opened"
+        );
+        assert_eq!(c.at(25), "a");
+        assert_eq!(c.at(50), "c", "the later rotation wins over the pending one");
+        assert_eq!(c.at(100), "c");
+        // Only keys still ahead: the oldest signs.
+        let c = Candidates::build([rec("b", 20, 100)].iter(), 25, |r| Ok(r.kid.clone()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.at(25), "b");
+        assert!(Candidates::<String>::build([].iter(), 0, |r| Ok(r.kid.clone()))
+            .unwrap()
+            .is_none());
     }
 }

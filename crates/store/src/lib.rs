@@ -134,7 +134,12 @@ pub trait SessionStore {
     /// Revokes a session and every session issued from it (`parent_id`); how many were live.
     async fn revoke_session_tree(&self, id: &SessionId, now: UnixMillis) -> Result<u64>;
     /// Revokes every session issued to an application (it was deleted); how many were live.
-    async fn revoke_client_sessions(&self, tenant: &TenantId, client: &ApplicationId, now: UnixMillis) -> Result<u64>;
+    async fn revoke_client_sessions(
+        &self,
+        tenant: &TenantId,
+        client: &ApplicationId,
+        now: UnixMillis,
+    ) -> Result<u64>;
 }
 
 #[async_trait]
@@ -180,8 +185,21 @@ pub trait KeyStore {
     /// now stored (ours or the one another replica stored first).
     async fn ensure_server_secret(&self, name: &str, sealed: &str, now: UnixMillis) -> Result<String>;
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
-    /// Signing keys not retired, newest first.
-    async fn active_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Stores `key` as the first key of its algorithm, unless a key of that algorithm is
+    /// published at `now` or a first one was ever stored: replicas starting together on an
+    /// empty database each offer one, and exactly one is kept.
+    async fn ensure_first_signing_key(&self, key: &SigningKeyRecord, now: UnixMillis) -> Result<()>;
+    /// Signing keys published at `now` (not retired by then, scheduled ones included),
+    /// most recently created first.
+    async fn published_signing_keys(&self, now: UnixMillis) -> Result<Vec<SigningKeyRecord>>;
+    /// A rotation, in one transaction: stores `key` and schedules every other key of its
+    /// algorithm not already retired by `retire_others_at` to retire then. Returns the ids
+    /// of the keys so scheduled.
+    async fn schedule_signing_rotation(
+        &self,
+        key: &SigningKeyRecord,
+        retire_others_at: UnixMillis,
+    ) -> Result<Vec<String>>;
     /// Every sealed value of one column, for re-sealing under a new master key.
     async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>>;
     /// Replaces a sealed value only if it still holds `old` (compare-and-swap).

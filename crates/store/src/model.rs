@@ -4,8 +4,8 @@ use latchkey_core::application::ApplicationSettings;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
-pub use latchkey_core::links::LinkPurpose;
 use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+pub use latchkey_core::links::LinkPurpose;
 use latchkey_core::oidc::{ClientType, GrantType};
 use latchkey_core::settings::TenantSettings;
 
@@ -99,13 +99,22 @@ pub struct ThrottleKey {
     pub subject: String,
 }
 
+/// A signing key (`signing_keys`). Published (in the JWKS, able to verify) from
+/// `created_at` until `retired_at`; the signer of an algorithm is its most recently created
+/// key whose `signs_from` has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
+    /// The JWS `alg`: `RS256`, `ES256` or `EdDSA`.
     pub algorithm: String,
+    /// SubjectPublicKeyInfo DER, or Ed25519's raw 32 bytes.
     pub public_key: Vec<u8>,
     pub private_sealed: String,
     pub created_at: UnixMillis,
+    /// When the key may start signing (after it has been published for a while).
+    pub signs_from: UnixMillis,
+    /// From when the key is no longer published; may lie in the future (scheduled).
+    pub retired_at: Option<UnixMillis>,
 }
 
 /// Every database column that holds a sealed value, so master-key rotation can find them.

@@ -102,14 +102,23 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(app.config.shutdown_grace_secs);
     let limits = edge::Limits::from_config(&app.config);
+    // Checked with the configuration already; read again here, before anything starts.
+    let tls = match app.config.tls_files() {
+        Some((cert, key)) => Some(common::tls::Tls::load(cert, key).map_err(std::io::Error::other)?),
+        None => None,
+    };
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop));
+    let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
+    // Keys another replica (or `latchkey keys rotate-signing`) stores reach this one.
+    let keys_app = app.clone();
+    let keys = tokio::spawn(async move { keys_app.crypto.keep_fresh(&keys_app.store, worker_stop).await });
     // Off the request path and without delaying readiness.
     tokio::task::spawn_blocking(latchkey_core::phone::Phone::warm_up);
-    edge::run(router(app), listener, limits, shutdown, grace).await;
+    edge::run(router(app), listener, limits, tls, shutdown, grace).await;
     let _ = stop_worker.send(true);
     if tokio::time::timeout(grace, worker).await.is_err() {
         tracing::warn!("outbox worker did not stop within the grace period");
     }
+    let _ = keys.await;
     Ok(())
 }

@@ -284,7 +284,8 @@ impl App {
             .await
             .map_err(|_| AuthorizeFailure::Unusable("server_error"))?
             .ok_or(AuthorizeFailure::Unusable("unknown_client"))?;
-        let redirect_uri = nonempty(&p.redirect_uri).ok_or(AuthorizeFailure::Unusable("redirect_uri_missing"))?;
+        let redirect_uri =
+            nonempty(&p.redirect_uri).ok_or(AuthorizeFailure::Unusable("redirect_uri_missing"))?;
         // Exact string comparison (RFC 9700 §4.1.3): no prefixes, no normalisation.
         if !app.redirect_uris.iter().any(|u| u == redirect_uri) {
             return Err(AuthorizeFailure::Unusable("redirect_uri_mismatch"));
@@ -296,13 +297,23 @@ impl App {
         };
         let state = nonempty(&p.state);
         let fail = |error: &'static str, description: &str| {
-            AuthorizeFailure::Reply(reply_error(redirect_uri, mode, state, &issuer, error, description))
+            AuthorizeFailure::Reply(reply_error(
+                redirect_uri,
+                mode,
+                state,
+                &issuer,
+                error,
+                description,
+            ))
         };
         if state.is_some_and(|s| s.len() > MAX_STATE) {
             return Err(fail("invalid_request", "state is too long"));
         }
         if nonempty(&p.response_mode).is_some_and(|m| ResponseMode::parse(m).is_none()) {
-            return Err(fail("invalid_request", "response_mode must be query or form_post"));
+            return Err(fail(
+                "invalid_request",
+                "response_mode must be query or form_post",
+            ));
         }
         if p.request.is_some() {
             return Err(fail("request_not_supported", "request objects are not supported"));
@@ -311,7 +322,10 @@ impl App {
             return Err(fail("request_uri_not_supported", "request_uri is not supported"));
         }
         if p.registration.is_some() {
-            return Err(fail("registration_not_supported", "registration is not supported"));
+            return Err(fail(
+                "registration_not_supported",
+                "registration is not supported",
+            ));
         }
         match nonempty(&p.response_type) {
             None => return Err(fail("invalid_request", "response_type is required")),
@@ -353,9 +367,13 @@ impl App {
             }
         };
         if code_challenge.is_none() && app.client_type == ClientType::Public {
-            return Err(fail("invalid_request", "PKCE (code_challenge with S256) is required"));
+            return Err(fail(
+                "invalid_request",
+                "PKCE (code_challenge with S256) is required",
+            ));
         }
-        let prompt = Prompt::parse(p.prompt.as_deref().unwrap_or("")).map_err(|m| fail("invalid_request", m))?;
+        let prompt =
+            Prompt::parse(p.prompt.as_deref().unwrap_or("")).map_err(|m| fail("invalid_request", m))?;
         let max_age = match nonempty(&p.max_age) {
             None => None,
             Some(m) => Some(
@@ -420,7 +438,9 @@ impl App {
         let session = session.filter(|s| s.tenant_id == tenant.id && s.is_live(now) && s.client_id.is_none());
         let stale = |s: &Session| {
             pending.signed_in_after.is_some_and(|t| s.auth_time < t)
-                || pending.max_age.is_some_and(|m| oauth::too_old(s.auth_time, m, now))
+                || pending
+                    .max_age
+                    .is_some_and(|m| oauth::too_old(s.auth_time, m, now))
         };
         let Some(session) = session.filter(|s| !stale(s)) else {
             if pending.prompt_none {
@@ -511,10 +531,7 @@ impl App {
             None | Some("") => return Err(OAuthError::InvalidRequest("grant_type is required".into())),
             Some(g) => GrantType::parse(g).ok_or(OAuthError::UnsupportedGrantType)?,
         };
-        let client_id = client
-            .client_id
-            .as_deref()
-            .ok_or(OAuthError::InvalidClient)?;
+        let client_id = client.client_id.as_deref().ok_or(OAuthError::InvalidClient)?;
         let app = self
             .authenticate_client(tenant, client_id, client.secret.as_ref().map(|s| s.expose()))
             .await?;
@@ -538,7 +555,8 @@ impl App {
         p: &TokenParams,
     ) -> Result<TokenResponse, OAuthError> {
         let code = nonempty(&p.code).ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
-        let invalid = || OAuthError::InvalidGrant("the authorization code is invalid, expired or used".into());
+        let invalid =
+            || OAuthError::InvalidGrant("the authorization code is invalid, expired or used".into());
         if code.len() > 200 {
             return Err(invalid());
         }
@@ -624,25 +642,31 @@ impl App {
         app: &Application,
         p: &TokenParams,
     ) -> Result<TokenResponse, OAuthError> {
-        let presented =
-            nonempty(&p.refresh_token).ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
+        let presented = nonempty(&p.refresh_token)
+            .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is required".into()))?;
         let narrowed = match nonempty(&p.scope) {
             None => None,
-            Some(s) => Some(Scopes::parse(s).map_err(|u| OAuthError::InvalidScope(format!("unknown scope: {u}")))?),
+            Some(s) => {
+                Some(Scopes::parse(s).map_err(|u| OAuthError::InvalidScope(format!("unknown scope: {u}")))?)
+            }
         };
-        let (_, mut session, next) = self.rotate_refresh(Some(&tenant.id), presented, Some(&app.id)).await?;
+        let (_, mut session, next) = self
+            .rotate_refresh(Some(&tenant.id), presented, Some(&app.id))
+            .await?;
         if let Some(narrowed) = narrowed {
-            let granted = Scopes::parse(session.scope.as_deref().unwrap_or(""))
-                .map_err(|_| OAuthError::Service(ServiceError::Internal("stored scope does not parse".into())))?;
+            let granted = Scopes::parse(session.scope.as_deref().unwrap_or("")).map_err(|_| {
+                OAuthError::Service(ServiceError::Internal("stored scope does not parse".into()))
+            })?;
             if !narrowed.within(&granted) {
-                return Err(OAuthError::InvalidScope("a refresh cannot widen the scopes granted".into()));
+                return Err(OAuthError::InvalidScope(
+                    "a refresh cannot widen the scopes granted".into(),
+                ));
             }
             session.scope = Some(narrowed.as_string());
         }
-        let user = self
-            .get_user(&tenant.id, &session.user_id)
-            .await
-            .map_err(|_| OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".into()))?;
+        let user = self.get_user(&tenant.id, &session.user_id).await.map_err(|_| {
+            OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".into())
+        })?;
         self.respond(tenant, app, &session, &user, next, None)
     }
 
@@ -664,14 +688,19 @@ impl App {
             .unwrap_or_else(|| app.id.to_string());
         if let Some(asked) = nonempty(&p.audience) {
             if asked != audience {
-                return Err(OAuthError::InvalidRequest("audience is not this application's".into()));
+                return Err(OAuthError::InvalidRequest(
+                    "audience is not this application's".into(),
+                ));
             }
         }
         let scope: Vec<&str> = match nonempty(&p.scope) {
             None => app.settings.scopes.iter().map(String::as_str).collect(),
             Some(s) => {
                 let asked: Vec<&str> = s.split(' ').filter(|w| !w.is_empty()).collect();
-                if let Some(extra) = asked.iter().find(|w| !app.settings.scopes.iter().any(|g| g == *w)) {
+                if let Some(extra) = asked
+                    .iter()
+                    .find(|w| !app.settings.scopes.iter().any(|g| g == *w))
+                {
                     return Err(OAuthError::InvalidScope(format!(
                         "scope not granted to this application: {}",
                         extra.chars().take(64).collect::<String>()
@@ -718,9 +747,8 @@ impl App {
         refresh: SecretString,
         nonce: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
-        let scopes = Scopes::parse(session.scope.as_deref().unwrap_or("")).map_err(|_| {
-            OAuthError::Service(ServiceError::Internal("stored scope does not parse".into()))
-        })?;
+        let scopes = Scopes::parse(session.scope.as_deref().unwrap_or(""))
+            .map_err(|_| OAuthError::Service(ServiceError::Internal("stored scope does not parse".into())))?;
         let ttl = app
             .settings
             .access_token_ttl_secs
@@ -731,8 +759,9 @@ impl App {
         } else {
             None
         };
-        let refresh_token = (scopes.has("offline_access") && app.grant_types.contains(&GrantType::RefreshToken))
-            .then_some(refresh);
+        let refresh_token = (scopes.has("offline_access")
+            && app.grant_types.contains(&GrantType::RefreshToken))
+        .then_some(refresh);
         Ok(TokenResponse {
             access_token: access,
             expires_in: ttl,
@@ -796,7 +825,10 @@ impl App {
         if scopes.has("phone") {
             if let Some(phone) = self.user_phone(user) {
                 out.insert("phone_number".into(), phone.into());
-                out.insert("phone_number_verified".into(), user.phone_verified_at.is_some().into());
+                out.insert(
+                    "phone_number_verified".into(),
+                    user.phone_verified_at.is_some().into(),
+                );
             }
         }
         out
@@ -804,7 +836,10 @@ impl App {
 
     /// `userinfo` (§5.3): the claims an access token issued to an application with the
     /// `openid` scope may see. `None` if the token is not such a token (or no longer valid).
-    pub async fn userinfo(&self, token: &str) -> ServiceResult<Option<serde_json::Map<String, serde_json::Value>>> {
+    pub async fn userinfo(
+        &self,
+        token: &str,
+    ) -> ServiceResult<Option<serde_json::Map<String, serde_json::Value>>> {
         let Some(ctx) = self.authenticate_access(token).await else {
             return Ok(None);
         };
@@ -844,7 +879,8 @@ impl App {
                 None => None,
             }
         };
-        if let Some(s) = session.filter(|s| s.client_id.as_ref() == Some(&app.id) && s.tenant_id == tenant.id) {
+        if let Some(s) = session.filter(|s| s.client_id.as_ref() == Some(&app.id) && s.tenant_id == tenant.id)
+        {
             self.store.revoke_session(&s.id, now).await?;
             tracing::info!(tenant_id = %tenant.id, client_id = %app.id, session_id = %s.id, "token revoked");
         }
@@ -854,13 +890,23 @@ impl App {
     /// What RP-initiated logout may do: the application the request names (by its ID token
     /// or `client_id`), and the post-logout redirect, only if that application registered
     /// it exactly. A request that names nothing, or contradicts itself, redirects nowhere.
-    pub async fn logout_plan(&self, tenant: &Tenant, p: &LogoutParams) -> ServiceResult<(LogoutPlan, Option<SessionId>)> {
+    pub async fn logout_plan(
+        &self,
+        tenant: &Tenant,
+        p: &LogoutParams,
+    ) -> ServiceResult<(LogoutPlan, Option<SessionId>)> {
         let issuer = self.oidc_issuer(tenant);
         let mut hinted_session = None;
         let mut client = nonempty(&p.client_id).map(str::to_owned);
         if let Some(hint) = nonempty(&p.id_token_hint) {
             let Ok(claims) = self.crypto.verify_id_token(&self.store, hint, &issuer).await else {
-                return Ok((LogoutPlan { redirect: None, client_name: None }, None));
+                return Ok((
+                    LogoutPlan {
+                        redirect: None,
+                        client_name: None,
+                    },
+                    None,
+                ));
             };
             let aud = match &claims["aud"] {
                 serde_json::Value::String(a) => Some(a.clone()),
@@ -868,7 +914,13 @@ impl App {
                 _ => None,
             };
             if client.is_some() && client != aud {
-                return Ok((LogoutPlan { redirect: None, client_name: None }, None));
+                return Ok((
+                    LogoutPlan {
+                        redirect: None,
+                        client_name: None,
+                    },
+                    None,
+                ));
             }
             client = aud;
             hinted_session = claims["sid"].as_str().and_then(|s| SessionId::parse(s).ok());

@@ -22,5 +22,7 @@ mod proxy;
 mod recovery;
 mod recovery_pages;
 mod review;
+mod signing;
 mod throttle;
+mod tls;
 mod webauthn;

@@ -8,7 +8,7 @@
 use crate::both_stores;
 use crate::helpers::*;
 use crate::mfa::code;
-use crate::pages::{Browser, Page};
+use crate::pages::{Browser, Page, SESSION};
 use base64::Engine as _;
 use latchkey_core::clock::Clock;
 use serde_json::{json, Value};
@@ -32,6 +32,8 @@ both_stores!(
     cancelling_tells_the_application,
 );
 
+/// The test server's public URL, and so its issuer.
+const ISSUER: &str = "https://id.test";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const POST_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -149,7 +151,7 @@ async fn discovery_describes_the_provider(b: Backend) {
     let (status, d) = send(s.get("/.well-known/openid-configuration")).await;
     assert_eq!(status, 200);
     let iss = d["issuer"].as_str().unwrap();
-    assert_eq!(iss, s.url.trim_end_matches('/'));
+    assert_eq!(iss, ISSUER, "the public URL");
     assert_eq!(d["authorization_endpoint"], format!("{iss}/authorize"));
     assert_eq!(d["token_endpoint"], format!("{iss}/oauth/token"));
     assert_eq!(d["end_session_endpoint"], format!("{iss}/logout"));
@@ -198,7 +200,7 @@ async fn code_flow_with_pkce_signs_in_and_gets_tokens(b: Backend) {
     )
     .unwrap();
     assert_eq!(head["alg"], "RS256");
-    assert_eq!(id["iss"], s.url.trim_end_matches('/'));
+    assert_eq!(id["iss"], ISSUER);
     assert_eq!(id["aud"], client.as_str());
     assert_eq!(id["sub"], user["user"]["id"]);
     assert_eq!(id["nonce"], "n-456");
@@ -214,7 +216,10 @@ async fn code_flow_with_pkce_signs_in_and_gets_tokens(b: Backend) {
     );
     // The access token names the application (RFC 9068) and opens userinfo.
     let at = claims(access);
-    assert_eq!((at["client_id"].as_str(), at["aud"].as_str()), (Some(client.as_str()), Some(client.as_str())));
+    assert_eq!(
+        (at["client_id"].as_str(), at["aud"].as_str()),
+        (Some(client.as_str()), Some(client.as_str()))
+    );
     let (status, info) = userinfo(&s, access).await;
     assert_eq!(status, 200, "{info}");
     assert_eq!(info["sub"], id["sub"]);
@@ -223,7 +228,10 @@ async fn code_flow_with_pkce_signs_in_and_gets_tokens(b: Backend) {
     // A /v1 access token has no openid scope: userinfo refuses it.
     let (_, api) = s.signin("alice@example.com", PASSWORD).await;
     let (status, body) = userinfo(&s, api["access_token"].as_str().unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
     let (status, _) = userinfo(&s, "not-a-token").await;
     assert_eq!(status, 401);
 }
@@ -270,7 +278,10 @@ async fn requests_that_cannot_be_trusted_get_a_page_not_a_redirect(b: Backend) {
         authorize(&client, &[("redirect_uri", "https://evil.example/callback")]),
         authorize(&client, &[("redirect_uri", "")]),
         // A parameter twice: which would count is unclear.
-        format!("{}&redirect_uri=https%3A%2F%2Fevil.example%2F", authorize(&client, &[])),
+        format!(
+            "{}&redirect_uri=https%3A%2F%2Fevil.example%2F",
+            authorize(&client, &[])
+        ),
     ] {
         let p = br.get(&path).await;
         assert_eq!(p.status, 400, "{path}");
@@ -284,7 +295,7 @@ async fn errors_go_back_to_the_application_with_state_and_iss(b: Backend) {
     let s = spawn(b).await;
     let client = public_app(&s).await;
     let mut br = Browser::new(&s);
-    let iss = s.url.trim_end_matches('/').to_owned();
+    let iss = ISSUER.to_owned();
     for (extra, error) in [
         (vec![("response_type", "token")], "unsupported_response_type"),
         (vec![("response_type", "")], "invalid_request"),
@@ -293,7 +304,10 @@ async fn errors_go_back_to_the_application_with_state_and_iss(b: Backend) {
         (vec![("prompt", "none login")], "invalid_request"),
         (vec![("max_age", "soon")], "invalid_request"),
         (vec![("request", "eyJ")], "request_not_supported"),
-        (vec![("request_uri", "https://x.example/r")], "request_uri_not_supported"),
+        (
+            vec![("request_uri", "https://x.example/r")],
+            "request_uri_not_supported",
+        ),
         (vec![("response_mode", "fragment")], "invalid_request"),
     ] {
         let p = br.get(&authorize(&client, &extra)).await;
@@ -335,7 +349,11 @@ async fn pkce_is_required_and_never_downgraded(b: Backend) {
     .await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     let (status, e) = exchange(&s, &public, &code).await;
-    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "spent");
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "spent"
+    );
     let code = br.get(&authorize(&public, &[])).await;
     let code = param(&reply(&code), "code").unwrap().to_owned();
     let (status, _) = token(
@@ -354,24 +372,20 @@ async fn pkce_is_required_and_never_downgraded(b: Backend) {
     // without a challenge is a downgrade and is refused.
     let path = authorize(&conf, &[("code_challenge", ""), ("code_challenge_method", "")]);
     let code = param(&reply(&br.get(&path).await), "code").unwrap().to_owned();
-    let (status, e) = send(
-        s.post("/oauth/token").basic_auth(&conf, Some(&secret)).form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ]),
-    )
+    let (status, e) = send(s.post("/oauth/token").basic_auth(&conf, Some(&secret)).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]))
     .await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
     let code = param(&reply(&br.get(&path).await), "code").unwrap().to_owned();
-    let (status, t) = send(
-        s.post("/oauth/token").basic_auth(&conf, Some(&secret)).form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-        ]),
-    )
+    let (status, t) = send(s.post("/oauth/token").basic_auth(&conf, Some(&secret)).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+    ]))
     .await;
     assert_eq!(status, 200, "{t}");
 }
@@ -390,14 +404,20 @@ async fn codes_are_bound_single_use_and_short_lived(b: Backend) {
     assert_eq!(status, 400);
 
     // Redeemed once; the second redemption revokes what the first issued.
-    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code").unwrap().to_owned();
+    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code")
+        .unwrap()
+        .to_owned();
     let (status, first) = exchange(&s, &client, &code).await;
     assert_eq!(status, 200);
     let access = first["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&s, access).await.0, 200);
     let (status, e) = exchange(&s, &client, &code).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
-    assert_eq!(userinfo(&s, access).await.0, 401, "the first redemption's tokens are revoked");
+    assert_eq!(
+        userinfo(&s, access).await.0,
+        401,
+        "the first redemption's tokens are revoked"
+    );
     let (status, _) = token(
         &s,
         &[
@@ -410,7 +430,9 @@ async fn codes_are_bound_single_use_and_short_lived(b: Backend) {
     assert_eq!(status, 400);
 
     // A wrong redirect URI spends it.
-    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code").unwrap().to_owned();
+    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code")
+        .unwrap()
+        .to_owned();
     let (status, _) = token(
         &s,
         &[
@@ -426,7 +448,9 @@ async fn codes_are_bound_single_use_and_short_lived(b: Backend) {
     assert_eq!(exchange(&s, &client, &code).await.0, 400);
 
     // 60 seconds, no more.
-    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code").unwrap().to_owned();
+    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code")
+        .unwrap()
+        .to_owned();
     s.clock.advance_secs(60);
     let (status, e) = exchange(&s, &client, &code).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
@@ -445,7 +469,9 @@ async fn prompt_none_and_prompt_login_and_max_age(b: Backend) {
     assert_eq!(param(&pairs, "state"), Some("st-123"));
     let first = sign_in_for_code(&mut br, &authorize(&client, &[]), "erin@example.com").await;
     let (_, t) = exchange(&s, &client, &first).await;
-    let auth_time = claims(t["id_token"].as_str().unwrap())["auth_time"].as_i64().unwrap();
+    let auth_time = claims(t["id_token"].as_str().unwrap())["auth_time"]
+        .as_i64()
+        .unwrap();
     // Signed in: prompt=none gets a code without a page.
     let pairs = reply(&br.get(&authorize(&client, &[("prompt", "none")])).await);
     assert!(param(&pairs, "code").is_some());
@@ -453,22 +479,31 @@ async fn prompt_none_and_prompt_login_and_max_age(b: Backend) {
     // prompt=login shows the form to someone signed in, and the new sign-in replaces
     // the old session.
     s.clock.advance_secs(5);
-    let old = br.cookie("lk_session").map(str::to_owned);
+    let old = br.cookie(SESSION).map(str::to_owned);
     let p = br.get(&authorize(&client, &[("prompt", "login")])).await;
     assert_eq!(p.location(), "/login");
     let form = br.get("/login").await;
     assert!(form.body.contains("name=\"password\""), "{}", form.body);
     let code = sign_in_again(&mut br, &form).await;
     let (_, t) = exchange(&s, &client, &code).await;
-    let again = claims(t["id_token"].as_str().unwrap())["auth_time"].as_i64().unwrap();
+    let again = claims(t["id_token"].as_str().unwrap())["auth_time"]
+        .as_i64()
+        .unwrap();
     assert!(again > auth_time, "a new sign-in: {again} > {auth_time}");
     let mut stale = Browser::new(&s);
-    stale.set_cookie("lk_session", old);
-    assert_eq!(stale.get("/account/security").await.location(), "/login", "the old session ended");
+    stale.set_cookie(SESSION, old);
+    assert_eq!(
+        stale.get("/account/security").await.location(),
+        "/login",
+        "the old session ended"
+    );
 
     // max_age: a sign-in older than that must happen again; prompt=none then fails.
     s.clock.advance_secs(120);
-    let pairs = reply(&br.get(&authorize(&client, &[("max_age", "60"), ("prompt", "none")])).await);
+    let pairs = reply(
+        &br.get(&authorize(&client, &[("max_age", "60"), ("prompt", "none")]))
+            .await,
+    );
     assert_eq!(param(&pairs, "error"), Some("login_required"));
     let p = br.get(&authorize(&client, &[("max_age", "60")])).await;
     assert_eq!(p.location(), "/login");
@@ -510,9 +545,7 @@ async fn acr_values_asks_for_a_second_factor(b: Backend) {
     let p = br.login("fay@example.com", PASSWORD).await;
     assert_eq!(p.location(), "/login/enroll", "{}", p.body);
     let page = br.get("/login/enroll").await;
-    let p = br
-        .post("/login/enroll", &[("csrf", &page.csrf())])
-        .await;
+    let p = br.post("/login/enroll", &[("csrf", &page.csrf())]).await;
     assert_eq!(p.status, 200, "{}", p.body);
     let secret = p.totp_secret();
     let p = br
@@ -568,7 +601,12 @@ async fn refresh_rotates_and_is_bound_to_its_client(b: Backend) {
     assert!(id.get("nonce").is_none());
     let rt2 = t2["refresh_token"].as_str().map(str::to_owned);
     // Widening is refused.
-    let (status, e) = refresh(client.clone(), t["refresh_token"].as_str().unwrap().into(), Some("openid phone")).await;
+    let (status, e) = refresh(
+        client.clone(),
+        t["refresh_token"].as_str().unwrap().into(),
+        Some("openid phone"),
+    )
+    .await;
     assert_eq!(status, 400, "{e}");
     // Reuse of the first token ends the family.
     let (status, _) = refresh(client.clone(), rt.clone(), None).await;
@@ -577,13 +615,17 @@ async fn refresh_rotates_and_is_bound_to_its_client(b: Backend) {
         assert_eq!(refresh(client.clone(), rt2, None).await.0, 400);
     }
     // Another client's refresh token ends its session; the native API refuses it too.
-    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code").unwrap().to_owned();
+    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code")
+        .unwrap()
+        .to_owned();
     let (_, t) = exchange(&s, &client, &code).await;
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
     let (status, e) = refresh(other.clone(), rt.clone(), None).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")));
     assert_eq!(userinfo(&s, t["access_token"].as_str().unwrap()).await.0, 401);
-    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code").unwrap().to_owned();
+    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code")
+        .unwrap()
+        .to_owned();
     let (_, t) = exchange(&s, &client, &code).await;
     let (status, _) = s
         .post_json("/v1/auth/refresh", json!({"refresh_token": t["refresh_token"]}))
@@ -607,7 +649,10 @@ async fn client_credentials_and_client_authentication(b: Backend) {
     assert_eq!(t["scope"], "read:reports");
     assert!(t.get("refresh_token").is_none() && t.get("id_token").is_none());
     let at = claims(t["access_token"].as_str().unwrap());
-    assert_eq!((at["sub"].as_str(), at["client_id"].as_str()), (Some(conf.as_str()), Some(conf.as_str())));
+    assert_eq!(
+        (at["sub"].as_str(), at["client_id"].as_str()),
+        (Some(conf.as_str()), Some(conf.as_str()))
+    );
     assert!(at.get("sid").is_none());
     let (status, _) = send(s.post("/oauth/token").form(&[
         ("grant_type", "client_credentials"),
@@ -617,7 +662,11 @@ async fn client_credentials_and_client_authentication(b: Backend) {
     .await;
     assert_eq!(status, 200);
     // It is no user's token.
-    let (status, _) = send(s.get("/v1/users/me").bearer_auth(t["access_token"].as_str().unwrap())).await;
+    let (status, _) = send(
+        s.get("/v1/users/me")
+            .bearer_auth(t["access_token"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(userinfo(&s, t["access_token"].as_str().unwrap()).await.0, 401);
     // A scope it was not given.
@@ -637,25 +686,42 @@ async fn client_credentials_and_client_authentication(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"], "invalid_client");
     // Two methods at once; a public client; a grant it does not have; no grant at all.
-    let (status, e) = send(
-        s.post("/oauth/token")
-            .basic_auth(&conf, Some(&secret))
-            .form(&[("grant_type", "client_credentials"), ("client_secret", secret.as_str())]),
-    )
+    let (status, e) = send(s.post("/oauth/token").basic_auth(&conf, Some(&secret)).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_secret", secret.as_str()),
+    ]))
     .await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_request")));
-    let (status, e) = token(&s, &[("grant_type", "client_credentials"), ("client_id", &public)]).await;
-    assert_eq!((status, e["error"].as_str()), (400, Some("unauthorized_client")), "{e}");
+    let (status, e) = token(
+        &s,
+        &[("grant_type", "client_credentials"), ("client_id", &public)],
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "{e}"
+    );
     let (status, e) = token(&s, &[("grant_type", "password"), ("client_id", &public)]).await;
-    assert_eq!((status, e["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
     let (status, e) = token(&s, &[("client_id", &public)]).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_request")));
     // Form-encoded only; each parameter once.
-    let (status, e) = send(s.post("/oauth/token").json(&json!({"grant_type": "client_credentials"}))).await;
+    let (status, e) = send(
+        s.post("/oauth/token")
+            .json(&json!({"grant_type": "client_credentials"})),
+    )
+    .await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_request")));
     let (status, _) = send(
         s.post("/oauth/token")
@@ -692,7 +758,11 @@ async fn revocation_ends_the_application_session(b: Backend) {
     assert_eq!(userinfo(&s, access).await.0, 200);
     let r = s
         .post("/oauth/revoke")
-        .form(&[("client_id", client.as_str()), ("token", rt), ("token_type_hint", "refresh_token")])
+        .form(&[
+            ("client_id", client.as_str()),
+            ("token", rt),
+            ("token_type_hint", "refresh_token"),
+        ])
         .send()
         .await
         .unwrap();
@@ -734,7 +804,11 @@ async fn logout_goes_back_only_to_registered_uris(b: Backend) {
         t["id_token"].as_str().unwrap().to_owned(),
     );
     // Unregistered or look-alike post-logout URIs are never followed.
-    for uri in ["https://evil.example/", "http://127.0.0.1:9/signed-out/", "http://127.0.0.1:9/callback"] {
+    for uri in [
+        "https://evil.example/",
+        "http://127.0.0.1:9/signed-out/",
+        "http://127.0.0.1:9/callback",
+    ] {
         let q = serde_urlencoded::to_string([
             ("id_token_hint", id_token.as_str()),
             ("post_logout_redirect_uri", uri),
@@ -743,13 +817,22 @@ async fn logout_goes_back_only_to_registered_uris(b: Backend) {
         .unwrap();
         let page = br.get(&format!("/logout?{q}")).await;
         assert_eq!(page.status, 200);
-        assert!(!page.body.contains("evil.example") || uri.contains("evil"), "{uri}");
+        assert!(
+            !page.body.contains("evil.example") || uri.contains("evil"),
+            "{uri}"
+        );
         // Nothing happens on a GET: the session still works.
         assert_eq!(userinfo(&s, &access).await.0, 200);
     }
     // A forged form (no token) is refused.
     let p = br
-        .post("/logout", &[("id_token_hint", id_token.as_str()), ("post_logout_redirect_uri", POST_LOGOUT)])
+        .post(
+            "/logout",
+            &[
+                ("id_token_hint", id_token.as_str()),
+                ("post_logout_redirect_uri", POST_LOGOUT),
+            ],
+        )
         .await;
     assert_eq!(p.status, 403);
     // The registered one, confirmed on the page: signed out everywhere it signed in.
@@ -773,19 +856,32 @@ async fn logout_goes_back_only_to_registered_uris(b: Backend) {
             ],
         )
         .await;
-    assert_eq!((p.status, p.location()), (303, "http://127.0.0.1:9/signed-out?state=bye"));
-    assert_eq!(userinfo(&s, &access).await.0, 401, "the application's session ended");
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "http://127.0.0.1:9/signed-out?state=bye")
+    );
+    assert_eq!(
+        userinfo(&s, &access).await.0,
+        401,
+        "the application's session ended"
+    );
     assert_eq!(br.get("/account/security").await.location(), "/login");
     // A registered URI with a hint for another application is not followed either.
     let mut br = Browser::new(&s);
-    let page = br.get("/logout?post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fsigned-out").await;
+    let page = br
+        .get("/logout?post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fsigned-out")
+        .await;
     let p = br
         .post(
             "/logout",
             &[("csrf", &page.csrf()), ("post_logout_redirect_uri", POST_LOGOUT)],
         )
         .await;
-    assert_eq!(p.location(), "/login?notice=signed_out", "no client named: no redirect");
+    assert_eq!(
+        p.location(),
+        "/login?notice=signed_out",
+        "no client named: no redirect"
+    );
 }
 
 async fn form_post_answers_with_a_form_to_the_application(b: Backend) {
@@ -794,10 +890,16 @@ async fn form_post_answers_with_a_form_to_the_application(b: Backend) {
     s.signup("jo@example.com").await;
     let mut br = Browser::new(&s);
     sign_in_for_code(&mut br, &authorize(&client, &[]), "jo@example.com").await;
-    let p = br.get(&authorize(&client, &[("response_mode", "form_post")])).await;
+    let p = br
+        .get(&authorize(&client, &[("response_mode", "form_post")]))
+        .await;
     assert_eq!(p.status, 200);
     p.is_html();
-    assert!(p.body.contains("action=\"http://127.0.0.1:9/callback\""), "{}", p.body);
+    assert!(
+        p.body.contains("action=\"http://127.0.0.1:9/callback\""),
+        "{}",
+        p.body
+    );
     assert!(p.body.contains("name=\"code\""));
     assert!(p.body.contains("name=\"state\" value=\"st-123\""));
     let csp = p.headers["content-security-policy"].to_str().unwrap();

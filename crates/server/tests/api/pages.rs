@@ -76,6 +76,10 @@ impl Page {
     }
 }
 
+/// The pages' session cookie's name: `__Host-` prefixed, since the test server's public
+/// URL is https.
+pub(crate) const SESSION: &str = "__Host-lk_session";
+
 /// A browser: its own cookies (the pages' session, and an application's pending
 /// sign-in), no automatic redirects.
 pub(crate) struct Browser<'a> {
@@ -277,14 +281,47 @@ async fn every_answer_carries_the_security_headers(b: Backend) {
 
 async fn the_cookie_has_the_right_flags(b: Backend) {
     let s = spawn(b).await;
+    // Behind https (the test server's public URL), the cookie is `__Host-` prefixed, with
+    // what the prefix requires: Secure, Path=/, no Domain.
     let p = Browser::new(&s).get("/login").await;
     let cookie = p.headers[SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("lk_session="), "{cookie}");
+    assert!(cookie.starts_with("__Host-lk_session="), "{cookie}");
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
         assert!(cookie.split("; ").any(|f| f == flag), "{flag} missing: {cookie}");
     }
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     // Sealed: nothing readable in it.
     assert!(!cookie.contains("anonymous"));
+    // Over HTTPS a bare `lk_session` (which a sibling subdomain or a plain-HTTP page could
+    // plant) is not read: a form posted with one is refused as a forgery.
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let token = p
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let post_with = |name: &str| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/login", s.url))
+            .header("cookie", format!("{name}={value}"))
+            .form(&[
+                ("csrf", token),
+                ("email", "a@example.com"),
+                ("password", PASSWORD),
+            ])
+            .send()
+    };
+    assert_eq!(post_with("lk_session").await.unwrap().status().as_u16(), 403);
+    assert_ne!(
+        post_with("__Host-lk_session").await.unwrap().status().as_u16(),
+        403
+    );
     let (backend, dir, schema, clock) = s.stop().await;
 
     // Served over plain http, the cookie cannot be Secure (the browser would drop it).
@@ -294,6 +331,7 @@ async fn the_cookie_has_the_right_flags(b: Backend) {
     .await;
     let p = Browser::new(&s).get("/login").await;
     let cookie = p.headers[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("lk_session="), "{cookie}");
     assert!(
         !cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
@@ -505,7 +543,7 @@ async fn signed_out_visitors_are_sent_to_sign_in(b: Backend) {
     assert_eq!(br.get("/login/mfa").await.location(), "/login");
     assert_eq!(br.get("/login/enroll").await.location(), "/login");
     // A forged or foreign cookie is no session.
-    br.set_cookie("lk_session", Some("v1.nope.AAAA".into()));
+    br.set_cookie(SESSION, Some("v1.nope.AAAA".into()));
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 
@@ -516,16 +554,16 @@ async fn logout_ends_the_session(b: Backend) {
     assert_eq!(br.login("alice@example.com", PASSWORD).await.status, 303);
     let account = br.get("/account/security").await;
     assert_eq!(account.status, 200);
-    let kept = br.cookie("lk_session").map(str::to_owned);
+    let kept = br.cookie(SESSION).map(str::to_owned);
     let p = br.post("/logout", &[("csrf", &account.csrf())]).await;
     assert_eq!((p.status, p.location()), (303, "/login?notice=signed_out"));
     assert!(p.headers[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    assert!(br.cookie("lk_session").is_none());
+    assert!(br.cookie(SESSION).is_none());
     let login = br.get("/login?notice=signed_out").await;
     assert!(login.body.contains("You have signed out."));
 
     // The old cookie, kept by someone: its session is over.
-    br.set_cookie("lk_session", kept);
+    br.set_cookie(SESSION, kept);
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 
@@ -647,7 +685,7 @@ async fn changes_need_a_recent_second_factor(b: Backend) {
     assert!(p.body.contains("href=\"/account/reauth\""));
 
     // Re-verify: password, then the second factor; the session is replaced.
-    let old_cookie = br.cookie("lk_session").map(str::to_owned);
+    let old_cookie = br.cookie(SESSION).map(str::to_owned);
     let p = br
         .submit("/account/reauth", "/account/reauth", &[("password", PASSWORD)])
         .await;
@@ -680,7 +718,7 @@ async fn changes_need_a_recent_second_factor(b: Backend) {
         .contains("The factor was removed."));
 
     // The session re-verification replaced has ended.
-    br.set_cookie("lk_session", old_cookie);
+    br.set_cookie(SESSION, old_cookie);
     assert_eq!(br.get("/account/security").await.location(), "/login");
 }
 

@@ -11,8 +11,8 @@
 use super::conn::{args, conflict_or, fetch_one, Arg, Conn, Dialect, Map};
 use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLUMNS};
 use super::scripts::{
-    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
-    webauthn,
+    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants,
+    throttle, users, webauthn,
 };
 use super::stores::impl_stores;
 use super::{Migration, OpenOptions, Write};
@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         6,
         "webauthn",
         include_str!("../../migrations/postgres/0006_webauthn.sql"),
+    ),
+    (
+        7,
+        "signing_rotation",
+        include_str!("../../migrations/postgres/0007_signing_rotation.sql"),
     ),
     (
         8,

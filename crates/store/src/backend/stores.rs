@@ -333,8 +333,18 @@ macro_rules! impl_stores {
             async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
                 run!(self, write, [key], c => keys::insert_signing_key(c, key))
             }
-            async fn active_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-                run!(self, read, [], c => keys::active_signing_keys(c))
+            async fn ensure_first_signing_key(&self, key: &SigningKeyRecord, now: UnixMillis) -> Result<()> {
+                run!(self, write, [key], c => keys::ensure_first_signing_key(c, key, now))
+            }
+            async fn published_signing_keys(&self, now: UnixMillis) -> Result<Vec<SigningKeyRecord>> {
+                run!(self, read, [], c => keys::published_signing_keys(c, now))
+            }
+            async fn schedule_signing_rotation(
+                &self,
+                key: &SigningKeyRecord,
+                retire_others_at: UnixMillis,
+            ) -> Result<Vec<String>> {
+                run!(self, tx, [key], c => keys::schedule_signing_rotation(c, key, retire_others_at))
             }
             async fn list_sealed(&self, column: SealedColumn) -> Result<Vec<(String, String)>> {
                 run!(self, write, [], c => keys::list_sealed(c, column))

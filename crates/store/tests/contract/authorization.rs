@@ -15,7 +15,9 @@ contract!(
 async fn code_for(s: &DynStore, hash: &str, expires_at: UnixMillis) -> (User, Session, AuthorizationCode) {
     let u = user_in_new_tenant(s).await;
     let browser = session(&u, T0 + 1_000_000);
-    s.create_session(&browser, &format!("browser-{hash}")).await.unwrap();
+    s.create_session(&browser, &format!("browser-{hash}"))
+        .await
+        .unwrap();
     let code = AuthorizationCode {
         code_hash: hash.into(),
         tenant_id: u.tenant_id.clone(),
@@ -49,28 +51,57 @@ async fn a_code_is_redeemed_once_and_a_replay_revokes_its_session(s: DynStore) {
     assert_eq!(s.get_authorization_code("nope").await.unwrap(), None);
     let first = issued(&u, &code, &browser);
     assert_eq!(
-        s.redeem_authorization_code("c1", &first, "rt-first", T0 + 1).await.unwrap(),
+        s.redeem_authorization_code("c1", &first, "rt-first", T0 + 1)
+            .await
+            .unwrap(),
         RedeemOutcome::Redeemed
     );
     let stored = s.get_session(&first.id).await.unwrap().unwrap();
-    assert_eq!(stored, first, "the issued session keeps its client, parent and scope");
-    assert!(s.get_authorization_code("c1").await.unwrap().unwrap().consumed_at.is_some());
+    assert_eq!(
+        stored, first,
+        "the issued session keeps its client, parent and scope"
+    );
+    assert!(s
+        .get_authorization_code("c1")
+        .await
+        .unwrap()
+        .unwrap()
+        .consumed_at
+        .is_some());
     // The second redemption issues nothing and revokes what the first issued.
     let second = issued(&u, &code, &browser);
     assert_eq!(
-        s.redeem_authorization_code("c1", &second, "rt-second", T0 + 2).await.unwrap(),
+        s.redeem_authorization_code("c1", &second, "rt-second", T0 + 2)
+            .await
+            .unwrap(),
         RedeemOutcome::Replayed
     );
     assert_eq!(s.get_session(&second.id).await.unwrap(), None);
-    assert!(s.get_session(&first.id).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(s
+        .get_session(&first.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
     assert_eq!(
-        s.rotate_refresh_token("rt-first", "rt-next", T0 + 3).await.unwrap(),
+        s.rotate_refresh_token("rt-first", "rt-next", T0 + 3)
+            .await
+            .unwrap(),
         RotateOutcome::Dead
     );
     // The browser session is the user's, not the application's: it stays.
-    assert!(s.get_session(&browser.id).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(s
+        .get_session(&browser.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
     assert_eq!(
-        s.redeem_authorization_code("unknown", &second, "rt-x", T0 + 4).await.unwrap(),
+        s.redeem_authorization_code("unknown", &second, "rt-x", T0 + 4)
+            .await
+            .unwrap(),
         RedeemOutcome::Unknown
     );
 }
@@ -79,14 +110,18 @@ async fn an_expired_code_issues_nothing(s: DynStore) {
     let (u, browser, code) = code_for(&s, "c2", T0 + 60_000).await;
     let late = issued(&u, &code, &browser);
     assert_eq!(
-        s.redeem_authorization_code("c2", &late, "rt-late", T0 + 60_000).await.unwrap(),
+        s.redeem_authorization_code("c2", &late, "rt-late", T0 + 60_000)
+            .await
+            .unwrap(),
         RedeemOutcome::Expired
     );
     assert_eq!(s.get_session(&late.id).await.unwrap(), None);
     // Spent: a replay after expiry revokes nothing (nothing was issued) and issues nothing.
     let again = issued(&u, &code, &browser);
     assert_eq!(
-        s.redeem_authorization_code("c2", &again, "rt-again", T0 + 1).await.unwrap(),
+        s.redeem_authorization_code("c2", &again, "rt-again", T0 + 1)
+            .await
+            .unwrap(),
         RedeemOutcome::Replayed
     );
     assert_eq!(s.get_session(&again.id).await.unwrap(), None);
@@ -117,7 +152,13 @@ async fn parallel_redemptions_issue_one_session(s: DynStore) {
     }
     assert_eq!(redeemed.len(), 1, "one redemption wins");
     // The losers replayed the code, which revokes the winner's session.
-    assert!(s.get_session(&redeemed[0]).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(s
+        .get_session(&redeemed[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
 }
 
 async fn a_burnt_code_cannot_be_redeemed(s: DynStore) {
@@ -125,7 +166,9 @@ async fn a_burnt_code_cannot_be_redeemed(s: DynStore) {
     s.burn_authorization_code("c4", T0 + 1).await.unwrap();
     let late = issued(&u, &code, &browser);
     assert_eq!(
-        s.redeem_authorization_code("c4", &late, "rt-burnt", T0 + 2).await.unwrap(),
+        s.redeem_authorization_code("c4", &late, "rt-burnt", T0 + 2)
+            .await
+            .unwrap(),
         RedeemOutcome::Replayed
     );
     assert_eq!(s.get_session(&late.id).await.unwrap(), None);
@@ -140,8 +183,20 @@ async fn signing_out_a_browser_session_ends_the_sessions_issued_from_it(s: DynSt
     let unrelated = session(&u, T0 + 1_000_000);
     s.create_session(&unrelated, "rt-unrelated").await.unwrap();
     assert_eq!(s.revoke_session_tree(&browser.id, T0 + 2).await.unwrap(), 2);
-    assert!(s.get_session(&app_session.id).await.unwrap().unwrap().revoked_at.is_some());
-    assert!(s.get_session(&unrelated.id).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(s
+        .get_session(&app_session.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .get_session(&unrelated.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
     assert_eq!(s.revoke_session_tree(&browser.id, T0 + 3).await.unwrap(), 0);
 }
 
@@ -153,11 +208,30 @@ async fn deleting_an_application_ends_its_sessions(s: DynStore) {
         .unwrap();
     // Another tenant's id is not this tenant's application.
     let other = TenantId::generate(T0, &OsRandom);
-    assert_eq!(s.revoke_client_sessions(&other, &code.client_id, T0 + 2).await.unwrap(), 0);
     assert_eq!(
-        s.revoke_client_sessions(&u.tenant_id, &code.client_id, T0 + 2).await.unwrap(),
+        s.revoke_client_sessions(&other, &code.client_id, T0 + 2)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.revoke_client_sessions(&u.tenant_id, &code.client_id, T0 + 2)
+            .await
+            .unwrap(),
         1
     );
-    assert!(s.get_session(&app_session.id).await.unwrap().unwrap().revoked_at.is_some());
-    assert!(s.get_session(&browser.id).await.unwrap().unwrap().revoked_at.is_none());
+    assert!(s
+        .get_session(&app_session.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .get_session(&browser.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
 }

@@ -12,6 +12,9 @@
 //!   head, else `408` (in the answering surface's format), and the connection is closed;
 //! - a connection cap: beyond it a new connection is closed as soon as it is accepted.
 //!
+//! With TLS configured ([`super::tls`]) each connection's handshake happens at its first
+//! read, so it is part of the first request head: same deadline, same cap.
+//!
 //! hyper has a `header_read_timeout` of its own, but it starts counting when a keep-alive
 //! connection goes idle (hyper 1.x `proto/h1/conn.rs`, `State::idle`), so it bounds idle time
 //! and head time together and cannot give a long keep-alive with a short head deadline.
@@ -25,6 +28,7 @@
 //! a header timeout late. (An earlier version woke the watchdog through a channel at every
 //! phase change, three times a request: measurably slower on the hot paths.)
 
+use super::tls::Tls;
 use super::Surface;
 use crate::service::{Failure, FailureKind};
 use crate::App;
@@ -71,10 +75,14 @@ impl Limits {
 /// Accepts connections on `listener` and serves `router` on each until `shutdown`
 /// completes; then stops accepting, lets the requests in flight finish within `grace`, and
 /// drops whatever is left.
+///
+/// With `tls`, every connection speaks TLS: its handshake is part of its first request
+/// head, under the same header-read timeout, and counts against the same cap.
 pub async fn run(
     router: Router,
     listener: TcpListener,
     limits: Limits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -109,7 +117,14 @@ pub async fn run(
             drop(stream);
             continue;
         }
-        connections.spawn(connection(stream, peer, router.clone(), limits, stopping.clone()));
+        connections.spawn(connection(
+            stream,
+            peer,
+            router.clone(),
+            limits,
+            tls.clone(),
+            stopping.clone(),
+        ));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -128,13 +143,37 @@ async fn connection(
     peer: SocketAddr,
     router: Router,
     limits: Limits,
-    mut stopping: watch::Receiver<bool>,
+    tls: Option<Tls>,
+    stopping: watch::Receiver<bool>,
 ) {
     let phase = Arc::new(PhaseCell::new(Instant::now()));
-    let io = TokioIo::new(Watched {
+    // The watch sits on the socket, under TLS: a handshake's first byte starts a request
+    // head as a plain request's would, so a handshake under way at shutdown is waited for
+    // (bounded by the header timeout) like a head being read.
+    let watched = Watched {
         inner: stream,
         phase: phase.clone(),
-    });
+    };
+    match tls {
+        None => serve_connection(TokioIo::new(watched), peer, router, limits, phase, stopping).await,
+        Some(tls) => match tls.stream(watched) {
+            Ok(stream) => serve_connection(TokioIo::new(stream), peer, router, limits, phase, stopping).await,
+            Err(e) => tracing::warn!(error = %e, "cannot start TLS on a connection"),
+        },
+    }
+}
+
+/// HTTP/1.1 on one connection's byte stream (the socket, or TLS over it).
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    phase: Arc<PhaseCell>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let on_request = phase.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         on_request.set(Phase::Busy);

@@ -40,7 +40,9 @@ impl Surface for Oidc {
             FailureKind::Invalid | FailureKind::UnsupportedMediaType | FailureKind::Timeout => {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
-            FailureKind::NotFound | FailureKind::MethodNotAllowed => (StatusCode::NOT_FOUND, "invalid_request"),
+            FailureKind::NotFound | FailureKind::MethodNotAllowed => {
+                (StatusCode::NOT_FOUND, "invalid_request")
+            }
             FailureKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
@@ -128,10 +130,8 @@ async fn headers(req: Request, next: Next) -> Response {
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("Authorization, Content-Type, DPoP"),
         );
-        r.headers_mut().insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
+        r.headers_mut()
+            .insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         return r;
     }
     let mut r = next.run(req).await;
@@ -142,10 +142,8 @@ async fn headers(req: Request, next: Next) -> Response {
 }
 
 fn cors(r: &mut Response) {
-    r.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    r.headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
 }
 
 #[derive(OpenApi)]

@@ -37,7 +37,10 @@ fn form<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Re
     let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(invalid(&format!("{} is given more than once", w[0].chars().take(40).collect::<String>())));
+        return Err(invalid(&format!(
+            "{} is given more than once",
+            w[0].chars().take(40).collect::<String>()
+        )));
     }
     serde_urlencoded::from_bytes(body).map_err(|_| invalid("the form could not be read"))
 }

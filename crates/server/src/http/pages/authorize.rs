@@ -11,7 +11,9 @@
 use super::login::{see_other, Empty};
 use super::session::{secure_cookies, CookieSession, Posted, State, Visitor};
 use super::{html, text, views, PageError};
-use crate::service::oidc::{AuthorizeFailure, AuthorizeNext, AuthorizeParams, AuthorizeReply, LogoutParams, PendingAuthorize};
+use crate::service::oidc::{
+    AuthorizeFailure, AuthorizeNext, AuthorizeParams, AuthorizeReply, LogoutParams, PendingAuthorize,
+};
 use crate::App;
 use axum::body::Bytes;
 use axum::extract::State as AppState;
@@ -21,8 +23,18 @@ use latchkey_core::ids::SessionId;
 use latchkey_core::oauth::ResponseMode;
 use latchkey_store::model::{Session, Tenant};
 
-/// The cookie a pending authorization request waits in.
+/// The cookie a pending authorization request waits in; `__Host-` prefixed over HTTPS,
+/// as the session's is.
 pub const PENDING_COOKIE: &str = "lk_authorize";
+const PENDING_HOST_COOKIE: &str = "__Host-lk_authorize";
+
+fn pending_name(app: &App) -> &'static str {
+    if secure_cookies(app) {
+        PENDING_HOST_COOKIE
+    } else {
+        PENDING_COOKIE
+    }
+}
 /// Browsers keep cookies up to 4096 bytes; a request too large for one is refused.
 const MAX_COOKIE: usize = 3900;
 
@@ -32,13 +44,14 @@ fn aad() -> String {
 
 /// The pending request in a request's cookies, if one opens and has not expired.
 pub fn read_pending(headers: &HeaderMap, app: &App) -> Option<PendingAuthorize> {
+    let name = pending_name(app);
     let value = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == PENDING_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)?;
     let bytes = app.crypto.keyring.open(value, &aad()).ok()?;
     let pending: PendingAuthorize = serde_json::from_slice(&bytes).ok()?;
@@ -53,13 +66,19 @@ fn set_pending(app: &App, pending: &PendingAuthorize) -> Option<HeaderValue> {
     }
     let secure = if secure_cookies(app) { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{PENDING_COOKIE}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=1800{secure}"
+        "{}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=1800{secure}",
+        pending_name(app)
     ))
     .ok()
 }
 
-fn clear_pending() -> HeaderValue {
-    HeaderValue::from_static("lk_authorize=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+fn clear_pending(app: &App) -> HeaderValue {
+    let secure = if secure_cookies(app) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        pending_name(app)
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("lk_authorize=; Path=/; Max-Age=0"))
 }
 
 /// A request the application cannot be told about: a page, never a redirect.
@@ -74,7 +93,7 @@ fn unusable(code: &'static str) -> PageError {
 
 /// The way back to the application: a `303` to its redirect URI, or the form-post page
 /// (whose policy lets forms go to that one origin only).
-fn send_back(reply: &AuthorizeReply, app_name: &str) -> Response {
+fn send_back(app: &App, reply: &AuthorizeReply, app_name: &str) -> Response {
     let mut response = match reply.mode {
         ResponseMode::Query => see_other(&reply.location()),
         ResponseMode::FormPost => {
@@ -92,7 +111,7 @@ fn send_back(reply: &AuthorizeReply, app_name: &str) -> Response {
     };
     response
         .headers_mut()
-        .append(header::SET_COOKIE, clear_pending());
+        .append(header::SET_COOKIE, clear_pending(app));
     response
 }
 
@@ -109,7 +128,11 @@ fn origin_of(uri: &str) -> String {
 }
 
 /// The browser's signed-in session, if its cookie names a live one of this tenant.
-async fn browser_session(app: &App, tenant: &Tenant, cookie: Option<&CookieSession>) -> Result<Option<Session>, PageError> {
+async fn browser_session(
+    app: &App,
+    tenant: &Tenant,
+    cookie: Option<&CookieSession>,
+) -> Result<Option<Session>, PageError> {
     let Some(State::User { session }) = cookie.map(|c| &c.state) else {
         return Ok(None);
     };
@@ -127,16 +150,21 @@ async fn proceed(app: &App, visitor: &Visitor, mut pending: PendingAuthorize) ->
         .authorize_next(&visitor.tenant, &mut pending, session.as_ref())
         .await?
     {
-        AuthorizeNext::Reply(reply) => Ok(send_back(&reply, &pending.client_name)),
+        AuthorizeNext::Reply(reply) => Ok(send_back(app, &reply, &pending.client_name)),
         AuthorizeNext::Unusable(code) => {
             let mut r = unusable(code).into_response();
-            r.headers_mut().append(header::SET_COOKIE, clear_pending());
+            r.headers_mut().append(header::SET_COOKIE, clear_pending(app));
             Ok(r)
         }
         AuthorizeNext::SignIn { .. } => {
             let Some(cookie) = set_pending(app, &pending) else {
-                let reply = app.authorize_error(&visitor.tenant, &pending, "invalid_request", text::AUTHORIZE_TOO_LARGE);
-                return Ok(send_back(&reply, &pending.client_name));
+                let reply = app.authorize_error(
+                    &visitor.tenant,
+                    &pending,
+                    "invalid_request",
+                    text::AUTHORIZE_TOO_LARGE,
+                );
+                return Ok(send_back(app, &reply, &pending.client_name));
             };
             let mut r = see_other("/login");
             r.headers_mut().append(header::SET_COOKIE, cookie);
@@ -178,7 +206,7 @@ pub async fn authorize(
     match app.authorize_start(&visitor.tenant, &p).await {
         Ok(pending) => proceed(&app, &visitor, pending).await,
         Err(AuthorizeFailure::Unusable(code)) => Err(unusable(code)),
-        Err(AuthorizeFailure::Reply(reply)) => Ok(send_back(&reply, "")),
+        Err(AuthorizeFailure::Reply(reply)) => Ok(send_back(&app, &reply, "")),
     }
 }
 
@@ -206,7 +234,7 @@ pub async fn cancel(
     match read_pending(&headers, &app) {
         Some(pending) => {
             let reply = app.authorize_cancel(&visitor.tenant, &pending);
-            Ok(send_back(&reply, &pending.client_name))
+            Ok(send_back(&app, &reply, &pending.client_name))
         }
         None => Ok(see_other("/login")),
     }
@@ -219,7 +247,8 @@ pub async fn logout_page(
     visitor: Visitor,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    let p: LogoutParams = serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|_| PageError::bad_form())?;
+    let p: LogoutParams =
+        serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|_| PageError::bad_form())?;
     let (plan, _) = app.logout_plan(&visitor.tenant, &p).await?;
     let (cookie, fresh) = match visitor.cookie {
         Some(c) => (c, false),
@@ -253,7 +282,10 @@ mod tests {
 
     #[test]
     fn form_post_origins() {
-        assert_eq!(origin_of("https://app.example:8443/cb?x=1"), "https://app.example:8443");
+        assert_eq!(
+            origin_of("https://app.example:8443/cb?x=1"),
+            "https://app.example:8443"
+        );
         assert_eq!(origin_of("http://127.0.0.1:9000/cb"), "http://127.0.0.1:9000");
         assert_eq!(origin_of("com.example.app:/cb"), "com.example.app:");
     }

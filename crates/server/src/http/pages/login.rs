@@ -924,9 +924,7 @@ pub async fn logout(
     app.end_browser_session(&visitor.tenant, browser.as_ref(), hinted.as_ref())
         .await?;
     let mut response = see_other(plan.redirect.as_deref().unwrap_or("/login?notice=signed_out"));
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, super::session::clear_cookie());
+    super::session::clear_cookies(response.headers_mut());
     Ok(response)
 }
 

@@ -161,8 +161,7 @@ impl IntoResponse for PageError {
             PageError::Redirect(to) => Redirect::to(to).into_response(),
             PageError::SignedOut => {
                 let mut resp = Redirect::to("/login").into_response();
-                resp.headers_mut()
-                    .insert(header::SET_COOKIE, session::clear_cookie());
+                session::clear_cookies(resp.headers_mut());
                 resp
             }
             PageError::Page {

@@ -195,9 +195,7 @@ pub async fn reset_submit(
         Ok(_) => {
             let mut response = Redirect::to("/login?notice=password_reset").into_response();
             // Whoever this browser was signed in as, that session has ended.
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, super::session::clear_cookie());
+            super::session::clear_cookies(response.headers_mut());
             Ok(response)
         }
         Err(ServiceError::Input(InputError::Password(e))) => Ok(again(

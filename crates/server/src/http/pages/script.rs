@@ -7,7 +7,7 @@
 //! Anything else is `{"location": "/path"}` (the script goes there: sign-in, step-up) or
 //! `{"message": "…"}` with the status the page would have had, in the pages' words.
 
-use super::session::clear_cookie;
+use super::session::clear_cookies;
 use super::PageError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,7 +46,7 @@ impl IntoResponse for Scripted {
             }
             Scripted::Refused(PageError::SignedOut) => {
                 let mut resp = Scripted::Go(StatusCode::UNAUTHORIZED, "/login").into_response();
-                resp.headers_mut().insert(header::SET_COOKIE, clear_cookie());
+                clear_cookies(resp.headers_mut());
                 resp
             }
             Scripted::Refused(PageError::Page {

@@ -1,7 +1,7 @@
 //! The pages' cookie session and anti-forgery tokens.
 //!
-//! **The cookie** (`lk_session`: HttpOnly, SameSite=Lax, Path=/, Secure when the public URL
-//! is https) holds a [`CookieSession`] sealed with the server's keyring (XChaCha20-Poly1305,
+//! **The cookie** (`lk_session`: HttpOnly, SameSite=Lax, Path=/; over HTTPS `Secure` and
+//! named `__Host-lk_session`) holds a [`CookieSession`] sealed with the server's keyring (XChaCha20-Poly1305,
 //! bound to its purpose as associated data), so a browser can neither read nor forge it:
 //! a random id, an expiry, and where the visitor is: anonymous, between password and second
 //! factor (the challenge id and the factors offered), or signed in (the id of a real
@@ -33,7 +33,14 @@ use latchkey_store::model::{Session, Tenant, User};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// The cookie's name over plain HTTP, and its purpose in the sealing's associated data.
 pub const COOKIE: &str = "lk_session";
+/// Its name when browsers reach the server over HTTPS. The `__Host-` prefix (RFC 6265bis
+/// §4.1.3.2; NIST SP 800-63B-4 §5.1.1; SECURITY.md test 29) makes the browser accept it only
+/// with `Secure`, `Path=/` and no `Domain`, from a secure origin: a sibling subdomain or a
+/// plain-HTTP page cannot plant one (cookie tossing, session fixation). Browsers refuse
+/// the prefix without `Secure`, so plain HTTP keeps the bare name.
+pub const HOST_COOKIE: &str = "__Host-lk_session";
 /// How long a visitor who has not signed in keeps one anti-forgery id.
 const ANONYMOUS_TTL_MS: i64 = 2 * 3600 * 1000;
 /// The longest a browser stays signed in, whatever the session's refresh lifetime.
@@ -179,9 +186,13 @@ impl CookieSession {
             .keyring
             .seal(&json, &aad(), app.rng.as_ref())
             .map_err(|_| internal())?;
-        let secure = if secure(app) { "; Secure" } else { "" };
+        let (name, secure) = if app.config.served_over_https() {
+            (HOST_COOKIE, "; Secure")
+        } else {
+            (COOKIE, "")
+        };
         HeaderValue::from_str(&format!(
-            "{COOKIE}={sealed}; Path=/; HttpOnly; SameSite=Lax{secure}"
+            "{name}={sealed}; Path=/; HttpOnly; SameSite=Lax{secure}"
         ))
         .map_err(|_| internal())
     }
@@ -191,38 +202,48 @@ fn internal() -> PageError {
     PageError::from(crate::service::Failure::internal())
 }
 
-/// Whether the pages' cookies must only travel over TLS.
+/// Whether the pages' cookies must only travel over TLS (and take the `__Host-` prefix).
 pub fn secure_cookies(app: &App) -> bool {
-    secure(app)
+    app.config.served_over_https()
 }
 
-/// Whether the cookie must only travel over TLS: the server's public URL says so.
-fn secure(app: &App) -> bool {
-    app.config
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+/// Adds the `Set-Cookie` headers that remove the cookie. Both names are cleared: where
+/// this runs (an error's rendering) the configuration that picks the name is not at hand,
+/// and clearing the other is harmless (a browser ignores a `Secure` cookie sent over plain
+/// HTTP, and over HTTPS the bare name is never set).
+pub fn clear_cookies(headers: &mut HeaderMap) {
+    headers.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("lk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("__Host-lk_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0"),
+    );
 }
 
-/// A `Set-Cookie` value that removes the cookie.
-pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("lk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
-}
-
-/// The raw value of our cookie in a request.
-fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+/// The raw value of the cookie called `name` in a request.
+fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
 }
 
+/// Our cookie session, read under the name in effect only: over HTTPS a bare
+/// `lk_session` (which anyone able to set a cookie for the host could have planted) is
+/// not ours.
 fn read_cookie(headers: &HeaderMap, app: &App) -> Option<CookieSession> {
-    cookie_value(headers).and_then(|v| CookieSession::open(app, v))
+    let name = if app.config.served_over_https() {
+        HOST_COOKIE
+    } else {
+        COOKIE
+    };
+    cookie_value(headers, name).and_then(|v| CookieSession::open(app, v))
 }
 
 async fn default_tenant(app: &App) -> Result<Tenant, PageError> {
@@ -423,9 +444,17 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; lk_session=v1.k.abc"),
         );
-        assert_eq!(cookie_value(&h), Some("v1.k.abc"));
+        assert_eq!(cookie_value(&h, COOKIE), Some("v1.k.abc"));
+        assert_eq!(cookie_value(&h, HOST_COOKIE), None);
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("xlk_session=1"));
-        assert_eq!(cookie_value(&h), None);
+        assert_eq!(cookie_value(&h, COOKIE), None);
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-lk_session=v1.k.abc; b=2"),
+        );
+        assert_eq!(cookie_value(&h, HOST_COOKIE), Some("v1.k.abc"));
+        assert_eq!(cookie_value(&h, COOKIE), None);
     }
 }

@@ -34,7 +34,7 @@ pub async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
-    responses((status = 200, description = "Public keys that verify access tokens (RFC 7517)")))]
+    responses((status = 200, description = "Public keys that verify ID tokens and access tokens (RFC 7517), keys about to sign included")))]
 pub async fn jwks(State(app): State<App>) -> Response {
     let mut resp = Json(app.crypto.jwks()).into_response();
     resp.headers_mut().insert(

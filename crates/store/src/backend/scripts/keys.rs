@@ -29,14 +29,16 @@ pub(crate) async fn ensure_server_secret<C: Conn>(
 
 pub(crate) async fn insert_signing_key<C: Conn>(c: &mut C, key: &SigningKeyRecord) -> Result<()> {
     c.execute(
-        "INSERT INTO signing_keys (kid, algorithm, public_key, private_sealed, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO signing_keys (kid, algorithm, public_key, private_sealed, created_at, signs_from, \
+         retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         args![
             &key.kid,
             &key.algorithm,
             key.public_key.as_slice(),
             &key.private_sealed,
-            key.created_at
+            key.created_at,
+            key.signs_from,
+            key.retired_at
         ],
     )
     .await
@@ -44,12 +46,43 @@ pub(crate) async fn insert_signing_key<C: Conn>(c: &mut C, key: &SigningKeyRecor
     Ok(())
 }
 
-/// Not retired, newest first.
-pub(crate) async fn active_signing_keys<C: Conn>(c: &mut C) -> Result<Vec<SigningKeyRecord>> {
+/// The unique `first_of_algorithm` decides between replicas racing on an empty database:
+/// PostgreSQL makes the second insert wait for the first to commit and then do nothing;
+/// SQLite's one writer runs them one after the other. `NOT EXISTS` also covers databases
+/// whose first key predates the marker (the EdDSA key of every install before 0007).
+pub(crate) async fn ensure_first_signing_key<C: Conn>(
+    c: &mut C,
+    key: &SigningKeyRecord,
+    now: UnixMillis,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO signing_keys (kid, algorithm, public_key, private_sealed, created_at, signs_from, \
+         first_of_algorithm) SELECT $1, $2, $3, $4, $5, $6, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $2 \
+         AND (retired_at IS NULL OR retired_at > $7)) \
+         ON CONFLICT DO NOTHING",
+        args![
+            &key.kid,
+            &key.algorithm,
+            key.public_key.as_slice(),
+            &key.private_sealed,
+            key.created_at,
+            key.signs_from,
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn published_signing_keys<C: Conn>(
+    c: &mut C,
+    now: UnixMillis,
+) -> Result<Vec<SigningKeyRecord>> {
     c.fetch_all(
-        "SELECT kid, algorithm, public_key, private_sealed, created_at FROM signing_keys \
-         WHERE retired_at IS NULL ORDER BY created_at DESC, kid",
-        args![],
+        "SELECT kid, algorithm, public_key, private_sealed, created_at, signs_from, retired_at \
+         FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid",
+        args![now],
         |r| {
             Ok(SigningKeyRecord {
                 kid: r.text("kid")?,
@@ -57,8 +90,27 @@ pub(crate) async fn active_signing_keys<C: Conn>(c: &mut C) -> Result<Vec<Signin
                 public_key: r.bytes("public_key")?,
                 private_sealed: r.text("private_sealed")?,
                 created_at: r.int("created_at")?,
+                signs_from: r.int("signs_from")?,
+                retired_at: r.opt_int("retired_at")?,
             })
         },
+    )
+    .await
+}
+
+/// A key already due to retire sooner keeps its earlier time: it stopped signing earlier
+/// (a retirement is only ever brought forward).
+pub(crate) async fn schedule_signing_rotation<C: Conn>(
+    c: &mut C,
+    key: &SigningKeyRecord,
+    retire_others_at: UnixMillis,
+) -> Result<Vec<String>> {
+    insert_signing_key(c, key).await?;
+    c.fetch_all(
+        "UPDATE signing_keys SET retired_at = $1 WHERE algorithm = $2 AND kid <> $3 \
+         AND (retired_at IS NULL OR retired_at > $1) RETURNING kid",
+        args![retire_others_at, &key.algorithm, &key.kid],
+        |r| r.text("kid"),
     )
     .await
 }

@@ -12,8 +12,8 @@ mod engine;
 
 use super::conn::{args, fetch_one, match_params, run_now, Arg, Conn, Dialect, Map};
 use super::scripts::{
-    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants, throttle, users,
-    webauthn,
+    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants,
+    throttle, users, webauthn,
 };
 use super::stores::{impl_stores, IntoOwned, Reborrow};
 use super::{Migration, OpenOptions};
@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         6,
         "webauthn",
         include_str!("../../../migrations/sqlite/0006_webauthn.sql"),
+    ),
+    (
+        7,
+        "signing_rotation",
+        include_str!("../../../migrations/sqlite/0007_signing_rotation.sql"),
     ),
     (
         8,
