@@ -7,7 +7,9 @@
 //! with a virtual U2F key on USB (added on the account page, the second factor, never a
 //! sign-in alone; forced enrollment with it), and `tests/browser/recovery.mjs` (sign-up on
 //! the page, the emailed verification link, a forgotten password reset by its emailed link,
-//! the emails read from a real SMTP server), each once on SQLite and once on PostgreSQL.
+//! the emails read from a real SMTP server), and `tests/browser/oidc.mjs` (openid-client, a
+//! certified relying-party library, signing users in through the OpenID Connect provider
+//! with each factor), each once on SQLite and once on PostgreSQL.
 //! Every screenshot is also checked with axe-core (`common.mjs`). Missing Chromium or node_modules is a failure,
 //! not a skip: `bash .ci/browser-deps.sh` installs both.
 //!
@@ -276,6 +278,40 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
     );
 }
 
+/// An application signing its users in through Latchkey (`oidc.mjs`): openid-client, a
+/// certified relying-party library, against the provider while Chromium walks the screens
+/// (password, TOTP, SMS through a webhook provider the script serves on loopback, forced
+/// enrollment, a passkey, logout). `localhost` for WebAuthn, as above.
+fn oidc_journey(database_url: Option<&str>, screens: &Path) {
+    check_prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public = format!("http://localhost:{port}");
+    let server = start(
+        dir.path(),
+        database_url,
+        &format!("127.0.0.1:{port}"),
+        &[
+            ("LATCHKEY_PUBLIC_URL", public.as_str()),
+            ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
+            // The SMS webhook the script serves is on loopback.
+            ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
+        ],
+    );
+    run_script("oidc.mjs", &server, &public, screens);
+    check_screens(
+        screens,
+        &[
+            "oidc-login",
+            "oidc-logout",
+            "oidc-mfa-totp",
+            "oidc-mfa-sms",
+            "oidc-enroll",
+            "oidc-bad-request",
+        ],
+    );
+}
+
 fn screens_dir(store: &str) -> PathBuf {
     if store == "sqlite" && std::env::var_os("LATCHKEY_UPDATE_SCREENS").is_some() {
         return repo().join("docs/screens");
@@ -333,6 +369,19 @@ fn browser_recovery_postgres() {
         return;
     };
     recovery_journey(Some(&url), &screens_dir("postgres-recovery"));
+}
+
+#[test]
+fn browser_oidc_sqlite() {
+    oidc_journey(None, &screens_dir("sqlite"));
+}
+
+#[test]
+fn browser_oidc_postgres() {
+    let Some(url) = pg_database("lk_cli_browser_oidc") else {
+        return;
+    };
+    oidc_journey(Some(&url), &screens_dir("postgres-oidc"));
 }
 
 /// A database URL naming a fresh schema of our own, or `None` without PostgreSQL (outside CI).
