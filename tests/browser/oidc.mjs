@@ -25,7 +25,29 @@ import { adminKey, api, base, check, expectPath, journey, password, requireEnv, 
 
 requireEnv(["LATCHKEY_URL", "LATCHKEY_BOOTSTRAP_KEY", "LATCHKEY_SCREENS_DIR"]);
 
-const rp = "http://127.0.0.1:9";
+// --- the application's own server: where the browser comes back to (its redirect URIs) ---
+let arrived = null;
+const rpServer = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    const url = `http://127.0.0.1:${rpServer.address().port}${req.url}`;
+    const hit = req.method === "POST"
+      ? new Request(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body })
+      : new URL(url);
+    // Only the redirect URIs count (the browser also asks for /favicon.ico, whenever).
+    const path = req.url.split("?")[0];
+    if (path !== "/callback" && path !== "/signed-out") {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end("<!doctype html><html lang=en><title>Back at the application</title><main><h1>Back at the application</h1></main></html>");
+    if (arrived) arrived(hit);
+  });
+});
+await new Promise((ok) => rpServer.listen(0, "127.0.0.1", ok));
+const rp = `http://127.0.0.1:${rpServer.address().port}`;
 const redirectUri = `${rp}/callback`;
 const postLogout = `${rp}/signed-out`;
 
@@ -129,27 +151,26 @@ function request(config, extra = {}) {
 }
 
 /**
- * Catches the browser's arrival at the application (a redirect, or a form post) and
- * returns it as openid-client takes it: a URL, or a Request with the posted body.
+ * The browser's next arrival at the application (a redirect, or a form post), as
+ * openid-client takes it: a URL, or a Request with the posted body. Fails after 15 s.
  */
-function arrival(page) {
-  return new Promise((resolve) => {
-    page.route(`${rp}/**`, async (route) => {
-      const req = route.request();
-      const body = req.postData();
-      resolve(
-        body === null
-          ? new URL(req.url())
-          : new Request(req.url(), {
-              method: "POST",
-              headers: { "content-type": "application/x-www-form-urlencoded" },
-              body,
-            }),
-      );
-      await route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>Back at the application</title><p>ok</p>" });
-      await page.unroute(`${rp}/**`);
-    });
+function arrival() {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the browser did not come back to the application")), 15_000);
+    arrived = (hit) => {
+      clearTimeout(timer);
+      arrived = null;
+      resolve(hit);
+    };
   });
+}
+
+/** Waits for `back`, and for the browser to have arrived (its navigation committed), so
+ * the next step's navigation cannot race it. */
+async function backAt(page, back) {
+  const hit = await back;
+  await page.waitForURL((u) => u.origin === rp, { timeout: 10_000 });
+  return hit;
 }
 
 async function signInOnPage(page, email) {
@@ -172,13 +193,13 @@ journey(async (page) => {
   // 1. No MFA: the whole code flow, then refresh, revoke and logout.
   const alice = await signUp("alice@example.com");
   let req = await request(spaConfig);
-  let back = arrival(page);
+  let back = arrival();
   await page.goto(req.url.href);
   await expectPath(page, "/login");
   check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the page names the application");
   await shot(page, "oidc-login");
   await signInOnPage(page, "alice@example.com");
-  let tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  let tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   let id = claims(tokens);
   check(id.sub === alice.user.id, `sub ${id.sub}`);
   check(id.acr === "aal1" && id.amr.includes("pwd"), `acr ${id.acr} amr ${id.amr}`);
@@ -192,9 +213,9 @@ journey(async (page) => {
   check(reused, "a used refresh token is refused");
   // Signed in already: prompt=none answers with a code and no page.
   req = await request(spaConfig, { prompt: "none" });
-  back = arrival(page);
+  back = arrival();
   await page.goto(req.url.href);
-  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   await oidc.tokenRevocation(spaConfig, tokens.refresh_token);
   let revoked = false;
   await oidc.fetchUserInfo(spaConfig, tokens.access_token, id.sub).catch(() => (revoked = true));
@@ -202,14 +223,14 @@ journey(async (page) => {
   // max_age: an older sign-in must happen again.
   await new Promise((ok) => setTimeout(ok, 2100));
   req = await request(spaConfig, { max_age: "1" });
-  back = arrival(page);
+  back = arrival();
   await page.goto(req.url.href);
   await expectPath(page, "/login");
   await signInOnPage(page, "alice@example.com");
-  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, { ...req.checks, maxAge: 1 });
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), { ...req.checks, maxAge: 1 });
   check(claims(tokens).auth_time > id.auth_time, "a new sign-in for max_age");
   // RP-initiated logout: a page asks, then back to the application with its state.
-  back = arrival(page);
+  back = arrival();
   await page.goto(
     oidc.buildEndSessionUrl(spaConfig, {
       id_token_hint: tokens.id_token,
@@ -220,14 +241,14 @@ journey(async (page) => {
   check((await page.textContent("main")).includes("Acme Notes asks you to sign out"), "logout names the application");
   await shot(page, "oidc-logout");
   await page.getByRole("button", { name: "Sign out" }).click();
-  const after = await back;
+  const after = await backAt(page, back);
   check(after.href === `${postLogout}?state=bye`, `after logout: ${after.href}`);
   // Signed out: prompt=none fails with login_required, back at the application.
   req = await request(spaConfig, { prompt: "none" });
-  back = arrival(page);
+  back = arrival();
   await page.goto(req.url.href);
   let loginRequired = false;
-  await oidc.authorizationCodeGrant(spaConfig, await back, req.checks).catch((e) => (loginRequired = e.error === "login_required"));
+  await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks).catch((e) => (loginRequired = e.error === "login_required"));
   check(loginRequired, "prompt=none when signed out gives login_required");
 
   // 2. TOTP as the second factor.
@@ -236,17 +257,17 @@ journey(async (page) => {
   let r = await api("POST", `/v1/users/${bob.user.id}/mfa/factors`, { type: "totp", name: "Phone" }, bobToken);
   check(r.status === 201, `enroll totp: ${r.body}`);
   const enrolled = JSON.parse(r.body);
-  r = await api("POST", `/v1/users/${bob.user.id}/mfa/factors/${enrolled.factor.id}/confirm`, { code: totp(enrolled.secret) }, bobToken);
+  r = await api("POST", `/v1/users/${bob.user.id}/mfa/factors/${enrolled.factor_id}/confirm`, { code: totp(enrolled.secret) }, bobToken);
   check(r.status === 200, `confirm totp: ${r.body}`);
   req = await request(spaConfig);
-  back = arrival(page);
+  back = arrival();
   await page.goto(req.url.href);
   await signInOnPage(page, "bob@example.com");
   await expectPath(page, "/login/mfa");
   await shot(page, "oidc-mfa-totp");
   await page.locator("form:has(input[name=code])").first().locator("input[name=code]").fill(totp(enrolled.secret, 1));
   await page.locator("form:has(input[name=code])").first().locator("button[type=submit]").click();
-  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   id = claims(tokens);
   check(id.acr === "aal2" && id.amr.includes("otp"), `totp: acr ${id.acr} amr ${id.amr}`);
   await context.clearCookies();
@@ -263,10 +284,10 @@ journey(async (page) => {
     sms.delete("+14155552671");
     return text.match(/\d{6}/)[0];
   };
-  r = await api("POST", `/v1/users/${carol.user.id}/mfa/factors/${smsFactor.factor.id}/confirm`, { code: await smsCode() }, carol.access_token);
+  r = await api("POST", `/v1/users/${carol.user.id}/mfa/factors/${smsFactor.factor_id}/confirm`, { code: await smsCode() }, carol.access_token);
   check(r.status === 200, `confirm sms: ${r.body}`);
   req = await request(spaConfig);
-  back = arrival(page);
+  back = arrival();
   await page.goto(req.url.href);
   await signInOnPage(page, "carol@example.com");
   await expectPath(page, "/login/mfa");
@@ -277,7 +298,7 @@ journey(async (page) => {
   await shot(page, "oidc-mfa-sms");
   await page.locator("input[name=code]").first().fill(code);
   await page.locator("form:has(input[name=code]) button[type=submit]").first().click();
-  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   id = claims(tokens);
   check(id.acr === "aal2" && id.amr.includes("sms"), `sms: acr ${id.acr} amr ${id.amr}`);
   await context.clearCookies();
@@ -286,7 +307,7 @@ journey(async (page) => {
   //    has none; they set up an authenticator app on the way.
   await signUp("dana@example.com");
   req = await request(spaConfig, { acr_values: "aal2" });
-  back = arrival(page);
+  back = arrival();
   await page.goto(req.url.href);
   await signInOnPage(page, "dana@example.com");
   await expectPath(page, "/login/enroll");
@@ -296,7 +317,7 @@ journey(async (page) => {
   await page.locator("input[name=code]").fill(totp(secret));
   await page.getByRole("button", { name: "Confirm" }).click();
   await page.getByRole("link", { name: "I have saved them" }).click();
-  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   check(claims(tokens).acr === "aal2", `forced enrollment: acr ${claims(tokens).acr}`);
   await context.clearCookies();
 
@@ -318,27 +339,31 @@ journey(async (page) => {
   await presence(true);
   await page.getByLabel("Name of the passkey (optional)").fill("Laptop");
   await page.getByRole("button", { name: /Add a passkey/ }).click();
-  await page.waitForURL((u) => u.search.includes("passkey_added") || u.pathname === "/login/continue", { timeout: 10_000 });
+  // The account's first factor: its backup codes are shown once.
+  await page.getByRole("heading", { name: "Save your backup codes" }).waitFor({ timeout: 10_000 });
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  check(credentials.length === 1, `passkeys on the authenticator: ${credentials.length}`);
   await context.clearCookies();
-  await presence(false);
+  // With presence simulated, Chromium answers the sign-in page's autofill request at once,
+  // as if the user had picked the passkey there: one ceremony, no race with the button
+  // (passkeys.mjs drives the button).
   req = await request(spaConfig, { acr_values: "aal2_phr" });
-  back = arrival(page);
-  await page.goto(req.url.href);
-  await expectPath(page, "/login");
-  await page.waitForSelector("form[data-mediation='conditional'][data-conditional='pending']", { timeout: 10_000 });
-  await presence(true);
-  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
-  tokens = await oidc.authorizationCodeGrant(spaConfig, await back, req.checks);
+  back = arrival();
+  await page.goto(req.url.href, { waitUntil: "commit" });
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   id = claims(tokens);
   check(id.acr === "aal2_phr", `passkey: acr ${id.acr} amr ${id.amr}`);
   await context.clearCookies();
+  // The authenticator would answer the next sign-in page's autofill by itself.
+  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
 
   // 6. A confidential client: client_secret_basic, ES256 ID tokens, form_post.
   req = await request(serverConfig, { response_mode: "form_post", scope: "openid email" });
-  back = arrival(page);
-  await page.goto(req.url.href);
+  back = arrival();
+  await page.goto(req.url.href, { waitUntil: "commit" });
+  await expectPath(page, "/login");
   await signInOnPage(page, "alice@example.com");
-  tokens = await oidc.authorizationCodeGrant(serverConfig, await back, req.checks);
+  tokens = await oidc.authorizationCodeGrant(serverConfig, await backAt(page, back), req.checks);
   const header = JSON.parse(Buffer.from(tokens.id_token.split(".")[0], "base64url"));
   check(header.alg === "ES256", `ES256 ID token: ${header.alg}`);
   const machine = await oidc.clientCredentialsGrant(serverConfig, { scope: "read:reports" });
@@ -351,4 +376,9 @@ journey(async (page) => {
   await shot(page, "oidc-bad-request");
 
   smsServer.close();
-}, (text) => /Failed to load resource: .* status of (400|401)/.test(text));
+  rpServer.close();
+}, (text, page) =>
+  // Refusals answered with their status (the bad request's page), and the application's
+  // stand-in server having no favicon.
+  /Failed to load resource: .* status of (400|401)/.test(text) ||
+  (/Failed to load resource: .* status of 404/.test(text) && page.url().startsWith(rp)));

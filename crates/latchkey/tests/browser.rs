@@ -114,6 +114,9 @@ fn start(dir: &Path, database_url: Option<&str>, listen: &str, env: &[(&str, &st
     }
 }
 
+/// The longest a journey may take.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Runs `script` with node against `url`; panics with the script's output (and the
 /// server's log) if it fails.
 fn run_script(script: &str, server: &Server, url: &str, screens: &Path) {
@@ -126,19 +129,61 @@ fn run_script_with(script: &str, server: &Server, url: &str, screens: &Path, env
     for (k, v) in env {
         node.env(k, v);
     }
-    let out = node
+    let mut child = node
         .arg(repo().join("tests/browser").join(script))
         .env("LATCHKEY_URL", url)
         .env("LATCHKEY_SCREENS_DIR", screens)
         .env("LATCHKEY_CHROMIUM", chromium())
         .env("LATCHKEY_BOOTSTRAP_KEY", BOOTSTRAP_KEY)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    use std::io::Read as _;
+    let out_reader = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let err_reader = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    // A journey stuck waiting (a page that never comes) fails rather than hold up CI.
+    let deadline = std::time::Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stdout = out_reader.join().unwrap();
+    let stderr = err_reader.join().unwrap();
     assert!(
-        out.status.success(),
-        "browser journey failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- server\n{}",
+        status.is_some_and(|s| s.success()),
+        "browser journey failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- server\n{}",
+        if status.is_none() {
+            "timed out"
+        } else {
+            "exit status"
+        },
         server.log.lock().unwrap()
     );
     assert!(stdout.contains("browser journey passed"), "{stdout}");

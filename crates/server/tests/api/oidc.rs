@@ -845,6 +845,8 @@ async fn logout_goes_back_only_to_registered_uris(b: Backend) {
     let page = br.get(&format!("/logout?{q}")).await;
     page.is_html();
     assert!(page.body.contains("Acme SPA"), "{}", page.body);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self' http://127.0.0.1:9;"), "{csp}");
     let p = br
         .post(
             "/logout",
@@ -903,7 +905,7 @@ async fn form_post_answers_with_a_form_to_the_application(b: Backend) {
     assert!(p.body.contains("name=\"code\""));
     assert!(p.body.contains("name=\"state\" value=\"st-123\""));
     let csp = p.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("form-action http://127.0.0.1:9;"), "{csp}");
+    assert!(csp.contains("form-action 'self' http://127.0.0.1:9;"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("'unsafe-inline'"));
 }
@@ -915,6 +917,9 @@ async fn cancelling_tells_the_application(b: Backend) {
     assert_eq!(br.get(&authorize(&client, &[])).await.location(), "/login");
     let login = br.get("/login").await;
     assert!(login.body.contains("Acme SPA"), "the page says who is asking");
+    // Its forms may lead (through redirects) back to the application, and nowhere else.
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self' http://127.0.0.1:9;"), "{csp}");
     // Without the form's token, nothing.
     assert_eq!(br.post("/authorize/cancel", &[]).await.status, 403);
     let p = br.post("/authorize/cancel", &[("csrf", &login.csrf())]).await;

@@ -101,8 +101,7 @@ fn send_back(app: &App, reply: &AuthorizeReply, app_name: &str) -> Response {
                 StatusCode::OK,
                 views::form_post(&reply.redirect_uri, &reply.params, app_name),
             );
-            let origin = origin_of(&reply.redirect_uri);
-            let csp = super::CSP.replace("form-action 'self'", &format!("form-action {origin}"));
+            let csp = super::csp_allowing_form_action(&reply.redirect_uri);
             if let Ok(v) = HeaderValue::from_str(&csp) {
                 r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
             }
@@ -116,7 +115,7 @@ fn send_back(app: &App, reply: &AuthorizeReply, app_name: &str) -> Response {
 }
 
 /// `scheme://authority` of an absolute URI (a redirect URI, checked at registration).
-fn origin_of(uri: &str) -> String {
+pub fn origin_of(uri: &str) -> String {
     match uri.split_once("://") {
         Some((scheme, rest)) => {
             let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -265,10 +264,16 @@ pub async fn logout_page(
             fields.push((name, v.clone()));
         }
     }
-    let page = html(
+    let mut page = html(
         StatusCode::OK,
         views::logout_confirm(&cookie.csrf_token(&app), plan.client_name.as_deref(), &fields),
     );
+    // Signing out redirects (from this page's form) to the application's registered URI.
+    if let Some(to) = &plan.redirect {
+        if let Ok(v) = HeaderValue::from_str(&super::csp_allowing_form_action(to)) {
+            page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     if fresh {
         super::login::with_cookie(page, &app, &cookie)
     } else {

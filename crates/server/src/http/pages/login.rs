@@ -136,7 +136,7 @@ pub async fn form(
                     .and_then(|p| p.signed_in_after)
                     .is_some_and(|t| session.auth_time < t);
                 if !again {
-                    return Ok(see_other(CONTINUE));
+                    return Ok(see_other(visitor.after_sign_in()));
                 }
             }
         }
@@ -207,7 +207,7 @@ pub async fn submit(
         .signin_requiring(&visitor.tenant, form.email.trim(), &form.password, require_mfa)
         .await
     {
-        Ok(outcome) => next_step(&app, &visitor.tenant, outcome, replaces).await,
+        Ok(outcome) => next_step(&app, &visitor, outcome, replaces).await,
         Err(ServiceError::InvalidCredentials) => Ok(again(
             StatusCode::UNAUTHORIZED,
             LoginError::Password(text::INVALID_CREDENTIALS),
@@ -243,12 +243,23 @@ pub fn offers(tenant: &Tenant) -> views::LoginOffers {
 /// ends when it completes.
 pub(super) async fn next_step(
     app: &App,
-    tenant: &Tenant,
+    visitor: &Visitor,
     outcome: SignInOutcome<(latchkey_store::model::User, TokenPair)>,
     replaces: Option<String>,
 ) -> Result<Response, PageError> {
+    let tenant = &visitor.tenant;
     match outcome {
-        SignInOutcome::Complete((_, tokens)) => finish(app, tenant, &tokens, replaces.as_deref(), None).await,
+        SignInOutcome::Complete((_, tokens)) => {
+            finish(
+                app,
+                tenant,
+                &tokens,
+                replaces.as_deref(),
+                None,
+                visitor.after_sign_in(),
+            )
+            .await
+        }
         SignInOutcome::Challenge(p) => with_cookie(
             see_other("/login/mfa"),
             app,
@@ -320,7 +331,7 @@ pub async fn passkey_signin(
         .passkey_signin(&visitor.tenant, &credential, &visitor.meta)
         .await
     {
-        Ok(outcome) => next_step(&app, &visitor.tenant, outcome, replaces).await,
+        Ok(outcome) => next_step(&app, &visitor, outcome, replaces).await,
         Err(ServiceError::InvalidCredential | ServiceError::Input(_)) => {
             Ok(again(StatusCode::UNAUTHORIZED, text::PASSKEY_INVALID))
         }
@@ -344,6 +355,7 @@ async fn finish(
     tokens: &TokenPair,
     replaces: Option<&str>,
     backup_codes: Option<Vec<String>>,
+    next: &'static str,
 ) -> Result<Response, PageError> {
     let session = app.session_of(tokens).await?;
     if let Some(old) = replaces.and_then(|s| SessionId::parse(s).ok()) {
@@ -360,12 +372,9 @@ async fn finish(
                 email: user.email.as_str(),
                 csrf: &csrf,
             };
-            html(
-                StatusCode::OK,
-                views::backup_codes(&codes, CONTINUE, Some(&chrome)),
-            )
+            html(StatusCode::OK, views::backup_codes(&codes, next, Some(&chrome)))
         }
-        None => see_other(CONTINUE),
+        None => see_other(next),
     };
     with_cookie(response, app, &cookie)
 }
@@ -584,6 +593,7 @@ pub async fn mfa_verify(
                 &v.tokens,
                 replaces.as_deref(),
                 v.backup_codes,
+                visitor.after_sign_in(),
             )
             .await
         }
@@ -747,6 +757,7 @@ pub async fn enroll_passkey(
                 &v.tokens,
                 replaces.as_deref(),
                 v.backup_codes,
+                visitor.after_sign_in(),
             )
             .await
         }
@@ -881,6 +892,7 @@ pub async fn enroll_confirm(
                 &v.tokens,
                 replaces.as_deref(),
                 v.backup_codes,
+                visitor.after_sign_in(),
             )
             .await
         }

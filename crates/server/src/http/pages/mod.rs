@@ -32,7 +32,7 @@ pub mod views;
 use super::common::Surface;
 use crate::service::{Failure, FailureKind};
 use crate::App;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -191,14 +191,31 @@ pub fn html(status: StatusCode, markup: maud::Markup) -> Response {
 /// images, for the QR code), forms only to us, never framed (CSP Level 3; ASVS 5.0 V3.4.3).
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'";
 
+/// [`CSP`] with `form-action` also allowing the origin of `uri` (an application's
+/// registered redirect URI: `scheme://host[:port]`, or a private-use scheme alone).
+pub fn csp_allowing_form_action(uri: &str) -> String {
+    CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {}", authorize::origin_of(uri)),
+    )
+}
+
 /// Middleware for every answer of the surface, redirects and errors included.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+///
+/// While an application waits for this sign-in (`authorize::read_pending`), `form-action`
+/// also allows its redirect URI's origin: browsers apply a page's `form-action` to every
+/// redirect its form submission leads through, and a completed sign-in's last redirect
+/// goes back to the application. A page that sets its own policy (the form-post
+/// response, RP-initiated logout) keeps it.
+pub async fn security_headers(State(app): State<App>, req: Request, next: Next) -> Response {
+    let waiting = authorize::read_pending(req.headers(), &app).map(|p| p.redirect_uri);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    // A page that must post elsewhere (the form-post response) sets its own, narrower
-    // in nothing but `form-action`.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        let policy = waiting
+            .and_then(|uri| HeaderValue::from_str(&csp_allowing_form_action(&uri)).ok())
+            .unwrap_or(HeaderValue::from_static(CSP));
+        h.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -220,7 +237,7 @@ fn page_route(route: MethodRouter<App>) -> MethodRouter<App> {
 
 /// The surface's routes, with its headers. Not in `routes()` for OpenAPI: pages are for
 /// browsers, not an API.
-pub fn router(_app: &App) -> Router<App> {
+pub fn router(app: &App) -> Router<App> {
     Router::new()
         .route("/login", page_route(get(login::form).post(login::submit)))
         .route("/login/passkey", page_route(post(login::passkey_signin)))
@@ -296,7 +313,10 @@ pub fn router(_app: &App) -> Router<App> {
         .route("/assets/webauthn.js", get(script))
         .route("/assets/form-post.js", get(form_post_script))
         .route("/assets/favicon.svg", get(favicon))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            security_headers,
+        ))
 }
 
 /// Assets change only with the binary; an hour of caching spares a fetch per page.

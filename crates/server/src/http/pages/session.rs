@@ -265,6 +265,20 @@ pub struct Visitor {
     pub tenant: Tenant,
     pub cookie: Option<CookieSession>,
     pub meta: RequestMeta,
+    /// An application waits for this sign-in (`/authorize`): a completed sign-in goes
+    /// back to it (through `/login/continue`) rather than to the account page.
+    pub waiting: bool,
+}
+
+impl Visitor {
+    /// Where a sign-in completed now goes.
+    pub fn after_sign_in(&self) -> &'static str {
+        if self.waiting {
+            super::login::CONTINUE
+        } else {
+            "/account/security"
+        }
+    }
 }
 
 impl FromRequestParts<App> for Visitor {
@@ -275,6 +289,7 @@ impl FromRequestParts<App> for Visitor {
             tenant: default_tenant(app).await?,
             cookie: read_cookie(&parts.headers, app),
             meta: meta(parts, app).await,
+            waiting: super::authorize::read_pending(&parts.headers, app).is_some(),
         })
     }
 }

@@ -115,7 +115,7 @@ pub async fn submit(
         Ok(outcome) => {
             app.send_signup_verification(tenant, &form.email, &visitor.meta)
                 .await;
-            next_step(&app, tenant, outcome, None).await
+            next_step(&app, &visitor, outcome, None).await
         }
         Err(ServiceError::EmailTaken) => Ok(again(StatusCode::CONFLICT, FormError::Email(text::EMAIL_TAKEN))),
         Err(ServiceError::Input(InputError::Email(_))) => Ok(again(
