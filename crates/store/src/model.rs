@@ -81,7 +81,7 @@ impl Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The token was live; its successor is stored. Carries the session.
-    Rotated(Session),
+    Rotated(Box<Session>),
     /// The token had been used before: the family is now revoked.
     Reused,
     /// The family was revoked or has expired.

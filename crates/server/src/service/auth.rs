@@ -243,7 +243,7 @@ impl App {
                     tracing::info!(tenant_id = %tenant.id, session_id = %session.id, "password-only session ended: MFA is now required");
                     return Err(ServiceError::InvalidRefreshToken);
                 }
-                Ok((tenant, session, next))
+                Ok((tenant, *session, next))
             }
             RotateOutcome::Reused => {
                 tracing::warn!("refresh token reused: session family revoked");

@@ -261,7 +261,7 @@ async fn sign_in_writes_commit_only_with_the_challenge(s: DynStore) {
         s.rotate_refresh_token("rt-hash", "rt-next", T0 + 3)
             .await
             .unwrap(),
-        RotateOutcome::Rotated(ses)
+        RotateOutcome::Rotated(Box::new(ses))
     );
 }
 

@@ -14,7 +14,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_family(s: DynStore) {
     assert_eq!(s.get_session(&ses.id).await.unwrap(), Some(ses.clone()));
     assert_eq!(
         s.rotate_refresh_token("r1", "r2", T0 + 1).await.unwrap(),
-        RotateOutcome::Rotated(ses.clone())
+        RotateOutcome::Rotated(Box::new(ses.clone()))
     );
     assert_eq!(
         s.rotate_refresh_token("nope", "x", T0 + 2).await.unwrap(),

@@ -115,7 +115,7 @@ pub(crate) async fn rotate<C: Conn>(
         return Ok(RotateOutcome::Dead);
     }
     insert_refresh(c, next_hash, &session_id, now).await?;
-    Ok(RotateOutcome::Rotated(session))
+    Ok(RotateOutcome::Rotated(Box::new(session)))
 }
 
 pub(crate) async fn revoke<C: Conn>(c: &mut C, id: &SessionId, now: UnixMillis) -> Result<bool> {
