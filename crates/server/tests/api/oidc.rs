@@ -30,6 +30,8 @@ both_stores!(
     logout_goes_back_only_to_registered_uris,
     form_post_answers_with_a_form_to_the_application,
     cancelling_tells_the_application,
+    the_tenant_policy_holds_through_authorize,
+    a_code_whose_sign_in_or_application_has_ended_issues_nothing,
 );
 
 /// The test server's public URL, and so its issuer.
@@ -928,4 +930,62 @@ async fn cancelling_tells_the_application(b: Backend) {
     assert_eq!(param(&pairs, "state"), Some("st-123"));
     // The request is gone: continuing leads to the account page.
     assert_eq!(br.get("/login/continue").await.location(), "/account/security");
+}
+
+async fn the_tenant_policy_holds_through_authorize(b: Backend) {
+    let s = spawn(b).await;
+    let client = public_app(&s).await;
+    s.signup("kim@example.com").await;
+    let (status, _) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_required": true, "mfa_allowed_factors": ["totp", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut br = Browser::new(&s);
+    assert_eq!(br.get(&authorize(&client, &[])).await.location(), "/login");
+    // The password alone leads to enrollment, never to the application.
+    let p = br.login("kim@example.com", PASSWORD).await;
+    assert_eq!(p.location(), "/login/enroll", "{}", p.body);
+    assert_eq!(
+        br.get("/login/continue").await.location(),
+        "/login",
+        "no code before the second factor"
+    );
+    let pairs = reply(&br.get(&authorize(&client, &[("prompt", "none")])).await);
+    assert_eq!(param(&pairs, "error"), Some("login_required"));
+}
+
+async fn a_code_whose_sign_in_or_application_has_ended_issues_nothing(b: Backend) {
+    let s = spawn(b).await;
+    let client = public_app(&s).await;
+    s.signup("lee@example.com").await;
+    let mut br = Browser::new(&s);
+    let code = sign_in_for_code(&mut br, &authorize(&client, &[]), "lee@example.com").await;
+    // Signed out between the redirect and the redemption: the code is worth nothing.
+    let account = br.get("/account/security").await;
+    assert_eq!(br.post("/logout", &[("csrf", &account.csrf())]).await.status, 303);
+    let (status, e) = exchange(&s, &client, &code).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+
+    // An application deleted after its code was issued cannot redeem it, and the sessions
+    // it was given end with it.
+    let code = sign_in_for_code(&mut br, &authorize(&client, &[]), "lee@example.com").await;
+    let (_, t) = exchange(&s, &client, &code).await;
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    let code = param(&reply(&br.get(&authorize(&client, &[])).await), "code")
+        .unwrap()
+        .to_owned();
+    let (status, _) = send(s.admin(s.http.delete(format!("{}/v1/admin/applications/{client}", s.url)))).await;
+    assert_eq!(status, 204);
+    let (status, e) = exchange(&s, &client, &code).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{e}"
+    );
+    assert_eq!(userinfo(&s, &access).await.0, 401);
+    // And a pending request for it has nowhere to go back to.
+    let p = br.get(&authorize(&client, &[])).await;
+    assert_eq!(p.status, 400);
 }
