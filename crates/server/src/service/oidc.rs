@@ -337,7 +337,7 @@ impl App {
                 ))
             }
         }
-        if !app.grant_types.contains(&GrantType::AuthorizationCode) {
+        if !app.allows(GrantType::AuthorizationCode) {
             return Err(fail(
                 "unauthorized_client",
                 "this application may not use the authorization code flow",
@@ -418,7 +418,7 @@ impl App {
             return Ok(AuthorizeNext::Unusable("unknown_client"));
         };
         if !app.redirect_uris.contains(&pending.redirect_uri)
-            || !app.grant_types.contains(&GrantType::AuthorizationCode)
+            || !app.allows(GrantType::AuthorizationCode)
         {
             return Ok(AuthorizeNext::Unusable("redirect_uri_mismatch"));
         }
@@ -535,7 +535,7 @@ impl App {
         let app = self
             .authenticate_client(tenant, client_id, client.secret.as_ref().map(|s| s.expose()))
             .await?;
-        if !app.grant_types.contains(&grant) {
+        if !app.allows(grant) {
             return Err(OAuthError::UnauthorizedClient(format!(
                 "this application may not use the {} grant",
                 grant.as_str()
@@ -681,11 +681,7 @@ impl App {
                 "only confidential applications may use client_credentials".into(),
             ));
         }
-        let audience = app
-            .settings
-            .audience
-            .clone()
-            .unwrap_or_else(|| app.id.to_string());
+        let audience = app.audience().to_owned();
         if let Some(asked) = nonempty(&p.audience) {
             if asked != audience {
                 return Err(OAuthError::InvalidRequest(
@@ -760,7 +756,7 @@ impl App {
             None
         };
         let refresh_token = (scopes.has("offline_access")
-            && app.grant_types.contains(&GrantType::RefreshToken))
+            && app.allows(GrantType::RefreshToken))
         .then_some(refresh);
         Ok(TokenResponse {
             access_token: access,

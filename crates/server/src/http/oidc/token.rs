@@ -149,9 +149,8 @@ async fn token_inner(app: &App, headers: &HeaderMap, body: &Bytes) -> Result<Res
 
 #[derive(Deserialize)]
 struct RevokeParams {
+    // `token_type_hint` is only a hint (RFC 7009 §2.1): both kinds are tried, so it is not read.
     token: Option<String>,
-    #[allow(dead_code)]
-    token_type_hint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
