@@ -59,15 +59,40 @@ def _json_body(response):
         raise AssertionError(f"{response.status_code} body is not JSON: {e}") from None
 
 
+def _oauth_error(response, path):
+    """The OpenID Connect endpoints answer as RFC 6749 §5.2 and RFC 6750 §3 shape errors:
+    {"error": registered_code, "error_description": text}; a request to /userinfo without
+    credentials gets a bare 401 with a Bearer challenge (RFC 6750 §3.1: no error code)."""
+    if path == "/userinfo" and response.status_code == 401 and not response.content:
+        challenge = response.headers.get("WWW-Authenticate") or response.headers.get("www-authenticate")
+        if isinstance(challenge, list):
+            challenge = challenge[0] if challenge else None
+        if not challenge or not str(challenge).startswith("Bearer"):
+            raise AssertionError("401 from /userinfo without a Bearer challenge")
+        return None
+    body = _json_body(response)
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str) or not SNAKE.match(body["error"]):
+        raise AssertionError(f"{response.status_code} without an OAuth error: {body!r}"[:300])
+    if not isinstance(body.get("error_description"), str) or not body["error_description"]:
+        raise AssertionError(f"{response.status_code} OAuth error without error_description: {body!r}"[:300])
+    return None
+
+
 @schemathesis.check
 def latchkey_json_envelope(ctx, response, case):
     """Every response with a body is JSON; every 4xx/5xx is {"error":{"code","message","request_id"}}.
 
     The code is snake_case (a stable, machine-readable name) and the request id is the one in
-    the X-Request-Id header, so an operator can find the log line.
+    the X-Request-Id header, so an operator can find the log line. The OpenID Connect
+    endpoints answer errors as their RFCs shape them instead (`_oauth_error`).
     """
     if response.status_code == 204 or (not response.content and response.status_code < 400):
         return None
+    path = case.operation.path
+    # A method a route does not serve (405) answers as /v1 does, as for every surface.
+    oauth = path.startswith("/oauth/") or path == "/userinfo"
+    if response.status_code >= 400 and response.status_code != 405 and oauth:
+        return _oauth_error(response, path)
     body = _json_body(response)
     if response.status_code < 400:
         return None

@@ -9,7 +9,7 @@
 //! The decisions are the service's (`service/oidc.rs`); this module parses and renders.
 
 use super::login::{see_other, Empty};
-use super::session::{secure_cookies, CookieSession, Posted, State, Visitor};
+use super::session::{cookie_value, secure_cookies, CookieSession, Posted, State, Visitor};
 use super::{html, text, views, PageError};
 use crate::service::oidc::{
     AuthorizeFailure, AuthorizeNext, AuthorizeParams, AuthorizeReply, LogoutParams, PendingAuthorize,
@@ -44,15 +44,7 @@ fn aad() -> String {
 
 /// The pending request in a request's cookies, if one opens and has not expired.
 pub fn read_pending(headers: &HeaderMap, app: &App) -> Option<PendingAuthorize> {
-    let name = pending_name(app);
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)?;
+    let value = cookie_value(headers, pending_name(app))?;
     let bytes = app.crypto.keyring.open(value, &aad()).ok()?;
     let pending: PendingAuthorize = serde_json::from_slice(&bytes).ok()?;
     (app.now() < pending.expires_at).then_some(pending)

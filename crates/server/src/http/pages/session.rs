@@ -223,7 +223,7 @@ pub fn clear_cookies(headers: &mut HeaderMap) {
 }
 
 /// The raw value of the cookie called `name` in a request.
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
