@@ -417,9 +417,7 @@ impl App {
         let Some(app) = self.application_by_client_id(tenant, &pending.client_id).await? else {
             return Ok(AuthorizeNext::Unusable("unknown_client"));
         };
-        if !app.redirect_uris.contains(&pending.redirect_uri)
-            || !app.allows(GrantType::AuthorizationCode)
-        {
+        if !app.redirect_uris.contains(&pending.redirect_uri) || !app.allows(GrantType::AuthorizationCode) {
             return Ok(AuthorizeNext::Unusable("redirect_uri_mismatch"));
         }
         let reply = |error, description: &str| {
@@ -755,9 +753,8 @@ impl App {
         } else {
             None
         };
-        let refresh_token = (scopes.has("offline_access")
-            && app.allows(GrantType::RefreshToken))
-        .then_some(refresh);
+        let refresh_token =
+            (scopes.has("offline_access") && app.allows(GrantType::RefreshToken)).then_some(refresh);
         Ok(TokenResponse {
             access_token: access,
             expires_in: ttl,
