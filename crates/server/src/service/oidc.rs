@@ -448,6 +448,9 @@ impl App {
             if pending.max_age.is_some() && pending.signed_in_after.is_none() {
                 pending.signed_in_after = Some(now);
             }
+            // The sign-in is asked for the level `acr_values` wants; what it reaches is
+            // what the application gets, without asking again.
+            pending.asked_mfa |= pending.requires_mfa();
             return Ok(AuthorizeNext::SignIn {
                 require_mfa: pending.requires_mfa(),
             });

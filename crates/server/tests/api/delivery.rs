@@ -875,7 +875,7 @@ async fn email_otp_with_the_console_provider(b: Backend) {
 }
 
 /// The code of the `n`-th console email to `to`.
-async fn wait_for_console_email(_s: &TestServer, to: &str, n: usize) -> String {
+pub(crate) async fn wait_for_console_email(_s: &TestServer, to: &str, n: usize) -> String {
     for _ in 0..100 {
         let logs = logs();
         let lines: Vec<&str> = logs

@@ -32,6 +32,7 @@ both_stores!(
     cancelling_tells_the_application,
     the_tenant_policy_holds_through_authorize,
     a_code_whose_sign_in_or_application_has_ended_issues_nothing,
+    email_and_backup_codes_as_the_second_factor,
 );
 
 /// The test server's public URL, and so its issuer.
@@ -988,4 +989,83 @@ async fn a_code_whose_sign_in_or_application_has_ended_issues_nothing(b: Backend
     // And a pending request for it has nowhere to go back to.
     let p = br.get(&authorize(&client, &[])).await;
     assert_eq!(p.status, 400);
+}
+
+async fn email_and_backup_codes_as_the_second_factor(b: Backend) {
+    let s = spawn(b).await;
+    let client = public_app(&s).await;
+    let (status, _) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_allowed_factors": ["totp", "email_otp", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Unique per run: every test of this process logs to one buffer.
+    let email = format!("oidc-mail{}@example.com", std::process::id() as u64 * 10 + b as u64);
+    let body = s.signup(&email).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "email_otp" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = crate::delivery::wait_for_console_email(&s, &email, 1).await;
+    let (status, confirmed) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&token)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let backup: Vec<String> = serde_json::from_value(confirmed["backup_codes"].clone()).unwrap();
+    let (_, factors) = send(s.get("/v1/users/me/mfa/factors").bearer_auth(&token)).await;
+    let backup_id = factors["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "backup_codes")
+        .map(|f| f["factor_id"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no backup codes factor: {factors}"));
+
+    // An email code: the application learns it is not aal2 (email is not an out-of-band
+    // authenticator), even when it asked for aal2.
+    let mut br = Browser::new(&s);
+    assert_eq!(br.get(&authorize(&client, &[("acr_values", "aal2")])).await.location(), "/login");
+    assert_eq!(br.login(&email, PASSWORD).await.location(), "/login/mfa");
+    let page = br.get("/login/mfa").await;
+    br.post("/login/mfa/send", &[("csrf", &page.csrf()), ("factor_id", &fid)])
+        .await;
+    let code = crate::delivery::wait_for_console_email(&s, &email, 2).await;
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &page.csrf()), ("factor_id", &fid), ("code", &code)],
+        )
+        .await;
+    assert_eq!(p.location(), "/login/continue", "{}", p.body);
+    let pairs = reply(&br.get("/login/continue").await);
+    let (_, t) = exchange(&s, &client, param(&pairs, "code").unwrap()).await;
+    let id = claims(t["id_token"].as_str().unwrap());
+    assert!(id["amr"].as_array().unwrap().contains(&json!("email")), "{id}");
+    assert_eq!(id["acr"], "aal1", "an email code never reaches aal2");
+
+    // A backup code.
+    let mut br = Browser::new(&s);
+    assert_eq!(br.get(&authorize(&client, &[])).await.location(), "/login");
+    assert_eq!(br.login(&email, PASSWORD).await.location(), "/login/mfa");
+    let page = br.get("/login/mfa").await;
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &page.csrf()), ("factor_id", &backup_id), ("code", &backup[0])],
+        )
+        .await;
+    assert_eq!(p.location(), "/login/continue", "{}", p.body);
+    let pairs = reply(&br.get("/login/continue").await);
+    let (_, t) = exchange(&s, &client, param(&pairs, "code").unwrap()).await;
+    let id = claims(t["id_token"].as_str().unwrap());
+    assert!(id["amr"].as_array().unwrap().contains(&json!("backup_code")), "{id}");
 }
