@@ -44,10 +44,13 @@ pub enum AuditAction {
     PasswordReset,
     /// An email address was proven through an emailed link or code.
     EmailVerify,
+    /// An OAuth 2.0 authorization code was presented a second time: the tokens its first
+    /// redemption issued are revoked (RFC 6749 §4.1.2). A stolen code, or a broken client.
+    AuthorizationCodeReplayed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -66,6 +69,7 @@ impl AuditAction {
         AuditAction::ApplicationSecretRotated,
         AuditAction::PasswordReset,
         AuditAction::EmailVerify,
+        AuditAction::AuthorizationCodeReplayed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +92,7 @@ impl AuditAction {
             AuditAction::ApplicationSecretRotated => "application.secret_rotated",
             AuditAction::PasswordReset => "password.reset",
             AuditAction::EmailVerify => "email.verify",
+            AuditAction::AuthorizationCodeReplayed => "authorization.code_replayed",
         }
     }
 

@@ -9,9 +9,11 @@
 //! [`App::authorize_next`] then decides, with the browser's session, whether the user must
 //! sign in (again) or the application gets its code.
 
+use super::audit::{Actor, Audit, RequestMeta};
 use super::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::assurance::Aal;
+use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::SessionId;
 use latchkey_core::jwt::{self, ClientClaims};
@@ -527,6 +529,7 @@ impl App {
         tenant: &Tenant,
         client: ClientCredentials,
         p: TokenParams,
+        meta: &RequestMeta,
     ) -> Result<TokenResponse, OAuthError> {
         let grant = match p.grant_type.as_deref() {
             None | Some("") => return Err(OAuthError::InvalidRequest("grant_type is required".into())),
@@ -543,7 +546,7 @@ impl App {
             )));
         }
         match grant {
-            GrantType::AuthorizationCode => self.redeem_code(tenant, &app, &p).await,
+            GrantType::AuthorizationCode => self.redeem_code(tenant, &app, &p, meta).await,
             GrantType::RefreshToken => self.refresh_grant(tenant, &app, &p).await,
             GrantType::ClientCredentials => self.client_credentials(tenant, &app, &p),
         }
@@ -554,6 +557,7 @@ impl App {
         tenant: &Tenant,
         app: &Application,
         p: &TokenParams,
+        meta: &RequestMeta,
     ) -> Result<TokenResponse, OAuthError> {
         let code = nonempty(&p.code).ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
         let invalid =
@@ -629,6 +633,19 @@ impl App {
             RedeemOutcome::Redeemed => {}
             RedeemOutcome::Replayed => {
                 tracing::warn!(tenant_id = %tenant.id, client_id = %app.id, "authorization code replayed: the tokens it issued are revoked");
+                self.audit(Audit {
+                    tenant,
+                    actor: &Actor::SigningIn {
+                        user_id: user.id.clone(),
+                    },
+                    meta,
+                    user: Some(&user.id),
+                    factor: None,
+                    action: AuditAction::AuthorizationCodeReplayed,
+                    outcome: AuditOutcome::Refused,
+                    detail: Some(format!("client:{}", app.id)),
+                })
+                .await?;
                 return Err(invalid());
             }
             RedeemOutcome::Expired | RedeemOutcome::Unknown => return Err(invalid()),

@@ -421,6 +421,18 @@ async fn codes_are_bound_single_use_and_short_lived(b: Backend) {
         401,
         "the first redemption's tokens are revoked"
     );
+    // The replays are in the audit log, refused, naming the client: this one, and the
+    // spent code tried again above.
+    let (_, list) = send(s.admin(s.get("/v1/admin/audit-events"))).await;
+    let replays: Vec<&Value> = list["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "authorization.code_replayed")
+        .collect();
+    assert_eq!(replays.len(), 2, "{list}");
+    assert_eq!(replays[0]["outcome"], "refused");
+    assert_eq!(replays[0]["detail"], format!("client:{client}"));
     let (status, _) = token(
         &s,
         &[
@@ -1001,7 +1013,10 @@ async fn email_and_backup_codes_as_the_second_factor(b: Backend) {
     .await;
     assert_eq!(status, 200);
     // Unique per run: every test of this process logs to one buffer.
-    let email = format!("oidc-mail{}@example.com", std::process::id() as u64 * 10 + b as u64);
+    let email = format!(
+        "oidc-mail{}@example.com",
+        std::process::id() as u64 * 10 + b as u64
+    );
     let body = s.signup(&email).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let (status, e) = send(
@@ -1033,7 +1048,12 @@ async fn email_and_backup_codes_as_the_second_factor(b: Backend) {
     // An email code: the application learns it is not aal2 (email is not an out-of-band
     // authenticator), even when it asked for aal2.
     let mut br = Browser::new(&s);
-    assert_eq!(br.get(&authorize(&client, &[("acr_values", "aal2")])).await.location(), "/login");
+    assert_eq!(
+        br.get(&authorize(&client, &[("acr_values", "aal2")]))
+            .await
+            .location(),
+        "/login"
+    );
     assert_eq!(br.login(&email, PASSWORD).await.location(), "/login/mfa");
     let page = br.get("/login/mfa").await;
     br.post("/login/mfa/send", &[("csrf", &page.csrf()), ("factor_id", &fid)])
@@ -1060,12 +1080,19 @@ async fn email_and_backup_codes_as_the_second_factor(b: Backend) {
     let p = br
         .post(
             "/login/mfa/verify",
-            &[("csrf", &page.csrf()), ("factor_id", &backup_id), ("code", &backup[0])],
+            &[
+                ("csrf", &page.csrf()),
+                ("factor_id", &backup_id),
+                ("code", &backup[0]),
+            ],
         )
         .await;
     assert_eq!(p.location(), "/login/continue", "{}", p.body);
     let pairs = reply(&br.get("/login/continue").await);
     let (_, t) = exchange(&s, &client, param(&pairs, "code").unwrap()).await;
     let id = claims(t["id_token"].as_str().unwrap());
-    assert!(id["amr"].as_array().unwrap().contains(&json!("backup_code")), "{id}");
+    assert!(
+        id["amr"].as_array().unwrap().contains(&json!("backup_code")),
+        "{id}"
+    );
 }

@@ -4,6 +4,8 @@
 //! client names itself with `client_id` alone.
 
 use super::OAuthReply;
+use crate::http::common::extract::Meta;
+use crate::service::audit::RequestMeta;
 use crate::service::oidc::{ClientCredentials, OAuthError, TokenParams};
 use crate::service::ServiceError;
 use crate::App;
@@ -115,19 +117,24 @@ async fn default_tenant(app: &App) -> Result<Tenant, OAuthReply> {
               (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope"),
               (status = 401, description = "invalid_client"),
               (status = 429, description = "slow_down: too many failed client authentications")))]
-pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    match token_inner(&app, &headers, &body).await {
+pub async fn token(State(app): State<App>, Meta(meta): Meta, headers: HeaderMap, body: Bytes) -> Response {
+    match token_inner(&app, &meta, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn token_inner(app: &App, headers: &HeaderMap, body: &Bytes) -> Result<Response, OAuthReply> {
+async fn token_inner(
+    app: &App,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, OAuthReply> {
     let mut p: TokenParams = form(headers, body)?;
     let (credentials, used_basic) = client(headers, p.client_id.take(), p.client_secret.take())?;
     let tenant = default_tenant(app).await?;
     let t = app
-        .token(&tenant, credentials, p)
+        .token(&tenant, credentials, p, meta)
         .await
         .map_err(|e| OAuthReply::from_error(e, used_basic))?;
     let mut body = serde_json::json!({
