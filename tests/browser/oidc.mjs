@@ -72,7 +72,11 @@ async function admin(method, path, body) {
   return r.body ? JSON.parse(r.body) : null;
 }
 
-await admin("PATCH", "/v1/admin/config", { mfa_allowed_factors: ["totp", "sms", "webauthn", "backup_codes"] });
+// The tenant's branding shows on every screen (and axe checks its colour's contrast).
+await admin("PATCH", "/v1/admin/config", {
+  mfa_allowed_factors: ["totp", "sms", "webauthn", "backup_codes"],
+  branding: { display_name: "Acme", primary_color: "#1f6f43" },
+});
 await admin("PUT", "/v1/admin/sms-provider", { provider: "webhook", url: smsUrl, secret: "s".repeat(40) });
 const spa = await admin("POST", "/v1/admin/applications", {
   name: "Acme Notes",
@@ -197,6 +201,9 @@ journey(async (page) => {
   await page.goto(req.url.href);
   await expectPath(page, "/login");
   check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the page names the application");
+  check((await page.textContent("header.site")).trim() === "Acme", "the tenant's name in the header");
+  const accent = await page.evaluate(() => getComputedStyle(document.querySelector("button[type=submit]")).backgroundColor);
+  check(accent === "rgb(31, 111, 67)", `the tenant's colour on buttons: ${accent}`);
   await shot(page, "oidc-login");
   await signInOnPage(page, "alice@example.com");
   let tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);

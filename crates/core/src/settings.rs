@@ -58,6 +58,59 @@ pub struct TenantSettings {
     pub email_html_template: String,
     /// WebAuthn (passkeys and security keys).
     pub webauthn: WebauthnSettings,
+    /// How the hosted pages look for this tenant's users.
+    pub branding: Branding,
+}
+
+/// A tenant's look on the hosted pages: the name in their header and titles, a logo beside
+/// it, the accent colour of buttons and links. Unset, the product's own.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Branding {
+    pub display_name: Option<String>,
+    /// An `https://` image URL (the pages' policy then allows images from its origin).
+    pub logo_url: Option<String>,
+    /// `#rrggbb`, dark enough for white text on it (WCAG AA, 4.5:1).
+    pub primary_color: Option<String>,
+}
+
+/// The `(r, g, b)` of a `#rrggbb` colour.
+pub fn parse_hex_color(s: &str) -> Option<(u8, u8, u8)> {
+    let hex = s.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some((channel(0)?, channel(2)?, channel(4)?))
+}
+
+/// The WCAG 2.x contrast ratio of a colour against white.
+pub fn contrast_with_white((r, g, b): (u8, u8, u8)) -> f64 {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    1.05 / (luminance + 0.05)
+}
+
+/// Whether `url` may be a logo: `https://host/…`, at most 2048 characters, no credentials,
+/// no character that would need escaping in HTML or CSS.
+pub fn valid_logo_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    url.len() <= 2048
+        && !authority.is_empty()
+        && !authority.contains('@')
+        && url.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'\\' | b'`' | b'(' | b')')
+        })
 }
 
 /// Whether a WebAuthn authenticator must verify its user (PIN or biometric) each time.
@@ -233,6 +286,7 @@ impl Default for TenantSettings {
             email_text_template: DEFAULT_EMAIL_TEXT.into(),
             email_html_template: DEFAULT_EMAIL_HTML.into(),
             webauthn: WebauthnSettings::default(),
+            branding: Branding::default(),
         }
     }
 }
@@ -333,6 +387,36 @@ impl TenantSettings {
                 "email_subject_template",
                 "must be one line of at most 200 bytes".to_string(),
             ));
+        }
+        let b = &self.branding;
+        if b.display_name.as_ref().is_some_and(|n| {
+            n.is_empty() || crate::text::display_name(n, 60).map_or(true, |clean| clean != *n)
+        }) {
+            out.push((
+                "branding.display_name",
+                "must be 1 to 60 characters, no control, invisible or bidirectional-control characters"
+                    .to_string(),
+            ));
+        }
+        if b.logo_url.as_deref().is_some_and(|u| !valid_logo_url(u)) {
+            out.push((
+                "branding.logo_url",
+                "must be an https:// URL of at most 2048 characters, without credentials or quotes"
+                    .to_string(),
+            ));
+        }
+        if let Some(c) = &b.primary_color {
+            match parse_hex_color(c) {
+                None => out.push(("branding.primary_color", "must be #rrggbb".to_string())),
+                Some(rgb) if contrast_with_white(rgb) < 4.5 => out.push((
+                    "branding.primary_color",
+                    format!(
+                        "is too light for white text on it: contrast {:.1}:1, at least 4.5:1 (WCAG AA)",
+                        contrast_with_white(rgb)
+                    ),
+                )),
+                Some(_) => {}
+            }
         }
         let w = &self.webauthn;
         if w.rp_id.as_deref().is_some_and(|r| !valid_rp_id(r)) {
@@ -447,6 +531,54 @@ impl TenantSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branding_is_checked() {
+        let mut t = TenantSettings::default();
+        assert!(t.problems().is_empty());
+        t.branding = Branding {
+            display_name: Some("Acme Notes".into()),
+            logo_url: Some("https://cdn.acme.example/logo.svg".into()),
+            primary_color: Some("#0a5cc2".into()),
+        };
+        assert!(t.problems().is_empty(), "{:?}", t.problems());
+        let bad = |b: Branding| {
+            let mut t = TenantSettings::default();
+            t.branding = b;
+            t.problems().into_iter().map(|(f, _)| f).collect::<Vec<_>>()
+        };
+        for name in ["", " padded ", "Acme\u{202E}", &"x".repeat(61)] {
+            let b = Branding {
+                display_name: Some(name.into()),
+                ..Branding::default()
+            };
+            assert_eq!(bad(b), ["branding.display_name"], "{name:?}");
+        }
+        for url in [
+            "http://acme.example/logo.png",
+            "https://",
+            "https://user:pw@acme.example/logo.png",
+            "https://acme.example/logo.png\"onerror=\"x",
+            "https://acme.example/a b.png",
+            "javascript:alert(1)",
+            "https://acme.example/x).png",
+        ] {
+            let b = Branding {
+                logo_url: Some(url.into()),
+                ..Branding::default()
+            };
+            assert_eq!(bad(b), ["branding.logo_url"], "{url}");
+        }
+        for c in ["0a5cc2", "#0a5cc", "#gggggg", "#ffffff", "#ffd700"] {
+            let b = Branding {
+                primary_color: Some(c.into()),
+                ..Branding::default()
+            };
+            assert_eq!(bad(b), ["branding.primary_color"], "{c}");
+        }
+        assert!((contrast_with_white((0, 0, 0)) - 21.0).abs() < 0.01);
+        assert!((contrast_with_white((255, 255, 255)) - 1.0).abs() < 0.01);
+    }
 
     #[test]
     fn defaults_are_valid_and_old_rows_read_back() {

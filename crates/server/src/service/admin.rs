@@ -37,6 +37,15 @@ pub struct SettingsPatch {
     pub email_text_template: Option<String>,
     pub email_html_template: Option<String>,
     pub webauthn: Option<WebauthnPatch>,
+    pub branding: Option<BrandingChange>,
+}
+
+/// Branding to change; `Some(None)` returns a field to the product's default.
+#[derive(Debug, Default)]
+pub struct BrandingChange {
+    pub display_name: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+    pub primary_color: Option<Option<String>>,
 }
 
 /// WebAuthn relying-party settings to change; absent ones keep their value, and
@@ -244,6 +253,18 @@ impl App {
             }
             if let Some(v) = w.allow_cross_origin {
                 t.allow_cross_origin = v;
+            }
+        }
+        if let Some(b) = patch.branding {
+            let t = &mut s.branding;
+            if let Some(v) = b.display_name {
+                t.display_name = v;
+            }
+            if let Some(v) = b.logo_url {
+                t.logo_url = v.map(|u| u.trim().to_owned());
+            }
+            if let Some(v) = b.primary_color {
+                t.primary_color = v.map(|c| c.trim().to_ascii_lowercase());
             }
         }
         if let Some(v) = patch.signup_enabled {

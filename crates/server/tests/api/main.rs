@@ -9,6 +9,7 @@ mod helpers;
 mod admin;
 mod applications;
 mod auth;
+mod branding;
 mod delivery;
 mod edge;
 mod errors;

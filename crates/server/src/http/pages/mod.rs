@@ -207,15 +207,28 @@ pub fn csp_allowing_form_action(uri: &str) -> String {
 /// redirect its form submission leads through, and a completed sign-in's last redirect
 /// goes back to the application. A page that sets its own policy (the form-post
 /// response, RP-initiated logout) keeps it.
+///
+/// The tenant's branding (`views::Brand`) is set here for the pages the request renders; a
+/// logo adds its origin to `img-src`.
 pub async fn security_headers(State(app): State<App>, req: Request, next: Next) -> Response {
     let waiting = authorize::read_pending(req.headers(), &app).map(|p| p.redirect_uri);
-    let mut resp = next.run(req).await;
+    let brand = match app.load_tenant(&app.default_tenant).await {
+        Ok(t) => views::Brand::of(&t.settings.branding),
+        Err(_) => views::Brand::default(),
+    };
+    let logo_origin = brand.logo.as_deref().map(authorize::origin_of);
+    let mut resp = views::BRAND.scope(brand, next.run(req)).await;
     let h = resp.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let policy = waiting
-            .and_then(|uri| HeaderValue::from_str(&csp_allowing_form_action(&uri)).ok())
-            .unwrap_or(HeaderValue::from_static(CSP));
-        h.insert(header::CONTENT_SECURITY_POLICY, policy);
+        let mut policy = match &waiting {
+            Some(uri) => csp_allowing_form_action(uri),
+            None => CSP.to_owned(),
+        };
+        if let Some(origin) = &logo_origin {
+            policy = policy.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}"));
+        }
+        let value = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(CSP));
+        h.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -312,6 +325,7 @@ pub fn router(app: &App) -> Router<App> {
         .route("/assets/pages.css", get(stylesheet))
         .route("/assets/webauthn.js", get(script))
         .route("/assets/form-post.js", get(form_post_script))
+        .route("/assets/brand.css", get(brand_stylesheet))
         .route("/assets/favicon.svg", get(favicon))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -340,6 +354,29 @@ async fn script() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("assets/webauthn.js"),
     )
+}
+
+/// The tenant's accent colour as a stylesheet (the pages allow no inline style). The page
+/// links it with the colour in the query, so a new colour is a new URL for caches.
+async fn brand_stylesheet(State(app): State<App>) -> Response {
+    let color = app
+        .load_tenant(&app.default_tenant)
+        .await
+        .ok()
+        .and_then(|t| t.settings.branding.primary_color)
+        .filter(|c| latchkey_core::settings::parse_hex_color(c).is_some());
+    let body = match color {
+        Some(c) => format!(":root {{ --accent: {c}; }}\n"),
+        None => String::new(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn form_post_script() -> Response {

@@ -17,8 +17,42 @@ pub struct Chrome<'a> {
     pub csrf: &'a str,
 }
 
+/// The tenant's look, for the frame of the pages a request renders (set by the surface's
+/// middleware, `security_headers`, from the tenant's checked `branding` settings).
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    pub name: Option<String>,
+    pub logo: Option<String>,
+    /// The accent colour without `#`, to version the stylesheet's URL.
+    pub color: Option<String>,
+}
+
+impl Brand {
+    pub fn of(b: &latchkey_core::settings::Branding) -> Self {
+        Brand {
+            name: b.display_name.clone(),
+            logo: b.logo_url.clone(),
+            color: b
+                .primary_color
+                .as_deref()
+                .map(|c| c.trim_start_matches('#').to_owned()),
+        }
+    }
+}
+
+tokio::task_local! {
+    pub static BRAND: Brand;
+}
+
+/// The brand in effect (the product's own outside a page request).
+fn brand() -> Brand {
+    BRAND.try_with(Brand::clone).unwrap_or_default()
+}
+
 /// The frame of every page.
 pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup) -> Markup {
+    let brand = brand();
+    let name = brand.name.as_deref().unwrap_or(text::PRODUCT);
     html! {
         (DOCTYPE)
         html lang=(text::LANG) {
@@ -26,14 +60,20 @@ pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
-                title { (title) " · " (text::PRODUCT) }
+                title { (title) " · " (name) }
                 link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/pages.css";
+                @if let Some(c) = &brand.color {
+                    link rel="stylesheet" href={ "/assets/brand.css?v=" (c) };
+                }
                 script src="/assets/webauthn.js" defer {}
             }
             body {
                 header.site {
-                    span.brand { (text::PRODUCT) }
+                    span.brand {
+                        @if let Some(logo) = &brand.logo { img.logo src=(logo) alt=""; }
+                        (name)
+                    }
                     @if let Some(c) = chrome {
                         span.muted { (text::signed_in_as(c.email)) }
                         form method="post" action="/logout" {

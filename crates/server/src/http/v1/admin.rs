@@ -5,7 +5,7 @@ use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, path_user, AdminCtx, StrictJson, StrictQuery};
 use crate::http::common::page::{page_size, Page};
-use crate::service::admin::{SendLimitsPatch, SettingsPatch, WebauthnPatch};
+use crate::service::admin::{BrandingChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -69,6 +69,11 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
         email_text_template: s.email_text_template.clone(),
         email_html_template: s.email_html_template.clone(),
         webauthn: WebauthnSettingsView::from(&s.webauthn),
+        branding: BrandingView {
+            display_name: s.branding.display_name.clone(),
+            logo_url: s.branding.logo_url.clone(),
+            primary_color: s.branding.primary_color.clone(),
+        },
     }
 }
 
@@ -134,6 +139,11 @@ pub async fn patch_config(
             allowed_aaguids: w.allowed_aaguids,
             attestation_ca_pems: w.attestation_ca_pems,
             allow_cross_origin: w.allow_cross_origin,
+        }),
+        branding: req.branding.map(|b| BrandingChange {
+            display_name: b.display_name,
+            logo_url: b.logo_url,
+            primary_color: b.primary_color,
         }),
     };
     let (settings, impact) = app

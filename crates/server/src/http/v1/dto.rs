@@ -202,6 +202,7 @@ pub struct SettingsView {
     pub email_text_template: String,
     pub email_html_template: String,
     pub webauthn: WebauthnSettingsView,
+    pub branding: BrandingView,
     /// Whether MFA is required for this tenant's users once every source is counted.
     pub effective_policy: EffectivePolicyView,
     /// What a change of `mfa_allowed_factors` does to existing users (PATCH only).
@@ -352,6 +353,33 @@ pub struct SettingsPatchRequest {
     pub email_text_template: Option<String>,
     pub email_html_template: Option<String>,
     pub webauthn: Option<WebauthnSettingsPatch>,
+    pub branding: Option<BrandingPatch>,
+}
+
+/// How the hosted pages look for the tenant's users; unset, the product's own look.
+#[derive(Serialize, ToSchema)]
+pub struct BrandingView {
+    /// The name in the pages' header and titles.
+    pub display_name: Option<String>,
+    /// An `https://` logo shown beside it.
+    pub logo_url: Option<String>,
+    /// `#rrggbb` for buttons and links, dark enough for white text (WCAG AA, 4.5:1).
+    pub primary_color: Option<String>,
+}
+
+/// Branding to change; `null` returns a field to the product's default.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingPatch {
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "Acme")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "https://cdn.acme.example/logo.svg")]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "#0a5cc2")]
+    pub primary_color: Option<Option<String>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
