@@ -543,8 +543,10 @@ mod tests {
         };
         assert!(t.problems().is_empty(), "{:?}", t.problems());
         let bad = |b: Branding| {
-            let mut t = TenantSettings::default();
-            t.branding = b;
+            let t = TenantSettings {
+                branding: b,
+                ..TenantSettings::default()
+            };
             t.problems().into_iter().map(|(f, _)| f).collect::<Vec<_>>()
         };
         for name in ["", " padded ", "Acme\u{202E}", &"x".repeat(61)] {
