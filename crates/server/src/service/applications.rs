@@ -398,6 +398,18 @@ impl App {
             tracing::info!(tenant_id = %tenant.id, outcome = "failure", "client authentication: unknown client");
             return Err(ServiceError::InvalidClient);
         };
+        // A public client has no secret to guess, and its id is public: counting failures
+        // against it would let anyone lock every user of a single-page app out of the token
+        // endpoint by sending a wrong secret ten times.
+        if app.client_type == ClientType::Public {
+            return match secret {
+                None => Ok(app),
+                Some(_) => {
+                    tracing::info!(tenant_id = %tenant.id, client_id = %app.id, outcome = "failure", "client authentication: a secret from a public client");
+                    Err(ServiceError::InvalidClient)
+                }
+            };
+        }
         let key = ThrottleKey {
             tenant_id: tenant.id.clone(),
             scope: THROTTLE_SCOPE,

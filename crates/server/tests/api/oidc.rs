@@ -724,6 +724,34 @@ async fn client_credentials_and_client_authentication(b: Backend) {
         (400, Some("unauthorized_client")),
         "{e}"
     );
+    // A public client's id is public: wrong secrets sent for it, however many, lock nobody
+    // out (it has no secret to guess).
+    for _ in 0..15 {
+        let (status, e) = token(
+            &s,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &public),
+                ("client_secret", "x"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{e}"
+        );
+    }
+    let (status, e) = token(
+        &s,
+        &[("grant_type", "client_credentials"), ("client_id", &public)],
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "still heard: {e}"
+    );
     let (status, e) = token(&s, &[("grant_type", "password"), ("client_id", &public)]).await;
     assert_eq!(
         (status, e["error"].as_str()),
