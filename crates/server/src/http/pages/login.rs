@@ -6,7 +6,7 @@
 
 use super::authorize;
 use super::script::{self, Scripted};
-use super::session::{CookieSession, Posted, State, Visitor};
+use super::session::{CodeSent, CookieSession, Offered, Posted, State, Visitor};
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
@@ -397,55 +397,157 @@ fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
     with_cookie(page, app, &cookie)
 }
 
-/// `GET /login/mfa`: the factors the sign-in offers.
-pub async fn mfa_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
-    let Some(cookie) = visitor.cookie else {
-        return Ok(see_other("/login"));
-    };
-    let State::Mfa { factors, sent, .. } = &cookie.state else {
-        return Ok(see_other("/login"));
-    };
-    Ok(html(
-        StatusCode::OK,
-        views::mfa(&cookie.csrf_token(&app), factors, sent.as_deref(), None, None),
-    ))
+/// The factor a `/login/mfa?factor=…` link names; anything else in the query is ignored.
+fn asked_factor(uri: &Uri) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or("")).ok()?;
+    pairs.into_iter().find(|(k, _)| k == "factor").map(|(_, v)| v)
 }
 
-/// The second-factor page again, with an error on one factor.
-fn mfa_again(app: &App, cookie: &CookieSession, status: StatusCode, factor: &str, error: &str) -> Response {
-    let (factors, sent) = match &cookie.state {
-        State::Mfa { factors, sent, .. } => (factors.as_slice(), sent.as_deref()),
-        _ => (&[][..], None),
-    };
-    html(
-        status,
-        views::mfa(
-            &cookie.csrf_token(app),
-            factors,
-            sent,
-            Some((factor, error)),
-            None,
-        ),
+/// Where the second-factor step shows `factor`.
+fn mfa_href(factor: &str) -> String {
+    match serde_urlencoded::to_string([("factor", factor)]) {
+        Ok(query) => format!("/login/mfa?{query}"),
+        Err(_) => "/login/mfa".to_owned(),
+    }
+}
+
+/// The factor the second-factor step shows: the one asked for if the sign-in offers it
+/// (an unknown id is no error: the default instead), else the one a code was sent for
+/// last, else the first offered that is not a backup code.
+fn shown_factor<'a>(factors: &'a [Offered], asked: Option<&str>, sent: Option<&str>) -> Option<&'a Offered> {
+    let known = |f: &&Offered| FactorKind::parse(&f.kind).is_some();
+    let find = |id: &str| factors.iter().filter(known).find(|f| f.id == id);
+    asked
+        .and_then(find)
+        .or_else(|| sent.and_then(find))
+        .or_else(|| {
+            factors
+                .iter()
+                .find(|f| FactorKind::parse(&f.kind).is_some_and(|k| k != FactorKind::BackupCodes))
+        })
+        .or_else(|| factors.iter().find(known))
+}
+
+/// Whether showing the factor sends it a code (SMS, email).
+fn sends_code(f: &Offered) -> bool {
+    matches!(
+        FactorKind::parse(&f.kind),
+        Some(FactorKind::Sms | FactorKind::EmailOtp)
     )
 }
 
-/// `POST /login/mfa/send`: sends (or sends again) a code for an SMS or email factor.
-pub async fn mfa_send(
+/// Whole seconds from `now` until `at` (Unix milliseconds), rounded up.
+fn secs_until(now: i64, at: i64) -> u64 {
+    u64::try_from(at.saturating_sub(now).max(0))
+        .unwrap_or(0)
+        .div_ceil(1000)
+}
+
+/// The second-factor page showing `shown`, its code form open if a code was sent for it,
+/// and its resend button waiting out the cooldown (at least `wait` seconds).
+fn mfa_page(
+    app: &App,
+    cookie: &CookieSession,
+    shown: Option<&Offered>,
+    status: StatusCode,
+    error: Option<&str>,
+    wait: u64,
+) -> Response {
+    let (factors, sends) = match &cookie.state {
+        State::Mfa { factors, sends, .. } => (factors.as_slice(), sends.as_slice()),
+        _ => (&[][..], &[][..]),
+    };
+    let sent = shown.and_then(|f| sends.iter().find(|s| s.factor == f.id));
+    let resend_in = sent.map_or(0, |s| secs_until(app.now(), s.resend_at)).max(wait);
+    let csrf = cookie.csrf_token(app);
+    html(
+        status,
+        views::mfa(&views::MfaView {
+            csrf: &csrf,
+            factors,
+            shown,
+            open: sent.is_some(),
+            resend_in,
+            error,
+            note: None,
+        }),
+    )
+}
+
+/// `GET /login/mfa`: one factor of those the sign-in offers (`?factor=` or the default),
+/// with links to the others. An SMS or email factor shown for the first time in this
+/// sign-in is sent its code now (`select_factor`), once: the cookie remembers it, so a
+/// reload or a switch back shows the code form and the resend cooldown, and sends nothing.
+pub async fn mfa_form(
     AppState(app): AppState<App>,
     visitor: Visitor,
-    Posted { cookie, form }: Posted<FactorForm>,
+    uri: Uri,
 ) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie.as_ref() else {
+        return Ok(see_other("/login"));
+    };
     let State::Mfa {
-        challenge,
-        factors,
-        replaces,
-        ..
+        factors, sent, sends, ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
     };
+    let asked = asked_factor(&uri);
+    let shown = shown_factor(factors, asked.as_deref(), sent.as_deref());
+    let Some(f) = shown.filter(|f| sends_code(f) && !sends.iter().any(|s| s.factor == f.id)) else {
+        return Ok(mfa_page(&app, cookie, shown, StatusCode::OK, None, 0));
+    };
+    match send_code(&app, &visitor, cookie, &f.id).await? {
+        Sending::Sent(next) => {
+            let page = mfa_page(&app, &next, Some(f), StatusCode::OK, None, 0);
+            with_cookie(page, &app, &next)
+        }
+        Sending::Wait(secs) => Ok(with_retry_after(
+            mfa_page(
+                &app,
+                cookie,
+                Some(f),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&text::rate_limited(secs)),
+                secs,
+            ),
+            secs,
+        )),
+        Sending::Lapsed => expired(&app, &visitor.tenant),
+    }
+}
+
+/// What asking for a code came to.
+enum Sending {
+    /// Sent: the cookie session that remembers it.
+    Sent(CookieSession),
+    /// The cooldown or a send limit refused it for this many seconds.
+    Wait(u64),
+    /// The sign-in has lapsed.
+    Lapsed,
+}
+
+/// Sends a code for an SMS or email factor of the sign-in (`select_factor`; the service
+/// enforces the resend cooldown and the send limits) and remembers when another may be
+/// sent. The cookie keeps its id (and so its form token): only what was sent changes.
+async fn send_code(
+    app: &App,
+    visitor: &Visitor,
+    cookie: &CookieSession,
+    factor_id: &str,
+) -> Result<Sending, PageError> {
+    let State::Mfa {
+        challenge,
+        factors,
+        replaces,
+        sends,
+        ..
+    } = &cookie.state
+    else {
+        return Ok(Sending::Lapsed);
+    };
     let choice = FactorChoice {
-        factor_id: Some(form.factor_id.clone()),
+        factor_id: Some(factor_id.to_owned()),
         kind: None,
     };
     match app
@@ -453,32 +555,68 @@ pub async fn mfa_send(
         .await
     {
         Ok(_) => {
-            // The same id (and so the same form token): only the open factor changes.
-            let next = CookieSession {
+            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+            let mut sends: Vec<CodeSent> = sends.iter().filter(|s| s.factor != factor_id).cloned().collect();
+            sends.push(CodeSent {
+                factor: factor_id.to_owned(),
+                resend_at: app.now() + cooldown * 1000,
+            });
+            Ok(Sending::Sent(CookieSession {
                 state: State::Mfa {
                     challenge: challenge.clone(),
                     factors: factors.clone(),
-                    sent: Some(form.factor_id),
+                    sent: Some(factor_id.to_owned()),
                     replaces: replaces.clone(),
+                    sends,
                 },
                 ..cookie.clone()
-            };
-            with_cookie(see_other("/login/mfa"), &app, &next)
+            }))
         }
-        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
-            mfa_again(
-                &app,
-                &cookie,
-                StatusCode::TOO_MANY_REQUESTS,
-                &form.factor_id,
-                &text::rate_limited(retry_after_secs),
-            ),
-            retry_after_secs,
-        )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
-            expired(&app, &visitor.tenant)
-        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(Sending::Wait(retry_after_secs)),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => Ok(Sending::Lapsed),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The second-factor page again, showing `factor` with an error.
+fn mfa_again(app: &App, cookie: &CookieSession, status: StatusCode, factor: &str, error: &str) -> Response {
+    let shown = match &cookie.state {
+        State::Mfa { factors, sent, .. } => shown_factor(factors, Some(factor), sent.as_deref()),
+        _ => None,
+    };
+    mfa_page(app, cookie, shown, status, Some(error), 0)
+}
+
+/// `POST /login/mfa/send`: sends a new code for an SMS or email factor. Before the
+/// cooldown has passed, the page shows the wait (429, `Retry-After`), not an error page.
+pub async fn mfa_send(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<FactorForm>,
+) -> Result<Response, PageError> {
+    let State::Mfa { factors, sent, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    let Some(f) = factors.iter().find(|f| f.id == form.factor_id && sends_code(f)) else {
+        return Ok(see_other("/login/mfa"));
+    };
+    match send_code(&app, &visitor, &cookie, &f.id).await? {
+        Sending::Sent(next) => with_cookie(see_other(&mfa_href(&f.id)), &app, &next),
+        Sending::Wait(secs) => {
+            let shown = shown_factor(factors, Some(&f.id), sent.as_deref());
+            Ok(with_retry_after(
+                mfa_page(
+                    &app,
+                    &cookie,
+                    shown,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&text::rate_limited(secs)),
+                    secs,
+                ),
+                secs,
+            ))
+        }
+        Sending::Lapsed => expired(&app, &visitor.tenant),
     }
 }
 

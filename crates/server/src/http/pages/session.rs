@@ -72,10 +72,14 @@ pub enum State {
     Mfa {
         challenge: String,
         factors: Vec<Offered>,
-        /// The factor a code was sent for, whose code form is open.
+        /// The factor a code was sent for last, shown by default.
         sent: Option<String>,
         /// A signed-in session this sign-in re-verifies (step-up): ended when it succeeds.
         replaces: Option<String>,
+        /// Every SMS or email factor a code was sent for in this sign-in, with when another
+        /// may be sent: showing the factor again (a reload, a switch back) sends nothing.
+        #[serde(default)]
+        sends: Vec<CodeSent>,
     },
     /// Password accepted; a factor of `allowed` kinds to enroll first.
     Enroll {
@@ -87,6 +91,14 @@ pub enum State {
     User {
         session: String,
     },
+}
+
+/// A code sent for a factor of the second-factor step.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct CodeSent {
+    pub factor: String,
+    /// Unix milliseconds from which the service's resend cooldown allows another code.
+    pub resend_at: i64,
 }
 
 /// A factor as the second-factor step offers it.
@@ -157,6 +169,7 @@ impl CookieSession {
                     .collect(),
                 sent: None,
                 replaces,
+                sends: Vec::new(),
             }
         };
         // A sent code may keep the challenge open past its first expiry; the cookie allows

@@ -35,7 +35,8 @@ pub const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
 
 // The second factor.
 pub const MFA_TITLE: &str = "Two-step verification";
-pub const MFA_INTRO: &str = "Your password is right. Now prove it is you with one of these:";
+pub const MFA_INTRO: &str = "Your password is right. Now prove it is you:";
+pub const MFA_OTHER_METHODS: &str = "Try another method";
 pub const MFA_VERIFY: &str = "Verify";
 pub const MFA_SEND: &str = "Send a code";
 pub const MFA_SEND_AGAIN: &str = "Send a new code";
@@ -73,6 +74,10 @@ pub fn rate_limited(secs: u64) -> String {
         "A code was sent very recently. Wait {} before asking for another.",
         duration(secs)
     )
+}
+
+pub fn resend_in(secs: u64) -> String {
+    format!("You can ask for a new code in {}.", duration(secs))
 }
 
 fn duration(secs: u64) -> String {

@@ -1,0 +1,240 @@
+//! The second-factor step of the pages with codes sent by SMS or email: the code sent when
+//! the factor is first shown and never again on a reload, the resend cooldown shown and
+//! enforced, and "try another method". SMS goes through the signed webhook provider to the
+//! stand-in gateway (`gateway.rs`), email through the console provider.
+
+use crate::both_stores;
+use crate::delivery::{allow_all, settle, sms_server, sms_user, wait_for_console_email, PHONE};
+use crate::helpers::*;
+use crate::pages::Browser;
+use serde_json::{json, Value};
+
+both_stores!(
+    an_sms_code_is_sent_on_arrival_once,
+    another_method_is_one_link_away,
+    an_email_code_is_sent_on_arrival_once,
+);
+
+/// Whether the page's resend button is disabled (no script: the HTML attribute).
+fn resend_disabled(body: &str) -> bool {
+    body.contains("disabled aria-describedby=\"wait-")
+}
+
+async fn an_sms_code_is_sent_on_arrival_once(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let (_, fid) = sms_user(&s, &gw, "alice@example.com", PHONE).await;
+    let mut br = Browser::new(&s);
+    let p = br.login("alice@example.com", PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/mfa"), "{}", p.body);
+    assert_eq!(gw.received().len(), 1, "nothing sent before the page is shown");
+
+    let mfa = br.get("/login/mfa").await;
+    assert_eq!(mfa.status, 200, "{}", mfa.body);
+    mfa.is_html();
+    assert!(mfa.body.contains("We sent a code to +1***2671"), "{}", mfa.body);
+    assert!(
+        mfa.body.contains("You can ask for a new code in 60 seconds."),
+        "{}",
+        mfa.body
+    );
+    assert!(resend_disabled(&mfa.body), "{}", mfa.body);
+    assert_eq!(mfa.field("factor_id"), fid);
+    let first = gw.code(2).await;
+
+    // A reload shows the code form again and sends nothing.
+    s.clock.advance_secs(5);
+    let again = br.get("/login/mfa").await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("We sent a code to +1***2671"));
+    assert!(
+        again.body.contains("You can ask for a new code in 55 seconds."),
+        "{}",
+        again.body
+    );
+    settle().await;
+    assert_eq!(gw.received().len(), 2, "a reload sent a code");
+
+    // Asking again before the cooldown: the page with the wait, and nothing sent.
+    s.clock.advance_secs(15);
+    let early = br
+        .post("/login/mfa/send", &[("csrf", &mfa.csrf()), ("factor_id", &fid)])
+        .await;
+    assert_eq!(early.status, 429, "{}", early.body);
+    early.is_html();
+    assert_eq!(early.headers["retry-after"], "40");
+    assert!(
+        early.body.contains("Wait 40 seconds before asking for another."),
+        "{}",
+        early.body
+    );
+    assert!(early.body.contains("You can ask for a new code in 40 seconds."));
+    assert!(resend_disabled(&early.body));
+    assert!(early.body.contains("name=\"code\""), "the code form stays open");
+    settle().await;
+    assert_eq!(gw.received().len(), 2, "a resend inside the cooldown sent a code");
+
+    // After the cooldown the button is live and sends a new code, which replaces the first.
+    s.clock.advance_secs(41);
+    let ready = br.get("/login/mfa").await;
+    assert!(!resend_disabled(&ready.body), "{}", ready.body);
+    assert!(!ready.body.contains("You can ask for a new code"));
+    let resent = br
+        .post("/login/mfa/send", &[("csrf", &ready.csrf()), ("factor_id", &fid)])
+        .await;
+    assert_eq!(
+        (resent.status, resent.location()),
+        (303, format!("/login/mfa?factor={fid}").as_str())
+    );
+    let second = gw.code(3).await;
+    let shown = br.get(resent.location()).await;
+    assert!(shown.body.contains("You can ask for a new code in 60 seconds."));
+    settle().await;
+    assert_eq!(gw.received().len(), 3);
+
+    let csrf = shown.csrf();
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &csrf), ("factor_id", &fid), ("code", &first)],
+        )
+        .await;
+    assert_eq!(p.status, 401, "the first code was superseded");
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &csrf), ("factor_id", &fid), ("code", &second)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    s.stop().await;
+}
+
+/// The id of the user's factor of `kind`.
+async fn factor_id(s: &TestServer, token: &str, kind: &str) -> String {
+    let (status, list) = send(s.get("/v1/users/me/mfa/factors").bearer_auth(token)).await;
+    assert_eq!(status, 200, "{list}");
+    list["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == kind)
+        .and_then(|f| f["factor_id"].as_str())
+        .unwrap_or_else(|| panic!("no {kind} factor in {list}"))
+        .to_owned()
+}
+
+async fn another_method_is_one_link_away(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    let (token, sms) = sms_user(&s, &gw, "bob@example.com", PHONE).await;
+    let backup = factor_id(&s, &token, "backup_codes").await;
+    let mut br = Browser::new(&s);
+    let p = br.login("bob@example.com", PASSWORD).await;
+    assert_eq!(p.location(), "/login/mfa");
+
+    // Backup codes asked for first: one form, the SMS a link away, no text sent.
+    let p = br.get(&format!("/login/mfa?factor={backup}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.field("factor_id"), backup);
+    assert!(p.body.contains("One of the backup codes you saved"));
+    assert!(p.body.contains("Try another method"));
+    assert!(
+        p.body.contains(&format!("href=\"/login/mfa?factor={sms}\"")),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("We sent a code"));
+    settle().await;
+    assert_eq!(gw.received().len(), 1, "showing backup codes sent a text");
+
+    // Picking the SMS factor sends its code; switching away and back sends nothing more.
+    let p = br.get(&format!("/login/mfa?factor={sms}")).await;
+    assert_eq!(p.field("factor_id"), sms);
+    assert!(p.body.contains("We sent a code to +1***2671"));
+    assert!(p.body.contains(&format!("href=\"/login/mfa?factor={backup}\"")));
+    let code = gw.code(2).await;
+    br.get(&format!("/login/mfa?factor={backup}")).await;
+    let back = br.get(&format!("/login/mfa?factor={sms}")).await;
+    assert!(back.body.contains("We sent a code to +1***2671"));
+
+    // An unknown or foreign id is no error: the default view (the factor last sent a code).
+    for junk in ["fac_nope", "%3Cscript%3E", ""] {
+        let p = br.get(&format!("/login/mfa?factor={junk}")).await;
+        assert_eq!(p.status, 200, "{junk}: {}", p.body);
+        assert_eq!(p.field("factor_id"), sms, "{junk}");
+        assert!(!p.body.contains("<script>"));
+    }
+    let p = br.get("/login/mfa?factor=a&factor=b&%ZZ").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    settle().await;
+    assert_eq!(gw.received().len(), 2, "switching back sent a code again");
+
+    // A send for a factor the sign-in does not offer does nothing.
+    let p = br
+        .post(
+            "/login/mfa/send",
+            &[("csrf", &back.csrf()), ("factor_id", &backup)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login/mfa"));
+
+    // The code sent before the switches still signs in.
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &back.csrf()), ("factor_id", &sms), ("code", &code)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    s.stop().await;
+}
+
+async fn an_email_code_is_sent_on_arrival_once(b: Backend) {
+    let s = spawn(b).await;
+    allow_all(&s).await;
+    // Unique per run: every test of this process writes to one log buffer.
+    let email = format!("pages{}@example.com", std::process::id() as u64 * 10 + b as u64);
+    let body = s.signup(&email).await;
+    let t = body["access_token"].as_str().unwrap().to_owned();
+    let (status, e): (u16, Value) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&t)
+            .json(&json!({ "type": "email_otp" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = wait_for_console_email(&s, &email, 1).await;
+    let (status, _) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&t)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let mut br = Browser::new(&s);
+    assert_eq!(br.login(&email, PASSWORD).await.location(), "/login/mfa");
+    let mfa = br.get("/login/mfa").await;
+    assert!(
+        mfa.body.contains("We sent a code to p***@example.com"),
+        "{}",
+        mfa.body
+    );
+    assert!(resend_disabled(&mfa.body));
+    let code = wait_for_console_email(&s, &email, 2).await;
+    br.get("/login/mfa").await;
+    settle().await;
+    let sent = logs()
+        .lines()
+        .filter(|l| l.contains("DEVELOPMENT-ONLY console email") && l.contains(&email))
+        .count();
+    assert_eq!(sent, 2, "a reload sent another email");
+    let p = br
+        .post(
+            "/login/mfa/verify",
+            &[("csrf", &mfa.csrf()), ("factor_id", &fid), ("code", &code)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    s.stop().await;
+}
