@@ -5,6 +5,7 @@
 
 use crate::both_stores;
 use crate::delivery::{allow_all, settle, sms_server, sms_user, wait_for_console_email, PHONE};
+use crate::gateway::Gateway;
 use crate::helpers::*;
 use crate::pages::Browser;
 use serde_json::{json, Value};
@@ -13,6 +14,8 @@ both_stores!(
     an_sms_code_is_sent_on_arrival_once,
     another_method_is_one_link_away,
     an_email_code_is_sent_on_arrival_once,
+    sms_enrollment_on_the_pages,
+    sms_enrollment_only_where_allowed,
 );
 
 /// Whether the page's resend button is disabled (no script: the HTML attribute).
@@ -236,5 +239,177 @@ async fn an_email_code_is_sent_on_arrival_once(b: Backend) {
         )
         .await;
     assert_eq!((p.status, p.location()), (303, "/account/security"), "{}", p.body);
+    s.stop().await;
+}
+
+/// Forced enrollment for a user who signed up with `PHONE` and had it verified by an SMS
+/// factor, which an admin then removed: sign-in must set up a factor of `allowed` again.
+async fn must_enroll_again(s: &TestServer, gw: &Gateway, email: &str, allowed: Value) {
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": email, "password": PASSWORD, "phone_number": PHONE }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let token = body["access_token"].as_str().unwrap();
+    let before = gw.received().len();
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(token)
+            .json(&json!({ "type": "sms", "phone_number": PHONE })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap();
+    let code = gw.code(before + 1).await;
+    let (status, c) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(token)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    assert!(status < 300, "{status}");
+    let (status, cfg) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_required": true, "mfa_allowed_factors": allowed })),
+    )
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+}
+
+async fn sms_enrollment_on_the_pages(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    must_enroll_again(
+        &s,
+        &gw,
+        "carol@example.com",
+        json!(["totp", "sms", "backup_codes"]),
+    )
+    .await;
+    let mut br = Browser::new(&s);
+    let p = br.login("carol@example.com", PASSWORD).await;
+    assert_eq!((p.status, p.location()), (303, "/login/enroll"), "{}", p.body);
+    let page = br.get("/login/enroll").await;
+    assert!(page.body.contains("Text message"), "{}", page.body);
+    assert!(page.body.contains("href=\"/u2/mfa/phone\""));
+    // No number yet: the code step sends back to the number.
+    assert_eq!(br.get("/u2/mfa/sms").await.location(), "/u2/mfa/phone");
+
+    // The account's verified phone is offered.
+    let form = br.get("/u2/mfa/phone").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    form.is_html();
+    assert!(form.body.contains(&format!("value=\"{PHONE}\"")), "{}", form.body);
+    assert!(form.body.contains("autocomplete=\"tel\""));
+    let csrf = form.csrf();
+
+    // Refusals come back on the field, and nothing is sent.
+    let forged = br.post("/u2/mfa/phone", &[("phone_number", PHONE)]).await;
+    assert_eq!(forged.status, 403);
+    for (number, status, says) in [
+        ("", 400, "Enter your mobile number."),
+        ("not a number", 400, "That is not a mobile number we can send to."),
+        (
+            "+881 6 12345678",
+            400,
+            "Text messages to this kind of number are not available.",
+        ),
+    ] {
+        let p = br
+            .post("/u2/mfa/phone", &[("csrf", &csrf), ("phone_number", number)])
+            .await;
+        assert_eq!(p.status, status, "{number}: {}", p.body);
+        p.is_html();
+        assert!(p.body.contains(says), "{number}: {}", p.body);
+        assert!(p.body.contains("aria-invalid=\"true\""), "{number}");
+    }
+    settle().await;
+    assert_eq!(gw.received().len(), 1, "a refused number reached the provider");
+
+    let sent = br
+        .post(
+            "/u2/mfa/phone",
+            &[("csrf", &csrf), ("phone_number", "+1 (415) 555-2671")],
+        )
+        .await;
+    assert_eq!(
+        (sent.status, sent.location()),
+        (303, "/u2/mfa/sms"),
+        "{}",
+        sent.body
+    );
+    let code = gw.code(2).await;
+    assert_eq!(gw.received()[1].to, PHONE);
+    // Another number at once: the send cooldown, shown on the field.
+    let again = br
+        .post("/u2/mfa/phone", &[("csrf", &csrf), ("phone_number", PHONE)])
+        .await;
+    assert_eq!(again.status, 429, "{}", again.body);
+    assert!(
+        again.body.contains("A code was sent very recently."),
+        "{}",
+        again.body
+    );
+    assert_eq!(again.headers["retry-after"], "60");
+    settle().await;
+    assert_eq!(
+        gw.received().len(),
+        2,
+        "a second number inside the cooldown was sent a code"
+    );
+
+    let form = br.get("/u2/mfa/sms").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("We sent a code to +1***2671"), "{}", form.body);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let p = br
+        .post("/u2/mfa/sms", &[("csrf", &form.csrf()), ("code", wrong)])
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    assert!(p.body.contains("That code is not right."));
+    let done = br
+        .post("/u2/mfa/sms", &[("csrf", &form.csrf()), ("code", &code)])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Save your backup codes"));
+    assert!(done.headers.contains_key("set-cookie"), "signed in");
+    assert_eq!(br.get("/account/security").await.status, 200);
+
+    // The next sign-in asks for the new factor's code, sent on arrival.
+    let mut next = Browser::new(&s);
+    assert_eq!(
+        next.login("carol@example.com", PASSWORD).await.location(),
+        "/login/mfa"
+    );
+    let mfa = next.get("/login/mfa").await;
+    assert!(mfa.body.contains("We sent a code to +1***2671"), "{}", mfa.body);
+    gw.code(3).await;
+    s.stop().await;
+}
+
+async fn sms_enrollment_only_where_allowed(b: Backend) {
+    let (s, gw) = sms_server(b).await;
+    must_enroll_again(&s, &gw, "dave@example.com", json!(["totp", "backup_codes"])).await;
+    let mut br = Browser::new(&s);
+    assert_eq!(
+        br.login("dave@example.com", PASSWORD).await.location(),
+        "/login/enroll"
+    );
+    let page = br.get("/login/enroll").await;
+    assert!(!page.body.contains("/u2/mfa/phone"), "{}", page.body);
+    assert_eq!(br.get("/u2/mfa/phone").await.location(), "/login/enroll");
+    let p = br
+        .post(
+            "/u2/mfa/phone",
+            &[("csrf", &page.csrf()), ("phone_number", PHONE)],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login/enroll"));
+    settle().await;
+    assert_eq!(gw.received().len(), 1);
     s.stop().await;
 }

@@ -6,10 +6,11 @@
 
 use super::authorize;
 use super::script::{self, Scripted};
-use super::session::{CodeSent, CookieSession, Offered, Posted, State, Visitor};
+use super::session::{CodeSent, CookieSession, Offered, Posted, SmsPending, State, Visitor};
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
+use crate::service::input::InputError;
 use crate::service::mfa::{EnrollRequest, FactorChoice};
 use crate::service::oidc::LogoutParams;
 use crate::service::outcome::SignInOutcome;
@@ -793,6 +794,7 @@ fn enroll_page(
             totp: can_enroll(allowed, FactorKind::Totp),
             passkey: can_enroll(allowed, FactorKind::Webauthn),
             passkey_error,
+            sms: can_enroll(allowed, FactorKind::Sms),
         }),
     )
 }
@@ -862,6 +864,7 @@ pub async fn enroll_passkey(
         challenge,
         allowed,
         replaces,
+        ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
@@ -1040,6 +1043,228 @@ pub async fn enroll_confirm(
             &CookieSession::pending(&app, &p, true, replaces.clone()),
         ),
         Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::too_many_attempts(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The number of a text-message set-up at forced enrollment.
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    phone_number: String,
+}
+
+/// `GET /u2/mfa/phone`: forced enrollment by text message, asking for the number
+/// (pre-filled with the account's verified phone, if it has one).
+pub async fn sms_phone_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie.as_ref() else {
+        return Ok(see_other("/login"));
+    };
+    let State::Enroll {
+        challenge, allowed, ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    if !can_enroll(allowed, FactorKind::Sms) {
+        return Ok(see_other("/login/enroll"));
+    }
+    let number = match app.enrollment_phone(&visitor.tenant, challenge).await {
+        Ok(n) => n,
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            return expired(&app, &visitor.tenant)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(html(
+        StatusCode::OK,
+        views::sms_phone(&cookie.csrf_token(&app), number.as_deref(), None),
+    ))
+}
+
+/// `POST /u2/mfa/phone`: starts an SMS factor for the enrollment challenge
+/// (`enroll_for_challenge`), which sends its code, and goes on to `/u2/mfa/sms`. A number
+/// the service refuses (not a number, a country or class of number the tenant does not
+/// send to, a send limit) shows the form again with the reason on the field.
+pub async fn sms_phone_submit(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<PhoneForm>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        allowed,
+        replaces,
+        sms,
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    if !can_enroll(allowed, FactorKind::Sms) {
+        return Ok(see_other("/login/enroll"));
+    }
+    let csrf = cookie.csrf_token(&app);
+    let number = form.phone_number.trim();
+    let again = |status, error: &str| html(status, views::sms_phone(&csrf, Some(number), Some(error)));
+    if number.is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::PHONE_REQUIRED));
+    }
+    // Each number starts a new factor, whose code the service's per-challenge cooldown does
+    // not hold back: the page waits out the cooldown of the code it sent last (the send
+    // limits per user, number and address still bound what a new cookie could do).
+    if let Some(wait) = sms
+        .as_ref()
+        .map(|p| secs_until(app.now(), p.resend_at))
+        .filter(|w| *w > 0)
+    {
+        return Ok(with_retry_after(
+            again(StatusCode::TOO_MANY_REQUESTS, &text::rate_limited(wait)),
+            wait,
+        ));
+    }
+    let request = EnrollRequest {
+        kind: FactorKind::Sms,
+        name: None,
+        phone_number: Some(number.to_owned()),
+        confirmed: false,
+    };
+    match app
+        .enroll_for_challenge(&visitor.tenant, challenge, request, &visitor.meta)
+        .await
+    {
+        Ok(enrollment) => {
+            let EnrollDetails::Sent { destination, .. } = enrollment.details else {
+                return Err(PageError::from(crate::service::Failure::internal()));
+            };
+            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+            // The same id (and so the same form token): only the pending factor changes.
+            let next = CookieSession {
+                state: State::Enroll {
+                    challenge: challenge.clone(),
+                    allowed: allowed.clone(),
+                    replaces: replaces.clone(),
+                    sms: Some(SmsPending {
+                        factor: enrollment.factor.id.to_string(),
+                        to: destination,
+                        resend_at: app.now() + cooldown * 1000,
+                    }),
+                },
+                ..cookie.clone()
+            };
+            with_cookie(see_other("/u2/mfa/sms"), &app, &next)
+        }
+        Err(ServiceError::Input(InputError::PhoneNumber(_) | InputError::PhoneNumberMissing)) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_INVALID))
+        }
+        Err(ServiceError::CountryNotAllowed) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_COUNTRY_REFUSED))
+        }
+        Err(ServiceError::NumberTypeNotAllowed(_)) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_CLASS_REFUSED))
+        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::rate_limited(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::FactorNotAllowed) => Ok(see_other("/login/enroll")),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /u2/mfa/sms`: the code form of the SMS factor being set up; without one, the
+/// number first.
+pub async fn sms_code_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie.as_ref() else {
+        return Ok(see_other("/login"));
+    };
+    let State::Enroll { sms, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    let Some(sms) = sms else {
+        return Ok(see_other("/u2/mfa/phone"));
+    };
+    Ok(html(
+        StatusCode::OK,
+        views::sms_code(&cookie.csrf_token(&app), &sms.to, None),
+    ))
+}
+
+/// `POST /u2/mfa/sms`: the code confirms the new SMS factor (`verify_challenge` on the
+/// enrollment challenge), which completes the sign-in; the backup codes it brings are
+/// shown once.
+pub async fn sms_code_submit(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        replaces,
+        sms,
+        ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    let Some(sms) = sms else {
+        return Ok(see_other("/u2/mfa/phone"));
+    };
+    let csrf = cookie.csrf_token(&app);
+    let again = |status, error: &str| html(status, views::sms_code(&csrf, &sms.to, Some(error)));
+    let code = form.code.trim();
+    if code.is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
+    }
+    let choice = FactorChoice {
+        factor_id: Some(sms.factor.clone()),
+        kind: None,
+    };
+    match app
+        .verify_challenge(
+            &visitor.tenant,
+            challenge,
+            &choice,
+            Answer::Code(code),
+            &visitor.meta,
+        )
+        .await
+    {
+        Ok(SignInOutcome::Complete(v)) => {
+            finish(
+                &app,
+                &visitor.tenant,
+                &v.tokens,
+                replaces.as_deref(),
+                v.backup_codes,
+                visitor.after_sign_in(),
+            )
+            .await
+        }
+        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/enroll"),
+            &app,
+            &CookieSession::pending(&app, &p, true, replaces.clone()),
+        ),
+        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        Err(
+            ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired,
+        ) => Ok(again(StatusCode::CONFLICT, text::ENROLL_LAPSED)),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             again(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -259,6 +259,14 @@ pub fn router(app: &App) -> Router<App> {
             page_route(post(login::enroll_passkey_options)),
         )
         .route("/login/enroll/passkey", page_route(post(login::enroll_passkey)))
+        .route(
+            "/u2/mfa/phone",
+            page_route(get(login::sms_phone_form).post(login::sms_phone_submit)),
+        )
+        .route(
+            "/u2/mfa/sms",
+            page_route(get(login::sms_code_form).post(login::sms_code_submit)),
+        )
         .route("/signup", page_route(get(signup::form).post(signup::submit)))
         .route(
             "/password/forgot",

@@ -86,11 +86,25 @@ pub enum State {
         challenge: String,
         allowed: Vec<String>,
         replaces: Option<String>,
+        /// An SMS factor started for the challenge, waiting for its code (`/u2/mfa/sms`).
+        #[serde(default)]
+        sms: Option<SmsPending>,
     },
     /// Signed in: the `Session` row.
     User {
         session: String,
     },
+}
+
+/// An SMS factor being set up at forced enrollment.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct SmsPending {
+    pub factor: String,
+    /// The masked number the code went to.
+    pub to: String,
+    /// Unix milliseconds before which the page sends no other code (the resend cooldown).
+    #[serde(default)]
+    pub resend_at: i64,
 }
 
 /// A code sent for a factor of the second-factor step.
@@ -157,6 +171,7 @@ impl CookieSession {
                 challenge,
                 allowed: pending.allowed.iter().map(|k| k.as_str().to_owned()).collect(),
                 replaces,
+                sms: None,
             }
         } else {
             State::Mfa {

@@ -108,6 +108,21 @@ pub const ENROLL_TOTP_RETRY: &str =
 pub const ENROLL_CONFIRM: &str = "Confirm";
 pub const ENROLL_NAME: &str = "Name (optional)";
 pub const ENROLL_NAME_HINT: &str = "So you can tell your devices apart, e.g. “Work phone”.";
+pub const ENROLL_SMS_TITLE: &str = "Get codes by text message";
+pub const ENROLL_SMS_INTRO: &str = "We send a code to your phone each time you sign in.";
+pub const ENROLL_SMS_START: &str = "Set up text messages";
+pub const ENROLL_SMS_PHONE: &str = "Mobile number";
+pub const ENROLL_SMS_PHONE_HINT: &str = "With the country code, e.g. +44 7700 900123.";
+pub const ENROLL_SMS_SEND: &str = "Send a code";
+pub const ENROLL_SMS_OTHER_NUMBER: &str = "Use another number";
+pub const ENROLL_OTHER_METHOD: &str = "Choose another method";
+pub const PHONE_REQUIRED: &str = "Enter your mobile number.";
+pub const PHONE_INVALID: &str =
+    "That is not a mobile number we can send to. Check it, with the country code.";
+pub const PHONE_COUNTRY_REFUSED: &str =
+    "Text messages to this country are not available. Choose another method.";
+pub const PHONE_CLASS_REFUSED: &str =
+    "Text messages to this kind of number are not available. Use a mobile number, or choose another method.";
 pub const ENROLL_LAPSED: &str = "That set-up is no longer waiting for a code. Start again.";
 
 // Backup codes.

@@ -456,6 +456,54 @@ pub fn mfa_factor(
     }
 }
 
+/// Forced enrollment by text message, first step (`/u2/mfa/phone`): the number.
+pub fn sms_phone(csrf: &str, number: Option<&str>, error: Option<&str>) -> Markup {
+    layout(
+        text::ENROLL_SMS_TITLE,
+        None,
+        false,
+        html! {
+            form method="post" action="/u2/mfa/phone" {
+                (csrf_field(csrf))
+                (field(&Field {
+                    name: "phone_number",
+                    value: number,
+                    hint: Some(text::ENROLL_SMS_PHONE_HINT),
+                    error,
+                    autofocus: true,
+                    ..Field::new("phone-number", text::ENROLL_SMS_PHONE, "tel", "tel")
+                }))
+                button type="submit" { (text::ENROLL_SMS_SEND) }
+            }
+            p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
+        },
+    )
+}
+
+/// Forced enrollment by text message, second step (`/u2/mfa/sms`): the code sent to `to`.
+pub fn sms_code(csrf: &str, to: &str, error: Option<&str>) -> Markup {
+    let hint = text::code_sent_to(to);
+    layout(
+        text::ENROLL_SMS_TITLE,
+        None,
+        false,
+        html! {
+            form method="post" action="/u2/mfa/sms" {
+                (csrf_field(csrf))
+                (field(&Field {
+                    hint: Some(&hint),
+                    error,
+                    autofocus: true,
+                    ..Field::code("sms-code", text::CODE, Code::Numeric)
+                }))
+                button type="submit" { (text::ENROLL_CONFIRM) }
+            }
+            p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_OTHER_NUMBER) } }
+            p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
+        },
+    )
+}
+
 /// What forced enrollment at sign-in can offer on these pages.
 pub struct EnrollChoices<'a> {
     pub csrf: &'a str,
@@ -466,12 +514,14 @@ pub struct EnrollChoices<'a> {
     pub passkey: bool,
     /// Why the last passkey did not complete the set-up.
     pub passkey_error: Option<&'a str>,
+    /// Text messages: the number at `/u2/mfa/phone`, the code at `/u2/mfa/sms`.
+    pub sms: bool,
 }
 
 /// Forced enrollment at sign-in: what must be set up.
 pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
-    let intro = match (c.totp, c.passkey) {
-        (true, false) => text::ENROLL_REQUIRED_INTRO,
+    let intro = match (c.totp, c.passkey, c.sms) {
+        (true, false, false) => text::ENROLL_REQUIRED_INTRO,
         _ => text::ENROLL_REQUIRED_CHOOSE,
     };
     layout(
@@ -479,8 +529,15 @@ pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
         None,
         false,
         html! {
-            @if c.totp || c.passkey {
+            @if c.totp || c.passkey || c.sms {
                 p { (intro) }
+                @if c.sms {
+                    section aria-labelledby="enroll-sms" {
+                        h2 id="enroll-sms" { (text::kind_name(FactorKind::Sms)) }
+                        p.muted { (text::ENROLL_SMS_INTRO) }
+                        p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_START) } }
+                    }
+                }
                 @if c.totp {
                     section aria-labelledby="enroll-totp" {
                         h2 id="enroll-totp" { (text::ADD_TOTP_HEADING) }
