@@ -16,6 +16,7 @@ both_stores!(
     an_email_code_is_sent_on_arrival_once,
     sms_enrollment_on_the_pages,
     sms_enrollment_only_where_allowed,
+    email_enrollment_on_the_pages,
 );
 
 /// Whether the page's resend button is disabled (no script: the HTML attribute).
@@ -411,5 +412,69 @@ async fn sms_enrollment_only_where_allowed(b: Backend) {
     assert_eq!((p.status, p.location()), (303, "/login/enroll"));
     settle().await;
     assert_eq!(gw.received().len(), 1);
+    s.stop().await;
+}
+
+async fn email_enrollment_on_the_pages(b: Backend) {
+    let s = spawn(b).await;
+    allow_all(&s).await;
+    // Unique per run: every test of this process writes to one log buffer.
+    let email = format!("enroll{}@example.com", std::process::id() as u64 * 10 + b as u64);
+    s.signup(&email).await;
+    let (status, cfg) = send(s.admin(s.patch("/v1/admin/config")).json(
+        &json!({ "mfa_required": true, "mfa_allowed_factors": ["totp", "email_otp", "backup_codes"] }),
+    ))
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+    let mut br = Browser::new(&s);
+    assert_eq!(br.login(&email, PASSWORD).await.location(), "/login/enroll");
+    // No code started yet: the code step sends back to the choice.
+    assert_eq!(br.get("/u2/mfa/email").await.location(), "/login/enroll");
+    let page = br.get("/login/enroll").await;
+    assert!(
+        page.body.contains("action=\"/login/enroll/email\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/u2/mfa/phone"), "sms is not allowed here");
+    let forged = br.post("/login/enroll/email", &[]).await;
+    assert_eq!(forged.status, 403);
+    let started = br.post("/login/enroll/email", &[("csrf", &page.csrf())]).await;
+    assert_eq!(
+        (started.status, started.location()),
+        (303, "/u2/mfa/email"),
+        "{}",
+        started.body
+    );
+    let code = wait_for_console_email(&s, &email, 1).await;
+    // Starting again at once: the wait, under the email's button, and no email.
+    let again = br.post("/login/enroll/email", &[("csrf", &page.csrf())]).await;
+    assert_eq!(again.status, 429, "{}", again.body);
+    assert!(
+        again.body.contains("A code was sent very recently."),
+        "{}",
+        again.body
+    );
+
+    let form = br.get("/u2/mfa/email").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let masked = format!("We sent a code to {}***@example.com", &email[..1]);
+    assert!(form.body.contains(&masked), "{}", form.body);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let p = br
+        .post("/u2/mfa/email", &[("csrf", &form.csrf()), ("code", wrong)])
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    let done = br
+        .post("/u2/mfa/email", &[("csrf", &form.csrf()), ("code", &code)])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Save your backup codes"));
+    settle().await;
+    let sent = logs()
+        .lines()
+        .filter(|l| l.contains("DEVELOPMENT-ONLY console email") && l.contains(&email))
+        .count();
+    assert_eq!(sent, 1, "one code");
     s.stop().await;
 }

@@ -6,7 +6,7 @@
 
 use super::authorize;
 use super::script::{self, Scripted};
-use super::session::{CodeSent, CookieSession, Offered, Posted, SmsPending, State, Visitor};
+use super::session::{CodeSent, CookieSession, Offered, PendingCode, Posted, State, Visitor};
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
@@ -786,6 +786,18 @@ fn enroll_page(
     status: StatusCode,
     passkey_error: Option<&str>,
 ) -> Response {
+    enroll_page_with(app, cookie, allowed, status, passkey_error, None)
+}
+
+/// The forced-enrollment page, with an error under the passkey's or the email's button.
+fn enroll_page_with(
+    app: &App,
+    cookie: &CookieSession,
+    allowed: &[String],
+    status: StatusCode,
+    passkey_error: Option<&str>,
+    email_error: Option<&str>,
+) -> Response {
     let csrf = cookie.csrf_token(app);
     html(
         status,
@@ -795,6 +807,8 @@ fn enroll_page(
             passkey: can_enroll(allowed, FactorKind::Webauthn),
             passkey_error,
             sms: can_enroll(allowed, FactorKind::Sms),
+            email: can_enroll(allowed, FactorKind::EmailOtp),
+            email_error,
         }),
     )
 }
@@ -1105,7 +1119,7 @@ pub async fn sms_phone_submit(
         challenge,
         allowed,
         replaces,
-        sms,
+        code,
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
@@ -1119,14 +1133,8 @@ pub async fn sms_phone_submit(
     if number.is_empty() {
         return Ok(again(StatusCode::BAD_REQUEST, text::PHONE_REQUIRED));
     }
-    // Each number starts a new factor, whose code the service's per-challenge cooldown does
-    // not hold back: the page waits out the cooldown of the code it sent last (the send
-    // limits per user, number and address still bound what a new cookie could do).
-    if let Some(wait) = sms
-        .as_ref()
-        .map(|p| secs_until(app.now(), p.resend_at))
-        .filter(|w| *w > 0)
-    {
+    // Each number starts a new factor: the page waits out the last code's cooldown.
+    if let Some(wait) = cooling(&app, code.as_ref(), FactorKind::Sms) {
         return Ok(with_retry_after(
             again(StatusCode::TOO_MANY_REQUESTS, &text::rate_limited(wait)),
             wait,
@@ -1153,7 +1161,8 @@ pub async fn sms_phone_submit(
                     challenge: challenge.clone(),
                     allowed: allowed.clone(),
                     replaces: replaces.clone(),
-                    sms: Some(SmsPending {
+                    code: Some(PendingCode {
+                        kind: FactorKind::Sms.as_str().to_owned(),
                         factor: enrollment.factor.id.to_string(),
                         to: destination,
                         resend_at: app.now() + cooldown * 1000,
@@ -1187,52 +1196,107 @@ pub async fn sms_phone_submit(
     }
 }
 
+/// The code a forced enrollment of `kind` waits for, if any.
+fn pending_of(code: Option<&PendingCode>, kind: FactorKind) -> Option<&PendingCode> {
+    code.filter(|p| FactorKind::parse(&p.kind) == Some(kind))
+}
+
+/// Seconds the page still waits before sending another code of `kind` at forced enrollment.
+/// Each start makes a new factor, whose code the service's per-challenge cooldown does not
+/// hold back: the page waits out the cooldown of the code it sent last (the send limits
+/// per user, destination and address still bound what a new cookie could do).
+fn cooling(app: &App, code: Option<&PendingCode>, kind: FactorKind) -> Option<u64> {
+    pending_of(code, kind)
+        .map(|p| secs_until(app.now(), p.resend_at))
+        .filter(|w| *w > 0)
+}
+
 /// `GET /u2/mfa/sms`: the code form of the SMS factor being set up; without one, the
 /// number first.
-pub async fn sms_code_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+pub async fn sms_code_form(app: AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    code_form(app, visitor, FactorKind::Sms).await
+}
+
+/// `GET /u2/mfa/email`: the code form of the email factor being set up; without one, the
+/// enrollment page.
+pub async fn email_code_form(app: AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    code_form(app, visitor, FactorKind::EmailOtp).await
+}
+
+/// `POST /u2/mfa/sms`: the code confirms the new SMS factor.
+pub async fn sms_code_submit(
+    app: AppState<App>,
+    visitor: Visitor,
+    posted: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    code_submit(app, visitor, posted, FactorKind::Sms).await
+}
+
+/// `POST /u2/mfa/email`: the code confirms the new email factor.
+pub async fn email_code_submit(
+    app: AppState<App>,
+    visitor: Visitor,
+    posted: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    code_submit(app, visitor, posted, FactorKind::EmailOtp).await
+}
+
+/// Where forced enrollment of `kind` starts.
+fn start_of(kind: FactorKind) -> &'static str {
+    match kind {
+        FactorKind::Sms => "/u2/mfa/phone",
+        _ => "/login/enroll",
+    }
+}
+
+async fn code_form(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    kind: FactorKind,
+) -> Result<Response, PageError> {
     let Some(cookie) = visitor.cookie.as_ref() else {
         return Ok(see_other("/login"));
     };
-    let State::Enroll { sms, .. } = &cookie.state else {
+    let State::Enroll { code, .. } = &cookie.state else {
         return Ok(see_other("/login"));
     };
-    let Some(sms) = sms else {
-        return Ok(see_other("/u2/mfa/phone"));
+    let Some(pending) = pending_of(code.as_ref(), kind) else {
+        return Ok(see_other(start_of(kind)));
     };
     Ok(html(
         StatusCode::OK,
-        views::sms_code(&cookie.csrf_token(&app), &sms.to, None),
+        views::enroll_code(&cookie.csrf_token(&app), kind, &pending.to, None),
     ))
 }
 
-/// `POST /u2/mfa/sms`: the code confirms the new SMS factor (`verify_challenge` on the
-/// enrollment challenge), which completes the sign-in; the backup codes it brings are
-/// shown once.
-pub async fn sms_code_submit(
+/// The code confirms the new SMS or email factor (`verify_challenge` on the enrollment
+/// challenge), which completes the sign-in; the backup codes it brings are shown once.
+async fn code_submit(
     AppState(app): AppState<App>,
     visitor: Visitor,
     Posted { cookie, form }: Posted<CodeForm>,
+    kind: FactorKind,
 ) -> Result<Response, PageError> {
     let State::Enroll {
         challenge,
         replaces,
-        sms,
+        code: pending,
         ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
     };
-    let Some(sms) = sms else {
-        return Ok(see_other("/u2/mfa/phone"));
+    let Some(pending) = pending_of(pending.as_ref(), kind) else {
+        return Ok(see_other(start_of(kind)));
     };
     let csrf = cookie.csrf_token(&app);
-    let again = |status, error: &str| html(status, views::sms_code(&csrf, &sms.to, Some(error)));
+    let again = |status, error: &str| html(status, views::enroll_code(&csrf, kind, &pending.to, Some(error)));
     let code = form.code.trim();
     if code.is_empty() {
         return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
     }
     let choice = FactorChoice {
-        factor_id: Some(sms.factor.clone()),
+        factor_id: Some(pending.factor.clone()),
         kind: None,
     };
     match app
@@ -1272,6 +1336,83 @@ pub async fn sms_code_submit(
             ),
             retry_after_secs,
         )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /login/enroll/email`: starts an email factor for the enrollment challenge
+/// (`enroll_for_challenge`), which sends a code to the account's address, and goes on to
+/// `/u2/mfa/email`. A send refused (the cooldown, a send limit) shows the enrollment page
+/// with the wait under the email's button.
+pub async fn email_start(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, .. }: Posted<Empty>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        allowed,
+        replaces,
+        code,
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    if !can_enroll(allowed, FactorKind::EmailOtp) {
+        return Ok(see_other("/login/enroll"));
+    }
+    let refused = |wait: u64| {
+        with_retry_after(
+            enroll_page_with(
+                &app,
+                &cookie,
+                allowed,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&text::rate_limited(wait)),
+            ),
+            wait,
+        )
+    };
+    if let Some(wait) = cooling(&app, code.as_ref(), FactorKind::EmailOtp) {
+        return Ok(refused(wait));
+    }
+    let request = EnrollRequest {
+        kind: FactorKind::EmailOtp,
+        name: None,
+        phone_number: None,
+        confirmed: false,
+    };
+    match app
+        .enroll_for_challenge(&visitor.tenant, challenge, request, &visitor.meta)
+        .await
+    {
+        Ok(enrollment) => {
+            let EnrollDetails::Sent { destination, .. } = enrollment.details else {
+                return Err(PageError::from(crate::service::Failure::internal()));
+            };
+            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+            let next = CookieSession {
+                state: State::Enroll {
+                    challenge: challenge.clone(),
+                    allowed: allowed.clone(),
+                    replaces: replaces.clone(),
+                    code: Some(PendingCode {
+                        kind: FactorKind::EmailOtp.as_str().to_owned(),
+                        factor: enrollment.factor.id.to_string(),
+                        to: destination,
+                        resend_at: app.now() + cooldown * 1000,
+                    }),
+                },
+                ..cookie.clone()
+            };
+            with_cookie(see_other("/u2/mfa/email"), &app, &next)
+        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(refused(retry_after_secs)),
+        Err(ServiceError::FactorNotAllowed) => Ok(see_other("/login/enroll")),
         Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
             expired(&app, &visitor.tenant)
         }

@@ -267,6 +267,11 @@ pub fn router(app: &App) -> Router<App> {
             "/u2/mfa/sms",
             page_route(get(login::sms_code_form).post(login::sms_code_submit)),
         )
+        .route("/login/enroll/email", page_route(post(login::email_start)))
+        .route(
+            "/u2/mfa/email",
+            page_route(get(login::email_code_form).post(login::email_code_submit)),
+        )
         .route("/signup", page_route(get(signup::form).post(signup::submit)))
         .route(
             "/password/forgot",

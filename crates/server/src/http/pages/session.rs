@@ -86,9 +86,10 @@ pub enum State {
         challenge: String,
         allowed: Vec<String>,
         replaces: Option<String>,
-        /// An SMS factor started for the challenge, waiting for its code (`/u2/mfa/sms`).
+        /// An SMS or email factor started for the challenge, waiting for its code
+        /// (`/u2/mfa/sms`, `/u2/mfa/email`).
         #[serde(default)]
-        sms: Option<SmsPending>,
+        code: Option<PendingCode>,
     },
     /// Signed in: the `Session` row.
     User {
@@ -96,9 +97,11 @@ pub enum State {
     },
 }
 
-/// An SMS factor being set up at forced enrollment.
+/// An SMS or email factor being set up at forced enrollment.
 #[derive(Serialize, Deserialize, Clone)]
-pub struct SmsPending {
+pub struct PendingCode {
+    /// `sms` or `email_otp`.
+    pub kind: String,
     pub factor: String,
     /// The masked number the code went to.
     pub to: String,
@@ -171,7 +174,7 @@ impl CookieSession {
                 challenge,
                 allowed: pending.allowed.iter().map(|k| k.as_str().to_owned()).collect(),
                 replaces,
-                sms: None,
+                code: None,
             }
         } else {
             State::Mfa {

@@ -115,6 +115,10 @@ pub const ENROLL_SMS_PHONE: &str = "Mobile number";
 pub const ENROLL_SMS_PHONE_HINT: &str = "With the country code, e.g. +44 7700 900123.";
 pub const ENROLL_SMS_SEND: &str = "Send a code";
 pub const ENROLL_SMS_OTHER_NUMBER: &str = "Use another number";
+pub const ENROLL_EMAIL_TITLE: &str = "Get codes by email";
+pub const ENROLL_EMAIL_INTRO: &str =
+    "We email a code to your address each time you sign in. The weakest of the methods: use another if you can.";
+pub const ENROLL_EMAIL_START: &str = "Send a code to my email address";
 pub const ENROLL_OTHER_METHOD: &str = "Choose another method";
 pub const PHONE_REQUIRED: &str = "Enter your mobile number.";
 pub const PHONE_INVALID: &str =

@@ -480,25 +480,31 @@ pub fn sms_phone(csrf: &str, number: Option<&str>, error: Option<&str>) -> Marku
     )
 }
 
-/// Forced enrollment by text message, second step (`/u2/mfa/sms`): the code sent to `to`.
-pub fn sms_code(csrf: &str, to: &str, error: Option<&str>) -> Markup {
+/// Forced enrollment's code step (`/u2/mfa/sms`, `/u2/mfa/email`): the code sent to `to`.
+pub fn enroll_code(csrf: &str, kind: FactorKind, to: &str, error: Option<&str>) -> Markup {
     let hint = text::code_sent_to(to);
+    let (title, action) = match kind {
+        FactorKind::EmailOtp => (text::ENROLL_EMAIL_TITLE, "/u2/mfa/email"),
+        _ => (text::ENROLL_SMS_TITLE, "/u2/mfa/sms"),
+    };
     layout(
-        text::ENROLL_SMS_TITLE,
+        title,
         None,
         false,
         html! {
-            form method="post" action="/u2/mfa/sms" {
+            form method="post" action=(action) {
                 (csrf_field(csrf))
                 (field(&Field {
                     hint: Some(&hint),
                     error,
                     autofocus: true,
-                    ..Field::code("sms-code", text::CODE, Code::Numeric)
+                    ..Field::code("enroll-code", text::CODE, Code::Numeric)
                 }))
                 button type="submit" { (text::ENROLL_CONFIRM) }
             }
-            p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_OTHER_NUMBER) } }
+            @if kind == FactorKind::Sms {
+                p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_OTHER_NUMBER) } }
+            }
             p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
         },
     )
@@ -516,12 +522,16 @@ pub struct EnrollChoices<'a> {
     pub passkey_error: Option<&'a str>,
     /// Text messages: the number at `/u2/mfa/phone`, the code at `/u2/mfa/sms`.
     pub sms: bool,
+    /// Codes by email: started by `POST /login/enroll/email`, the code at `/u2/mfa/email`.
+    pub email: bool,
+    /// Why no email code was sent.
+    pub email_error: Option<&'a str>,
 }
 
 /// Forced enrollment at sign-in: what must be set up.
 pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
-    let intro = match (c.totp, c.passkey, c.sms) {
-        (true, false, false) => text::ENROLL_REQUIRED_INTRO,
+    let intro = match (c.totp, c.passkey, c.sms, c.email) {
+        (true, false, false, false) => text::ENROLL_REQUIRED_INTRO,
         _ => text::ENROLL_REQUIRED_CHOOSE,
     };
     layout(
@@ -529,13 +539,24 @@ pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
         None,
         false,
         html! {
-            @if c.totp || c.passkey || c.sms {
+            @if c.totp || c.passkey || c.sms || c.email {
                 p { (intro) }
                 @if c.sms {
                     section aria-labelledby="enroll-sms" {
                         h2 id="enroll-sms" { (text::kind_name(FactorKind::Sms)) }
                         p.muted { (text::ENROLL_SMS_INTRO) }
                         p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_START) } }
+                    }
+                }
+                @if c.email {
+                    section aria-labelledby="enroll-email" {
+                        h2 id="enroll-email" { (text::kind_name(FactorKind::EmailOtp)) }
+                        p.muted { (text::ENROLL_EMAIL_INTRO) }
+                        @if let Some(e) = c.email_error { p.error role="alert" { (e) } }
+                        form method="post" action="/login/enroll/email" {
+                            (csrf_field(c.csrf))
+                            button.secondary type="submit" { (text::ENROLL_EMAIL_START) }
+                        }
                     }
                 }
                 @if c.totp {
