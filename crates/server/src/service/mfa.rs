@@ -913,6 +913,21 @@ impl App {
         Ok(enrollment)
     }
 
+    /// The verified phone number of the user of a forced-enrollment challenge, which the
+    /// pages offer for an SMS factor (the user may type another).
+    pub async fn enrollment_phone(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+    ) -> ServiceResult<Option<String>> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        if challenge.purpose != ChallengePurpose::Enroll {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        Ok(user.phone_verified_at.and_then(|_| self.user_phone(&user)))
+    }
+
     /// Completes a challenge with a code: the second factor of a sign-in, or the first
     /// confirmation of a forced enrollment. Issues the session on success, unless the
     /// factor proven is of a kind no longer allowed: then the user must enroll an allowed

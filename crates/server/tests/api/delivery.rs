@@ -32,9 +32,9 @@ both_stores!(
     sns_sender_settings_round_trip,
 );
 
-const PHONE: &str = "+14155552671";
+pub(crate) const PHONE: &str = "+14155552671";
 
-async fn allow_all(s: &TestServer) {
+pub(crate) async fn allow_all(s: &TestServer) {
     let (status, body) = send(
         s.admin(s.patch("/v1/admin/config"))
             .json(&json!({ "mfa_allowed_factors": ["totp", "sms", "email_otp", "backup_codes"] })),
@@ -54,7 +54,7 @@ async fn use_webhook(s: &TestServer, gw: &Gateway) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn sms_server(b: Backend) -> (TestServer, Gateway) {
+pub(crate) async fn sms_server(b: Backend) -> (TestServer, Gateway) {
     let s = spawn(b).await;
     let gw = Gateway::start().await;
     allow_all(&s).await;
@@ -63,7 +63,7 @@ async fn sms_server(b: Backend) -> (TestServer, Gateway) {
 }
 
 /// Signs up and enrolls + confirms an SMS factor; returns (token, factor id, messages so far).
-async fn sms_user(s: &TestServer, gw: &Gateway, email: &str, phone: &str) -> (String, String) {
+pub(crate) async fn sms_user(s: &TestServer, gw: &Gateway, email: &str, phone: &str) -> (String, String) {
     let body = s.signup(email).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let before = gw.received().len();
@@ -109,7 +109,7 @@ async fn verify(s: &TestServer, ch: &Value, factor: &str, code: &str) -> (u16, V
 }
 
 /// Lets the outbox worker run a pass (it polls every 500 ms of real time).
-async fn settle() {
+pub(crate) async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
 }
 

@@ -18,6 +18,7 @@ mod meta;
 mod mfa;
 mod oidc;
 mod pages;
+mod pages_mfa;
 mod parsers;
 mod proxy;
 mod recovery;

@@ -6,10 +6,11 @@
 
 use super::authorize;
 use super::script::{self, Scripted};
-use super::session::{CookieSession, Posted, State, Visitor};
+use super::session::{CodeSent, CookieSession, Offered, PendingCode, Posted, State, Visitor};
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
+use crate::service::input::InputError;
 use crate::service::mfa::{EnrollRequest, FactorChoice};
 use crate::service::oidc::LogoutParams;
 use crate::service::outcome::SignInOutcome;
@@ -397,55 +398,157 @@ fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
     with_cookie(page, app, &cookie)
 }
 
-/// `GET /login/mfa`: the factors the sign-in offers.
-pub async fn mfa_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
-    let Some(cookie) = visitor.cookie else {
-        return Ok(see_other("/login"));
-    };
-    let State::Mfa { factors, sent, .. } = &cookie.state else {
-        return Ok(see_other("/login"));
-    };
-    Ok(html(
-        StatusCode::OK,
-        views::mfa(&cookie.csrf_token(&app), factors, sent.as_deref(), None, None),
-    ))
+/// The factor a `/login/mfa?factor=…` link names; anything else in the query is ignored.
+fn asked_factor(uri: &Uri) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or("")).ok()?;
+    pairs.into_iter().find(|(k, _)| k == "factor").map(|(_, v)| v)
 }
 
-/// The second-factor page again, with an error on one factor.
-fn mfa_again(app: &App, cookie: &CookieSession, status: StatusCode, factor: &str, error: &str) -> Response {
-    let (factors, sent) = match &cookie.state {
-        State::Mfa { factors, sent, .. } => (factors.as_slice(), sent.as_deref()),
-        _ => (&[][..], None),
-    };
-    html(
-        status,
-        views::mfa(
-            &cookie.csrf_token(app),
-            factors,
-            sent,
-            Some((factor, error)),
-            None,
-        ),
+/// Where the second-factor step shows `factor`.
+fn mfa_href(factor: &str) -> String {
+    match serde_urlencoded::to_string([("factor", factor)]) {
+        Ok(query) => format!("/login/mfa?{query}"),
+        Err(_) => "/login/mfa".to_owned(),
+    }
+}
+
+/// The factor the second-factor step shows: the one asked for if the sign-in offers it
+/// (an unknown id is no error: the default instead), else the one a code was sent for
+/// last, else the first offered that is not a backup code.
+fn shown_factor<'a>(factors: &'a [Offered], asked: Option<&str>, sent: Option<&str>) -> Option<&'a Offered> {
+    let known = |f: &&Offered| FactorKind::parse(&f.kind).is_some();
+    let find = |id: &str| factors.iter().filter(known).find(|f| f.id == id);
+    asked
+        .and_then(find)
+        .or_else(|| sent.and_then(find))
+        .or_else(|| {
+            factors
+                .iter()
+                .find(|f| FactorKind::parse(&f.kind).is_some_and(|k| k != FactorKind::BackupCodes))
+        })
+        .or_else(|| factors.iter().find(known))
+}
+
+/// Whether showing the factor sends it a code (SMS, email).
+fn sends_code(f: &Offered) -> bool {
+    matches!(
+        FactorKind::parse(&f.kind),
+        Some(FactorKind::Sms | FactorKind::EmailOtp)
     )
 }
 
-/// `POST /login/mfa/send`: sends (or sends again) a code for an SMS or email factor.
-pub async fn mfa_send(
+/// Whole seconds from `now` until `at` (Unix milliseconds), rounded up.
+fn secs_until(now: i64, at: i64) -> u64 {
+    u64::try_from(at.saturating_sub(now).max(0))
+        .unwrap_or(0)
+        .div_ceil(1000)
+}
+
+/// The second-factor page showing `shown`, its code form open if a code was sent for it,
+/// and its resend button waiting out the cooldown (at least `wait` seconds).
+fn mfa_page(
+    app: &App,
+    cookie: &CookieSession,
+    shown: Option<&Offered>,
+    status: StatusCode,
+    error: Option<&str>,
+    wait: u64,
+) -> Response {
+    let (factors, sends) = match &cookie.state {
+        State::Mfa { factors, sends, .. } => (factors.as_slice(), sends.as_slice()),
+        _ => (&[][..], &[][..]),
+    };
+    let sent = shown.and_then(|f| sends.iter().find(|s| s.factor == f.id));
+    let resend_in = sent.map_or(0, |s| secs_until(app.now(), s.resend_at)).max(wait);
+    let csrf = cookie.csrf_token(app);
+    html(
+        status,
+        views::mfa(&views::MfaView {
+            csrf: &csrf,
+            factors,
+            shown,
+            open: sent.is_some(),
+            resend_in,
+            error,
+            note: None,
+        }),
+    )
+}
+
+/// `GET /login/mfa`: one factor of those the sign-in offers (`?factor=` or the default),
+/// with links to the others. An SMS or email factor shown for the first time in this
+/// sign-in is sent its code now (`select_factor`), once: the cookie remembers it, so a
+/// reload or a switch back shows the code form and the resend cooldown, and sends nothing.
+pub async fn mfa_form(
     AppState(app): AppState<App>,
     visitor: Visitor,
-    Posted { cookie, form }: Posted<FactorForm>,
+    uri: Uri,
 ) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie.as_ref() else {
+        return Ok(see_other("/login"));
+    };
     let State::Mfa {
-        challenge,
-        factors,
-        replaces,
-        ..
+        factors, sent, sends, ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
     };
+    let asked = asked_factor(&uri);
+    let shown = shown_factor(factors, asked.as_deref(), sent.as_deref());
+    let Some(f) = shown.filter(|f| sends_code(f) && !sends.iter().any(|s| s.factor == f.id)) else {
+        return Ok(mfa_page(&app, cookie, shown, StatusCode::OK, None, 0));
+    };
+    match send_code(&app, &visitor, cookie, &f.id).await? {
+        Sending::Sent(next) => {
+            let page = mfa_page(&app, &next, Some(f), StatusCode::OK, None, 0);
+            with_cookie(page, &app, &next)
+        }
+        Sending::Wait(secs) => Ok(with_retry_after(
+            mfa_page(
+                &app,
+                cookie,
+                Some(f),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&text::rate_limited(secs)),
+                secs,
+            ),
+            secs,
+        )),
+        Sending::Lapsed => expired(&app, &visitor.tenant),
+    }
+}
+
+/// What asking for a code came to.
+enum Sending {
+    /// Sent: the cookie session that remembers it.
+    Sent(CookieSession),
+    /// The cooldown or a send limit refused it for this many seconds.
+    Wait(u64),
+    /// The sign-in has lapsed.
+    Lapsed,
+}
+
+/// Sends a code for an SMS or email factor of the sign-in (`select_factor`; the service
+/// enforces the resend cooldown and the send limits) and remembers when another may be
+/// sent. The cookie keeps its id (and so its form token): only what was sent changes.
+async fn send_code(
+    app: &App,
+    visitor: &Visitor,
+    cookie: &CookieSession,
+    factor_id: &str,
+) -> Result<Sending, PageError> {
+    let State::Mfa {
+        challenge,
+        factors,
+        replaces,
+        sends,
+        ..
+    } = &cookie.state
+    else {
+        return Ok(Sending::Lapsed);
+    };
     let choice = FactorChoice {
-        factor_id: Some(form.factor_id.clone()),
+        factor_id: Some(factor_id.to_owned()),
         kind: None,
     };
     match app
@@ -453,32 +556,68 @@ pub async fn mfa_send(
         .await
     {
         Ok(_) => {
-            // The same id (and so the same form token): only the open factor changes.
-            let next = CookieSession {
+            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+            let mut sends: Vec<CodeSent> = sends.iter().filter(|s| s.factor != factor_id).cloned().collect();
+            sends.push(CodeSent {
+                factor: factor_id.to_owned(),
+                resend_at: app.now() + cooldown * 1000,
+            });
+            Ok(Sending::Sent(CookieSession {
                 state: State::Mfa {
                     challenge: challenge.clone(),
                     factors: factors.clone(),
-                    sent: Some(form.factor_id),
+                    sent: Some(factor_id.to_owned()),
                     replaces: replaces.clone(),
+                    sends,
                 },
                 ..cookie.clone()
-            };
-            with_cookie(see_other("/login/mfa"), &app, &next)
+            }))
         }
-        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
-            mfa_again(
-                &app,
-                &cookie,
-                StatusCode::TOO_MANY_REQUESTS,
-                &form.factor_id,
-                &text::rate_limited(retry_after_secs),
-            ),
-            retry_after_secs,
-        )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
-            expired(&app, &visitor.tenant)
-        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(Sending::Wait(retry_after_secs)),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => Ok(Sending::Lapsed),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The second-factor page again, showing `factor` with an error.
+fn mfa_again(app: &App, cookie: &CookieSession, status: StatusCode, factor: &str, error: &str) -> Response {
+    let shown = match &cookie.state {
+        State::Mfa { factors, sent, .. } => shown_factor(factors, Some(factor), sent.as_deref()),
+        _ => None,
+    };
+    mfa_page(app, cookie, shown, status, Some(error), 0)
+}
+
+/// `POST /login/mfa/send`: sends a new code for an SMS or email factor. Before the
+/// cooldown has passed, the page shows the wait (429, `Retry-After`), not an error page.
+pub async fn mfa_send(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<FactorForm>,
+) -> Result<Response, PageError> {
+    let State::Mfa { factors, sent, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    let Some(f) = factors.iter().find(|f| f.id == form.factor_id && sends_code(f)) else {
+        return Ok(see_other("/login/mfa"));
+    };
+    match send_code(&app, &visitor, &cookie, &f.id).await? {
+        Sending::Sent(next) => with_cookie(see_other(&mfa_href(&f.id)), &app, &next),
+        Sending::Wait(secs) => {
+            let shown = shown_factor(factors, Some(&f.id), sent.as_deref());
+            Ok(with_retry_after(
+                mfa_page(
+                    &app,
+                    &cookie,
+                    shown,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&text::rate_limited(secs)),
+                    secs,
+                ),
+                secs,
+            ))
+        }
+        Sending::Lapsed => expired(&app, &visitor.tenant),
     }
 }
 
@@ -647,6 +786,18 @@ fn enroll_page(
     status: StatusCode,
     passkey_error: Option<&str>,
 ) -> Response {
+    enroll_page_with(app, cookie, allowed, status, passkey_error, None)
+}
+
+/// The forced-enrollment page, with an error under the passkey's or the email's button.
+fn enroll_page_with(
+    app: &App,
+    cookie: &CookieSession,
+    allowed: &[String],
+    status: StatusCode,
+    passkey_error: Option<&str>,
+    email_error: Option<&str>,
+) -> Response {
     let csrf = cookie.csrf_token(app);
     html(
         status,
@@ -655,6 +806,9 @@ fn enroll_page(
             totp: can_enroll(allowed, FactorKind::Totp),
             passkey: can_enroll(allowed, FactorKind::Webauthn),
             passkey_error,
+            sms: can_enroll(allowed, FactorKind::Sms),
+            email: can_enroll(allowed, FactorKind::EmailOtp),
+            email_error,
         }),
     )
 }
@@ -724,6 +878,7 @@ pub async fn enroll_passkey(
         challenge,
         allowed,
         replaces,
+        ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
@@ -909,6 +1064,355 @@ pub async fn enroll_confirm(
             ),
             retry_after_secs,
         )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The number of a text-message set-up at forced enrollment.
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    phone_number: String,
+}
+
+/// `GET /u2/mfa/phone`: forced enrollment by text message, asking for the number
+/// (pre-filled with the account's verified phone, if it has one).
+pub async fn sms_phone_form(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie.as_ref() else {
+        return Ok(see_other("/login"));
+    };
+    let State::Enroll {
+        challenge, allowed, ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    if !can_enroll(allowed, FactorKind::Sms) {
+        return Ok(see_other("/login/enroll"));
+    }
+    let number = match app.enrollment_phone(&visitor.tenant, challenge).await {
+        Ok(n) => n,
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            return expired(&app, &visitor.tenant)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(html(
+        StatusCode::OK,
+        views::sms_phone(&cookie.csrf_token(&app), number.as_deref(), None),
+    ))
+}
+
+/// `POST /u2/mfa/phone`: starts an SMS factor for the enrollment challenge
+/// (`enroll_for_challenge`), which sends its code, and goes on to `/u2/mfa/sms`. A number
+/// the service refuses (not a number, a country or class of number the tenant does not
+/// send to, a send limit) shows the form again with the reason on the field.
+pub async fn sms_phone_submit(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<PhoneForm>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        allowed,
+        replaces,
+        code,
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    if !can_enroll(allowed, FactorKind::Sms) {
+        return Ok(see_other("/login/enroll"));
+    }
+    let csrf = cookie.csrf_token(&app);
+    let number = form.phone_number.trim();
+    let again = |status, error: &str| html(status, views::sms_phone(&csrf, Some(number), Some(error)));
+    if number.is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::PHONE_REQUIRED));
+    }
+    // Each number starts a new factor: the page waits out the last code's cooldown.
+    if let Some(wait) = cooling(&app, code.as_ref(), FactorKind::Sms) {
+        return Ok(with_retry_after(
+            again(StatusCode::TOO_MANY_REQUESTS, &text::rate_limited(wait)),
+            wait,
+        ));
+    }
+    let request = EnrollRequest {
+        kind: FactorKind::Sms,
+        name: None,
+        phone_number: Some(number.to_owned()),
+        confirmed: false,
+    };
+    match app
+        .enroll_for_challenge(&visitor.tenant, challenge, request, &visitor.meta)
+        .await
+    {
+        Ok(enrollment) => {
+            let EnrollDetails::Sent { destination, .. } = enrollment.details else {
+                return Err(PageError::from(crate::service::Failure::internal()));
+            };
+            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+            // The same id (and so the same form token): only the pending factor changes.
+            let next = CookieSession {
+                state: State::Enroll {
+                    challenge: challenge.clone(),
+                    allowed: allowed.clone(),
+                    replaces: replaces.clone(),
+                    code: Some(PendingCode {
+                        kind: FactorKind::Sms.as_str().to_owned(),
+                        factor: enrollment.factor.id.to_string(),
+                        to: destination,
+                        resend_at: app.now() + cooldown * 1000,
+                    }),
+                },
+                ..cookie.clone()
+            };
+            with_cookie(see_other("/u2/mfa/sms"), &app, &next)
+        }
+        Err(ServiceError::Input(InputError::PhoneNumber(_) | InputError::PhoneNumberMissing)) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_INVALID))
+        }
+        Err(ServiceError::CountryNotAllowed) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_COUNTRY_REFUSED))
+        }
+        Err(ServiceError::NumberTypeNotAllowed(_)) => {
+            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_CLASS_REFUSED))
+        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::rate_limited(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::FactorNotAllowed) => Ok(see_other("/login/enroll")),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The code a forced enrollment of `kind` waits for, if any.
+fn pending_of(code: Option<&PendingCode>, kind: FactorKind) -> Option<&PendingCode> {
+    code.filter(|p| FactorKind::parse(&p.kind) == Some(kind))
+}
+
+/// Seconds the page still waits before sending another code of `kind` at forced enrollment.
+/// Each start makes a new factor, whose code the service's per-challenge cooldown does not
+/// hold back: the page waits out the cooldown of the code it sent last (the send limits
+/// per user, destination and address still bound what a new cookie could do).
+fn cooling(app: &App, code: Option<&PendingCode>, kind: FactorKind) -> Option<u64> {
+    pending_of(code, kind)
+        .map(|p| secs_until(app.now(), p.resend_at))
+        .filter(|w| *w > 0)
+}
+
+/// `GET /u2/mfa/sms`: the code form of the SMS factor being set up; without one, the
+/// number first.
+pub async fn sms_code_form(app: AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    code_form(app, visitor, FactorKind::Sms).await
+}
+
+/// `GET /u2/mfa/email`: the code form of the email factor being set up; without one, the
+/// enrollment page.
+pub async fn email_code_form(app: AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    code_form(app, visitor, FactorKind::EmailOtp).await
+}
+
+/// `POST /u2/mfa/sms`: the code confirms the new SMS factor.
+pub async fn sms_code_submit(
+    app: AppState<App>,
+    visitor: Visitor,
+    posted: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    code_submit(app, visitor, posted, FactorKind::Sms).await
+}
+
+/// `POST /u2/mfa/email`: the code confirms the new email factor.
+pub async fn email_code_submit(
+    app: AppState<App>,
+    visitor: Visitor,
+    posted: Posted<CodeForm>,
+) -> Result<Response, PageError> {
+    code_submit(app, visitor, posted, FactorKind::EmailOtp).await
+}
+
+/// Where forced enrollment of `kind` starts.
+fn start_of(kind: FactorKind) -> &'static str {
+    match kind {
+        FactorKind::Sms => "/u2/mfa/phone",
+        _ => "/login/enroll",
+    }
+}
+
+async fn code_form(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    kind: FactorKind,
+) -> Result<Response, PageError> {
+    let Some(cookie) = visitor.cookie.as_ref() else {
+        return Ok(see_other("/login"));
+    };
+    let State::Enroll { code, .. } = &cookie.state else {
+        return Ok(see_other("/login"));
+    };
+    let Some(pending) = pending_of(code.as_ref(), kind) else {
+        return Ok(see_other(start_of(kind)));
+    };
+    Ok(html(
+        StatusCode::OK,
+        views::enroll_code(&cookie.csrf_token(&app), kind, &pending.to, None),
+    ))
+}
+
+/// The code confirms the new SMS or email factor (`verify_challenge` on the enrollment
+/// challenge), which completes the sign-in; the backup codes it brings are shown once.
+async fn code_submit(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, form }: Posted<CodeForm>,
+    kind: FactorKind,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        replaces,
+        code: pending,
+        ..
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    let Some(pending) = pending_of(pending.as_ref(), kind) else {
+        return Ok(see_other(start_of(kind)));
+    };
+    let csrf = cookie.csrf_token(&app);
+    let again = |status, error: &str| html(status, views::enroll_code(&csrf, kind, &pending.to, Some(error)));
+    let code = form.code.trim();
+    if code.is_empty() {
+        return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
+    }
+    let choice = FactorChoice {
+        factor_id: Some(pending.factor.clone()),
+        kind: None,
+    };
+    match app
+        .verify_challenge(
+            &visitor.tenant,
+            challenge,
+            &choice,
+            Answer::Code(code),
+            &visitor.meta,
+        )
+        .await
+    {
+        Ok(SignInOutcome::Complete(v)) => {
+            finish(
+                &app,
+                &visitor.tenant,
+                &v.tokens,
+                replaces.as_deref(),
+                v.backup_codes,
+                visitor.after_sign_in(),
+            )
+            .await
+        }
+        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/enroll"),
+            &app,
+            &CookieSession::pending(&app, &p, true, replaces.clone()),
+        ),
+        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        Err(
+            ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired,
+        ) => Ok(again(StatusCode::CONFLICT, text::ENROLL_LAPSED)),
+        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &text::too_many_attempts(retry_after_secs),
+            ),
+            retry_after_secs,
+        )),
+        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
+            expired(&app, &visitor.tenant)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /login/enroll/email`: starts an email factor for the enrollment challenge
+/// (`enroll_for_challenge`), which sends a code to the account's address, and goes on to
+/// `/u2/mfa/email`. A send refused (the cooldown, a send limit) shows the enrollment page
+/// with the wait under the email's button.
+pub async fn email_start(
+    AppState(app): AppState<App>,
+    visitor: Visitor,
+    Posted { cookie, .. }: Posted<Empty>,
+) -> Result<Response, PageError> {
+    let State::Enroll {
+        challenge,
+        allowed,
+        replaces,
+        code,
+    } = &cookie.state
+    else {
+        return Ok(see_other("/login"));
+    };
+    if !can_enroll(allowed, FactorKind::EmailOtp) {
+        return Ok(see_other("/login/enroll"));
+    }
+    let refused = |wait: u64| {
+        with_retry_after(
+            enroll_page_with(
+                &app,
+                &cookie,
+                allowed,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&text::rate_limited(wait)),
+            ),
+            wait,
+        )
+    };
+    if let Some(wait) = cooling(&app, code.as_ref(), FactorKind::EmailOtp) {
+        return Ok(refused(wait));
+    }
+    let request = EnrollRequest {
+        kind: FactorKind::EmailOtp,
+        name: None,
+        phone_number: None,
+        confirmed: false,
+    };
+    match app
+        .enroll_for_challenge(&visitor.tenant, challenge, request, &visitor.meta)
+        .await
+    {
+        Ok(enrollment) => {
+            let EnrollDetails::Sent { destination, .. } = enrollment.details else {
+                return Err(PageError::from(crate::service::Failure::internal()));
+            };
+            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+            let next = CookieSession {
+                state: State::Enroll {
+                    challenge: challenge.clone(),
+                    allowed: allowed.clone(),
+                    replaces: replaces.clone(),
+                    code: Some(PendingCode {
+                        kind: FactorKind::EmailOtp.as_str().to_owned(),
+                        factor: enrollment.factor.id.to_string(),
+                        to: destination,
+                        resend_at: app.now() + cooldown * 1000,
+                    }),
+                },
+                ..cookie.clone()
+            };
+            with_cookie(see_other("/u2/mfa/email"), &app, &next)
+        }
+        Err(ServiceError::RateLimited { retry_after_secs }) => Ok(refused(retry_after_secs)),
+        Err(ServiceError::FactorNotAllowed) => Ok(see_other("/login/enroll")),
         Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
             expired(&app, &visitor.tenant)
         }

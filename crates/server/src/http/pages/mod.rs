@@ -272,6 +272,19 @@ pub fn router(app: &App) -> Router<App> {
             page_route(post(login::enroll_passkey_options)),
         )
         .route("/login/enroll/passkey", page_route(post(login::enroll_passkey)))
+        .route(
+            "/u2/mfa/phone",
+            page_route(get(login::sms_phone_form).post(login::sms_phone_submit)),
+        )
+        .route(
+            "/u2/mfa/sms",
+            page_route(get(login::sms_code_form).post(login::sms_code_submit)),
+        )
+        .route("/login/enroll/email", page_route(post(login::email_start)))
+        .route(
+            "/u2/mfa/email",
+            page_route(get(login::email_code_form).post(login::email_code_submit)),
+        )
         .route("/signup", page_route(get(signup::form).post(signup::submit)))
         .route(
             "/password/forgot",

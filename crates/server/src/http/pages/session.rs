@@ -72,21 +72,50 @@ pub enum State {
     Mfa {
         challenge: String,
         factors: Vec<Offered>,
-        /// The factor a code was sent for, whose code form is open.
+        /// The factor a code was sent for last, shown by default.
         sent: Option<String>,
         /// A signed-in session this sign-in re-verifies (step-up): ended when it succeeds.
         replaces: Option<String>,
+        /// Every SMS or email factor a code was sent for in this sign-in, with when another
+        /// may be sent: showing the factor again (a reload, a switch back) sends nothing.
+        #[serde(default)]
+        sends: Vec<CodeSent>,
     },
     /// Password accepted; a factor of `allowed` kinds to enroll first.
     Enroll {
         challenge: String,
         allowed: Vec<String>,
         replaces: Option<String>,
+        /// An SMS or email factor started for the challenge, waiting for its code
+        /// (`/u2/mfa/sms`, `/u2/mfa/email`).
+        #[serde(default)]
+        code: Option<PendingCode>,
     },
     /// Signed in: the `Session` row.
     User {
         session: String,
     },
+}
+
+/// An SMS or email factor being set up at forced enrollment.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct PendingCode {
+    /// `sms` or `email_otp`.
+    pub kind: String,
+    pub factor: String,
+    /// The masked number the code went to.
+    pub to: String,
+    /// Unix milliseconds before which the page sends no other code (the resend cooldown).
+    #[serde(default)]
+    pub resend_at: i64,
+}
+
+/// A code sent for a factor of the second-factor step.
+#[derive(Serialize, Deserialize, Clone)]
+pub struct CodeSent {
+    pub factor: String,
+    /// Unix milliseconds from which the service's resend cooldown allows another code.
+    pub resend_at: i64,
 }
 
 /// A factor as the second-factor step offers it.
@@ -145,6 +174,7 @@ impl CookieSession {
                 challenge,
                 allowed: pending.allowed.iter().map(|k| k.as_str().to_owned()).collect(),
                 replaces,
+                code: None,
             }
         } else {
             State::Mfa {
@@ -157,6 +187,7 @@ impl CookieSession {
                     .collect(),
                 sent: None,
                 replaces,
+                sends: Vec::new(),
             }
         };
         // A sent code may keep the challenge open past its first expiry; the cookie allows

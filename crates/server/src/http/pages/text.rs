@@ -35,7 +35,8 @@ pub const SESSION_ENDED: &str = "Your session has ended. Sign in again.";
 
 // The second factor.
 pub const MFA_TITLE: &str = "Two-step verification";
-pub const MFA_INTRO: &str = "Your password is right. Now prove it is you with one of these:";
+pub const MFA_INTRO: &str = "Your password is right. Now prove it is you:";
+pub const MFA_OTHER_METHODS: &str = "Try another method";
 pub const MFA_VERIFY: &str = "Verify";
 pub const MFA_SEND: &str = "Send a code";
 pub const MFA_SEND_AGAIN: &str = "Send a new code";
@@ -75,6 +76,10 @@ pub fn rate_limited(secs: u64) -> String {
     )
 }
 
+pub fn resend_in(secs: u64) -> String {
+    format!("You can ask for a new code in {}.", duration(secs))
+}
+
 fn duration(secs: u64) -> String {
     match secs.max(1) {
         1 => "1 second".into(),
@@ -103,6 +108,25 @@ pub const ENROLL_TOTP_RETRY: &str =
 pub const ENROLL_CONFIRM: &str = "Confirm";
 pub const ENROLL_NAME: &str = "Name (optional)";
 pub const ENROLL_NAME_HINT: &str = "So you can tell your devices apart, e.g. “Work phone”.";
+pub const ENROLL_SMS_TITLE: &str = "Get codes by text message";
+pub const ENROLL_SMS_INTRO: &str = "We send a code to your phone each time you sign in.";
+pub const ENROLL_SMS_START: &str = "Set up text messages";
+pub const ENROLL_SMS_PHONE: &str = "Mobile number";
+pub const ENROLL_SMS_PHONE_HINT: &str = "With the country code, e.g. +44 7700 900123.";
+pub const ENROLL_SMS_SEND: &str = "Send a code";
+pub const ENROLL_SMS_OTHER_NUMBER: &str = "Use another number";
+pub const ENROLL_EMAIL_TITLE: &str = "Get codes by email";
+pub const ENROLL_EMAIL_INTRO: &str =
+    "We email a code to your address each time you sign in. The weakest of the methods: use another if you can.";
+pub const ENROLL_EMAIL_START: &str = "Send a code to my email address";
+pub const ENROLL_OTHER_METHOD: &str = "Choose another method";
+pub const PHONE_REQUIRED: &str = "Enter your mobile number.";
+pub const PHONE_INVALID: &str =
+    "That is not a mobile number we can send to. Check it, with the country code.";
+pub const PHONE_COUNTRY_REFUSED: &str =
+    "Text messages to this country are not available. Choose another method.";
+pub const PHONE_CLASS_REFUSED: &str =
+    "Text messages to this kind of number are not available. Use a mobile number, or choose another method.";
 pub const ENROLL_LAPSED: &str = "That set-up is no longer waiting for a code. Start again.";
 
 // Backup codes.

@@ -324,31 +324,33 @@ pub fn passkey_signin(csrf: &str, error: Option<&str>) -> Markup {
     }
 }
 
-/// The second-factor step: one section per offered factor.
-pub fn mfa(
-    csrf: &str,
-    factors: &[Offered],
-    sent: Option<&str>,
-    error: Option<(&str, &str)>,
-    note: Option<&str>,
-) -> Markup {
-    let mut focus_taken = false;
-    // One ceremony covers every credential of the user (the credential names its factor):
-    // the first WebAuthn factor stands for all of them, under the kind's name alone.
+/// What the second-factor step shows: one factor at a time, and the others to switch to.
+pub struct MfaView<'a> {
+    pub csrf: &'a str,
+    pub factors: &'a [Offered],
+    /// The factor shown (`login::shown_factor`); `None` only when nothing is offered.
+    pub shown: Option<&'a Offered>,
+    /// An SMS or email code was sent for the shown factor: its code form is open.
+    pub open: bool,
+    /// Seconds until another code may be sent for the shown factor (0: now).
+    pub resend_in: u64,
+    pub error: Option<&'a str>,
+    pub note: Option<&'a str>,
+}
+
+/// The factors as the step lists them: one ceremony covers every credential of the user
+/// (the credential names its factor), so the first WebAuthn factor stands for all of
+/// them, under the kind's name alone.
+fn offered_groups(factors: &[Offered]) -> Vec<(Offered, FactorKind)> {
     let webauthn = factors
         .iter()
         .filter(|f| FactorKind::parse(&f.kind) == Some(FactorKind::Webauthn))
         .count();
     let mut webauthn_shown = false;
-    let grouped: Vec<(Offered, FactorKind)> = factors
+    factors
         .iter()
         .filter_map(|f| FactorKind::parse(&f.kind).map(|k| (f, k)))
-        .filter(|(_, k)| {
-            if *k != FactorKind::Webauthn {
-                return true;
-            }
-            !std::mem::replace(&mut webauthn_shown, true)
-        })
+        .filter(|(_, k)| *k != FactorKind::Webauthn || !std::mem::replace(&mut webauthn_shown, true))
         .map(|(f, k)| {
             let mut f = f.clone();
             if k == FactorKind::Webauthn && webauthn > 1 {
@@ -356,36 +358,49 @@ pub fn mfa(
             }
             (f, k)
         })
-        .collect();
-    let sections: Vec<Markup> = grouped
+        .collect()
+}
+
+fn factor_title(f: &Offered, kind: FactorKind) -> String {
+    match &f.name {
+        Some(name) => format!("{} · {name}", text::kind_name(kind)),
+        None => text::kind_name(kind).to_owned(),
+    }
+}
+
+/// The second-factor step: the shown factor's form, then "try another method" with a
+/// link (`/login/mfa?factor=…`) to each other factor offered.
+pub fn mfa(v: &MfaView<'_>) -> Markup {
+    let list = offered_groups(v.factors);
+    let shown_kind = v.shown.and_then(|f| FactorKind::parse(&f.kind));
+    // The shown factor's entry of the list (for WebAuthn, the one standing for all).
+    let current = list.iter().find(|(f, k)| {
+        Some(*k) == shown_kind && (*k == FactorKind::Webauthn || v.shown.is_some_and(|s| s.id == f.id))
+    });
+    let others: Vec<&(Offered, FactorKind)> = list
         .iter()
-        .map(|(f, kind)| {
-            let kind = *kind;
-            let err = error.filter(|(id, _)| *id == f.id).map(|(_, m)| m);
-            let open = sent == Some(f.id.as_str());
-            let wants_focus = match kind {
-                FactorKind::Totp | FactorKind::BackupCodes => true,
-                FactorKind::Sms | FactorKind::EmailOtp => open,
-                FactorKind::Webauthn => false,
-            };
-            // Focus the field with the error, else the first code field on the page.
-            let autofocus = if error.is_some() {
-                err.is_some()
-            } else {
-                wants_focus && !focus_taken
-            };
-            focus_taken |= autofocus;
-            mfa_factor(csrf, f, kind, open, err, autofocus)
-        })
+        .filter(|e| current.is_none_or(|c| c.0.id != e.0.id))
         .collect();
     layout(
         text::MFA_TITLE,
         None,
         false,
         html! {
-            (notice(note))
-            p { (text::MFA_INTRO) }
-            @for s in &sections { (s) }
+            (notice(v.note))
+            @if let Some((f, kind)) = current {
+                p { (text::MFA_INTRO) }
+                (mfa_factor(v.csrf, f, *kind, v.open, v.resend_in, v.error, v.error.is_some() || *kind != FactorKind::Webauthn))
+            }
+            @if !others.is_empty() {
+                section.others aria-labelledby="other-methods" {
+                    h2 id="other-methods" { (text::MFA_OTHER_METHODS) }
+                    ul {
+                        @for (f, kind) in &others {
+                            li { a href=(format!("/login/mfa?factor={}", f.id)) { (factor_title(f, *kind)) } }
+                        }
+                    }
+                }
+            }
             p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
         },
     )
@@ -394,18 +409,18 @@ pub fn mfa(
 /// One factor of the second-factor step (the match is exhaustive on purpose: a new kind
 /// needs its arm). A `webauthn` factor is a [`ceremony`]: options from
 /// `/login/mfa/webauthn/options`, the assertion posted to `/login/mfa/verify` as `credential`.
+/// An SMS or email factor whose code was sent has the code form and the resend button,
+/// disabled while `resend_in` seconds remain (said in words: no script needed).
 pub fn mfa_factor(
     csrf: &str,
     f: &Offered,
     kind: FactorKind,
     open: bool,
+    resend_in: u64,
     error: Option<&str>,
     autofocus: bool,
 ) -> Markup {
-    let title = match &f.name {
-        Some(name) => format!("{} · {name}", text::kind_name(kind)),
-        None => text::kind_name(kind).to_owned(),
-    };
+    let title = factor_title(f, kind);
     let id = format!("code-{}", f.id);
     let code_form = |hint: &str, code: Code| {
         let input = Field {
@@ -426,17 +441,21 @@ pub fn mfa_factor(
         }
     };
     let send_form = |label: &str| {
+        let wait = format!("wait-{}", f.id);
         html! {
             form method="post" action="/login/mfa/send" {
                 (csrf_field(csrf))
                 input type="hidden" name="factor_id" value=(f.id);
-                button.secondary type="submit" { (label) }
+                @if resend_in > 0 {
+                    p.muted id=(wait) { (text::resend_in(resend_in)) }
+                    button.secondary type="submit" disabled aria-describedby=(wait) { (label) }
+                } @else {
+                    button.secondary type="submit" { (label) }
+                }
             }
         }
     };
     let body = match kind {
-        // Not wired on the pages yet (the `/v1` API has it): said plainly, so the user picks
-        // another factor or a backup code.
         FactorKind::Webauthn => ceremony(&Ceremony {
             id: "webauthn",
             mode: "get",
@@ -477,6 +496,60 @@ pub fn mfa_factor(
     }
 }
 
+/// Forced enrollment by text message, first step (`/u2/mfa/phone`): the number.
+pub fn sms_phone(csrf: &str, number: Option<&str>, error: Option<&str>) -> Markup {
+    layout(
+        text::ENROLL_SMS_TITLE,
+        None,
+        false,
+        html! {
+            form method="post" action="/u2/mfa/phone" {
+                (csrf_field(csrf))
+                (field(&Field {
+                    name: "phone_number",
+                    value: number,
+                    hint: Some(text::ENROLL_SMS_PHONE_HINT),
+                    error,
+                    autofocus: true,
+                    ..Field::new("phone-number", text::ENROLL_SMS_PHONE, "tel", "tel")
+                }))
+                button type="submit" { (text::ENROLL_SMS_SEND) }
+            }
+            p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
+        },
+    )
+}
+
+/// Forced enrollment's code step (`/u2/mfa/sms`, `/u2/mfa/email`): the code sent to `to`.
+pub fn enroll_code(csrf: &str, kind: FactorKind, to: &str, error: Option<&str>) -> Markup {
+    let hint = text::code_sent_to(to);
+    let (title, action) = match kind {
+        FactorKind::EmailOtp => (text::ENROLL_EMAIL_TITLE, "/u2/mfa/email"),
+        _ => (text::ENROLL_SMS_TITLE, "/u2/mfa/sms"),
+    };
+    layout(
+        title,
+        None,
+        false,
+        html! {
+            form method="post" action=(action) {
+                (csrf_field(csrf))
+                (field(&Field {
+                    hint: Some(&hint),
+                    error,
+                    autofocus: true,
+                    ..Field::code("enroll-code", text::CODE, Code::Numeric)
+                }))
+                button type="submit" { (text::ENROLL_CONFIRM) }
+            }
+            @if kind == FactorKind::Sms {
+                p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_OTHER_NUMBER) } }
+            }
+            p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
+        },
+    )
+}
+
 /// What forced enrollment at sign-in can offer on these pages.
 pub struct EnrollChoices<'a> {
     pub csrf: &'a str,
@@ -487,12 +560,18 @@ pub struct EnrollChoices<'a> {
     pub passkey: bool,
     /// Why the last passkey did not complete the set-up.
     pub passkey_error: Option<&'a str>,
+    /// Text messages: the number at `/u2/mfa/phone`, the code at `/u2/mfa/sms`.
+    pub sms: bool,
+    /// Codes by email: started by `POST /login/enroll/email`, the code at `/u2/mfa/email`.
+    pub email: bool,
+    /// Why no email code was sent.
+    pub email_error: Option<&'a str>,
 }
 
 /// Forced enrollment at sign-in: what must be set up.
 pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
-    let intro = match (c.totp, c.passkey) {
-        (true, false) => text::ENROLL_REQUIRED_INTRO,
+    let intro = match (c.totp, c.passkey, c.sms, c.email) {
+        (true, false, false, false) => text::ENROLL_REQUIRED_INTRO,
         _ => text::ENROLL_REQUIRED_CHOOSE,
     };
     layout(
@@ -500,8 +579,26 @@ pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
         None,
         false,
         html! {
-            @if c.totp || c.passkey {
+            @if c.totp || c.passkey || c.sms || c.email {
                 p { (intro) }
+                @if c.sms {
+                    section aria-labelledby="enroll-sms" {
+                        h2 id="enroll-sms" { (text::kind_name(FactorKind::Sms)) }
+                        p.muted { (text::ENROLL_SMS_INTRO) }
+                        p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_START) } }
+                    }
+                }
+                @if c.email {
+                    section aria-labelledby="enroll-email" {
+                        h2 id="enroll-email" { (text::kind_name(FactorKind::EmailOtp)) }
+                        p.muted { (text::ENROLL_EMAIL_INTRO) }
+                        @if let Some(e) = c.email_error { p.error role="alert" { (e) } }
+                        form method="post" action="/login/enroll/email" {
+                            (csrf_field(c.csrf))
+                            button.secondary type="submit" { (text::ENROLL_EMAIL_START) }
+                        }
+                    }
+                }
                 @if c.totp {
                     section aria-labelledby="enroll-totp" {
                         h2 id="enroll-totp" { (text::ADD_TOTP_HEADING) }
