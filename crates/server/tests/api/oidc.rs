@@ -575,6 +575,28 @@ async fn acr_values_asks_for_a_second_factor(b: Backend) {
         .await;
     assert_eq!(p.status, 200, "the backup codes, once: {}", p.body);
     assert!(p.body.contains("/login/continue"));
+    // They can be saved as a file, made from the page itself.
+    let at = p
+        .body
+        .find(r#"href="data:text/plain;charset=utf-8,"#)
+        .expect("a download link");
+    let href = p.body[at + 6..].split('"').next().unwrap();
+    assert!(p.body[at..].contains(r#"download="backup-codes.txt""#));
+    let file: String = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!(
+        "f={}",
+        href.trim_start_matches("data:text/plain;charset=utf-8,")
+    ))
+    .unwrap()[0]
+        .1
+        .clone();
+    let shown: Vec<&str> = p
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap())
+        .collect();
+    assert_eq!(shown.len(), 10, "{}", p.body);
+    assert!(shown.iter().all(|c| file.lines().any(|l| l == *c)), "{file}");
     let pairs = reply(&br.get("/login/continue").await);
     let (_, t) = exchange(&s, &client, param(&pairs, "code").unwrap()).await;
     let id = claims(t["id_token"].as_str().unwrap());

@@ -134,6 +134,10 @@ pub const BACKUP_TITLE: &str = "Save your backup codes";
 pub const BACKUP_INTRO: &str =
     "If you lose your device, each of these codes lets you sign in once. They are shown only now: print them or keep them in a password manager.";
 pub const BACKUP_DONE: &str = "I have saved them";
+pub const BACKUP_DOWNLOAD: &str = "Download them as a file";
+/// The first lines of the downloaded file.
+pub const BACKUP_FILE_HEADER: &str =
+    "Backup codes. Each works once, in place of your second factor. Keep them somewhere safe.\n\n";
 
 // The account page.
 pub const ACCOUNT_TITLE: &str = "Security";

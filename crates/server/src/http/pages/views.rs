@@ -733,9 +733,30 @@ pub fn backup_codes(codes: &[String], next: &str, chrome: Option<&Chrome<'_>>) -
             ul.codes aria-label=(text::BACKUP_TITLE) {
                 @for c in codes { li { code { (c) } } }
             }
-            p.actions { a href=(next) { (text::BACKUP_DONE) } }
+            p.actions {
+                // A file made in the browser from the page itself: the codes go nowhere else.
+                a href=(backup_codes_file(codes)) download="backup-codes.txt" { (text::BACKUP_DOWNLOAD) }
+                a href=(next) { (text::BACKUP_DONE) }
+            }
         },
     )
+}
+
+/// The backup codes as a `data:` URL of a text file, one code a line.
+fn backup_codes_file(codes: &[String]) -> String {
+    let mut body = String::from(text::BACKUP_FILE_HEADER);
+    for c in codes {
+        body.push_str(c);
+        body.push('\n');
+    }
+    let encoded: String = body
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("data:text/plain;charset=utf-8,{encoded}")
 }
 
 /// The account's security page.
