@@ -11,7 +11,7 @@ use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShow
 use super::{html, text, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
 use crate::service::input::InputError;
-use crate::service::mfa::{EnrollRequest, FactorChoice};
+use crate::service::mfa::{EnrollRequest, FactorChoice, Verified};
 use crate::service::oidc::LogoutParams;
 use crate::service::outcome::SignInOutcome;
 use crate::service::sessions::TokenPair;
@@ -380,6 +380,55 @@ async fn finish(
     with_cookie(response, app, &cookie)
 }
 
+/// What a verified second factor (a sign-in's, or a forced enrollment's first code or
+/// credential) leads to: signed in, or on to enrolling an allowed kind. A refusal is shown
+/// by the step's own page, `again`, with the words `refused` gives the error (the kinds each
+/// step explains: a wrong code, a passkey taken…); waits and lapsed sign-ins are alike for
+/// every step.
+async fn verified(
+    app: &App,
+    visitor: &Visitor,
+    replaces: &Option<String>,
+    result: Result<SignInOutcome<Verified>, ServiceError>,
+    again: impl Fn(StatusCode, &str) -> Response,
+    refused: impl Fn(&ServiceError) -> Option<(StatusCode, &'static str)>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(SignInOutcome::Complete(v)) => {
+            finish(
+                app,
+                &visitor.tenant,
+                &v.tokens,
+                replaces.as_deref(),
+                v.backup_codes,
+                visitor.after_sign_in(),
+            )
+            .await
+        }
+        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
+            see_other("/login/enroll"),
+            app,
+            &CookieSession::pending(app, &p, true, replaces.clone()),
+        ),
+        Err(e) => match refused(&e) {
+            Some((status, error)) => Ok(again(status, error)),
+            None => match e {
+                ServiceError::TooManyAttempts { retry_after_secs } => Ok(with_retry_after(
+                    again(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &text::too_many_attempts(retry_after_secs),
+                    ),
+                    retry_after_secs,
+                )),
+                ServiceError::InvalidChallenge | ServiceError::ChallengeExpired => {
+                    expired(app, &visitor.tenant)
+                }
+                e => Err(e.into()),
+            },
+        },
+    }
+}
+
 /// The sign-in has lapsed (the challenge expired or was used): back to the password, with
 /// a fresh anonymous cookie.
 fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
@@ -721,55 +770,24 @@ pub async fn mfa_verify(
             text::INVALID_CODE,
         ),
     };
-    match app
+    let result = app
         .verify_challenge(&visitor.tenant, challenge, &choice, answer, &visitor.meta)
-        .await
-    {
-        Ok(SignInOutcome::Complete(v)) => {
-            finish(
-                &app,
-                &visitor.tenant,
-                &v.tokens,
-                replaces.as_deref(),
-                v.backup_codes,
-                visitor.after_sign_in(),
-            )
-            .await
-        }
-        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
-            see_other("/login/enroll"),
-            &app,
-            &CookieSession::pending(&app, &p, true, replaces.clone()),
-        ),
-        Err(ServiceError::InvalidCode | ServiceError::InvalidCredential) => Ok(mfa_again(
-            &app,
-            &cookie,
-            StatusCode::UNAUTHORIZED,
-            &form.factor_id,
-            wrong,
-        )),
-        Err(ServiceError::Input(_)) if credential.is_some() => Ok(mfa_again(
-            &app,
-            &cookie,
-            StatusCode::BAD_REQUEST,
-            &form.factor_id,
-            wrong,
-        )),
-        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
-            mfa_again(
-                &app,
-                &cookie,
-                StatusCode::TOO_MANY_REQUESTS,
-                &form.factor_id,
-                &text::too_many_attempts(retry_after_secs),
-            ),
-            retry_after_secs,
-        )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
-            expired(&app, &visitor.tenant)
-        }
-        Err(e) => Err(e.into()),
-    }
+        .await;
+    verified(
+        &app,
+        &visitor,
+        replaces,
+        result,
+        |status, error| mfa_again(&app, &cookie, status, &form.factor_id, error),
+        |e| match e {
+            ServiceError::InvalidCode | ServiceError::InvalidCredential => {
+                Some((StatusCode::UNAUTHORIZED, wrong))
+            }
+            ServiceError::Input(_) if credential.is_some() => Some((StatusCode::BAD_REQUEST, wrong)),
+            _ => None,
+        },
+    )
+    .await
 }
 
 /// Whether forced enrollment may set up `kind` (the challenge's allowed kinds).
@@ -895,7 +913,7 @@ pub async fn enroll_passkey(
         factor_id: Some(form.factor_id.trim().to_owned()).filter(|f| !f.is_empty()),
         kind: Some(FactorKind::Webauthn),
     };
-    match app
+    let result = app
         .verify_challenge(
             &visitor.tenant,
             challenge,
@@ -903,43 +921,18 @@ pub async fn enroll_passkey(
             Answer::Credential(&credential),
             &visitor.meta,
         )
-        .await
-    {
-        Ok(SignInOutcome::Complete(v)) => {
-            finish(
-                &app,
-                &visitor.tenant,
-                &v.tokens,
-                replaces.as_deref(),
-                v.backup_codes,
-                visitor.after_sign_in(),
-            )
-            .await
+        .await;
+    verified(&app, &visitor, replaces, result, again, |e| match e {
+        ServiceError::InvalidCredential | ServiceError::InvalidCode | ServiceError::Input(_) => {
+            Some((StatusCode::UNAUTHORIZED, text::PASSKEY_NOT_ACCEPTED))
         }
-        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
-            see_other("/login/enroll"),
-            &app,
-            &CookieSession::pending(&app, &p, true, replaces.clone()),
-        ),
-        Err(ServiceError::InvalidCredential | ServiceError::InvalidCode | ServiceError::Input(_)) => {
-            Ok(again(StatusCode::UNAUTHORIZED, text::PASSKEY_NOT_ACCEPTED))
+        ServiceError::CredentialTaken => Some((StatusCode::CONFLICT, text::PASSKEY_TAKEN)),
+        ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired => {
+            Some((StatusCode::CONFLICT, text::ENROLL_LAPSED))
         }
-        Err(ServiceError::CredentialTaken) => Ok(again(StatusCode::CONFLICT, text::PASSKEY_TAKEN)),
-        Err(
-            ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired,
-        ) => Ok(again(StatusCode::CONFLICT, text::ENROLL_LAPSED)),
-        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
-            again(
-                StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
-            ),
-            retry_after_secs,
-        )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
-            expired(&app, &visitor.tenant)
-        }
-        Err(e) => Err(e.into()),
-    }
+        _ => None,
+    })
+    .await
 }
 
 /// `POST /login/enroll`: starts an authenticator app for the sign-in's challenge and shows
@@ -1008,7 +1001,7 @@ pub async fn enroll_confirm(
         return Ok(see_other("/login"));
     };
     let csrf = cookie.csrf_token(&app);
-    let again = |status, error| {
+    let again = |status, error: &str| {
         html(
             status,
             views::totp_enroll(&TotpEnroll {
@@ -1030,7 +1023,7 @@ pub async fn enroll_confirm(
         factor_id: Some(form.factor_id.clone()),
         kind: None,
     };
-    match app
+    let result = app
         .verify_challenge(
             &visitor.tenant,
             challenge,
@@ -1038,37 +1031,12 @@ pub async fn enroll_confirm(
             Answer::Code(code),
             &visitor.meta,
         )
-        .await
-    {
-        Ok(SignInOutcome::Complete(v)) => {
-            finish(
-                &app,
-                &visitor.tenant,
-                &v.tokens,
-                replaces.as_deref(),
-                v.backup_codes,
-                visitor.after_sign_in(),
-            )
-            .await
-        }
-        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
-            see_other("/login/enroll"),
-            &app,
-            &CookieSession::pending(&app, &p, true, replaces.clone()),
-        ),
-        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
-        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
-            again(
-                StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
-            ),
-            retry_after_secs,
-        )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
-            expired(&app, &visitor.tenant)
-        }
-        Err(e) => Err(e.into()),
-    }
+        .await;
+    verified(&app, &visitor, replaces, result, again, |e| match e {
+        ServiceError::InvalidCode => Some((StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        _ => None,
+    })
+    .await
 }
 
 /// The number of a text-message set-up at forced enrollment.
@@ -1299,7 +1267,7 @@ async fn code_submit(
         factor_id: Some(pending.factor.clone()),
         kind: None,
     };
-    match app
+    let result = app
         .verify_challenge(
             &visitor.tenant,
             challenge,
@@ -1307,40 +1275,15 @@ async fn code_submit(
             Answer::Code(code),
             &visitor.meta,
         )
-        .await
-    {
-        Ok(SignInOutcome::Complete(v)) => {
-            finish(
-                &app,
-                &visitor.tenant,
-                &v.tokens,
-                replaces.as_deref(),
-                v.backup_codes,
-                visitor.after_sign_in(),
-            )
-            .await
+        .await;
+    verified(&app, &visitor, replaces, result, again, |e| match e {
+        ServiceError::InvalidCode => Some((StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired => {
+            Some((StatusCode::CONFLICT, text::ENROLL_LAPSED))
         }
-        Ok(SignInOutcome::Enroll(p)) | Ok(SignInOutcome::Challenge(p)) => with_cookie(
-            see_other("/login/enroll"),
-            &app,
-            &CookieSession::pending(&app, &p, true, replaces.clone()),
-        ),
-        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
-        Err(
-            ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired,
-        ) => Ok(again(StatusCode::CONFLICT, text::ENROLL_LAPSED)),
-        Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
-            again(
-                StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
-            ),
-            retry_after_secs,
-        )),
-        Err(ServiceError::InvalidChallenge | ServiceError::ChallengeExpired) => {
-            expired(&app, &visitor.tenant)
-        }
-        Err(e) => Err(e.into()),
-    }
+        _ => None,
+    })
+    .await
 }
 
 /// `POST /login/enroll/email`: starts an email factor for the enrollment challenge
