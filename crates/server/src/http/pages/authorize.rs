@@ -42,6 +42,11 @@ fn aad() -> String {
     latchkey_core::seal::aad("cookie", PENDING_COOKIE, "v1")
 }
 
+/// The pending request of a page request, opened once by the surface's middleware and
+/// kept in the request's extensions (`session::Visitor::waiting` hands it to handlers).
+#[derive(Clone)]
+pub struct Waiting(pub Option<PendingAuthorize>);
+
 /// The pending request in a request's cookies, if one opens and has not expired.
 pub fn read_pending(headers: &HeaderMap, app: &App) -> Option<PendingAuthorize> {
     let value = cookie_value(headers, pending_name(app))?;
@@ -203,12 +208,8 @@ pub async fn authorize(
 
 /// `GET /login/continue`: where every completed sign-in lands. An application waiting
 /// gets its answer; otherwise the account page.
-pub async fn after_sign_in(
-    AppState(app): AppState<App>,
-    visitor: Visitor,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    match read_pending(&headers, &app) {
+pub async fn after_sign_in(AppState(app): AppState<App>, visitor: Visitor) -> Result<Response, PageError> {
+    match visitor.waiting.clone() {
         Some(pending) => proceed(&app, &visitor, pending).await,
         None => Ok(see_other("/account/security")),
     }
@@ -219,12 +220,11 @@ pub async fn after_sign_in(
 pub async fn cancel(
     AppState(app): AppState<App>,
     visitor: Visitor,
-    headers: HeaderMap,
     _: Posted<Empty>,
 ) -> Result<Response, PageError> {
-    match read_pending(&headers, &app) {
+    match &visitor.waiting {
         Some(pending) => {
-            let reply = app.authorize_cancel(&visitor.tenant, &pending);
+            let reply = app.authorize_cancel(&visitor.tenant, pending);
             Ok(send_back(&app, &reply, &pending.client_name))
         }
         None => Ok(see_other("/login")),

@@ -4,7 +4,6 @@
 //! `signout_session`) and renders what comes back; where the visitor is between steps lives
 //! in the sealed cookie (`session.rs`).
 
-use super::authorize;
 use super::script::{self, Scripted};
 use super::session::{CodeSent, CookieSession, Offered, PendingCode, Posted, State, Visitor};
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
@@ -18,7 +17,7 @@ use crate::service::sessions::TokenPair;
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::State as AppState;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::SessionId;
@@ -122,13 +121,8 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
 /// With an application waiting (`/authorize`), someone signed in goes straight back to it,
 /// unless it asked for a new sign-in (`prompt=login`, `max_age`, `acr_values`); its
 /// `login_hint` fills the email field.
-pub async fn form(
-    AppState(app): AppState<App>,
-    visitor: Visitor,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let waiting = authorize::read_pending(&headers, &app);
+pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> Result<Response, PageError> {
+    let waiting = visitor.waiting.clone();
     if let Some(State::User { session }) = visitor.cookie.as_ref().map(|c| &c.state) {
         if let Ok(id) = SessionId::parse(session) {
             if let Some(session) = app.browser_session(&visitor.tenant, &id).await? {
@@ -173,13 +167,11 @@ pub async fn form(
 pub async fn submit(
     AppState(app): AppState<App>,
     visitor: Visitor,
-    headers: HeaderMap,
     Posted { cookie, form }: Posted<LoginForm>,
 ) -> Result<Response, PageError> {
     // An application waiting may ask for a second factor for this sign-in (`acr_values`).
-    let waiting = authorize::read_pending(&headers, &app);
-    let require_mfa = waiting.as_ref().is_some_and(|p| p.requires_mfa());
-    let for_app = waiting.as_ref().map(|p| p.client_name.as_str());
+    let require_mfa = visitor.waiting.as_ref().is_some_and(|p| p.requires_mfa());
+    let for_app = visitor.waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {
         State::User { session } => Some(session.clone()),
         _ => None,
@@ -298,12 +290,10 @@ pub async fn passkey_options(
 pub async fn passkey_signin(
     AppState(app): AppState<App>,
     visitor: Visitor,
-    headers: HeaderMap,
     Posted { cookie, form }: Posted<CredentialForm>,
 ) -> Result<Response, PageError> {
     let csrf = cookie.csrf_token(&app);
-    let waiting = authorize::read_pending(&headers, &app);
-    let for_app = waiting.as_ref().map(|p| p.client_name.as_str());
+    let for_app = visitor.waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {
         State::User { session } => Some(session.clone()),
         _ => None,

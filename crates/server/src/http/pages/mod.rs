@@ -210,8 +210,11 @@ pub fn csp_allowing_form_action(uri: &str) -> String {
 ///
 /// The tenant's branding (`views::Brand`) is set here for the pages the request renders; a
 /// logo adds its origin to `img-src`.
-pub async fn security_headers(State(app): State<App>, req: Request, next: Next) -> Response {
-    let waiting = authorize::read_pending(req.headers(), &app).map(|p| p.redirect_uri);
+pub async fn security_headers(State(app): State<App>, mut req: Request, next: Next) -> Response {
+    // Opened once per request: the handlers find it in the request (`session::Visitor`).
+    let pending = authorize::read_pending(req.headers(), &app);
+    let waiting = pending.as_ref().map(|p| p.redirect_uri.clone());
+    req.extensions_mut().insert(authorize::Waiting(pending));
     let brand = match app.load_tenant(&app.default_tenant).await {
         Ok(t) => views::Brand::of(&t.settings.branding),
         Err(_) => views::Brand::default(),

@@ -296,15 +296,15 @@ pub struct Visitor {
     pub tenant: Tenant,
     pub cookie: Option<CookieSession>,
     pub meta: RequestMeta,
-    /// An application waits for this sign-in (`/authorize`): a completed sign-in goes
-    /// back to it (through `/login/continue`) rather than to the account page.
-    pub waiting: bool,
+    /// The application waiting for this sign-in (`/authorize`), if any: a completed
+    /// sign-in goes back to it (through `/login/continue`) rather than to the account page.
+    pub waiting: Option<crate::service::oidc::PendingAuthorize>,
 }
 
 impl Visitor {
     /// Where a sign-in completed now goes.
     pub fn after_sign_in(&self) -> &'static str {
-        if self.waiting {
+        if self.waiting.is_some() {
             super::login::CONTINUE
         } else {
             "/account/security"
@@ -320,7 +320,10 @@ impl FromRequestParts<App> for Visitor {
             tenant: default_tenant(app).await?,
             cookie: read_cookie(&parts.headers, app),
             meta: meta(parts, app).await,
-            waiting: super::authorize::read_pending(&parts.headers, app).is_some(),
+            waiting: match parts.extensions.get::<super::authorize::Waiting>() {
+                Some(w) => w.0.clone(),
+                None => super::authorize::read_pending(&parts.headers, app),
+            },
         })
     }
 }
