@@ -416,14 +416,7 @@ fn same_origin(headers: &HeaderMap, app: &App) -> bool {
 
 /// `scheme://authority` of a URL, lower-cased.
 fn origin_of(url: &str) -> String {
-    let url = url.to_ascii_lowercase();
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split('/').next().unwrap_or("");
-            format!("{scheme}://{authority}")
-        }
-        None => url,
-    }
+    super::authorize::origin_of(&url.to_ascii_lowercase())
 }
 
 /// A form POST that passed the anti-forgery checks: the cookie session it came with and
