@@ -176,11 +176,12 @@ pub fn peek_kid(token: &str) -> Result<String, JwtError> {
     Ok(header.kid)
 }
 
-/// Verifies signature, algorithm, issuer and expiry. `key_for` maps a kid to its public key.
+/// Verifies signature, algorithm, issuer and expiry. `key_for` maps a kid to its public
+/// key; `issuer_ok` says whether the (signed) claims name an issuer of ours for their tenant.
 pub fn verify(
     token: &str,
     key_for: impl Fn(&str) -> Option<[u8; 32]>,
-    issuer: &str,
+    issuer_ok: impl Fn(&Claims) -> bool,
     now: UnixMillis,
 ) -> Result<Claims, JwtError> {
     if token.len() > 4096 {
@@ -208,7 +209,7 @@ pub fn verify(
     let claims: Claims = b64url_decode(c)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwtError::Malformed)?;
-    if claims.iss != issuer {
+    if !issuer_ok(&claims) {
         return Err(JwtError::WrongIssuer);
     }
     if now.div_euclid(1000) >= claims.exp {
@@ -220,6 +221,11 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Accepts exactly one issuer.
+    fn iss(expected: &'static str) -> impl Fn(&Claims) -> bool {
+        move |c| c.iss == expected
+    }
 
     fn claims(exp: i64) -> Claims {
         Claims {
@@ -249,19 +255,19 @@ mod tests {
         let t = s.sign(&claims(2000));
         assert_eq!(peek_kid(&t).unwrap(), kid);
         assert_eq!(
-            verify(&t, lookup, "https://id.example", 1_500_000).unwrap(),
+            verify(&t, lookup, iss("https://id.example"), 1_500_000).unwrap(),
             claims(2000)
         );
         assert_eq!(
-            verify(&t, lookup, "https://id.example", 2_000_000),
+            verify(&t, lookup, iss("https://id.example"), 2_000_000),
             Err(JwtError::Expired)
         );
         assert_eq!(
-            verify(&t, lookup, "https://other", 1_500_000),
+            verify(&t, lookup, iss("https://other"), 1_500_000),
             Err(JwtError::WrongIssuer)
         );
         assert_eq!(
-            verify(&t, |_| None, "https://id.example", 1_500_000),
+            verify(&t, |_| None, iss("https://id.example"), 1_500_000),
             Err(JwtError::UnknownKey)
         );
     }
@@ -283,7 +289,7 @@ mod tests {
             parts[2]
         );
         assert_eq!(
-            verify(&forged, lookup, "https://id.example", 0),
+            verify(&forged, lookup, iss("https://id.example"), 0),
             Err(JwtError::BadSignature)
         );
         // alg none / HS256 headers are refused before any key is used.
@@ -291,13 +297,13 @@ mod tests {
             let h = b64url(format!(r#"{{"alg":"{alg}","kid":"{}"}}"#, s.kid()).as_bytes());
             let t2 = format!("{h}.{}.{}", parts[1], parts[2]);
             assert_eq!(
-                verify(&t2, lookup, "https://id.example", 0),
+                verify(&t2, lookup, iss("https://id.example"), 0),
                 Err(JwtError::BadHeader)
             );
         }
-        assert_eq!(verify("a.b", lookup, "x", 0), Err(JwtError::Malformed));
+        assert_eq!(verify("a.b", lookup, iss("x"), 0), Err(JwtError::Malformed));
         assert_eq!(
-            verify(&format!("{t}.x"), lookup, "x", 0),
+            verify(&format!("{t}.x"), lookup, iss("x"), 0),
             Err(JwtError::Malformed)
         );
     }
@@ -330,7 +336,7 @@ mod tests {
                 &format!(r#"{{"alg":"EdDSA","typ":"{typ}","kid":"{kid}"}}"#),
                 &claims(2000),
             );
-            assert!(verify(&ok, lookup, "https://id.example", 0).is_ok(), "{typ}");
+            assert!(verify(&ok, lookup, iss("https://id.example"), 0).is_ok(), "{typ}");
         }
         // A correctly signed token of another type, or of none, is refused (RFC 9068 §4):
         // tokens from before the upgrade (typ JWT) included.
@@ -342,7 +348,7 @@ mod tests {
         ] {
             let bad = signed_with_header(&s, &header, &claims(2000));
             assert_eq!(
-                verify(&bad, lookup, "https://id.example", 0),
+                verify(&bad, lookup, iss("https://id.example"), 0),
                 Err(JwtError::BadHeader),
                 "{header}"
             );
@@ -357,7 +363,7 @@ mod tests {
         );
         let no_jti = format!("{input}.{}", b64url(&s.key.sign(input.as_bytes()).to_bytes()));
         assert_eq!(
-            verify(&no_jti, lookup, "https://id.example", 0),
+            verify(&no_jti, lookup, iss("https://id.example"), 0),
             Err(JwtError::Malformed)
         );
     }
@@ -378,7 +384,7 @@ mod tests {
             jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
         });
         assert_eq!(
-            verify(&t, |_| Some(pk), "https://id.example", 1_500_000),
+            verify(&t, |_| Some(pk), iss("https://id.example"), 1_500_000),
             Err(JwtError::Malformed)
         );
         // A user's token issued to an application keeps its client and scope.
@@ -387,7 +393,10 @@ mod tests {
         c.client_id = Some("app_1".into());
         c.scope = Some("openid email".into());
         let t = s.sign(&c);
-        assert_eq!(verify(&t, |_| Some(pk), "https://id.example", 1_500_000), Ok(c));
+        assert_eq!(
+            verify(&t, |_| Some(pk), iss("https://id.example"), 1_500_000),
+            Ok(c)
+        );
     }
 
     #[test]

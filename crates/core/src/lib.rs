@@ -13,6 +13,7 @@ pub mod email;
 pub mod factor;
 pub mod hash;
 pub mod ids;
+pub mod issuer;
 pub mod jws;
 pub mod jwt;
 pub mod links;

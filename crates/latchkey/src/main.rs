@@ -72,6 +72,22 @@ enum TenantCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// Its issuer and pages under `/t/{slug}` (a-z, 0-9, '-').
+        #[arg(long)]
+        slug: Option<String>,
+        /// Its issuer and pages at this host name's root (pointed at this server).
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Set (or, left out, clear) where a tenant's issuer lives: its slug and host. Relying
+    /// parties must discover the new issuer.
+    Address {
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: String,
+        #[arg(long)]
+        slug: Option<String>,
+        #[arg(long)]
+        host: Option<String>,
     },
 }
 
@@ -260,12 +276,29 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             store.close().await;
             Ok(())
         }
-        Command::Tenants(TenantCommand::Create { name }) => {
+        Command::Tenants(TenantCommand::Create { name, slug, host }) => {
             let app = start(config).await?;
             let (tenant, key) = app.create_tenant(&name).await.map_err(|e| e.to_string())?;
             println!("tenant_id:  {}", tenant.id);
             println!("secret_key: {}", key.expose());
             eprintln!("Store the secret key now: it is not shown again.");
+            if slug.is_some() || host.is_some() {
+                let issuer = app
+                    .set_tenant_addresses(&tenant.id, slug.as_deref(), host.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("issuer:     {issuer}");
+            }
+            Ok(())
+        }
+        Command::Tenants(TenantCommand::Address { tenant, slug, host }) => {
+            let app = start(config).await?;
+            let id = latchkey_core::ids::TenantId::parse(&tenant).map_err(|e| e.to_string())?;
+            let issuer = app
+                .set_tenant_addresses(&id, slug.as_deref(), host.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("issuer: {issuer}");
             Ok(())
         }
         Command::Keys(KeyCommand::Create { tenant, name }) => {

@@ -207,6 +207,36 @@ fn tenants_and_keys_commands() {
     assert!(tenant.starts_with("tnt_01"));
     assert!(first_key.starts_with("sk_live_"));
 
+    // Its issuer: under a slug, then at a host; a bad slug is refused with the reason.
+    let out = run(cmd(dir.path()).args(["tenants", "address", "--tenant", &tenant, "--slug", "acme"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("/t/acme"), "{}", text(&out.stdout));
+    let out = run(cmd(dir.path()).args([
+        "tenants",
+        "address",
+        "--tenant",
+        &tenant,
+        "--slug",
+        "acme",
+        "--host",
+        "login.acme.test",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("://login.acme.test"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(cmd(dir.path()).args(["tenants", "address", "--tenant", &tenant, "--slug", "Ac/me"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("slug must be"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(cmd(dir.path()).args(["tenants", "create", "--name", "Two", "--slug", "acme"]));
+    assert!(!out.status.success(), "the slug is taken");
+
     let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", &tenant]));
     assert!(out.status.success());
     let stdout = text(&out.stdout);

@@ -61,6 +61,8 @@ pub struct AppInner {
     pub senders: crate::outbox::SenderCache,
     pub delivery: latchkey_delivery::config::BuildOptions,
     pub tenants: crate::tenant_cache::TenantCache,
+    /// Which tenant a `/t/{slug}` path or a host name is for.
+    pub addresses: crate::addresses::Addresses,
 }
 
 /// Cheap to clone; shared by every request.
@@ -124,6 +126,8 @@ impl App {
                 ..Default::default()
             },
             created_at: now,
+            slug: None,
+            host: None,
         };
         let key = match &config.bootstrap_secret_key {
             Some(k) => k.clone(),
@@ -151,6 +155,7 @@ impl App {
             outbox_wakeup: tokio::sync::Notify::new(),
             senders: Default::default(),
             tenants: Default::default(),
+            addresses: Default::default(),
             delivery,
             issuer: config.issuer(),
             hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)
@@ -165,6 +170,9 @@ impl App {
             default_tenant,
         };
         let app = App(Arc::new(inner));
+        app.refresh_addresses()
+            .await
+            .map_err(|e| StartupError::Other(format!("cannot read the tenants' addresses: {e}")))?;
         // Before serving (and before the outbox worker reads a destination).
         app.seal_legacy_rows()
             .await

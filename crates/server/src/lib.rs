@@ -5,6 +5,7 @@
 //! [`App`], and map its result; services hold the logic and talk to the store and the
 //! crypto material; neither knows which database is underneath.
 
+pub mod addresses;
 pub mod app;
 pub mod config;
 #[cfg(feature = "fuzzing")]

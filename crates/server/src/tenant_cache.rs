@@ -60,6 +60,8 @@ mod tests {
             name: "t".into(),
             settings: TenantSettings::default(),
             created_at: 0,
+            slug: None,
+            host: None,
         };
         assert_eq!(cache.get(&t.id), None);
         cache.put(&t);

@@ -52,6 +52,17 @@ pub trait TenantStore {
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<()>;
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
     async fn update_tenant_settings(&self, tenant: &Tenant, now: UnixMillis) -> Result<bool>;
+    /// Sets the tenant's slug and host (`None` clears one). Fails with
+    /// [`StoreError::Conflict`] if another tenant has either.
+    async fn set_tenant_addresses(
+        &self,
+        id: &TenantId,
+        slug: Option<&str>,
+        host: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// The tenants that have a slug or a host.
+    async fn list_addressed_tenants(&self) -> Result<Vec<Tenant>>;
     /// Creates the default tenant (and its first key) unless one exists, atomically, so
     /// replicas starting together agree on one. Returns the default tenant's id and whether
     /// this call created it.

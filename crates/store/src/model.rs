@@ -15,6 +15,10 @@ pub struct Tenant {
     pub name: String,
     pub settings: TenantSettings,
     pub created_at: UnixMillis,
+    /// The tenant's path segment: its issuer and pages live under `/t/{slug}`.
+    pub slug: Option<String>,
+    /// A host name of the tenant's own: its issuer and pages live at that host's root.
+    pub host: Option<String>,
 }
 
 /// A tenant secret key as stored: only its keyed hash, never the key.

@@ -75,7 +75,7 @@ pub fn openapi_json() -> serde_json::Value {
 /// routing, answer as the native surface does.
 pub fn router(app: App) -> Router {
     let limit = app.config.max_body_bytes;
-    Router::new()
+    let routed = Router::new()
         .merge(v1::router(&app))
         .merge(v2::router(&app))
         .merge(oidc::router(&app))
@@ -88,7 +88,11 @@ pub fn router(app: App) -> Router {
             edge::read_body_in_time::<V1>,
         ))
         .layer(axum::middleware::from_fn(crate::telemetry::request_context))
-        .with_state(app)
+        .with_state(app.clone());
+    // The tenant is found (and a `/t/{slug}` path rewritten) before routing.
+    Router::new()
+        .fallback_service(routed)
+        .layer(axum::middleware::from_fn_with_state(app, common::scope::route))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests
@@ -111,7 +115,10 @@ pub async fn serve(
     let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
     // Keys another replica (or `latchkey keys rotate-signing`) stores reach this one.
     let keys_app = app.clone();
-    let keys = tokio::spawn(async move { keys_app.crypto.keep_fresh(&keys_app.store, worker_stop).await });
+    let keys_stop = worker_stop.clone();
+    let keys = tokio::spawn(async move { keys_app.crypto.keep_fresh(&keys_app.store, keys_stop).await });
+    let addresses_app = app.clone();
+    let addresses = tokio::spawn(async move { addresses_app.keep_addresses_fresh(worker_stop).await });
     // Off the request path and without delaying readiness.
     tokio::task::spawn_blocking(latchkey_core::phone::Phone::warm_up);
     edge::run(router(app), listener, limits, tls, shutdown, grace).await;
@@ -120,5 +127,6 @@ pub async fn serve(
         tracing::warn!("outbox worker did not stop within the grace period");
     }
     let _ = keys.await;
+    let _ = addresses.await;
     Ok(())
 }

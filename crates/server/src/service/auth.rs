@@ -272,7 +272,12 @@ impl App {
     pub async fn authenticate_access(&self, token: &str) -> Option<AccessContext> {
         let claims = self
             .crypto
-            .verify_access(&self.store, token, &self.issuer, self.now())
+            .verify_access(
+                &self.store,
+                token,
+                &|c: &Claims| self.accepts_issuer(&c.iss, &c.tid),
+                self.now(),
+            )
             .await
             .ok()?;
         let session_id = SessionId::parse(&claims.sid).ok()?;

@@ -32,6 +32,14 @@ pub enum InputError {
     #[error("tenant name must be 1 to 200 characters")]
     TenantName,
     #[error(transparent)]
+    TenantAddress(#[from] latchkey_core::issuer::AddressError),
+    #[error("that slug or host belongs to another tenant")]
+    TenantAddressTaken,
+    #[error("the default tenant's issuer is the public URL: it takes no slug or host")]
+    DefaultTenantAddress,
+    #[error("host must differ from the public URL's host, which is the default tenant's")]
+    PublicHost,
+    #[error(transparent)]
     KeyId(#[from] InvalidId),
     #[error("credential is required: this factor answers with a WebAuthn response")]
     CredentialRequired,
@@ -74,6 +82,10 @@ impl InputError {
             InputError::PhoneNumberNotForKind => "invalid_request",
             InputError::UserName | InputError::FactorName | InputError::TenantName => "invalid_name",
             InputError::KeyId(_) => "invalid_key_id",
+            InputError::TenantAddress(_)
+            | InputError::TenantAddressTaken
+            | InputError::DefaultTenantAddress
+            | InputError::PublicHost => "invalid_tenant_address",
             InputError::CredentialRequired | InputError::CodeRequired | InputError::AnswerMissing => {
                 "invalid_request"
             }

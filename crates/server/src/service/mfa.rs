@@ -118,7 +118,7 @@ impl App {
             issuer: self.totp_issuer(tenant),
             app_name: self.app_name(tenant),
             ip: meta.ip.as_deref(),
-            public_url: &self.issuer,
+            public_url: self.issuer_for(&tenant.id).url,
         }
     }
 

@@ -81,6 +81,9 @@ pub struct PendingAuthorize {
     /// reached then is what the application gets (`acr_values` is voluntary, §3.1.2.1).
     pub asked_mfa: bool,
     pub login_hint: Option<String>,
+    /// The languages the application asked the screens to speak (`ui_locales`).
+    #[serde(default)]
+    pub ui_locales: Option<String>,
     pub expires_at: i64,
 }
 
@@ -268,8 +271,8 @@ fn nonempty(v: &Option<String>) -> Option<&str> {
 
 impl App {
     /// The issuer of the tenant's tokens and its discovery document.
-    pub fn oidc_issuer(&self, _tenant: &Tenant) -> String {
-        self.issuer.clone()
+    pub fn oidc_issuer(&self, tenant: &Tenant) -> String {
+        self.issuer_for(&tenant.id).url
     }
 
     /// Checks an authorization request when it arrives.
@@ -399,6 +402,9 @@ impl App {
             acr: p.acr_values.as_deref().and_then(oauth::requested_aal),
             asked_mfa: false,
             login_hint: nonempty(&p.login_hint)
+                .filter(|h| h.len() <= MAX_HINT)
+                .map(str::to_owned),
+            ui_locales: nonempty(&p.ui_locales)
                 .filter(|h| h.len() <= MAX_HINT)
                 .map(str::to_owned),
             expires_at: now + PENDING_TTL_MS,
@@ -851,9 +857,15 @@ impl App {
     /// `openid` scope may see. `None` if the token is not such a token (or no longer valid).
     pub async fn userinfo(
         &self,
+        tenant: &latchkey_core::ids::TenantId,
         token: &str,
     ) -> ServiceResult<Option<serde_json::Map<String, serde_json::Value>>> {
-        let Some(ctx) = self.authenticate_access(token).await else {
+        // Another tenant's token is not one this issuer knows.
+        let Some(ctx) = self
+            .authenticate_access(token)
+            .await
+            .filter(|c| c.tenant_id == *tenant)
+        else {
             return Ok(None);
         };
         let Some(scopes) = ctx.claims.scope.as_deref().and_then(|s| Scopes::parse(s).ok()) else {

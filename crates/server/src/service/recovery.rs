@@ -357,13 +357,11 @@ impl App {
         let code_hash = links::code_hash(&self.crypto.hasher, purpose, user.id.as_str(), &code)
             .ok_or_else(|| ServiceError::Internal("generated code is malformed".into()))?;
         let expires_at = now + purpose.lifetime_ms();
-        // The configured public URL, never the request's Host header.
-        let url = format!(
-            "{}{}?token={}",
-            self.config.issuer(),
-            purpose.page(),
-            token.expose()
-        );
+        // The tenant's issuer (from the configured public URL, or the tenant's configured
+        // host), never the request's Host header.
+        let url = self
+            .issuer_for(&tenant.id)
+            .url_of(&format!("{}?token={}", purpose.page(), token.expose()));
         let message = links::render(purpose, &self.app_name(tenant), &url, &code);
         let payload = serde_json::json!({
             "subject": message.subject,

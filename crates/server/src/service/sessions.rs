@@ -88,7 +88,7 @@ impl App {
         let now_s = self.now().div_euclid(1000);
         let client = session.client_id.as_ref().map(|c| c.to_string());
         let claims = Claims {
-            iss: self.issuer.clone(),
+            iss: self.issuer_for(&session.tenant_id).url,
             sub: session.user_id.to_string(),
             tid: session.tenant_id.to_string(),
             sid: session.id.to_string(),

@@ -113,7 +113,13 @@ async fn access_token_claims_and_signature(b: Backend) {
         .try_into()
         .unwrap();
     let now = latchkey_core::clock::Clock::now_ms(&s.clock);
-    latchkey_core::jwt::verify(token, |_| Some(x), "https://id.test", now).unwrap();
+    latchkey_core::jwt::verify(
+        token,
+        |_| Some(x),
+        |c: &latchkey_core::jwt::Claims| c.iss == "https://id.test",
+        now,
+    )
+    .unwrap();
 
     // An expired token is refused.
     s.clock.advance_secs(901);

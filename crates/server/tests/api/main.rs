@@ -14,6 +14,7 @@ mod delivery;
 mod edge;
 mod errors;
 mod gateway;
+mod issuers;
 mod meta;
 mod mfa;
 mod oidc;

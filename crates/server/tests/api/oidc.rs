@@ -33,14 +33,15 @@ both_stores!(
     the_tenant_policy_holds_through_authorize,
     a_code_whose_sign_in_or_application_has_ended_issues_nothing,
     email_and_backup_codes_as_the_second_factor,
+    every_sign_in_screen_names_the_application_and_can_cancel,
 );
 
 /// The test server's public URL, and so its issuer.
-const ISSUER: &str = "https://id.test";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const POST_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const ISSUER: &str = "https://id.test";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const POST_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// Registers an application through the admin API; its id and secret (if confidential).
 async fn register(s: &TestServer, body: Value) -> (String, Option<String>) {
@@ -84,7 +85,7 @@ async fn confidential_app(s: &TestServer) -> (String, String) {
 }
 
 /// An authorization request's path for `client`, with `extra` parameters.
-fn authorize(client: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize(client: &str, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("response_type", "code"),
         ("client_id", client),
@@ -105,13 +106,13 @@ fn authorize(client: &str, extra: &[(&str, &str)]) -> String {
 }
 
 /// The query parameters of a redirect to the application.
-fn reply(p: &Page) -> Vec<(String, String)> {
+pub(crate) fn reply(p: &Page) -> Vec<(String, String)> {
     let loc = p.location();
     assert!(loc.starts_with(REDIRECT), "{} {loc} {}", p.status, p.body);
     serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap()
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -1145,4 +1146,63 @@ async fn email_and_backup_codes_as_the_second_factor(b: Backend) {
         id["amr"].as_array().unwrap().contains(&json!("backup_code")),
         "{id}"
     );
+}
+
+async fn every_sign_in_screen_names_the_application_and_can_cancel(b: Backend) {
+    let s = spawn(b).await;
+    let client = public_app(&s).await;
+    // The second-factor step.
+    crate::pages::user_with_totp(&s, "bob@example.com").await;
+    let mut br = Browser::new(&s);
+    br.get(&authorize(&client, &[])).await;
+    assert_eq!(
+        br.login("bob@example.com", PASSWORD).await.location(),
+        "/login/mfa"
+    );
+    let mfa = br.get("/login/mfa").await;
+    assert!(mfa.body.contains("continue to Acme SPA"), "{}", mfa.body);
+    assert!(mfa.body.contains("action=\"/authorize/cancel\""), "{}", mfa.body);
+    let pairs = reply(&br.post("/authorize/cancel", &[("csrf", &mfa.csrf())]).await);
+    assert_eq!(param(&pairs, "error"), Some("access_denied"));
+    assert_eq!(param(&pairs, "state"), Some("st-123"));
+
+    // Forced enrollment (asked for by acr_values), each of its screens.
+    s.signup("eve@example.com").await;
+    let (status, _) = send(
+        s.admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_allowed_factors": ["totp", "sms", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut br = Browser::new(&s);
+    br.get(&authorize(&client, &[("acr_values", "aal2")])).await;
+    assert_eq!(
+        br.login("eve@example.com", PASSWORD).await.location(),
+        "/login/enroll"
+    );
+    for path in ["/login/enroll", "/u2/mfa/phone"] {
+        let p = br.get(path).await;
+        assert_eq!(p.status, 200, "{path}: {}", p.body);
+        assert!(p.body.contains("continue to Acme SPA"), "{path}: {}", p.body);
+        assert!(
+            p.body.contains("action=\"/authorize/cancel\""),
+            "{path}: {}",
+            p.body
+        );
+    }
+    let enroll = br.get("/login/enroll").await;
+    let p = br.post("/login/enroll", &[("csrf", &enroll.csrf())]).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.body.contains("continue to Acme SPA"),
+        "the TOTP set-up: {}",
+        p.body
+    );
+    let pairs = reply(&br.post("/authorize/cancel", &[("csrf", &p.csrf())]).await);
+    assert_eq!(param(&pairs, "error"), Some("access_denied"));
+    // Without an application waiting, the screens have no cancel.
+    let mut br = Browser::new(&s);
+    br.login("bob@example.com", PASSWORD).await;
+    let mfa = br.get("/login/mfa").await;
+    assert!(!mfa.body.contains("/authorize/cancel"), "{}", mfa.body);
 }

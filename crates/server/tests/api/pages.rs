@@ -140,6 +140,11 @@ impl<'a> Browser<'a> {
         Page { body, ..page }
     }
 
+    /// A GET of this browser's (redirects not followed), to add headers to before `send`.
+    pub(crate) fn request(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.s.url))
+    }
+
     pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.s.url));
         self.send(req).await

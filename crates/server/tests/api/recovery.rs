@@ -31,6 +31,11 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
+    /// The SMTP server's port (for another tenant's email provider).
+    pub fn port(&self) -> u16 {
+        self.smtpd.port
+    }
+
     /// The next message not yet read (waits up to 10 s).
     pub async fn next(&self) -> Value {
         for _ in 0..200 {

@@ -76,6 +76,11 @@ const MIGRATIONS: &[Migration] = &[
         "authorization",
         include_str!("../../migrations/postgres/0010_authorization.sql"),
     ),
+    (
+        11,
+        "tenant_addresses",
+        include_str!("../../migrations/postgres/0011_tenant_addresses.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

@@ -94,6 +94,8 @@ pub(crate) fn tenant(row: &dyn Columns) -> Result<Tenant> {
         settings: serde_json::from_str::<TenantSettings>(&row.text("settings")?)
             .map_err(|e| corrupt("tenant settings", e))?,
         created_at: row.int("created_at")?,
+        slug: row.opt_text("slug")?,
+        host: row.opt_text("host")?,
     })
 }
 

@@ -147,6 +147,18 @@ macro_rules! impl_stores {
             async fn update_tenant_settings(&self, tenant: &Tenant, now: UnixMillis) -> Result<bool> {
                 run!(self, write, [tenant], c => tenants::update_settings(c, tenant, now))
             }
+            async fn set_tenant_addresses(
+                &self,
+                id: &TenantId,
+                slug: Option<&str>,
+                host: Option<&str>,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [id, slug, host], c => tenants::set_addresses(c, id, slug, host, now))
+            }
+            async fn list_addressed_tenants(&self) -> Result<Vec<Tenant>> {
+                run!(self, read, [], c => tenants::list_addressed(c))
+            }
             async fn ensure_default_tenant(
                 &self,
                 tenant: &Tenant,

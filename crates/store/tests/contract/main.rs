@@ -108,6 +108,8 @@ fn tenant(name: &str) -> Tenant {
         name: name.into(),
         settings: TenantSettings::default(),
         created_at: T0,
+        slug: None,
+        host: None,
     }
 }
 

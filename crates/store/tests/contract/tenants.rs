@@ -5,6 +5,7 @@ use super::*;
 contract!(
     tenants_round_trip,
     default_tenant_is_created_once,
+    tenant_addresses_are_unique,
     api_keys_are_found_by_hash_and_revoked,
 );
 
@@ -72,4 +73,52 @@ async fn api_keys_are_found_by_hash_and_revoked(s: DynStore) {
         Some(T0 + 5)
     );
     assert_eq!(s.list_api_keys(&t.id).await.unwrap().len(), 1);
+}
+
+async fn tenant_addresses_are_unique(s: DynStore) {
+    let a = tenant("A");
+    let mut b = tenant("B");
+    b.slug = Some("bravo".into());
+    s.insert_tenant(&a).await.unwrap();
+    s.insert_tenant(&b).await.unwrap();
+    assert_eq!(s.get_tenant(&b.id).await.unwrap(), Some(b.clone()));
+    // Neither a slug nor a host can belong to two tenants.
+    assert!(matches!(
+        s.set_tenant_addresses(&a.id, Some("bravo"), None, T0 + 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(s
+        .set_tenant_addresses(&a.id, Some("alpha"), Some("login.alpha.test"), T0 + 1)
+        .await
+        .unwrap());
+    assert!(matches!(
+        s.set_tenant_addresses(&b.id, Some("bravo"), Some("login.alpha.test"), T0 + 1)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let listed = s.list_addressed_tenants().await.unwrap();
+    let mine: Vec<_> = listed
+        .iter()
+        .filter(|t| t.id == a.id || t.id == b.id)
+        .map(|t| (t.slug.clone(), t.host.clone()))
+        .collect();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.contains(&(Some("alpha".into()), Some("login.alpha.test".into()))));
+    assert!(mine.contains(&(Some("bravo".into()), None)));
+    // Cleared: freed for another tenant, and no longer listed.
+    assert!(s.set_tenant_addresses(&a.id, None, None, T0 + 2).await.unwrap());
+    assert!(s
+        .set_tenant_addresses(&b.id, Some("bravo"), Some("login.alpha.test"), T0 + 2)
+        .await
+        .unwrap());
+    assert!(!s
+        .list_addressed_tenants()
+        .await
+        .unwrap()
+        .iter()
+        .any(|t| t.id == a.id));
+    assert!(!s
+        .set_tenant_addresses(&TenantId::generate(T0, &OsRandom), None, None, T0)
+        .await
+        .unwrap());
 }

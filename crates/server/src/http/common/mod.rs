@@ -10,6 +10,7 @@ pub mod extract;
 pub mod forwarded;
 pub mod idempotency;
 pub mod page;
+pub mod scope;
 pub mod tls;
 
 use crate::service::Failure;

@@ -1,15 +1,18 @@
 //! Discovery: the provider's metadata (OpenID Connect Discovery 1.0 §3; RFC 8414 §2).
 
-use crate::App;
-use axum::extract::State;
+use crate::http::common::scope::Scope;
+use crate::http::pages::text::Lang;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use latchkey_core::oauth::{ACR_VALUES, SCOPES};
 use latchkey_core::oidc::SigningAlg;
 
-/// The metadata document for the default tenant's issuer.
+/// The metadata document of an issuer (the default tenant's, or another's under its slug
+/// or host: every endpoint lives under the issuer).
 pub fn metadata(issuer: &str) -> serde_json::Value {
+    let locales: Vec<&str> = Lang::ALL.iter().map(|l| l.tag()).collect();
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let acr: Vec<&str> = ACR_VALUES.iter().map(|(name, _)| *name).collect();
     serde_json::json!({
@@ -39,7 +42,7 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": locales,
     })
 }
 
@@ -54,12 +57,12 @@ fn cacheable(body: serde_json::Value) -> Response {
 
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc",
     responses((status = 200, description = "OpenID Provider metadata (OpenID Connect Discovery 1.0)")))]
-pub async fn openid_configuration(State(app): State<App>) -> Response {
-    cacheable(metadata(&app.issuer))
+pub async fn openid_configuration(Extension(scope): Extension<Scope>) -> Response {
+    cacheable(metadata(&scope.issuer.url))
 }
 
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oidc",
     responses((status = 200, description = "Authorization server metadata (RFC 8414)")))]
-pub async fn authorization_server(State(app): State<App>) -> Response {
-    cacheable(metadata(&app.issuer))
+pub async fn authorization_server(Extension(scope): Extension<Scope>) -> Response {
+    cacheable(metadata(&scope.issuer.url))
 }

@@ -5,6 +5,7 @@
 
 use super::OAuthReply;
 use crate::http::common::extract::Meta;
+use crate::http::common::scope::Scope;
 use crate::service::audit::RequestMeta;
 use crate::service::oidc::{ClientCredentials, OAuthError, TokenParams};
 use crate::service::ServiceError;
@@ -13,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use base64::Engine as _;
 use latchkey_core::secret::SecretString;
 use latchkey_store::model::Tenant;
@@ -105,8 +106,9 @@ fn client(
     }
 }
 
-async fn default_tenant(app: &App) -> Result<Tenant, OAuthReply> {
-    app.load_tenant(&app.default_tenant)
+/// The tenant of the issuer the request came to (`http::common::scope`).
+async fn scoped_tenant(app: &App, scope: &Scope) -> Result<Tenant, OAuthReply> {
+    app.load_tenant(&scope.tenant)
         .await
         .map_err(|e| OAuthReply::from_error(OAuthError::Service(e), false))
 }
@@ -117,8 +119,14 @@ async fn default_tenant(app: &App) -> Result<Tenant, OAuthReply> {
               (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope"),
               (status = 401, description = "invalid_client"),
               (status = 429, description = "slow_down: too many failed client authentications")))]
-pub async fn token(State(app): State<App>, Meta(meta): Meta, headers: HeaderMap, body: Bytes) -> Response {
-    match token_inner(&app, &meta, &headers, &body).await {
+pub async fn token(
+    State(app): State<App>,
+    Extension(scope): Extension<Scope>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_inner(&app, &scope, &meta, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -126,13 +134,14 @@ pub async fn token(State(app): State<App>, Meta(meta): Meta, headers: HeaderMap,
 
 async fn token_inner(
     app: &App,
+    scope: &Scope,
     meta: &RequestMeta,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, OAuthReply> {
     let mut p: TokenParams = form(headers, body)?;
     let (credentials, used_basic) = client(headers, p.client_id.take(), p.client_secret.take())?;
-    let tenant = default_tenant(app).await?;
+    let tenant = scoped_tenant(app, scope).await?;
     let t = app
         .token(&tenant, credentials, p, meta)
         .await
@@ -167,7 +176,12 @@ struct RevokeParams {
     responses((status = 200, description = "Revoked, or unknown (the answer is the same, RFC 7009 §2.2)"),
               (status = 400, description = "invalid_request"),
               (status = 401, description = "invalid_client")))]
-pub async fn revoke(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(
+    State(app): State<App>,
+    Extension(scope): Extension<Scope>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let run = async {
         let p: RevokeParams = form(&headers, &body)?;
         let (credentials, used_basic) = client(&headers, p.client_id, p.client_secret)?;
@@ -175,7 +189,7 @@ pub async fn revoke(State(app): State<App>, headers: HeaderMap, body: Bytes) -> 
             .token
             .filter(|t| !t.is_empty())
             .ok_or_else(|| invalid("token is required"))?;
-        let tenant = default_tenant(&app).await?;
+        let tenant = scoped_tenant(&app, &scope).await?;
         app.revoke_token(&tenant, credentials, &token)
             .await
             .map_err(|e| OAuthReply::from_error(e, used_basic))?;
@@ -202,7 +216,7 @@ fn bearer_error(status: StatusCode, error: &'static str, description: &'static s
     r
 }
 
-async fn userinfo(app: &App, headers: &HeaderMap) -> Response {
+async fn userinfo(app: &App, scope: &Scope, headers: &HeaderMap) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -217,7 +231,7 @@ async fn userinfo(app: &App, headers: &HeaderMap) -> Response {
         );
         return r;
     };
-    match app.userinfo(token).await {
+    match app.userinfo(&scope.tenant, token).await {
         Ok(Some(claims)) => Json(claims).into_response(),
         Ok(None) => bearer_error(
             StatusCode::UNAUTHORIZED,
@@ -238,8 +252,12 @@ async fn userinfo(app: &App, headers: &HeaderMap) -> Response {
     responses((status = 200, description = "The claims the token's scopes release: sub, email, email_verified, name, phone_number…"),
               (status = 401, description = "invalid_token"),
               (status = 403, description = "insufficient_scope")))]
-pub async fn userinfo_get(State(app): State<App>, headers: HeaderMap) -> Response {
-    userinfo(&app, &headers).await
+pub async fn userinfo_get(
+    State(app): State<App>,
+    Extension(scope): Extension<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    userinfo(&app, &scope, &headers).await
 }
 
 #[utoipa::path(post, path = "/userinfo", tag = "oidc",
@@ -247,8 +265,12 @@ pub async fn userinfo_get(State(app): State<App>, headers: HeaderMap) -> Respons
     responses((status = 200, description = "As GET"),
               (status = 401, description = "invalid_token"),
               (status = 403, description = "insufficient_scope")))]
-pub async fn userinfo_post(State(app): State<App>, headers: HeaderMap) -> Response {
-    userinfo(&app, &headers).await
+pub async fn userinfo_post(
+    State(app): State<App>,
+    Extension(scope): Extension<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    userinfo(&app, &scope, &headers).await
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 use super::login::{notice, passkeys, with_cookie, CodeForm, Empty};
 use super::script::{self, Scripted};
 use super::session::{CookieSession, Posted, SignedIn};
+use super::text::t;
 use super::views::{self, Chrome, TotpEnroll, TotpShown};
-use super::{html, text, PageError};
+use super::{html, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
 use crate::service::mfa::EnrollRequest;
 use crate::service::outcome::SignInOutcome;
@@ -77,7 +78,7 @@ async fn refused(app: &App, s: &SignedIn, e: ServiceError) -> Result<Response, P
         return Ok(html(StatusCode::FORBIDDEN, views::step_up(&chrome(s, &csrf))));
     }
     if matches!(e, ServiceError::MfaNotEnabled) {
-        return account_with_error(app, s, StatusCode::CONFLICT, text::MFA_NOT_ENABLED).await;
+        return account_with_error(app, s, StatusCode::CONFLICT, t!(MFA_NOT_ENABLED)).await;
     }
     let failure = Failure::from(e);
     let status = match failure.kind {
@@ -177,10 +178,10 @@ pub async fn totp_confirm(
     };
     let code = form.code.trim();
     if code.is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(CODE_REQUIRED)));
     }
     let Ok(factor_id) = FactorId::parse(&form.factor_id) else {
-        return account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await;
+        return account_with_error(&app, &s, StatusCode::CONFLICT, t!(ENROLL_LAPSED)).await;
     };
     match app
         .confirm_factor(
@@ -198,11 +199,11 @@ pub async fn totp_confirm(
             views::backup_codes(&codes, "/account/security", Some(&header)),
         )),
         Ok((_, None)) => Ok(Redirect::to("/account/security?notice=totp_added").into_response()),
-        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        Err(ServiceError::InvalidCode) => Ok(again(StatusCode::UNAUTHORIZED, t!(INVALID_CODE))),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
             let mut resp = again(
                 StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
+                &t!(too_many_attempts)(retry_after_secs),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -210,7 +211,7 @@ pub async fn totp_confirm(
             Ok(resp)
         }
         Err(ServiceError::FactorNotPending | ServiceError::FactorNotFound) => {
-            account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await
+            account_with_error(&app, &s, StatusCode::CONFLICT, t!(ENROLL_LAPSED)).await
         }
         Err(e) => refused(&app, &s, e).await,
     }
@@ -246,12 +247,9 @@ pub async fn passkey_options(
             _ => PageError::from(Failure::internal()).into(),
         },
         Err(ServiceError::MfaVerificationRequired) => Scripted::Go(StatusCode::FORBIDDEN, "/account/reauth"),
-        Err(ServiceError::FactorNotAllowed) => PageError::page(
-            StatusCode::FORBIDDEN,
-            text::GENERIC_TITLE,
-            text::PASSKEYS_NOT_ALLOWED,
-        )
-        .into(),
+        Err(ServiceError::FactorNotAllowed) => {
+            PageError::page(StatusCode::FORBIDDEN, t!(GENERIC_TITLE), t!(PASSKEYS_NOT_ALLOWED)).into()
+        }
         Err(e) => e.into(),
     }
 }
@@ -264,13 +262,13 @@ pub async fn passkey_confirm(
     Posted { form, .. }: Posted<PasskeyForm>,
 ) -> Result<Response, PageError> {
     if form.credential.trim().is_empty() {
-        return account_with_error(&app, &s, StatusCode::BAD_REQUEST, text::WEBAUTHN_NEEDS_SCRIPT).await;
+        return account_with_error(&app, &s, StatusCode::BAD_REQUEST, t!(WEBAUTHN_NEEDS_SCRIPT)).await;
     }
     let Some(credential) = script::credential(&form.credential) else {
-        return account_with_error(&app, &s, StatusCode::BAD_REQUEST, text::PASSKEY_NOT_ACCEPTED).await;
+        return account_with_error(&app, &s, StatusCode::BAD_REQUEST, t!(PASSKEY_NOT_ACCEPTED)).await;
     };
     let Ok(factor_id) = FactorId::parse(&form.factor_id) else {
-        return account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await;
+        return account_with_error(&app, &s, StatusCode::CONFLICT, t!(ENROLL_LAPSED)).await;
     };
     match app
         .confirm_factor(
@@ -296,20 +294,20 @@ pub async fn passkey_confirm(
         }
         Ok((_, None)) => Ok(Redirect::to("/account/security?notice=passkey_added").into_response()),
         Err(ServiceError::InvalidCredential | ServiceError::Input(_)) => {
-            account_with_error(&app, &s, StatusCode::BAD_REQUEST, text::PASSKEY_NOT_ACCEPTED).await
+            account_with_error(&app, &s, StatusCode::BAD_REQUEST, t!(PASSKEY_NOT_ACCEPTED)).await
         }
         Err(ServiceError::CredentialTaken) => {
-            account_with_error(&app, &s, StatusCode::CONFLICT, text::PASSKEY_TAKEN).await
+            account_with_error(&app, &s, StatusCode::CONFLICT, t!(PASSKEY_TAKEN)).await
         }
         Err(ServiceError::FactorNotPending | ServiceError::FactorNotFound) => {
-            account_with_error(&app, &s, StatusCode::CONFLICT, text::ENROLL_LAPSED).await
+            account_with_error(&app, &s, StatusCode::CONFLICT, t!(ENROLL_LAPSED)).await
         }
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
             let mut resp = account_with_error(
                 &app,
                 &s,
                 StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
+                &t!(too_many_attempts)(retry_after_secs),
             )
             .await?;
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
@@ -377,7 +375,7 @@ pub async fn reauth(
     let csrf = s.cookie.csrf_token(&app);
     let again = |status, error: &str| html(status, views::reauth(&chrome(&s, &csrf), Some(error)));
     if form.password.is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::PASSWORD_REQUIRED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(PASSWORD_REQUIRED)));
     }
     let replaces = Some(s.session.id.to_string());
     match app.signin(&s.tenant, s.user.email.as_str(), &form.password).await {
@@ -401,13 +399,11 @@ pub async fn reauth(
                 &CookieSession::signed_in(&app, &session),
             )
         }
-        Err(ServiceError::InvalidCredentials) => {
-            Ok(again(StatusCode::UNAUTHORIZED, text::INVALID_CREDENTIALS))
-        }
+        Err(ServiceError::InvalidCredentials) => Ok(again(StatusCode::UNAUTHORIZED, t!(INVALID_CREDENTIALS))),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
             let mut resp = again(
                 StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
+                &t!(too_many_attempts)(retry_after_secs),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

@@ -10,7 +10,8 @@
 
 use super::login::{see_other, Empty};
 use super::session::{cookie_value, secure_cookies, CookieSession, Posted, State, Visitor};
-use super::{html, text, views, PageError};
+use super::text::t;
+use super::{html, views, PageError};
 use crate::service::oidc::{
     AuthorizeFailure, AuthorizeNext, AuthorizeParams, AuthorizeReply, LogoutParams, PendingAuthorize,
 };
@@ -28,18 +29,18 @@ use latchkey_store::model::{Session, Tenant};
 pub const PENDING_COOKIE: &str = "lk_authorize";
 const PENDING_HOST_COOKIE: &str = "__Host-lk_authorize";
 
-fn pending_name(app: &App) -> &'static str {
-    if secure_cookies(app) {
+fn pending_name(app: &App) -> String {
+    super::cookie_name(if secure_cookies(app) {
         PENDING_HOST_COOKIE
     } else {
         PENDING_COOKIE
-    }
+    })
 }
 /// Browsers keep cookies up to 4096 bytes; a request too large for one is refused.
 const MAX_COOKIE: usize = 3900;
 
 fn aad() -> String {
-    latchkey_core::seal::aad("cookie", PENDING_COOKIE, "v1")
+    super::cookie_aad(PENDING_COOKIE)
 }
 
 /// The pending request of a page request, opened once by the surface's middleware and
@@ -49,7 +50,7 @@ pub struct Waiting(pub Option<PendingAuthorize>);
 
 /// The pending request in a request's cookies, if one opens and has not expired.
 pub fn read_pending(headers: &HeaderMap, app: &App) -> Option<PendingAuthorize> {
-    let value = cookie_value(headers, pending_name(app))?;
+    let value = cookie_value(headers, &pending_name(app))?;
     let bytes = app.crypto.keyring.open(value, &aad()).ok()?;
     let pending: PendingAuthorize = serde_json::from_slice(&bytes).ok()?;
     (app.now() < pending.expires_at).then_some(pending)
@@ -83,8 +84,8 @@ fn unusable(code: &'static str) -> PageError {
     tracing::info!(reason = code, "authorization request refused without redirect");
     PageError::page(
         StatusCode::BAD_REQUEST,
-        text::AUTHORIZE_INVALID_TITLE,
-        text::AUTHORIZE_INVALID,
+        t!(AUTHORIZE_INVALID_TITLE),
+        t!(AUTHORIZE_INVALID),
     )
 }
 
@@ -158,7 +159,7 @@ async fn proceed(app: &App, visitor: &Visitor, mut pending: PendingAuthorize) ->
                     &visitor.tenant,
                     &pending,
                     "invalid_request",
-                    text::AUTHORIZE_TOO_LARGE,
+                    t!(AUTHORIZE_TOO_LARGE),
                 );
                 return Ok(send_back(app, &reply, &pending.client_name));
             };

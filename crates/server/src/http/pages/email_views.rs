@@ -3,7 +3,8 @@
 //! labelled with its `autocomplete` (`new-password` for a password being chosen), errors
 //! tied to their field, words from [`text`].
 
-use super::text;
+use super::here as u;
+use super::text::t;
 use super::views::{csrf_field, field, layout, Chrome, Code, Field};
 use maud::{html, Markup};
 
@@ -46,7 +47,7 @@ fn email_field<'a>(value: Option<&'a str>, error: Option<FormError<'a>>, autofoc
         value,
         error: e,
         autofocus: e.is_some() || (autofocus && error.is_none()),
-        ..Field::new("email", text::EMAIL, "email", "username")
+        ..Field::new("email", t!(EMAIL), "email", "username")
     }
 }
 
@@ -55,7 +56,7 @@ fn new_password_field<'a>(label: &'a str, error: Option<FormError<'a>>, autofocu
     let e = FormError::password(error);
     Field {
         error: e,
-        hint: Some(text::PASSWORD_HINT),
+        hint: Some(t!(PASSWORD_HINT)),
         autofocus: e.is_some() || (autofocus && error.is_none()),
         ..Field::new("password", label, "password", "new-password")
     }
@@ -65,26 +66,26 @@ fn code_field<'a>(error: Option<FormError<'a>>) -> Field<'a> {
     let e = FormError::code(error);
     Field {
         error: e,
-        hint: Some(text::LINK_CODE_HINT),
+        hint: Some(t!(LINK_CODE_HINT)),
         autofocus: e.is_some(),
-        ..Field::code("code", text::CODE, Code::Numeric)
+        ..Field::code("code", t!(CODE), Code::Numeric)
     }
 }
 
 /// `/signup`: email and a new password.
 pub fn signup(csrf: &str, email: Option<&str>, error: Option<FormError<'_>>) -> Markup {
     layout(
-        text::SIGNUP_TITLE,
+        t!(SIGNUP_TITLE),
         None,
         false,
         html! {
-            form method="post" action="/signup" {
+            form method="post" action=(u("/signup")) {
                 (csrf_field(csrf))
                 (field(&email_field(email, error, true)))
-                (field(&new_password_field(text::PASSWORD, error, false)))
-                button type="submit" { (text::SIGNUP_SUBMIT) }
+                (field(&new_password_field(t!(PASSWORD), error, false)))
+                button type="submit" { (t!(SIGNUP_SUBMIT)) }
             }
-            p { a href="/login" { (text::HAVE_ACCOUNT) } }
+            p { a href=(u("/login")) { (t!(HAVE_ACCOUNT)) } }
         },
     )
 }
@@ -98,7 +99,7 @@ pub fn message(title: &str, message: &str, links: &[(&str, &str)]) -> Markup {
         html! {
             p role="status" { (message) }
             p.actions {
-                @for (href, label) in links { a href=(href) { (label) } }
+                @for (href, label) in links { a href=(u(href)) { (label) } }
             }
         },
     )
@@ -107,19 +108,19 @@ pub fn message(title: &str, message: &str, links: &[(&str, &str)]) -> Markup {
 /// `/password/forgot`: the address to send a reset link to.
 pub fn forgot(csrf: &str, email: Option<&str>, error: Option<FormError<'_>>) -> Markup {
     layout(
-        text::FORGOT_TITLE,
+        t!(FORGOT_TITLE),
         None,
         false,
         html! {
-            p { (text::FORGOT_INTRO) }
-            form method="post" action="/password/forgot" {
+            p { (t!(FORGOT_INTRO)) }
+            form method="post" action=(u("/password/forgot")) {
                 (csrf_field(csrf))
                 (field(&email_field(email, error, true)))
-                button type="submit" { (text::FORGOT_SUBMIT) }
+                button type="submit" { (t!(FORGOT_SUBMIT)) }
             }
             p.actions {
-                a href="/password/reset" { (text::HAVE_CODE) }
-                a href="/login" { (text::BACK_TO_SIGN_IN) }
+                a href=(u("/password/reset")) { (t!(HAVE_CODE)) }
+                a href=(u("/login")) { (t!(BACK_TO_SIGN_IN)) }
             }
         },
     )
@@ -129,16 +130,16 @@ pub fn forgot(csrf: &str, email: Option<&str>, error: Option<FormError<'_>>) -> 
 /// spends it (a GET never does: mail scanners fetch links).
 pub fn reset_with_token(csrf: &str, token: &str, error: Option<FormError<'_>>) -> Markup {
     layout(
-        text::RESET_TITLE,
+        t!(RESET_TITLE),
         None,
         false,
         html! {
-            p { (text::RESET_INTRO_LINK) }
-            form method="post" action="/password/reset" {
+            p { (t!(RESET_INTRO_LINK)) }
+            form method="post" action=(u("/password/reset")) {
                 (csrf_field(csrf))
                 input type="hidden" name="token" value=(token);
-                (field(&new_password_field(text::NEW_PASSWORD, error, true)))
-                button type="submit" { (text::RESET_SUBMIT) }
+                (field(&new_password_field(t!(NEW_PASSWORD), error, true)))
+                button type="submit" { (t!(RESET_SUBMIT)) }
             }
         },
     )
@@ -147,21 +148,21 @@ pub fn reset_with_token(csrf: &str, token: &str, error: Option<FormError<'_>>) -
 /// `/password/reset` without a link: the address, the emailed code and a new password.
 pub fn reset_with_code(csrf: &str, email: Option<&str>, error: Option<FormError<'_>>) -> Markup {
     layout(
-        text::RESET_TITLE,
+        t!(RESET_TITLE),
         None,
         false,
         html! {
-            p { (text::RESET_INTRO_CODE) }
-            form method="post" action="/password/reset" {
+            p { (t!(RESET_INTRO_CODE)) }
+            form method="post" action=(u("/password/reset")) {
                 (csrf_field(csrf))
                 (field(&email_field(email, error, true)))
                 (field(&code_field(error)))
-                (field(&new_password_field(text::NEW_PASSWORD, error, false)))
-                button type="submit" { (text::RESET_SUBMIT) }
+                (field(&new_password_field(t!(NEW_PASSWORD), error, false)))
+                button type="submit" { (t!(RESET_SUBMIT)) }
             }
             p.actions {
-                a href="/password/forgot" { (text::ASK_NEW_RESET) }
-                a href="/login" { (text::BACK_TO_SIGN_IN) }
+                a href=(u("/password/forgot")) { (t!(ASK_NEW_RESET)) }
+                a href=(u("/login")) { (t!(BACK_TO_SIGN_IN)) }
             }
         },
     )
@@ -170,15 +171,15 @@ pub fn reset_with_code(csrf: &str, email: Option<&str>, error: Option<FormError<
 /// `/verify-email?token=…`: one button, whose POST spends the link.
 pub fn verify_with_token(csrf: &str, token: &str) -> Markup {
     layout(
-        text::VERIFY_TITLE,
+        t!(VERIFY_TITLE),
         None,
         false,
         html! {
-            p { (text::VERIFY_INTRO_LINK) }
-            form method="post" action="/verify-email" {
+            p { (t!(VERIFY_INTRO_LINK)) }
+            form method="post" action=(u("/verify-email")) {
                 (csrf_field(csrf))
                 input type="hidden" name="token" value=(token);
-                button type="submit" autofocus { (text::VERIFY_SUBMIT) }
+                button type="submit" autofocus { (t!(VERIFY_SUBMIT)) }
             }
         },
     )
@@ -195,22 +196,22 @@ pub fn verify_with_code(
     can_send: bool,
 ) -> Markup {
     layout(
-        text::VERIFY_TITLE,
+        t!(VERIFY_TITLE),
         chrome,
         false,
         html! {
             (notice(note))
-            p { (text::VERIFY_INTRO_CODE) }
-            form method="post" action="/verify-email" {
+            p { (t!(VERIFY_INTRO_CODE)) }
+            form method="post" action=(u("/verify-email")) {
                 (csrf_field(csrf))
                 (field(&email_field(email, error, true)))
                 (field(&code_field(error)))
-                button type="submit" { (text::VERIFY_CODE_SUBMIT) }
+                button type="submit" { (t!(VERIFY_CODE_SUBMIT)) }
             }
             @if can_send {
-                form method="post" action="/verify-email/send" {
+                form method="post" action=(u("/verify-email/send")) {
                     (csrf_field(csrf))
-                    button.secondary type="submit" { (text::VERIFY_SEND) }
+                    button.secondary type="submit" { (t!(VERIFY_SEND)) }
                 }
             }
         },

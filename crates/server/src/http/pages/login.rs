@@ -6,8 +6,9 @@
 
 use super::script::{self, Scripted};
 use super::session::{CodeSent, CookieSession, Offered, PendingCode, Posted, State, Visitor};
+use super::text::t;
 use super::views::{self, Chrome, EnrollChoices, LoginError, TotpEnroll, TotpShown};
-use super::{html, text, PageError};
+use super::{html, PageError};
 use crate::service::factors::{Answer, EnrollDetails};
 use crate::service::input::InputError;
 use crate::service::mfa::{EnrollRequest, FactorChoice, Verified};
@@ -105,13 +106,13 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or("")).ok()?;
     let key = pairs.into_iter().find(|(k, _)| k == "notice")?.1;
     match key.as_str() {
-        "signed_out" => Some(text::SIGNED_OUT),
-        "expired" => Some(text::SIGN_IN_EXPIRED),
-        "removed" => Some(text::NOTICE_REMOVED),
-        "totp_added" => Some(text::NOTICE_TOTP_ADDED),
-        "passkey_added" => Some(text::NOTICE_PASSKEY_ADDED),
-        "password_reset" => Some(text::NOTICE_PASSWORD_RESET),
-        "email_verified" => Some(text::NOTICE_EMAIL_VERIFIED),
+        "signed_out" => Some(t!(SIGNED_OUT)),
+        "expired" => Some(t!(SIGN_IN_EXPIRED)),
+        "removed" => Some(t!(NOTICE_REMOVED)),
+        "totp_added" => Some(t!(NOTICE_TOTP_ADDED)),
+        "passkey_added" => Some(t!(NOTICE_PASSKEY_ADDED)),
+        "password_reset" => Some(t!(NOTICE_PASSWORD_RESET)),
+        "email_verified" => Some(t!(NOTICE_EMAIL_VERIFIED)),
         _ => None,
     }
 }
@@ -187,13 +188,13 @@ pub async fn submit(
     if form.email.trim().is_empty() {
         return Ok(again(
             StatusCode::BAD_REQUEST,
-            LoginError::Email(text::EMAIL_REQUIRED),
+            LoginError::Email(t!(EMAIL_REQUIRED)),
         ));
     }
     if form.password.is_empty() {
         return Ok(again(
             StatusCode::BAD_REQUEST,
-            LoginError::Password(text::PASSWORD_REQUIRED),
+            LoginError::Password(t!(PASSWORD_REQUIRED)),
         ));
     }
     match app
@@ -203,10 +204,10 @@ pub async fn submit(
         Ok(outcome) => next_step(&app, &visitor, outcome, replaces).await,
         Err(ServiceError::InvalidCredentials) => Ok(again(
             StatusCode::UNAUTHORIZED,
-            LoginError::Password(text::INVALID_CREDENTIALS),
+            LoginError::Password(t!(INVALID_CREDENTIALS)),
         )),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
-            let message = text::too_many_attempts(retry_after_secs);
+            let message = t!(too_many_attempts)(retry_after_secs);
             Ok(with_retry_after(
                 again(StatusCode::TOO_MANY_REQUESTS, LoginError::Password(&message)),
                 retry_after_secs,
@@ -313,10 +314,10 @@ pub async fn passkey_signin(
         )
     };
     if form.credential.trim().is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::WEBAUTHN_NEEDS_SCRIPT));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(WEBAUTHN_NEEDS_SCRIPT)));
     }
     let Some(credential) = script::credential(&form.credential) else {
-        return Ok(again(StatusCode::BAD_REQUEST, text::PASSKEY_INVALID));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(PASSKEY_INVALID)));
     };
     match app
         .passkey_signin(&visitor.tenant, &credential, &visitor.meta)
@@ -324,12 +325,12 @@ pub async fn passkey_signin(
     {
         Ok(outcome) => next_step(&app, &visitor, outcome, replaces).await,
         Err(ServiceError::InvalidCredential | ServiceError::Input(_)) => {
-            Ok(again(StatusCode::UNAUTHORIZED, text::PASSKEY_INVALID))
+            Ok(again(StatusCode::UNAUTHORIZED, t!(PASSKEY_INVALID)))
         }
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             again(
                 StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
+                &t!(too_many_attempts)(retry_after_secs),
             ),
             retry_after_secs,
         )),
@@ -406,7 +407,7 @@ async fn verified(
                 ServiceError::TooManyAttempts { retry_after_secs } => Ok(with_retry_after(
                     again(
                         StatusCode::TOO_MANY_REQUESTS,
-                        &text::too_many_attempts(retry_after_secs),
+                        &t!(too_many_attempts)(retry_after_secs),
                     ),
                     retry_after_secs,
                 )),
@@ -429,7 +430,7 @@ fn expired(app: &App, tenant: &Tenant) -> Result<Response, PageError> {
             &cookie.csrf_token(app),
             None,
             None,
-            Some(text::SIGN_IN_EXPIRED),
+            Some(t!(SIGN_IN_EXPIRED)),
             offers(tenant),
             None,
         ),
@@ -548,7 +549,7 @@ pub async fn mfa_form(
                 cookie,
                 Some(f),
                 StatusCode::TOO_MANY_REQUESTS,
-                Some(&text::rate_limited(secs)),
+                Some(&t!(rate_limited)(secs)),
                 secs,
             ),
             secs,
@@ -650,7 +651,7 @@ pub async fn mfa_send(
                     &cookie,
                     shown,
                     StatusCode::TOO_MANY_REQUESTS,
-                    Some(&text::rate_limited(secs)),
+                    Some(&t!(rate_limited)(secs)),
                     secs,
                 ),
                 secs,
@@ -716,7 +717,7 @@ pub async fn mfa_verify(
                 &cookie,
                 StatusCode::BAD_REQUEST,
                 &form.factor_id,
-                text::WEBAUTHN_NEEDS_SCRIPT,
+                t!(WEBAUTHN_NEEDS_SCRIPT),
             ))
         }
         Some(json) => match script::credential(json) {
@@ -727,7 +728,7 @@ pub async fn mfa_verify(
                     &cookie,
                     StatusCode::BAD_REQUEST,
                     &form.factor_id,
-                    text::MFA_WEBAUTHN_INVALID,
+                    t!(MFA_WEBAUTHN_INVALID),
                 ))
             }
         },
@@ -739,7 +740,7 @@ pub async fn mfa_verify(
             &cookie,
             StatusCode::BAD_REQUEST,
             &form.factor_id,
-            text::CODE_REQUIRED,
+            t!(CODE_REQUIRED),
         ));
     }
     let (choice, answer, wrong) = match &credential {
@@ -749,7 +750,7 @@ pub async fn mfa_verify(
                 kind: Some(FactorKind::Webauthn),
             },
             Answer::Credential(v),
-            text::MFA_WEBAUTHN_INVALID,
+            t!(MFA_WEBAUTHN_INVALID),
         ),
         None => (
             FactorChoice {
@@ -757,7 +758,7 @@ pub async fn mfa_verify(
                 kind: None,
             },
             Answer::Code(code),
-            text::INVALID_CODE,
+            t!(INVALID_CODE),
         ),
     };
     let result = app
@@ -893,10 +894,10 @@ pub async fn enroll_passkey(
     };
     let again = |status, error: &str| enroll_page(&app, &cookie, allowed, status, Some(error));
     if form.credential.trim().is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::WEBAUTHN_NEEDS_SCRIPT));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(WEBAUTHN_NEEDS_SCRIPT)));
     }
     let Some(credential) = script::credential(&form.credential) else {
-        return Ok(again(StatusCode::BAD_REQUEST, text::PASSKEY_NOT_ACCEPTED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(PASSKEY_NOT_ACCEPTED)));
     };
     // The factor the options endpoint started; without it, the challenge's pending passkey.
     let choice = FactorChoice {
@@ -914,11 +915,11 @@ pub async fn enroll_passkey(
         .await;
     verified(&app, &visitor, replaces, result, again, |e| match e {
         ServiceError::InvalidCredential | ServiceError::InvalidCode | ServiceError::Input(_) => {
-            Some((StatusCode::UNAUTHORIZED, text::PASSKEY_NOT_ACCEPTED))
+            Some((StatusCode::UNAUTHORIZED, t!(PASSKEY_NOT_ACCEPTED)))
         }
-        ServiceError::CredentialTaken => Some((StatusCode::CONFLICT, text::PASSKEY_TAKEN)),
+        ServiceError::CredentialTaken => Some((StatusCode::CONFLICT, t!(PASSKEY_TAKEN))),
         ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired => {
-            Some((StatusCode::CONFLICT, text::ENROLL_LAPSED))
+            Some((StatusCode::CONFLICT, t!(ENROLL_LAPSED)))
         }
         _ => None,
     })
@@ -1007,7 +1008,7 @@ pub async fn enroll_confirm(
     };
     let code = form.code.trim();
     if code.is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(CODE_REQUIRED)));
     }
     let choice = FactorChoice {
         factor_id: Some(form.factor_id.clone()),
@@ -1023,7 +1024,7 @@ pub async fn enroll_confirm(
         )
         .await;
     verified(&app, &visitor, replaces, result, again, |e| match e {
-        ServiceError::InvalidCode => Some((StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        ServiceError::InvalidCode => Some((StatusCode::UNAUTHORIZED, t!(INVALID_CODE))),
         _ => None,
     })
     .await
@@ -1089,12 +1090,12 @@ pub async fn sms_phone_submit(
     let number = form.phone_number.trim();
     let again = |status, error: &str| html(status, views::sms_phone(&csrf, Some(number), Some(error)));
     if number.is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::PHONE_REQUIRED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(PHONE_REQUIRED)));
     }
     // Each number starts a new factor: the page waits out the last code's cooldown.
     if let Some(wait) = cooling(&app, code.as_ref(), FactorKind::Sms) {
         return Ok(with_retry_after(
-            again(StatusCode::TOO_MANY_REQUESTS, &text::rate_limited(wait)),
+            again(StatusCode::TOO_MANY_REQUESTS, &t!(rate_limited)(wait)),
             wait,
         ));
     }
@@ -1131,19 +1132,14 @@ pub async fn sms_phone_submit(
             with_cookie(see_other("/u2/mfa/sms"), &app, &next)
         }
         Err(ServiceError::Input(InputError::PhoneNumber(_) | InputError::PhoneNumberMissing)) => {
-            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_INVALID))
+            Ok(again(StatusCode::BAD_REQUEST, t!(PHONE_INVALID)))
         }
-        Err(ServiceError::CountryNotAllowed) => {
-            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_COUNTRY_REFUSED))
-        }
+        Err(ServiceError::CountryNotAllowed) => Ok(again(StatusCode::BAD_REQUEST, t!(PHONE_COUNTRY_REFUSED))),
         Err(ServiceError::NumberTypeNotAllowed(_)) => {
-            Ok(again(StatusCode::BAD_REQUEST, text::PHONE_CLASS_REFUSED))
+            Ok(again(StatusCode::BAD_REQUEST, t!(PHONE_CLASS_REFUSED)))
         }
         Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
-            again(
-                StatusCode::TOO_MANY_REQUESTS,
-                &text::rate_limited(retry_after_secs),
-            ),
+            again(StatusCode::TOO_MANY_REQUESTS, &t!(rate_limited)(retry_after_secs)),
             retry_after_secs,
         )),
         Err(ServiceError::FactorNotAllowed) => Ok(see_other("/login/enroll")),
@@ -1251,7 +1247,7 @@ async fn code_submit(
     let again = |status, error: &str| html(status, views::enroll_code(&csrf, kind, &pending.to, Some(error)));
     let code = form.code.trim();
     if code.is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::CODE_REQUIRED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(CODE_REQUIRED)));
     }
     let choice = FactorChoice {
         factor_id: Some(pending.factor.clone()),
@@ -1267,9 +1263,9 @@ async fn code_submit(
         )
         .await;
     verified(&app, &visitor, replaces, result, again, |e| match e {
-        ServiceError::InvalidCode => Some((StatusCode::UNAUTHORIZED, text::INVALID_CODE)),
+        ServiceError::InvalidCode => Some((StatusCode::UNAUTHORIZED, t!(INVALID_CODE))),
         ServiceError::FactorNotFound | ServiceError::FactorNotPending | ServiceError::FactorIdRequired => {
-            Some((StatusCode::CONFLICT, text::ENROLL_LAPSED))
+            Some((StatusCode::CONFLICT, t!(ENROLL_LAPSED)))
         }
         _ => None,
     })
@@ -1305,7 +1301,7 @@ pub async fn email_start(
                 allowed,
                 StatusCode::TOO_MANY_REQUESTS,
                 None,
-                Some(&text::rate_limited(wait)),
+                Some(&t!(rate_limited)(wait)),
             ),
             wait,
         )
@@ -1379,9 +1375,5 @@ pub async fn logout(
 
 /// What a WebAuthn route answers where the tenant does not allow `webauthn`.
 fn webauthn_not_allowed() -> PageError {
-    PageError::page(
-        StatusCode::NOT_FOUND,
-        text::GENERIC_TITLE,
-        text::WEBAUTHN_NOT_ALLOWED,
-    )
+    PageError::page(StatusCode::NOT_FOUND, t!(GENERIC_TITLE), t!(WEBAUTHN_NOT_ALLOWED))
 }

@@ -29,6 +29,7 @@ pub mod signup;
 pub mod text;
 pub mod views;
 
+use super::common::scope::Scope;
 use super::common::Surface;
 use crate::service::{Failure, FailureKind};
 use crate::App;
@@ -38,6 +39,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use text::t;
 
 /// The pages surface: a failure is a page (or a redirect to sign-in).
 pub struct Pages;
@@ -78,15 +80,11 @@ impl PageError {
 
     /// A form without a valid anti-forgery token, or sent from another site.
     pub fn forgery() -> Self {
-        Self::page(StatusCode::FORBIDDEN, text::FORBIDDEN_TITLE, text::FORBIDDEN_CSRF)
+        Self::page(StatusCode::FORBIDDEN, t!(FORBIDDEN_TITLE), t!(FORBIDDEN_CSRF))
     }
 
     pub fn bad_form() -> Self {
-        Self::page(
-            StatusCode::BAD_REQUEST,
-            text::BAD_REQUEST_TITLE,
-            text::BAD_REQUEST,
-        )
+        Self::page(StatusCode::BAD_REQUEST, t!(BAD_REQUEST_TITLE), t!(BAD_REQUEST))
     }
 }
 
@@ -98,46 +96,42 @@ impl From<Failure> for PageError {
             FailureKind::Unauthenticated => return PageError::SignedOut,
             FailureKind::Throttled => (
                 StatusCode::TOO_MANY_REQUESTS,
-                text::THROTTLED_TITLE,
-                text::too_many_attempts(f.retry_after_secs.unwrap_or(1)),
+                t!(THROTTLED_TITLE),
+                t!(too_many_attempts)(f.retry_after_secs.unwrap_or(1)),
             ),
-            FailureKind::NotFound => (
-                StatusCode::NOT_FOUND,
-                text::NOT_FOUND_TITLE,
-                text::NOT_FOUND.into(),
-            ),
+            FailureKind::NotFound => (StatusCode::NOT_FOUND, t!(NOT_FOUND_TITLE), t!(NOT_FOUND).into()),
             FailureKind::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                text::NOT_FOUND_TITLE,
-                text::NOT_FOUND.into(),
+                t!(NOT_FOUND_TITLE),
+                t!(NOT_FOUND).into(),
             ),
             FailureKind::Invalid | FailureKind::UnsupportedMediaType => (
                 StatusCode::BAD_REQUEST,
-                text::BAD_REQUEST_TITLE,
-                text::BAD_REQUEST.into(),
+                t!(BAD_REQUEST_TITLE),
+                t!(BAD_REQUEST).into(),
             ),
             FailureKind::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                text::BAD_REQUEST_TITLE,
-                text::BAD_REQUEST.into(),
+                t!(BAD_REQUEST_TITLE),
+                t!(BAD_REQUEST).into(),
             ),
             FailureKind::Timeout => (
                 StatusCode::REQUEST_TIMEOUT,
-                text::BAD_REQUEST_TITLE,
-                text::BAD_REQUEST.into(),
+                t!(BAD_REQUEST_TITLE),
+                t!(BAD_REQUEST).into(),
             ),
-            FailureKind::Forbidden => (StatusCode::FORBIDDEN, text::GENERIC_TITLE, f.message),
-            FailureKind::Conflict => (StatusCode::CONFLICT, text::GENERIC_TITLE, f.message),
-            FailureKind::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, text::GENERIC_TITLE, f.message),
+            FailureKind::Forbidden => (StatusCode::FORBIDDEN, t!(GENERIC_TITLE), f.message),
+            FailureKind::Conflict => (StatusCode::CONFLICT, t!(GENERIC_TITLE), f.message),
+            FailureKind::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, t!(GENERIC_TITLE), f.message),
             FailureKind::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                text::UNAVAILABLE_TITLE,
-                text::UNAVAILABLE.into(),
+                t!(UNAVAILABLE_TITLE),
+                t!(UNAVAILABLE).into(),
             ),
             FailureKind::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                text::INTERNAL_TITLE,
-                text::INTERNAL.into(),
+                t!(INTERNAL_TITLE),
+                t!(INTERNAL).into(),
             ),
         };
         PageError::Page {
@@ -208,20 +202,59 @@ pub fn csp_allowing_form_action(uri: &str) -> String {
 /// goes back to the application. A page that sets its own policy (the form-post
 /// response, RP-initiated logout) keeps it.
 ///
-/// The tenant's branding (`views::Brand`) is set here for the pages the request renders; a
+/// The page's language (`text::negotiate`: the query's or the waiting application's
+/// `ui_locales`, then `Accept-Language`) and the tenant's branding (`views::Brand`) are set here for the pages the request renders; a
 /// logo adds its origin to `img-src`.
-pub async fn security_headers(State(app): State<App>, mut req: Request, next: Next) -> Response {
+pub async fn security_headers(State(app): State<App>, req: Request, next: Next) -> Response {
+    let scope = req
+        .extensions()
+        .get::<Scope>()
+        .cloned()
+        .unwrap_or_else(|| Scope::default_of(&app));
+    SCOPE
+        .scope(scope.clone(), page_answer(app, scope, req, next))
+        .await
+}
+
+async fn page_answer(app: App, scope: Scope, mut req: Request, next: Next) -> Response {
     // Opened once per request: the handlers find it in the request (`session::Visitor`).
     let pending = authorize::read_pending(req.headers(), &app);
     let waiting = pending.as_ref().map(|p| p.redirect_uri.clone());
+    let for_app = pending.as_ref().map(|p| views::ForApp {
+        name: p.client_name.clone(),
+        phishing_resistant: p.acr == Some(latchkey_core::assurance::Aal::Aal2Phr),
+    });
+    let lang = text::negotiate(
+        ui_locales_in(req.uri().query())
+            .as_deref()
+            .or(pending.as_ref().and_then(|p| p.ui_locales.as_deref())),
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     req.extensions_mut().insert(authorize::Waiting(pending));
-    let brand = match app.load_tenant(&app.default_tenant).await {
+    let brand = match app.load_tenant(&scope.tenant).await {
         Ok(t) => views::Brand::of(&t.settings.branding),
         Err(_) => views::Brand::default(),
     };
     let logo_origin = brand.logo.as_deref().map(authorize::origin_of);
-    let mut resp = views::BRAND.scope(brand, next.run(req)).await;
+    let mut resp = text::LANG
+        .scope(
+            lang,
+            views::BRAND.scope(brand, views::FOR_APP.scope(for_app, next.run(req))),
+        )
+        .await;
     let h = resp.headers_mut();
+    // Our own redirects name root paths; under `/t/{slug}` they go to the slug's.
+    if let Some(to) = h.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
+        let here = scope.path(to);
+        if here != to {
+            if let Ok(v) = HeaderValue::from_str(&here) {
+                h.insert(header::LOCATION, v);
+            }
+        }
+    }
+    h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         let mut policy = match &waiting {
             Some(uri) => csp_allowing_form_action(uri),
@@ -244,6 +277,48 @@ pub async fn security_headers(State(app): State<App>, mut req: Request, next: Ne
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
+}
+
+tokio::task_local! {
+    /// The tenant and issuer of the page being answered (set by [`security_headers`]).
+    pub static SCOPE: Scope;
+}
+
+/// One of our paths as the browser must ask for it under this request's issuer (`/login`
+/// is `/t/acme/login` under a slug); anything else unchanged.
+pub fn here(path: &str) -> String {
+    SCOPE
+        .try_with(|s| s.path(path))
+        .unwrap_or_else(|_| path.to_owned())
+}
+
+/// A cookie's name under this request's tenant: the default tenant's cookies keep their
+/// names; another tenant's end in `_{tenant id}` ([`Scope::cookie_suffix`]).
+pub fn cookie_name(name: &str) -> String {
+    let suffix = SCOPE.try_with(Scope::cookie_suffix).unwrap_or_default();
+    format!("{name}{suffix}")
+}
+
+/// The associated data that seals a cookie to its purpose and to this request's tenant:
+/// a cookie sealed for one tenant does not open for another, whatever its name.
+pub fn cookie_aad(purpose: &str) -> String {
+    let tenant = SCOPE
+        .try_with(|s| (!s.is_default).then(|| s.tenant.to_string()))
+        .ok()
+        .flatten();
+    match tenant {
+        Some(t) => latchkey_core::seal::aad("cookie", purpose, &format!("v1:{t}")),
+        None => latchkey_core::seal::aad("cookie", purpose, "v1"),
+    }
+}
+
+/// The `ui_locales` parameter of a query (`/authorize`, `/logout`), if any.
+fn ui_locales_in(query: Option<&str>) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "ui_locales")
+        .map(|(_, v)| v.chars().take(256).collect())
 }
 
 /// A route whose other methods answer as a page (405), not as `/v1` would.
@@ -338,6 +413,7 @@ pub fn router(app: &App) -> Router<App> {
             "/account/reauth",
             page_route(get(account::reauth_form).post(account::reauth)),
         )
+        .route("/t/{*rest}", page_route(get(not_found).post(not_found)))
         .route("/assets/pages.css", get(stylesheet))
         .route("/assets/webauthn.js", get(script))
         .route("/assets/form-post.js", get(form_post_script))
@@ -347,6 +423,12 @@ pub fn router(app: &App) -> Router<App> {
             app.clone(),
             security_headers,
         ))
+}
+
+/// A `/t/{slug}/…` path that no tenant serves (`http::common::scope::route` rewrote
+/// every one that a tenant does).
+async fn not_found() -> PageError {
+    PageError::from(Failure::not_found())
 }
 
 /// Assets change only with the binary; an hour of caching spares a fetch per page.
@@ -372,14 +454,20 @@ async fn script() -> Response {
     )
 }
 
-/// The tenant's accent colour as a stylesheet (the pages allow no inline style). The page
-/// links it with the colour in the query, so a new colour is a new URL for caches.
-async fn brand_stylesheet(State(app): State<App>) -> Response {
-    let color = app
-        .load_tenant(&app.default_tenant)
-        .await
-        .ok()
-        .and_then(|t| t.settings.branding.primary_color)
+/// A tenant's accent colour as a stylesheet (the pages allow no inline style). The page
+/// links it with the colour in the query (`?v=1f6f43`, without `#`), which is all it reads: any
+/// tenant's colour is a URL of its own for caches, and nothing but a `#rrggbb` passes.
+async fn brand_stylesheet(req: Request) -> Response {
+    let color = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "v")
+                .map(|(_, v)| format!("#{v}"))
+        })
         .filter(|c| latchkey_core::settings::parse_hex_color(c).is_some());
     let body = match color {
         Some(c) => format!(":root {{ --accent: {c}; }}\n"),

@@ -8,8 +8,9 @@ use super::email_views::{self, FormError};
 use super::login::Empty;
 use super::session::{Posted, SignedIn, Visitor};
 use super::signup::{form_cookie, password_error, with_form_cookie};
+use super::text::t;
 use super::views::Chrome;
-use super::{html, text, PageError};
+use super::{html, PageError};
 use crate::service::recovery::LinkAnswer;
 use crate::service::{InputError, ServiceError};
 use crate::App;
@@ -72,9 +73,9 @@ fn link_invalid(again: &str, again_label: &str) -> Response {
     html(
         StatusCode::BAD_REQUEST,
         email_views::message(
-            text::LINK_INVALID_TITLE,
-            text::LINK_INVALID,
-            &[(again, again_label), ("/login", text::BACK_TO_SIGN_IN)],
+            t!(LINK_INVALID_TITLE),
+            t!(LINK_INVALID),
+            &[(again, again_label), ("/login", t!(BACK_TO_SIGN_IN))],
         ),
     )
 }
@@ -104,7 +105,7 @@ pub async fn forgot_submit(
         )
     };
     if form.email.trim().is_empty() {
-        return Ok(again(StatusCode::BAD_REQUEST, text::EMAIL_REQUIRED));
+        return Ok(again(StatusCode::BAD_REQUEST, t!(EMAIL_REQUIRED)));
     }
     match app
         .request_password_reset(&visitor.tenant, form.email.trim(), &visitor.meta)
@@ -113,21 +114,21 @@ pub async fn forgot_submit(
         Ok(()) => Ok(html(
             StatusCode::OK,
             email_views::message(
-                text::FORGOT_SENT_TITLE,
-                text::FORGOT_SENT,
+                t!(FORGOT_SENT_TITLE),
+                t!(FORGOT_SENT),
                 &[
-                    ("/password/reset", text::HAVE_CODE),
-                    ("/login", text::BACK_TO_SIGN_IN),
+                    ("/password/reset", t!(HAVE_CODE)),
+                    ("/login", t!(BACK_TO_SIGN_IN)),
                 ],
             ),
         )),
         Err(ServiceError::Input(InputError::Email(_))) => {
-            Ok(again(StatusCode::BAD_REQUEST, text::EMAIL_INVALID))
+            Ok(again(StatusCode::BAD_REQUEST, t!(EMAIL_INVALID)))
         }
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             again(
                 StatusCode::TOO_MANY_REQUESTS,
-                &text::too_many_attempts(retry_after_secs),
+                &t!(too_many_attempts)(retry_after_secs),
             ),
             retry_after_secs,
         )),
@@ -150,7 +151,7 @@ pub async fn reset_form(
                 .link_is_live(&visitor.tenant, LinkPurpose::ResetPassword, &token)
                 .await?
             {
-                return Ok(link_invalid("/password/forgot", text::ASK_NEW_RESET));
+                return Ok(link_invalid("/password/forgot", t!(ASK_NEW_RESET)));
             }
             html(StatusCode::OK, email_views::reset_with_token(&csrf, &token, None))
         }
@@ -179,14 +180,11 @@ pub async fn reset_submit(
     if !by_token && form.email.trim().is_empty() {
         return Ok(again(
             StatusCode::BAD_REQUEST,
-            FormError::Email(text::EMAIL_REQUIRED),
+            FormError::Email(t!(EMAIL_REQUIRED)),
         ));
     }
     if !by_token && form.code.trim().is_empty() {
-        return Ok(again(
-            StatusCode::BAD_REQUEST,
-            FormError::Code(text::CODE_REQUIRED),
-        ));
+        return Ok(again(StatusCode::BAD_REQUEST, FormError::Code(t!(CODE_REQUIRED))));
     }
     match app
         .reset_password(&visitor.tenant, form.answer(), &form.password, &visitor.meta)
@@ -202,17 +200,15 @@ pub async fn reset_submit(
             StatusCode::BAD_REQUEST,
             FormError::Password(password_error(&e)),
         )),
-        Err(ServiceError::InvalidLink) if by_token => {
-            Ok(link_invalid("/password/forgot", text::ASK_NEW_RESET))
-        }
+        Err(ServiceError::InvalidLink) if by_token => Ok(link_invalid("/password/forgot", t!(ASK_NEW_RESET))),
         Err(ServiceError::InvalidLink) => Ok(again(
             StatusCode::BAD_REQUEST,
-            FormError::Code(text::LINK_CODE_INVALID),
+            FormError::Code(t!(LINK_CODE_INVALID)),
         )),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             again(
                 StatusCode::TOO_MANY_REQUESTS,
-                FormError::Code(&text::too_many_attempts(retry_after_secs)),
+                FormError::Code(&t!(too_many_attempts)(retry_after_secs)),
             ),
             retry_after_secs,
         )),
@@ -236,7 +232,7 @@ fn verify_code_page(
     });
     let unverified = signed_in.is_some_and(|s| s.user.email_verified_at.is_none());
     let note = match (note, signed_in) {
-        (None, Some(s)) if s.user.email_verified_at.is_some() => Some(text::VERIFY_ALREADY),
+        (None, Some(s)) if s.user.email_verified_at.is_some() => Some(t!(VERIFY_ALREADY)),
         (note, _) => note,
     };
     html(
@@ -268,7 +264,7 @@ pub async fn verify_form(
                 .link_is_live(&visitor.tenant, LinkPurpose::VerifyEmail, &token)
                 .await?
             {
-                return Ok(link_invalid("/verify-email", text::VERIFY_TITLE));
+                return Ok(link_invalid("/verify-email", t!(VERIFY_TITLE)));
             }
             html(StatusCode::OK, email_views::verify_with_token(&csrf, &token))
         }
@@ -300,14 +296,11 @@ pub async fn verify_submit(
     if !by_token && form.email.trim().is_empty() {
         return Ok(again(
             StatusCode::BAD_REQUEST,
-            FormError::Email(text::EMAIL_REQUIRED),
+            FormError::Email(t!(EMAIL_REQUIRED)),
         ));
     }
     if !by_token && form.code.trim().is_empty() {
-        return Ok(again(
-            StatusCode::BAD_REQUEST,
-            FormError::Code(text::CODE_REQUIRED),
-        ));
+        return Ok(again(StatusCode::BAD_REQUEST, FormError::Code(t!(CODE_REQUIRED))));
     }
     match app
         .verify_email(&visitor.tenant, form.answer(), &visitor.meta)
@@ -320,15 +313,15 @@ pub async fn verify_submit(
             };
             Ok(Redirect::to(to).into_response())
         }
-        Err(ServiceError::InvalidLink) if by_token => Ok(link_invalid("/verify-email", text::VERIFY_TITLE)),
+        Err(ServiceError::InvalidLink) if by_token => Ok(link_invalid("/verify-email", t!(VERIFY_TITLE))),
         Err(ServiceError::InvalidLink) => Ok(again(
             StatusCode::BAD_REQUEST,
-            FormError::Code(text::LINK_CODE_INVALID),
+            FormError::Code(t!(LINK_CODE_INVALID)),
         )),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => Ok(with_retry_after(
             again(
                 StatusCode::TOO_MANY_REQUESTS,
-                FormError::Code(&text::too_many_attempts(retry_after_secs)),
+                FormError::Code(&t!(too_many_attempts)(retry_after_secs)),
             ),
             retry_after_secs,
         )),
@@ -346,13 +339,10 @@ pub async fn verify_send(
     let csrf = cookie.csrf_token(&app);
     let page = |status, note: &str| verify_code_page(status, &csrf, Some(&s), None, None, Some(note));
     match app.send_email_verification(&s.tenant, &s.user, &s.meta).await {
-        Ok(()) => Ok(page(StatusCode::OK, text::VERIFY_SENT)),
-        Err(ServiceError::EmailAlreadyVerified) => Ok(page(StatusCode::OK, text::VERIFY_ALREADY)),
+        Ok(()) => Ok(page(StatusCode::OK, t!(VERIFY_SENT))),
+        Err(ServiceError::EmailAlreadyVerified) => Ok(page(StatusCode::OK, t!(VERIFY_ALREADY))),
         Err(ServiceError::RateLimited { retry_after_secs }) => Ok(with_retry_after(
-            page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &text::rate_limited(retry_after_secs),
-            ),
+            page(StatusCode::TOO_MANY_REQUESTS, &t!(rate_limited)(retry_after_secs)),
             retry_after_secs,
         )),
         Err(e) => Err(e.into()),

@@ -40,7 +40,9 @@ impl IntoResponse for Scripted {
     fn into_response(self) -> Response {
         match self {
             Scripted::Options(v) => Json(v).into_response(),
-            Scripted::Go(status, to) => (status, Json(json!({ "location": to }))).into_response(),
+            Scripted::Go(status, to) => {
+                (status, Json(json!({ "location": super::here(to) }))).into_response()
+            }
             Scripted::Refused(PageError::Redirect(to)) => {
                 Scripted::Go(StatusCode::UNAUTHORIZED, to).into_response()
             }

@@ -17,6 +17,7 @@
 
 use super::{PageError, Pages};
 use crate::http::common::extract::Meta;
+use crate::http::common::scope::Scope;
 use crate::http::common::Surface;
 use crate::service::audit::{Actor, RequestMeta};
 use crate::service::browser::session_actor;
@@ -49,7 +50,7 @@ const SIGNED_IN_TTL_MS: i64 = 12 * 3600 * 1000;
 const MAX_OFFERED: usize = 12;
 
 fn aad() -> String {
-    latchkey_core::seal::aad("cookie", COOKIE, "v1")
+    super::cookie_aad(COOKIE)
 }
 
 /// What the cookie holds, sealed. No `Debug`: it carries a challenge id, which with a code
@@ -218,9 +219,9 @@ impl CookieSession {
             .seal(&json, &aad(), app.rng.as_ref())
             .map_err(|_| internal())?;
         let (name, secure) = if app.config.served_over_https() {
-            (HOST_COOKIE, "; Secure")
+            (super::cookie_name(HOST_COOKIE), "; Secure")
         } else {
-            (COOKIE, "")
+            (super::cookie_name(COOKIE), "")
         };
         HeaderValue::from_str(&format!(
             "{name}={sealed}; Path=/; HttpOnly; SameSite=Lax{secure}"
@@ -243,14 +244,19 @@ pub fn secure_cookies(app: &App) -> bool {
 /// and clearing the other is harmless (a browser ignores a `Secure` cookie sent over plain
 /// HTTP, and over HTTPS the bare name is never set).
 pub fn clear_cookies(headers: &mut HeaderMap) {
-    headers.append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("lk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    let plain = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        super::cookie_name(COOKIE)
     );
-    headers.append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("__Host-lk_session=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0"),
+    let host = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0",
+        super::cookie_name(HOST_COOKIE)
     );
+    for value in [plain, host] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
 }
 
 /// The raw value of the cookie called `name` in a request.
@@ -269,18 +275,21 @@ pub(super) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h
 /// `lk_session` (which anyone able to set a cookie for the host could have planted) is
 /// not ours.
 fn read_cookie(headers: &HeaderMap, app: &App) -> Option<CookieSession> {
-    let name = if app.config.served_over_https() {
+    let name = super::cookie_name(if app.config.served_over_https() {
         HOST_COOKIE
     } else {
         COOKIE
-    };
-    cookie_value(headers, name).and_then(|v| CookieSession::open(app, v))
+    });
+    cookie_value(headers, &name).and_then(|v| CookieSession::open(app, v))
 }
 
-async fn default_tenant(app: &App) -> Result<Tenant, PageError> {
-    app.load_tenant(&app.default_tenant)
-        .await
-        .map_err(PageError::from)
+/// The tenant the request is for (`http::common::scope`; the default tenant at the root).
+async fn scoped_tenant(parts: &Parts, app: &App) -> Result<Tenant, PageError> {
+    let id = match parts.extensions.get::<Scope>() {
+        Some(s) => s.tenant.clone(),
+        None => app.default_tenant.clone(),
+    };
+    app.load_tenant(&id).await.map_err(PageError::from)
 }
 
 async fn meta(parts: &mut Parts, app: &App) -> RequestMeta {
@@ -290,7 +299,7 @@ async fn meta(parts: &mut Parts, app: &App) -> RequestMeta {
     }
 }
 
-/// Any visitor of the pages: the default tenant, their cookie session if one opens, and
+/// Any visitor of the pages: the request's tenant, their cookie session if one opens, and
 /// the request's facts for the audit log.
 pub struct Visitor {
     pub tenant: Tenant,
@@ -317,7 +326,7 @@ impl FromRequestParts<App> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, PageError> {
         Ok(Visitor {
-            tenant: default_tenant(app).await?,
+            tenant: scoped_tenant(parts, app).await?,
             cookie: read_cookie(&parts.headers, app),
             meta: meta(parts, app).await,
             waiting: match parts.extensions.get::<super::authorize::Waiting>() {
@@ -343,7 +352,7 @@ impl FromRequestParts<App> for SignedIn {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, PageError> {
-        let tenant = default_tenant(app).await?;
+        let tenant = scoped_tenant(parts, app).await?;
         // A visitor between password and second factor keeps that cookie: only a cookie
         // naming a session that has ended is cleared.
         let cookie = read_cookie(&parts.headers, app).ok_or(PageError::Redirect("/login"))?;
@@ -443,8 +452,8 @@ impl<T: DeserializeOwned> FromRequest<App> for Posted<T> {
         if !is_form {
             return Err(PageError::page(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                super::text::BAD_REQUEST_TITLE,
-                super::text::BAD_REQUEST,
+                super::t!(BAD_REQUEST_TITLE),
+                super::t!(BAD_REQUEST),
             ));
         }
         let bytes = Bytes::from_request(req, app).await.map_err(|rej| {

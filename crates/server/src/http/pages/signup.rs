@@ -5,7 +5,8 @@
 use super::email_views::{self, FormError};
 use super::login::{next_step, with_cookie};
 use super::session::{CookieSession, Posted, State, Visitor};
-use super::{html, text, PageError};
+use super::text::t;
+use super::{html, PageError};
 use crate::service::auth::SignupInput;
 use crate::service::{InputError, ServiceError};
 use crate::App;
@@ -29,9 +30,9 @@ fn closed(status: StatusCode) -> Response {
     html(
         status,
         email_views::message(
-            text::SIGNUP_CLOSED_TITLE,
-            text::SIGNUP_CLOSED,
-            &[("/login", text::BACK_TO_SIGN_IN)],
+            t!(SIGNUP_CLOSED_TITLE),
+            t!(SIGNUP_CLOSED),
+            &[("/login", t!(BACK_TO_SIGN_IN))],
         ),
     )
 }
@@ -102,7 +103,7 @@ pub async fn submit(
     if form.email.trim().is_empty() {
         return Ok(again(
             StatusCode::BAD_REQUEST,
-            FormError::Email(text::EMAIL_REQUIRED),
+            FormError::Email(t!(EMAIL_REQUIRED)),
         ));
     }
     let input = SignupInput {
@@ -117,10 +118,10 @@ pub async fn submit(
                 .await;
             next_step(&app, &visitor, outcome, None).await
         }
-        Err(ServiceError::EmailTaken) => Ok(again(StatusCode::CONFLICT, FormError::Email(text::EMAIL_TAKEN))),
+        Err(ServiceError::EmailTaken) => Ok(again(StatusCode::CONFLICT, FormError::Email(t!(EMAIL_TAKEN)))),
         Err(ServiceError::Input(InputError::Email(_))) => Ok(again(
             StatusCode::BAD_REQUEST,
-            FormError::Email(text::EMAIL_INVALID),
+            FormError::Email(t!(EMAIL_INVALID)),
         )),
         Err(ServiceError::Input(InputError::Password(e))) => Ok(again(
             StatusCode::BAD_REQUEST,
@@ -134,7 +135,7 @@ pub async fn submit(
 /// What the pages say about a refused new password.
 pub fn password_error(e: &PasswordError) -> &'static str {
     match e {
-        PasswordError::TooShort => text::PASSWORD_TOO_SHORT,
-        PasswordError::TooLong => text::PASSWORD_TOO_LONG,
+        PasswordError::TooShort => t!(PASSWORD_TOO_SHORT),
+        PasswordError::TooLong => t!(PASSWORD_TOO_LONG),
     }
 }

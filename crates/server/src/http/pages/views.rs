@@ -4,8 +4,9 @@
 //! on the first one. No inline script or style (the CSP forbids both). Words come from
 //! [`text`].
 
+use super::here as u;
 use super::session::Offered;
-use super::text;
+use super::text::t;
 use crate::service::mfa::FactorSummary;
 use base64::Engine as _;
 use latchkey_core::factor::FactorKind;
@@ -44,6 +45,44 @@ tokio::task_local! {
     pub static BRAND: Brand;
 }
 
+/// The application waiting for this sign-in (`/authorize`), for the frame of the sign-in
+/// screens: named on each, with a way to cancel, and whether it asked for a
+/// phishing-resistant sign-in (`acr_values=aal2_phr`).
+#[derive(Debug, Clone)]
+pub struct ForApp {
+    pub name: String,
+    pub phishing_resistant: bool,
+}
+
+tokio::task_local! {
+    /// Set by the surface's middleware from the waiting request.
+    pub static FOR_APP: Option<ForApp>;
+}
+
+fn for_app() -> Option<ForApp> {
+    FOR_APP.try_with(Clone::clone).ok().flatten()
+}
+
+/// "Continue to {app}" at the top of a sign-in screen, while an application waits.
+fn app_lead() -> Markup {
+    html! {
+        @if let Some(app) = for_app() { p.lead { (t!(continue_to)(&app.name)) } }
+    }
+}
+
+/// "Cancel and go back" at the foot of a sign-in screen, while an application waits: the
+/// application hears `access_denied` (never a dead end).
+fn app_cancel(csrf: &str) -> Markup {
+    html! {
+        @if for_app().is_some() {
+            form.cancel method="post" action=(u("/authorize/cancel")) {
+                (csrf_field(csrf))
+                button.secondary type="submit" { (t!(CANCEL_SIGN_IN)) }
+            }
+        }
+    }
+}
+
 /// The brand in effect (the product's own outside a page request).
 fn brand() -> Brand {
     BRAND.try_with(Brand::clone).unwrap_or_default()
@@ -52,10 +91,10 @@ fn brand() -> Brand {
 /// The frame of every page.
 pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup) -> Markup {
     let brand = brand();
-    let name = brand.name.as_deref().unwrap_or(text::PRODUCT);
+    let name = brand.name.as_deref().unwrap_or(t!(PRODUCT));
     html! {
         (DOCTYPE)
-        html lang=(text::LANG) {
+        html lang=(t!(LANG)) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -75,10 +114,10 @@ pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup
                         (name)
                     }
                     @if let Some(c) = chrome {
-                        span.muted { (text::signed_in_as(c.email)) }
-                        form method="post" action="/logout" {
+                        span.muted { (t!(signed_in_as)(c.email)) }
+                        form method="post" action=(u("/logout")) {
                             (csrf_field(c.csrf))
-                            button.secondary type="submit" { (text::SIGN_OUT) }
+                            button.secondary type="submit" { (t!(SIGN_OUT)) }
                         }
                     }
                 }
@@ -168,7 +207,7 @@ pub fn field(f: &Field<'_>) -> Markup {
                 aria-invalid=[f.error.map(|_| "true")] aria-describedby=[described];
             @if let Some(h) = f.hint { p.hint id=(hint_id) { (h) } }
             @if let Some(e) = f.error {
-                p.error id=(error_id) { span.visually-hidden { (text::ERROR_PREFIX) " " } (e) }
+                p.error id=(error_id) { span.visually-hidden { (t!(ERROR_PREFIX)) " " } (e) }
             }
         }
     }
@@ -219,33 +258,33 @@ pub fn login(
         value: email,
         error: email_error,
         autofocus: email_error.is_some() || error.is_none(),
-        ..Field::new("email", text::EMAIL, "email", autocomplete)
+        ..Field::new("email", t!(EMAIL), "email", autocomplete)
     };
     let password_field = Field {
         error: password_error,
         autofocus: password_error.is_some(),
-        ..Field::new("password", text::PASSWORD, "password", "current-password")
+        ..Field::new("password", t!(PASSWORD), "password", "current-password")
     };
     layout(
-        text::LOGIN_TITLE,
+        t!(LOGIN_TITLE),
         None,
         false,
         html! {
-            @if let Some(app) = for_app { p.lead { (text::continue_to(app)) } }
+            @if let Some(app) = for_app { p.lead { (t!(continue_to)(app)) } }
             (notice(note))
-            form method="post" action="/login" {
+            form method="post" action=(u("/login")) {
                 (csrf_field(csrf))
                 (field(&email_field))
                 (field(&password_field))
-                button type="submit" { (text::LOGIN_SUBMIT) }
+                button type="submit" { (t!(LOGIN_SUBMIT)) }
             }
-            p { a href="/password/forgot" { (text::FORGOT_LINK) } }
+            p { a href=(u("/password/forgot")) { (t!(FORGOT_LINK)) } }
             @if passkeys { (passkey_signin(csrf, passkey_error)) }
-            @if offers.signup { p.actions { a href="/signup" { (text::SIGNUP_LINK) } } }
+            @if offers.signup { p.actions { a href=(u("/signup")) { (t!(SIGNUP_LINK)) } } }
             @if for_app.is_some() {
-                form.cancel method="post" action="/authorize/cancel" {
+                form.cancel method="post" action=(u("/authorize/cancel")) {
                     (csrf_field(csrf))
-                    button.secondary type="submit" { (text::CANCEL_SIGN_IN) }
+                    button.secondary type="submit" { (t!(CANCEL_SIGN_IN)) }
                 }
             }
         },
@@ -257,7 +296,7 @@ pub fn login(
 /// ceremony (`mode`: `get`, or `create` to register), puts the answer in the hidden
 /// `credential` field and submits the form to `action`, whose answer is a page. Without the
 /// script the form posts an empty credential, which the server answers with
-/// [`text::WEBAUTHN_NEEDS_SCRIPT`]. The words the script may show travel as `data-`
+/// [`t!(WEBAUTHN_NEEDS_SCRIPT)`]. The words the script may show travel as `data-`
 /// attributes.
 pub struct Ceremony<'a> {
     /// Names the status element (unique on the page).
@@ -285,9 +324,9 @@ pub fn ceremony(c: &Ceremony<'_>) -> Markup {
         None => status.clone(),
     };
     html! {
-        form.webauthn method="post" action=(c.action) data-webauthn=(c.mode) data-options=(c.options_url)
-            data-msg-unsupported=(text::WEBAUTHN_UNSUPPORTED) data-msg-cancelled=(text::WEBAUTHN_CANCELLED)
-            data-msg-failed=(text::WEBAUTHN_FAILED) data-msg-waiting=(text::WEBAUTHN_WAITING)
+        form.webauthn method="post" action=(u(c.action)) data-webauthn=(c.mode) data-options=(u(c.options_url))
+            data-msg-unsupported=(t!(WEBAUTHN_UNSUPPORTED)) data-msg-cancelled=(t!(WEBAUTHN_CANCELLED))
+            data-msg-failed=(t!(WEBAUTHN_FAILED)) data-msg-waiting=(t!(WEBAUTHN_WAITING))
             data-mediation=[c.conditional.then_some("conditional")] {
             (csrf_field(c.csrf))
             (c.fields)
@@ -295,7 +334,7 @@ pub fn ceremony(c: &Ceremony<'_>) -> Markup {
             button type="submit" class=[c.secondary.then_some("secondary")] aria-describedby=(described) { (c.button) }
             p.hint id=(status) role="status" aria-live="polite" data-webauthn-status { (c.hint) }
             @if let Some(e) = c.error {
-                p.error id=(error_id) role="alert" { span.visually-hidden { (text::ERROR_PREFIX) " " } (e) }
+                p.error id=(error_id) role="alert" { span.visually-hidden { (t!(ERROR_PREFIX)) " " } (e) }
             }
         }
     }
@@ -307,7 +346,7 @@ pub fn ceremony(c: &Ceremony<'_>) -> Markup {
 /// (the page then waits for the user to choose, rather than start another request at once).
 pub fn passkey_signin(csrf: &str, error: Option<&str>) -> Markup {
     html! {
-        p.or { (text::LOGIN_OR) }
+        p.or { (t!(LOGIN_OR)) }
         (ceremony(&Ceremony {
             id: "passkey",
             mode: "get",
@@ -315,9 +354,9 @@ pub fn passkey_signin(csrf: &str, error: Option<&str>) -> Markup {
             action: "/login/passkey",
             csrf,
             fields: html! {},
-            button: text::LOGIN_PASSKEY,
+            button: t!(LOGIN_PASSKEY),
             secondary: true,
-            hint: text::LOGIN_PASSKEY_HINT,
+            hint: t!(LOGIN_PASSKEY_HINT),
             error,
             conditional: error.is_none(),
         }))
@@ -363,45 +402,60 @@ fn offered_groups(factors: &[Offered]) -> Vec<(Offered, FactorKind)> {
 
 fn factor_title(f: &Offered, kind: FactorKind) -> String {
     match &f.name {
-        Some(name) => format!("{} · {name}", text::kind_name(kind)),
-        None => text::kind_name(kind).to_owned(),
+        Some(name) => format!("{} · {name}", t!(kind_name)(kind)),
+        None => t!(kind_name)(kind).to_owned(),
     }
 }
 
 /// The second-factor step: the shown factor's form, then "try another method" with a
 /// link (`/login/mfa?factor=…`) to each other factor offered.
 pub fn mfa(v: &MfaView<'_>) -> Markup {
-    let list = offered_groups(v.factors);
+    let mut list = offered_groups(v.factors);
+    // An application that asked for a phishing-resistant sign-in sees it offered alone
+    // when the user has one (what was reached is the ID token's `acr` either way).
+    if for_app().is_some_and(|a| a.phishing_resistant) && list.iter().any(|(_, k)| *k == FactorKind::Webauthn)
+    {
+        list.retain(|(_, k)| *k == FactorKind::Webauthn);
+    }
     let shown_kind = v.shown.and_then(|f| FactorKind::parse(&f.kind));
     // The shown factor's entry of the list (for WebAuthn, the one standing for all).
-    let current = list.iter().find(|(f, k)| {
+    let mut current = list.iter().find(|(f, k)| {
         Some(*k) == shown_kind && (*k == FactorKind::Webauthn || v.shown.is_some_and(|s| s.id == f.id))
     });
+    let mut error = v.error;
+    if current.is_none() && v.shown.is_some() {
+        // The shown factor is not offered here (a phishing-resistant sign-in): the first
+        // that is stands in, without the other's error.
+        current = list.first();
+        error = None;
+    }
     let others: Vec<&(Offered, FactorKind)> = list
         .iter()
         .filter(|e| current.is_none_or(|c| c.0.id != e.0.id))
         .collect();
     layout(
-        text::MFA_TITLE,
+        t!(MFA_TITLE),
         None,
         false,
         html! {
+            (app_lead())
             (notice(v.note))
             @if let Some((f, kind)) = current {
-                p { (text::MFA_INTRO) }
-                (mfa_factor(v.csrf, f, *kind, v.open, v.resend_in, v.error, v.error.is_some() || *kind != FactorKind::Webauthn))
+                p { (t!(MFA_INTRO)) }
+                (mfa_factor(v.csrf, f, *kind, v.open, v.resend_in, error, error.is_some() || *kind != FactorKind::Webauthn))
             }
             @if !others.is_empty() {
                 section.others aria-labelledby="other-methods" {
-                    h2 id="other-methods" { (text::MFA_OTHER_METHODS) }
+                    h2 id="other-methods" { (t!(MFA_OTHER_METHODS)) }
                     ul {
                         @for (f, kind) in &others {
-                            li { a href=(format!("/login/mfa?factor={}", f.id)) { (factor_title(f, *kind)) } }
+                            li { a href=(u(&format!("/login/mfa?factor={}", f.id))) { (factor_title(f, *kind)) } }
                         }
                     }
                 }
             }
-            p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
+            p { a href=(u("/login")) { (t!(BACK_TO_SIGN_IN)) } }
+            (app_cancel(v.csrf))
         },
     )
 }
@@ -427,15 +481,15 @@ pub fn mfa_factor(
             hint: Some(hint),
             error,
             autofocus,
-            ..Field::code(&id, text::CODE, code)
+            ..Field::code(&id, t!(CODE), code)
         };
         html! {
-            form method="post" action="/login/mfa/verify" {
+            form method="post" action=(u("/login/mfa/verify")) {
                 (csrf_field(csrf))
                 input type="hidden" name="factor_id" value=(f.id);
                 div.row {
                     (field(&input))
-                    div.field { button type="submit" { (text::MFA_VERIFY) } }
+                    div.field { button type="submit" { (t!(MFA_VERIFY)) } }
                 }
             }
         }
@@ -443,11 +497,11 @@ pub fn mfa_factor(
     let send_form = |label: &str| {
         let wait = format!("wait-{}", f.id);
         html! {
-            form method="post" action="/login/mfa/send" {
+            form method="post" action=(u("/login/mfa/send")) {
                 (csrf_field(csrf))
                 input type="hidden" name="factor_id" value=(f.id);
                 @if resend_in > 0 {
-                    p.muted id=(wait) { (text::resend_in(resend_in)) }
+                    p.muted id=(wait) { (t!(resend_in)(resend_in)) }
                     button.secondary type="submit" disabled aria-describedby=(wait) { (label) }
                 } @else {
                     button.secondary type="submit" { (label) }
@@ -463,27 +517,27 @@ pub fn mfa_factor(
             action: "/login/mfa/verify",
             csrf,
             fields: html! { input type="hidden" name="factor_id" value=(f.id); },
-            button: text::MFA_WEBAUTHN_START,
+            button: t!(MFA_WEBAUTHN_START),
             secondary: false,
-            hint: text::MFA_WEBAUTHN_HINT,
+            hint: t!(MFA_WEBAUTHN_HINT),
             error,
             conditional: false,
         }),
-        FactorKind::Totp => code_form(text::MFA_TOTP_HINT, Code::Numeric),
-        FactorKind::BackupCodes => code_form(text::MFA_BACKUP_HINT, Code::Text),
+        FactorKind::Totp => code_form(t!(MFA_TOTP_HINT), Code::Numeric),
+        FactorKind::BackupCodes => code_form(t!(MFA_BACKUP_HINT), Code::Text),
         FactorKind::Sms | FactorKind::EmailOtp => {
             let to = f.destination.as_deref().unwrap_or("");
             if open {
-                let sent = text::code_sent_to(to);
+                let sent = t!(code_sent_to)(to);
                 html! {
                     (code_form(&sent, Code::Numeric))
-                    (send_form(text::MFA_SEND_AGAIN))
+                    (send_form(t!(MFA_SEND_AGAIN)))
                 }
             } else {
                 html! {
                     p.muted { (to) }
                     @if let Some(e) = error { p.error role="alert" { (e) } }
-                    (send_form(text::MFA_SEND))
+                    (send_form(t!(MFA_SEND)))
                 }
             }
         }
@@ -499,53 +553,57 @@ pub fn mfa_factor(
 /// Forced enrollment by text message, first step (`/u2/mfa/phone`): the number.
 pub fn sms_phone(csrf: &str, number: Option<&str>, error: Option<&str>) -> Markup {
     layout(
-        text::ENROLL_SMS_TITLE,
+        t!(ENROLL_SMS_TITLE),
         None,
         false,
         html! {
-            form method="post" action="/u2/mfa/phone" {
+            (app_lead())
+            form method="post" action=(u("/u2/mfa/phone")) {
                 (csrf_field(csrf))
                 (field(&Field {
                     name: "phone_number",
                     value: number,
-                    hint: Some(text::ENROLL_SMS_PHONE_HINT),
+                    hint: Some(t!(ENROLL_SMS_PHONE_HINT)),
                     error,
                     autofocus: true,
-                    ..Field::new("phone-number", text::ENROLL_SMS_PHONE, "tel", "tel")
+                    ..Field::new("phone-number", t!(ENROLL_SMS_PHONE), "tel", "tel")
                 }))
-                button type="submit" { (text::ENROLL_SMS_SEND) }
+                button type="submit" { (t!(ENROLL_SMS_SEND)) }
             }
-            p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
+            p { a href=(u("/login/enroll")) { (t!(ENROLL_OTHER_METHOD)) } }
+            (app_cancel(csrf))
         },
     )
 }
 
 /// Forced enrollment's code step (`/u2/mfa/sms`, `/u2/mfa/email`): the code sent to `to`.
 pub fn enroll_code(csrf: &str, kind: FactorKind, to: &str, error: Option<&str>) -> Markup {
-    let hint = text::code_sent_to(to);
+    let hint = t!(code_sent_to)(to);
     let (title, action) = match kind {
-        FactorKind::EmailOtp => (text::ENROLL_EMAIL_TITLE, "/u2/mfa/email"),
-        _ => (text::ENROLL_SMS_TITLE, "/u2/mfa/sms"),
+        FactorKind::EmailOtp => (t!(ENROLL_EMAIL_TITLE), "/u2/mfa/email"),
+        _ => (t!(ENROLL_SMS_TITLE), "/u2/mfa/sms"),
     };
     layout(
         title,
         None,
         false,
         html! {
-            form method="post" action=(action) {
+            (app_lead())
+            form method="post" action=(u(action)) {
                 (csrf_field(csrf))
                 (field(&Field {
                     hint: Some(&hint),
                     error,
                     autofocus: true,
-                    ..Field::code("enroll-code", text::CODE, Code::Numeric)
+                    ..Field::code("enroll-code", t!(CODE), Code::Numeric)
                 }))
-                button type="submit" { (text::ENROLL_CONFIRM) }
+                button type="submit" { (t!(ENROLL_CONFIRM)) }
             }
             @if kind == FactorKind::Sms {
-                p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_OTHER_NUMBER) } }
+                p { a href=(u("/u2/mfa/phone")) { (t!(ENROLL_SMS_OTHER_NUMBER)) } }
             }
-            p { a href="/login/enroll" { (text::ENROLL_OTHER_METHOD) } }
+            p { a href=(u("/login/enroll")) { (t!(ENROLL_OTHER_METHOD)) } }
+            (app_cancel(csrf))
         },
     )
 }
@@ -571,47 +629,48 @@ pub struct EnrollChoices<'a> {
 /// Forced enrollment at sign-in: what must be set up.
 pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
     let intro = match (c.totp, c.passkey, c.sms, c.email) {
-        (true, false, false, false) => text::ENROLL_REQUIRED_INTRO,
-        _ => text::ENROLL_REQUIRED_CHOOSE,
+        (true, false, false, false) => t!(ENROLL_REQUIRED_INTRO),
+        _ => t!(ENROLL_REQUIRED_CHOOSE),
     };
     layout(
-        text::ENROLL_REQUIRED_TITLE,
+        t!(ENROLL_REQUIRED_TITLE),
         None,
         false,
         html! {
+            (app_lead())
             @if c.totp || c.passkey || c.sms || c.email {
                 p { (intro) }
                 @if c.sms {
                     section aria-labelledby="enroll-sms" {
-                        h2 id="enroll-sms" { (text::kind_name(FactorKind::Sms)) }
-                        p.muted { (text::ENROLL_SMS_INTRO) }
-                        p { a href="/u2/mfa/phone" { (text::ENROLL_SMS_START) } }
+                        h2 id="enroll-sms" { (t!(kind_name)(FactorKind::Sms)) }
+                        p.muted { (t!(ENROLL_SMS_INTRO)) }
+                        p { a href=(u("/u2/mfa/phone")) { (t!(ENROLL_SMS_START)) } }
                     }
                 }
                 @if c.email {
                     section aria-labelledby="enroll-email" {
-                        h2 id="enroll-email" { (text::kind_name(FactorKind::EmailOtp)) }
-                        p.muted { (text::ENROLL_EMAIL_INTRO) }
+                        h2 id="enroll-email" { (t!(kind_name)(FactorKind::EmailOtp)) }
+                        p.muted { (t!(ENROLL_EMAIL_INTRO)) }
                         @if let Some(e) = c.email_error { p.error role="alert" { (e) } }
-                        form method="post" action="/login/enroll/email" {
+                        form method="post" action=(u("/login/enroll/email")) {
                             (csrf_field(c.csrf))
-                            button.secondary type="submit" { (text::ENROLL_EMAIL_START) }
+                            button.secondary type="submit" { (t!(ENROLL_EMAIL_START)) }
                         }
                     }
                 }
                 @if c.totp {
                     section aria-labelledby="enroll-totp" {
-                        h2 id="enroll-totp" { (text::ADD_TOTP_HEADING) }
-                        form method="post" action="/login/enroll" {
+                        h2 id="enroll-totp" { (t!(ADD_TOTP_HEADING)) }
+                        form method="post" action=(u("/login/enroll")) {
                             (csrf_field(c.csrf))
-                            button type="submit" autofocus[c.passkey_error.is_none()] { (text::ENROLL_START) }
+                            button type="submit" autofocus[c.passkey_error.is_none()] { (t!(ENROLL_START)) }
                         }
                     }
                 }
                 @if c.passkey {
                     section aria-labelledby="enroll-passkey" {
-                        h2 id="enroll-passkey" { (text::PASSKEYS_HEADING) }
-                        p.muted { (text::PASSKEYS_INTRO) }
+                        h2 id="enroll-passkey" { (t!(PASSKEYS_HEADING)) }
+                        p.muted { (t!(PASSKEYS_INTRO)) }
                         (ceremony(&Ceremony {
                             id: "enroll-passkey",
                             mode: "create",
@@ -622,12 +681,12 @@ pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
                                 (field(&Field {
                                     name: "name",
                                     required: false,
-                                    hint: Some(text::PASSKEY_NAME_HINT),
-                                    ..Field::new("passkey-name", text::PASSKEY_NAME, "text", "off")
+                                    hint: Some(t!(PASSKEY_NAME_HINT)),
+                                    ..Field::new("passkey-name", t!(PASSKEY_NAME), "text", "off")
                                 }))
                                 input type="hidden" name="factor_id" value="";
                             },
-                            button: text::ADD_PASSKEY,
+                            button: t!(ADD_PASSKEY),
                             secondary: c.totp,
                             hint: "",
                             error: c.passkey_error,
@@ -636,9 +695,10 @@ pub fn enroll_required(c: &EnrollChoices<'_>) -> Markup {
                     }
                 }
             } @else {
-                p.alert role="alert" { (text::ENROLL_UNAVAILABLE) }
+                p.alert role="alert" { (t!(ENROLL_UNAVAILABLE)) }
             }
-            p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
+            p { a href=(u("/login")) { (t!(BACK_TO_SIGN_IN)) } }
+            (app_cancel(c.csrf))
         },
     )
 }
@@ -665,40 +725,43 @@ pub fn totp_enroll(p: &TotpEnroll<'_>) -> Markup {
     let code = Field {
         error: p.error,
         autofocus: true,
-        hint: Some(text::MFA_TOTP_HINT),
-        ..Field::code("code", text::CODE, Code::Numeric)
+        hint: Some(t!(MFA_TOTP_HINT)),
+        ..Field::code("code", t!(CODE), Code::Numeric)
     };
     html_page_totp(p, &code)
 }
 
 fn html_page_totp(p: &TotpEnroll<'_>, code: &Field<'_>) -> Markup {
     layout(
-        text::ENROLL_TOTP_TITLE,
+        t!(ENROLL_TOTP_TITLE),
         p.chrome,
         false,
         html! {
+            // The account page's version (with its chrome) has no application waiting.
+            @if p.chrome.is_none() { (app_lead()) }
             @if let Some(s) = &p.shown {
                 ol {
                     li {
-                        p { (text::ENROLL_TOTP_STEP_SCAN) }
-                        img.qr src=(svg_data_uri(s.qr_code_svg)) alt=(text::ENROLL_TOTP_QR_ALT) width="200" height="200";
+                        p { (t!(ENROLL_TOTP_STEP_SCAN)) }
+                        img.qr src=(svg_data_uri(s.qr_code_svg)) alt=(t!(ENROLL_TOTP_QR_ALT)) width="200" height="200";
                     }
                     li {
-                        p id="secret-label" { (text::ENROLL_TOTP_STEP_TYPE) }
+                        p id="secret-label" { (t!(ENROLL_TOTP_STEP_TYPE)) }
                         p.secret id="totp-secret" aria-labelledby="secret-label" { (grouped(s.secret_base32)) }
                     }
-                    li { p { (text::ENROLL_TOTP_STEP_CONFIRM) } }
+                    li { p { (t!(ENROLL_TOTP_STEP_CONFIRM)) } }
                 }
             } @else {
-                p { (text::ENROLL_TOTP_RETRY) }
+                p { (t!(ENROLL_TOTP_RETRY)) }
             }
-            form method="post" action=(p.confirm_action) {
+            form method="post" action=(u(p.confirm_action)) {
                 (csrf_field(p.csrf))
                 input type="hidden" name="factor_id" value=(p.factor_id);
                 (field(code))
-                button type="submit" { (text::ENROLL_CONFIRM) }
+                button type="submit" { (t!(ENROLL_CONFIRM)) }
             }
-            p { a href=(p.restart_href) { (text::START_AGAIN) } }
+            p { a href=(u(p.restart_href)) { (t!(START_AGAIN)) } }
+            @if p.chrome.is_none() { (app_cancel(p.csrf)) }
         },
     )
 }
@@ -725,18 +788,18 @@ fn svg_data_uri(svg: &str) -> String {
 /// Backup codes, shown this once.
 pub fn backup_codes(codes: &[String], next: &str, chrome: Option<&Chrome<'_>>) -> Markup {
     layout(
-        text::BACKUP_TITLE,
+        t!(BACKUP_TITLE),
         chrome,
         false,
         html! {
-            p { (text::BACKUP_INTRO) }
-            ul.codes aria-label=(text::BACKUP_TITLE) {
+            p { (t!(BACKUP_INTRO)) }
+            ul.codes aria-label=(t!(BACKUP_TITLE)) {
                 @for c in codes { li { code { (c) } } }
             }
             p.actions {
                 // A file made in the browser from the page itself: the codes go nowhere else.
-                a href=(backup_codes_file(codes)) download="backup-codes.txt" { (text::BACKUP_DOWNLOAD) }
-                a href=(next) { (text::BACKUP_DONE) }
+                a href=(backup_codes_file(codes)) download="backup-codes.txt" { (t!(BACKUP_DOWNLOAD)) }
+                a href=(u(next)) { (t!(BACKUP_DONE)) }
             }
         },
     )
@@ -744,7 +807,7 @@ pub fn backup_codes(codes: &[String], next: &str, chrome: Option<&Chrome<'_>>) -
 
 /// The backup codes as a `data:` URL of a text file, one code a line.
 fn backup_codes_file(codes: &[String]) -> String {
-    let mut body = String::from(text::BACKUP_FILE_HEADER);
+    let mut body = String::from(t!(BACKUP_FILE_HEADER));
     for c in codes {
         body.push_str(c);
         body.push('\n');
@@ -769,24 +832,24 @@ pub fn account(
 ) -> Markup {
     let has_factor = factors.iter().any(|f| !f.factor.kind.is_recovery());
     layout(
-        text::ACCOUNT_TITLE,
+        t!(ACCOUNT_TITLE),
         Some(chrome),
         true,
         html! {
             (notice(note))
             @if let Some(e) = error { p.alert role="alert" { (e) } }
-            h2 { (text::FACTORS_HEADING) }
+            h2 { (t!(FACTORS_HEADING)) }
             @if factors.is_empty() {
-                p { (text::FACTORS_NONE) }
+                p { (t!(FACTORS_NONE)) }
             } @else {
                 table {
-                    caption { (text::FACTORS_CAPTION) }
+                    caption { (t!(FACTORS_CAPTION)) }
                     thead { tr {
-                        th scope="col" { (text::COL_NAME) }
-                        th scope="col" { (text::COL_KIND) }
-                        th scope="col" { (text::COL_CREATED) }
-                        th scope="col" { (text::COL_LAST_USED) }
-                        th scope="col" { (text::COL_ACTIONS) }
+                        th scope="col" { (t!(COL_NAME)) }
+                        th scope="col" { (t!(COL_KIND)) }
+                        th scope="col" { (t!(COL_CREATED)) }
+                        th scope="col" { (t!(COL_LAST_USED)) }
+                        th scope="col" { (t!(COL_ACTIONS)) }
                     } }
                     tbody {
                         @for f in factors { (factor_row(chrome.csrf, f)) }
@@ -794,25 +857,25 @@ pub fn account(
                 }
             }
             section aria-labelledby="add-totp" {
-                h2 id="add-totp" { (text::ADD_TOTP_HEADING) }
-                p.muted { (text::ADD_TOTP_INTRO) }
-                form method="post" action="/account/security/totp" {
+                h2 id="add-totp" { (t!(ADD_TOTP_HEADING)) }
+                p.muted { (t!(ADD_TOTP_INTRO)) }
+                form method="post" action=(u("/account/security/totp")) {
                     (csrf_field(chrome.csrf))
                     (field(&Field {
                         required: false,
-                        hint: Some(text::ENROLL_NAME_HINT),
-                        ..Field::new("name", text::ENROLL_NAME, "text", "off")
+                        hint: Some(t!(ENROLL_NAME_HINT)),
+                        ..Field::new("name", t!(ENROLL_NAME), "text", "off")
                     }))
-                    button type="submit" { (text::ADD_TOTP) }
+                    button type="submit" { (t!(ADD_TOTP)) }
                 }
             }
             @if has_factor {
                 section aria-labelledby="backup" {
-                    h2 id="backup" { (text::BACKUP_HEADING) }
-                    p.muted { (text::BACKUP_REGENERATE_INTRO) }
-                    form method="post" action="/account/security/backup-codes" {
+                    h2 id="backup" { (t!(BACKUP_HEADING)) }
+                    p.muted { (t!(BACKUP_REGENERATE_INTRO)) }
+                    form method="post" action=(u("/account/security/backup-codes")) {
                         (csrf_field(chrome.csrf))
-                        button.secondary type="submit" { (text::BACKUP_REGENERATE) }
+                        button.secondary type="submit" { (t!(BACKUP_REGENERATE)) }
                     }
                 }
             }
@@ -828,9 +891,9 @@ pub fn account(
 pub fn passkeys_section(csrf: &str, allowed: bool) -> Markup {
     html! {
         section aria-labelledby="passkeys" {
-            h2 id="passkeys" { (text::PASSKEYS_HEADING) }
+            h2 id="passkeys" { (t!(PASSKEYS_HEADING)) }
             @if allowed {
-                p.muted { (text::PASSKEYS_INTRO) }
+                p.muted { (t!(PASSKEYS_INTRO)) }
                 (ceremony(&Ceremony {
                     id: "register",
                     mode: "create",
@@ -841,19 +904,19 @@ pub fn passkeys_section(csrf: &str, allowed: bool) -> Markup {
                         (field(&Field {
                             name: "name",
                             required: false,
-                            hint: Some(text::PASSKEY_NAME_HINT),
-                            ..Field::new("passkey-name", text::PASSKEY_NAME, "text", "off")
+                            hint: Some(t!(PASSKEY_NAME_HINT)),
+                            ..Field::new("passkey-name", t!(PASSKEY_NAME), "text", "off")
                         }))
                         input type="hidden" name="factor_id" value="";
                     },
-                    button: text::ADD_PASSKEY,
+                    button: t!(ADD_PASSKEY),
                     secondary: false,
                     hint: "",
                     error: None,
                     conditional: false,
                 }))
             } @else {
-                p.muted { (text::PASSKEYS_NOT_ALLOWED) }
+                p.muted { (t!(PASSKEYS_NOT_ALLOWED)) }
             }
         }
     }
@@ -861,14 +924,14 @@ pub fn passkeys_section(csrf: &str, allowed: bool) -> Markup {
 
 fn factor_row(csrf: &str, s: &FactorSummary) -> Markup {
     let f = &s.factor;
-    let kind = text::kind_name(f.kind);
+    let kind = t!(kind_name)(f.kind);
     let name = f.name.clone().unwrap_or_else(|| kind.to_owned());
     let detail = match (s.remaining_codes, &s.destination, &s.credential) {
-        (Some(n), _, _) => Some(text::codes_left(n)),
+        (Some(n), _, _) => Some(t!(codes_left)(n)),
         (None, Some(d), _) => Some(d.clone()),
-        (None, None, Some(c)) if c.clone_suspected_at.is_some() => Some(text::PASSKEY_CLONE_SUSPECTED.into()),
-        (None, None, Some(c)) if c.backup_eligible => Some(text::PASSKEY_SYNCED.into()),
-        (None, None, Some(_)) => Some(text::PASSKEY_DEVICE_BOUND.into()),
+        (None, None, Some(c)) if c.clone_suspected_at.is_some() => Some(t!(PASSKEY_CLONE_SUSPECTED).into()),
+        (None, None, Some(c)) if c.backup_eligible => Some(t!(PASSKEY_SYNCED).into()),
+        (None, None, Some(_)) => Some(t!(PASSKEY_DEVICE_BOUND).into()),
         (None, None, None) => None,
     };
     html! {
@@ -882,13 +945,13 @@ fn factor_row(csrf: &str, s: &FactorSummary) -> Markup {
             td {
                 @match f.last_used_at {
                     Some(t) => (when(t)),
-                    None => span.muted { (text::NEVER) },
+                    None => span.muted { (t!(NEVER)) },
                 }
             }
             td {
-                form method="post" action=(format!("/account/security/factors/{}/remove", f.id)) {
+                form method="post" action=(u(&format!("/account/security/factors/{}/remove", f.id))) {
                     (csrf_field(csrf))
-                    button.danger type="submit" aria-label=(text::remove_named(&name)) { (text::REMOVE) }
+                    button.danger type="submit" aria-label=(t!(remove_named)(&name)) { (t!(REMOVE)) }
                 }
             }
         }
@@ -905,14 +968,14 @@ fn when(ms: i64) -> Markup {
 /// A change that needs a recent second factor.
 pub fn step_up(chrome: &Chrome<'_>) -> Markup {
     layout(
-        text::STEP_UP_TITLE,
+        t!(STEP_UP_TITLE),
         Some(chrome),
         false,
         html! {
-            p { (text::STEP_UP_INTRO) }
+            p { (t!(STEP_UP_INTRO)) }
             p.actions {
-                a href="/account/reauth" { (text::STEP_UP_START) }
-                a href="/account/security" { (text::BACK_TO_ACCOUNT) }
+                a href=(u("/account/reauth")) { (t!(STEP_UP_START)) }
+                a href=(u("/account/security")) { (t!(BACK_TO_ACCOUNT)) }
             }
         },
     )
@@ -923,22 +986,22 @@ pub fn reauth(chrome: &Chrome<'_>, error: Option<&str>) -> Markup {
     let password = Field {
         error,
         autofocus: true,
-        ..Field::new("password", text::PASSWORD, "password", "current-password")
+        ..Field::new("password", t!(PASSWORD), "password", "current-password")
     };
     layout(
-        text::STEP_UP_TITLE,
+        t!(STEP_UP_TITLE),
         Some(chrome),
         false,
         html! {
-            p { (text::STEP_UP_INTRO) }
-            form method="post" action="/account/reauth" {
+            p { (t!(STEP_UP_INTRO)) }
+            form method="post" action=(u("/account/reauth")) {
                 (csrf_field(chrome.csrf))
                 // For password managers: whose password this is.
                 input type="hidden" name="username" autocomplete="username" value=(chrome.email);
                 (field(&password))
-                button type="submit" { (text::CONTINUE) }
+                button type="submit" { (t!(CONTINUE)) }
             }
-            p { a href="/account/security" { (text::BACK_TO_ACCOUNT) } }
+            p { a href=(u("/account/security")) { (t!(BACK_TO_ACCOUNT)) } }
         },
     )
 }
@@ -951,8 +1014,8 @@ pub fn error_page(title: &str, message: &str) -> Markup {
         false,
         html! {
             p role="alert" { (message) }
-            @if let Some(id) = reference { p.muted { (text::request_id(&id)) } }
-            p { a href="/login" { (text::BACK_TO_SIGN_IN) } }
+            @if let Some(id) = reference { p.muted { (t!(request_id)(&id)) } }
+            p { a href=(u("/login")) { (t!(BACK_TO_SIGN_IN)) } }
         },
     )
 }
@@ -963,24 +1026,24 @@ pub fn error_page(title: &str, message: &str) -> Markup {
 pub fn form_post(action: &str, params: &[(&str, String)], app_name: &str) -> Markup {
     html! {
         (DOCTYPE)
-        html lang=(text::LANG) {
+        html lang=(t!(LANG)) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
-                title { (text::FORM_POST_TITLE) " · " (text::PRODUCT) }
+                title { (t!(FORM_POST_TITLE)) " · " (t!(PRODUCT)) }
                 link rel="stylesheet" href="/assets/pages.css";
                 script src="/assets/form-post.js" defer {}
             }
             body {
                 main {
-                    h1 { (text::FORM_POST_TITLE) }
-                    p { (text::FORM_POST_NOTE) }
+                    h1 { (t!(FORM_POST_TITLE)) }
+                    p { (t!(FORM_POST_NOTE)) }
                     form method="post" action=(action) data-autosubmit {
                         @for (name, value) in params {
                             input type="hidden" name=(name) value=(value);
                         }
-                        button type="submit" { (text::continue_button(app_name)) }
+                        button type="submit" { (t!(continue_button)(app_name)) }
                     }
                 }
             }
@@ -992,19 +1055,83 @@ pub fn form_post(action: &str, params: &[(&str, String)], app_name: &str) -> Mar
 /// link from elsewhere cannot sign anyone out by itself.
 pub fn logout_confirm(csrf: &str, app_name: Option<&str>, fields: &[(&str, String)]) -> Markup {
     layout(
-        text::LOGOUT_TITLE,
+        t!(LOGOUT_TITLE),
         None,
         false,
         html! {
-            @if let Some(app) = app_name { p { (text::logout_requested_by(app)) } }
-            p { (text::LOGOUT_CONFIRM) }
-            form method="post" action="/logout" {
+            @if let Some(app) = app_name { p { (t!(logout_requested_by)(app)) } }
+            p { (t!(LOGOUT_CONFIRM)) }
+            form method="post" action=(u("/logout")) {
                 (csrf_field(csrf))
                 @for (name, value) in fields {
                     input type="hidden" name=(name) value=(value);
                 }
-                button type="submit" { (text::LOGOUT_SUBMIT) }
+                button type="submit" { (t!(LOGOUT_SUBMIT)) }
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(id: &str, kind: FactorKind) -> Offered {
+        Offered {
+            id: id.into(),
+            kind: kind.as_str().into(),
+            name: None,
+            destination: None,
+        }
+    }
+
+    fn render(app: Option<ForApp>, factors: &[Offered]) -> String {
+        let view = MfaView {
+            csrf: "t",
+            factors,
+            shown: factors.first(),
+            open: false,
+            resend_in: 0,
+            error: Some("wrong code"),
+            note: None,
+        };
+        FOR_APP.sync_scope(app, || mfa(&view).into_string())
+    }
+
+    #[test]
+    fn a_phishing_resistant_sign_in_offers_only_webauthn() {
+        let factors = [
+            offered("fac_totp", FactorKind::Totp),
+            offered("fac_key", FactorKind::Webauthn),
+            offered("fac_backup", FactorKind::BackupCodes),
+        ];
+        let app = |phr| {
+            Some(ForApp {
+                name: "Acme SPA".into(),
+                phishing_resistant: phr,
+            })
+        };
+        let page = render(app(true), &factors);
+        assert!(page.contains("Acme SPA"), "{page}");
+        assert!(page.contains("action=\"/authorize/cancel\""), "{page}");
+        assert!(
+            page.contains("data-webauthn=\"get\""),
+            "the ceremony is shown: {page}"
+        );
+        assert!(
+            !page.contains("fac_totp") && !page.contains("fac_backup"),
+            "{page}"
+        );
+        assert!(!page.contains("wrong code"), "{page}");
+        // Asked for a second factor only: everything is offered.
+        let page = render(app(false), &factors);
+        assert!(page.contains("fac_totp") && page.contains("fac_backup"), "{page}");
+        assert!(page.contains("wrong code"), "{page}");
+        // Without a WebAuthn factor, nothing is hidden: the acr tells the application.
+        let page = render(app(true), &factors[..1]);
+        assert!(page.contains("fac_totp"), "{page}");
+        // No application waiting: no cancel.
+        let page = render(None, &factors);
+        assert!(!page.contains("/authorize/cancel"), "{page}");
+    }
 }

@@ -99,8 +99,8 @@ pub struct Cx<'a> {
     pub app_name: String,
     /// The client address, for per-address send limits.
     pub ip: Option<&'a str>,
-    /// The server's public URL (the default WebAuthn relying party).
-    pub public_url: &'a str,
+    /// The tenant's issuer URL: the default WebAuthn relying party (its host) and origin.
+    pub public_url: String,
 }
 
 /// What starting an enrollment asks for, checked by the flow (a valid name).
@@ -262,6 +262,8 @@ pub(crate) mod testing {
                     name: "Acme".into(),
                     settings: TenantSettings::default(),
                     created_at: NOW,
+                    slug: None,
+                    host: None,
                 },
             }
         }
@@ -276,7 +278,7 @@ pub(crate) mod testing {
                 issuer: "Acme".into(),
                 app_name: "Acme".into(),
                 ip: Some("192.0.2.1"),
-                public_url: "https://login.example.com",
+                public_url: "https://login.example.com".into(),
             }
         }
 

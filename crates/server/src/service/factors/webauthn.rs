@@ -59,7 +59,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ServiceError {
 /// as a secure context; an IP address cannot be an RP id).
 pub(crate) fn relying_party(cx: &Cx<'_>) -> ServiceResult<webauthn_rs::Webauthn> {
     let w = &cx.tenant.settings.webauthn;
-    let public = Url::parse(cx.public_url).map_err(|e| internal("public URL", e))?;
+    let public = Url::parse(&cx.public_url).map_err(|e| internal("public URL", e))?;
     let host = public
         .host_str()
         .ok_or_else(|| internal("public URL", "has no host"))?;

@@ -10,8 +10,16 @@ use latchkey_core::ids::{ApiKeyId, TenantId};
 pub(crate) async fn insert<C: Conn>(c: &mut C, tenant: &Tenant) -> Result<()> {
     let settings = settings_json(&tenant.settings)?;
     c.execute(
-        "INSERT INTO tenants (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-        args![tenant.id.as_str(), &tenant.name, &settings, tenant.created_at],
+        "INSERT INTO tenants (id, name, settings, created_at, updated_at, slug, host) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6)",
+        args![
+            tenant.id.as_str(),
+            &tenant.name,
+            &settings,
+            tenant.created_at,
+            tenant.slug.as_deref(),
+            tenant.host.as_deref()
+        ],
     )
     .await
     .map_err(conflict_or)?;
@@ -20,7 +28,7 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, tenant: &Tenant) -> Result<()> {
 
 pub(crate) async fn get<C: Conn>(c: &mut C, id: &TenantId) -> Result<Option<Tenant>> {
     c.fetch_optional(
-        "SELECT id, name, settings, created_at FROM tenants WHERE id = $1",
+        "SELECT id, name, settings, created_at, slug, host FROM tenants WHERE id = $1",
         args![id.as_str()],
         rows::tenant,
     )
@@ -36,6 +44,35 @@ pub(crate) async fn update_settings<C: Conn>(c: &mut C, tenant: &Tenant, now: Un
         )
         .await?;
     Ok(n == 1)
+}
+
+/// Sets where the tenant's issuer lives (its slug and host; `None` for none).
+pub(crate) async fn set_addresses<C: Conn>(
+    c: &mut C,
+    id: &TenantId,
+    slug: Option<&str>,
+    host: Option<&str>,
+    now: UnixMillis,
+) -> Result<bool> {
+    let n = c
+        .execute(
+            "UPDATE tenants SET slug = $1, host = $2, updated_at = $3 WHERE id = $4",
+            args![slug, host, now, id.as_str()],
+        )
+        .await
+        .map_err(conflict_or)?;
+    Ok(n == 1)
+}
+
+/// Every tenant with a slug or a host: the routing table of issuers.
+pub(crate) async fn list_addressed<C: Conn>(c: &mut C) -> Result<Vec<Tenant>> {
+    c.fetch_all(
+        "SELECT id, name, settings, created_at, slug, host FROM tenants \
+         WHERE slug IS NOT NULL OR host IS NOT NULL ORDER BY id",
+        args![],
+        rows::tenant,
+    )
+    .await
 }
 
 /// Claims the default tenant's slot in `meta`; the first claim creates the tenant and key.

@@ -77,6 +77,11 @@ const MIGRATIONS: &[Migration] = &[
         "authorization",
         include_str!("../../../migrations/sqlite/0010_authorization.sql"),
     ),
+    (
+        11,
+        "tenant_addresses",
+        include_str!("../../../migrations/sqlite/0011_tenant_addresses.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.

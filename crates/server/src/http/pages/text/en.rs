@@ -1,5 +1,6 @@
-//! Every word the hosted pages show, in English, in one place: templates name these and
-//! never spell text of their own, so another language is another module of the same names.
+//! Every word the hosted pages show, in English: the reference language. Another
+//! language is a module of the same names (`de.rs`); the compiler refuses a page that
+//! names a word one of them lacks.
 
 use latchkey_core::factor::FactorKind;
 
