@@ -47,10 +47,13 @@ pub enum AuditAction {
     /// An OAuth 2.0 authorization code was presented a second time: the tokens its first
     /// redemption issued are revoked (RFC 6749 §4.1.2). A stolen code, or a broken client.
     AuthorizationCodeReplayed,
+    /// An MFA rule of an organization, role, application or user was set or removed; a
+    /// user's exemption is one (its detail says until when and why).
+    MfaRuleChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -70,6 +73,7 @@ impl AuditAction {
         AuditAction::PasswordReset,
         AuditAction::EmailVerify,
         AuditAction::AuthorizationCodeReplayed,
+        AuditAction::MfaRuleChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +97,7 @@ impl AuditAction {
             AuditAction::PasswordReset => "password.reset",
             AuditAction::EmailVerify => "email.verify",
             AuditAction::AuthorizationCodeReplayed => "authorization.code_replayed",
+            AuditAction::MfaRuleChanged => "mfa_rule.changed",
         }
     }
 

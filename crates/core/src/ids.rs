@@ -103,6 +103,12 @@ prefixed_id!(
     /// An application (an OAuth 2.0 / OpenID Connect client) of one tenant; also its
     /// `client_id`.
     ApplicationId, "app_", "application");
+prefixed_id!(
+    /// An organization of one tenant: a group of its users that MFA policy can name.
+    OrganizationId, "org_", "organization");
+prefixed_id!(
+    /// A role of one tenant, assigned to users (in the tenant, or within an organization).
+    RoleId, "rol_", "role");
 
 #[cfg(test)]
 mod tests {

@@ -128,6 +128,7 @@ impl App {
             created_at: now,
             slug: None,
             host: None,
+            mfa_rules: 0,
         };
         let key = match &config.bootstrap_secret_key {
             Some(k) => k.clone(),

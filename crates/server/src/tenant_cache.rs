@@ -62,6 +62,7 @@ mod tests {
             created_at: 0,
             slug: None,
             host: None,
+            mfa_rules: 0,
         };
         assert_eq!(cache.get(&t.id), None);
         cache.put(&t);

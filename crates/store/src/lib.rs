@@ -13,7 +13,9 @@ pub mod model;
 use async_trait::async_trait;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
-use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{
+    ApiKeyId, ApplicationId, ChallengeId, FactorId, OrganizationId, RoleId, SessionId, TenantId, UserId,
+};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
 use std::sync::Arc;
@@ -461,6 +463,76 @@ pub fn provider_row_id(tenant: &TenantId, channel: &str) -> String {
 }
 
 /// Everything a Latchkey server needs from its database.
+/// Organizations, roles, and the MFA rules of organizations, roles, applications and users.
+#[async_trait]
+pub trait PolicyStore {
+    /// Fails with [`StoreError::Conflict`] if the tenant has an organization of that name.
+    async fn insert_organization(&self, org: &Organization) -> Result<()>;
+    async fn get_organization(&self, tenant: &TenantId, id: &OrganizationId) -> Result<Option<Organization>>;
+    async fn list_organizations(&self, tenant: &TenantId) -> Result<Vec<Organization>>;
+    /// Fails with [`StoreError::Conflict`] if the name is another organization's.
+    async fn rename_organization(
+        &self,
+        tenant: &TenantId,
+        id: &OrganizationId,
+        name: &str,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Deletes it with its members, the roles given within it and its rule.
+    async fn delete_organization(&self, tenant: &TenantId, id: &OrganizationId) -> Result<bool>;
+    /// `false` if the user was a member already.
+    async fn add_organization_member(
+        &self,
+        tenant: &TenantId,
+        org: &OrganizationId,
+        user: &UserId,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Also removes the roles the user had within it.
+    async fn remove_organization_member(
+        &self,
+        tenant: &TenantId,
+        org: &OrganizationId,
+        user: &UserId,
+    ) -> Result<bool>;
+    async fn list_organization_members(&self, tenant: &TenantId, org: &OrganizationId)
+        -> Result<Vec<UserId>>;
+    async fn user_organizations(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Organization>>;
+    /// Fails with [`StoreError::Conflict`] if the tenant has a role of that name.
+    async fn insert_role(&self, role: &Role) -> Result<()>;
+    async fn get_role(&self, tenant: &TenantId, id: &RoleId) -> Result<Option<Role>>;
+    async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<Role>>;
+    /// Deletes it with its assignments and its rule.
+    async fn delete_role(&self, tenant: &TenantId, id: &RoleId) -> Result<bool>;
+    /// `false` if the user had the role (there) already.
+    async fn assign_role(&self, tenant: &TenantId, assignment: &RoleAssignment) -> Result<bool>;
+    async fn unassign_role(
+        &self,
+        tenant: &TenantId,
+        role: &RoleId,
+        user: &UserId,
+        org: Option<&OrganizationId>,
+    ) -> Result<bool>;
+    async fn user_roles(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<RoleAssignment>>;
+    /// Sets (replaces) a target's rule.
+    async fn put_mfa_rule(&self, rule: &MfaRuleRecord) -> Result<()>;
+    async fn get_mfa_rule(
+        &self,
+        tenant: &TenantId,
+        level: &str,
+        target: &str,
+    ) -> Result<Option<MfaRuleRecord>>;
+    async fn delete_mfa_rule(&self, tenant: &TenantId, level: &str, target: &str) -> Result<bool>;
+    /// Every rule applying to the user (theirs, their organizations', their roles') and to
+    /// the application they sign in to, with the targets' names.
+    async fn mfa_rules_for_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        application: Option<&str>,
+    ) -> Result<Vec<MfaRuleRecord>>;
+}
+
 #[async_trait]
 pub trait Store:
     TenantStore
@@ -478,6 +550,7 @@ pub trait Store:
     + IdempotencyStore
     + DeliveryStore
     + EmailLinkStore
+    + PolicyStore
     + SeedStore
     + Send
     + Sync

@@ -19,6 +19,9 @@ pub struct Tenant {
     pub slug: Option<String>,
     /// A host name of the tenant's own: its issuer and pages live at that host's root.
     pub host: Option<String>,
+    /// How many MFA rules its organizations, roles, applications and users carry (read
+    /// only: counted when the tenant is read, so a tenant without any spares the lookup).
+    pub mfa_rules: i64,
 }
 
 /// A tenant secret key as stored: only its keyed hash, never the key.
@@ -727,4 +730,49 @@ pub struct LinkConsume {
     pub email_hash: String,
     pub effect: LinkEffect,
     pub audit: Option<AuditEvent>,
+}
+
+/// An organization of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: latchkey_core::ids::OrganizationId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub created_at: UnixMillis,
+}
+
+/// A role of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: latchkey_core::ids::RoleId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub created_at: UnixMillis,
+}
+
+/// A role given to a user, in the tenant or within one organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAssignment {
+    pub role_id: latchkey_core::ids::RoleId,
+    pub user_id: UserId,
+    pub organization_id: Option<latchkey_core::ids::OrganizationId>,
+    pub created_at: UnixMillis,
+}
+
+/// An MFA rule an organization, role, application or user carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaRuleRecord {
+    pub tenant_id: TenantId,
+    /// `organization`, `role`, `application` or `user`.
+    pub level: String,
+    pub target_id: String,
+    /// The rule as JSON (`latchkey_core::policy::engine::Rule`).
+    pub rule: String,
+    /// A user's exemption: MFA optional for them until then.
+    pub exempt_until: Option<UnixMillis>,
+    pub reason: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    /// The organization's, role's or application's name (read only: joined when listed).
+    pub target_name: Option<String>,
 }

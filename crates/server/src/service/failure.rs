@@ -238,6 +238,17 @@ impl From<ServiceError> for Failure {
                 "application_not_found",
                 "no such application in this tenant",
             ),
+            OrganizationNotFound => Failure::new(
+                FailureKind::NotFound,
+                "organization_not_found",
+                "no such organization in this tenant",
+            ),
+            RoleNotFound => Failure::new(FailureKind::NotFound, "role_not_found", "no such role in this tenant"),
+            NameTaken => Failure::new(
+                FailureKind::Conflict,
+                "name_taken",
+                "the tenant has one of that name already",
+            ),
             // RFC 6749 §5.2's name for it, so the token endpoint can say the same.
             InvalidClient => Failure::unauthenticated("invalid_client", "client authentication failed"),
             InvalidLink => Failure::invalid(

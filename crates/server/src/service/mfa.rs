@@ -95,12 +95,26 @@ pub(super) fn throttle_key(factor: &Factor) -> ThrottleKey {
 }
 
 impl App {
-    /// The MFA settings in force for a tenant's users.
-    fn mfa_policy<'a>(&self, tenant: &'a Tenant) -> MfaPolicy<'a> {
-        MfaPolicy {
-            required: self.mfa_required(tenant),
-            allowed: &tenant.settings.mfa_allowed_factors,
+    /// The kinds a forced enrollment of `user` asks for (and whose presence ends it).
+    async fn enrollment_kinds(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<FactorKind>> {
+        let decision = self.mfa_decision(tenant, user, None).await?;
+        Ok(policy::enrollment_challenge_kinds(&MfaPolicy {
+            required: decision.required,
+            allowed: &decision.allowed,
+        }))
+    }
+
+    /// Whether `user` may enroll (or an admin give them) a factor of `kind`: the tenant
+    /// allows it and no organization, role or rule of theirs leaves it out.
+    async fn user_allows(&self, tenant: &Tenant, user: &UserId, kind: FactorKind) -> ServiceResult<bool> {
+        if !tenant.settings.allows(kind) {
+            return Ok(false);
         }
+        Ok(self
+            .mfa_decision(tenant, user, None)
+            .await?
+            .allowed
+            .contains(&kind))
     }
 
     pub(super) fn mfa_required(&self, tenant: &Tenant) -> bool {
@@ -132,8 +146,14 @@ impl App {
         require_mfa: bool,
     ) -> ServiceResult<(Vec<Factor>, SignInDecision)> {
         let factors = self.store.list_factors(&tenant.id, user).await?;
-        let mut policy = self.mfa_policy(tenant);
-        policy.required |= require_mfa;
+        let rules = self.mfa_decision(tenant, user, None).await?;
+        // Within an enrollment grace a user without a factor still signs in by password;
+        // an application that asks for a second factor is not a policy one can wait out.
+        let in_grace = rules.grace_until.is_some_and(|g| self.now() < g);
+        let policy = MfaPolicy {
+            required: (rules.required && !in_grace) || require_mfa,
+            allowed: &rules.allowed,
+        };
         let decision = policy::sign_in(&facts(&factors), &policy);
         Ok((factors, decision))
     }
@@ -169,10 +189,12 @@ impl App {
                 };
                 if change {
                     let factors = self.store.list_factors(&tenant.id, target).await?;
+                    let step_up = self.mfa_decision(tenant, target, None).await?.step_up_secs;
                     match policy::self_service_change(
                         &facts(&factors),
                         *mfa_time,
                         self.now().div_euclid(1000),
+                        i64::from(step_up),
                     ) {
                         ChangeRule::Allowed => {}
                         ChangeRule::StepUpRequired => return Err(ServiceError::MfaVerificationRequired),
@@ -295,7 +317,7 @@ impl App {
         if !matches!(actor, Actor::Admin { .. }) {
             return Err(ServiceError::Forbidden);
         }
-        if req.kind.channel() != Some(Channel::Sms) || !tenant.settings.allows(req.kind) {
+        if req.kind.channel() != Some(Channel::Sms) || !self.user_allows(tenant, &user.id, req.kind).await? {
             return Err(ServiceError::FactorNotAllowed);
         }
         let cx = self.factor_cx(tenant, meta);
@@ -408,7 +430,7 @@ impl App {
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
         let kind = req.kind;
-        if !kind.enrollable() || !tenant.settings.allows(kind) {
+        if !kind.enrollable() || !self.user_allows(tenant, &user.id, kind).await? {
             return Err(ServiceError::FactorNotAllowed);
         }
         let sms = kind.channel() == Some(Channel::Sms);
@@ -884,7 +906,7 @@ impl App {
             return Err(ServiceError::Forbidden);
         }
         let factors = self.store.list_factors(&tenant.id, &challenge.user_id).await?;
-        let kinds = policy::enrollment_challenge_kinds(&self.mfa_policy(tenant));
+        let kinds = self.enrollment_kinds(tenant, &challenge.user_id).await?;
         if factors
             .iter()
             .any(|f| f.status == FactorStatus::Active && kinds.contains(&f.kind))
@@ -1021,9 +1043,7 @@ impl App {
                             backup: Box::new(backup),
                             // Still no usable factor, as when the challenge was issued.
                             rules: ActivationRules {
-                                only_without: Some(policy::enrollment_challenge_kinds(
-                                    &self.mfa_policy(tenant),
-                                )),
+                                only_without: Some(self.enrollment_kinds(tenant, &factor.user_id).await?),
                                 keep_session: None,
                                 enrolled_by: Some(challenge.id.to_string()),
                             },
@@ -1119,7 +1139,7 @@ impl App {
         }
         let Some(tokens) = tokens else {
             // Proven with a factor of a kind no longer allowed: enroll an allowed one now.
-            let kinds = policy::enrollment_challenge_kinds(&self.mfa_policy(tenant));
+            let kinds = self.enrollment_kinds(tenant, &user.id).await?;
             let pending = self
                 .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, amr, Vec::new(), kinds)
                 .await?;

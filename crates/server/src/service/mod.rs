@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod oidc;
 pub mod outcome;
 pub mod passkeys;
+pub mod policy;
 pub mod providers;
 pub mod recovery;
 pub mod sealed;
@@ -89,6 +90,13 @@ pub enum ServiceError {
     InvalidProvider(Vec<String>),
     #[error("no such application")]
     ApplicationNotFound,
+    #[error("no such organization")]
+    OrganizationNotFound,
+    #[error("no such role")]
+    RoleNotFound,
+    /// An organization or role name the tenant uses already.
+    #[error("the name is taken")]
+    NameTaken,
     /// Client authentication failed: unknown client, wrong or missing secret, or a secret
     /// from a public client. One error for all, so it tells nothing about which.
     #[error("client authentication failed")]

@@ -387,6 +387,21 @@ impl App {
             ),
         };
         let now = self.now();
+        // The application's own MFA rule acts as if it always asked with `acr_values`: a
+        // second factor (`required`), or a phishing-resistant one; whichever is more.
+        let asked = p.acr_values.as_deref().and_then(oauth::requested_aal);
+        let by_rule = self
+            .application_rule(tenant, &app.id)
+            .await
+            .map_err(|_| fail("server_error", "the request could not be checked"))?
+            .and_then(|r| match (r.mfa, r.min_assurance) {
+                (_, Some(latchkey_core::policy::engine::MinAssurance::PhishingResistant)) => {
+                    Some(Aal::Aal2Phr)
+                }
+                (Some(latchkey_core::policy::engine::Requirement::Required), _) => Some(Aal::Aal2),
+                _ => None,
+            });
+        let acr = asked.max(by_rule);
         Ok(PendingAuthorize {
             client_id: app.id.to_string(),
             client_name: app.name.clone(),
@@ -399,7 +414,7 @@ impl App {
             prompt_none: prompt.none,
             signed_in_after: prompt.login.then_some(now),
             max_age,
-            acr: p.acr_values.as_deref().and_then(oauth::requested_aal),
+            acr,
             asked_mfa: false,
             login_hint: nonempty(&p.login_hint)
                 .filter(|h| h.len() <= MAX_HINT)

@@ -30,6 +30,7 @@ impl App {
             created_at: now,
             slug: None,
             host: None,
+            mfa_rules: 0,
         };
         self.store.insert_tenant(&tenant).await?;
         let (_, key) = self.create_api_key(&tenant.id, "initial").await?;

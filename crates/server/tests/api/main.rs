@@ -21,6 +21,7 @@ mod oidc;
 mod pages;
 mod pages_mfa;
 mod parsers;
+mod policy;
 mod proxy;
 mod recovery;
 mod recovery_pages;

@@ -75,6 +75,15 @@ async fn openapi_covers_every_route(b: Backend) {
         "/oauth/token",
         "/oauth/revoke",
         "/userinfo",
+        "/v1/admin/organizations",
+        "/v1/admin/organizations/{organization_id}",
+        "/v1/admin/organizations/{organization_id}/members",
+        "/v1/admin/organizations/{organization_id}/members/{user_id}",
+        "/v1/admin/roles",
+        "/v1/admin/roles/{role_id}",
+        "/v1/admin/users/{user_id}/roles/{role_id}",
+        "/v1/admin/mfa-rules/{level}/{target_id}",
+        "/v1/admin/users/{user_id}/mfa/policy",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -86,7 +95,11 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{user_id}", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{factor_id}", "fac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{tenant_id}", "tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ")
-            .replace("{application_id}", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ");
+            .replace("{application_id}", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{organization_id}", "org_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{role_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{level}", "role")
+            .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ");
         for (method, op) in item.as_object().unwrap() {
             // A parameter documented `in: path` must be in the path template (query structs
             // need `#[into_params(parameter_in = Query)]`, or they are listed as required path

@@ -11,8 +11,8 @@
 use super::conn::{args, conflict_or, fetch_one, Arg, Conn, Dialect, Map};
 use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLUMNS};
 use super::scripts::{
-    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants,
-    throttle, users, webauthn,
+    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, policy, sessions,
+    tenants, throttle, users, webauthn,
 };
 use super::stores::impl_stores;
 use super::{Migration, OpenOptions, Write};
@@ -80,6 +80,11 @@ const MIGRATIONS: &[Migration] = &[
         11,
         "tenant_addresses",
         include_str!("../../migrations/postgres/0011_tenant_addresses.sql"),
+    ),
+    (
+        13,
+        "policy",
+        include_str!("../../migrations/postgres/0013_policy.sql"),
     ),
 ];
 

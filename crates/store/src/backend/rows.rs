@@ -96,6 +96,7 @@ pub(crate) fn tenant(row: &dyn Columns) -> Result<Tenant> {
         created_at: row.int("created_at")?,
         slug: row.opt_text("slug")?,
         host: row.opt_text("host")?,
+        mfa_rules: row.opt_int("mfa_rules")?.unwrap_or(0),
     })
 }
 

@@ -118,6 +118,12 @@ by_reference!(
     FactorId,
     IdempotencyRecord,
     LinkConsume,
+    MfaRuleRecord,
+    Organization,
+    latchkey_core::ids::OrganizationId,
+    Role,
+    RoleAssignment,
+    latchkey_core::ids::RoleId,
     LinkProof,
     Proof,
     Session,
@@ -165,6 +171,99 @@ macro_rules! impl_stores {
                 first_key: Option<&ApiKeyRecord>,
             ) -> Result<(TenantId, bool)> {
                 run!(self, tx, [tenant, first_key], c => tenants::ensure_default(c, tenant, first_key))
+            }
+        }
+
+        #[async_trait]
+        impl PolicyStore for $store {
+            async fn insert_organization(&self, org: &Organization) -> Result<()> {
+                run!(self, write, [org], c => policy::insert_organization(c, org))
+            }
+            async fn get_organization(&self, tenant: &TenantId, id: &OrganizationId) -> Result<Option<Organization>> {
+                run!(self, read, [tenant, id], c => policy::get_organization(c, tenant, id))
+            }
+            async fn list_organizations(&self, tenant: &TenantId) -> Result<Vec<Organization>> {
+                run!(self, read, [tenant], c => policy::list_organizations(c, tenant))
+            }
+            async fn rename_organization(
+                &self,
+                tenant: &TenantId,
+                id: &OrganizationId,
+                name: &str,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, id, name], c => policy::rename_organization(c, tenant, id, name, now))
+            }
+            async fn delete_organization(&self, tenant: &TenantId, id: &OrganizationId) -> Result<bool> {
+                run!(self, tx, [tenant, id], c => policy::delete_organization(c, tenant, id))
+            }
+            async fn add_organization_member(
+                &self,
+                tenant: &TenantId,
+                org: &OrganizationId,
+                user: &UserId,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, org, user], c => policy::add_member(c, tenant, org, user, now))
+            }
+            async fn remove_organization_member(
+                &self,
+                tenant: &TenantId,
+                org: &OrganizationId,
+                user: &UserId,
+            ) -> Result<bool> {
+                run!(self, tx, [tenant, org, user], c => policy::remove_member(c, tenant, org, user))
+            }
+            async fn list_organization_members(&self, tenant: &TenantId, org: &OrganizationId) -> Result<Vec<UserId>> {
+                run!(self, read, [tenant, org], c => policy::list_members(c, tenant, org))
+            }
+            async fn user_organizations(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Organization>> {
+                run!(self, read, [tenant, user], c => policy::user_organizations(c, tenant, user))
+            }
+            async fn insert_role(&self, role: &Role) -> Result<()> {
+                run!(self, write, [role], c => policy::insert_role(c, role))
+            }
+            async fn get_role(&self, tenant: &TenantId, id: &RoleId) -> Result<Option<Role>> {
+                run!(self, read, [tenant, id], c => policy::get_role(c, tenant, id))
+            }
+            async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<Role>> {
+                run!(self, read, [tenant], c => policy::list_roles(c, tenant))
+            }
+            async fn delete_role(&self, tenant: &TenantId, id: &RoleId) -> Result<bool> {
+                run!(self, tx, [tenant, id], c => policy::delete_role(c, tenant, id))
+            }
+            async fn assign_role(&self, tenant: &TenantId, assignment: &RoleAssignment) -> Result<bool> {
+                run!(self, write, [tenant, assignment], c => policy::assign_role(c, tenant, assignment))
+            }
+            async fn unassign_role(
+                &self,
+                tenant: &TenantId,
+                role: &RoleId,
+                user: &UserId,
+                org: Option<&OrganizationId>,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, role, user, org], c => policy::unassign_role(c, tenant, role, user, org))
+            }
+            async fn user_roles(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<RoleAssignment>> {
+                run!(self, read, [tenant, user], c => policy::user_roles(c, tenant, user))
+            }
+            async fn put_mfa_rule(&self, rule: &MfaRuleRecord) -> Result<()> {
+                run!(self, write, [rule], c => policy::put_rule(c, rule))
+            }
+            async fn get_mfa_rule(&self, tenant: &TenantId, level: &str, target: &str) -> Result<Option<MfaRuleRecord>> {
+                run!(self, read, [tenant, level, target], c => policy::get_rule(c, tenant, level, target))
+            }
+            async fn delete_mfa_rule(&self, tenant: &TenantId, level: &str, target: &str) -> Result<bool> {
+                run!(self, write, [tenant, level, target], c => policy::delete_rule(c, tenant, level, target))
+            }
+            async fn mfa_rules_for_user(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+                application: Option<&str>,
+            ) -> Result<Vec<MfaRuleRecord>> {
+                run!(self, read, [tenant, user, application], c =>
+                    policy::rules_for_user(c, tenant, user, application))
             }
         }
 

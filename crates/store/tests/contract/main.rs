@@ -95,6 +95,7 @@ mod email_links;
 mod factors;
 mod idempotency;
 mod keys;
+mod policy;
 mod schema;
 mod sessions;
 mod tenants;
@@ -110,6 +111,7 @@ fn tenant(name: &str) -> Tenant {
         created_at: T0,
         slug: None,
         host: None,
+        mfa_rules: 0,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod meta;
 pub mod mfa;
+pub mod policy;
 
 use super::common::{idempotency, Surface};
 use crate::service::Failure;
@@ -36,8 +37,9 @@ impl Surface for V1 {
     (name = "users", description = "The signed-in user"),
     (name = "mfa", description = "Factors, the sign-in challenge and verification"),
     (name = "admin", description = "Tenant administration with a secret key (sk_live_…)"),
+    (name = "policy", description = "The MFA policy: organizations, roles, the rules of each level, and the decision for a user with its reasons (secret key)"),
     (name = "meta", description = "Health, keys and this document"),
-))]
+), components(schemas(policy::RuleLevel)))]
 struct V1Doc;
 
 /// Every route of the surface, registered once with both axum and the OpenAPI document.
@@ -105,6 +107,19 @@ fn plain_routes() -> OpenApiRouter<App> {
             applications::delete_application
         ))
         .routes(routes!(applications::rotate_application_secret))
+        .routes(routes!(policy::create_organization, policy::list_organizations))
+        .routes(routes!(
+            policy::get_organization,
+            policy::patch_organization,
+            policy::delete_organization
+        ))
+        .routes(routes!(policy::list_members))
+        .routes(routes!(policy::add_member, policy::remove_member))
+        .routes(routes!(policy::create_role, policy::list_roles))
+        .routes(routes!(policy::delete_role))
+        .routes(routes!(policy::assign_role, policy::unassign_role))
+        .routes(routes!(policy::get_rule, policy::put_rule, policy::delete_rule))
+        .routes(routes!(policy::explain))
         .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))

@@ -264,6 +264,7 @@ pub(crate) mod testing {
                     created_at: NOW,
                     slug: None,
                     host: None,
+                    mfa_rules: 0,
                 },
             }
         }

@@ -14,6 +14,7 @@ pub(crate) mod factors;
 pub(crate) mod idempotency;
 pub(crate) mod keys;
 pub(crate) mod migrations;
+pub(crate) mod policy;
 pub(crate) mod sessions;
 pub(crate) mod tenants;
 pub(crate) mod throttle;

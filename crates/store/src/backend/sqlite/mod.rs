@@ -12,8 +12,8 @@ mod engine;
 
 use super::conn::{args, fetch_one, match_params, run_now, Arg, Conn, Dialect, Map};
 use super::scripts::{
-    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, sessions, tenants,
-    throttle, users, webauthn,
+    audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, policy, sessions,
+    tenants, throttle, users, webauthn,
 };
 use super::stores::{impl_stores, IntoOwned, Reborrow};
 use super::{Migration, OpenOptions};
@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         11,
         "tenant_addresses",
         include_str!("../../../migrations/sqlite/0011_tenant_addresses.sql"),
+    ),
+    (
+        13,
+        "policy",
+        include_str!("../../../migrations/sqlite/0013_policy.sql"),
     ),
 ];
 

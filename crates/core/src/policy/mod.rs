@@ -4,6 +4,8 @@
 //! bring, so every rule is in one place and unit-tested here (the policy engine to come
 //! builds on them).
 
+pub mod engine;
+
 use crate::factor::{FactorKind, FactorStatus};
 
 /// How recently a session must have passed a second factor to change factors (ASVS 5.0
@@ -114,10 +116,15 @@ pub enum ChangeRule {
 
 /// The rule for a user changing their own factors with a session that last passed a second
 /// factor at `mfa_time` (seconds), at `now_secs`: with a factor on the account, only a
-/// session that passed one within [`STEP_UP_SECS`] (NIST SP 800-63B-4 §4.1.2.1: bind at the
+/// session that passed one within `step_up_secs` (the policy's; [`STEP_UP_SECS`] by default) (NIST SP 800-63B-4 §4.1.2.1: bind at the
 /// AAL the account already has).
-pub fn self_service_change(factors: &[FactorFact], mfa_time: Option<i64>, now_secs: i64) -> ChangeRule {
-    if mfa_time.is_some_and(|t| now_secs - t <= STEP_UP_SECS) {
+pub fn self_service_change(
+    factors: &[FactorFact],
+    mfa_time: Option<i64>,
+    now_secs: i64,
+    step_up_secs: i64,
+) -> ChangeRule {
+    if mfa_time.is_some_and(|t| now_secs - t <= step_up_secs) {
         return ChangeRule::Allowed;
     }
     if has_factor(factors) {
@@ -236,17 +243,25 @@ mod tests {
         let some = [f(Sms, Active)];
         let now = 10_000;
         assert_eq!(
-            self_service_change(&none, None, now),
+            self_service_change(&none, None, now, STEP_UP_SECS),
             ChangeRule::WhileWithout(vec![Totp, Sms, EmailOtp, Webauthn])
         );
-        assert_eq!(self_service_change(&some, None, now), ChangeRule::StepUpRequired);
         assert_eq!(
-            self_service_change(&some, Some(now - STEP_UP_SECS - 1), now),
+            self_service_change(&some, None, now, STEP_UP_SECS),
             ChangeRule::StepUpRequired
         );
         assert_eq!(
-            self_service_change(&some, Some(now - STEP_UP_SECS), now),
+            self_service_change(&some, Some(now - STEP_UP_SECS - 1), now, STEP_UP_SECS),
+            ChangeRule::StepUpRequired
+        );
+        assert_eq!(
+            self_service_change(&some, Some(now - STEP_UP_SECS), now, STEP_UP_SECS),
             ChangeRule::Allowed
+        );
+        // A policy's shorter freshness.
+        assert_eq!(
+            self_service_change(&some, Some(now - 301), now, 300),
+            ChangeRule::StepUpRequired
         );
     }
 }

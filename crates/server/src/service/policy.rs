@@ -1,0 +1,517 @@
+//! The MFA policy's facts and its decision: organizations and their members, roles and
+//! their assignments, the rules organizations, roles, applications and users carry, and
+//! [`App::mfa_decision`], which gathers every rule that applies to a user (the server's
+//! switch, the tenant's settings, the rest from the store in one query) and lets the
+//! engine (`latchkey_core::policy::engine`) decide.
+
+use super::audit::{Actor, Audit, RequestMeta};
+use super::{InputError, ServiceError, ServiceResult};
+use crate::App;
+use latchkey_core::audit::{AuditAction, AuditOutcome};
+use latchkey_core::ids::{ApplicationId, OrganizationId, RoleId, UserId};
+use latchkey_core::policy::engine::{self, Decision, Level, Requirement, Rule, Sourced};
+use latchkey_store::model::{MfaRuleRecord, Organization, Role, RoleAssignment, Tenant};
+use latchkey_store::StoreError;
+
+/// The longest an exemption may last: it is a stopgap (a lost phone), not a policy.
+pub const MAX_EXEMPTION_DAYS: i64 = 90;
+/// Organization and role names.
+const MAX_NAME_CHARS: usize = 100;
+
+/// What may carry a rule besides the server and the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleTarget {
+    Organization(OrganizationId),
+    Role(RoleId),
+    Application(ApplicationId),
+    User(UserId),
+}
+
+impl RuleTarget {
+    pub fn level(&self) -> Level {
+        match self {
+            RuleTarget::Organization(_) => Level::Organization,
+            RuleTarget::Role(_) => Level::Role,
+            RuleTarget::Application(_) => Level::Application,
+            RuleTarget::User(_) => Level::User,
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            RuleTarget::Organization(id) => id.as_str(),
+            RuleTarget::Role(id) => id.as_str(),
+            RuleTarget::Application(id) => id.as_str(),
+            RuleTarget::User(id) => id.as_str(),
+        }
+    }
+}
+
+/// A rule as set through the API: the rule, and for a user an optional exemption.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleInput {
+    pub rule: Rule,
+    /// MFA optional for this user until then (ms); users only, with a reason.
+    pub exempt_until: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// A stored rule, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleView {
+    pub level: Level,
+    pub target_id: String,
+    pub rule: Rule,
+    pub exempt_until: Option<i64>,
+    pub reason: Option<String>,
+    pub updated_at: i64,
+}
+
+fn check_name(raw: &str) -> ServiceResult<String> {
+    latchkey_core::text::display_name(raw, MAX_NAME_CHARS)
+        .ok()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| InputError::Application(vec![("name".into(), format!("must be 1 to {MAX_NAME_CHARS} characters, without control, invisible or bidirectional-control characters"))]).into())
+}
+
+fn named(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict => ServiceError::NameTaken,
+        other => other.into(),
+    }
+}
+
+impl App {
+    // --- organizations ---
+
+    pub async fn create_organization(&self, tenant: &Tenant, name: &str) -> ServiceResult<Organization> {
+        let now = self.now();
+        let org = Organization {
+            id: OrganizationId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            name: check_name(name)?,
+            created_at: now,
+        };
+        self.store.insert_organization(&org).await.map_err(named)?;
+        Ok(org)
+    }
+
+    pub async fn organization(&self, tenant: &Tenant, id: &OrganizationId) -> ServiceResult<Organization> {
+        self.store
+            .get_organization(&tenant.id, id)
+            .await?
+            .ok_or(ServiceError::OrganizationNotFound)
+    }
+
+    pub async fn list_organizations(&self, tenant: &Tenant) -> ServiceResult<Vec<Organization>> {
+        Ok(self.store.list_organizations(&tenant.id).await?)
+    }
+
+    pub async fn rename_organization(
+        &self,
+        tenant: &Tenant,
+        id: &OrganizationId,
+        name: &str,
+    ) -> ServiceResult<Organization> {
+        let name = check_name(name)?;
+        if !self
+            .store
+            .rename_organization(&tenant.id, id, &name, self.now())
+            .await
+            .map_err(named)?
+        {
+            return Err(ServiceError::OrganizationNotFound);
+        }
+        self.organization(tenant, id).await
+    }
+
+    pub async fn delete_organization(&self, tenant: &Tenant, id: &OrganizationId) -> ServiceResult<()> {
+        if self.store.delete_organization(&tenant.id, id).await? {
+            self.tenants.forget(&tenant.id);
+            Ok(())
+        } else {
+            Err(ServiceError::OrganizationNotFound)
+        }
+    }
+
+    /// Adds a user of the tenant to an organization (again: no change).
+    pub async fn add_member(
+        &self,
+        tenant: &Tenant,
+        org: &OrganizationId,
+        user: &UserId,
+    ) -> ServiceResult<()> {
+        self.organization(tenant, org).await?;
+        self.get_user(&tenant.id, user).await?;
+        self.store
+            .add_organization_member(&tenant.id, org, user, self.now())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remove_member(
+        &self,
+        tenant: &Tenant,
+        org: &OrganizationId,
+        user: &UserId,
+    ) -> ServiceResult<()> {
+        self.organization(tenant, org).await?;
+        if self
+            .store
+            .remove_organization_member(&tenant.id, org, user)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::UserNotFound)
+        }
+    }
+
+    pub async fn list_members(&self, tenant: &Tenant, org: &OrganizationId) -> ServiceResult<Vec<UserId>> {
+        self.organization(tenant, org).await?;
+        Ok(self.store.list_organization_members(&tenant.id, org).await?)
+    }
+
+    // --- roles ---
+
+    pub async fn create_role(&self, tenant: &Tenant, name: &str) -> ServiceResult<Role> {
+        let now = self.now();
+        let role = Role {
+            id: RoleId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            name: check_name(name)?,
+            created_at: now,
+        };
+        self.store.insert_role(&role).await.map_err(named)?;
+        Ok(role)
+    }
+
+    pub async fn role(&self, tenant: &Tenant, id: &RoleId) -> ServiceResult<Role> {
+        self.store
+            .get_role(&tenant.id, id)
+            .await?
+            .ok_or(ServiceError::RoleNotFound)
+    }
+
+    pub async fn list_roles(&self, tenant: &Tenant) -> ServiceResult<Vec<Role>> {
+        Ok(self.store.list_roles(&tenant.id).await?)
+    }
+
+    pub async fn delete_role(&self, tenant: &Tenant, id: &RoleId) -> ServiceResult<()> {
+        if self.store.delete_role(&tenant.id, id).await? {
+            self.tenants.forget(&tenant.id);
+            Ok(())
+        } else {
+            Err(ServiceError::RoleNotFound)
+        }
+    }
+
+    /// Gives a user a role in the tenant, or within an organization they belong to.
+    pub async fn assign_role(
+        &self,
+        tenant: &Tenant,
+        role: &RoleId,
+        user: &UserId,
+        org: Option<&OrganizationId>,
+    ) -> ServiceResult<()> {
+        self.role(tenant, role).await?;
+        self.get_user(&tenant.id, user).await?;
+        if let Some(org) = org {
+            self.organization(tenant, org).await?;
+            let members = self.store.list_organization_members(&tenant.id, org).await?;
+            if !members.contains(user) {
+                return Err(InputError::Application(vec![(
+                    "organization_id".into(),
+                    "the user is not a member of this organization".into(),
+                )])
+                .into());
+            }
+        }
+        let assignment = RoleAssignment {
+            role_id: role.clone(),
+            user_id: user.clone(),
+            organization_id: org.cloned(),
+            created_at: self.now(),
+        };
+        self.store.assign_role(&tenant.id, &assignment).await?;
+        Ok(())
+    }
+
+    pub async fn unassign_role(
+        &self,
+        tenant: &Tenant,
+        role: &RoleId,
+        user: &UserId,
+        org: Option<&OrganizationId>,
+    ) -> ServiceResult<()> {
+        self.role(tenant, role).await?;
+        if self.store.unassign_role(&tenant.id, role, user, org).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::UserNotFound)
+        }
+    }
+
+    /// A user's organizations and roles, for the admin API.
+    pub async fn user_memberships(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+    ) -> ServiceResult<(Vec<Organization>, Vec<RoleAssignment>)> {
+        self.get_user(&tenant.id, user).await?;
+        Ok((
+            self.store.user_organizations(&tenant.id, user).await?,
+            self.store.user_roles(&tenant.id, user).await?,
+        ))
+    }
+
+    // --- rules ---
+
+    async fn check_target(&self, tenant: &Tenant, target: &RuleTarget) -> ServiceResult<()> {
+        match target {
+            RuleTarget::Organization(id) => self.organization(tenant, id).await.map(|_| ()),
+            RuleTarget::Role(id) => self.role(tenant, id).await.map(|_| ()),
+            RuleTarget::Application(id) => self.get_application(tenant, id).await.map(|_| ()),
+            RuleTarget::User(id) => self.get_user(&tenant.id, id).await.map(|_| ()),
+        }
+    }
+
+    pub async fn mfa_rule(&self, tenant: &Tenant, target: &RuleTarget) -> ServiceResult<Option<RuleView>> {
+        self.check_target(tenant, target).await?;
+        let Some(r) = self
+            .store
+            .get_mfa_rule(&tenant.id, target.level().as_str(), target.id())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(view(&r)?))
+    }
+
+    /// Sets a target's rule (replacing the one it had). An exemption is for users only,
+    /// needs a reason, lies in the future and lasts at most [`MAX_EXEMPTION_DAYS`]; every
+    /// change is audited.
+    pub async fn put_mfa_rule(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        target: &RuleTarget,
+        input: RuleInput,
+    ) -> ServiceResult<RuleView> {
+        self.check_target(tenant, target).await?;
+        let now = self.now();
+        let mut problems = Vec::new();
+        if let Some(kinds) = &input.rule.allowed_factors {
+            if kinds.is_empty() {
+                problems.push((
+                    "allowed_factors".to_owned(),
+                    "must name at least one factor type".to_owned(),
+                ));
+            }
+        }
+        if input
+            .rule
+            .step_up_secs
+            .is_some_and(|s| !(60..=86_400).contains(&s))
+        {
+            problems.push(("step_up_secs".to_owned(), "must be 60 to 86400".to_owned()));
+        }
+        if input.rule.enrollment_grace_days.is_some_and(|d| d > 90) {
+            problems.push(("enrollment_grace_days".to_owned(), "must be 0 to 90".to_owned()));
+        }
+        let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        match (input.exempt_until, target) {
+            (Some(until), RuleTarget::User(_)) => {
+                if until <= now || until > now + MAX_EXEMPTION_DAYS * 86_400_000 {
+                    problems.push((
+                        "exempt_until".to_owned(),
+                        format!("must be in the future, at most {MAX_EXEMPTION_DAYS} days ahead"),
+                    ));
+                }
+                match reason {
+                    None => problems.push(("reason".to_owned(), "an exemption needs a reason".to_owned())),
+                    Some(r) if r.chars().count() > 500 => {
+                        problems.push(("reason".to_owned(), "must be at most 500 characters".to_owned()))
+                    }
+                    Some(_) => {}
+                }
+            }
+            (Some(_), _) => problems.push((
+                "exempt_until".to_owned(),
+                "only a user's rule may exempt (an exemption is explicit and personal)".to_owned(),
+            )),
+            (None, _) => {}
+        }
+        if !problems.is_empty() {
+            return Err(InputError::Application(problems).into());
+        }
+        let json = serde_json::to_string(&input.rule).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let record = MfaRuleRecord {
+            tenant_id: tenant.id.clone(),
+            level: target.level().as_str().to_owned(),
+            target_id: target.id().to_owned(),
+            rule: json.clone(),
+            exempt_until: input.exempt_until,
+            reason: input.exempt_until.and(reason.map(str::to_owned)),
+            created_at: now,
+            updated_at: now,
+            target_name: None,
+        };
+        self.store.put_mfa_rule(&record).await?;
+        self.tenants.forget(&tenant.id);
+        let mut detail = format!("{} {} {json}", target.level().as_str(), target.id());
+        if let (Some(until), Some(reason)) = (record.exempt_until, &record.reason) {
+            detail.push_str(&format!(" exempt_until={until} reason={reason:?}"));
+        }
+        let user = match target {
+            RuleTarget::User(u) => Some(u),
+            _ => None,
+        };
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user,
+            factor: None,
+            action: AuditAction::MfaRuleChanged,
+            outcome: AuditOutcome::Success,
+            detail: Some(detail),
+        })
+        .await?;
+        view(&record)
+    }
+
+    pub async fn delete_mfa_rule(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        target: &RuleTarget,
+    ) -> ServiceResult<bool> {
+        self.check_target(tenant, target).await?;
+        let deleted = self
+            .store
+            .delete_mfa_rule(&tenant.id, target.level().as_str(), target.id())
+            .await?;
+        if deleted {
+            self.tenants.forget(&tenant.id);
+            let user = match target {
+                RuleTarget::User(u) => Some(u),
+                _ => None,
+            };
+            self.audit(Audit {
+                tenant,
+                actor,
+                meta,
+                user,
+                factor: None,
+                action: AuditAction::MfaRuleChanged,
+                outcome: AuditOutcome::Success,
+                detail: Some(format!("{} {} removed", target.level().as_str(), target.id())),
+            })
+            .await?;
+        }
+        Ok(deleted)
+    }
+
+    /// The rule an application carries (none if the tenant has no rule at all).
+    pub async fn application_rule(
+        &self,
+        tenant: &Tenant,
+        app: &ApplicationId,
+    ) -> ServiceResult<Option<Rule>> {
+        if tenant.mfa_rules == 0 {
+            return Ok(None);
+        }
+        match self
+            .store
+            .get_mfa_rule(&tenant.id, Level::Application.as_str(), app.as_str())
+            .await?
+        {
+            Some(r) => Ok(Some(view(&r)?.rule)),
+            None => Ok(None),
+        }
+    }
+
+    // --- the decision ---
+
+    /// The rules of the server and the tenant, which apply to every user.
+    fn base_rules(&self, tenant: &Tenant) -> Vec<Sourced> {
+        let mut rules = Vec::new();
+        if self.config.mfa_required {
+            rules.push(Sourced {
+                level: Level::Global,
+                id: "server".into(),
+                name: None,
+                rule: Rule {
+                    mfa: Some(Requirement::Required),
+                    ..Rule::default()
+                },
+                since: 0,
+                exempt_until: None,
+            });
+        }
+        rules.push(Sourced {
+            level: Level::Tenant,
+            id: tenant.id.to_string(),
+            name: Some(tenant.name.clone()),
+            rule: Rule {
+                mfa: tenant.settings.mfa_required.then_some(Requirement::Required),
+                allowed_factors: Some(tenant.settings.mfa_allowed_factors.clone()),
+                ..Rule::default()
+            },
+            since: tenant.created_at,
+            exempt_until: None,
+        });
+        rules
+    }
+
+    /// The MFA decision for `user` (signing in to `application`, if given), and the rules it
+    /// came from: the server's switch, the tenant's settings, and the rules of the user's
+    /// organizations and roles, of the application and of the user.
+    pub async fn mfa_decision(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+        application: Option<&ApplicationId>,
+    ) -> ServiceResult<Decision> {
+        let mut rules = self.base_rules(tenant);
+        // Most tenants carry no rule beyond their settings: no query then (the count comes
+        // with the tenant, cached as its settings are).
+        let stored = if tenant.mfa_rules == 0 {
+            Vec::new()
+        } else {
+            self.store
+                .mfa_rules_for_user(&tenant.id, user, application.map(|a| a.as_str()))
+                .await?
+        };
+        for r in &stored {
+            let v = view(r)?;
+            rules.push(Sourced {
+                level: v.level,
+                id: r.target_id.clone(),
+                name: r.target_name.clone(),
+                rule: v.rule,
+                since: r.updated_at,
+                exempt_until: r.exempt_until,
+            });
+        }
+        Ok(engine::decide(&rules, self.now()))
+    }
+}
+
+fn view(r: &MfaRuleRecord) -> ServiceResult<RuleView> {
+    let rule: Rule = serde_json::from_str(&r.rule)
+        .map_err(|e| ServiceError::Internal(format!("stored MFA rule cannot be read: {e}")))?;
+    let level = Level::parse(&r.level)
+        .ok_or_else(|| ServiceError::Internal(format!("stored MFA rule has level {:?}", r.level)))?;
+    Ok(RuleView {
+        level,
+        target_id: r.target_id.clone(),
+        rule,
+        exempt_until: r.exempt_until,
+        reason: r.reason.clone(),
+        updated_at: r.updated_at,
+    })
+}
