@@ -11,9 +11,17 @@
 // script serves); with a passkey (Chromium's virtual authenticator) asked for by
 // acr_values=aal2_phr; forced enrollment by acr_values=aal2; prompt=none signed in and
 // out; max_age; a confidential client (client_secret_basic, ES256 ID tokens, form_post,
-// client_credentials). A screenshot of each new screen goes to $LATCHKEY_SCREENS_DIR.
+// client_credentials); the screens in German (ui_locales, and the browser's
+// Accept-Language); forced enrollment by text message (/u2/mfa/phone, /u2/mfa/sms);
+// "Cancel and go back" from the second-factor step (access_denied at the application);
+// acr_values=aal2_phr offering only the passkey of a user who also has TOTP; and a second
+// tenant as an issuer of its own under /t/globex (made by the operator's command line:
+// its id and secret key come in LATCHKEY_SECOND_TENANT_ID and _KEY). A screenshot of each
+// new screen goes to $LATCHKEY_SCREENS_DIR.
 //
+//   latchkey tenants create --name Globex --slug globex     # tenant_id:, secret_key:
 //   LATCHKEY_URL=http://localhost:8080 LATCHKEY_BOOTSTRAP_KEY=sk_live_… \
+//     LATCHKEY_SECOND_TENANT_ID=tnt_… LATCHKEY_SECOND_TENANT_KEY=sk_live_… \
 //     LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/oidc.mjs
 // (the server needs LATCHKEY_PUBLIC_URL=$LATCHKEY_URL and
 // LATCHKEY_ALLOW_PRIVATE_DESTINATIONS=true for the loopback SMS webhook.)
@@ -23,7 +31,16 @@ import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { adminKey, api, base, check, expectPath, journey, password, requireEnv, shot } from "./common.mjs";
 
-requireEnv(["LATCHKEY_URL", "LATCHKEY_BOOTSTRAP_KEY", "LATCHKEY_SCREENS_DIR"]);
+requireEnv([
+  "LATCHKEY_URL",
+  "LATCHKEY_BOOTSTRAP_KEY",
+  "LATCHKEY_SCREENS_DIR",
+  "LATCHKEY_SECOND_TENANT_ID",
+  "LATCHKEY_SECOND_TENANT_KEY",
+]);
+const globexId = process.env.LATCHKEY_SECOND_TENANT_ID;
+const globexKey = process.env.LATCHKEY_SECOND_TENANT_KEY;
+const globexIssuer = `${base}/t/globex`;
 
 // --- the application's own server: where the browser comes back to (its redirect URIs) ---
 let arrived = null;
@@ -133,6 +150,31 @@ async function signUp(email) {
   const r = await api("POST", "/v1/auth/signup", { email, password });
   check(r.status === 201, `sign-up ${email}: ${r.status} ${r.body}`);
   return JSON.parse(r.body);
+}
+
+/** A new user with an authenticator app (enrolled through the API): its secret. */
+async function userWithTotp(email, name = "Phone") {
+  const who = await signUp(email);
+  let r = await api("POST", `/v1/users/${who.user.id}/mfa/factors`, { type: "totp", name }, who.access_token);
+  check(r.status === 201, `enroll totp: ${r.body}`);
+  const enrolled = JSON.parse(r.body);
+  r = await api("POST", `/v1/users/${who.user.id}/mfa/factors/${enrolled.factor_id}/confirm`, { code: totp(enrolled.secret) }, who.access_token);
+  check(r.status === 200, `confirm totp: ${r.body}`);
+  return enrolled.secret;
+}
+
+/** The six-digit code of the last text message to `number` (waits up to 10 s for it). */
+async function smsCodeTo(number) {
+  for (let i = 0; i < 100 && !sms.get(number); i++) await new Promise((ok) => setTimeout(ok, 100));
+  const text = sms.get(number);
+  check(text, `no SMS arrived for ${number}`);
+  sms.delete(number);
+  return text.match(/\d{6}/)[0];
+}
+
+/** The page's language: `<html lang>`. */
+async function lang(page) {
+  return page.getAttribute("html", "lang");
 }
 
 /** A fresh authorization request: the URL and what the callback must match. */
@@ -284,13 +326,7 @@ journey(async (page) => {
   r = await api("POST", `/v1/users/${carol.user.id}/mfa/factors`, { type: "sms", phone_number: "+14155552671" }, carol.access_token);
   check(r.status === 201, `enroll sms: ${r.body}`);
   const smsFactor = JSON.parse(r.body);
-  const smsCode = async () => {
-    for (let i = 0; i < 100 && !sms.get("+14155552671"); i++) await new Promise((ok) => setTimeout(ok, 100));
-    const text = sms.get("+14155552671");
-    check(text, "no SMS arrived");
-    sms.delete("+14155552671");
-    return text.match(/\d{6}/)[0];
-  };
+  const smsCode = () => smsCodeTo("+14155552671");
   r = await api("POST", `/v1/users/${carol.user.id}/mfa/factors/${smsFactor.factor_id}/confirm`, { code: await smsCode() }, carol.access_token);
   check(r.status === 200, `confirm sms: ${r.body}`);
   req = await request(spaConfig);
@@ -310,6 +346,66 @@ journey(async (page) => {
   check(id.acr === "aal2" && id.amr.includes("sms"), `sms: acr ${id.acr} amr ${id.amr}`);
   await context.clearCookies();
 
+  // 3a. In German, as the application asks (ui_locales=de) of an English browser: the
+  //     sign-in and the second factor, found by their German names.
+  const frankSecret = await userWithTotp("frank@example.com", "Diensthandy");
+  req = await request(spaConfig, { ui_locales: "de" });
+  back = arrival();
+  await page.goto(req.url.href);
+  await expectPath(page, "/login");
+  check((await lang(page)) === "de", `ui_locales=de: <html lang=${await lang(page)}>`);
+  check((await page.textContent("main")).includes("Melden Sie sich an, um mit Acme Notes fortzufahren."), "the German page names the application");
+  await page.getByRole("button", { name: "Abbrechen und zurückkehren" }).waitFor();
+  await shot(page, "oidc-login-de");
+  await page.getByLabel("E-Mail-Adresse").fill("frank@example.com");
+  await page.getByLabel("Passwort", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Anmelden", exact: true }).click();
+  await expectPath(page, "/login/mfa");
+  check((await lang(page)) === "de", "the second factor in German too");
+  check((await page.textContent("h1")).includes("Zwei-Schritt-Verifizierung"), "the German MFA title");
+  check((await page.textContent("main")).includes("Melden Sie sich an, um mit Acme Notes fortzufahren."), "the German MFA step names the application");
+  await page.getByRole("button", { name: "Abbrechen und zurückkehren" }).waitFor();
+  await shot(page, "oidc-mfa-de");
+  await page.getByLabel("Code", { exact: true }).fill(totp(frankSecret, 1));
+  await page.getByRole("button", { name: "Bestätigen" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
+  id = claims(tokens);
+  check(id.acr === "aal2" && id.amr.includes("otp"), `German TOTP: acr ${id.acr} amr ${id.amr}`);
+  await context.clearCookies();
+
+  // 3b. A German browser (Accept-Language from Chromium's de-DE locale), no ui_locales:
+  //     German screens; the user cancels at the second factor, and the application hears
+  //     access_denied with its state (openid-client raises it).
+  {
+    const deContext = await context.browser().newContext({ viewport: { width: 900, height: 760 }, locale: "de-DE" });
+    const dePage = await deContext.newPage();
+    const deProblems = [];
+    dePage.on("console", (msg) => {
+      if (msg.type() === "error" && !dePage.url().startsWith(rp)) deProblems.push(`console: ${msg.text()} (${dePage.url()})`);
+    });
+    dePage.on("pageerror", (err) => deProblems.push(`page error: ${err.message}`));
+    req = await request(spaConfig);
+    back = arrival();
+    await dePage.goto(req.url.href);
+    await expectPath(dePage, "/login");
+    check((await lang(dePage)) === "de", `Accept-Language de-DE: <html lang=${await lang(dePage)}>`);
+    await dePage.getByLabel("E-Mail-Adresse").fill("frank@example.com");
+    await dePage.getByLabel("Passwort", { exact: true }).fill(password);
+    await dePage.getByRole("button", { name: "Anmelden", exact: true }).click();
+    await expectPath(dePage, "/login/mfa");
+    check((await lang(dePage)) === "de", "the second factor in the browser's language");
+    await dePage.getByRole("button", { name: "Abbrechen und zurückkehren" }).click();
+    const denied = await backAt(dePage, back);
+    check(denied.searchParams.get("error") === "access_denied", `cancel: ${denied.href}`);
+    check(denied.searchParams.get("state") === req.checks.expectedState, "cancel: the state comes back");
+    check(denied.searchParams.get("iss") === base, "cancel: iss (RFC 9207)");
+    let cancelled = null;
+    await oidc.authorizationCodeGrant(spaConfig, denied, req.checks).catch((e) => (cancelled = e));
+    check(cancelled?.error === "access_denied", `openid-client on cancel: ${cancelled}`);
+    await deContext.close();
+    check(deProblems.length === 0, deProblems.join("\n"));
+  }
+
   // 4. Forced enrollment: the application asks for MFA (acr_values=aal2) of a user who
   //    has none; they set up an authenticator app on the way.
   await signUp("dana@example.com");
@@ -328,6 +424,36 @@ journey(async (page) => {
   check(claims(tokens).acr === "aal2", `forced enrollment: acr ${claims(tokens).acr}`);
   await context.clearCookies();
 
+  // 4a. Forced enrollment by text message (AuthHero's screens): the number at
+  //     /u2/mfa/phone, the code from the webhook at /u2/mfa/sms, the backup codes once.
+  await signUp("gina@example.com");
+  const ginaPhone = "+14155552673";
+  req = await request(spaConfig, { acr_values: "aal2" });
+  back = arrival();
+  await page.goto(req.url.href);
+  await signInOnPage(page, "gina@example.com");
+  await expectPath(page, "/login/enroll");
+  await page.getByRole("link", { name: "Set up text messages" }).click();
+  await expectPath(page, "/u2/mfa/phone");
+  check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the phone step names the application");
+  await page.getByRole("button", { name: "Cancel and go back" }).waitFor();
+  await page.getByLabel("Mobile number").fill(ginaPhone);
+  await shot(page, "oidc-enroll-phone");
+  await page.getByRole("button", { name: "Send a code" }).click();
+  await expectPath(page, "/u2/mfa/sms");
+  check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the code step names the application");
+  await page.getByRole("button", { name: "Cancel and go back" }).waitFor();
+  const enrollCode = await smsCodeTo(ginaPhone);
+  await shot(page, "oidc-enroll-sms");
+  await page.getByLabel("Code", { exact: true }).fill(enrollCode);
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.getByRole("heading", { name: "Save your backup codes" }).waitFor({ timeout: 10_000 });
+  await page.getByRole("link", { name: "I have saved them" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
+  id = claims(tokens);
+  check(id.acr === "aal2" && id.amr.includes("sms"), `SMS enrollment: acr ${id.acr} amr ${id.amr}`);
+  await context.clearCookies();
+
   // 5. A passkey, asked for as phishing-resistant (acr_values=aal2_phr): the user adds one
   //    on the account page, then signs in with it alone.
   const cdp = await context.newCDPSession(page);
@@ -338,18 +464,41 @@ journey(async (page) => {
   // Chromium answers the sign-in page's conditional (autofill) request at once when
   // presence is simulated; off while a page loads, on before the button is pressed.
   const presence = (enabled) => cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled });
-  await signUp("erin@example.com");
+  // Erin has an authenticator app too (her first factor).
+  const erinSecret = await userWithTotp("erin@example.com");
   await presence(false);
   await page.goto(`${base}/login`);
   await signInOnPage(page, "erin@example.com");
+  await expectPath(page, "/login/mfa");
+  await page.getByLabel("Code", { exact: true }).fill(totp(erinSecret, 1));
+  await page.getByRole("button", { name: "Verify" }).click();
   await expectPath(page, "/account/security");
   await presence(true);
   await page.getByLabel("Name of the passkey (optional)").fill("Laptop");
   await page.getByRole("button", { name: /Add a passkey/ }).click();
-  // The account's first factor: its backup codes are shown once.
-  await page.getByRole("heading", { name: "Save your backup codes" }).waitFor({ timeout: 10_000 });
+  await page.getByText("Your passkey or security key was added.").waitFor({ timeout: 10_000 });
   const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   check(credentials.length === 1, `passkeys on the authenticator: ${credentials.length}`);
+  await context.clearCookies();
+  // A password sign-in for aal2_phr: the second-factor step offers the passkey alone (no
+  // code form, no other method), and the passkey reaches aal2_phr.
+  await presence(false);
+  req = await request(spaConfig, { acr_values: "aal2_phr" });
+  back = arrival();
+  await page.goto(req.url.href);
+  await expectPath(page, "/login");
+  await signInOnPage(page, "erin@example.com");
+  await expectPath(page, "/login/mfa");
+  check((await page.locator("input[name=code]").count()) === 0, "aal2_phr: no code form beside the passkey");
+  check((await page.getByRole("heading", { name: "Try another method" }).count()) === 0, "aal2_phr: no other method");
+  check(!(await page.textContent("main")).includes("Authenticator app"), "aal2_phr: the authenticator app is not offered");
+  check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the MFA step names the application");
+  await shot(page, "oidc-mfa-phr");
+  await presence(true);
+  await page.getByRole("button", { name: "Use your security key or passkey" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
+  id = claims(tokens);
+  check(id.acr === "aal2_phr" && id.amr.includes("pwd"), `password + passkey: acr ${id.acr} amr ${id.amr}`);
   await context.clearCookies();
   // With presence simulated, Chromium answers the sign-in page's autofill request at once,
   // as if the user had picked the passkey there: one ceremony, no race with the button
@@ -381,6 +530,71 @@ journey(async (page) => {
   check((await page.textContent("h1")).includes("This sign-in link does not work"), "bad redirect: an error page");
   check(new URL(page.url()).origin === new URL(base).origin, "never redirected");
   await shot(page, "oidc-bad-request");
+
+  // 8. A second tenant, Globex, made by the operator with its own issuer under /t/globex:
+  //    its application and user, discovered at its issuer, the code flow with PKCE through
+  //    its screens, tokens naming it; the default issuer does not know its client.
+  const globexApp = await api("POST", "/v1/admin/applications", {
+    name: "Globex Portal",
+    type: "public",
+    redirect_uris: [redirectUri],
+    grant_types: ["authorization_code", "refresh_token"],
+  }, globexKey);
+  check(globexApp.status === 201, `Globex application: ${globexApp.status} ${globexApp.body}`);
+  // Its own look, set with its own key.
+  const globexBrand = await api("PATCH", "/v1/admin/config", { branding: { display_name: "Globex", primary_color: "#5b2a86" } }, globexKey);
+  check(globexBrand.status === 200, `Globex branding: ${globexBrand.status} ${globexBrand.body}`);
+  const globexClient = JSON.parse(globexApp.body).client_id;
+  const hank = await fetch(`${base}/v1/auth/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-tenant-id": globexId },
+    body: JSON.stringify({ email: "hank@globex.example", password }),
+  });
+  const hankBody = await hank.text();
+  check(hank.status === 201, `Globex sign-up: ${hank.status} ${hankBody}`);
+  const hankId = JSON.parse(hankBody).user.id;
+  const globexConfig = await oidc.discovery(new URL(globexIssuer), globexClient, undefined, oidc.None(), insecure);
+  check(globexConfig.serverMetadata().issuer === globexIssuer, `Globex issuer ${globexConfig.serverMetadata().issuer}`);
+  check(globexConfig.serverMetadata().authorization_endpoint === `${globexIssuer}/authorize`, "Globex's endpoints under its issuer");
+  req = await request(globexConfig);
+  check(req.url.href.startsWith(`${globexIssuer}/authorize?`), `Globex authorize: ${req.url.href}`);
+  back = arrival();
+  await page.goto(req.url.href);
+  await expectPath(page, "/t/globex/login");
+  check((await page.textContent("main")).includes("Sign in to continue to Globex Portal"), "Globex's page names its application");
+  check((await page.textContent("header.site")).trim() === "Globex", "Globex's name in the header");
+  const globexAccent = await page.evaluate(() => getComputedStyle(document.querySelector("button[type=submit]")).backgroundColor);
+  check(globexAccent === "rgb(91, 42, 134)", `Globex's colour on buttons: ${globexAccent}`);
+  // Every link and form of the tenant's page stays under its issuer.
+  const targets = await page.$$eval("main a[href], form[action]", (els) => els.map((e) => e.getAttribute("href") ?? e.getAttribute("action")));
+  const astray = targets.filter((t) => !t.startsWith("/t/globex/"));
+  check(targets.length > 0 && astray.length === 0, `links and forms off Globex's issuer: ${astray.join(", ")}`);
+  await shot(page, "oidc-tenant-login");
+  await signInOnPage(page, "hank@globex.example");
+  const globexTokens = await oidc.authorizationCodeGrant(globexConfig, await backAt(page, back), req.checks);
+  id = claims(globexTokens);
+  check(id.iss === globexIssuer, `Globex ID token iss ${id.iss}`);
+  check(id.sub === hankId && id.aud === globexClient, `Globex sub ${id.sub} aud ${id.aud}`);
+  const access = JSON.parse(Buffer.from(globexTokens.access_token.split(".")[1], "base64url"));
+  check(access.iss === globexIssuer, `Globex access token iss ${access.iss}`);
+  const hankInfo = await oidc.fetchUserInfo(globexConfig, globexTokens.access_token, id.sub);
+  check(hankInfo.email === "hank@globex.example", `Globex userinfo ${JSON.stringify(hankInfo)}`);
+  // Nothing crosses: the default issuer's userinfo knows no Globex token, its token
+  // endpoint no Globex client, and its /authorize shows the invalid-request page.
+  let crossed = true;
+  await oidc.fetchUserInfo(spaConfig, globexTokens.access_token, id.sub).catch(() => (crossed = false));
+  check(!crossed, "the default issuer's userinfo took Globex's access token");
+  const atRoot = await oidc.discovery(new URL(base), globexClient, undefined, oidc.None(), insecure);
+  let unknown = null;
+  await oidc.refreshTokenGrant(atRoot, globexTokens.refresh_token).catch((e) => (unknown = e));
+  check(unknown?.error === "invalid_client", `Globex's client at the default issuer's token endpoint: ${unknown}`);
+  req = await request(atRoot);
+  await page.goto(req.url.href);
+  check((await page.textContent("h1")).includes("This sign-in link does not work"), "Globex's client at the default issuer: an error page");
+  check(new URL(page.url()).origin === new URL(base).origin, "never redirected");
+  // Its refresh token still works at its own issuer (the refusal above spent nothing).
+  const globexRefreshed = await oidc.refreshTokenGrant(globexConfig, globexTokens.refresh_token);
+  check(globexRefreshed.claims().iss === globexIssuer, "Globex refresh");
 
   smsServer.close();
   rpServer.close();

@@ -9,7 +9,9 @@
 //! the page, the emailed verification link, a forgotten password reset by its emailed link,
 //! the emails read from a real SMTP server), and `tests/browser/oidc.mjs` (openid-client, a
 //! certified relying-party library, signing users in through the OpenID Connect provider
-//! with each factor), each once on SQLite and once on PostgreSQL.
+//! with each factor, in English and German, cancelling, enrolling by text message, and at a
+//! second tenant's issuer made by `latchkey tenants create`), each once on SQLite and once
+//! on PostgreSQL.
 //! Every screenshot is also checked with axe-core (`common.mjs`). Missing Chromium or node_modules is a failure,
 //! not a skip: `bash .ci/browser-deps.sh` installs both.
 //!
@@ -124,7 +126,13 @@ fn run_script(script: &str, server: &Server, url: &str, screens: &Path) {
 }
 
 /// [`run_script`] with more environment for the script.
-fn run_script_with(script: &str, server: &Server, url: &str, screens: &Path, env: &[(&str, &Path)]) {
+fn run_script_with(
+    script: &str,
+    server: &Server,
+    url: &str,
+    screens: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) {
     let mut node = Command::new("node");
     for (k, v) in env {
         node.env(k, v);
@@ -305,7 +313,7 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
         &server,
         &public,
         screens,
-        &[("LATCHKEY_MAILDIR", &smtpd.maildir())],
+        &[("LATCHKEY_MAILDIR", smtpd.maildir().as_os_str())],
     );
     check_screens(
         screens,
@@ -326,24 +334,36 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
 /// An application signing its users in through Latchkey (`oidc.mjs`): openid-client, a
 /// certified relying-party library, against the provider while Chromium walks the screens
 /// (password, TOTP, SMS through a webhook provider the script serves on loopback, forced
-/// enrollment, a passkey, logout). `localhost` for WebAuthn, as above.
+/// enrollment by authenticator app and by text message, German screens, cancelling, a
+/// passkey, logout), and a second tenant, Globex, made first by the command line on the
+/// same data and database, whose issuer is `/t/globex` (its id and secret key go to the
+/// script). `localhost` for WebAuthn, as above.
 fn oidc_journey(database_url: Option<&str>, screens: &Path) {
     check_prerequisites();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let public = format!("http://localhost:{port}");
-    let server = start(
-        dir.path(),
-        database_url,
-        &format!("127.0.0.1:{port}"),
+    let env = [
+        ("LATCHKEY_PUBLIC_URL", public.as_str()),
+        ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
+        // The SMS webhook the script serves is on loopback.
+        ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
+    ];
+    // A second tenant with an issuer of its own, as an operator makes one: the command
+    // line, on the data and database the server then serves.
+    let globex = create_tenant(dir.path(), database_url, &env, "Globex", "globex");
+    assert_eq!(globex.issuer, format!("{public}/t/globex"));
+    let server = start(dir.path(), database_url, &format!("127.0.0.1:{port}"), &env);
+    run_script_with(
+        "oidc.mjs",
+        &server,
+        &public,
+        screens,
         &[
-            ("LATCHKEY_PUBLIC_URL", public.as_str()),
-            ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
-            // The SMS webhook the script serves is on loopback.
-            ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
+            ("LATCHKEY_SECOND_TENANT_ID", globex.id.as_ref()),
+            ("LATCHKEY_SECOND_TENANT_KEY", globex.secret_key.as_ref()),
         ],
     );
-    run_script("oidc.mjs", &server, &public, screens);
     check_screens(
         screens,
         &[
@@ -353,8 +373,62 @@ fn oidc_journey(database_url: Option<&str>, screens: &Path) {
             "oidc-mfa-sms",
             "oidc-enroll",
             "oidc-bad-request",
+            "oidc-tenant-login",
+            "oidc-login-de",
+            "oidc-mfa-de",
+            "oidc-enroll-phone",
+            "oidc-enroll-sms",
+            "oidc-mfa-phr",
         ],
     );
+}
+
+/// What `latchkey tenants create` printed.
+struct NewTenant {
+    id: String,
+    secret_key: String,
+    issuer: String,
+}
+
+/// `latchkey tenants create --name NAME --slug SLUG` in `dir`, with the environment (and
+/// database) `serve` is then given.
+fn create_tenant(
+    dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+    name: &str,
+    slug: &str,
+) -> NewTenant {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["tenants", "create", "--name", name, "--slug", slug]);
+    if let Some(url) = database_url {
+        c.env("DATABASE_URL", url);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "tenants create: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no `{key}` in: {stdout}"))
+    };
+    NewTenant {
+        id: line("tenant_id:"),
+        secret_key: line("secret_key:"),
+        issuer: line("issuer:"),
+    }
 }
 
 fn screens_dir(store: &str) -> PathBuf {

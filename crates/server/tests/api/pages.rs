@@ -198,6 +198,31 @@ pub(crate) async fn user_with_totp(s: &TestServer, email: &str) -> String {
 }
 
 /// Signs in on the pages through the TOTP step.
+/// Every visible `<input type="…">` of `page` is a type the stylesheet styles as a field
+/// (`input[type=…]` in `/assets/pages.css`): an input of a type it forgot (as `tel` once
+/// was) shows as the browser's bare, narrow default box.
+pub(crate) async fn inputs_are_styled(b: &mut Browser<'_>, page: &Page) {
+    let css = b.get("/assets/pages.css").await.body;
+    let types: Vec<&str> = page
+        .body
+        .split("<input")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = tag.split('>').next().unwrap_or("");
+            let at = tag.find("type=\"")? + "type=\"".len();
+            tag[at..].split('"').next()
+        })
+        .filter(|t| !matches!(*t, "hidden" | "checkbox" | "radio" | "submit"))
+        .collect();
+    assert!(!types.is_empty(), "no field on the page: {}", page.body);
+    for t in types {
+        assert!(
+            css.contains(&format!("input[type={t}]")),
+            "pages.css does not style input[type={t}]"
+        );
+    }
+}
+
 async fn sign_in_with_totp(b: &mut Browser<'_>, email: &str, secret: &str) -> Page {
     let p = b.login(email, PASSWORD).await;
     assert_eq!((p.status, p.location()), (303, "/login/mfa"), "{}", p.body);
@@ -441,6 +466,8 @@ async fn sign_in_with_totp_reaches_the_account_page(b: Backend) {
     let s = spawn(b).await;
     let secret = user_with_totp(&s, "alice@example.com").await;
     let mut br = Browser::new(&s);
+    let form = br.get("/login").await;
+    inputs_are_styled(&mut br, &form).await;
     let p = br.login("alice@example.com", PASSWORD).await;
     assert_eq!((p.status, p.location()), (303, "/login/mfa"));
     let mfa = br.get("/login/mfa").await;

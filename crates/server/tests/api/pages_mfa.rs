@@ -7,7 +7,7 @@ use crate::both_stores;
 use crate::delivery::{allow_all, settle, sms_server, sms_user, wait_for_console_email, PHONE};
 use crate::gateway::Gateway;
 use crate::helpers::*;
-use crate::pages::Browser;
+use crate::pages::{inputs_are_styled, Browser};
 use serde_json::{json, Value};
 
 both_stores!(
@@ -306,6 +306,8 @@ async fn sms_enrollment_on_the_pages(b: Backend) {
     form.is_html();
     assert!(form.body.contains(&format!("value=\"{PHONE}\"")), "{}", form.body);
     assert!(form.body.contains("autocomplete=\"tel\""));
+    // The number's field is styled as every other field (`tel` once was not).
+    inputs_are_styled(&mut br, &form).await;
     let csrf = form.csrf();
 
     // Refusals come back on the field, and nothing is sent.
