@@ -14,21 +14,30 @@
 // client_credentials); the screens in German (ui_locales, and the browser's
 // Accept-Language); forced enrollment by text message (/u2/mfa/phone, /u2/mfa/sms);
 // "Cancel and go back" from the second-factor step (access_denied at the application);
-// acr_values=aal2_phr offering only the passkey of a user who also has TOTP; and a second
-// tenant as an issuer of its own under /t/globex (made by the operator's command line:
-// its id and secret key come in LATCHKEY_SECOND_TENANT_ID and _KEY). A screenshot of each
-// new screen goes to $LATCHKEY_SCREENS_DIR.
+// acr_values=aal2_phr offering only the passkey of a user who also has TOTP; a code by
+// email as the second factor (sent by the server to a real SMTP server, aiosmtpd on
+// LATCHKEY_SMTP_PORT, which the tenant's email provider is set to through the admin API;
+// the script reads its Maildir, LATCHKEY_MAILDIR, as recovery.mjs does); a backup code
+// chosen under "Try another method" (and refused the second time); and a second tenant as
+// an issuer of its own under /t/globex (made by the operator's command line: its id and
+// secret key come in LATCHKEY_SECOND_TENANT_ID and _KEY). A screenshot of each new screen
+// goes to $LATCHKEY_SCREENS_DIR.
 //
 //   latchkey tenants create --name Globex --slug globex     # tenant_id:, secret_key:
+//   python3 -m aiosmtpd -n -l 127.0.0.1:2525 …               # or any SMTP server with a Maildir
 //   LATCHKEY_URL=http://localhost:8080 LATCHKEY_BOOTSTRAP_KEY=sk_live_… \
 //     LATCHKEY_SECOND_TENANT_ID=tnt_… LATCHKEY_SECOND_TENANT_KEY=sk_live_… \
+//     LATCHKEY_SMTP_PORT=2525 LATCHKEY_MAILDIR=/tmp/maildir \
 //     LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/oidc.mjs
 // (the server needs LATCHKEY_PUBLIC_URL=$LATCHKEY_URL and
-// LATCHKEY_ALLOW_PRIVATE_DESTINATIONS=true for the loopback SMS webhook.)
+// LATCHKEY_ALLOW_PRIVATE_DESTINATIONS=true for the loopback SMS webhook and SMTP server.)
 
 import * as oidc from "openid-client";
+import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { createServer } from "node:http";
+import { join } from "node:path";
 import { adminKey, api, base, check, expectPath, journey, password, requireEnv, shot } from "./common.mjs";
 
 requireEnv([
@@ -37,6 +46,8 @@ requireEnv([
   "LATCHKEY_SCREENS_DIR",
   "LATCHKEY_SECOND_TENANT_ID",
   "LATCHKEY_SECOND_TENANT_KEY",
+  "LATCHKEY_SMTP_PORT",
+  "LATCHKEY_MAILDIR",
 ]);
 const globexId = process.env.LATCHKEY_SECOND_TENANT_ID;
 const globexKey = process.env.LATCHKEY_SECOND_TENANT_KEY;
@@ -83,6 +94,17 @@ const smsServer = createServer((req, res) => {
 await new Promise((ok) => smsServer.listen(0, "127.0.0.1", ok));
 const smsUrl = `http://127.0.0.1:${smsServer.address().port}/sms`;
 
+// --- the email provider: a real SMTP server (aiosmtpd, started by the test) with a Maildir ---
+const maildir = join(process.env.LATCHKEY_MAILDIR, "new");
+/** Prints a stored message's headers and text part as JSON (a MIME parser that is not ours). */
+const READ_MAIL = `
+import email, email.policy, json, sys
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+body = msg.get_body(preferencelist=("plain",)).get_content()
+print(json.dumps({"to": str(msg["To"]), "subject": str(msg["Subject"]), "text": body}))
+`;
+const mailRead = new Set();
+
 async function admin(method, path, body) {
   const r = await api(method, path, body, adminKey);
   check(r.status >= 200 && r.status < 300, `${method} ${path} answered ${r.status}: ${r.body}`);
@@ -91,10 +113,17 @@ async function admin(method, path, body) {
 
 // The tenant's branding shows on every screen (and axe checks its colour's contrast).
 await admin("PATCH", "/v1/admin/config", {
-  mfa_allowed_factors: ["totp", "sms", "webauthn", "backup_codes"],
+  mfa_allowed_factors: ["totp", "sms", "email_otp", "webauthn", "backup_codes"],
   branding: { display_name: "Acme", primary_color: "#1f6f43" },
 });
 await admin("PUT", "/v1/admin/sms-provider", { provider: "webhook", url: smsUrl, secret: "s".repeat(40) });
+await admin("PUT", "/v1/admin/email-provider", {
+  provider: "smtp",
+  host: "127.0.0.1",
+  port: Number(process.env.LATCHKEY_SMTP_PORT),
+  tls: "none",
+  from: "Acme <no-reply@acme.test>",
+});
 const spa = await admin("POST", "/v1/admin/applications", {
   name: "Acme Notes",
   type: "public",
@@ -170,6 +199,33 @@ async function smsCodeTo(number) {
   check(text, `no SMS arrived for ${number}`);
   sms.delete(number);
   return text.match(/\d{6}/)[0];
+}
+
+/**
+ * The six-digit code of the next verification-code email to `address` to arrive at the
+ * SMTP server (waits up to 15 s; Maildir names do not sort by arrival, so each message is
+ * read once, and the caller asks for the next only after it has caused it).
+ */
+async function emailCodeTo(address) {
+  for (let i = 0; i < 300; i++) {
+    let names = [];
+    try {
+      names = readdirSync(maildir);
+    } catch {
+      // Not created until the first message.
+    }
+    for (const name of names.filter((n) => !mailRead.has(n))) {
+      mailRead.add(name);
+      const mail = JSON.parse(execFileSync("python3", ["-c", READ_MAIL, join(maildir, name)], { encoding: "utf8" }));
+      if (mail.to !== address) continue;
+      check(/verification code/.test(mail.subject), `email to ${address}: ${mail.subject}`);
+      const code = mail.text.match(/\b\d{6}\b/)?.[0];
+      check(code, `no code in the email to ${address}: ${mail.text}`);
+      return code;
+    }
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  throw new Error(`no email arrived for ${address}`);
 }
 
 /** The page's language: `<html lang>`. */
@@ -452,6 +508,86 @@ journey(async (page) => {
   tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
   id = claims(tokens);
   check(id.acr === "aal2" && id.amr.includes("sms"), `SMS enrollment: acr ${id.acr} amr ${id.amr}`);
+  await context.clearCookies();
+
+  // 4b. A code by email as the second factor: the factor enrolled through the API (its
+  //     confirmation code read from the SMTP server), then a sign-in whose second-factor
+  //     step sends the code on arrival. Email is not an out-of-band authenticator: the ID
+  //     token says aal1 (a password and an email code), with email in amr.
+  const ivy = await signUp("ivy@example.com");
+  r = await api("POST", `/v1/users/${ivy.user.id}/mfa/factors`, { type: "email_otp" }, ivy.access_token);
+  check(r.status === 201, `enroll email_otp: ${r.body}`);
+  const emailFactor = JSON.parse(r.body);
+  check(emailFactor.email === "i***@example.com", `the enrollment names the masked address: ${emailFactor.email}`);
+  r = await api("POST", `/v1/users/${ivy.user.id}/mfa/factors/${emailFactor.factor_id}/confirm`, { code: await emailCodeTo("ivy@example.com") }, ivy.access_token);
+  check(r.status === 200, `confirm email_otp: ${r.body}`);
+  req = await request(spaConfig);
+  back = arrival();
+  await page.goto(req.url.href);
+  await signInOnPage(page, "ivy@example.com");
+  await expectPath(page, "/login/mfa");
+  check((await page.textContent("main")).includes("Sign in to continue to Acme Notes"), "the email step names the application");
+  check((await page.getByRole("heading", { name: "Email", exact: true }).count()) === 1, "the email factor is shown");
+  check((await page.textContent("main")).includes("i***@example.com"), "the step names the masked address the code went to");
+  const emailCode = await emailCodeTo("ivy@example.com");
+  await shot(page, "oidc-mfa-email");
+  await page.getByLabel("Code", { exact: true }).fill(emailCode);
+  await page.getByRole("button", { name: "Verify" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
+  id = claims(tokens);
+  check(id.sub === ivy.user.id, `email: sub ${id.sub}`);
+  check(id.acr === "aal1", `email: acr ${id.acr} (an email code is not aal2)`);
+  check(JSON.stringify(id.amr) === JSON.stringify(["pwd", "email", "mfa"]), `email: amr ${id.amr}`);
+  await context.clearCookies();
+
+  // 4c. A backup code: a user with an authenticator app (its backup codes shown once, in
+  //     the confirmation's answer) picks "Backup codes" under "Try another method"; the
+  //     same code is refused on the page the next time, and another of the set works.
+  const jack = await signUp("jack@example.com");
+  r = await api("POST", `/v1/users/${jack.user.id}/mfa/factors`, { type: "totp", name: "Phone" }, jack.access_token);
+  check(r.status === 201, `enroll totp: ${r.body}`);
+  const jackTotp = JSON.parse(r.body);
+  r = await api("POST", `/v1/users/${jack.user.id}/mfa/factors/${jackTotp.factor_id}/confirm`, { code: totp(jackTotp.secret) }, jack.access_token);
+  check(r.status === 200, `confirm totp: ${r.body}`);
+  const backupCodes = JSON.parse(r.body).backup_codes;
+  check(Array.isArray(backupCodes) && backupCodes.length >= 2, `backup codes at confirmation: ${r.body}`);
+  /** Signs Jack in as far as the backup-code form of the second-factor step. */
+  const toBackupForm = async (url) => {
+    await page.goto(url);
+    await signInOnPage(page, "jack@example.com");
+    await expectPath(page, "/login/mfa");
+    check((await page.getByRole("heading", { name: "Authenticator app · Phone", exact: true }).count()) === 1, "the authenticator app comes first");
+    await page.getByRole("heading", { name: "Try another method" }).waitFor();
+    await page.getByRole("link", { name: "Backup codes", exact: true }).click();
+    await page.getByRole("heading", { name: "Backup codes", exact: true }).waitFor();
+    check((await page.textContent("main")).includes("Each works once."), "the backup-code hint");
+  };
+  req = await request(spaConfig);
+  back = arrival();
+  await toBackupForm(req.url.href);
+  await page.getByLabel("Code", { exact: true }).fill(backupCodes[0]);
+  await shot(page, "oidc-mfa-backup");
+  await page.getByRole("button", { name: "Verify" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
+  id = claims(tokens);
+  check(id.sub === jack.user.id, `backup code: sub ${id.sub}`);
+  check(id.acr === "aal2", `backup code: acr ${id.acr}`);
+  check(JSON.stringify(id.amr) === JSON.stringify(["pwd", "backup_code", "mfa"]), `backup code: amr ${id.amr}`);
+  await context.clearCookies();
+  // The same code again: refused on the page (no redirect), which stays on the step.
+  req = await request(spaConfig);
+  await toBackupForm(req.url.href);
+  await page.getByLabel("Code", { exact: true }).fill(backupCodes[0]);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.getByText("That code is not right. Check it and try again.").waitFor({ timeout: 10_000 });
+  check(new URL(page.url()).pathname === "/login/mfa/verify", `a used backup code: at ${page.url()}`);
+  check((await page.getByLabel("Code", { exact: true }).getAttribute("aria-invalid")) === "true", "the refusal is on the code field");
+  // Another code of the set still works.
+  back = arrival();
+  await page.getByLabel("Code", { exact: true }).fill(backupCodes[1]);
+  await page.getByRole("button", { name: "Verify" }).click();
+  tokens = await oidc.authorizationCodeGrant(spaConfig, await backAt(page, back), req.checks);
+  check(claims(tokens).amr.includes("backup_code"), `the second backup code: amr ${claims(tokens).amr}`);
   await context.clearCookies();
 
   // 5. A passkey, asked for as phishing-resistant (acr_values=aal2_phr): the user adds one

@@ -9,8 +9,9 @@
 //! the page, the emailed verification link, a forgotten password reset by its emailed link,
 //! the emails read from a real SMTP server), and `tests/browser/oidc.mjs` (openid-client, a
 //! certified relying-party library, signing users in through the OpenID Connect provider
-//! with each factor, in English and German, cancelling, enrolling by text message, and at a
-//! second tenant's issuer made by `latchkey tenants create`), each once on SQLite and once
+//! with each factor, codes by email read from a real SMTP server and backup codes included,
+//! in English and German, cancelling, enrolling by text message, and at a second tenant's
+//! issuer made by `latchkey tenants create`), each once on SQLite and once
 //! on PostgreSQL.
 //! Every screenshot is also checked with axe-core (`common.mjs`). Missing Chromium or node_modules is a failure,
 //! not a skip: `bash .ci/browser-deps.sh` installs both.
@@ -337,16 +338,20 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
 /// enrollment by authenticator app and by text message, German screens, cancelling, a
 /// passkey, logout), and a second tenant, Globex, made first by the command line on the
 /// same data and database, whose issuer is `/t/globex` (its id and secret key go to the
-/// script). `localhost` for WebAuthn, as above.
+/// script). Codes by email go to a real SMTP server (aiosmtpd, as for `recovery.mjs`): the
+/// script sets it as the tenant's email provider through the admin API and reads its
+/// Maildir. `localhost` for WebAuthn, as above.
 fn oidc_journey(database_url: Option<&str>, screens: &Path) {
     check_prerequisites();
+    let smtpd = latchkey_testkit::smtpd::Smtpd::start();
+    let smtp_port = smtpd.port.to_string();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let public = format!("http://localhost:{port}");
     let env = [
         ("LATCHKEY_PUBLIC_URL", public.as_str()),
         ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
-        // The SMS webhook the script serves is on loopback.
+        // The SMS webhook the script serves and the SMTP server are on loopback.
         ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
     ];
     // A second tenant with an issuer of its own, as an operator makes one: the command
@@ -362,6 +367,8 @@ fn oidc_journey(database_url: Option<&str>, screens: &Path) {
         &[
             ("LATCHKEY_SECOND_TENANT_ID", globex.id.as_ref()),
             ("LATCHKEY_SECOND_TENANT_KEY", globex.secret_key.as_ref()),
+            ("LATCHKEY_SMTP_PORT", smtp_port.as_ref()),
+            ("LATCHKEY_MAILDIR", smtpd.maildir().as_os_str()),
         ],
     );
     check_screens(
@@ -379,6 +386,8 @@ fn oidc_journey(database_url: Option<&str>, screens: &Path) {
             "oidc-enroll-phone",
             "oidc-enroll-sms",
             "oidc-mfa-phr",
+            "oidc-mfa-email",
+            "oidc-mfa-backup",
         ],
     );
 }
