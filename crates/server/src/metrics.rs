@@ -1,10 +1,11 @@
 //! In-process Prometheus metrics, served by `GET /metrics` (`http::metrics`; docs/metrics.md):
 //! request latency per route, the MFA funnel by tenant and factor kind, code deliveries by
-//! provider, country and outcome, refusals by reason, and the hashing queue. Every name
-//! starts `latchkey_`.
+//! provider, country and outcome, refusals by reason, the hashing queue and the outbox backlog.
+//! Every name starts `latchkey_`.
 //!
 //! Counters live in memory and move where the event happens (a scrape never queries the
-//! database for them), so each replica reports its own and Prometheus sums them. Label
+//! database for them), so each replica reports its own and Prometheus sums them. The one
+//! read a scrape makes is the outbox backlog, cached for a few seconds. Label
 //! values come from closed sets (route templates, methods, status classes, factor kinds,
 //! provider names, ISO regions, reason codes) or are tenant ids: never a user id, an email
 //! address, a phone number or a raw path, so the number of series stays bounded.
@@ -124,7 +125,25 @@ pub struct Metrics {
     send_refusals: Family<ReasonLabels, Counter>,
     hash_queue: Gauge,
     hash_queue_capacity: Gauge,
+    outbox_depth: Gauge,
+    outbox_oldest_age: Gauge,
+    /// The last backlog read from the store, and when: scrapes within
+    /// [`BACKLOG_CACHE`] of it reuse it rather than query again.
+    backlog: tokio::sync::Mutex<Option<(std::time::Instant, Backlog)>>,
 }
+
+/// The outbox's backlog as the store last reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Messages queued or being sent.
+    pub depth: i64,
+    /// When the oldest of them was queued.
+    pub oldest_at: Option<i64>,
+}
+
+/// How long a backlog read serves scrapes: several Prometheus servers (or a dashboard's
+/// refreshes) scraping at once cost one query.
+const BACKLOG_CACHE: Duration = Duration::from_secs(5);
 
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
@@ -151,6 +170,9 @@ impl Metrics {
             send_refusals: Family::default(),
             hash_queue: Gauge::default(),
             hash_queue_capacity: Gauge::default(),
+            outbox_depth: Gauge::default(),
+            outbox_oldest_age: Gauge::default(),
+            backlog: Default::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -208,7 +230,42 @@ impl Metrics {
             "Password hashes that may wait before sign-ins answer 503 overloaded",
             m.hash_queue_capacity.clone(),
         );
+        registry.register(
+            "outbox_depth",
+            "SMS and email messages not delivered yet (queued, or being sent), across tenants",
+            m.outbox_depth.clone(),
+        );
+        registry.register(
+            "outbox_oldest_age_seconds",
+            "How long the oldest undelivered message has waited (0 when none waits)",
+            m.outbox_oldest_age.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// The outbox's backlog: the cached one if it is recent, else `read`'s (then cached).
+    /// A failed read keeps the previous value and is logged; a scrape still answers.
+    pub async fn backlog<F, E>(&self, read: F) -> Backlog
+    where
+        F: std::future::Future<Output = Result<Backlog, E>>,
+        E: std::fmt::Display,
+    {
+        let mut cached = self.backlog.lock().await;
+        if let Some((at, backlog)) = *cached {
+            if at.elapsed() < BACKLOG_CACHE {
+                return backlog;
+            }
+        }
+        match read.await {
+            Ok(backlog) => {
+                *cached = Some((std::time::Instant::now(), backlog));
+                backlog
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot read the outbox backlog");
+                cached.map(|(_, b)| b).unwrap_or_default()
+            }
+        }
     }
 
     /// The `route` label of a request: its matched template, or `unmatched` when no route
@@ -310,8 +367,11 @@ impl Metrics {
             .inc();
     }
 
-    /// The exposition, with the gauges read as of now.
-    pub fn render(&self, hash_queue: usize, hash_capacity: usize) -> String {
+    /// The exposition, with the gauges read as of now (`now`: Unix milliseconds).
+    pub fn render(&self, hash_queue: usize, hash_capacity: usize, backlog: Backlog, now: i64) -> String {
+        self.outbox_depth.set(backlog.depth);
+        self.outbox_oldest_age
+            .set(backlog.oldest_at.map_or(0, |at| (now - at).max(0) / 1000));
         self.hash_queue.set(i64::try_from(hash_queue).unwrap_or(i64::MAX));
         self.hash_queue_capacity
             .set(i64::try_from(hash_capacity).unwrap_or(i64::MAX));
@@ -393,13 +453,23 @@ mod tests {
             Some("+14155550123"),
             DeliveryOutcome::Sent,
         );
-        let text = m.render(2, 128);
+        let text = m.render(
+            2,
+            128,
+            Backlog {
+                depth: 3,
+                oldest_at: Some(10_000),
+            },
+            75_000,
+        );
         for line in [
             r#"latchkey_http_request_duration_seconds_bucket{le="0.005",route="/v1/users/{user_id}",method="GET",status="2xx"} 1"#,
             r#"latchkey_http_request_duration_seconds_count{route="unmatched",method="other",status="4xx"} 1"#,
             r#"latchkey_mfa_verifications_total{tenant="tnt_01HZZZZZZZZZZZZZZZZZZZZZZZ",kind="totp",outcome="failure"} 1"#,
             r#"latchkey_deliveries_total{channel="sms",provider="console",country="US",outcome="sent"} 1"#,
             "latchkey_hash_queue_depth 2",
+            "latchkey_outbox_depth 3",
+            "latchkey_outbox_oldest_age_seconds 65",
             "# EOF",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");

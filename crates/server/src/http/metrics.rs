@@ -50,9 +50,21 @@ async fn scrape(State(app): State<App>, req: Request) -> Response {
     if !allowed {
         return V1::reject(Failure::not_found()).into_response();
     }
-    let body = app
+    let backlog = app
         .metrics
-        .render(app.hash_pool.waiting(), app.hash_pool.capacity());
+        .backlog(async {
+            app.store
+                .outbox_backlog()
+                .await
+                .map(|(depth, oldest_at)| crate::metrics::Backlog { depth, oldest_at })
+        })
+        .await;
+    let body = app.metrics.render(
+        app.hash_pool.waiting(),
+        app.hash_pool.capacity(),
+        backlog,
+        app.now(),
+    );
     (
         [(
             CONTENT_TYPE,

@@ -186,10 +186,20 @@ async fn a_scrape_shows_the_mfa_funnel_and_route_latencies(b: Backend) {
         ),
         ("latchkey_mfa_lockouts_total", vec![t, totp], 1.0),
         ("latchkey_hash_queue_depth", vec![], 0.0),
+        // No SMS or email in this journey: nothing waits in the outbox.
+        ("latchkey_outbox_depth", vec![], 0.0),
+        ("latchkey_outbox_oldest_age_seconds", vec![], 0.0),
     ] {
         assert_eq!(value(&samples, name, &labels), want, "{name} {labels:?}\n{text}");
     }
     assert!(value(&samples, "latchkey_hash_queue_capacity", &[]) >= 64.0);
+    for gauge in [
+        "latchkey_hash_queue_depth",
+        "latchkey_outbox_depth",
+        "latchkey_outbox_oldest_age_seconds",
+    ] {
+        assert!(samples.iter().any(|s| s.name == gauge), "{gauge} missing\n{text}");
+    }
 
     // The histogram: one series per route template, method and status class, with its
     // buckets; `+Inf` counts every request.
