@@ -63,6 +63,8 @@ pub struct AppInner {
     pub tenants: crate::tenant_cache::TenantCache,
     /// Which tenant a `/t/{slug}` path or a host name is for.
     pub addresses: crate::addresses::Addresses,
+    /// Prometheus counters and histograms (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Cheap to clone; shared by every request.
@@ -157,6 +159,7 @@ impl App {
             senders: Default::default(),
             tenants: Default::default(),
             addresses: Default::default(),
+            metrics: Default::default(),
             delivery,
             issuer: config.issuer(),
             hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)

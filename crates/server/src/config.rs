@@ -78,6 +78,9 @@ pub struct Config {
     /// or neither (checked with the rest).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The bearer token that opens `GET /metrics` to clients other than loopback ones.
+    /// Unset: only loopback clients may scrape.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             allow_private_destinations: false,
             tls_cert: None,
             tls_key: None,
+            metrics_token: None,
         }
     }
 }
@@ -160,6 +164,7 @@ const KEYS: &[&str] = &[
     "allow_private_destinations",
     "tls_cert",
     "tls_key",
+    "metrics_token",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -170,6 +175,7 @@ const FILE_KEYS: &[&str] = &[
     "bootstrap_secret_key",
     "sms_provider",
     "email_provider",
+    "metrics_token",
 ];
 
 /// Command-line overrides (highest precedence).
@@ -461,6 +467,14 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
                 cfg.bootstrap_secret_key = secret();
             } else {
                 fail("must start with sk_live_ and be at least 40 printable characters".into());
+            }
+        }
+        "metrics_token" => {
+            // Compared in constant time, but a short token is guessable all the same.
+            if v.len() >= 32 && v.bytes().all(|b| b.is_ascii_graphic()) {
+                cfg.metrics_token = secret();
+            } else {
+                fail("must be at least 32 printable characters, e.g. from `openssl rand -hex 32`".into());
             }
         }
         "log_format" => match v {
@@ -828,6 +842,29 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.0.len(), 5, "{err}");
+    }
+
+    #[test]
+    fn metrics_token_is_a_secret_of_some_length() {
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert!(c.metrics_token.is_none(), "loopback only by default");
+        let token = "0123456789abcdef0123456789abcdef";
+        let c = Config::load_from(&no_file(), env(&[("LATCHKEY_METRICS_TOKEN", token)])).unwrap();
+        assert_eq!(c.metrics_token.as_ref().map(SecretString::expose), Some(token));
+        assert!(!format!("{c:?}").contains(token), "not in a Debug print");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, format!("{token}\n")).unwrap();
+        let c = Config::load_from(
+            &no_file(),
+            env(&[("LATCHKEY_METRICS_TOKEN_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_token.as_ref().map(SecretString::expose), Some(token));
+        let err =
+            Config::load_from(&no_file(), env(&[("LATCHKEY_METRICS_TOKEN", "short-secret")])).unwrap_err();
+        assert!(err.to_string().contains("METRICS_TOKEN"), "{err}");
+        assert!(!err.to_string().contains("short-secret"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! overloaded` at once instead of piling up. Dedicated threads also reuse their memory:
 //! hashing on tokio's blocking pool spread it over many threads, each keeping its own 19 MiB.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +13,9 @@ type Job = Box<dyn FnOnce() + Send>;
 
 pub struct HashPool {
     queue: SyncSender<Job>,
+    /// Jobs accepted and not yet started, for `latchkey_hash_queue_depth`.
+    waiting: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 /// The queue is full: the caller should answer 503.
@@ -39,18 +43,41 @@ impl HashPool {
                     }
                 })?;
         }
-        Ok(Self { queue: tx })
+        Ok(Self {
+            queue: tx,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            capacity: queue,
+        })
+    }
+
+    /// How many jobs wait for a thread now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// How many jobs may wait before `run` refuses.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Runs `work` on a pool thread and waits for its result without blocking the reactor.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let waiting = self.waiting.clone();
+        // Counted before it is queued, so a thread that takes it at once never decrements
+        // below zero.
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let started = waiting.clone();
         let job: Job = Box::new(move || {
+            started.fetch_sub(1, Ordering::Relaxed);
             let _ = tx.send(work());
         });
         match self.queue.try_send(job) {
             Ok(()) => rx.await.map_err(|_| Busy),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => Err(Busy),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                waiting.fetch_sub(1, Ordering::Relaxed);
+                Err(Busy)
+            }
         }
     }
 }
@@ -78,9 +105,16 @@ mod tests {
         let p = pool.clone();
         let queued = tokio::spawn(async move { p.run(|| 7).await });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(
+            pool.waiting(),
+            1,
+            "the queued job is counted, the running one is not"
+        );
         assert!(pool.run(|| 0).await.is_err(), "a full queue refuses at once");
+        assert_eq!(pool.waiting(), 1, "a refused job is not counted");
         release.send(()).unwrap();
         busy.await.unwrap().unwrap();
         assert_eq!(queued.await.unwrap().unwrap(), 7);
+        assert_eq!(pool.waiting(), 0);
     }
 }

@@ -13,6 +13,7 @@ pub mod fuzzing;
 pub mod hash_pool;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod outbox;
 pub mod seed;
 pub mod service;

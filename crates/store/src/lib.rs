@@ -411,6 +411,9 @@ pub trait DeliveryStore {
     async fn finish_outbox(&self, id: &str, update: &DeliveryUpdate, now: UnixMillis) -> Result<()>;
     /// The latest message sent for a factor.
     async fn last_delivery(&self, factor: &FactorId) -> Result<Option<OutboxMessage>>;
+    /// The undelivered messages (queued or being sent) of every tenant: how many, and when
+    /// the oldest was queued.
+    async fn outbox_backlog(&self) -> Result<(i64, Option<UnixMillis>)>;
     async fn bump_stat(&self, tenant: &TenantId, metric: &str, label: &str) -> Result<()>;
     /// `(metric, label, count)` for a tenant.
     async fn delivery_stats(&self, tenant: &TenantId) -> Result<Vec<(String, String, i64)>>;

@@ -15,6 +15,7 @@
 //! into the one `/openapi.json`.
 
 pub mod common;
+pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod v1;
@@ -80,6 +81,7 @@ pub fn router(app: App) -> Router {
         .merge(v2::router(&app))
         .merge(oidc::router(&app))
         .merge(pages::router(&app))
+        .merge(metrics::router())
         .fallback(|| async { V1::reject(Failure::not_found()) })
         .method_not_allowed_fallback(|| async { V1::reject(Failure::method_not_allowed()) })
         .layer(DefaultBodyLimit::max(limit))
@@ -87,6 +89,8 @@ pub fn router(app: App) -> Router {
             app.clone(),
             edge::read_body_in_time::<V1>,
         ))
+        // A route layer: it runs after routing, so it sees the matched route template.
+        .layer(axum::middleware::from_fn_with_state(app.clone(), metrics::track))
         .layer(axum::middleware::from_fn(crate::telemetry::request_context))
         .with_state(app.clone());
     // The tenant is found (and a `/t/{slug}` path rewritten) before routing.

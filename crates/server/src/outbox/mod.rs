@@ -10,6 +10,7 @@ mod senders;
 
 pub use senders::SenderCache;
 
+use crate::metrics::DeliveryOutcome;
 use crate::service::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::factor::Channel;
@@ -73,6 +74,8 @@ impl App {
             self.store
                 .bump_stat(&m.tenant_id, "deliveries", "abandoned")
                 .await?;
+            self.metrics
+                .delivery(m.channel, "none", None, DeliveryOutcome::Abandoned);
             return Ok(());
         }
         let payload = self
@@ -86,7 +89,10 @@ impl App {
         let to = self
             .open_text(SealedColumn::OutboxDestination, &m.id, &m.destination_sealed)?
             .to_string();
-        let result = match m.channel {
+        // The destination's country, for the metrics (never the number itself).
+        let phone = (m.channel == Channel::Sms).then(|| to.clone());
+        // The result, and the provider that gave it.
+        let (result, provider) = match m.channel {
             Channel::Sms => {
                 let chain = self.sms_chain(&m.tenant_id).await?;
                 let msg = SmsMessage {
@@ -95,16 +101,22 @@ impl App {
                     idempotency_key: m.id.clone(),
                 };
                 match chain.primary.send(&msg).await {
-                    Ok(sent) => Ok(sent),
+                    Ok(sent) => (Ok(sent), chain.primary.provider()),
                     Err(primary_err) => match &chain.fallback {
                         Some(fallback) => {
                             tracing::warn!(message_id = %m.id, provider = chain.primary.provider(), error = %primary_err, "primary SMS provider failed; trying the fallback");
                             self.store
                                 .bump_stat(&m.tenant_id, "fallback_used", chain.primary.provider())
                                 .await?;
-                            fallback.send(&msg).await
+                            self.metrics.delivery(
+                                m.channel,
+                                chain.primary.provider(),
+                                phone.as_deref(),
+                                DeliveryOutcome::FellBack,
+                            );
+                            (fallback.send(&msg).await, fallback.provider())
                         }
-                        None => Err(primary_err),
+                        None => (Err(primary_err), chain.primary.provider()),
                     },
                 }
             }
@@ -117,8 +129,12 @@ impl App {
                     html: text("html"),
                     idempotency_key: m.id.clone(),
                 };
-                sender.send(&msg).await
+                (sender.send(&msg).await, sender.provider())
             }
+        };
+        let count = |outcome| {
+            self.metrics
+                .delivery(m.channel, provider, phone.as_deref(), outcome)
         };
         let done_at = self.now();
         let update = match result {
@@ -126,12 +142,14 @@ impl App {
                 self.store
                     .bump_stat(&m.tenant_id, "sent_by_provider", sent.provider)
                     .await?;
+                count(DeliveryOutcome::Sent);
                 tracing::info!(message_id = %m.id, provider = sent.provider, attempts = m.attempts, "message delivered to provider");
                 finish(DeliveryStatus::Sent, None, Some(sent))
             }
             Err(DeliveryError::Permanent(e)) => {
                 tracing::warn!(message_id = %m.id, error = %e, "message refused by provider for good");
                 self.store.bump_stat(&m.tenant_id, "deliveries", "failed").await?;
+                count(DeliveryOutcome::Failed);
                 finish(DeliveryStatus::Failed, Some(e), None)
             }
             Err(DeliveryError::Transient(e)) => {
@@ -141,8 +159,10 @@ impl App {
                     self.store
                         .bump_stat(&m.tenant_id, "deliveries", "abandoned")
                         .await?;
+                    count(DeliveryOutcome::Abandoned);
                     finish(DeliveryStatus::Abandoned, Some(e), None)
                 } else {
+                    count(DeliveryOutcome::Retry);
                     tracing::info!(message_id = %m.id, attempts = m.attempts, error = %e, "delivery failed; will retry");
                     DeliveryUpdate {
                         next_attempt_at: next,

@@ -49,6 +49,7 @@ impl App {
                 self.store
                     .bump_stat(&tenant.id, "codes_refused", "cooldown")
                     .await?;
+                self.metrics.send_refused(&tenant.id, "cooldown");
                 self.audit(audit(AuditOutcome::Refused, "cooldown")).await?;
                 Err(ServiceError::RateLimited { retry_after_secs })
             }
@@ -57,6 +58,7 @@ impl App {
                 retry_after_secs,
             } => {
                 self.store.bump_stat(&tenant.id, "codes_refused", scope).await?;
+                self.metrics.send_refused(&tenant.id, scope);
                 self.audit(audit(AuditOutcome::Refused, scope)).await?;
                 Err(ServiceError::RateLimited { retry_after_secs })
             }
@@ -77,6 +79,7 @@ impl App {
         };
         if let Some(reason) = reason {
             self.store.bump_stat(&tenant.id, "sms_refused", reason).await?;
+            self.metrics.sms_refused(&tenant.id, reason);
         }
         result
     }

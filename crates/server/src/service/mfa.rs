@@ -15,6 +15,7 @@ use super::factors::{
 use super::outcome::{OfferedFactor, PendingChallenge, SignInOutcome};
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
+use crate::metrics::MfaStep;
 use crate::App;
 use latchkey_core::assurance::{amr_strings, Amr};
 use latchkey_core::audit::{AuditAction, AuditOutcome};
@@ -242,6 +243,7 @@ impl App {
             state_sealed: None,
         };
         self.store.insert_challenge(&challenge).await?;
+        self.metrics.challenge(&tenant.id, purpose.as_str());
         Ok(PendingChallenge {
             challenge_id: challenge.id,
             expires_at: challenge.expires_at,
@@ -474,6 +476,7 @@ impl App {
             detail: Some(kind.as_str().into()),
         })
         .await?;
+        self.metrics.mfa(&tenant.id, kind, MfaStep::EnrollStarted);
         Ok(Enrollment {
             factor: begun.factor,
             details: begun.details,
@@ -544,6 +547,7 @@ impl App {
                     AuditOutcome::Locked,
                 ))
                 .await?;
+                self.metrics.mfa(&tenant.id, factor.kind, MfaStep::Locked);
                 Err(ServiceError::TooManyAttempts { retry_after_secs })
             }
         }
@@ -629,6 +633,8 @@ impl App {
             ..on_factor(AuditOutcome::Success)
         })
         .await?;
+        self.metrics
+            .mfa(&tenant.id, factor.kind, MfaStep::EnrollConfirmed);
         let active = self
             .store
             .get_factor(&tenant.id, &factor.id)
@@ -1100,6 +1106,11 @@ impl App {
                 if let Some(event) = &attempt.writes.audit {
                     log_audit(event);
                 }
+                let step = match challenge.purpose {
+                    ChallengePurpose::SignIn => MfaStep::VerifySucceeded,
+                    ChallengePurpose::Enroll => MfaStep::EnrollConfirmed,
+                };
+                self.metrics.mfa(&tenant.id, factor.kind, step);
                 backup_installed
             }
             AttemptOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
@@ -1122,6 +1133,7 @@ impl App {
                 if let Some(event) = &attempt.on_failure {
                     log_audit(event);
                 }
+                self.metrics.mfa(&tenant.id, factor.kind, MfaStep::VerifyFailed);
                 if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
                     self.audit_clone_flag(tenant, &actor, meta, &factor).await?;
                 }
@@ -1131,6 +1143,7 @@ impl App {
                 if let Some(event) = &attempt.on_locked {
                     log_audit(event);
                 }
+                self.metrics.mfa(&tenant.id, factor.kind, MfaStep::Locked);
                 return Err(ServiceError::TooManyAttempts { retry_after_secs });
             }
         };

@@ -460,6 +460,7 @@ impl App {
                 self.store
                     .bump_stat(&tenant.id, "codes_refused", "cooldown")
                     .await?;
+                self.metrics.send_refused(&tenant.id, "cooldown");
                 self.audit(audit(AuditOutcome::Refused, "cooldown".into()))
                     .await?;
                 Err(ServiceError::RateLimited { retry_after_secs })
@@ -469,6 +470,7 @@ impl App {
                 retry_after_secs,
             } => {
                 self.store.bump_stat(&tenant.id, "codes_refused", scope).await?;
+                self.metrics.send_refused(&tenant.id, scope);
                 self.audit(audit(AuditOutcome::Refused, scope.into())).await?;
                 Err(ServiceError::RateLimited { retry_after_secs })
             }

@@ -16,6 +16,7 @@ mod errors;
 mod gateway;
 mod issuers;
 mod meta;
+mod metrics;
 mod mfa;
 mod oidc;
 mod pages;

@@ -706,6 +706,9 @@ macro_rules! impl_stores {
             async fn last_delivery(&self, factor: &FactorId) -> Result<Option<OutboxMessage>> {
                 run!(self, read, [factor], c => delivery::last_delivery(c, factor))
             }
+            async fn outbox_backlog(&self) -> Result<(i64, Option<UnixMillis>)> {
+                run!(self, read, [], c => delivery::outbox_backlog(c))
+            }
             async fn bump_stat(&self, tenant: &TenantId, metric: &str, label: &str) -> Result<()> {
                 run!(self, write, [tenant, metric, label], c =>
                     delivery::bump_stat(c, tenant.as_str(), metric, label))

@@ -133,12 +133,14 @@ async fn issuing_codes_respects_cooldown_limits_and_supersedes(s: DynStore) {
 async fn outbox_messages_are_claimed_once(s: DynStore) {
     let u = user_in_new_tenant(&s).await;
     let f = sms_factor(&u, FactorStatus::Pending);
+    assert_eq!(s.outbox_backlog().await.unwrap(), (0, None));
     assert_eq!(
         s.issue_code(&issue(&u, &f, None, "h1", true, T0), T0)
             .await
             .unwrap(),
         IssueOutcome::Issued
     );
+    assert_eq!(s.outbox_backlog().await.unwrap(), (1, Some(T0)), "queued");
     let barrier = Arc::new(tokio::sync::Barrier::new(10));
     let tasks: Vec<_> = (0..10)
         .map(|_| {
@@ -164,6 +166,7 @@ async fn outbox_messages_are_claimed_once(s: DynStore) {
     let again = s.claim_outbox(T0 + 30_000, 30_000, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
+    assert_eq!(s.outbox_backlog().await.unwrap(), (1, Some(T0)), "being sent");
     let retry = DeliveryUpdate {
         status: DeliveryStatus::Queued,
         next_attempt_at: T0 + 40_000,
@@ -185,6 +188,7 @@ async fn outbox_messages_are_claimed_once(s: DynStore) {
         provider_message_id: Some("SM123".into()),
     };
     s.finish_outbox(&m.id, &sent, T0 + 41_000).await.unwrap();
+    assert_eq!(s.outbox_backlog().await.unwrap(), (0, None), "delivered");
     assert!(s.claim_outbox(T0 + 100_000, 30_000, 10).await.unwrap().is_empty());
     let last = s.last_delivery(&f.id).await.unwrap().unwrap();
     assert_eq!(

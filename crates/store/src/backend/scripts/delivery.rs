@@ -217,6 +217,18 @@ pub(crate) async fn last_delivery<C: Conn>(c: &mut C, factor: &FactorId) -> Resu
     .await
 }
 
+/// How many messages are not delivered yet (queued, or being sent), and when the oldest of
+/// them was queued: the outbox's backlog, for the operator's metrics.
+pub(crate) async fn outbox_backlog<C: Conn>(c: &mut C) -> Result<(i64, Option<UnixMillis>)> {
+    fetch_one(
+        c,
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE status IN ('queued', 'sending')",
+        args![],
+        |r| Ok((r.int("n")?, r.opt_int("oldest")?)),
+    )
+    .await
+}
+
 pub(crate) async fn bump_stat<C: Conn>(c: &mut C, tenant: &str, metric: &str, label: &str) -> Result<()> {
     c.execute(
         "INSERT INTO delivery_stats (tenant_id, metric, label, count) VALUES ($1, $2, $3, 1) \
