@@ -13,7 +13,9 @@ pub mod model;
 use async_trait::async_trait;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
-use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{
+    ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId, WebhookId,
+};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
 use std::sync::Arc;
@@ -397,6 +399,57 @@ pub trait AuditStore {
     ) -> Result<Vec<AuditEvent>>;
 }
 
+/// Webhook endpoints and their deliveries (docs/events.md). Every call about an endpoint
+/// names its tenant; another tenant's id finds nothing. Deliveries are written by
+/// [`AuditStore::insert_audit`] (and every other call that writes an audit record), in its
+/// transaction.
+#[async_trait]
+pub trait WebhookStore {
+    async fn insert_webhook(&self, hook: &Webhook) -> Result<()>;
+    async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<Webhook>>;
+    /// A tenant's endpoints, oldest first.
+    async fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>>;
+    /// Saves an endpoint's URL, description, events, enabled flag and sealed secret;
+    /// `false` if it does not exist.
+    async fn update_webhook(&self, hook: &Webhook) -> Result<bool>;
+    /// Removes an endpoint and its deliveries.
+    async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool>;
+    /// An endpoint's deliveries, newest first, before `before` (a delivery id).
+    async fn list_webhook_deliveries(
+        &self,
+        tenant: &TenantId,
+        hook: &WebhookId,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+    /// Queues a delivery for another attempt now (unless a worker holds it).
+    async fn redeliver_webhook(
+        &self,
+        tenant: &TenantId,
+        hook: &WebhookId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Redelivery>;
+    /// Claims up to `limit` due deliveries of enabled endpoints, leasing each for
+    /// `lease_ms` and counting the attempt: of concurrent workers (or replicas), one claims
+    /// each.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: UnixMillis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Records the outcome of the attempt numbered `attempts`; `false` (nothing written) if
+    /// the delivery is no longer that claim (its lease ran out and another worker took it).
+    async fn finish_webhook_delivery(
+        &self,
+        id: &str,
+        attempts: i64,
+        attempt: &WebhookAttempt,
+        now: UnixMillis,
+    ) -> Result<bool>;
+}
+
 #[async_trait]
 pub trait DeliveryStore {
     /// Issues a code: limits, cooldown, code, outbox message and statistics in one
@@ -477,6 +530,7 @@ pub trait Store:
     + AuditStore
     + IdempotencyStore
     + DeliveryStore
+    + WebhookStore
     + EmailLinkStore
     + SeedStore
     + Send

@@ -301,7 +301,13 @@ impl App {
         let cx = self.factor_cx(tenant, meta);
         let given = req.phone_number.clone().or_else(|| self.user_phone(user));
         let phone = self
-            .refusals_counted(tenant, sent_code::sms_destination(&cx, given.as_deref()))
+            .refusals_counted(
+                tenant,
+                actor,
+                user,
+                meta,
+                sent_code::sms_destination(&cx, given.as_deref()),
+            )
             .await?;
         let verified = user.phone_verified_at.is_some()
             && user.phone_hash.as_deref() == Some(self.destination_hash(phone.e164()).as_str());
@@ -431,6 +437,9 @@ impl App {
         let begun = self
             .refusals_counted(
                 tenant,
+                actor,
+                user,
+                meta,
                 module(kind).begin_enrollment(&cx, user, factor, &request, challenge.map(|c| &c.id)),
             )
             .await?;
@@ -842,6 +851,11 @@ impl App {
         let start = self
             .refusals_counted(
                 tenant,
+                &Actor::SigningIn {
+                    user_id: user.id.clone(),
+                },
+                &user,
+                meta,
                 module(factor.kind).begin_challenge(&cx, &user, &factor, &challenge, &offered, &credentials),
             )
             .await?;

@@ -101,6 +101,7 @@ mod tenants;
 mod throttle;
 mod users;
 mod webauthn;
+mod webhooks;
 
 fn tenant(name: &str) -> Tenant {
     Tenant {

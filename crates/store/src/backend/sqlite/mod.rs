@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         "tenant_addresses",
         include_str!("../../../migrations/sqlite/0011_tenant_addresses.sql"),
     ),
+    (
+        12,
+        "webhooks",
+        include_str!("../../../migrations/sqlite/0012_webhooks.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
