@@ -31,3 +31,4 @@ pub mod text;
 pub mod throttle;
 pub mod time;
 pub mod totp;
+pub mod webhook;

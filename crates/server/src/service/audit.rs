@@ -88,6 +88,8 @@ impl App {
         let event = self.audit_event(a);
         log_audit(&event);
         self.store.insert_audit(&event).await?;
+        // Its webhook deliveries, if any, were written with it.
+        self.events_wakeup.notify_one();
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod recovery;
 pub mod sealed;
 pub mod sessions;
 pub mod tenants;
+pub mod webhooks;
 
 pub use failure::{Failure, FailureKind};
 pub use input::InputError;
@@ -97,6 +98,16 @@ pub enum ServiceError {
     InvalidLink,
     #[error("the email address is verified already")]
     EmailAlreadyVerified,
+    #[error("invalid webhook")]
+    InvalidWebhook(Vec<(String, String)>),
+    #[error("no such webhook")]
+    WebhookNotFound,
+    #[error("no such delivery")]
+    DeliveryNotFound,
+    #[error("the delivery is being attempted now")]
+    DeliveryInProgress,
+    #[error("too many webhooks")]
+    TooManyWebhooks,
     #[error("internal error: {0}")]
     Internal(String),
 }

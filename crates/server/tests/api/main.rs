@@ -29,3 +29,4 @@ mod signing;
 mod throttle;
 mod tls;
 mod webauthn;
+mod webhooks;

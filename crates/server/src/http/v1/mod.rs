@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod meta;
 pub mod mfa;
+pub mod webhooks;
 
 use super::common::{idempotency, Surface};
 use crate::service::Failure;
@@ -105,6 +106,15 @@ fn plain_routes() -> OpenApiRouter<App> {
             applications::delete_application
         ))
         .routes(routes!(applications::rotate_application_secret))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::patch_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))
