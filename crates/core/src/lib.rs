@@ -17,6 +17,7 @@ pub mod issuer;
 pub mod jws;
 pub mod jwt;
 pub mod links;
+pub mod notices;
 pub mod oauth;
 pub mod oidc;
 pub mod otp;

@@ -455,6 +455,16 @@ pub trait DeliveryStore {
     /// Issues a code: limits, cooldown, code, outbox message and statistics in one
     /// transaction. Over a limit, nothing is written.
     async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome>;
+    /// Queues a message that carries no code (a security notice). With a cooldown key,
+    /// only if no notice under that key was queued in the last `cooldown_secs` (checked and
+    /// set atomically): `false`, and nothing written, when it was.
+    async fn queue_notice(
+        &self,
+        message: &OutboxMessage,
+        cooldown_key: Option<&str>,
+        cooldown_secs: i64,
+        now: UnixMillis,
+    ) -> Result<bool>;
     /// Claims up to `limit` messages due for an attempt, leasing them for `lease_ms` so no
     /// other worker (or replica) takes them meanwhile.
     async fn claim_outbox(&self, now: UnixMillis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxMessage>>;

@@ -8,7 +8,7 @@
 //! transaction that completes the challenge; every attempt is counted per factor in the
 //! database before it is evaluated.
 
-use super::audit::{log_audit, Actor, Audit, RequestMeta};
+use super::audit::{Actor, Audit, RequestMeta};
 use super::factors::{
     backup_codes, module, sent_code, webauthn, Answer, Cx, EnrollDetails, Listing, NewFactor,
 };
@@ -681,6 +681,13 @@ impl App {
         meta: &RequestMeta,
     ) -> ServiceResult<()> {
         let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
+        // Its kind, for the audit record (and so the user's notice) once it is gone.
+        let kind = self
+            .store
+            .get_factor(&tenant.id, factor_id)
+            .await?
+            .filter(|f| f.user_id == user.id)
+            .map(|f| f.kind.as_str().to_owned());
         if !self
             .store
             .delete_factor(
@@ -702,7 +709,7 @@ impl App {
             factor: Some(factor_id),
             action: AuditAction::FactorDelete,
             outcome: AuditOutcome::Success,
-            detail: None,
+            detail: kind,
         })
         .await
     }
@@ -1092,7 +1099,7 @@ impl App {
         let backup_installed = match self.store.attempt_sign_in(&attempt, cx.now).await? {
             AttemptOutcome::Completed { backup_installed } => {
                 if let Some(event) = &attempt.writes.audit {
-                    log_audit(event);
+                    self.recorded(event);
                 }
                 backup_installed
             }
@@ -1114,7 +1121,7 @@ impl App {
             }
             AttemptOutcome::Rejected => {
                 if let Some(event) = &attempt.on_failure {
-                    log_audit(event);
+                    self.recorded(event);
                 }
                 if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
                     self.audit_clone_flag(tenant, &actor, meta, &factor).await?;
@@ -1123,7 +1130,7 @@ impl App {
             }
             AttemptOutcome::Locked { retry_after_secs } => {
                 if let Some(event) = &attempt.on_locked {
-                    log_audit(event);
+                    self.recorded(event);
                 }
                 return Err(ServiceError::TooManyAttempts { retry_after_secs });
             }

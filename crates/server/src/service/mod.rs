@@ -11,6 +11,7 @@ pub mod factors;
 pub mod failure;
 pub mod input;
 pub mod mfa;
+pub mod notify;
 pub mod oidc;
 pub mod outcome;
 pub mod passkeys;

@@ -17,6 +17,7 @@ mod gateway;
 mod issuers;
 mod meta;
 mod mfa;
+mod notices;
 mod oidc;
 mod pages;
 mod pages_mfa;

@@ -99,7 +99,7 @@ pub(crate) async fn verify(s: &TestServer, challenge: &Value, factor: &str, code
     .await
 }
 
-fn backup_factor(challenge: &Value) -> String {
+pub(crate) fn backup_factor(challenge: &Value) -> String {
     challenge["error"]["available_factors"]
         .as_array()
         .unwrap()

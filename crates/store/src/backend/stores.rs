@@ -119,6 +119,7 @@ by_reference!(
     IdempotencyRecord,
     LinkConsume,
     LinkProof,
+    OutboxMessage,
     Proof,
     Session,
     SessionId,
@@ -653,6 +654,16 @@ macro_rules! impl_stores {
         impl DeliveryStore for $store {
             async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome> {
                 run!(self, undo, [issue], c => delivery::issue_code(c, issue, now))
+            }
+            async fn queue_notice(
+                &self,
+                message: &OutboxMessage,
+                cooldown_key: Option<&str>,
+                cooldown_secs: i64,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, undo, [message, cooldown_key], c =>
+                    delivery::queue_notice(c, message, cooldown_key.map(|k| (k, cooldown_secs)), now))
             }
             async fn claim_outbox(
                 &self,
