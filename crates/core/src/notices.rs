@@ -18,6 +18,8 @@ pub enum Notice {
     FactorRemoved(FactorKind),
     /// A backup code was used to sign in; `remaining` are left.
     BackupCodeUsed { remaining: u32 },
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
     /// An administrator removed every second factor.
     MfaReset,
     /// Wrong second-factor answers locked a factor for a while.
@@ -38,8 +40,9 @@ fn kind_words(kind: FactorKind) -> &'static str {
 const NOT_YOU: &str = "If this was not you, change your password now and review the sign-in \
      methods of your account, or contact your administrator.";
 
-/// The email for `notice`, for an account of the app called `app_name`.
-pub fn render(notice: Notice, app_name: &str) -> LinkMessage {
+/// The email for `notice`, for an account of the app called `app_name`, about what
+/// happened at `at` (as RFC 3339) from the client address `from`, if known.
+pub fn render(notice: Notice, app_name: &str, at: &str, from: Option<&str>) -> LinkMessage {
     let (subject, body) = match notice {
         Notice::FactorAdded(kind) => (
             format!("A sign-in method was added to your {app_name} account"),
@@ -67,6 +70,10 @@ pub fn render(notice: Notice, app_name: &str) -> LinkMessage {
                 }
             ),
         ),
+        Notice::BackupCodesRegenerated => (
+            format!("New backup codes were made for your {app_name} account"),
+            format!("New backup codes were made for your {app_name} account; the old ones no longer work."),
+        ),
         Notice::MfaReset => (
             format!("The second sign-in step of your {app_name} account was reset"),
             format!(
@@ -83,8 +90,17 @@ pub fn render(notice: Notice, app_name: &str) -> LinkMessage {
             ),
         ),
     };
-    let text = format!("{body}\n\n{NOT_YOU}");
-    let html = format!("<p>{}</p><p>{}</p>", escape_html(&body), escape_html(NOT_YOU));
+    let when = match from {
+        Some(ip) => format!("When: {at}, from the address {ip}."),
+        None => format!("When: {at}."),
+    };
+    let text = format!("{body}\n\n{when}\n\n{NOT_YOU}");
+    let html = format!(
+        "<p>{}</p><p>{}</p><p>{}</p>",
+        escape_html(&body),
+        escape_html(&when),
+        escape_html(NOT_YOU)
+    );
     LinkMessage { subject, text, html }
 }
 
@@ -102,7 +118,16 @@ mod tests {
 
     #[test]
     fn notices_name_what_happened_and_escape_the_app_name() {
-        let m = render(Notice::BackupCodeUsed { remaining: 3 }, "Acme <b>");
+        let at = "2026-12-01T15:00:00Z";
+        let m = render(
+            Notice::BackupCodeUsed { remaining: 3 },
+            "Acme <b>",
+            at,
+            Some("203.0.113.9"),
+        );
+        assert!(m
+            .text
+            .contains("When: 2026-12-01T15:00:00Z, from the address 203.0.113.9."));
         assert!(m.text.contains("You have 3 backup codes left."), "{}", m.text);
         assert!(
             m.html.contains("Acme &lt;b&gt;") && !m.html.contains("<b>"),
@@ -112,7 +137,7 @@ mod tests {
         assert!(render(Notice::BackupCodeUsed { remaining: 1 }, "A")
             .text
             .contains("1 backup code left"));
-        let added = render(Notice::FactorAdded(FactorKind::Totp), "Acme");
+        let added = render(Notice::FactorAdded(FactorKind::Totp), "Acme", at, None);
         assert!(
             added.text.starts_with("An authenticator app was added"),
             "{}",
@@ -120,10 +145,11 @@ mod tests {
         );
         for n in [
             Notice::FactorRemoved(FactorKind::Sms),
+            Notice::BackupCodesRegenerated,
             Notice::MfaReset,
             Notice::SecondFactorLocked(FactorKind::Webauthn),
         ] {
-            let m = render(n, "Acme");
+            let m = render(n, "Acme", at, None);
             assert!(
                 m.subject.contains("Acme") && m.text.contains("If this was not you"),
                 "{n:?}"

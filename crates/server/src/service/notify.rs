@@ -1,5 +1,6 @@
 //! Security notices by email (`core::notices` has every word): when an audit record says
-//! a user's authenticators changed, a backup code was spent, an admin reset their MFA, or a
+//! a user's authenticators changed, a backup code was spent or the codes replaced, an admin
+//! reset their MFA, or a
 //! factor was locked by wrong answers, the user is told through the outbox and the tenant's
 //! email provider. Only where the tenant has an email provider (its own or the server's): the
 //! development console is not one. Best effort: a notice that cannot be queued is logged and
@@ -25,6 +26,7 @@ enum Trigger {
     Added,
     Removed,
     BackupUsed,
+    Regenerated,
     Reset,
     Locked,
 }
@@ -35,6 +37,7 @@ fn trigger(e: &AuditEvent) -> Option<Trigger> {
         (AuditAction::FactorConfirm | AuditAction::FactorCreateConfirmed, "success") => Some(Trigger::Added),
         (AuditAction::FactorDelete, "success") => Some(Trigger::Removed),
         (AuditAction::BackupCodeUse, "success") => Some(Trigger::BackupUsed),
+        (AuditAction::BackupCodesRegenerate, "success") => Some(Trigger::Regenerated),
         (AuditAction::MfaReset, "success") => Some(Trigger::Reset),
         (AuditAction::MfaAttempt, "locked") => Some(Trigger::Locked),
         _ => None,
@@ -91,6 +94,7 @@ impl App {
                     None,
                 )
             }
+            (Trigger::Regenerated, _) => (Notice::BackupCodesRegenerated, None),
             (Trigger::Reset, _) => (Notice::MfaReset, None),
             (Trigger::Locked, Some(kind)) => (
                 Notice::SecondFactorLocked(kind),
@@ -98,7 +102,12 @@ impl App {
             ),
             (Trigger::Added | Trigger::Removed | Trigger::Locked, None) => return Ok(()),
         };
-        let message = render(notice, &self.app_name(&tenant));
+        let message = render(
+            notice,
+            &self.app_name(&tenant),
+            &latchkey_core::time::rfc3339(event.created_at),
+            event.ip.as_deref(),
+        );
         let payload = serde_json::json!({
             "subject": message.subject,
             "text": message.text,

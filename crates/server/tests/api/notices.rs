@@ -1,6 +1,6 @@
 //! Security notices by email (NIST SP 800-63B: the subscriber hears of authenticator
 //! changes) through the outbox to a real SMTP server (aiosmtpd): a factor added, a backup
-//! code used (with how many remain), a factor removed, repeated failed second factors (once
+//! code used (with how many remain), new backup codes, a factor removed, repeated failed second factors (once
 //! an hour however long it goes on), an admin's MFA reset; never a code or secret; nothing
 //! without an email provider.
 
@@ -45,6 +45,17 @@ async fn authenticator_changes_are_emailed_to_the_user(b: Backend) {
         "{used}"
     );
 
+    assert!(
+        text(&used).contains(", from the address 127.0.0.1."),
+        "when and from where: {used}"
+    );
+
+    // New codes replace the old.
+    let token = signed_in["access_token"].as_str().unwrap();
+    let (status, fresh) = send(s.post("/v1/users/me/mfa/backup-codes").bearer_auth(token)).await;
+    assert_eq!(status, 201, "{fresh}");
+    let regenerated = next_about(&mail, "New backup codes were made for your Acme account").await;
+
     // Wrong codes until the factor locks, and on: one notice.
     let ch = mfa_signin(&s, "alice@example.com").await;
     let mut locked = 0;
@@ -58,7 +69,6 @@ async fn authenticator_changes_are_emailed_to_the_user(b: Backend) {
     assert!(text(&attack).contains("an authenticator app"), "{attack}");
 
     // The user removes the factor (just verified with a backup code, so allowed).
-    let token = signed_in["access_token"].as_str().unwrap();
     let (status, body) = send(
         s.http
             .delete(format!("{}/v1/users/me/mfa/factors/{fid}", s.url))
@@ -80,13 +90,19 @@ async fn authenticator_changes_are_emailed_to_the_user(b: Backend) {
 
     // Still one attack notice, however many locked attempts there were.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(mail.count(), 5, "one notice per event, one attack notice an hour");
+    assert_eq!(mail.count(), 6, "one notice per event, one attack notice an hour");
     // Never a secret, a code or a link.
-    for m in [&added, &used, &attack, &removed, &reset] {
+    let fresh_codes: Vec<String> = fresh["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    for m in [&added, &used, &regenerated, &attack, &removed, &reset] {
         let all = m.to_string();
         assert!(!all.contains(&secret), "{all}");
         assert!(!all.contains("https://"), "{all}");
-        for code in &backup {
+        for code in backup.iter().chain(&fresh_codes) {
             assert!(!all.contains(code.as_str()), "{all}");
         }
     }
