@@ -134,7 +134,7 @@ mod tests {
             "{}",
             m.html
         );
-        assert!(render(Notice::BackupCodeUsed { remaining: 1 }, "A")
+        assert!(render(Notice::BackupCodeUsed { remaining: 1 }, "A", at, None)
             .text
             .contains("1 backup code left"));
         let added = render(Notice::FactorAdded(FactorKind::Totp), "Acme", at, None);

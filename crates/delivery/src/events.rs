@@ -25,11 +25,10 @@ pub fn endpoint_problem(destinations: Destinations, url: &str) -> Option<String>
     let Ok(parsed) = reqwest::Url::parse(url) else {
         return Some("url must be an absolute URL".into());
     };
-    let scheme_ok = match (parsed.scheme(), destinations) {
-        ("https", _) => true,
-        ("http", Destinations::AllowPrivate) => true,
-        _ => false,
-    };
+    let scheme_ok = matches!(
+        (parsed.scheme(), destinations),
+        ("https", _) | ("http", Destinations::AllowPrivate)
+    );
     if !scheme_ok {
         return Some("url must use https".into());
     }

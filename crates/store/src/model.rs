@@ -824,7 +824,7 @@ pub struct WebhookAttempt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redelivery {
     /// Queued for an attempt now.
-    Queued(WebhookDelivery),
+    Queued(Box<WebhookDelivery>),
     /// A worker is sending it at this moment; nothing changed.
     InProgress,
     /// No such delivery of this endpoint.

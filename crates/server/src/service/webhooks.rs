@@ -272,7 +272,7 @@ impl App {
                 self.audit_webhook(tenant, actor, meta, &format!("redelivery of {delivery} for"), id)
                     .await?;
                 self.events_wakeup.notify_one();
-                Ok(d)
+                Ok(*d)
             }
             Redelivery::InProgress => Err(ServiceError::DeliveryInProgress),
             Redelivery::NotFound => Err(ServiceError::DeliveryNotFound),

@@ -203,7 +203,7 @@ pub(crate) async fn redeliver<C: Conn>(
         )
         .await?;
     if let Some(d) = queued {
-        return Ok(Redelivery::Queued(d));
+        return Ok(Redelivery::Queued(Box::new(d)));
     }
     let exists = c
         .fetch_optional(
