@@ -409,9 +409,14 @@ pub trait WebhookStore {
     async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<Webhook>>;
     /// A tenant's endpoints, oldest first.
     async fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>>;
-    /// Saves an endpoint's URL, description, events, enabled flag and sealed secret;
-    /// `false` if it does not exist.
-    async fn update_webhook(&self, hook: &Webhook) -> Result<bool>;
+    /// Changes the fields `patch` gives, keeping the others, atomically; the endpoint as it
+    /// now is, or `None` if it does not exist.
+    async fn update_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+    ) -> Result<Option<Webhook>>;
     /// Removes an endpoint and its deliveries.
     async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool>;
     /// An endpoint's deliveries, newest first, before `before` (a delivery id).

@@ -751,6 +751,20 @@ pub struct Webhook {
     pub updated_at: UnixMillis,
 }
 
+/// A change to an endpoint: the fields given are replaced, the others kept, in one
+/// conditional write (so concurrent changes of different fields all stay).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// `Some(None)`: every event type.
+    pub events: Option<Option<Vec<String>>>,
+    pub enabled: Option<bool>,
+    pub secret_sealed: Option<String>,
+    pub updated_at: UnixMillis,
+}
+
 /// Where a webhook message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookDeliveryStatus {

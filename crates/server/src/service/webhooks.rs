@@ -9,7 +9,7 @@ use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::ids::{is_delivery_id, WebhookId};
 use latchkey_core::secret::SecretString;
-use latchkey_store::model::{Redelivery, SealedColumn, Tenant, Webhook, WebhookDelivery};
+use latchkey_store::model::{Redelivery, SealedColumn, Tenant, Webhook, WebhookDelivery, WebhookPatch};
 
 /// Endpoints a tenant may have: each event is written once per endpoint, in the event's
 /// own transaction, so the number is bounded.
@@ -30,27 +30,32 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
 }
 
-/// Applies `changes` to `hook`, reporting every problem at once.
-fn apply(
-    hook: &mut Webhook,
+/// The change `changes` asks for, checked, with every problem reported at once.
+fn validate(
     changes: WebhookChanges,
     destinations: latchkey_delivery::Destinations,
-) -> ServiceResult<()> {
+    now: i64,
+) -> ServiceResult<WebhookPatch> {
     let mut problems: Vec<(String, String)> = Vec::new();
+    let mut patch = WebhookPatch {
+        enabled: changes.enabled,
+        updated_at: now,
+        ..Default::default()
+    };
     if let Some(url) = changes.url {
         let url = url.trim().to_owned();
         match latchkey_delivery::events::endpoint_problem(destinations, &url) {
             Some(problem) => problems.push(("url".into(), problem)),
-            None => hook.url = url,
+            None => patch.url = Some(url),
         }
     }
     if let Some(d) = changes.description {
         let d = d.trim();
         if d.is_empty() {
-            hook.description = None;
+            patch.description = Some(None);
         } else {
             match latchkey_core::text::display_name(d, 200) {
-                Ok(d) => hook.description = Some(d),
+                Ok(d) => patch.description = Some(Some(d)),
                 Err(_) => problems.push((
                     "description".into(),
                     "must be at most 200 printable characters".into(),
@@ -60,15 +65,12 @@ fn apply(
     }
     if let Some(events) = changes.events {
         match parse_events(&events) {
-            Ok(e) => hook.events = e,
+            Ok(e) => patch.events = Some(e),
             Err(message) => problems.push(("events".into(), message)),
         }
     }
-    if let Some(enabled) = changes.enabled {
-        hook.enabled = enabled;
-    }
     if problems.is_empty() {
-        Ok(())
+        Ok(patch)
     } else {
         Err(ServiceError::InvalidWebhook(problems))
     }
@@ -148,18 +150,18 @@ impl App {
         let now = self.now();
         let id = WebhookId::generate(now, self.rng.as_ref());
         let (secret, secret_sealed) = self.webhook_secret(&id)?;
-        let mut hook = Webhook {
+        let patch = validate(changes, self.config.destinations(), now)?;
+        let hook = Webhook {
             id,
             tenant_id: tenant.id.clone(),
-            url: String::new(),
-            description: None,
-            events: None,
-            enabled: true,
+            url: patch.url.unwrap_or_default(),
+            description: patch.description.flatten(),
+            events: patch.events.flatten(),
+            enabled: patch.enabled.unwrap_or(true),
             secret_sealed,
             created_at: now,
             updated_at: now,
         };
-        apply(&mut hook, changes, self.config.destinations())?;
         if self.store.list_webhooks(&tenant.id).await?.len() >= MAX_WEBHOOKS {
             return Err(ServiceError::TooManyWebhooks);
         }
@@ -188,12 +190,12 @@ impl App {
         id: &WebhookId,
         changes: WebhookChanges,
     ) -> ServiceResult<Webhook> {
-        let mut hook = self.get_webhook(tenant, id).await?;
-        apply(&mut hook, changes, self.config.destinations())?;
-        hook.updated_at = self.now();
-        if !self.store.update_webhook(&hook).await? {
-            return Err(ServiceError::WebhookNotFound);
-        }
+        let patch = validate(changes, self.config.destinations(), self.now())?;
+        let hook = self
+            .store
+            .update_webhook(&tenant.id, id, &patch)
+            .await?
+            .ok_or(ServiceError::WebhookNotFound)?;
         self.audit_webhook(tenant, actor, meta, "updated", id).await?;
         self.events_wakeup.notify_one();
         Ok(hook)
@@ -222,13 +224,17 @@ impl App {
         meta: &RequestMeta,
         id: &WebhookId,
     ) -> ServiceResult<(Webhook, SecretString)> {
-        let mut hook = self.get_webhook(tenant, id).await?;
         let (secret, sealed) = self.webhook_secret(id)?;
-        hook.secret_sealed = sealed;
-        hook.updated_at = self.now();
-        if !self.store.update_webhook(&hook).await? {
-            return Err(ServiceError::WebhookNotFound);
-        }
+        let patch = WebhookPatch {
+            secret_sealed: Some(sealed),
+            updated_at: self.now(),
+            ..Default::default()
+        };
+        let hook = self
+            .store
+            .update_webhook(&tenant.id, id, &patch)
+            .await?
+            .ok_or(ServiceError::WebhookNotFound)?;
         self.audit_webhook(tenant, actor, meta, "secret rotated", id)
             .await?;
         Ok((hook, secret))

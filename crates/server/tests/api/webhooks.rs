@@ -19,6 +19,7 @@ both_stores!(
     endpoints_are_held_to_the_destination_policy,
     stored_endpoints_are_checked_again_at_send_time,
     the_secret_is_shown_once_and_rotates,
+    concurrent_changes_keep_one_consistent_endpoint,
 );
 
 fn receiver() -> Option<Hookd> {
@@ -527,5 +528,36 @@ async fn the_secret_is_shown_once_and_rotates(b: Backend) {
     assert_eq!(status, 204);
     let (status, body) = send(s.admin(s.get(&format!("/v1/admin/webhooks/{id}/deliveries")))).await;
     assert_eq!((status, error_code(&body)), (404, "webhook_not_found"));
+    s.stop().await;
+}
+
+async fn concurrent_changes_keep_one_consistent_endpoint(b: Backend) {
+    let s = spawn(b).await;
+    let (status, hook) = send(
+        s.admin(s.post("/v1/admin/webhooks"))
+            .json(&json!({ "url": "https://hooks.example.com/in", "events": ["signin", "mfa.verify"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{hook}");
+    let id = hook["id"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let req = s
+                .admin(s.patch(&format!("/v1/admin/webhooks/{id}")))
+                .json(&match i % 3 {
+                    0 => json!({}),
+                    1 => json!({ "events": ["signin", "factor.delete"] }),
+                    _ => json!({ "description": format!("n{i}") }),
+                });
+            tokio::spawn(async move { send(req).await })
+        })
+        .collect();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, view) = send(s.admin(s.get(&format!("/v1/admin/webhooks/{id}")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["events"], json!(["factor.delete", "signin"]), "{view}");
     s.stop().await;
 }

@@ -134,6 +134,7 @@ by_reference!(
     UserId,
     Webhook,
     WebhookAttempt,
+    WebhookPatch,
     latchkey_core::ids::WebhookId,
 );
 
@@ -581,8 +582,14 @@ macro_rules! impl_stores {
             async fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>> {
                 run!(self, read, [tenant], c => crate::backend::scripts::webhooks::list(c, tenant))
             }
-            async fn update_webhook(&self, hook: &Webhook) -> Result<bool> {
-                run!(self, tx, [hook], c => crate::backend::scripts::webhooks::update(c, hook))
+            async fn update_webhook(
+                &self,
+                tenant: &TenantId,
+                id: &WebhookId,
+                patch: &WebhookPatch,
+            ) -> Result<Option<Webhook>> {
+                run!(self, tx, [tenant, id, patch], c =>
+                    crate::backend::scripts::webhooks::update(c, tenant, id, patch))
             }
             async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool> {
                 run!(self, write, [tenant, id], c => crate::backend::scripts::webhooks::delete(c, tenant, id))

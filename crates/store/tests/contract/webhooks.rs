@@ -59,22 +59,49 @@ async fn endpoints_are_stored_per_tenant(s: DynStore) {
         vec![h.clone(), all.clone()]
     );
 
+    // A change replaces the fields it names and keeps the others.
+    let patch = WebhookPatch {
+        url: Some("https://hooks.example.com/other".into()),
+        events: Some(Some(vec!["factor.delete".into()])),
+        enabled: Some(false),
+        secret_sealed: Some("resealed".into()),
+        updated_at: T0 + 5,
+        ..Default::default()
+    };
+    let changed = s.update_webhook(&t.id, &h.id, &patch).await.unwrap().unwrap();
+    h.url = "https://hooks.example.com/other".into();
     h.events = Some(vec!["factor.delete".into()]);
     h.enabled = false;
-    h.url = "https://hooks.example.com/other".into();
     h.secret_sealed = "resealed".into();
     h.updated_at = T0 + 5;
-    assert!(s.update_webhook(&h).await.unwrap());
+    assert_eq!(changed, h);
     assert_eq!(s.get_webhook(&t.id, &h.id).await.unwrap().as_ref(), Some(&h));
-    let mut foreign = h.clone();
-    foreign.tenant_id = other.id.clone();
-    assert!(
-        !s.update_webhook(&foreign).await.unwrap(),
+    assert_eq!(
+        s.update_webhook(&other.id, &h.id, &patch).await.unwrap(),
+        None,
         "another tenant's id changes nothing"
     );
-    h.events = None;
-    assert!(s.update_webhook(&h).await.unwrap());
-    assert_eq!(s.get_webhook(&t.id, &h.id).await.unwrap().unwrap().events, None);
+    let clear = WebhookPatch {
+        description: Some(None),
+        events: Some(None),
+        updated_at: T0 + 6,
+        ..Default::default()
+    };
+    let changed = s.update_webhook(&t.id, &h.id, &clear).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.description, changed.events, changed.url.as_str()),
+        (None, None, "https://hooks.example.com/other")
+    );
+    let describe = WebhookPatch {
+        description: Some(Some("again".into())),
+        updated_at: T0 + 7,
+        ..Default::default()
+    };
+    let changed = s.update_webhook(&t.id, &h.id, &describe).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.description.as_deref(), changed.events, changed.enabled),
+        (Some("again"), None, false)
+    );
 
     assert!(!s.delete_webhook(&other.id, &h.id).await.unwrap());
     assert!(s.delete_webhook(&t.id, &h.id).await.unwrap());
@@ -148,9 +175,16 @@ async fn deliveries_are_claimed_once_and_fenced(s: DynStore) {
         s.insert_audit(&event(&t.id, "signin", T0 + i)).await.unwrap();
     }
     // Deliveries of an endpoint disabled after they were queued wait, unclaimed.
-    let mut off = off;
-    off.enabled = false;
-    assert!(s.update_webhook(&off).await.unwrap());
+    let disable = WebhookPatch {
+        enabled: Some(false),
+        updated_at: T0,
+        ..Default::default()
+    };
+    assert!(s
+        .update_webhook(&t.id, &off.id, &disable)
+        .await
+        .unwrap()
+        .is_some());
 
     // Eight workers at once, each claiming until nothing is left: every delivery is
     // claimed by exactly one of them.

@@ -146,6 +146,7 @@ pub struct DeliveryQuery {
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<u32>,
     /// The `next_before` of the previous page.
+    #[param(pattern = "^msg_[0-7][0-9A-HJKMNP-TV-Z]{25}[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub before: Option<String>,
 }
 

@@ -5,7 +5,9 @@
 
 use crate::backend::conn::{args, conflict_or, Arg, Conn};
 use crate::backend::rows::{self, AUDIT_COLUMNS, WEBHOOK_COLUMNS, WEBHOOK_DELIVERY_COLUMNS};
-use crate::model::{AuditEvent, ClaimedDelivery, Redelivery, Webhook, WebhookAttempt, WebhookDelivery};
+use crate::model::{
+    AuditEvent, ClaimedDelivery, Redelivery, Webhook, WebhookAttempt, WebhookDelivery, WebhookPatch,
+};
 use crate::Result;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::ids::{TenantId, WebhookId};
@@ -119,34 +121,64 @@ pub(crate) async fn list<C: Conn>(c: &mut C, tenant: &TenantId) -> Result<Vec<We
     with_events(c, tenant, hooks).await
 }
 
-/// Replaces an endpoint's URL, description, events, enabled flag and sealed secret.
-pub(crate) async fn update<C: Conn>(c: &mut C, hook: &Webhook) -> Result<bool> {
+/// Applies `patch` to an endpoint and answers it as it now is; `None` if it does not exist.
+/// The `UPDATE` comes first and takes the row's lock (PostgreSQL; SQLite has one writer),
+/// so concurrent changes apply one after another, each to what the previous one left, and
+/// the event list is rewritten by one change at a time.
+pub(crate) async fn update<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    id: &WebhookId,
+    patch: &WebhookPatch,
+) -> Result<Option<Webhook>> {
+    let flag = |given: bool| i64::from(given);
+    let (set_all, all) = match &patch.events {
+        Some(events) => (1, bool_int(events.is_none())),
+        None => (0, 0),
+    };
     let changed = c
         .execute(
-            "UPDATE webhooks SET url = $1, description = $2, all_events = $3, enabled = $4, secret_sealed = $5, \
-             updated_at = $6 WHERE tenant_id = $7 AND id = $8",
+            "UPDATE webhooks SET url = CASE WHEN $1 = 1 THEN $2 ELSE url END, \
+             description = CASE WHEN $3 = 1 THEN $4 ELSE description END, \
+             all_events = CASE WHEN $5 = 1 THEN $6 ELSE all_events END, \
+             enabled = CASE WHEN $7 = 1 THEN $8 ELSE enabled END, \
+             secret_sealed = CASE WHEN $9 = 1 THEN $10 ELSE secret_sealed END, \
+             updated_at = $11 WHERE tenant_id = $12 AND id = $13",
             args![
-                &hook.url,
-                &hook.description,
-                bool_int(hook.events.is_none()),
-                bool_int(hook.enabled),
-                &hook.secret_sealed,
-                hook.updated_at,
-                hook.tenant_id.as_str(),
-                hook.id.as_str()
+                flag(patch.url.is_some()),
+                patch.url.as_deref().unwrap_or(""),
+                flag(patch.description.is_some()),
+                patch.description.clone().flatten().as_deref(),
+                set_all,
+                all,
+                flag(patch.enabled.is_some()),
+                bool_int(patch.enabled.unwrap_or(false)),
+                flag(patch.secret_sealed.is_some()),
+                patch.secret_sealed.as_deref().unwrap_or(""),
+                patch.updated_at,
+                tenant.as_str(),
+                id.as_str()
             ],
         )
         .await?;
     if changed == 0 {
-        return Ok(false);
+        return Ok(None);
     }
-    c.execute(
-        "DELETE FROM webhook_events WHERE webhook_id = $1",
-        args![hook.id.as_str()],
-    )
-    .await?;
-    insert_events(c, hook).await?;
-    Ok(true)
+    if let Some(events) = &patch.events {
+        c.execute(
+            "DELETE FROM webhook_events WHERE webhook_id = $1",
+            args![id.as_str()],
+        )
+        .await?;
+        for event in events.iter().flatten() {
+            c.execute(
+                "INSERT INTO webhook_events (webhook_id, event) VALUES ($1, $2)",
+                args![id.as_str(), event],
+            )
+            .await?;
+        }
+    }
+    get(c, tenant, id).await
 }
 
 /// Removes an endpoint, its subscriptions and its deliveries (by cascade).
