@@ -28,7 +28,10 @@ CREATE TABLE webhook_deliveries (
     -- the same on every retry and redelivery.
     id               TEXT PRIMARY KEY,
     tenant_id        TEXT NOT NULL,
-    webhook_id       TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    -- No foreign key: an event written while its endpoint is being removed must not fail
+    -- (a sign-in's audit record fans out here). Removing an endpoint removes its deliveries;
+    -- one that slips in meanwhile has no endpoint to join and is never claimed.
+    webhook_id       TEXT NOT NULL,
     event_id         TEXT NOT NULL,
     event_type       TEXT NOT NULL,
     -- pending, sending, delivered, failed

@@ -592,7 +592,7 @@ macro_rules! impl_stores {
                     crate::backend::scripts::webhooks::update(c, tenant, id, patch))
             }
             async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool> {
-                run!(self, write, [tenant, id], c => crate::backend::scripts::webhooks::delete(c, tenant, id))
+                run!(self, tx, [tenant, id], c => crate::backend::scripts::webhooks::delete(c, tenant, id))
             }
             async fn list_webhook_deliveries(
                 &self,

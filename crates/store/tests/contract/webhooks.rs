@@ -8,6 +8,7 @@ contract!(
     events_fan_out_to_subscribed_enabled_endpoints,
     deliveries_are_claimed_once_and_fenced,
     redelivery_requeues_unless_in_flight,
+    events_never_fail_while_endpoints_are_removed,
 );
 
 fn hook(t: &TenantId, events: Option<&[&str]>, enabled: bool) -> Webhook {
@@ -339,6 +340,36 @@ async fn redelivery_requeues_unless_in_flight(s: DynStore) {
     assert!(s.delete_webhook(&t.id, &h.id).await.unwrap());
     assert!(s
         .list_webhook_deliveries(&t.id, &h.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn events_never_fail_while_endpoints_are_removed(s: DynStore) {
+    // An endpoint removed while an event fans out to it: the event is written all the same
+    // (it may be a sign-in's), and nothing is left to claim for the endpoint.
+    let t = tenant("a");
+    s.insert_tenant(&t).await.unwrap();
+    for i in 0..20 {
+        let h = hook(&t.id, None, true);
+        s.insert_webhook(&h).await.unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (s1, b1, tid, hid) = (s.clone(), barrier.clone(), t.id.clone(), h.id.clone());
+        let remove = tokio::spawn(async move {
+            b1.wait().await;
+            s1.delete_webhook(&tid, &hid).await.unwrap()
+        });
+        let (s2, b2) = (s.clone(), barrier.clone());
+        let e = event(&t.id, "signin", T0 + i);
+        let record = tokio::spawn(async move {
+            b2.wait().await;
+            s2.insert_audit(&e).await.unwrap();
+        });
+        assert!(remove.await.unwrap());
+        record.await.unwrap();
+    }
+    assert!(s
+        .claim_webhook_deliveries(T0 + 100, 30_000, 100)
         .await
         .unwrap()
         .is_empty());

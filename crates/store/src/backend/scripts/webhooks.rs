@@ -181,14 +181,22 @@ pub(crate) async fn update<C: Conn>(
     get(c, tenant, id).await
 }
 
-/// Removes an endpoint, its subscriptions and its deliveries (by cascade).
+/// Removes an endpoint, its subscriptions (by cascade) and its deliveries.
 pub(crate) async fn delete<C: Conn>(c: &mut C, tenant: &TenantId, id: &WebhookId) -> Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2",
-        args![tenant.as_str(), id.as_str()],
-    )
-    .await?
-        > 0)
+    let removed = c
+        .execute(
+            "DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2",
+            args![tenant.as_str(), id.as_str()],
+        )
+        .await?;
+    if removed > 0 {
+        c.execute(
+            "DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2",
+            args![tenant.as_str(), id.as_str()],
+        )
+        .await?;
+    }
+    Ok(removed > 0)
 }
 
 /// An endpoint's deliveries, newest event first, before `before` (a delivery id).
