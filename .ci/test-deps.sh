@@ -2,7 +2,8 @@
 # Installs what the delivery tests need when it is missing, and nothing when it is there:
 # OpenSSL headers for native TLS (reqwest, lettre), the moto AWS emulator (SNS) and the
 # aiosmtpd SMTP server; the Prometheus client library, whose parsers read `GET /metrics` in the
-# tests; schemathesis for the API fuzzer (scripts/fuzz-api.sh). Quiet on success;
+# tests; the standardwebhooks reference verifier (the webhook tests' receiver); schemathesis for
+# the API fuzzer (scripts/fuzz-api.sh). Quiet on success;
 # safe to run on every CI run.
 set -euo pipefail
 
@@ -25,16 +26,16 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -m pip --version >/dev/null
   apt_install python3 python3-pip
 fi
 
-if ! python3 -c 'import moto.server, aiosmtpd, prometheus_client' >/dev/null 2>&1; then
-  echo "test-deps: installing moto[server], aiosmtpd and prometheus-client"
+if ! python3 -c 'import moto.server, aiosmtpd, prometheus_client, standardwebhooks' >/dev/null 2>&1; then
+  echo "test-deps: installing moto[server], aiosmtpd, prometheus-client and standardwebhooks"
   pip_install() {
     PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$@" \
-      'moto[server]' aiosmtpd prometheus-client
+      'moto[server]' aiosmtpd prometheus-client standardwebhooks
   }
   # A Debian-managed Python refuses pip installs (PEP 668); then install beside it anyway,
   # since these are test tools only.
   pip_install 2>/dev/null || pip_install --break-system-packages
-  python3 -c 'import moto.server, aiosmtpd, prometheus_client'
+  python3 -c 'import moto.server, aiosmtpd, prometheus_client, standardwebhooks'
 fi
 
 # Pinned: the fuzzer's baseline (scripts/fuzz/baseline.json) records findings by this version's

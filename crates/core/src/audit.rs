@@ -1,7 +1,10 @@
 //! The audit log's vocabulary: one closed enum of actions and one of outcomes. This is the
 //! event catalogue: the audit log records them today, and webhooks and metrics will fan out
 //! from the same values. The string forms are stable: they are stored and shown by the admin
-//! API.
+//! API, and they are the `type` of a webhook's event (docs/events.md).
+//!
+//! Not here yet: remembered devices (remembered, revoked) arrive with that feature, as
+//! `device.remembered` and `device.revoked`.
 
 /// Something that happened to a user's factors or sign-in, or to the tenant's applications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,10 +53,30 @@ pub enum AuditAction {
     /// An MFA rule of an organization, role, application or user was set or removed; a
     /// user's exemption is one (its detail says until when and why).
     MfaRuleChanged,
+    /// A password sign-in: accepted (the detail says what follows: `complete`,
+    /// `mfa_challenge` or `mfa_enroll`), failed (wrong email or password), or refused
+    /// (throttled). The user is named when the email matched one.
+    SignIn,
+    /// A second factor was asked for at sign-in: a challenge was issued (outcome
+    /// `pending`; the detail says whether it proves a factor or enrolls one).
+    MfaChallenge,
+    /// The tenant's settings (its MFA policy among them) were changed by an admin; the
+    /// detail names the fields.
+    TenantSettingsChanged,
+    /// The tenant's SMS or email provider was set or cleared; the detail says which
+    /// (`sms set`, `email cleared`). Never the credentials.
+    ProviderChanged,
+    /// An SMS was refused by the destination policy before anything was sent: a country
+    /// outside the allow-list or a risky number class (the detail names the rule). Send
+    /// limits and cooldowns refuse as `code.send` with outcome `refused`.
+    SmsRefused,
+    /// A webhook endpoint was registered, changed, given a new secret or removed (the
+    /// detail says which and names the endpoint).
+    WebhookChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -74,6 +97,12 @@ impl AuditAction {
         AuditAction::EmailVerify,
         AuditAction::AuthorizationCodeReplayed,
         AuditAction::MfaRuleChanged,
+        AuditAction::SignIn,
+        AuditAction::MfaChallenge,
+        AuditAction::TenantSettingsChanged,
+        AuditAction::ProviderChanged,
+        AuditAction::SmsRefused,
+        AuditAction::WebhookChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +127,12 @@ impl AuditAction {
             AuditAction::EmailVerify => "email.verify",
             AuditAction::AuthorizationCodeReplayed => "authorization.code_replayed",
             AuditAction::MfaRuleChanged => "mfa_rule.changed",
+            AuditAction::SignIn => "signin",
+            AuditAction::MfaChallenge => "mfa.challenge",
+            AuditAction::TenantSettingsChanged => "tenant.settings_changed",
+            AuditAction::ProviderChanged => "provider.changed",
+            AuditAction::SmsRefused => "sms.refused",
+            AuditAction::WebhookChanged => "webhook.changed",
         }
     }
 

@@ -109,6 +109,17 @@ prefixed_id!(
 prefixed_id!(
     /// A role of one tenant, assigned to users (in the tenant, or within an organization).
     RoleId, "rol_", "role");
+prefixed_id!(
+    /// A webhook endpoint of one tenant (docs/events.md).
+    WebhookId, "whk_", "webhook");
+
+/// The id of one webhook message: `msg_`, then the ULIDs of the event and of the endpoint
+/// (the store derives it in SQL when it fans an event out, so the same event reaches the same
+/// endpoint under one id, on every retry and redelivery: the Standard Webhooks `webhook-id`).
+pub fn is_delivery_id(s: &str) -> bool {
+    s.strip_prefix("msg_")
+        .is_some_and(|rest| rest.len() == 52 && is_ulid(&rest[..26]) && is_ulid(&rest[26..]))
+}
 
 #[cfg(test)]
 mod tests {

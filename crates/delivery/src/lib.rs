@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod console;
+pub mod events;
 mod http;
 mod options;
 pub mod outbound;

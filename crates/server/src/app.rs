@@ -58,6 +58,8 @@ pub struct AppInner {
     pub issuer: String,
     /// Wakes the outbox worker when a message is queued.
     pub outbox_wakeup: tokio::sync::Notify,
+    /// Wakes the events worker (`outbox/webhooks.rs`) when a delivery may be due.
+    pub events_wakeup: tokio::sync::Notify,
     pub senders: crate::outbox::SenderCache,
     pub delivery: latchkey_delivery::config::BuildOptions,
     pub tenants: crate::tenant_cache::TenantCache,
@@ -156,6 +158,7 @@ impl App {
         }
         let inner = AppInner {
             outbox_wakeup: tokio::sync::Notify::new(),
+            events_wakeup: tokio::sync::Notify::new(),
             senders: Default::default(),
             tenants: Default::default(),
             addresses: Default::default(),

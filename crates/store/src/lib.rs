@@ -15,6 +15,7 @@ use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::{
     ApiKeyId, ApplicationId, ChallengeId, FactorId, OrganizationId, RoleId, SessionId, TenantId, UserId,
+    WebhookId,
 };
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
@@ -399,11 +400,77 @@ pub trait AuditStore {
     ) -> Result<Vec<AuditEvent>>;
 }
 
+/// Webhook endpoints and their deliveries (docs/events.md). Every call about an endpoint
+/// names its tenant; another tenant's id finds nothing. Deliveries are written by
+/// [`AuditStore::insert_audit`] (and every other call that writes an audit record), in its
+/// transaction.
+#[async_trait]
+pub trait WebhookStore {
+    async fn insert_webhook(&self, hook: &Webhook) -> Result<()>;
+    async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<Webhook>>;
+    /// A tenant's endpoints, oldest first.
+    async fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>>;
+    /// Changes the fields `patch` gives, keeping the others, atomically; the endpoint as it
+    /// now is, or `None` if it does not exist.
+    async fn update_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+    ) -> Result<Option<Webhook>>;
+    /// Removes an endpoint and its deliveries.
+    async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool>;
+    /// An endpoint's deliveries, newest first, before `before` (a delivery id).
+    async fn list_webhook_deliveries(
+        &self,
+        tenant: &TenantId,
+        hook: &WebhookId,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+    /// Queues a delivery for another attempt now (unless a worker holds it).
+    async fn redeliver_webhook(
+        &self,
+        tenant: &TenantId,
+        hook: &WebhookId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Redelivery>;
+    /// Claims up to `limit` due deliveries of enabled endpoints, leasing each for
+    /// `lease_ms` and counting the attempt: of concurrent workers (or replicas), one claims
+    /// each.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: UnixMillis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Records the outcome of the attempt numbered `attempts`; `false` (nothing written) if
+    /// the delivery is no longer that claim (its lease ran out and another worker took it).
+    async fn finish_webhook_delivery(
+        &self,
+        id: &str,
+        attempts: i64,
+        attempt: &WebhookAttempt,
+        now: UnixMillis,
+    ) -> Result<bool>;
+}
+
 #[async_trait]
 pub trait DeliveryStore {
     /// Issues a code: limits, cooldown, code, outbox message and statistics in one
     /// transaction. Over a limit, nothing is written.
     async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome>;
+    /// Queues a message that carries no code (a security notice). With a cooldown key,
+    /// only if no notice under that key was queued in the last `cooldown_secs` (checked and
+    /// set atomically): `false`, and nothing written, when it was.
+    async fn queue_notice(
+        &self,
+        message: &OutboxMessage,
+        cooldown_key: Option<&str>,
+        cooldown_secs: i64,
+        now: UnixMillis,
+    ) -> Result<bool>;
     /// Claims up to `limit` messages due for an attempt, leasing them for `lease_ms` so no
     /// other worker (or replica) takes them meanwhile.
     async fn claim_outbox(&self, now: UnixMillis, lease_ms: i64, limit: u32) -> Result<Vec<OutboxMessage>>;
@@ -552,6 +619,7 @@ pub trait Store:
     + AuditStore
     + IdempotencyStore
     + DeliveryStore
+    + WebhookStore
     + EmailLinkStore
     + PolicyStore
     + SeedStore

@@ -4,7 +4,9 @@ use latchkey_core::application::ApplicationSettings;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
-use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{
+    ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId, WebhookId,
+};
 pub use latchkey_core::links::LinkPurpose;
 use latchkey_core::oidc::{ClientType, GrantType};
 use latchkey_core::settings::TenantSettings;
@@ -137,10 +139,11 @@ pub enum SealedColumn {
     OutboxDestination,
     ChallengeState,
     PasskeyCeremonyState,
+    WebhookSecret,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 10] = [
+    pub const ALL: [SealedColumn; 11] = [
         SealedColumn::SigningKeyPrivate,
         SealedColumn::ServerSecret,
         SealedColumn::FactorSecret,
@@ -151,6 +154,7 @@ impl SealedColumn {
         SealedColumn::OutboxDestination,
         SealedColumn::ChallengeState,
         SealedColumn::PasskeyCeremonyState,
+        SealedColumn::WebhookSecret,
     ];
 
     /// `(table, id column, sealed column)`; also the associated data the value is bound to.
@@ -166,6 +170,7 @@ impl SealedColumn {
             SealedColumn::OutboxDestination => ("outbox", "id", "destination_sealed"),
             SealedColumn::ChallengeState => ("challenges", "id", "state_sealed"),
             SealedColumn::PasskeyCeremonyState => ("passkey_ceremonies", "challenge_hash", "state_sealed"),
+            SealedColumn::WebhookSecret => ("webhooks", "id", "secret_sealed"),
         }
     }
 
@@ -775,4 +780,115 @@ pub struct MfaRuleRecord {
     pub updated_at: UnixMillis,
     /// The organization's, role's or application's name (read only: joined when listed).
     pub target_name: Option<String>,
+}
+
+/// A webhook endpoint of a tenant (docs/events.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub tenant_id: TenantId,
+    /// `https://…` (or `http://` where the operator allows private destinations).
+    pub url: String,
+    pub description: Option<String>,
+    /// The event types it receives (catalogue names, sorted); `None`: every type.
+    pub events: Option<Vec<String>>,
+    pub enabled: bool,
+    /// The signing secret, sealed to this row (`SealedColumn::WebhookSecret`).
+    pub secret_sealed: String,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// A change to an endpoint: the fields given are replaced, the others kept, in one
+/// conditional write (so concurrent changes of different fields all stay).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// `Some(None)`: every event type.
+    pub events: Option<Option<Vec<String>>>,
+    pub enabled: Option<bool>,
+    pub secret_sealed: Option<String>,
+    pub updated_at: UnixMillis,
+}
+
+/// Where a webhook message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookDeliveryStatus {
+    /// Waiting for (another) attempt at `next_attempt_at`.
+    Pending,
+    /// A worker holds it until `locked_until` (past that, another may take it).
+    Sending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Out of attempts, or refused for good (a 4xx, a refused destination).
+    Failed,
+}
+
+impl WebhookDeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookDeliveryStatus::Pending => "pending",
+            WebhookDeliveryStatus::Sending => "sending",
+            WebhookDeliveryStatus::Delivered => "delivered",
+            WebhookDeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Sending, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// `msg_…` ([`latchkey_core::ids::is_delivery_id`]).
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub webhook_id: WebhookId,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: WebhookDeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: UnixMillis,
+    pub locked_until: Option<UnixMillis>,
+    /// The HTTP status of the last answer, if one came.
+    pub last_status_code: Option<i64>,
+    /// Why the last attempt failed (ours, never the endpoint's body).
+    pub last_error: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// A delivery a worker claimed, with what it needs to send it: its endpoint and its event
+/// (`None` if the event is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    pub delivery: WebhookDelivery,
+    pub webhook: Webhook,
+    pub event: Option<AuditEvent>,
+}
+
+/// The outcome of one attempt, as the worker records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAttempt {
+    pub status: WebhookDeliveryStatus,
+    pub next_attempt_at: UnixMillis,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// What asking for a redelivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Queued for an attempt now.
+    Queued(Box<WebhookDelivery>),
+    /// A worker is sending it at this moment; nothing changed.
+    InProgress,
+    /// No such delivery of this endpoint.
+    NotFound,
 }

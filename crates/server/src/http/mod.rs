@@ -117,6 +117,7 @@ pub async fn serve(
     };
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
+    let events = tokio::spawn(crate::outbox::webhooks::run(app.clone(), worker_stop.clone()));
     // Keys another replica (or `latchkey keys rotate-signing`) stores reach this one.
     let keys_app = app.clone();
     let keys_stop = worker_stop.clone();
@@ -129,6 +130,9 @@ pub async fn serve(
     let _ = stop_worker.send(true);
     if tokio::time::timeout(grace, worker).await.is_err() {
         tracing::warn!("outbox worker did not stop within the grace period");
+    }
+    if tokio::time::timeout(grace, events).await.is_err() {
+        tracing::warn!("events worker did not stop within the grace period");
     }
     let _ = keys.await;
     let _ = addresses.await;

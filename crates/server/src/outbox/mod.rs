@@ -7,6 +7,7 @@
 //! (at-least-once, the same code, which the per-destination limits already counted).
 
 mod senders;
+pub mod webhooks;
 
 pub use senders::SenderCache;
 

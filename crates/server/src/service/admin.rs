@@ -1,7 +1,9 @@
 //! Tenant administration with a secret key: settings and user look-up.
 
+use super::audit::{Actor, Audit, RequestMeta};
 use super::{ServiceError, ServiceResult};
 use crate::App;
+use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::email::Email;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::UserId;
@@ -9,6 +11,25 @@ use latchkey_core::phone::NumberClass;
 use latchkey_core::settings::{AttestationPolicy, TenantSettings, UserVerification};
 use latchkey_core::totp;
 use latchkey_store::model::{Tenant, User};
+
+/// The top-level settings whose value differs, by their stored (JSON) names: what a
+/// settings change's audit record names. Templates and certificates change as a whole
+/// field; their contents are not copied into the log.
+fn changed_fields(before: &TenantSettings, after: &TenantSettings) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = b
+        .iter()
+        .filter(|(k, v)| a.get(k.as_str()) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    names.extend(a.keys().filter(|k| !b.contains_key(k.as_str())).cloned());
+    names.sort();
+    names
+}
 
 /// A partial change to tenant settings; absent fields keep their value. Durations arrive
 /// already parsed, or with the reason they could not be, so every problem is reported
@@ -127,6 +148,8 @@ impl App {
     pub async fn update_settings(
         &self,
         tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
         patch: SettingsPatch,
         dry_run: bool,
     ) -> ServiceResult<(TenantSettings, Option<i64>)> {
@@ -312,6 +335,20 @@ impl App {
             return Err(ServiceError::TenantNotFound);
         }
         tracing::info!(tenant_id = %tenant.id, users_to_reenroll = impact.unwrap_or(0), "tenant settings changed");
+        let changed = changed_fields(&tenant.settings, &next.settings);
+        if !changed.is_empty() {
+            self.audit(Audit {
+                tenant,
+                actor,
+                meta,
+                user: None,
+                factor: None,
+                action: AuditAction::TenantSettingsChanged,
+                outcome: AuditOutcome::Success,
+                detail: Some(changed.join(",")),
+            })
+            .await?;
+        }
         Ok((next.settings, impact))
     }
 

@@ -86,13 +86,16 @@ impl<'a> Audit<'a> {
 impl App {
     pub async fn audit(&self, a: Audit<'_>) -> ServiceResult<()> {
         let event = self.audit_event(a);
-        log_audit(&event);
         self.store.insert_audit(&event).await?;
+        self.recorded(&event);
+        // Its webhook deliveries, if any, were written with it.
+        self.events_wakeup.notify_one();
         Ok(())
     }
 
     /// The stored form of an audit record; the caller writes it (on its own, or inside
-    /// another transaction) and logs it with [`log_audit`] once it is written.
+    /// another transaction) and hands it to `App::recorded` once it is written (its log
+    /// line and the user's security notice, `notify.rs`).
     pub fn audit_event(&self, a: Audit<'_>) -> AuditEvent {
         let now = self.now();
         AuditEvent {

@@ -1,10 +1,12 @@
 //! First-factor authentication and sessions: sign-up, sign-in, refresh, sign-out, and
 //! recognising the bearer credentials (secret keys, access tokens) of later requests.
 
+use super::audit::{Actor, Audit, RequestMeta};
 use super::outcome::SignInOutcome;
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
+use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::email::{self, Email};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ApplicationId, SessionId, TenantId, UserId};
@@ -130,8 +132,39 @@ impl App {
         tenant: &Tenant,
         email_in: &str,
         password_in: &str,
+        meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
-        self.signin_requiring(tenant, email_in, password_in, false).await
+        self.signin_requiring(tenant, email_in, password_in, false, meta)
+            .await
+    }
+
+    /// A password sign-in's audit record (`signin`), naming the user when there is one.
+    async fn audit_signin(
+        &self,
+        tenant: &Tenant,
+        user: Option<&User>,
+        meta: &RequestMeta,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        let actor = match user {
+            Some(u) => Actor::SigningIn {
+                user_id: u.id.clone(),
+            },
+            None => Actor::Operator,
+        };
+        self.audit(Audit {
+            tenant,
+            actor: &actor,
+            meta,
+            user: user.map(|u| &u.id),
+            factor: None,
+            action,
+            outcome,
+            detail: Some(detail.to_owned()),
+        })
+        .await
     }
 
     /// Password sign-in that must pass a second factor when `require_mfa` (an application
@@ -143,6 +176,7 @@ impl App {
         email_in: &str,
         password_in: &str,
         require_mfa: bool,
+        meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
         let subject = email::canonical(&email_in.chars().take(320).collect::<String>());
         let key = ThrottleKey {
@@ -157,6 +191,15 @@ impl App {
             .await?
         {
             tracing::info!(tenant_id = %tenant.id, "sign-in throttled");
+            self.audit_signin(
+                tenant,
+                None,
+                meta,
+                AuditAction::SignIn,
+                AuditOutcome::Refused,
+                "throttled",
+            )
+            .await?;
             return Err(ServiceError::TooManyAttempts { retry_after_secs });
         }
         let user = match Email::parse(email_in) {
@@ -175,16 +218,50 @@ impl App {
             .await?;
         let user = match (ok, user) {
             (true, Some(u)) => u,
-            _ => {
+            (_, user) => {
                 tracing::info!(tenant_id = %tenant.id, outcome = "failure", "password sign-in failed");
+                self.audit_signin(
+                    tenant,
+                    user.as_ref(),
+                    meta,
+                    AuditAction::SignIn,
+                    AuditOutcome::Failure,
+                    "invalid_credentials",
+                )
+                .await?;
                 return Err(ServiceError::InvalidCredentials);
             }
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
         if let Some(pending) = self.second_factor_gate(tenant, &user, require_mfa).await? {
+            let (next, asked) = match &pending {
+                SignInOutcome::Enroll(_) => ("mfa_enroll", "enroll"),
+                _ => ("mfa_challenge", "prove"),
+            };
+            let u = Some(&user);
+            self.audit_signin(tenant, u, meta, AuditAction::SignIn, AuditOutcome::Success, next)
+                .await?;
+            self.audit_signin(
+                tenant,
+                u,
+                meta,
+                AuditAction::MfaChallenge,
+                AuditOutcome::Pending,
+                asked,
+            )
+            .await?;
             return Ok(pending);
         }
+        self.audit_signin(
+            tenant,
+            Some(&user),
+            meta,
+            AuditAction::SignIn,
+            AuditOutcome::Success,
+            "complete",
+        )
+        .await?;
         let tokens = self
             .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
             .await?;

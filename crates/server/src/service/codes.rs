@@ -66,10 +66,14 @@ impl App {
     }
 
     /// Passes `result` on, first counting a refusal by the SMS destination policy (a country
-    /// outside the list, a risky number class) for the operator's delivery statistics.
+    /// outside the list, a risky number class) for the operator's delivery statistics and
+    /// recording it (`sms.refused`, the rule as detail; never the number).
     pub(super) async fn refusals_counted<T>(
         &self,
         tenant: &Tenant,
+        actor: &Actor,
+        user: &User,
+        meta: &RequestMeta,
         result: ServiceResult<T>,
     ) -> ServiceResult<T> {
         let reason = match &result {
@@ -80,6 +84,17 @@ impl App {
         if let Some(reason) = reason {
             self.store.bump_stat(&tenant.id, "sms_refused", reason).await?;
             self.metrics.sms_refused(&tenant.id, reason);
+            self.audit(Audit {
+                tenant,
+                actor,
+                meta,
+                user: Some(&user.id),
+                factor: None,
+                action: AuditAction::SmsRefused,
+                outcome: AuditOutcome::Refused,
+                detail: Some(reason.to_owned()),
+            })
+            .await?;
         }
         result
     }

@@ -260,6 +260,29 @@ impl From<ServiceError> for Failure {
                 "email_already_verified",
                 "the email address is verified already",
             ),
+            InvalidWebhook(problems) => {
+                let list: Vec<Value> = problems
+                    .into_iter()
+                    .map(|(field, message)| serde_json::json!({"field": field, "message": message}))
+                    .collect();
+                Failure::invalid("invalid_webhook", "the webhook is invalid").with("problems", list)
+            }
+            WebhookNotFound => Failure::new(FailureKind::NotFound, "webhook_not_found", "no such webhook in this tenant"),
+            DeliveryNotFound => Failure::new(
+                FailureKind::NotFound,
+                "delivery_not_found",
+                "no such delivery of this webhook",
+            ),
+            DeliveryInProgress => Failure::new(
+                FailureKind::Conflict,
+                "delivery_in_progress",
+                "the delivery is being attempted now; ask again once it is done",
+            ),
+            TooManyWebhooks => Failure::new(
+                FailureKind::Conflict,
+                "too_many_webhooks",
+                "the tenant has as many webhooks as it may; remove one first",
+            ),
             ServiceError::Internal(detail) => {
                 tracing::error!(detail = %detail, "internal error");
                 Failure::internal()

@@ -8,7 +8,7 @@
 //! transaction that completes the challenge; every attempt is counted per factor in the
 //! database before it is evaluated.
 
-use super::audit::{log_audit, Actor, Audit, RequestMeta};
+use super::audit::{Actor, Audit, RequestMeta};
 use super::factors::{
     backup_codes, module, sent_code, webauthn, Answer, Cx, EnrollDetails, Listing, NewFactor,
 };
@@ -325,7 +325,13 @@ impl App {
         let cx = self.factor_cx(tenant, meta);
         let given = req.phone_number.clone().or_else(|| self.user_phone(user));
         let phone = self
-            .refusals_counted(tenant, sent_code::sms_destination(&cx, given.as_deref()))
+            .refusals_counted(
+                tenant,
+                actor,
+                user,
+                meta,
+                sent_code::sms_destination(&cx, given.as_deref()),
+            )
             .await?;
         let verified = user.phone_verified_at.is_some()
             && user.phone_hash.as_deref() == Some(self.destination_hash(phone.e164()).as_str());
@@ -455,6 +461,9 @@ impl App {
         let begun = self
             .refusals_counted(
                 tenant,
+                actor,
+                user,
+                meta,
                 module(kind).begin_enrollment(&cx, user, factor, &request, challenge.map(|c| &c.id)),
             )
             .await?;
@@ -700,6 +709,13 @@ impl App {
         meta: &RequestMeta,
     ) -> ServiceResult<()> {
         let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
+        // Its kind, for the audit record (and so the user's notice) once it is gone.
+        let kind = self
+            .store
+            .get_factor(&tenant.id, factor_id)
+            .await?
+            .filter(|f| f.user_id == user.id)
+            .map(|f| f.kind.as_str().to_owned());
         if !self
             .store
             .delete_factor(
@@ -721,7 +737,7 @@ impl App {
             factor: Some(factor_id),
             action: AuditAction::FactorDelete,
             outcome: AuditOutcome::Success,
-            detail: None,
+            detail: kind,
         })
         .await
     }
@@ -870,6 +886,11 @@ impl App {
         let start = self
             .refusals_counted(
                 tenant,
+                &Actor::SigningIn {
+                    user_id: user.id.clone(),
+                },
+                &user,
+                meta,
                 module(factor.kind).begin_challenge(&cx, &user, &factor, &challenge, &offered, &credentials),
             )
             .await?;
@@ -1104,7 +1125,7 @@ impl App {
         let backup_installed = match self.store.attempt_sign_in(&attempt, cx.now).await? {
             AttemptOutcome::Completed { backup_installed } => {
                 if let Some(event) = &attempt.writes.audit {
-                    log_audit(event);
+                    self.recorded(event);
                 }
                 let step = match challenge.purpose {
                     ChallengePurpose::SignIn => MfaStep::VerifySucceeded,
@@ -1131,7 +1152,7 @@ impl App {
             }
             AttemptOutcome::Rejected => {
                 if let Some(event) = &attempt.on_failure {
-                    log_audit(event);
+                    self.recorded(event);
                 }
                 self.metrics.mfa(&tenant.id, factor.kind, MfaStep::VerifyFailed);
                 if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
@@ -1141,7 +1162,7 @@ impl App {
             }
             AttemptOutcome::Locked { retry_after_secs } => {
                 if let Some(event) = &attempt.on_locked {
-                    log_audit(event);
+                    self.recorded(event);
                 }
                 self.metrics.mfa(&tenant.id, factor.kind, MfaStep::Locked);
                 return Err(ServiceError::TooManyAttempts { retry_after_secs });

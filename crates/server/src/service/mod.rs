@@ -11,6 +11,7 @@ pub mod factors;
 pub mod failure;
 pub mod input;
 pub mod mfa;
+pub mod notify;
 pub mod oidc;
 pub mod outcome;
 pub mod passkeys;
@@ -20,6 +21,7 @@ pub mod recovery;
 pub mod sealed;
 pub mod sessions;
 pub mod tenants;
+pub mod webhooks;
 
 pub use failure::{Failure, FailureKind};
 pub use input::InputError;
@@ -105,6 +107,16 @@ pub enum ServiceError {
     InvalidLink,
     #[error("the email address is verified already")]
     EmailAlreadyVerified,
+    #[error("invalid webhook")]
+    InvalidWebhook(Vec<(String, String)>),
+    #[error("no such webhook")]
+    WebhookNotFound,
+    #[error("no such delivery")]
+    DeliveryNotFound,
+    #[error("the delivery is being attempted now")]
+    DeliveryInProgress,
+    #[error("too many webhooks")]
+    TooManyWebhooks,
     #[error("internal error: {0}")]
     Internal(String),
 }

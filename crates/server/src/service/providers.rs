@@ -2,8 +2,10 @@
 //! uses (its own, sealed in the database; else the server's; else the development console),
 //! and setting or clearing its own.
 
+use super::audit::{Actor, Audit, RequestMeta};
 use super::{ServiceError, ServiceResult};
 use crate::App;
+use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::ids::TenantId;
 use latchkey_delivery::config::{EmailProviderConfig, SmsProviderConfig};
 use latchkey_delivery::providers::{
@@ -84,24 +86,30 @@ impl App {
     pub async fn set_sms_provider(
         &self,
         tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
         body: &serde_json::Value,
     ) -> ServiceResult<SmsProviders> {
         let parsed = parse_sms_providers(&body.to_string(), self.config.destinations())
             .map_err(ServiceError::InvalidProvider)?;
         let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.store_provider(tenant, "sms", &json).await?;
+        self.audit_provider(tenant, actor, meta, "sms set").await?;
         Ok(parsed)
     }
 
     pub async fn set_email_provider(
         &self,
         tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
         body: &serde_json::Value,
     ) -> ServiceResult<EmailProviders> {
         let parsed = parse_email_providers(&body.to_string(), self.config.destinations())
             .map_err(ServiceError::InvalidProvider)?;
         let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.store_provider(tenant, "email", &json).await?;
+        self.audit_provider(tenant, actor, meta, "email set").await?;
         Ok(parsed)
     }
 
@@ -121,8 +129,38 @@ impl App {
         Ok(())
     }
 
-    pub async fn clear_provider(&self, tenant: &Tenant, channel: &str) -> ServiceResult<()> {
-        self.store.delete_provider(&tenant.id, channel).await?;
+    pub async fn clear_provider(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        channel: &str,
+    ) -> ServiceResult<()> {
+        if self.store.delete_provider(&tenant.id, channel).await? {
+            self.audit_provider(tenant, actor, meta, &format!("{channel} cleared"))
+                .await?;
+        }
         Ok(())
+    }
+
+    /// A provider change's audit record: which channel, set or cleared; never what it holds.
+    async fn audit_provider(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: None,
+            factor: None,
+            action: AuditAction::ProviderChanged,
+            outcome: AuditOutcome::Success,
+            detail: Some(detail.to_owned()),
+        })
+        .await
     }
 }

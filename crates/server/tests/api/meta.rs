@@ -66,6 +66,11 @@ async fn openapi_covers_every_route(b: Backend) {
         "/v1/admin/applications",
         "/v1/admin/applications/{application_id}",
         "/v1/admin/applications/{application_id}/secret",
+        "/v1/admin/webhooks",
+        "/v1/admin/webhooks/{webhook_id}",
+        "/v1/admin/webhooks/{webhook_id}/rotate-secret",
+        "/v1/admin/webhooks/{webhook_id}/deliveries",
+        "/v1/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
         "/v1/auth/password/forgot",
         "/v1/auth/password/reset",
         "/v1/auth/email/verify/send",
@@ -99,7 +104,12 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{organization_id}", "org_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{role_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{level}", "role")
-            .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ");
+            .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{webhook_id}", "whk_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace(
+                "{delivery_id}",
+                "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ01HZZZZZZZZZZZZZZZZZZZZZZZ",
+            );
         for (method, op) in item.as_object().unwrap() {
             // A parameter documented `in: path` must be in the path template (query structs
             // need `#[into_params(parameter_in = Query)]`, or they are listed as required path

@@ -49,7 +49,10 @@ async fn as_user(s: &TestServer, token: &str, req: reqwest::RequestBuilder) -> (
 
 /// Signs up `email` and enrolls and confirms a TOTP factor with the user's own token.
 /// Returns (user id, access token, factor id, secret, backup codes).
-async fn user_with_totp(s: &TestServer, email: &str) -> (String, String, String, String, Vec<String>) {
+pub(crate) async fn user_with_totp(
+    s: &TestServer,
+    email: &str,
+) -> (String, String, String, String, Vec<String>) {
     let body = s.signup(email).await;
     let uid = body["user"]["id"].as_str().unwrap().to_owned();
     let token = body["access_token"].as_str().unwrap().to_owned();
@@ -82,13 +85,13 @@ async fn user_with_totp(s: &TestServer, email: &str) -> (String, String, String,
 }
 
 /// Signs in and expects `mfa_required`; returns the error body.
-async fn mfa_signin(s: &TestServer, email: &str) -> Value {
+pub(crate) async fn mfa_signin(s: &TestServer, email: &str) -> Value {
     let (status, body) = s.signin(email, PASSWORD).await;
     assert_eq!((status, error_code(&body)), (401, "mfa_required"), "{body}");
     body
 }
 
-async fn verify(s: &TestServer, challenge: &Value, factor: &str, code: &str) -> (u16, Value) {
+pub(crate) async fn verify(s: &TestServer, challenge: &Value, factor: &str, code: &str) -> (u16, Value) {
     s.post_json(
         "/v1/mfa/verify",
         json!({ "challenge_id": challenge["error"]["challenge_id"], "factor_id": factor, "code": code }),
@@ -96,7 +99,7 @@ async fn verify(s: &TestServer, challenge: &Value, factor: &str, code: &str) -> 
     .await
 }
 
-fn backup_factor(challenge: &Value) -> String {
+pub(crate) fn backup_factor(challenge: &Value) -> String {
     challenge["error"]["available_factors"]
         .as_array()
         .unwrap()

@@ -52,6 +52,34 @@ impl Mailbox {
         panic!("no new email arrived");
     }
 
+    /// The next message not yet read whose subject contains `about` (waits up to 10 s),
+    /// leaving others unread: for tests where a security notice (docs/events.md) arrives
+    /// in between.
+    pub async fn next_about(&self, about: &str) -> Value {
+        for _ in 0..200 {
+            let new: Vec<PathBuf> = {
+                let seen = self.seen.lock().unwrap();
+                self.smtpd
+                    .delivered()
+                    .into_iter()
+                    .filter(|p| !seen.contains(p))
+                    .collect()
+            };
+            for path in new {
+                let msg = read_message(&path);
+                if msg["headers"]["Subject"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(about))
+                {
+                    self.seen.lock().unwrap().push(path);
+                    return msg;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no new email about {about:?} arrived");
+    }
+
     /// How many messages arrived so far.
     pub fn count(&self) -> usize {
         self.smtpd.delivered().len()
@@ -510,7 +538,7 @@ async fn a_reset_does_not_bypass_the_second_factor(b: Backend) {
     .await;
     assert_eq!(status, 200);
     forgot(&s, "alice@example.com").await;
-    let msg = mail.next().await;
+    let msg = mail.next_about("Reset your Acme password").await;
     let (status, body) = reset(&s, json!({ "token": token(&msg), "password": NEW_PASSWORD })).await;
     assert_eq!((status, &body), (204, &Value::Null), "no session, no token");
     let (status, body) = s.signin("alice@example.com", NEW_PASSWORD).await;

@@ -12,7 +12,7 @@ use super::conn::{args, conflict_or, fetch_one, Arg, Conn, Dialect, Map};
 use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLUMNS};
 use super::scripts::{
     audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, policy, sessions,
-    tenants, throttle, users, webauthn,
+    tenants, throttle, users, webauthn, webhooks,
 };
 use super::stores::impl_stores;
 use super::{Migration, OpenOptions, Write};
@@ -80,6 +80,11 @@ const MIGRATIONS: &[Migration] = &[
         11,
         "tenant_addresses",
         include_str!("../../migrations/postgres/0011_tenant_addresses.sql"),
+    ),
+    (
+        12,
+        "webhooks",
+        include_str!("../../migrations/postgres/0012_webhooks.sql"),
     ),
     (
         13,
@@ -219,9 +224,11 @@ impl Dialect for PgConnection {
         let sql = format!(
             "WITH audit AS (INSERT INTO audit_events ({AUDIT_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)), \
+             hooks AS ({fan_out}), \
              session AS (INSERT INTO sessions ({SESSION_COLUMNS}) \
              VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)) \
-             INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($24, $11, $18)"
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($24, $11, $18)",
+            fan_out = webhooks::fan_out_sql(1, 5, 2, 10)
         );
         self.execute(&sql, &values).await?;
         Ok(())

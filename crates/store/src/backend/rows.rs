@@ -7,7 +7,9 @@ use crate::{Result, StoreError};
 use latchkey_core::application::ApplicationSettings;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
-use latchkey_core::ids::{ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId};
+use latchkey_core::ids::{
+    ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId, WebhookId,
+};
 use latchkey_core::oidc::ClientType;
 use latchkey_core::settings::TenantSettings;
 
@@ -33,6 +35,11 @@ pub(crate) const APPLICATION_COLUMNS: &str = "id, tenant_id, name, client_type, 
 pub(crate) const OUTBOX_COLUMNS: &str = "id, tenant_id, user_id, factor_id, channel, destination_sealed, \
      payload_sealed, status, attempts, next_attempt_at, locked_until, expires_at, last_error, provider, \
      provider_message_id, created_at, updated_at";
+
+pub(crate) const WEBHOOK_COLUMNS: &str =
+    "id, tenant_id, url, description, all_events, enabled, secret_sealed, created_at, updated_at";
+pub(crate) const WEBHOOK_DELIVERY_COLUMNS: &str = "id, tenant_id, webhook_id, event_id, event_type, status, \
+     attempts, next_attempt_at, locked_until, last_status_code, last_error, created_at, updated_at";
 
 /// Named column access, as both drivers provide it.
 pub(crate) trait Columns {
@@ -234,6 +241,42 @@ pub(crate) fn audit(row: &dyn Columns) -> Result<AuditEvent> {
         ip: row.opt_text("ip")?,
         detail: row.opt_text("detail")?,
         created_at: row.int("created_at")?,
+    })
+}
+
+/// An endpoint without its event list (the script reads that separately): `Some(empty)`
+/// stands for "the listed ones".
+pub(crate) fn webhook(row: &dyn Columns) -> Result<Webhook> {
+    Ok(Webhook {
+        id: WebhookId::from_trusted(row.text("id")?),
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        url: row.text("url")?,
+        description: row.opt_text("description")?,
+        events: (row.int("all_events")? == 0).then(Vec::new),
+        enabled: row.int("enabled")? != 0,
+        secret_sealed: row.text("secret_sealed")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+pub(crate) fn webhook_delivery(row: &dyn Columns) -> Result<WebhookDelivery> {
+    let status = row.text("status")?;
+    Ok(WebhookDelivery {
+        id: row.text("id")?,
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        webhook_id: WebhookId::from_trusted(row.text("webhook_id")?),
+        event_id: row.text("event_id")?,
+        event_type: row.text("event_type")?,
+        status: WebhookDeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery status {status}")))?,
+        attempts: row.int("attempts")?,
+        next_attempt_at: row.int("next_attempt_at")?,
+        locked_until: row.opt_int("locked_until")?,
+        last_status_code: row.opt_int("last_status_code")?,
+        last_error: row.opt_text("last_error")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }
 

@@ -125,6 +125,7 @@ by_reference!(
     RoleAssignment,
     latchkey_core::ids::RoleId,
     LinkProof,
+    OutboxMessage,
     Proof,
     Session,
     SessionId,
@@ -137,6 +138,10 @@ by_reference!(
     ThrottlePolicy,
     User,
     UserId,
+    Webhook,
+    WebhookAttempt,
+    WebhookPatch,
+    latchkey_core::ids::WebhookId,
 );
 
 /// Every store trait for `$store`, each call one script through the backend's `run!`.
@@ -650,7 +655,8 @@ macro_rules! impl_stores {
         #[async_trait]
         impl AuditStore for $store {
             async fn insert_audit(&self, event: &AuditEvent) -> Result<()> {
-                run!(self, write, [event], c => audit::insert(c, event))
+                // Two statements (the record, its webhook deliveries), kept together.
+                run!(self, tx, [event], c => audit::insert(c, event))
             }
             async fn list_audit(
                 &self,
@@ -661,6 +667,69 @@ macro_rules! impl_stores {
             ) -> Result<Vec<AuditEvent>> {
                 run!(self, long_read, [tenant, user, before], c =>
                     audit::list(c, tenant, user, before, limit))
+            }
+        }
+
+        #[async_trait]
+        impl WebhookStore for $store {
+            async fn insert_webhook(&self, hook: &Webhook) -> Result<()> {
+                run!(self, tx, [hook], c => crate::backend::scripts::webhooks::insert(c, hook))
+            }
+            async fn get_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<Option<Webhook>> {
+                run!(self, read, [tenant, id], c => crate::backend::scripts::webhooks::get(c, tenant, id))
+            }
+            async fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>> {
+                run!(self, read, [tenant], c => crate::backend::scripts::webhooks::list(c, tenant))
+            }
+            async fn update_webhook(
+                &self,
+                tenant: &TenantId,
+                id: &WebhookId,
+                patch: &WebhookPatch,
+            ) -> Result<Option<Webhook>> {
+                run!(self, tx, [tenant, id, patch], c =>
+                    crate::backend::scripts::webhooks::update(c, tenant, id, patch))
+            }
+            async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool> {
+                run!(self, tx, [tenant, id], c => crate::backend::scripts::webhooks::delete(c, tenant, id))
+            }
+            async fn list_webhook_deliveries(
+                &self,
+                tenant: &TenantId,
+                hook: &WebhookId,
+                before: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<WebhookDelivery>> {
+                run!(self, long_read, [tenant, hook, before], c =>
+                    crate::backend::scripts::webhooks::list_deliveries(c, tenant, hook, before, limit))
+            }
+            async fn redeliver_webhook(
+                &self,
+                tenant: &TenantId,
+                hook: &WebhookId,
+                id: &str,
+                now: UnixMillis,
+            ) -> Result<Redelivery> {
+                run!(self, tx, [tenant, hook, id], c =>
+                    crate::backend::scripts::webhooks::redeliver(c, tenant, hook, id, now))
+            }
+            async fn claim_webhook_deliveries(
+                &self,
+                now: UnixMillis,
+                lease_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<ClaimedDelivery>> {
+                run!(self, tx, [], c => crate::backend::scripts::webhooks::claim(c, now, lease_ms, limit))
+            }
+            async fn finish_webhook_delivery(
+                &self,
+                id: &str,
+                attempts: i64,
+                attempt: &WebhookAttempt,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [id, attempt], c =>
+                    crate::backend::scripts::webhooks::finish(c, id, attempts, attempt, now))
             }
         }
 
@@ -691,6 +760,16 @@ macro_rules! impl_stores {
         impl DeliveryStore for $store {
             async fn issue_code(&self, issue: &CodeIssue, now: UnixMillis) -> Result<IssueOutcome> {
                 run!(self, undo, [issue], c => delivery::issue_code(c, issue, now))
+            }
+            async fn queue_notice(
+                &self,
+                message: &OutboxMessage,
+                cooldown_key: Option<&str>,
+                cooldown_secs: i64,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, undo, [message, cooldown_key], c =>
+                    delivery::queue_notice(c, message, cooldown_key.map(|k| (k, cooldown_secs)), now))
             }
             async fn claim_outbox(
                 &self,

@@ -102,6 +102,7 @@ mod tenants;
 mod throttle;
 mod users;
 mod webauthn;
+mod webhooks;
 
 fn tenant(name: &str) -> Tenant {
     Tenant {

@@ -378,7 +378,10 @@ pub async fn reauth(
         return Ok(again(StatusCode::BAD_REQUEST, t!(PASSWORD_REQUIRED)));
     }
     let replaces = Some(s.session.id.to_string());
-    match app.signin(&s.tenant, s.user.email.as_str(), &form.password).await {
+    match app
+        .signin(&s.tenant, s.user.email.as_str(), &form.password, &s.meta)
+        .await
+    {
         Ok(SignInOutcome::Challenge(p)) => with_cookie(
             Redirect::to("/login/mfa").into_response(),
             &app,

@@ -198,7 +198,13 @@ pub async fn submit(
         ));
     }
     match app
-        .signin_requiring(&visitor.tenant, form.email.trim(), &form.password, require_mfa)
+        .signin_requiring(
+            &visitor.tenant,
+            form.email.trim(),
+            &form.password,
+            require_mfa,
+            &visitor.meta,
+        )
         .await
     {
         Ok(outcome) => next_step(&app, &visitor, outcome, replaces).await,

@@ -3,9 +3,10 @@
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::V1;
-use crate::http::common::extract::{invalid_query, path_user, AdminCtx, StrictJson, StrictQuery};
+use crate::http::common::extract::{invalid_query, path_user, AdminCtx, Meta, StrictJson, StrictQuery};
 use crate::http::common::page::{page_size, Page};
 use crate::service::admin::{BrandingChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
+use crate::service::audit::Actor;
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -94,7 +95,8 @@ pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCt
     security(("secret_key" = [])))]
 pub async fn patch_config(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V1>,
+    Meta(meta): Meta,
     query: Result<Query<PatchConfigQuery>, axum::extract::rejection::QueryRejection>,
     StrictJson(req, _): StrictJson<SettingsPatchRequest, V1>,
 ) -> Result<Json<SettingsView>, ApiError> {
@@ -147,7 +149,15 @@ pub async fn patch_config(
         }),
     };
     let (settings, impact) = app
-        .update_settings(&tenant, patch, q.dry_run.unwrap_or(false))
+        .update_settings(
+            &tenant,
+            &Actor::Admin {
+                key_id: key.id.clone(),
+            },
+            &meta,
+            patch,
+            q.dry_run.unwrap_or(false),
+        )
         .await?;
     let mut view = settings_view(&app, &tenant, &settings);
     view.impact = impact.map(|users_to_reenroll| ImpactView { users_to_reenroll });
@@ -300,10 +310,13 @@ pub async fn get_sms_provider(
     security(("secret_key" = [])))]
 pub async fn put_sms_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V1>,
+    Meta(meta): Meta,
     StrictJson(body, _): StrictJson<serde_json::Value, V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let p = app.set_sms_provider(&tenant, &body).await?;
+    let p = app
+        .set_sms_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, &body)
+        .await?;
     Ok(Json(provider_view(
         p.primary.redacted(),
         p.fallback.as_ref().map(|f| f.redacted()),
@@ -316,9 +329,11 @@ pub async fn put_sms_provider(
     security(("secret_key" = [])))]
 pub async fn delete_sms_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V1>,
+    Meta(meta): Meta,
 ) -> Result<StatusCode, ApiError> {
-    app.clear_provider(&tenant, "sms").await?;
+    app.clear_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, "sms")
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -340,10 +355,13 @@ pub async fn get_email_provider(
     security(("secret_key" = [])))]
 pub async fn put_email_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V1>,
+    Meta(meta): Meta,
     StrictJson(body, _): StrictJson<serde_json::Value, V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let p = app.set_email_provider(&tenant, &body).await?;
+    let p = app
+        .set_email_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, &body)
+        .await?;
     Ok(Json(provider_view(p.primary.redacted(), None, "tenant")))
 }
 
@@ -352,9 +370,11 @@ pub async fn put_email_provider(
     security(("secret_key" = [])))]
 pub async fn delete_email_provider(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx<V1>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V1>,
+    Meta(meta): Meta,
 ) -> Result<StatusCode, ApiError> {
-    app.clear_provider(&tenant, "email").await?;
+    app.clear_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, "email")
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -64,9 +64,10 @@ pub async fn signup(
 pub async fn signin(
     State(app): State<App>,
     TenantCtx(tenant, _): TenantCtx<V1>,
+    Meta(meta): Meta,
     StrictJson(req, _): StrictJson<SigninRequest, V1>,
 ) -> Result<Response, ApiError> {
-    let outcome = app.signin(&tenant, &req.email, &req.password).await?;
+    let outcome = app.signin(&tenant, &req.email, &req.password, &meta).await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
         Json(signed_in(&app, &user, tokens)).into_response()
     }))

@@ -10,6 +10,7 @@ pub mod error;
 pub mod meta;
 pub mod mfa;
 pub mod policy;
+pub mod webhooks;
 
 use super::common::{idempotency, Surface};
 use crate::service::Failure;
@@ -120,6 +121,15 @@ fn plain_routes() -> OpenApiRouter<App> {
         .routes(routes!(policy::assign_role, policy::unassign_role))
         .routes(routes!(policy::get_rule, policy::put_rule, policy::delete_rule))
         .routes(routes!(policy::explain))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::patch_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))

@@ -88,7 +88,8 @@ pub async fn get_tenant_auth(
     security(("secret_key" = [])))]
 pub async fn patch_tenant_auth(
     State(app): State<App>,
-    AdminCtx { tenant, .. }: AdminCtx<V2>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V2>,
+    Meta(meta): Meta,
     Path(tenant_id): Path<String>,
     StrictJson(req, _): StrictJson<TenantAuthPatch, V2>,
 ) -> Result<Json<TenantAuthView>, ApiError> {
@@ -98,6 +99,9 @@ pub async fn patch_tenant_auth(
         mfa_allowed_factors: req.mfa_methods,
         ..Default::default()
     };
-    let (settings, _) = app.update_settings(&tenant, patch, false).await?;
+    let actor = Actor::Admin {
+        key_id: key.id.clone(),
+    };
+    let (settings, _) = app.update_settings(&tenant, &actor, &meta, patch, false).await?;
     Ok(Json(tenant_auth_view(&settings)))
 }

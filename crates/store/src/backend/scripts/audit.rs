@@ -22,6 +22,9 @@ pub(crate) fn row(e: &AuditEvent) -> [Arg<'_>; 10] {
     ]
 }
 
+/// Writes an audit record and queues it for every webhook endpoint that wants it: the two
+/// statements run in the caller's transaction, so an event and its deliveries are kept or
+/// lost together (docs/events.md).
 pub(crate) async fn insert<C: Conn>(c: &mut C, e: &AuditEvent) -> Result<()> {
     c.execute(
         &format!(
@@ -30,6 +33,7 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, e: &AuditEvent) -> Result<()> {
         &row(e),
     )
     .await?;
+    super::webhooks::fan_out(c, e).await?;
     Ok(())
 }
 

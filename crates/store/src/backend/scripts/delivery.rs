@@ -131,6 +131,27 @@ pub(crate) async fn count_send<C: Conn>(
     Ok(None)
 }
 
+/// Queues a message that is not a code (a security notice), unless `cooldown` (a key and
+/// seconds) still runs: then nothing is written and the answer is `false`.
+pub(crate) async fn queue_notice<C: Conn>(
+    c: &mut C,
+    m: &OutboxMessage,
+    cooldown: Option<(&str, i64)>,
+    now: UnixMillis,
+) -> Result<Write<bool>> {
+    if let Some((key, secs)) = cooldown {
+        if count_send(c, m.tenant_id.as_str(), key, secs, &[], now)
+            .await?
+            .is_some()
+        {
+            return Ok(Write::Undo(false));
+        }
+    }
+    insert_outbox(c, m).await?;
+    bump_stat(c, m.tenant_id.as_str(), "notices_queued", m.channel.as_str()).await?;
+    Ok(Write::Keep(true))
+}
+
 /// Queues a message in the outbox.
 pub(crate) async fn insert_outbox<C: Conn>(c: &mut C, m: &OutboxMessage) -> Result<()> {
     c.execute(

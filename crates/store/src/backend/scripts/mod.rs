@@ -20,6 +20,7 @@ pub(crate) mod tenants;
 pub(crate) mod throttle;
 pub(crate) mod users;
 pub(crate) mod webauthn;
+pub(crate) mod webhooks;
 
 use crate::{Result, StoreError};
 use latchkey_core::clock::UnixMillis;

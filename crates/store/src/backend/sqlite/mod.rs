@@ -83,6 +83,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../../migrations/sqlite/0011_tenant_addresses.sql"),
     ),
     (
+        12,
+        "webhooks",
+        include_str!("../../../migrations/sqlite/0012_webhooks.sql"),
+    ),
+    (
         13,
         "policy",
         include_str!("../../../migrations/sqlite/0013_policy.sql"),
