@@ -523,7 +523,8 @@ pub trait SeedStore {
     /// Inserts users, their factors and pending challenges, committing every few thousand
     /// rows. Not for production paths: no per-row checks beyond the schema's.
     async fn seed(&self, users: &[User], factors: &[Factor], challenges: &[Challenge]) -> Result<()>;
-    /// Rough size of the database in bytes (for bytes-per-user figures).
+    /// Rough size of the store's data in bytes (for bytes-per-user figures): the SQLite
+    /// file, or the tables (with indexes and TOAST) of the PostgreSQL store's schema.
     async fn database_bytes(&self) -> Result<i64>;
 }
 

@@ -388,7 +388,11 @@ impl SeedStore for PgStore {
     async fn database_bytes(&self) -> Result<i64> {
         pooled!(self, c => fetch_one(
             c,
-            "SELECT pg_database_size(current_database())::BIGINT AS n",
+            // The store's own schema (tests give each store one; a deployment uses one):
+            // the whole database's size moves with every other schema in it.
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT AS n \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')",
             args![],
             |r| r.int("n"),
         ))
