@@ -283,7 +283,7 @@ pub async fn delete_role(
 #[serde(deny_unknown_fields)]
 pub struct AssignmentQuery {
     /// Within this organization (the user must be a member); in the tenant without it.
-    #[param(pattern = "^org_[0-9A-HJKMNP-TV-Z]{26}$")]
+    #[param(pattern = "^org_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub organization_id: Option<String>,
 }
 
@@ -543,7 +543,7 @@ pub async fn delete_rule(
 #[serde(deny_unknown_fields)]
 pub struct ExplainQuery {
     /// The decision for a sign-in to this application (its rule included).
-    #[param(pattern = "^app_[0-9A-HJKMNP-TV-Z]{26}$")]
+    #[param(pattern = "^app_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub application_id: Option<String>,
 }
 
