@@ -37,6 +37,14 @@ impl RuleTarget {
         }
     }
 
+    /// The user a user's rule is about (the audit event names them).
+    fn user(&self) -> Option<&UserId> {
+        match self {
+            RuleTarget::User(u) => Some(u),
+            _ => None,
+        }
+    }
+
     fn id(&self) -> &str {
         match self {
             RuleTarget::Organization(id) => id.as_str(),
@@ -364,15 +372,11 @@ impl App {
         if let (Some(until), Some(reason)) = (record.exempt_until, &record.reason) {
             detail.push_str(&format!(" exempt_until={until} reason={reason:?}"));
         }
-        let user = match target {
-            RuleTarget::User(u) => Some(u),
-            _ => None,
-        };
         self.audit(Audit {
             tenant,
             actor,
             meta,
-            user,
+            user: target.user(),
             factor: None,
             action: AuditAction::MfaRuleChanged,
             outcome: AuditOutcome::Success,
@@ -396,15 +400,11 @@ impl App {
             .await?;
         if deleted {
             self.tenants.forget(&tenant.id);
-            let user = match target {
-                RuleTarget::User(u) => Some(u),
-                _ => None,
-            };
             self.audit(Audit {
                 tenant,
                 actor,
                 meta,
-                user,
+                user: target.user(),
                 factor: None,
                 action: AuditAction::MfaRuleChanged,
                 outcome: AuditOutcome::Success,

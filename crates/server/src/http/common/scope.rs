@@ -44,16 +44,6 @@ impl Scope {
         }
     }
 
-    /// `scheme://host[:port]` of the issuer: where this tenant's pages are served from.
-    pub fn origin(&self) -> &str {
-        let url = self.issuer.url.as_str();
-        let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
-        match url[after_scheme..].find('/') {
-            Some(i) => &url[..after_scheme + i],
-            None => url,
-        }
-    }
-
     /// What a cookie of this tenant's pages adds to its name: nothing for the default
     /// tenant, `_{tenant id}` for another, so a browser signed in to two tenants under one
     /// host keeps both sessions (and a cookie never serves the other tenant).
@@ -150,16 +140,14 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_origins() {
+    fn paths_and_cookie_names() {
         let s = scope("/t/acme", "https://id.example.com/t/acme");
         assert_eq!(s.path("/login"), "/t/acme/login");
         assert_eq!(s.path("//evil.example/x"), "//evil.example/x");
         assert_eq!(s.path("https://app.example/cb"), "https://app.example/cb");
-        assert_eq!(s.origin(), "https://id.example.com");
         assert!(s.cookie_suffix().starts_with("_tnt_"));
         let d = scope("", "http://localhost:8080");
         assert_eq!(d.path("/login"), "/login");
-        assert_eq!(d.origin(), "http://localhost:8080");
         assert_eq!(d.cookie_suffix(), "");
     }
 

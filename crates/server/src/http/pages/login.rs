@@ -1083,8 +1083,8 @@ pub async fn sms_phone_submit(
     let State::Enroll {
         challenge,
         allowed,
-        replaces,
         code,
+        ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
@@ -1116,25 +1116,7 @@ pub async fn sms_phone_submit(
         .await
     {
         Ok(enrollment) => {
-            let EnrollDetails::Sent { destination, .. } = enrollment.details else {
-                return Err(PageError::from(crate::service::Failure::internal()));
-            };
-            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
-            // The same id (and so the same form token): only the pending factor changes.
-            let next = CookieSession {
-                state: State::Enroll {
-                    challenge: challenge.clone(),
-                    allowed: allowed.clone(),
-                    replaces: replaces.clone(),
-                    code: Some(PendingCode {
-                        kind: FactorKind::Sms.as_str().to_owned(),
-                        factor: enrollment.factor.id.to_string(),
-                        to: destination,
-                        resend_at: app.now() + cooldown * 1000,
-                    }),
-                },
-                ..cookie.clone()
-            };
+            let next = code_sent(&app, &visitor.tenant, &cookie, FactorKind::Sms, enrollment)?;
             with_cookie(see_other("/u2/mfa/sms"), &app, &next)
         }
         Err(ServiceError::Input(InputError::PhoneNumber(_) | InputError::PhoneNumberMissing)) => {
@@ -1154,6 +1136,45 @@ pub async fn sms_phone_submit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The cookie session of a forced enrollment once the code of its `kind` factor was sent:
+/// the same id (and so the same form token); only the pending factor changes, with when
+/// another code may be asked for.
+fn code_sent(
+    app: &App,
+    tenant: &Tenant,
+    cookie: &CookieSession,
+    kind: FactorKind,
+    enrollment: crate::service::mfa::Enrollment,
+) -> Result<CookieSession, PageError> {
+    let State::Enroll {
+        challenge,
+        allowed,
+        replaces,
+        ..
+    } = &cookie.state
+    else {
+        return Err(PageError::from(crate::service::Failure::internal()));
+    };
+    let EnrollDetails::Sent { destination, .. } = enrollment.details else {
+        return Err(PageError::from(crate::service::Failure::internal()));
+    };
+    let cooldown = i64::try_from(tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
+    Ok(CookieSession {
+        state: State::Enroll {
+            challenge: challenge.clone(),
+            allowed: allowed.clone(),
+            replaces: replaces.clone(),
+            code: Some(PendingCode {
+                kind: kind.as_str().to_owned(),
+                factor: enrollment.factor.id.to_string(),
+                to: destination,
+                resend_at: app.now() + cooldown * 1000,
+            }),
+        },
+        ..cookie.clone()
+    })
 }
 
 /// The code a forced enrollment of `kind` waits for, if any.
@@ -1290,8 +1311,8 @@ pub async fn email_start(
     let State::Enroll {
         challenge,
         allowed,
-        replaces,
         code,
+        ..
     } = &cookie.state
     else {
         return Ok(see_other("/login"));
@@ -1326,24 +1347,7 @@ pub async fn email_start(
         .await
     {
         Ok(enrollment) => {
-            let EnrollDetails::Sent { destination, .. } = enrollment.details else {
-                return Err(PageError::from(crate::service::Failure::internal()));
-            };
-            let cooldown = i64::try_from(visitor.tenant.settings.otp_resend_cooldown_secs).unwrap_or(60);
-            let next = CookieSession {
-                state: State::Enroll {
-                    challenge: challenge.clone(),
-                    allowed: allowed.clone(),
-                    replaces: replaces.clone(),
-                    code: Some(PendingCode {
-                        kind: FactorKind::EmailOtp.as_str().to_owned(),
-                        factor: enrollment.factor.id.to_string(),
-                        to: destination,
-                        resend_at: app.now() + cooldown * 1000,
-                    }),
-                },
-                ..cookie.clone()
-            };
+            let next = code_sent(&app, &visitor.tenant, &cookie, FactorKind::EmailOtp, enrollment)?;
             with_cookie(see_other("/u2/mfa/email"), &app, &next)
         }
         Err(ServiceError::RateLimited { retry_after_secs }) => Ok(refused(retry_after_secs)),

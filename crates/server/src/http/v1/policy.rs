@@ -397,6 +397,16 @@ impl RuleResponse {
     }
 }
 
+/// A level and target that exist but carry no rule.
+fn rule_not_found() -> ApiError {
+    crate::service::Failure::new(
+        crate::service::FailureKind::NotFound,
+        "rule_not_found",
+        "no rule is set there",
+    )
+    .into()
+}
+
 fn target(level: &str, id: &str) -> Result<RuleTarget, ApiError> {
     let bad = |e: ServiceError| -> ApiError { e.into() };
     match Level::parse(level) {
@@ -429,12 +439,7 @@ pub async fn get_rule(
     let t = target(&level, &target_id)?;
     match app.mfa_rule(&tenant, &t).await? {
         Some(v) => Ok(Json(RuleResponse::new(&v))),
-        None => Err(crate::service::Failure::new(
-            crate::service::FailureKind::NotFound,
-            "rule_not_found",
-            "no rule is set there",
-        )
-        .into()),
+        None => Err(rule_not_found()),
     }
 }
 
@@ -527,12 +532,7 @@ pub async fn delete_rule(
     if app.delete_mfa_rule(&tenant, &actor(&key), &meta, &t).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(crate::service::Failure::new(
-            crate::service::FailureKind::NotFound,
-            "rule_not_found",
-            "no rule is set there",
-        )
-        .into())
+        Err(rule_not_found())
     }
 }
 
