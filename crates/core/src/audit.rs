@@ -2,9 +2,6 @@
 //! event catalogue: the audit log records them today, and webhooks and metrics will fan out
 //! from the same values. The string forms are stable: they are stored and shown by the admin
 //! API, and they are the `type` of a webhook's event (docs/events.md).
-//!
-//! Not here yet: remembered devices (remembered, revoked) arrive with that feature, as
-//! `device.remembered` and `device.revoked`.
 
 /// Something that happened to a user's factors or sign-in, or to the tenant's applications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,10 +70,18 @@ pub enum AuditAction {
     /// A webhook endpoint was registered, changed, given a new secret or removed (the
     /// detail says which and names the endpoint).
     WebhookChanged,
+    /// A device was remembered after a second factor: it may stand in for the second
+    /// factor at the user's later password sign-ins (the detail names the device).
+    DeviceRemembered,
+    /// Remembered devices were forgotten by the user or an admin (the detail says which:
+    /// one device's id, or `all`). Devices forgotten because the password changed, a
+    /// factor was removed, a backup code signed in or an admin reset MFA go with that
+    /// event.
+    DeviceRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -103,6 +108,8 @@ impl AuditAction {
         AuditAction::ProviderChanged,
         AuditAction::SmsRefused,
         AuditAction::WebhookChanged,
+        AuditAction::DeviceRemembered,
+        AuditAction::DeviceRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +140,8 @@ impl AuditAction {
             AuditAction::ProviderChanged => "provider.changed",
             AuditAction::SmsRefused => "sms.refused",
             AuditAction::WebhookChanged => "webhook.changed",
+            AuditAction::DeviceRemembered => "device.remembered",
+            AuditAction::DeviceRevoked => "device.revoked",
         }
     }
 

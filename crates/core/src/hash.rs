@@ -31,6 +31,9 @@ pub enum HashPurpose {
     ClientSecret,
     /// A link or code emailed to verify an address or reset a password (`links.rs`).
     EmailLink,
+    /// A remembered device's token (context: the user id, so a token only ever finds its
+    /// own user's device).
+    DeviceToken,
 }
 
 impl HashPurpose {
@@ -48,6 +51,7 @@ impl HashPurpose {
             HashPurpose::AuthorizationCode => b"latchkey/authorization-code/v1",
             HashPurpose::ClientSecret => b"latchkey/client-secret/v1",
             HashPurpose::EmailLink => b"latchkey/email-link/v1",
+            HashPurpose::DeviceToken => b"latchkey/device-token/v1",
         }
     }
 }

@@ -110,6 +110,9 @@ prefixed_id!(
     /// A role of one tenant, assigned to users (in the tenant, or within an organization).
     RoleId, "rol_", "role");
 prefixed_id!(
+    /// A remembered device of one user (docs/policy.md); its token is a separate secret.
+    DeviceId, "dev_", "device");
+prefixed_id!(
     /// A webhook endpoint of one tenant (docs/events.md).
     WebhookId, "whk_", "webhook");
 

@@ -8,6 +8,7 @@ pub mod assurance;
 pub mod audit;
 pub mod backup;
 pub mod clock;
+pub mod devices;
 pub mod duration;
 pub mod email;
 pub mod factor;

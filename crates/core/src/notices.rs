@@ -10,7 +10,7 @@ use crate::links::LinkMessage;
 use crate::otp::escape_html;
 
 /// What a notice is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// A second factor was added (confirmed, or created confirmed by an admin).
     FactorAdded(FactorKind),
@@ -24,6 +24,8 @@ pub enum Notice {
     MfaReset,
     /// Wrong second-factor answers locked a factor for a while.
     SecondFactorLocked(FactorKind),
+    /// A device was remembered: it skips the second step at sign-in for `days` days.
+    DeviceRemembered { device: String, days: u16 },
 }
 
 /// The name of a kind, as a user knows it.
@@ -42,8 +44,8 @@ const NOT_YOU: &str = "If this was not you, change your password now and review 
 
 /// The email for `notice`, for an account of the app called `app_name`, about what
 /// happened at `at` (as RFC 3339) from the client address `from`, if known.
-pub fn render(notice: Notice, app_name: &str, at: &str, from: Option<&str>) -> LinkMessage {
-    let (subject, body) = match notice {
+pub fn render(notice: &Notice, app_name: &str, at: &str, from: Option<&str>) -> LinkMessage {
+    let (subject, body) = match *notice {
         Notice::FactorAdded(kind) => (
             format!("A sign-in method was added to your {app_name} account"),
             format!(
@@ -89,6 +91,13 @@ pub fn render(notice: Notice, app_name: &str, at: &str, from: Option<&str>) -> L
                 kind_words(kind)
             ),
         ),
+        Notice::DeviceRemembered { ref device, days } => (
+            format!("A device was remembered for your {app_name} account"),
+            format!(
+                "A device will skip the second sign-in step of your {app_name} account for the \
+                 next {days} days: {device}. You can forget it in your account's settings."
+            ),
+        ),
     };
     let when = match from {
         Some(ip) => format!("When: {at}, from the address {ip}."),
@@ -120,7 +129,7 @@ mod tests {
     fn notices_name_what_happened_and_escape_the_app_name() {
         let at = "2026-12-01T15:00:00Z";
         let m = render(
-            Notice::BackupCodeUsed { remaining: 3 },
+            &Notice::BackupCodeUsed { remaining: 3 },
             "Acme <b>",
             at,
             Some("203.0.113.9"),
@@ -134,10 +143,10 @@ mod tests {
             "{}",
             m.html
         );
-        assert!(render(Notice::BackupCodeUsed { remaining: 1 }, "A", at, None)
+        assert!(render(&Notice::BackupCodeUsed { remaining: 1 }, "A", at, None)
             .text
             .contains("1 backup code left"));
-        let added = render(Notice::FactorAdded(FactorKind::Totp), "Acme", at, None);
+        let added = render(&Notice::FactorAdded(FactorKind::Totp), "Acme", at, None);
         assert!(
             added.text.starts_with("An authenticator app was added"),
             "{}",
@@ -148,12 +157,17 @@ mod tests {
             Notice::BackupCodesRegenerated,
             Notice::MfaReset,
             Notice::SecondFactorLocked(FactorKind::Webauthn),
+            Notice::DeviceRemembered {
+                device: "Firefox <on> Linux".into(),
+                days: 30,
+            },
         ] {
-            let m = render(n, "Acme", at, None);
+            let m = render(&n, "Acme", at, None);
             assert!(
                 m.subject.contains("Acme") && m.text.contains("If this was not you"),
                 "{n:?}"
             );
+            assert!(!m.html.contains("<on>"), "{}", m.html);
         }
     }
 }

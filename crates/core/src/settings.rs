@@ -2,6 +2,7 @@
 //! with every field defaulted, so a setting added later needs no migration and old rows
 //! read back with the new default.
 
+use crate::devices::RememberSettings;
 use crate::factor::FactorKind;
 use crate::phone::NumberClass;
 use crate::throttle::ThrottlePolicy;
@@ -60,6 +61,9 @@ pub struct TenantSettings {
     pub webauthn: WebauthnSettings,
     /// How the hosted pages look for this tenant's users.
     pub branding: Branding,
+    /// When a device may stand in for the second factor at later sign-ins, and for how
+    /// long (`devices.rs`).
+    pub remember_device: RememberSettings,
 }
 
 /// A tenant's look on the hosted pages: the name in their header and titles, a logo beside
@@ -287,6 +291,7 @@ impl Default for TenantSettings {
             email_html_template: DEFAULT_EMAIL_HTML.into(),
             webauthn: WebauthnSettings::default(),
             branding: Branding::default(),
+            remember_device: RememberSettings::default(),
         }
     }
 }
@@ -318,6 +323,12 @@ impl TenantSettings {
             out.push((
                 "mfa_max_attempts",
                 format!("must be between 1 and {MAX_MFA_ATTEMPTS}"),
+            ));
+        }
+        if self.remember_device.days == 0 || self.remember_device.days > crate::devices::MAX_DAYS {
+            out.push((
+                "remember_device.days",
+                format!("must be between 1 and {}", crate::devices::MAX_DAYS),
             ));
         }
         if !in_range(self.challenge_ttl_secs, CHALLENGE_TTL_RANGE) {

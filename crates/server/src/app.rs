@@ -67,6 +67,8 @@ pub struct AppInner {
     pub addresses: crate::addresses::Addresses,
     /// Prometheus counters and histograms (`GET /metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// Where the separate metrics listener (`metrics_listen`) is bound, once it is.
+    pub metrics_bound: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// Cheap to clone; shared by every request.
@@ -163,6 +165,7 @@ impl App {
             tenants: Default::default(),
             addresses: Default::default(),
             metrics: Default::default(),
+            metrics_bound: std::sync::OnceLock::new(),
             delivery,
             issuer: config.issuer(),
             hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)

@@ -81,6 +81,9 @@ pub struct Config {
     /// The bearer token that opens `GET /metrics` to clients other than loopback ones.
     /// Unset: only loopback clients may scrape.
     pub metrics_token: Option<SecretString>,
+    /// A second address serving only `GET /metrics`, to anyone who can reach it (bind it to
+    /// a private interface): for a scraper that is neither on loopback nor given the token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             metrics_token: None,
+            metrics_listen: None,
         }
     }
 }
@@ -165,6 +169,7 @@ const KEYS: &[&str] = &[
     "tls_cert",
     "tls_key",
     "metrics_token",
+    "metrics_listen",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -469,6 +474,10 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
                 fail("must start with sk_live_ and be at least 40 printable characters".into());
             }
         }
+        "metrics_listen" => match v.parse() {
+            Ok(a) => cfg.metrics_listen = Some(a),
+            Err(_) => fail("must be an address and port, like 10.0.0.5:9090".into()),
+        },
         "metrics_token" => {
             // Compared in constant time, but a short token is guessable all the same.
             if v.len() >= 32 && v.bytes().all(|b| b.is_ascii_graphic()) {
@@ -865,6 +874,17 @@ mod tests {
             Config::load_from(&no_file(), env(&[("LATCHKEY_METRICS_TOKEN", "short-secret")])).unwrap_err();
         assert!(err.to_string().contains("METRICS_TOKEN"), "{err}");
         assert!(!err.to_string().contains("short-secret"), "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address() {
+        let c = Config::load_from(&no_file(), vec![]).unwrap();
+        assert_eq!(c.metrics_listen, None, "off by default");
+        let c = Config::load_from(&no_file(), env(&[("LATCHKEY_METRICS_LISTEN", "10.0.0.5:9090")])).unwrap();
+        assert_eq!(c.metrics_listen, Some("10.0.0.5:9090".parse().unwrap()));
+        let err =
+            Config::load_from(&no_file(), env(&[("LATCHKEY_METRICS_LISTEN", "everywhere")])).unwrap_err();
+        assert!(err.to_string().contains("METRICS_LISTEN"), "{err}");
     }
 
     #[test]

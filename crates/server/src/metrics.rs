@@ -56,6 +56,11 @@ struct ChallengeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     tenant: String,
     reason: &'static str,
@@ -127,6 +132,8 @@ pub struct Metrics {
     hash_queue_capacity: Gauge,
     outbox_depth: Gauge,
     outbox_oldest_age: Gauge,
+    db_connections: Family<StateLabels, Gauge>,
+    db_connections_max: Gauge,
     /// The last backlog read from the store, and when: scrapes within
     /// [`BACKLOG_CACHE`] of it reuse it rather than query again.
     backlog: tokio::sync::Mutex<Option<(std::time::Instant, Backlog)>>,
@@ -172,6 +179,8 @@ impl Metrics {
             hash_queue_capacity: Gauge::default(),
             outbox_depth: Gauge::default(),
             outbox_oldest_age: Gauge::default(),
+            db_connections: Family::default(),
+            db_connections_max: Gauge::default(),
             backlog: Default::default(),
             registry: Registry::default(),
         };
@@ -239,6 +248,16 @@ impl Metrics {
             "outbox_oldest_age_seconds",
             "How long the oldest undelivered message has waited (0 when none waits)",
             m.outbox_oldest_age.clone(),
+        );
+        registry.register(
+            "db_connections",
+            "Database connections by state (in_use, idle); SQLite counts its read-only connections, not the one writer",
+            m.db_connections.clone(),
+        );
+        registry.register(
+            "db_connections_max",
+            "The most database connections the pool opens",
+            m.db_connections_max.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -368,7 +387,20 @@ impl Metrics {
     }
 
     /// The exposition, with the gauges read as of now (`now`: Unix milliseconds).
-    pub fn render(&self, hash_queue: usize, hash_capacity: usize, backlog: Backlog, now: i64) -> String {
+    pub fn render(
+        &self,
+        hash_queue: usize,
+        hash_capacity: usize,
+        backlog: Backlog,
+        pool: latchkey_store::PoolUsage,
+        now: i64,
+    ) -> String {
+        for (state, n) in [("in_use", pool.in_use), ("idle", pool.idle)] {
+            self.db_connections
+                .get_or_create(&StateLabels { state })
+                .set(i64::from(n));
+        }
+        self.db_connections_max.set(i64::from(pool.max));
         self.outbox_depth.set(backlog.depth);
         self.outbox_oldest_age
             .set(backlog.oldest_at.map_or(0, |at| (now - at).max(0) / 1000));
@@ -460,6 +492,11 @@ mod tests {
                 depth: 3,
                 oldest_at: Some(10_000),
             },
+            latchkey_store::PoolUsage {
+                in_use: 1,
+                idle: 3,
+                max: 10,
+            },
             75_000,
         );
         for line in [
@@ -470,6 +507,9 @@ mod tests {
             "latchkey_hash_queue_depth 2",
             "latchkey_outbox_depth 3",
             "latchkey_outbox_oldest_age_seconds 65",
+            r#"latchkey_db_connections{state="in_use"} 1"#,
+            r#"latchkey_db_connections{state="idle"} 3"#,
+            "latchkey_db_connections_max 10",
             "# EOF",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::{
-    ApiKeyId, ApplicationId, ChallengeId, FactorId, OrganizationId, RoleId, SessionId, TenantId, UserId,
-    WebhookId,
+    ApiKeyId, ApplicationId, ChallengeId, DeviceId, FactorId, OrganizationId, RoleId, SessionId, TenantId,
+    UserId, WebhookId,
 };
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use model::*;
@@ -604,6 +604,40 @@ pub trait PolicyStore {
     ) -> Result<Vec<MfaRuleRecord>>;
 }
 
+/// Remembered devices. They are created with the verification that remembers them
+/// (`SignInWrites::device`), and revoked with every change that ends all of a user's
+/// sessions (a password reset, a factor removed, backup codes replaced, an MFA reset), and
+/// by a backup code used to sign in.
+#[async_trait]
+pub trait DeviceStore {
+    /// The user's live device with this token hash, its use recorded (`now`, `ip`).
+    async fn use_device(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        token_hash: &str,
+        ip: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Option<RememberedDevice>>;
+    /// The user's live devices, newest first.
+    async fn list_devices(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: UnixMillis,
+    ) -> Result<Vec<RememberedDevice>>;
+    /// Revokes one live device of the user; `false` if there is none with that id.
+    async fn revoke_device(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: UnixMillis,
+    ) -> Result<bool>;
+    /// Revokes every live device of the user; how many.
+    async fn revoke_devices(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64>;
+}
+
 #[async_trait]
 pub trait Store:
     TenantStore
@@ -623,6 +657,7 @@ pub trait Store:
     + WebhookStore
     + EmailLinkStore
     + PolicyStore
+    + DeviceStore
     + SeedStore
     + Send
     + Sync
@@ -633,8 +668,19 @@ pub trait Store:
     async fn migrate(&self) -> Result<()>;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<()>;
+    /// How many database connections are in use, idle, and at most allowed (metrics).
+    fn pool_usage(&self) -> PoolUsage;
     /// Closes the pools (at shutdown, and in tests).
     async fn close(&self);
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Database connections as a backend counts them. SQLite: the pooled read-only connections
+/// (the one writer is not counted); PostgreSQL: the pool's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}

@@ -5,7 +5,7 @@ use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
 use latchkey_core::factor::{ChallengePurpose, FactorKind, FactorStatus};
 use latchkey_core::ids::{
-    ApiKeyId, ApplicationId, ChallengeId, FactorId, SessionId, TenantId, UserId, WebhookId,
+    ApiKeyId, ApplicationId, ChallengeId, DeviceId, FactorId, SessionId, TenantId, UserId, WebhookId,
 };
 pub use latchkey_core::links::LinkPurpose;
 use latchkey_core::oidc::{ClientType, GrantType};
@@ -522,6 +522,8 @@ pub struct SignInWrites {
     pub audit: Option<AuditEvent>,
     /// The new session and the keyed hash of its first refresh token.
     pub session: Option<(Session, String)>,
+    /// A device to remember, with its `device.remembered` audit record.
+    pub device: Option<(RememberedDevice, AuditEvent)>,
 }
 
 /// One verification attempt against a throttled authenticator, decided in one
@@ -762,6 +764,26 @@ pub struct RoleAssignment {
     pub user_id: UserId,
     pub organization_id: Option<latchkey_core::ids::OrganizationId>,
     pub created_at: UnixMillis,
+}
+
+/// A remembered device (`latchkey_core::devices`). The token itself is never stored: its
+/// keyed hash, with the user id as context, is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberedDevice {
+    pub id: DeviceId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub token_hash: String,
+    /// From the user agent that asked to be remembered.
+    pub name: Option<String>,
+    /// What the verification that remembered it reached (`aal2`, `aal2_phr`).
+    pub aal: String,
+    pub created_ip: Option<String>,
+    pub last_ip: Option<String>,
+    pub created_at: UnixMillis,
+    pub last_used_at: Option<UnixMillis>,
+    pub expires_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
 }
 
 /// An MFA rule an organization, role, application or user carries.

@@ -50,6 +50,52 @@ async fn scrape(State(app): State<App>, req: Request) -> Response {
     if !allowed {
         return V1::reject(Failure::not_found()).into_response();
     }
+    exposition(&app).await
+}
+
+/// The router of the separate metrics listener (`metrics_listen`): `GET /metrics` for
+/// anyone who can reach the address (the operator binds it where only the scraper can),
+/// and nothing else.
+pub fn open_router(app: App) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(app): State<App>| async move { exposition(&app).await }),
+        )
+        .fallback(|| async { V1::reject(Failure::not_found()).into_response() })
+        .with_state(app)
+}
+
+/// Serves [`open_router`] on the configured `metrics_listen` address until `stop` says so.
+pub async fn serve_separately(
+    app: App,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(address) = app.config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot listen for metrics on {address}: {e}")))?;
+    let bound = listener.local_addr()?;
+    let _ = app.metrics_bound.set(bound);
+    tracing::info!(address = %bound, "metrics are served on their own address");
+    let router = open_router(app);
+    Ok(Some(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    })))
+}
+
+/// The Prometheus text exposition of every series.
+async fn exposition(app: &App) -> Response {
     let backlog = app
         .metrics
         .backlog(async {
@@ -63,6 +109,7 @@ async fn scrape(State(app): State<App>, req: Request) -> Response {
         app.hash_pool.waiting(),
         app.hash_pool.capacity(),
         backlog,
+        app.store.pool_usage(),
         app.now(),
     );
     (

@@ -116,6 +116,7 @@ pub async fn serve(
         None => None,
     };
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let metrics = metrics::serve_separately(app.clone(), worker_stop.clone()).await?;
     let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
     let events = tokio::spawn(crate::outbox::webhooks::run(app.clone(), worker_stop.clone()));
     // Keys another replica (or `latchkey keys rotate-signing`) stores reach this one.
@@ -136,5 +137,8 @@ pub async fn serve(
     }
     let _ = keys.await;
     let _ = addresses.await;
+    if let Some(m) = metrics {
+        let _ = m.await;
+    }
     Ok(())
 }

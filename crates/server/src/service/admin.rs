@@ -59,6 +59,16 @@ pub struct SettingsPatch {
     pub email_html_template: Option<String>,
     pub webauthn: Option<WebauthnPatch>,
     pub branding: Option<BrandingChange>,
+    pub remember_device: Option<RememberChange>,
+}
+
+/// Remembered-device settings to change.
+#[derive(Debug, Default)]
+pub struct RememberChange {
+    /// `never`, `user_opt_in` or `always`.
+    pub mode: Option<String>,
+    /// 1 to 365.
+    pub days: Option<u64>,
 }
 
 /// Branding to change; `Some(None)` returns a field to the product's default.
@@ -288,6 +298,21 @@ impl App {
             }
             if let Some(v) = b.primary_color {
                 t.primary_color = v.map(|c| c.trim().to_ascii_lowercase());
+            }
+        }
+        if let Some(r) = patch.remember_device {
+            if let Some(mode) = r.mode {
+                match latchkey_core::devices::RememberMode::parse(&mode) {
+                    Some(m) => s.remember_device.mode = m,
+                    None => problems.push((
+                        "remember_device.mode".into(),
+                        "must be never, user_opt_in or always".into(),
+                    )),
+                }
+            }
+            if let Some(days) = r.days {
+                // Out of range reads as 0 and is reported by `problems()`.
+                s.remember_device.days = u16::try_from(days).unwrap_or(0);
             }
         }
         if let Some(v) = patch.signup_enabled {

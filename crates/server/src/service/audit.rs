@@ -41,6 +41,8 @@ pub struct RequestMeta {
     /// The client address: the TCP peer, or what a trusted proxy says it forwarded for
     /// (`http::common::forwarded`).
     pub ip: Option<String>,
+    /// The `User-Agent` header (cut to 512 characters): a remembered device's name.
+    pub user_agent: Option<String>,
 }
 
 /// One audit record to write.

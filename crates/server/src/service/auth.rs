@@ -2,11 +2,14 @@
 //! recognising the bearer credentials (secret keys, access tokens) of later requests.
 
 use super::audit::{Actor, Audit, RequestMeta};
-use super::outcome::SignInOutcome;
+use super::mfa::Gate;
+use super::outcome::{SignInExtras, SignInOutcome};
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
+use latchkey_core::assurance::Amr;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
+use latchkey_core::devices;
 use latchkey_core::email::{self, Email};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ApplicationId, SessionId, TenantId, UserId};
@@ -116,8 +119,13 @@ impl App {
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, "user signed up");
         // Under a policy that requires MFA, sign-up answers like sign-in: an enrollment
         // challenge and no session (review item 3, SECURITY.md test 72).
-        if let Some(pending) = self.second_factor_gate(tenant, &user, false).await? {
-            return Ok(pending);
+        match self
+            .second_factor_gate(tenant, &user, &SignInExtras::default(), &RequestMeta::default())
+            .await?
+        {
+            Gate::Open => {}
+            Gate::Pending(pending) => return Ok(pending),
+            Gate::Device(_) => return Err(ServiceError::Internal("a device before sign-up".into())),
         }
         let tokens = self
             .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
@@ -134,7 +142,7 @@ impl App {
         password_in: &str,
         meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
-        self.signin_requiring(tenant, email_in, password_in, false, meta)
+        self.signin_with(tenant, email_in, password_in, &SignInExtras::default(), meta)
             .await
     }
 
@@ -167,15 +175,15 @@ impl App {
         .await
     }
 
-    /// Password sign-in that must pass a second factor when `require_mfa` (an application
-    /// asked for one): a user without a factor enrolls one first, as when the tenant
-    /// requires MFA.
-    pub async fn signin_requiring(
+    /// Password sign-in with what else the client brings (`extras`): an application's
+    /// demand for a second factor (a user without one enrolls one first, as when the tenant
+    /// requires MFA), and a remembered device that may stand in for it.
+    pub async fn signin_with(
         &self,
         tenant: &Tenant,
         email_in: &str,
         password_in: &str,
-        require_mfa: bool,
+        extras: &SignInExtras<'_>,
         meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<(User, TokenPair)>> {
         let subject = email::canonical(&email_in.chars().take(320).collect::<String>());
@@ -234,7 +242,35 @@ impl App {
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
-        if let Some(pending) = self.second_factor_gate(tenant, &user, require_mfa).await? {
+        let pending = match self.second_factor_gate(tenant, &user, extras, meta).await? {
+            Gate::Open => None,
+            Gate::Pending(p) => Some(p),
+            Gate::Device(device) => {
+                // The second factor is taken as proven when the device was remembered: the
+                // session's second factor dates from then, so no step-up is met by it.
+                self.audit_signin(
+                    tenant,
+                    Some(&user),
+                    meta,
+                    AuditAction::SignIn,
+                    AuditOutcome::Success,
+                    &format!("remembered_device {}", device.id),
+                )
+                .await?;
+                let amr = vec![Amr::Pwd.as_str().to_owned(), Amr::Mfa.as_str().to_owned()];
+                let tokens = self
+                    .start_session(
+                        tenant,
+                        &user,
+                        amr,
+                        devices::SESSION_AAL.as_str(),
+                        Some(device.created_at),
+                    )
+                    .await?;
+                return Ok(SignInOutcome::Complete((user, tokens)));
+            }
+        };
+        if let Some(pending) = pending {
             let (next, asked) = match &pending {
                 SignInOutcome::Enroll(_) => ("mfa_enroll", "enroll"),
                 _ => ("mfa_challenge", "prove"),

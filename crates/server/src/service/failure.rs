@@ -244,6 +244,11 @@ impl From<ServiceError> for Failure {
                 "no such organization in this tenant",
             ),
             RoleNotFound => Failure::new(FailureKind::NotFound, "role_not_found", "no such role in this tenant"),
+            DeviceNotFound => Failure::new(
+                FailureKind::NotFound,
+                "device_not_found",
+                "no such remembered device for this user",
+            ),
             NameTaken => Failure::new(
                 FailureKind::Conflict,
                 "name_taken",

@@ -12,7 +12,7 @@ use super::audit::{Actor, Audit, RequestMeta};
 use super::factors::{
     backup_codes, module, sent_code, webauthn, Answer, Cx, EnrollDetails, Listing, NewFactor,
 };
-use super::outcome::{OfferedFactor, PendingChallenge, SignInOutcome};
+use super::outcome::{OfferedFactor, PendingChallenge, SignInExtras, SignInOutcome};
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::metrics::MfaStep;
@@ -20,13 +20,15 @@ use crate::App;
 use latchkey_core::assurance::{amr_strings, Amr};
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::clock::UnixMillis;
+use latchkey_core::devices::SignInAsks;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
+use latchkey_core::policy::engine::MinAssurance;
 use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecision};
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_store::model::{
-    ActivateOutcome, ActivationRules, AttemptOutcome, Challenge, Check, Factor, Proof, SealedColumn,
-    SignInAttempt, SignInWrites, Tenant, ThrottleKey, User, WebauthnCredential,
+    ActivateOutcome, ActivationRules, AttemptOutcome, Challenge, Check, Factor, Proof, RememberedDevice,
+    SealedColumn, SignInAttempt, SignInWrites, Tenant, ThrottleKey, User, WebauthnCredential,
 };
 
 /// How long a started enrollment waits for its confirming code.
@@ -82,11 +84,23 @@ pub struct SelectedFactor {
 pub struct Verified {
     pub tokens: TokenPair,
     pub factor: Factor,
+    /// A remembered device's token, when this verification remembered one (once).
+    pub device_token: Option<latchkey_core::secret::SecretString>,
     /// Backup codes installed by a forced enrollment: shown once.
     pub backup_codes: Option<Vec<String>>,
 }
 
 /// The attempt counter of one factor, whichever path (code, WebAuthn, passwordless) tries it.
+/// What a correct password leads to (`second_factor_gate`).
+pub(super) enum Gate<T> {
+    /// Signed in with the password alone.
+    Open,
+    /// Signed in: a remembered device stands in for the second factor.
+    Device(Box<RememberedDevice>),
+    /// A second factor to prove, or to enroll.
+    Pending(SignInOutcome<T>),
+}
+
 pub(super) fn throttle_key(factor: &Factor) -> ThrottleKey {
     ThrottleKey {
         tenant_id: factor.tenant_id.clone(),
@@ -145,7 +159,7 @@ impl App {
         tenant: &Tenant,
         user: &UserId,
         require_mfa: bool,
-    ) -> ServiceResult<(Vec<Factor>, SignInDecision)> {
+    ) -> ServiceResult<(Vec<Factor>, SignInDecision, MinAssurance)> {
         let factors = self.store.list_factors(&tenant.id, user).await?;
         let rules = self.mfa_decision(tenant, user, None).await?;
         // Within an enrollment grace a user without a factor still signs in by password;
@@ -156,13 +170,13 @@ impl App {
             allowed: &rules.allowed,
         };
         let decision = policy::sign_in(&facts(&factors), &policy);
-        Ok((factors, decision))
+        Ok((factors, decision, rules.min_aal))
     }
 
     /// The user an actor may manage and, for a change, what the change must still find
     /// true when it completes (its activation rules). Users act only on themselves, and
     /// with a factor on the account only from a session that passed one recently.
-    async fn managed_user(
+    pub(super) async fn managed_user(
         &self,
         tenant: &Tenant,
         actor: &Actor,
@@ -252,19 +266,33 @@ impl App {
         })
     }
 
-    /// After a correct password (or at sign-up): decide whether a second factor is needed.
-    /// `None` means the password alone completes sign-in; otherwise the challenge to answer.
+    /// After a correct password (or at sign-up): decide whether a second factor is needed,
+    /// and whether a remembered device the sign-in presents stands in for it.
     pub(super) async fn second_factor_gate<T>(
         &self,
         tenant: &Tenant,
         user: &User,
-        require_mfa: bool,
-    ) -> ServiceResult<Option<SignInOutcome<T>>> {
-        let (factors, decision) = self.sign_in_decision(tenant, &user.id, require_mfa).await?;
+        extras: &SignInExtras<'_>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Gate<T>> {
+        let (factors, decision, min_assurance) = self
+            .sign_in_decision(tenant, &user.id, extras.requires_mfa())
+            .await?;
         let pwd = amr_strings(&[Amr::Pwd]);
         match decision {
-            SignInDecision::Complete => Ok(None),
+            SignInDecision::Complete => Ok(Gate::Open),
             SignInDecision::Prove { offer, .. } => {
+                let asks = SignInAsks {
+                    min_assurance,
+                    application: extras.requires,
+                    risky: false,
+                };
+                if let Some(device) = self
+                    .standing_device(tenant, &user.id, extras.device_token, &asks, meta)
+                    .await?
+                {
+                    return Ok(Gate::Device(Box::new(device)));
+                }
                 let offered = offer.iter().map(|&i| self.offered(&factors[i])).collect();
                 let pending = self
                     .new_challenge(
@@ -276,13 +304,13 @@ impl App {
                         Vec::new(),
                     )
                     .await?;
-                Ok(Some(SignInOutcome::Challenge(pending)))
+                Ok(Gate::Pending(SignInOutcome::Challenge(pending)))
             }
             SignInDecision::Enroll { kinds } => {
                 let pending = self
                     .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, pwd, Vec::new(), kinds)
                     .await?;
-                Ok(Some(SignInOutcome::Enroll(pending)))
+                Ok(Gate::Pending(SignInOutcome::Enroll(pending)))
             }
         }
     }
@@ -803,7 +831,7 @@ impl App {
         choice: &FactorChoice,
     ) -> ServiceResult<(Factor, bool, Vec<Factor>)> {
         let now = self.now();
-        let (factors, decision) = self.sign_in_decision(tenant, &challenge.user_id, false).await?;
+        let (factors, decision, _) = self.sign_in_decision(tenant, &challenge.user_id, false).await?;
         let (candidates, then_enroll): (Vec<&Factor>, bool) = match challenge.purpose {
             ChallengePurpose::SignIn => match &decision {
                 SignInDecision::Prove { offer, then_enroll } => {
@@ -981,12 +1009,15 @@ impl App {
     /// confirmation of a forced enrollment. Issues the session on success, unless the
     /// factor proven is of a kind no longer allowed: then the user must enroll an allowed
     /// kind first (review item 4), and a new enrollment challenge is the answer.
+    /// `remember`: the client asks for this device to be remembered (the tenant's
+    /// `remember_device` mode decides).
     pub async fn verify_challenge(
         &self,
         tenant: &Tenant,
         challenge_id: &str,
         choice: &FactorChoice,
         answer: Answer<'_>,
+        remember: bool,
         meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<Verified>> {
         let wrong = || match answer {
@@ -994,7 +1025,7 @@ impl App {
             Answer::Credential(_) => ServiceError::InvalidCredential,
         };
         match self
-            .verify_answer(tenant, challenge_id, choice, answer, meta)
+            .verify_answer(tenant, challenge_id, choice, answer, remember, meta)
             .await
         {
             Err(ServiceError::InvalidCode) => Err(wrong()),
@@ -1008,6 +1039,7 @@ impl App {
         challenge_id: &str,
         choice: &FactorChoice,
         answer: Answer<'_>,
+        remember: bool,
         meta: &RequestMeta,
     ) -> ServiceResult<SignInOutcome<Verified>> {
         let mut challenge = self.open_challenge(tenant, challenge_id).await?;
@@ -1093,6 +1125,13 @@ impl App {
         };
         let mut amr = challenge.amr.clone();
         amr.extend(amr_strings(&method.amr));
+        // A device remembered only with a session, and never by a step-up's challenge (a
+        // sign-in's only: verification here always completes a sign-in).
+        let remembered = if then_enroll {
+            None
+        } else {
+            self.device_to_remember(tenant, &user.id, method.aal, remember, meta)
+        };
         let (session, tokens) = if then_enroll {
             (None, None)
         } else {
@@ -1111,6 +1150,7 @@ impl App {
                 clear_throttle: None,
                 audit: Some(on_factor(action, AuditOutcome::Success)),
                 session,
+                device: remembered.as_ref().map(|r| (r.device.clone(), r.event.clone())),
             },
             on_failure: Some(on_factor(AuditAction::MfaVerify, AuditOutcome::Failure)),
             on_locked: Some(self.audit_event(Audit::on_factor(
@@ -1125,6 +1165,9 @@ impl App {
         let backup_installed = match self.store.attempt_sign_in(&attempt, cx.now).await? {
             AttemptOutcome::Completed { backup_installed } => {
                 if let Some(event) = &attempt.writes.audit {
+                    self.recorded(event);
+                }
+                if let Some((_, event)) = &attempt.writes.device {
                     self.recorded(event);
                 }
                 let step = match challenge.purpose {
@@ -1182,6 +1225,7 @@ impl App {
         Ok(SignInOutcome::Complete(Verified {
             tokens,
             factor,
+            device_token: remembered.map(|r| r.token),
             backup_codes: if backup_installed { issued_codes } else { None },
         }))
     }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod browser;
 pub mod codes;
+pub mod devices;
 pub mod factors;
 pub mod failure;
 pub mod input;
@@ -96,6 +97,8 @@ pub enum ServiceError {
     OrganizationNotFound,
     #[error("no such role")]
     RoleNotFound,
+    #[error("no such remembered device")]
+    DeviceNotFound,
     /// An organization or role name the tenant uses already.
     #[error("the name is taken")]
     NameTaken,

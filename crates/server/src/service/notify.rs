@@ -29,6 +29,7 @@ enum Trigger {
     Regenerated,
     Reset,
     Locked,
+    Remembered,
 }
 
 fn trigger(e: &AuditEvent) -> Option<Trigger> {
@@ -40,8 +41,16 @@ fn trigger(e: &AuditEvent) -> Option<Trigger> {
         (AuditAction::BackupCodesRegenerate, "success") => Some(Trigger::Regenerated),
         (AuditAction::MfaReset, "success") => Some(Trigger::Reset),
         (AuditAction::MfaAttempt, "locked") => Some(Trigger::Locked),
+        (AuditAction::DeviceRemembered, "success") => Some(Trigger::Remembered),
         _ => None,
     }
+}
+
+/// The days and name in a `device.remembered` record's detail (`dev_… for 30 days: name`).
+fn remembered_device(detail: &str) -> Option<(u16, String)> {
+    let (_, rest) = detail.split_once(" for ")?;
+    let (days, name) = rest.split_once(" days: ")?;
+    Some((days.parse().ok()?, name.to_owned()))
 }
 
 impl App {
@@ -100,10 +109,14 @@ impl App {
                 Notice::SecondFactorLocked(kind),
                 Some(format!("notice:locked:{user_id}")),
             ),
+            (Trigger::Remembered, _) => match event.detail.as_deref().and_then(remembered_device) {
+                Some((days, device)) => (Notice::DeviceRemembered { device, days }, None),
+                None => return Ok(()),
+            },
             (Trigger::Added | Trigger::Removed | Trigger::Locked, None) => return Ok(()),
         };
         let message = render(
-            notice,
+            &notice,
             &self.app_name(&tenant),
             &latchkey_core::time::rfc3339(event.created_at),
             event.ip.as_deref(),
@@ -203,7 +216,17 @@ mod tests {
             trigger(&event(AuditAction::MfaAttempt, "locked")),
             Some(Trigger::Locked)
         );
+        assert_eq!(
+            trigger(&event(AuditAction::DeviceRemembered, "success")),
+            Some(Trigger::Remembered)
+        );
+        assert_eq!(
+            remembered_device("dev_01 for 30 days: Firefox for Linux"),
+            Some((30, "Firefox for Linux".to_owned()))
+        );
+        assert_eq!(remembered_device("all (3)"), None);
         for a in [
+            AuditAction::DeviceRevoked,
             AuditAction::MfaVerify,
             AuditAction::SignIn,
             AuditAction::FactorEnroll,

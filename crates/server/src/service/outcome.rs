@@ -1,5 +1,6 @@
 //! What a sign-in leads to, as a value each surface renders its own way.
 
+use latchkey_core::assurance::Aal;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::{ChallengeId, FactorId};
@@ -37,4 +38,20 @@ pub struct PendingChallenge {
     pub factors: Vec<OfferedFactor>,
     /// For `mfa_setup_required`: the kinds the user may enroll.
     pub allowed: Vec<FactorKind>,
+}
+
+/// What a password sign-in brings besides the email and password.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInExtras<'a> {
+    /// An application waiting for this sign-in asked for at least this (`acr_values`, or
+    /// its rule): `aal2` or more means a second factor whatever the tenant says.
+    pub requires: Option<Aal>,
+    /// A remembered device's token (the `/v1` body's `device_token`, the pages' cookie).
+    pub device_token: Option<&'a str>,
+}
+
+impl SignInExtras<'_> {
+    pub fn requires_mfa(&self) -> bool {
+        self.requires.is_some_and(|a| a >= Aal::Aal2)
+    }
 }

@@ -11,6 +11,7 @@ mod applications;
 mod auth;
 mod branding;
 mod delivery;
+mod devices;
 mod edge;
 mod errors;
 mod gateway;

@@ -89,6 +89,8 @@ async fn openapi_covers_every_route(b: Backend) {
         "/v1/admin/users/{user_id}/roles/{role_id}",
         "/v1/admin/mfa-rules/{level}/{target_id}",
         "/v1/admin/users/{user_id}/mfa/policy",
+        "/v1/users/{user_id}/devices",
+        "/v1/users/{user_id}/devices/{device_id}",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -106,6 +108,7 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{level}", "role")
             .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{webhook_id}", "whk_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{device_id}", "dev_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace(
                 "{delivery_id}",
                 "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ01HZZZZZZZZZZZZZZZZZZZZZZZ",

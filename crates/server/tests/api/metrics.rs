@@ -14,6 +14,7 @@ both_stores!(
     a_scrape_shows_the_mfa_funnel_and_route_latencies,
     only_loopback_or_the_token_may_scrape,
     deliveries_and_fraud_refusals_are_counted,
+    a_separate_metrics_address_serves_only_the_metrics,
 );
 
 const METRICS_TOKEN: &str = "mtok_0123456789abcdef0123456789abcdef";
@@ -193,10 +194,22 @@ async fn a_scrape_shows_the_mfa_funnel_and_route_latencies(b: Backend) {
         assert_eq!(value(&samples, name, &labels), want, "{name} {labels:?}\n{text}");
     }
     assert!(value(&samples, "latchkey_hash_queue_capacity", &[]) >= 64.0);
+    // The database pool: some connection exists, none beyond the most allowed.
+    let (in_use, idle) = (
+        value(&samples, "latchkey_db_connections", &[("state", "in_use")]),
+        value(&samples, "latchkey_db_connections", &[("state", "idle")]),
+    );
+    let max = value(&samples, "latchkey_db_connections_max", &[]);
+    assert!(
+        max >= 1.0 && in_use + idle <= max && in_use + idle >= 1.0,
+        "{in_use} {idle} {max}\n{text}"
+    );
     for gauge in [
         "latchkey_hash_queue_depth",
         "latchkey_outbox_depth",
         "latchkey_outbox_oldest_age_seconds",
+        "latchkey_db_connections",
+        "latchkey_db_connections_max",
     ] {
         assert!(samples.iter().any(|s| s.name == gauge), "{gauge} missing\n{text}");
     }
@@ -357,4 +370,51 @@ async fn deliveries_and_fraud_refusals_are_counted(b: Backend) {
         "no phone number: {text}"
     );
     s.stop().await;
+}
+
+async fn a_separate_metrics_address_serves_only_the_metrics(b: Backend) {
+    let s = spawn_tweaked(b, |c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    s.signup("alice@example.com").await;
+    let at = *s.app.metrics_bound.get().expect("the metrics listener is bound");
+    assert_ne!(at.port(), 0);
+    // Anyone who reaches it may scrape (no token, whatever a forwarding header says)...
+    let resp = s
+        .http
+        .get(format!("http://{at}/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    if let Some(samples) = parse(&text) {
+        assert!(
+            value(
+                &samples,
+                "latchkey_http_request_duration_seconds_count",
+                &[("route", "/v1/auth/signup")]
+            ) >= 1.0,
+            "{text}"
+        );
+    }
+    // ...and nothing else is there: not the API, not the pages.
+    for path in ["/v1/auth/signin", "/healthz", "/login", "/"] {
+        let resp = s.http.get(format!("http://{at}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    s.stop().await;
+    // Stopped with the server.
+    assert!(s_is_closed(at).await, "the metrics listener outlived the server");
+}
+
+async fn s_is_closed(at: std::net::SocketAddr) -> bool {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(at).await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
 }

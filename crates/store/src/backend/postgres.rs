@@ -91,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         "policy",
         include_str!("../../migrations/postgres/0013_policy.sql"),
     ),
+    (
+        14,
+        "remembered_devices",
+        include_str!("../../migrations/postgres/0014_remembered_devices.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.
@@ -403,6 +408,16 @@ impl SeedStore for PgStore {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         PgConnection::NAME
+    }
+
+    fn pool_usage(&self) -> crate::PoolUsage {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        crate::PoolUsage {
+            in_use: size.saturating_sub(idle),
+            idle,
+            max: self.pool.options().get_max_connections(),
+        }
     }
 
     /// Under an advisory lock, so replicas starting together apply each migration once;

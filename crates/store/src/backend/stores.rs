@@ -142,6 +142,7 @@ by_reference!(
     WebhookAttempt,
     WebhookPatch,
     latchkey_core::ids::WebhookId,
+    latchkey_core::ids::DeviceId,
 );
 
 /// Every store trait for `$store`, each call one script through the backend's `run!`.
@@ -829,6 +830,35 @@ macro_rules! impl_stores {
             }
             async fn consume_email_link(&self, spend: &LinkConsume, now: UnixMillis) -> Result<bool> {
                 run!(self, undo, [spend], c => crate::backend::scripts::email_links::consume(c, spend, now))
+            }
+        }
+
+        #[async_trait]
+        impl DeviceStore for $store {
+            async fn use_device(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+                token_hash: &str,
+                ip: Option<&str>,
+                now: UnixMillis,
+            ) -> Result<Option<RememberedDevice>> {
+                run!(self, write, [tenant, user, token_hash, ip], c => crate::backend::scripts::devices::use_device(c, tenant, user, token_hash, ip, now))
+            }
+            async fn list_devices(&self, tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<Vec<RememberedDevice>> {
+                run!(self, read, [tenant, user], c => crate::backend::scripts::devices::list(c, tenant, user, now))
+            }
+            async fn revoke_device(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+                id: &latchkey_core::ids::DeviceId,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, user, id], c => crate::backend::scripts::devices::revoke(c, tenant, user, id, now))
+            }
+            async fn revoke_devices(&self, _tenant: &TenantId, user: &UserId, now: UnixMillis) -> Result<u64> {
+                run!(self, write, [user], c => crate::backend::scripts::devices::revoke_all(c, user.as_str(), now))
             }
         }
     };

@@ -220,6 +220,7 @@ async fn sign_in_writes_commit_only_with_the_challenge(s: DynStore) {
             created_at: T0,
         }),
         session: Some((ses.clone(), "rt-hash".into())),
+        device: None,
     };
     // A wrong proof: none of the writes happen.
     let wrong = Proof::BackupCode {

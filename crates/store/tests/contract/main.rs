@@ -91,6 +91,7 @@ mod audit;
 mod authorization;
 mod challenges;
 mod delivery;
+mod devices;
 mod email_links;
 mod factors;
 mod idempotency;
@@ -356,6 +357,7 @@ fn attempt(
             clear_throttle: None,
             audit: Some(event(u, "mfa.verify", "success")),
             session: ses.map(|s| (s.clone(), format!("rt-{}", s.id))),
+            device: None,
         },
         on_failure: Some(event(u, "mfa.verify", "failure")),
         on_locked: Some(event(u, "mfa.attempt", "locked")),

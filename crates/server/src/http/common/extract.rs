@@ -268,7 +268,12 @@ fn client_meta(parts: &Parts, app: &App) -> RequestMeta {
             )
             .to_string()
         });
-    RequestMeta { ip }
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    RequestMeta { ip, user_agent }
 }
 
 impl FromRequestParts<App> for Meta {

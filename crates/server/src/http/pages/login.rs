@@ -13,13 +13,14 @@ use crate::service::factors::{Answer, EnrollDetails};
 use crate::service::input::InputError;
 use crate::service::mfa::{EnrollRequest, FactorChoice, Verified};
 use crate::service::oidc::LogoutParams;
-use crate::service::outcome::SignInOutcome;
+use crate::service::outcome::{SignInExtras, SignInOutcome};
 use crate::service::sessions::TokenPair;
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::State as AppState;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::devices::RememberMode;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::SessionId;
 use latchkey_store::model::Tenant;
@@ -53,6 +54,9 @@ pub struct CodeForm {
     /// empty, when the ceremony's form was sent without the script.
     #[serde(default)]
     pub credential: Option<String>,
+    /// The "remember this device" checkbox, ticked.
+    #[serde(default)]
+    pub remember: Option<String>,
 }
 
 /// The answer of a WebAuthn ceremony, put in the form by `assets/webauthn.js`.
@@ -168,10 +172,16 @@ pub async fn form(AppState(app): AppState<App>, visitor: Visitor, uri: Uri) -> R
 pub async fn submit(
     AppState(app): AppState<App>,
     visitor: Visitor,
+    headers: axum::http::HeaderMap,
     Posted { cookie, form }: Posted<LoginForm>,
 ) -> Result<Response, PageError> {
-    // An application waiting may ask for a second factor for this sign-in (`acr_values`).
-    let require_mfa = visitor.waiting.as_ref().is_some_and(|p| p.requires_mfa());
+    // An application waiting may ask for a second factor for this sign-in (`acr_values`),
+    // and this browser may be a remembered device.
+    let device = super::session::device_token(&headers, &app);
+    let extras = SignInExtras {
+        requires: visitor.waiting.as_ref().and_then(|p| p.acr),
+        device_token: device.as_deref(),
+    };
     let for_app = visitor.waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {
         State::User { session } => Some(session.clone()),
@@ -198,11 +208,11 @@ pub async fn submit(
         ));
     }
     match app
-        .signin_requiring(
+        .signin_with(
             &visitor.tenant,
             form.email.trim(),
             &form.password,
-            require_mfa,
+            &extras,
             &visitor.meta,
         )
         .await
@@ -255,6 +265,7 @@ pub(super) async fn next_step(
                 tenant,
                 &tokens,
                 replaces.as_deref(),
+                None,
                 None,
                 visitor.after_sign_in(),
             )
@@ -353,6 +364,7 @@ async fn finish(
     tokens: &TokenPair,
     replaces: Option<&str>,
     backup_codes: Option<Vec<String>>,
+    device_token: Option<&str>,
     next: &'static str,
 ) -> Result<Response, PageError> {
     let session = app.session_of(tokens).await?;
@@ -374,7 +386,13 @@ async fn finish(
         }
         None => see_other(next),
     };
-    with_cookie(response, app, &cookie)
+    let mut response = with_cookie(response, app, &cookie)?;
+    if let Some(value) =
+        device_token.and_then(|t| super::session::device_cookie(app, t, tenant.settings.remember_device.days))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 /// What a verified second factor (a sign-in's, or a forced enrollment's first code or
@@ -398,6 +416,7 @@ async fn verified(
                 &v.tokens,
                 replaces.as_deref(),
                 v.backup_codes,
+                v.device_token.as_ref().map(|t| t.expose()),
                 visitor.after_sign_in(),
             )
             .await
@@ -494,6 +513,7 @@ fn secs_until(now: i64, at: i64) -> u64 {
 /// and its resend button waiting out the cooldown (at least `wait` seconds).
 fn mfa_page(
     app: &App,
+    tenant: &Tenant,
     cookie: &CookieSession,
     shown: Option<&Offered>,
     status: StatusCode,
@@ -517,6 +537,8 @@ fn mfa_page(
             resend_in,
             error,
             note: None,
+            remember_days: (tenant.settings.remember_device.mode == RememberMode::UserOptIn)
+                .then_some(tenant.settings.remember_device.days),
         }),
     )
 }
@@ -542,16 +564,25 @@ pub async fn mfa_form(
     let asked = asked_factor(&uri);
     let shown = shown_factor(factors, asked.as_deref(), sent.as_deref());
     let Some(f) = shown.filter(|f| sends_code(f) && !sends.iter().any(|s| s.factor == f.id)) else {
-        return Ok(mfa_page(&app, cookie, shown, StatusCode::OK, None, 0));
+        return Ok(mfa_page(
+            &app,
+            &visitor.tenant,
+            cookie,
+            shown,
+            StatusCode::OK,
+            None,
+            0,
+        ));
     };
     match send_code(&app, &visitor, cookie, &f.id).await? {
         Sending::Sent(next) => {
-            let page = mfa_page(&app, &next, Some(f), StatusCode::OK, None, 0);
+            let page = mfa_page(&app, &visitor.tenant, &next, Some(f), StatusCode::OK, None, 0);
             with_cookie(page, &app, &next)
         }
         Sending::Wait(secs) => Ok(with_retry_after(
             mfa_page(
                 &app,
+                &visitor.tenant,
                 cookie,
                 Some(f),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -626,12 +657,19 @@ async fn send_code(
 }
 
 /// The second-factor page again, showing `factor` with an error.
-fn mfa_again(app: &App, cookie: &CookieSession, status: StatusCode, factor: &str, error: &str) -> Response {
+fn mfa_again(
+    app: &App,
+    tenant: &Tenant,
+    cookie: &CookieSession,
+    status: StatusCode,
+    factor: &str,
+    error: &str,
+) -> Response {
     let shown = match &cookie.state {
         State::Mfa { factors, sent, .. } => shown_factor(factors, Some(factor), sent.as_deref()),
         _ => None,
     };
-    mfa_page(app, cookie, shown, status, Some(error), 0)
+    mfa_page(app, tenant, cookie, shown, status, Some(error), 0)
 }
 
 /// `POST /login/mfa/send`: sends a new code for an SMS or email factor. Before the
@@ -654,6 +692,7 @@ pub async fn mfa_send(
             Ok(with_retry_after(
                 mfa_page(
                     &app,
+                    &visitor.tenant,
                     &cookie,
                     shown,
                     StatusCode::TOO_MANY_REQUESTS,
@@ -720,6 +759,7 @@ pub async fn mfa_verify(
         Some("") => {
             return Ok(mfa_again(
                 &app,
+                &visitor.tenant,
                 &cookie,
                 StatusCode::BAD_REQUEST,
                 &form.factor_id,
@@ -731,6 +771,7 @@ pub async fn mfa_verify(
             None => {
                 return Ok(mfa_again(
                     &app,
+                    &visitor.tenant,
                     &cookie,
                     StatusCode::BAD_REQUEST,
                     &form.factor_id,
@@ -743,6 +784,7 @@ pub async fn mfa_verify(
     if credential.is_none() && code.is_empty() {
         return Ok(mfa_again(
             &app,
+            &visitor.tenant,
             &cookie,
             StatusCode::BAD_REQUEST,
             &form.factor_id,
@@ -768,14 +810,21 @@ pub async fn mfa_verify(
         ),
     };
     let result = app
-        .verify_challenge(&visitor.tenant, challenge, &choice, answer, &visitor.meta)
+        .verify_challenge(
+            &visitor.tenant,
+            challenge,
+            &choice,
+            answer,
+            form.remember.is_some(),
+            &visitor.meta,
+        )
         .await;
     verified(
         &app,
         &visitor,
         replaces,
         result,
-        |status, error| mfa_again(&app, &cookie, status, &form.factor_id, error),
+        |status, error| mfa_again(&app, &visitor.tenant, &cookie, status, &form.factor_id, error),
         |e| match e {
             ServiceError::InvalidCode | ServiceError::InvalidCredential => {
                 Some((StatusCode::UNAUTHORIZED, wrong))
@@ -916,6 +965,7 @@ pub async fn enroll_passkey(
             challenge,
             &choice,
             Answer::Credential(&credential),
+            false,
             &visitor.meta,
         )
         .await;
@@ -1026,6 +1076,7 @@ pub async fn enroll_confirm(
             challenge,
             &choice,
             Answer::Code(code),
+            false,
             &visitor.meta,
         )
         .await;
@@ -1286,6 +1337,7 @@ async fn code_submit(
             challenge,
             &choice,
             Answer::Code(code),
+            false,
             &visitor.meta,
         )
         .await;

@@ -271,6 +271,39 @@ pub(super) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h
         .map(|(_, value)| value)
 }
 
+/// The remembered-device cookie: the device token as issued (it is a secret on its own, bound
+/// to its user by the stored hash). It outlives sign-out: that is its point.
+const DEVICE_COOKIE: &str = "lk_device";
+const DEVICE_HOST_COOKIE: &str = "__Host-lk_device";
+
+fn device_cookie_name(app: &App) -> String {
+    super::cookie_name(if app.config.served_over_https() {
+        DEVICE_HOST_COOKIE
+    } else {
+        DEVICE_COOKIE
+    })
+}
+
+/// The `Set-Cookie` value remembering this browser for `days` days.
+pub fn device_cookie(app: &App, token: &str, days: u16) -> Option<HeaderValue> {
+    let secure = if app.config.served_over_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = u64::from(days) * 86_400;
+    HeaderValue::from_str(&format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        device_cookie_name(app)
+    ))
+    .ok()
+}
+
+/// The remembered-device token this browser presents, if any.
+pub fn device_token(headers: &HeaderMap, app: &App) -> Option<String> {
+    cookie_value(headers, &device_cookie_name(app)).map(str::to_owned)
+}
+
 /// Our cookie session, read under the name in effect only: over HTTPS a bare
 /// `lk_session` (which anyone able to set a cookie for the host could have planted) is
 /// not ours.

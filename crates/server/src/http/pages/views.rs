@@ -375,6 +375,8 @@ pub struct MfaView<'a> {
     pub resend_in: u64,
     pub error: Option<&'a str>,
     pub note: Option<&'a str>,
+    /// The tenant remembers devices when asked, for this many days: the checkbox.
+    pub remember_days: Option<u16>,
 }
 
 /// The factors as the step lists them: one ceremony covers every credential of the user
@@ -442,7 +444,7 @@ pub fn mfa(v: &MfaView<'_>) -> Markup {
             (notice(v.note))
             @if let Some((f, kind)) = current {
                 p { (t!(MFA_INTRO)) }
-                (mfa_factor(v.csrf, f, *kind, v.open, v.resend_in, error, error.is_some() || *kind != FactorKind::Webauthn))
+                (mfa_factor(v, f, *kind, error, error.is_some() || *kind != FactorKind::Webauthn))
             }
             @if !others.is_empty() {
                 section.others aria-labelledby="other-methods" {
@@ -464,17 +466,25 @@ pub fn mfa(v: &MfaView<'_>) -> Markup {
 /// needs its arm). A `webauthn` factor is a [`ceremony`]: options from
 /// `/login/mfa/webauthn/options`, the assertion posted to `/login/mfa/verify` as `credential`.
 /// An SMS or email factor whose code was sent has the code form and the resend button,
-/// disabled while `resend_in` seconds remain (said in words: no script needed).
+/// disabled while `resend_in` seconds remain (said in words: no script needed). Where the
+/// tenant remembers devices when asked, each form has the "remember this device" checkbox.
 pub fn mfa_factor(
-    csrf: &str,
+    v: &MfaView<'_>,
     f: &Offered,
     kind: FactorKind,
-    open: bool,
-    resend_in: u64,
     error: Option<&str>,
     autofocus: bool,
 ) -> Markup {
+    let (csrf, open, resend_in, remember_days) = (v.csrf, v.open, v.resend_in, v.remember_days);
     let title = factor_title(f, kind);
+    let remember = html! {
+        @if let Some(days) = remember_days {
+            label.check {
+                input type="checkbox" name="remember" value="1";
+                " " (t!(remember_device)(days))
+            }
+        }
+    };
     let id = format!("code-{}", f.id);
     let code_form = |hint: &str, code: Code| {
         let input = Field {
@@ -491,6 +501,7 @@ pub fn mfa_factor(
                     (field(&input))
                     div.field { button type="submit" { (t!(MFA_VERIFY)) } }
                 }
+                (remember)
             }
         }
     };
@@ -516,7 +527,7 @@ pub fn mfa_factor(
             options_url: "/login/mfa/webauthn/options",
             action: "/login/mfa/verify",
             csrf,
-            fields: html! { input type="hidden" name="factor_id" value=(f.id); },
+            fields: html! { input type="hidden" name="factor_id" value=(f.id); (remember) },
             button: t!(MFA_WEBAUTHN_START),
             secondary: false,
             hint: t!(MFA_WEBAUTHN_HINT),
@@ -1087,6 +1098,7 @@ mod tests {
 
     fn render(app: Option<ForApp>, factors: &[Offered]) -> String {
         let view = MfaView {
+            remember_days: None,
             csrf: "t",
             factors,
             shown: factors.first(),

@@ -5,7 +5,7 @@ use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, path_user, AdminCtx, Meta, StrictJson, StrictQuery};
 use crate::http::common::page::{page_size, Page};
-use crate::service::admin::{BrandingChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
+use crate::service::admin::{BrandingChange, RememberChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
 use crate::service::audit::Actor;
 use crate::service::ServiceError;
 use crate::App;
@@ -74,6 +74,10 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
             display_name: s.branding.display_name.clone(),
             logo_url: s.branding.logo_url.clone(),
             primary_color: s.branding.primary_color.clone(),
+        },
+        remember_device: RememberDeviceView {
+            mode: s.remember_device.mode.as_str().to_owned(),
+            days: s.remember_device.days,
         },
     }
 }
@@ -146,6 +150,10 @@ pub async fn patch_config(
             display_name: b.display_name,
             logo_url: b.logo_url,
             primary_color: b.primary_color,
+        }),
+        remember_device: req.remember_device.map(|r| RememberChange {
+            mode: r.mode,
+            days: r.days,
         }),
     };
     let (settings, impact) = app

@@ -7,6 +7,7 @@ use crate::http::common::extract::{
     header_tenant, invalid_access_token, Meta, StrictJson, TenantCtx, UserCtx,
 };
 use crate::service::auth::SignupInput;
+use crate::service::outcome::SignInExtras;
 use crate::service::recovery::LinkAnswer;
 use crate::service::sessions::TokenPair;
 use crate::service::Failure;
@@ -57,8 +58,8 @@ pub async fn signup(
     params(("X-Tenant-ID" = Option<String>, Header, description = "Tenant; the default tenant if absent")),
     request_body = SigninRequest,
     responses(
-        (status = 200, description = "Signed in", body = AuthResponse),
-        (status = 401, description = "invalid_credentials: unknown email or wrong password, indistinguishably", body = ErrorBody),
+        (status = 200, description = "Signed in (with a remembered device: `amr` `[\"pwd\",\"mfa\"]`, `acr` `aal2`)", body = AuthResponse),
+        (status = 401, description = "invalid_credentials: unknown email or wrong password, indistinguishably; mfa_required / mfa_setup_required with a challenge", body = ErrorBody),
         (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorBody),
     ))]
 pub async fn signin(
@@ -67,7 +68,13 @@ pub async fn signin(
     Meta(meta): Meta,
     StrictJson(req, _): StrictJson<SigninRequest, V1>,
 ) -> Result<Response, ApiError> {
-    let outcome = app.signin(&tenant, &req.email, &req.password, &meta).await?;
+    let extras = SignInExtras {
+        requires: None,
+        device_token: req.device_token.as_deref(),
+    };
+    let outcome = app
+        .signin_with(&tenant, &req.email, &req.password, &extras, &meta)
+        .await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
         Json(signed_in(&app, &user, tokens)).into_response()
     }))

@@ -25,6 +25,11 @@ pub struct SignupRequest {
 pub struct SigninRequest {
     pub email: String,
     pub password: String,
+    /// A remembered device's token (from an earlier `/v1/mfa/verify` with
+    /// `remember_device`): it stands in for the second factor while it is live and the
+    /// policy asks for no more than `aal2`. An unknown, expired or revoked one is ignored.
+    #[schema(example = "dvt_…")]
+    pub device_token: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -203,6 +208,7 @@ pub struct SettingsView {
     pub email_html_template: String,
     pub webauthn: WebauthnSettingsView,
     pub branding: BrandingView,
+    pub remember_device: RememberDeviceView,
     /// Whether MFA is required for this tenant's users once every source is counted.
     pub effective_policy: EffectivePolicyView,
     /// What a change of `mfa_allowed_factors` does to existing users (PATCH only).
@@ -354,6 +360,70 @@ pub struct SettingsPatchRequest {
     pub email_html_template: Option<String>,
     pub webauthn: Option<WebauthnSettingsPatch>,
     pub branding: Option<BrandingPatch>,
+    pub remember_device: Option<RememberDevicePatch>,
+}
+
+/// When a device may stand in for the second factor at later sign-ins (docs/policy.md).
+#[derive(Serialize, ToSchema)]
+pub struct RememberDeviceView {
+    /// `never`, `user_opt_in` (default: when the user asks) or `always`.
+    #[schema(example = "user_opt_in")]
+    pub mode: String,
+    /// How long a device stays remembered: 1 to 365 days (default 30).
+    pub days: u16,
+}
+
+/// Remembered-device settings to change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RememberDevicePatch {
+    #[schema(example = "user_opt_in")]
+    pub mode: Option<String>,
+    pub days: Option<u64>,
+}
+
+/// A remembered device. Its token is never shown again.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceView {
+    #[schema(example = "dev_01J…")]
+    pub id: String,
+    /// From the user agent that asked to be remembered.
+    pub name: Option<String>,
+    /// What the verification that remembered it reached.
+    #[schema(example = "aal2")]
+    pub aal: String,
+    pub created_at: String,
+    pub created_ip: Option<String>,
+    pub last_used_at: Option<String>,
+    pub last_ip: Option<String>,
+    pub expires_at: String,
+}
+
+impl From<&latchkey_store::model::RememberedDevice> for DeviceView {
+    fn from(d: &latchkey_store::model::RememberedDevice) -> Self {
+        use latchkey_core::time::rfc3339;
+        Self {
+            id: d.id.to_string(),
+            name: d.name.clone(),
+            aal: d.aal.clone(),
+            created_at: rfc3339(d.created_at),
+            created_ip: d.created_ip.clone(),
+            last_used_at: d.last_used_at.map(rfc3339),
+            last_ip: d.last_ip.clone(),
+            expires_at: rfc3339(d.expires_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceView>,
+}
+
+/// How many devices were forgotten.
+#[derive(Serialize, ToSchema)]
+pub struct DevicesForgotten {
+    pub forgotten: u64,
 }
 
 /// How the hosted pages look for the tenant's users; unset, the product's own look.
@@ -703,6 +773,9 @@ pub struct VerifyRequest {
     /// the credential belongs to (`factor_id` may be left out).
     #[schema(value_type = Option<Object>)]
     pub credential: Option<serde_json::Value>,
+    /// Remember this device (`remember_device.mode` `user_opt_in`; `always` remembers
+    /// anyway, `never` ignores it): the answer then carries a `device_token`.
+    pub remember_device: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -712,6 +785,10 @@ pub struct VerifyResponse {
     /// Issued when this verify confirmed a forced enrollment, shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_codes: Option<Vec<String>>,
+    /// When this device was remembered: send it as `device_token` with later sign-ins.
+    /// Shown this once; a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]

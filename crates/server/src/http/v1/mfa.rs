@@ -211,12 +211,20 @@ pub async fn verify(
         credential: req.credential,
     };
     let outcome = app
-        .verify_challenge(&tenant, &req.challenge_id, &choice, answer.answer()?, &meta)
+        .verify_challenge(
+            &tenant,
+            &req.challenge_id,
+            &choice,
+            answer.answer()?,
+            req.remember_device.unwrap_or(false),
+            &meta,
+        )
         .await?;
     Ok(sign_in_answer(outcome, |verified| {
         let body = VerifyResponse {
             tokens: verified.tokens.into(),
             backup_codes: verified.backup_codes,
+            device_token: verified.device_token.map(|t| t.expose().to_owned()),
         };
         Json(body).into_response()
     }))

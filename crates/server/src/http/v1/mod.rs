@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod devices;
 pub mod dto;
 pub mod error;
 pub mod meta;
@@ -133,6 +134,8 @@ fn plain_routes() -> OpenApiRouter<App> {
         .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))
+        .routes(routes!(devices::list_devices, devices::forget_devices))
+        .routes(routes!(devices::forget_device))
         .routes(routes!(mfa::verify))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))

@@ -98,6 +98,13 @@ async fn consume_proof<C: Conn>(
                     args![now, factor_id.as_str()],
                 )
                 .await?;
+                // A backup code is a recovery: the devices remembered before it are forgotten.
+                c.execute(
+                    "UPDATE remembered_devices SET revoked_at = $1 WHERE revoked_at IS NULL \
+                     AND user_id = (SELECT user_id FROM factors WHERE id = $2)",
+                    args![now, factor_id.as_str()],
+                )
+                .await?;
             }
             (used == 1).then_some(false)
         }
@@ -161,6 +168,10 @@ pub(crate) async fn complete_on<C: Dialect>(
     };
     if let Some(key) = &writes.clear_throttle {
         throttle::clear(c, key).await?;
+    }
+    if let Some((device, event)) = &writes.device {
+        super::devices::insert(c, device).await?;
+        audit::insert(c, event).await?;
     }
     match (&writes.audit, &writes.session) {
         (Some(event), Some((session, refresh_hash))) => {

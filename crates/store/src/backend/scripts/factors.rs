@@ -239,6 +239,8 @@ pub(crate) async fn activate_on<C: Conn>(
             return Ok(ActivateOutcome::Stale);
         }
     }
+    // A new authenticator: the devices remembered before it are forgotten (SECURITY.md 32).
+    super::devices::revoke_all(c, &user, now).await?;
     let others = count(
         c,
         "SELECT COUNT(*) AS n FROM factors WHERE user_id = $1 AND status = 'active' AND kind <> $2 AND id <> $3",

@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub(crate) mod authorization;
 pub(crate) mod challenges;
 pub(crate) mod delivery;
+pub(crate) mod devices;
 pub(crate) mod email_links;
 pub(crate) mod factors;
 pub(crate) mod idempotency;

@@ -153,6 +153,8 @@ pub(crate) async fn end_all_but<C: Conn>(
         args![now, user, keep.map(|k| k.as_str()).unwrap_or("")],
     )
     .await?;
+    // A remembered device is a standing sign-in too: it goes with them.
+    super::devices::revoke_all(c, user, now).await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -139,6 +140,8 @@ pub(super) struct Engine {
     settings: Settings,
     jobs: Mutex<Option<mpsc::Sender<Msg>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Read-only connections lent out right now.
+    lent: Arc<AtomicUsize>,
 }
 
 impl Engine {
@@ -154,6 +157,7 @@ impl Engine {
             settings,
             jobs: Mutex::new(Some(tx)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            lent: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -204,7 +208,17 @@ impl Engine {
     /// For the short reads of the request path, where a thread hop would cost more than
     /// the read.
     pub(super) fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        read_pooled(&self.readers, &self.settings, f)
+        read_pooled(&self.readers, &self.lent, &self.settings, f)
+    }
+
+    /// The read-only connections lent out and pooled, and the most pooled.
+    pub(super) fn pool_usage(&self) -> crate::PoolUsage {
+        let idle = self.readers.lock().map_or(0, |p| p.len());
+        crate::PoolUsage {
+            in_use: u32::try_from(self.lent.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: u32::try_from(self.settings.readers).unwrap_or(u32::MAX),
+        }
     }
 
     /// Like [`Engine::read`], on the blocking pool: for reads that may take long (admin
@@ -214,8 +228,8 @@ impl Engine {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
-        let (readers, settings) = (self.readers.clone(), self.settings.clone());
-        tokio::task::spawn_blocking(move || read_pooled(&readers, &settings, f))
+        let (readers, lent, settings) = (self.readers.clone(), self.lent.clone(), self.settings.clone());
+        tokio::task::spawn_blocking(move || read_pooled(&readers, &lent, &settings, f))
             .await
             .map_err(|e| StoreError::Open(format!("read task failed: {e}")))?
     }
@@ -246,6 +260,7 @@ impl Drop for Engine {
 
 fn read_pooled<R>(
     readers: &Mutex<Vec<Connection>>,
+    lent: &AtomicUsize,
     settings: &Settings,
     f: impl FnOnce(&Connection) -> Result<R>,
 ) -> Result<R> {
@@ -254,7 +269,9 @@ fn read_pooled<R>(
         Some(c) => c,
         None => open_reader(&settings.path)?,
     };
+    lent.fetch_add(1, Ordering::Relaxed);
     let out = f(&conn);
+    lent.fetch_sub(1, Ordering::Relaxed);
     if let Ok(mut pool) = readers.lock() {
         if pool.len() < settings.readers {
             pool.push(conn);

@@ -92,6 +92,11 @@ const MIGRATIONS: &[Migration] = &[
         "policy",
         include_str!("../../../migrations/sqlite/0013_policy.sql"),
     ),
+    (
+        14,
+        "remembered_devices",
+        include_str!("../../../migrations/sqlite/0014_remembered_devices.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
@@ -359,6 +364,10 @@ impl SeedStore for SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         Lite::NAME
+    }
+
+    fn pool_usage(&self) -> crate::PoolUsage {
+        self.db.pool_usage()
     }
 
     async fn migrate(&self) -> Result<()> {

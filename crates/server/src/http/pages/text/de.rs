@@ -85,6 +85,10 @@ pub fn rate_limited(secs: u64) -> String {
     )
 }
 
+pub fn remember_device(days: u16) -> String {
+    format!("Dieses Gerät {days} Tage lang merken: bis dahin hier kein zweiter Schritt")
+}
+
 pub fn resend_in(secs: u64) -> String {
     format!("Sie können in {} einen neuen Code anfordern.", duration(secs))
 }

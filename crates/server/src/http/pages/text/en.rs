@@ -77,6 +77,10 @@ pub fn rate_limited(secs: u64) -> String {
     )
 }
 
+pub fn remember_device(days: u16) -> String {
+    format!("Remember this device for {days} days: no second step here until then")
+}
+
 pub fn resend_in(secs: u64) -> String {
     format!("You can ask for a new code in {}.", duration(secs))
 }
