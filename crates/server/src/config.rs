@@ -81,6 +81,9 @@ pub struct Config {
     /// The bearer token that opens `GET /metrics` to clients other than loopback ones.
     /// Unset: only loopback clients may scrape.
     pub metrics_token: Option<SecretString>,
+    /// A MaxMind-format GeoIP database (`.mmdb`, City or Country) for adaptive MFA's
+    /// country and travel signals; read at start (`geoip.rs`). Unset: no such signals.
+    pub geoip_database: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             metrics_token: None,
+            geoip_database: None,
         }
     }
 }
@@ -165,6 +169,7 @@ const KEYS: &[&str] = &[
     "tls_cert",
     "tls_key",
     "metrics_token",
+    "geoip_database",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -432,6 +437,7 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             )),
         },
         "data_dir" => cfg.data_dir = PathBuf::from(v),
+        "geoip_database" => cfg.geoip_database = (!v.is_empty()).then(|| PathBuf::from(v)),
         "database_url" => {
             if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
                 cfg.database_url = secret();

@@ -12,6 +12,7 @@ use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ApplicationId, SessionId, TenantId, UserId};
 use latchkey_core::jwt::Claims;
 use latchkey_core::password;
+use latchkey_core::policy::risk::{PastOutcome, RiskDecision};
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Session, Tenant, ThrottleKey, User};
@@ -220,6 +221,10 @@ impl App {
             (true, Some(u)) => u,
             (_, user) => {
                 tracing::info!(tenant_id = %tenant.id, outcome = "failure", "password sign-in failed");
+                if let Some(u) = &user {
+                    self.record_signin_failure(tenant, &u.id, meta, PastOutcome::Failed)
+                        .await?;
+                }
                 self.audit_signin(
                     tenant,
                     user.as_ref(),
@@ -234,14 +239,63 @@ impl App {
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
+        // Adaptive MFA (off unless the tenant turns it on): how risky this sign-in looks.
+        // known_device: wired when remembered devices land
+        let risk = self.assess_signin(tenant, &user.id, meta, false).await?;
+        let detail = |what: &str| risk.as_ref().map_or_else(|| what.to_owned(), |r| r.detail(what));
+        let mut require_mfa = require_mfa;
+        if let Some(check) = &risk {
+            let refusal = match check.decision {
+                RiskDecision::Allow => None,
+                RiskDecision::Deny => Some("risk_denied"),
+                // No factor to prove: enrolling one now would let whoever holds the password
+                // bind a factor of their own to the account, so a risky sign-in of a user
+                // without one is refused instead (docs/policy.md, "Adaptive").
+                RiskDecision::RequireMfa if !self.has_second_factor(tenant, &user.id).await? => {
+                    Some("risk_no_factor")
+                }
+                RiskDecision::RequireMfa => {
+                    require_mfa = true;
+                    None
+                }
+            };
+            if let Some(why) = refusal {
+                tracing::info!(tenant_id = %tenant.id, user_id = %user.id, why, "sign-in refused by its risk");
+                self.record_signin(tenant, &user.id, check, PastOutcome::Denied, None)
+                    .await?;
+                self.audit_signin(
+                    tenant,
+                    Some(&user),
+                    meta,
+                    AuditAction::SignIn,
+                    AuditOutcome::Refused,
+                    &check.detail(why),
+                )
+                .await?;
+                return Err(ServiceError::SignInRefused);
+            }
+        }
         if let Some(pending) = self.second_factor_gate(tenant, &user, require_mfa).await? {
             let (next, asked) = match &pending {
                 SignInOutcome::Enroll(_) => ("mfa_enroll", "enroll"),
                 _ => ("mfa_challenge", "prove"),
             };
+            if let (Some(check), SignInOutcome::Enroll(p) | SignInOutcome::Challenge(p)) = (&risk, &pending) {
+                // A success only once the second factor is proven (`confirm_signin`).
+                let challenge = Some(&p.challenge_id);
+                self.record_signin(tenant, &user.id, check, PastOutcome::Challenged, challenge)
+                    .await?;
+            }
             let u = Some(&user);
-            self.audit_signin(tenant, u, meta, AuditAction::SignIn, AuditOutcome::Success, next)
-                .await?;
+            self.audit_signin(
+                tenant,
+                u,
+                meta,
+                AuditAction::SignIn,
+                AuditOutcome::Success,
+                &detail(next),
+            )
+            .await?;
             self.audit_signin(
                 tenant,
                 u,
@@ -253,13 +307,17 @@ impl App {
             .await?;
             return Ok(pending);
         }
+        if let Some(check) = &risk {
+            self.record_signin(tenant, &user.id, check, PastOutcome::Success, None)
+                .await?;
+        }
         self.audit_signin(
             tenant,
             Some(&user),
             meta,
             AuditAction::SignIn,
             AuditOutcome::Success,
-            "complete",
+            &detail("complete"),
         )
         .await?;
         let tokens = self

@@ -22,6 +22,7 @@ use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
+use latchkey_core::policy::risk::PastOutcome;
 use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecision};
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_store::model::{
@@ -250,6 +251,14 @@ impl App {
             factors,
             allowed,
         })
+    }
+
+    /// Whether the user has a factor a sign-in could ask for: asking for a second factor
+    /// then means proving one, not enrolling one (adaptive MFA refuses a risky sign-in
+    /// rather than let it enroll).
+    pub(super) async fn has_second_factor(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<bool> {
+        let (_, decision) = self.sign_in_decision(tenant, user, true).await?;
+        Ok(matches!(decision, SignInDecision::Prove { .. }))
     }
 
     /// After a correct password (or at sign-up): decide whether a second factor is needed.
@@ -1127,6 +1136,7 @@ impl App {
                 if let Some(event) = &attempt.writes.audit {
                     self.recorded(event);
                 }
+                self.confirm_signin(tenant, &challenge.id).await?;
                 let step = match challenge.purpose {
                     ChallengePurpose::SignIn => MfaStep::VerifySucceeded,
                     ChallengePurpose::Enroll => MfaStep::EnrollConfirmed,
@@ -1154,6 +1164,8 @@ impl App {
                 if let Some(event) = &attempt.on_failure {
                     self.recorded(event);
                 }
+                self.record_signin_failure(tenant, &user.id, meta, PastOutcome::MfaFailed)
+                    .await?;
                 self.metrics.mfa(&tenant.id, factor.kind, MfaStep::VerifyFailed);
                 if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
                     self.audit_clone_flag(tenant, &actor, meta, &factor).await?;

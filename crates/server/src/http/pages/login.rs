@@ -212,6 +212,11 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
             LoginError::Password(t!(INVALID_CREDENTIALS)),
         )),
+        // Adaptive MFA refused it: the form again, with one message whatever the reason.
+        Err(ServiceError::SignInRefused) => Ok(again(
+            StatusCode::FORBIDDEN,
+            LoginError::Password(t!(SIGN_IN_REFUSED)),
+        )),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
             let message = t!(too_many_attempts)(retry_after_secs);
             Ok(with_retry_after(

@@ -5,7 +5,7 @@ use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, path_user, AdminCtx, Meta, StrictJson, StrictQuery};
 use crate::http::common::page::{page_size, Page};
-use crate::service::admin::{BrandingChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
+use crate::service::admin::{AdaptiveChange, BrandingChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
 use crate::service::audit::Actor;
 use crate::service::ServiceError;
 use crate::App;
@@ -74,6 +74,11 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
             display_name: s.branding.display_name.clone(),
             logo_url: s.branding.logo_url.clone(),
             primary_color: s.branding.primary_color.clone(),
+        },
+        adaptive: AdaptiveView {
+            enabled: s.adaptive.enabled,
+            mfa_score: s.adaptive.mfa_score,
+            deny_score: s.adaptive.deny_score,
         },
     }
 }
@@ -146,6 +151,11 @@ pub async fn patch_config(
             display_name: b.display_name,
             logo_url: b.logo_url,
             primary_color: b.primary_color,
+        }),
+        adaptive: req.adaptive.map(|a| AdaptiveChange {
+            enabled: a.enabled,
+            mfa_score: a.mfa_score,
+            deny_score: a.deny_score,
         }),
     };
     let (settings, impact) = app

@@ -59,6 +59,7 @@ pub async fn signup(
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 401, description = "invalid_credentials: unknown email or wrong password, indistinguishably", body = ErrorBody),
+        (status = 403, description = "sign_in_refused: adaptive MFA refused this sign-in (its risk reached the tenant's deny_score, or it needed a second factor the user does not have); the same answer whatever the reason", body = ErrorBody),
         (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorBody),
     ))]
 pub async fn signin(
