@@ -404,7 +404,7 @@ pub struct SignInRecord {
     pub lat_tenths: Option<i64>,
     pub lon_tenths: Option<i64>,
     pub accuracy_km: Option<i64>,
-    /// `policy::risk::PastOutcome` as stored: `success`, `challenged`, `failed`, …
+    /// `policy::risk::PastOutcome` as stored: `success`, `challenged`, `mfa_failed`, `denied`.
     pub outcome: String,
     pub score: i64,
     /// Comma-separated `policy::risk::Reason` names; empty for none.

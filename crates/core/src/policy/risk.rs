@@ -14,7 +14,7 @@
 //! | `new_network` | 20 | the address's prefix (IPv4 /24, IPv6 /48) is in none of the user's recent successful sign-ins |
 //! | `new_country` | 30 | a GeoIP country none of the user's recent successful sign-ins had (only when some had one) |
 //! | `impossible_travel` | 40 | from the last successful sign-in with a location, faster than 900 km/h over more than 500 km (after taking both places' accuracy radii off the distance) |
-//! | `recent_failures` | 15 or 30 | 3 or more (30 points: 10 or more) failed passwords or second factors on the account in the last hour |
+//! | `recent_failures` | 15 or 30 | 3 or more (30 points: 10 or more) failed passwords (since the account's last successful password, within the password throttle's hour) and second factors (in the last hour) on the account |
 //! | `velocity` | 20 | 5 or more sign-ins with the right password in the last 10 minutes |
 //!
 //! **No history.** A user with no successful sign-in in the history window (a new account,
@@ -142,9 +142,9 @@ pub enum PastOutcome {
     /// The password was right and a second factor (or its enrollment) was asked for, not
     /// (yet) given. Not a baseline: whoever has the password gets this far.
     Challenged,
-    /// A wrong password.
-    Failed,
-    /// A wrong second factor.
+    /// A wrong second factor. (Wrong passwords are not recorded: the password throttle
+    /// counts them, for known and unknown accounts alike, so a sign-in's timing does not
+    /// tell the one from the other; see `Attempt::password_failures`.)
     MfaFailed,
     /// Refused by its risk.
     Denied,
@@ -155,7 +155,6 @@ impl PastOutcome {
         match self {
             PastOutcome::Success => "success",
             PastOutcome::Challenged => "challenged",
-            PastOutcome::Failed => "failed",
             PastOutcome::MfaFailed => "mfa_failed",
             PastOutcome::Denied => "denied",
         }
@@ -165,16 +164,11 @@ impl PastOutcome {
         [
             PastOutcome::Success,
             PastOutcome::Challenged,
-            PastOutcome::Failed,
             PastOutcome::MfaFailed,
             PastOutcome::Denied,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
-    }
-
-    fn is_failure(self) -> bool {
-        matches!(self, PastOutcome::Failed | PastOutcome::MfaFailed)
     }
 
     /// The password was right (whatever followed).
@@ -204,6 +198,9 @@ pub struct Attempt {
     pub place: Place,
     /// A remembered-device token of this user was presented.
     pub known_device: bool,
+    /// Wrong passwords for this account since its last successful one (the password
+    /// throttle's count, which forgets them after an hour without attempts).
+    pub password_failures: u32,
 }
 
 /// A score from 0 to 100 and the reasons behind it, in a fixed order.
@@ -329,10 +326,11 @@ pub fn assess(attempt: &Attempt, history: &[PastSignIn]) -> Assessment {
         }
     }
     let within = |p: &&PastSignIn, window: i64| p.at <= now && now - p.at <= window;
-    let failures = history
+    let second_factor_failures = history
         .iter()
-        .filter(|p| p.outcome.is_failure() && within(p, FAILURE_WINDOW_MS))
+        .filter(|p| p.outcome == PastOutcome::MfaFailed && within(p, FAILURE_WINDOW_MS))
         .count();
+    let failures = second_factor_failures.saturating_add(attempt.password_failures as usize);
     if failures >= 10 {
         reasons.push(Reason::ManyRecentFailures);
     } else if failures >= 3 {
@@ -402,6 +400,7 @@ mod tests {
             network: Some(net.into()),
             place,
             known_device: true,
+            password_failures: 0,
         }
     }
 
@@ -422,6 +421,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let with = |extra: Vec<PastSignIn>| home().into_iter().chain(extra).collect::<Vec<_>>();
+        let wrong_passwords = |n: u32| Attempt {
+            password_failures: n,
+            ..attempt("198.51.100.0/24", de())
+        };
         let unknown_device = Attempt {
             known_device: false,
             ..attempt("198.51.100.0/24", de())
@@ -464,13 +467,14 @@ mod tests {
                 attempt("198.51.100.0/24", de()),
                 vec![past(91 * DAY, "198.51.100.0/24", place("DE", BERLIN), Success)],
                 0, vec![NoHistory]),
-            ("two failures are nothing", attempt("198.51.100.0/24", de()), with(failures(2, Failed, MIN)), 0, vec![]),
-            ("three failures", attempt("198.51.100.0/24", de()), with(failures(3, Failed, MIN)), 15, vec![RecentFailures]),
-            ("second-factor failures count too", attempt("198.51.100.0/24", de()),
-                with([failures(2, Failed, MIN), failures(1, MfaFailed, MIN)].concat()), 15, vec![RecentFailures]),
-            ("ten failures", attempt("198.51.100.0/24", de()), with(failures(10, Failed, MIN)), 30, vec![ManyRecentFailures]),
+            ("two failures are nothing", attempt("198.51.100.0/24", de()), with(failures(2, MfaFailed, MIN)), 0, vec![]),
+            ("three failures", attempt("198.51.100.0/24", de()), with(failures(3, MfaFailed, MIN)), 15, vec![RecentFailures]),
+            ("wrong passwords count too", wrong_passwords(2), with(failures(1, MfaFailed, MIN)), 15, vec![RecentFailures]),
+            ("wrong passwords alone", wrong_passwords(3), home(), 15, vec![RecentFailures]),
+            ("ten failures", attempt("198.51.100.0/24", de()), with(failures(10, MfaFailed, MIN)), 30, vec![ManyRecentFailures]),
+            ("ten, some of each", wrong_passwords(4), with(failures(6, MfaFailed, MIN)), 30, vec![ManyRecentFailures]),
             ("failures over an hour ago are forgotten", attempt("198.51.100.0/24", de()),
-                with(failures(10, Failed, HOUR + MIN)), 0, vec![]),
+                with(failures(10, MfaFailed, HOUR + MIN)), 0, vec![]),
             ("five sign-ins in ten minutes", attempt("198.51.100.0/24", de()),
                 with([failures(4, Challenged, MIN), failures(1, Denied, MIN)].concat()), 20, vec![Velocity]),
             ("four are not", attempt("198.51.100.0/24", de()), with(failures(4, Success, MIN)), 0, vec![]),
@@ -498,7 +502,7 @@ mod tests {
         assert_eq!(got.reasons, vec![NoHistory]);
         assert_eq!(got.score, 0);
         let failures: Vec<PastSignIn> = (0..3)
-            .map(|_| past(MIN, "192.0.2.0/24", Place::default(), Failed))
+            .map(|_| past(MIN, "192.0.2.0/24", Place::default(), MfaFailed))
             .collect();
         let got = assess(&first, &failures);
         assert_eq!(got.reasons, vec![NoHistory, RecentFailures]);
@@ -572,7 +576,7 @@ mod tests {
         ] {
             assert_eq!(Reason::parse(r.as_str()), Some(r));
         }
-        for o in [Success, Challenged, Failed, MfaFailed, Denied] {
+        for o in [Success, Challenged, MfaFailed, Denied] {
             assert_eq!(PastOutcome::parse(o.as_str()), Some(o));
         }
         assert_eq!(Reason::parse("nope"), None);

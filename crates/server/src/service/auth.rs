@@ -186,23 +186,26 @@ impl App {
             subject,
         };
         let now = self.now();
-        if let ThrottleDecision::Locked { retry_after_secs } = self
+        let attempts = match self
             .store
             .throttle_attempt(&key, &ThrottlePolicy::PASSWORD, now)
             .await?
         {
-            tracing::info!(tenant_id = %tenant.id, "sign-in throttled");
-            self.audit_signin(
-                tenant,
-                None,
-                meta,
-                AuditAction::SignIn,
-                AuditOutcome::Refused,
-                "throttled",
-            )
-            .await?;
-            return Err(ServiceError::TooManyAttempts { retry_after_secs });
-        }
+            ThrottleDecision::Allowed { failures } => failures,
+            ThrottleDecision::Locked { retry_after_secs } => {
+                tracing::info!(tenant_id = %tenant.id, "sign-in throttled");
+                self.audit_signin(
+                    tenant,
+                    None,
+                    meta,
+                    AuditAction::SignIn,
+                    AuditOutcome::Refused,
+                    "throttled",
+                )
+                .await?;
+                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            }
+        };
         let user = match Email::parse(email_in) {
             Ok(e) => self.store.find_user_by_email(&tenant.id, e.as_str()).await?,
             Err(_) => None,
@@ -221,10 +224,6 @@ impl App {
             (true, Some(u)) => u,
             (_, user) => {
                 tracing::info!(tenant_id = %tenant.id, outcome = "failure", "password sign-in failed");
-                if let Some(u) = &user {
-                    self.record_signin_failure(tenant, &u.id, meta, PastOutcome::Failed)
-                        .await?;
-                }
                 self.audit_signin(
                     tenant,
                     user.as_ref(),
@@ -240,8 +239,12 @@ impl App {
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
         // Adaptive MFA (off unless the tenant turns it on): how risky this sign-in looks.
+        // This attempt was counted too: the wrong passwords are the ones before it.
+        let password_failures = attempts.saturating_sub(1);
         // known_device: wired when remembered devices land
-        let risk = self.assess_signin(tenant, &user.id, meta, false).await?;
+        let risk = self
+            .assess_signin(tenant, &user.id, meta, false, password_failures)
+            .await?;
         let detail = |what: &str| risk.as_ref().map_or_else(|| what.to_owned(), |r| r.detail(what));
         let mut require_mfa = require_mfa;
         if let Some(check) = &risk {

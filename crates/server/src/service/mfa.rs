@@ -22,7 +22,6 @@ use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
-use latchkey_core::policy::risk::PastOutcome;
 use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecision};
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_store::model::{
@@ -1164,8 +1163,7 @@ impl App {
                 if let Some(event) = &attempt.on_failure {
                     self.recorded(event);
                 }
-                self.record_signin_failure(tenant, &user.id, meta, PastOutcome::MfaFailed)
-                    .await?;
+                self.record_second_factor_failure(tenant, &user.id, meta).await?;
                 self.metrics.mfa(&tenant.id, factor.kind, MfaStep::VerifyFailed);
                 if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
                     self.audit_clone_flag(tenant, &actor, meta, &factor).await?;

@@ -75,13 +75,16 @@ impl App {
 
     /// How risky this sign-in with the right password looks, and what the tenant's
     /// thresholds make of it; `None` while the tenant has adaptive MFA off.
-    /// `known_device`: a remembered-device token of this user came with the sign-in.
+    /// `known_device`: a remembered-device token of this user came with the sign-in;
+    /// `password_failures`: wrong passwords for the account since its last right one (the
+    /// password throttle's count).
     pub(super) async fn assess_signin(
         &self,
         tenant: &Tenant,
         user: &UserId,
         meta: &RequestMeta,
         known_device: bool,
+        password_failures: u32,
     ) -> ServiceResult<Option<RiskCheck>> {
         let settings = &tenant.settings.adaptive;
         if !settings.enabled {
@@ -99,6 +102,7 @@ impl App {
             network,
             place,
             known_device,
+            password_failures,
         };
         let assessment = risk::assess(&attempt, &history);
         let decision = settings.decide(assessment.score);
@@ -141,14 +145,14 @@ impl App {
         .await
     }
 
-    /// Keeps a failed attempt on a known user's account (a wrong password or second
-    /// factor), for the recent-failures signal; nothing while adaptive MFA is off.
-    pub(super) async fn record_signin_failure(
+    /// Keeps a wrong second factor, for the recent-failures signal; nothing while adaptive
+    /// MFA is off. (Wrong passwords are the password throttle's count: recording them here
+    /// would make a known account's wrong password slower than an unknown one's.)
+    pub(super) async fn record_second_factor_failure(
         &self,
         tenant: &Tenant,
         user: &UserId,
         meta: &RequestMeta,
-        outcome: PastOutcome,
     ) -> ServiceResult<()> {
         if !tenant.settings.adaptive.enabled {
             return Ok(());
@@ -158,7 +162,7 @@ impl App {
             score: 0,
             reasons: Vec::new(),
         };
-        self.keep(tenant, user, network, place, outcome, &none, None)
+        self.keep(tenant, user, network, place, PastOutcome::MfaFailed, &none, None)
             .await
     }
 

@@ -4,8 +4,9 @@
 -- address; `country` and the coarse place (tenths of a degree, about 11 km, and the GeoIP
 -- accuracy radius) come from the GeoIP database when one is configured. `outcome` is
 -- `success`, `challenged` (a second factor asked for, not yet given: `challenge_id` names
--- it, and it becomes `success` when that factor is proven), `failed`, `mfa_failed` or
--- `denied`; `score` and `reasons` (comma-separated names) are the risk assessed then.
+-- it, and it becomes `success` when that factor is proven), `mfa_failed` (a wrong second
+-- factor; wrong passwords are the password throttle's count) or `denied`; `score` and
+-- `reasons` (comma-separated names) are the risk assessed then.
 -- Bounded per user: each insert prunes that user's rows (successes beyond 90 days or the
 -- 50 newest, others beyond a day or the 200 newest).
 

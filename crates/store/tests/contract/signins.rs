@@ -45,7 +45,7 @@ async fn history_reads_back_newest_first_per_user(s: DynStore) {
     let other = user(&u.tenant_id, "bob@example.com");
     s.insert_user(&other).await.unwrap();
     let first = rec(&u, T0, "success");
-    let mut bare = rec(&u, T0 + 1, "failed");
+    let mut bare = rec(&u, T0 + 1, "mfa_failed");
     bare.network = None;
     bare.country = None;
     bare.lat_tenths = None;
@@ -104,7 +104,7 @@ async fn history_is_pruned_by_age_and_count(s: DynStore) {
     };
     // Old rows, written while they were recent.
     s.record_signin(&rec(&u, T0, "success"), &keep(T0)).await.unwrap();
-    s.record_signin(&rec(&u, T0 + 1, "failed"), &keep(T0))
+    s.record_signin(&rec(&u, T0 + 1, "mfa_failed"), &keep(T0))
         .await
         .unwrap();
     s.record_signin(&rec(&other, T0, "success"), &keep(T0))
@@ -154,7 +154,7 @@ async fn failures_cannot_crowd_out_the_successes(s: DynStore) {
         .await
         .unwrap();
     for i in 0..30 {
-        s.record_signin(&rec(&u, T0 + i, "failed"), &bounds)
+        s.record_signin(&rec(&u, T0 + i, "mfa_failed"), &bounds)
             .await
             .unwrap();
     }
