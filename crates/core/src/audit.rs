@@ -52,7 +52,9 @@ pub enum AuditAction {
     MfaRuleChanged,
     /// A password sign-in: accepted (the detail says what follows: `complete`,
     /// `mfa_challenge` or `mfa_enroll`), failed (wrong email or password), or refused
-    /// (throttled). The user is named when the email matched one.
+    /// (throttled, or by adaptive MFA: `risk_denied`, `risk_no_factor`). With adaptive MFA
+    /// on, the detail ends with the risk: `risk=60 reasons=new_device,new_country`. The
+    /// user is named when the email matched one.
     SignIn,
     /// A second factor was asked for at sign-in: a challenge was issued (outcome
     /// `pending`; the detail says whether it proves a factor or enrolls one).

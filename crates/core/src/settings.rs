@@ -64,6 +64,45 @@ pub struct TenantSettings {
     /// When a device may stand in for the second factor at later sign-ins, and for how
     /// long (`devices.rs`).
     pub remember_device: RememberSettings,
+    /// Adaptive MFA: a second factor (or a refusal) when a sign-in looks risky.
+    pub adaptive: AdaptiveSettings,
+}
+
+/// Adaptive MFA (nauth's `ADAPTIVE` enforcement; `policy::risk` scores a sign-in from 0
+/// to 100): at `mfa_score` or above a sign-in must pass a second factor, at `deny_score` or
+/// above it is refused. Off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdaptiveSettings {
+    pub enabled: bool,
+    /// 1 to 100.
+    pub mfa_score: u32,
+    /// Above `mfa_score`, at most 100; `None` never refuses.
+    pub deny_score: Option<u32>,
+}
+
+impl Default for AdaptiveSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mfa_score: 40,
+            deny_score: Some(90),
+        }
+    }
+}
+
+impl AdaptiveSettings {
+    /// What a sign-in's risk score leads to (only asked while `enabled`).
+    pub fn decide(&self, score: u32) -> crate::policy::risk::RiskDecision {
+        use crate::policy::risk::RiskDecision;
+        if self.deny_score.is_some_and(|d| score >= d) {
+            RiskDecision::Deny
+        } else if score >= self.mfa_score {
+            RiskDecision::RequireMfa
+        } else {
+            RiskDecision::Allow
+        }
+    }
 }
 
 /// A tenant's look on the hosted pages: the name in their header and titles, a logo beside
@@ -292,6 +331,7 @@ impl Default for TenantSettings {
             webauthn: WebauthnSettings::default(),
             branding: Branding::default(),
             remember_device: RememberSettings::default(),
+            adaptive: AdaptiveSettings::default(),
         }
     }
 }
@@ -492,6 +532,16 @@ impl TenantSettings {
                 "must hold the manufacturers' root certificates when attestation is direct".to_string(),
             ));
         }
+        let a = &self.adaptive;
+        if !(1..=100).contains(&a.mfa_score) {
+            out.push(("adaptive.mfa_score", "must be between 1 and 100".to_string()));
+        }
+        if a.deny_score.is_some_and(|d| d <= a.mfa_score || d > 100) {
+            out.push((
+                "adaptive.deny_score",
+                "must be above adaptive.mfa_score and at most 100, or null to never refuse".to_string(),
+            ));
+        }
         if self.mfa_required && !self.mfa_allowed_factors.iter().any(|k| k.enrollable()) {
             out.push((
                 "mfa_allowed_factors",
@@ -628,6 +678,52 @@ mod tests {
         assert_eq!(json["totp_algorithm"], "SHA1");
         s.sms_allowed_number_classes = vec![NumberClass::Uan, NumberClass::Uan];
         assert_eq!(s.problems().len(), 1);
+    }
+
+    #[test]
+    fn adaptive_thresholds_are_checked_and_applied() {
+        use crate::policy::risk::RiskDecision::*;
+        let a = AdaptiveSettings::default();
+        assert!(!a.enabled, "off unless a tenant turns it on");
+        #[rustfmt::skip]
+        let cases = [(0, Allow), (39, Allow), (40, RequireMfa), (89, RequireMfa), (90, Deny), (100, Deny)];
+        for (score, want) in cases {
+            assert_eq!(a.decide(score), want, "{score}");
+        }
+        let never = AdaptiveSettings {
+            deny_score: None,
+            ..a
+        };
+        assert_eq!(never.decide(100), RequireMfa);
+        let problems = |a: AdaptiveSettings| {
+            let t = TenantSettings {
+                adaptive: a,
+                ..TenantSettings::default()
+            };
+            t.problems().into_iter().map(|(f, _)| f).collect::<Vec<_>>()
+        };
+        assert!(problems(never).is_empty());
+        for (mfa, deny, want) in [
+            (0, Some(90), vec!["adaptive.mfa_score"]),
+            (101, None, vec!["adaptive.mfa_score"]),
+            (40, Some(40), vec!["adaptive.deny_score"]),
+            (40, Some(30), vec!["adaptive.deny_score"]),
+            (40, Some(101), vec!["adaptive.deny_score"]),
+            (100, Some(100), vec!["adaptive.deny_score"]),
+            (99, Some(100), vec![]),
+        ] {
+            let a = AdaptiveSettings {
+                enabled: true,
+                mfa_score: mfa,
+                deny_score: deny,
+            };
+            assert_eq!(problems(a), want, "{mfa} {deny:?}");
+        }
+        let json = serde_json::to_value(TenantSettings::default()).unwrap();
+        assert_eq!(
+            json["adaptive"],
+            serde_json::json!({"enabled": false, "mfa_score": 40, "deny_score": 90})
+        );
     }
 
     #[test]

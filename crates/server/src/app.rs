@@ -6,6 +6,7 @@ use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ApiKeyId, TenantId};
 use latchkey_core::password::PasswordHasher;
+use latchkey_core::policy::risk::GeoLookup;
 use latchkey_core::rand::{OsRandom, SecureRandom};
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::settings::TenantSettings;
@@ -33,6 +34,9 @@ pub struct AppOptions {
     pub rng: Arc<dyn SecureRandom>,
     /// PostgreSQL schema to run in (test isolation).
     pub pg_schema: Option<String>,
+    /// Where client addresses are, for adaptive MFA; `None` reads `geoip_database` (or
+    /// goes without when that is unset).
+    pub geo: Option<Arc<dyn GeoLookup>>,
 }
 
 impl Default for AppOptions {
@@ -41,6 +45,7 @@ impl Default for AppOptions {
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandom),
             pg_schema: None,
+            geo: None,
         }
     }
 }
@@ -69,6 +74,8 @@ pub struct AppInner {
     pub metrics: crate::metrics::Metrics,
     /// Where the separate metrics listener (`metrics_listen`) is bound, once it is.
     pub metrics_bound: std::sync::OnceLock<std::net::SocketAddr>,
+    /// The GeoIP database adaptive MFA asks where a client is, if one is configured.
+    pub geo: Option<Arc<dyn GeoLookup>>,
 }
 
 /// Cheap to clone; shared by every request.
@@ -147,6 +154,14 @@ impl App {
             tracing::info!(tenant_id = %default_tenant, "created the default tenant");
         }
 
+        let geo = match (options.geo, &config.geoip_database) {
+            (Some(geo), _) => Some(geo),
+            (None, Some(path)) => Some(Arc::new(
+                crate::geoip::MaxMindGeo::open(path)
+                    .map_err(|e| StartupError::Other(format!("geoip_database: {e}")))?,
+            ) as Arc<dyn GeoLookup>),
+            (None, None) => None,
+        };
         let delivery = latchkey_delivery::config::BuildOptions::new(
             std::time::Duration::from_secs(config.delivery_timeout_secs),
             config.destinations(),
@@ -167,6 +182,7 @@ impl App {
             metrics: Default::default(),
             metrics_bound: std::sync::OnceLock::new(),
             delivery,
+            geo,
             issuer: config.issuer(),
             hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)
                 .map_err(|e| StartupError::Other(format!("cannot start the hashing threads: {e}")))?,

@@ -84,6 +84,9 @@ pub struct Config {
     /// A second address serving only `GET /metrics`, to anyone who can reach it (bind it to
     /// a private interface): for a scraper that is neither on loopback nor given the token.
     pub metrics_listen: Option<SocketAddr>,
+    /// A MaxMind-format GeoIP database (`.mmdb`, City or Country) for adaptive MFA's
+    /// country and travel signals; read at start (`geoip.rs`). Unset: no such signals.
+    pub geoip_database: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             tls_key: None,
             metrics_token: None,
             metrics_listen: None,
+            geoip_database: None,
         }
     }
 }
@@ -170,6 +174,7 @@ const KEYS: &[&str] = &[
     "tls_key",
     "metrics_token",
     "metrics_listen",
+    "geoip_database",
 ];
 
 /// Settings that may be given as `LATCHKEY_<KEY>_FILE` (a path whose contents are the value).
@@ -437,6 +442,7 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
             )),
         },
         "data_dir" => cfg.data_dir = PathBuf::from(v),
+        "geoip_database" => cfg.geoip_database = (!v.is_empty()).then(|| PathBuf::from(v)),
         "database_url" => {
             if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
                 cfg.database_url = secret();

@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod geoip;
 pub mod hash_pool;
 pub mod http;
 pub mod keys;

@@ -387,6 +387,24 @@ pub trait IdempotencyStore {
     async fn idempotency_abandon(&self, record: &IdempotencyRecord) -> Result<()>;
 }
 
+/// Each user's recent sign-in attempts, for adaptive MFA (`latchkey_core::policy::risk`).
+#[async_trait]
+pub trait SignInHistoryStore {
+    /// Records an attempt and, in the same transaction, prunes that user's history to
+    /// `keep` (successes and other attempts each by age and by count), so it stays bounded.
+    async fn record_signin(&self, record: &SignInRecord, keep: &HistoryBounds) -> Result<()>;
+    /// The user's attempts within `bounds`: the newest successes, then the newest others
+    /// (two lists, so failures cannot crowd out the successes a sign-in is compared with).
+    async fn recent_signins(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        bounds: &HistoryBounds,
+    ) -> Result<Vec<SignInRecord>>;
+    /// The sign-in waiting on `challenge` passed its second factor: it becomes a success.
+    async fn confirm_signin(&self, tenant: &TenantId, challenge: &ChallengeId) -> Result<bool>;
+}
+
 #[async_trait]
 pub trait AuditStore {
     async fn insert_audit(&self, event: &AuditEvent) -> Result<()>;
@@ -658,6 +676,7 @@ pub trait Store:
     + EmailLinkStore
     + PolicyStore
     + DeviceStore
+    + SignInHistoryStore
     + SeedStore
     + Send
     + Sync

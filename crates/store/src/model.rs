@@ -388,6 +388,54 @@ pub struct AuditEvent {
     pub created_at: UnixMillis,
 }
 
+/// One sign-in attempt kept for adaptive MFA (`signin_history`, migration 0015).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInRecord {
+    /// `sgn_` + ULID.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub at: UnixMillis,
+    /// The client's address prefix (`policy::risk::network_prefix`), never the address.
+    pub network: Option<String>,
+    /// ISO 3166-1 alpha-2, from the GeoIP database.
+    pub country: Option<String>,
+    /// Coarse place: latitude and longitude in tenths of a degree, and its accuracy radius.
+    pub lat_tenths: Option<i64>,
+    pub lon_tenths: Option<i64>,
+    pub accuracy_km: Option<i64>,
+    /// `policy::risk::PastOutcome` as stored: `success`, `challenged`, `mfa_failed`, `denied`.
+    pub outcome: String,
+    pub score: i64,
+    /// Comma-separated `policy::risk::Reason` names; empty for none.
+    pub reasons: String,
+    /// The challenge a `challenged` sign-in waits on.
+    pub challenge_id: Option<ChallengeId>,
+}
+
+/// How much sign-in history is kept and read per user: successes since a time (the
+/// newest so many), other attempts since a (shorter) time (the newest so many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryBounds {
+    pub successes_since: UnixMillis,
+    pub successes: u32,
+    pub others_since: UnixMillis,
+    pub others: u32,
+}
+
+impl HistoryBounds {
+    /// The bounds adaptive MFA uses at `now` (`latchkey_core::policy::risk`).
+    pub fn at(now: UnixMillis) -> Self {
+        use latchkey_core::policy::risk;
+        Self {
+            successes_since: now - risk::HISTORY_WINDOW_MS,
+            successes: risk::HISTORY_SUCCESSES,
+            others_since: now - risk::OTHERS_KEPT_MS,
+            others: risk::HISTORY_OTHERS,
+        }
+    }
+}
+
 /// A code sent by SMS or email, stored only as a keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpCode {

@@ -5,6 +5,7 @@
 //! builds on them).
 
 pub mod engine;
+pub mod risk;
 
 use crate::factor::{FactorKind, FactorStatus};
 

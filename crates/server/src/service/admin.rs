@@ -59,6 +59,7 @@ pub struct SettingsPatch {
     pub email_html_template: Option<String>,
     pub webauthn: Option<WebauthnPatch>,
     pub branding: Option<BrandingChange>,
+    pub adaptive: Option<AdaptiveChange>,
     pub remember_device: Option<RememberChange>,
 }
 
@@ -69,6 +70,14 @@ pub struct RememberChange {
     pub mode: Option<String>,
     /// 1 to 365.
     pub days: Option<u64>,
+}
+
+/// Adaptive MFA settings to change; `deny_score: Some(None)` never refuses.
+#[derive(Debug, Default)]
+pub struct AdaptiveChange {
+    pub enabled: Option<bool>,
+    pub mfa_score: Option<u64>,
+    pub deny_score: Option<Option<u64>>,
 }
 
 /// Branding to change; `Some(None)` returns a field to the product's default.
@@ -313,6 +322,20 @@ impl App {
             if let Some(days) = r.days {
                 // Out of range reads as 0 and is reported by `problems()`.
                 s.remember_device.days = u16::try_from(days).unwrap_or(0);
+            }
+        }
+        if let Some(a) = patch.adaptive {
+            // Out-of-range numbers become ones `problems` refuses with the field's rule.
+            let score = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+            let t = &mut s.adaptive;
+            if let Some(v) = a.enabled {
+                t.enabled = v;
+            }
+            if let Some(v) = a.mfa_score {
+                t.mfa_score = score(v);
+            }
+            if let Some(v) = a.deny_score {
+                t.deny_score = v.map(score);
             }
         }
         if let Some(v) = patch.signup_enabled {

@@ -15,6 +15,7 @@ use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ApplicationId, SessionId, TenantId, UserId};
 use latchkey_core::jwt::Claims;
 use latchkey_core::password;
+use latchkey_core::policy::risk::{PastOutcome, RiskDecision};
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use latchkey_store::model::{ApiKeyRecord, RotateOutcome, SealedColumn, Session, Tenant, ThrottleKey, User};
@@ -193,23 +194,26 @@ impl App {
             subject,
         };
         let now = self.now();
-        if let ThrottleDecision::Locked { retry_after_secs } = self
+        let attempts = match self
             .store
             .throttle_attempt(&key, &ThrottlePolicy::PASSWORD, now)
             .await?
         {
-            tracing::info!(tenant_id = %tenant.id, "sign-in throttled");
-            self.audit_signin(
-                tenant,
-                None,
-                meta,
-                AuditAction::SignIn,
-                AuditOutcome::Refused,
-                "throttled",
-            )
-            .await?;
-            return Err(ServiceError::TooManyAttempts { retry_after_secs });
-        }
+            ThrottleDecision::Allowed { failures } => failures,
+            ThrottleDecision::Locked { retry_after_secs } => {
+                tracing::info!(tenant_id = %tenant.id, "sign-in throttled");
+                self.audit_signin(
+                    tenant,
+                    None,
+                    meta,
+                    AuditAction::SignIn,
+                    AuditOutcome::Refused,
+                    "throttled",
+                )
+                .await?;
+                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            }
+        };
         let user = match Email::parse(email_in) {
             Ok(e) => self.store.find_user_by_email(&tenant.id, e.as_str()).await?,
             Err(_) => None,
@@ -242,19 +246,66 @@ impl App {
         };
         self.store.throttle_clear(&key).await?;
         tracing::info!(tenant_id = %tenant.id, user_id = %user.id, outcome = "success", "password sign-in");
-        let pending = match self.second_factor_gate(tenant, &user, extras, meta).await? {
+        // Adaptive MFA (off unless the tenant turns it on): how risky this sign-in looks.
+        // This attempt was counted too: the wrong passwords are the ones before it.
+        let password_failures = attempts.saturating_sub(1);
+        let known_device = self
+            .known_device(tenant, &user.id, extras.device_token, meta)
+            .await?;
+        let risk = self
+            .assess_signin(tenant, &user.id, meta, known_device, password_failures)
+            .await?;
+        let detail = |what: &str| risk.as_ref().map_or_else(|| what.to_owned(), |r| r.detail(what));
+        let mut extras = *extras;
+        if let Some(check) = &risk {
+            let refusal = match check.decision {
+                RiskDecision::Allow => None,
+                RiskDecision::Deny => Some("risk_denied"),
+                // No factor to prove: enrolling one now would let whoever holds the password
+                // bind a factor of their own to the account, so a risky sign-in of a user
+                // without one is refused instead (docs/policy.md, "Adaptive").
+                RiskDecision::RequireMfa if !self.has_second_factor(tenant, &user.id).await? => {
+                    Some("risk_no_factor")
+                }
+                // A second factor now: no remembered device stands in for it.
+                RiskDecision::RequireMfa => {
+                    extras.risky = true;
+                    None
+                }
+            };
+            if let Some(why) = refusal {
+                tracing::info!(tenant_id = %tenant.id, user_id = %user.id, why, "sign-in refused by its risk");
+                self.record_signin(tenant, &user.id, check, PastOutcome::Denied, None)
+                    .await?;
+                self.audit_signin(
+                    tenant,
+                    Some(&user),
+                    meta,
+                    AuditAction::SignIn,
+                    AuditOutcome::Refused,
+                    &check.detail(why),
+                )
+                .await?;
+                return Err(ServiceError::SignInRefused);
+            }
+        }
+        let pending = match self.second_factor_gate(tenant, &user, &extras, meta).await? {
             Gate::Open => None,
             Gate::Pending(p) => Some(p),
             Gate::Device(device) => {
                 // The second factor is taken as proven when the device was remembered: the
                 // session's second factor dates from then, so no step-up is met by it.
+                if let Some(check) = &risk {
+                    self.record_signin(tenant, &user.id, check, PastOutcome::Success, None)
+                        .await?;
+                }
                 self.audit_signin(
                     tenant,
                     Some(&user),
                     meta,
                     AuditAction::SignIn,
                     AuditOutcome::Success,
-                    &format!("remembered_device {}", device.id),
+                    &detail(&format!("remembered_device {}", device.id)),
                 )
                 .await?;
                 let amr = vec![Amr::Pwd.as_str().to_owned(), Amr::Mfa.as_str().to_owned()];
@@ -275,9 +326,22 @@ impl App {
                 SignInOutcome::Enroll(_) => ("mfa_enroll", "enroll"),
                 _ => ("mfa_challenge", "prove"),
             };
+            if let (Some(check), SignInOutcome::Enroll(p) | SignInOutcome::Challenge(p)) = (&risk, &pending) {
+                // A success only once the second factor is proven (`confirm_signin`).
+                let challenge = Some(&p.challenge_id);
+                self.record_signin(tenant, &user.id, check, PastOutcome::Challenged, challenge)
+                    .await?;
+            }
             let u = Some(&user);
-            self.audit_signin(tenant, u, meta, AuditAction::SignIn, AuditOutcome::Success, next)
-                .await?;
+            self.audit_signin(
+                tenant,
+                u,
+                meta,
+                AuditAction::SignIn,
+                AuditOutcome::Success,
+                &detail(next),
+            )
+            .await?;
             self.audit_signin(
                 tenant,
                 u,
@@ -289,13 +353,17 @@ impl App {
             .await?;
             return Ok(pending);
         }
+        if let Some(check) = &risk {
+            self.record_signin(tenant, &user.id, check, PastOutcome::Success, None)
+                .await?;
+        }
         self.audit_signin(
             tenant,
             Some(&user),
             meta,
             AuditAction::SignIn,
             AuditOutcome::Success,
-            "complete",
+            &detail("complete"),
         )
         .await?;
         let tokens = self

@@ -65,6 +65,31 @@ impl App {
         Ok(devices::stands_in(remembered_at, asks).is_ok().then_some(device))
     }
 
+    /// Whether the sign-in comes from one of the user's live remembered devices, for
+    /// adaptive MFA's `new_device` signal (looked up only while adaptive MFA is on).
+    pub(super) async fn known_device(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+        token: Option<&str>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<bool> {
+        let Some(token) =
+            token.filter(|t| t.starts_with(devices::TOKEN_PREFIX) && t.len() <= devices::MAX_TOKEN_LEN)
+        else {
+            return Ok(false);
+        };
+        if !tenant.settings.adaptive.enabled {
+            return Ok(false);
+        }
+        let hash = self.device_hash(user, token);
+        Ok(self
+            .store
+            .use_device(&tenant.id, user, &hash, meta.ip.as_deref(), self.now())
+            .await?
+            .is_some())
+    }
+
     /// A device to remember for `user` after a verification that reached `aal`, if the
     /// tenant's mode and the client's wish (`asked`) say so. Only a second factor earns one
     /// (an email code alone does not reach `aal2`).

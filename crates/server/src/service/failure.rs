@@ -122,6 +122,11 @@ impl From<ServiceError> for Failure {
         use ServiceError::*;
         match e {
             InvalidCredentials => Failure::unauthenticated("invalid_credentials", "invalid email or password"),
+            SignInRefused => Failure::new(
+                FailureKind::Forbidden,
+                "sign_in_refused",
+                "this sign-in was refused; if it was you, contact your administrator",
+            ),
             TooManyAttempts { retry_after_secs } => Failure::new(
                 FailureKind::Throttled,
                 "too_many_attempts",

@@ -266,6 +266,14 @@ impl App {
         })
     }
 
+    /// Whether the user has a factor a sign-in could ask for: asking for a second factor
+    /// then means proving one, not enrolling one (adaptive MFA refuses a risky sign-in
+    /// rather than let it enroll).
+    pub(super) async fn has_second_factor(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<bool> {
+        let (_, decision, _) = self.sign_in_decision(tenant, user, true).await?;
+        Ok(matches!(decision, SignInDecision::Prove { .. }))
+    }
+
     /// After a correct password (or at sign-up): decide whether a second factor is needed,
     /// and whether a remembered device the sign-in presents stands in for it.
     pub(super) async fn second_factor_gate<T>(
@@ -285,7 +293,7 @@ impl App {
                 let asks = SignInAsks {
                     min_assurance,
                     application: extras.requires,
-                    risky: false,
+                    risky: extras.risky,
                 };
                 if let Some(device) = self
                     .standing_device(tenant, &user.id, extras.device_token, &asks, meta)
@@ -1170,6 +1178,7 @@ impl App {
                 if let Some((_, event)) = &attempt.writes.device {
                     self.recorded(event);
                 }
+                self.confirm_signin(tenant, &challenge.id).await?;
                 let step = match challenge.purpose {
                     ChallengePurpose::SignIn => MfaStep::VerifySucceeded,
                     ChallengePurpose::Enroll => MfaStep::EnrollConfirmed,
@@ -1197,6 +1206,7 @@ impl App {
                 if let Some(event) = &attempt.on_failure {
                     self.recorded(event);
                 }
+                self.record_second_factor_failure(tenant, &user.id, meta).await?;
                 self.metrics.mfa(&tenant.id, factor.kind, MfaStep::VerifyFailed);
                 if let Some(Proof::WebauthnAssertion { .. }) = &attempt.proof {
                     self.audit_clone_flag(tenant, &actor, meta, &factor).await?;

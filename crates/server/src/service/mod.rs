@@ -19,6 +19,7 @@ pub mod passkeys;
 pub mod policy;
 pub mod providers;
 pub mod recovery;
+pub mod risk;
 pub mod sealed;
 pub mod sessions;
 pub mod tenants;
@@ -37,6 +38,11 @@ pub enum ServiceError {
     InvalidCredentials,
     #[error("too many attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Adaptive MFA refused a sign-in with the right password: its risk reached the
+    /// tenant's `deny_score`, or it needed a second factor the user does not have. The same
+    /// answer whatever the reason; the reasons are in the audit log only.
+    #[error("this sign-in was refused")]
+    SignInRefused,
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error(transparent)]

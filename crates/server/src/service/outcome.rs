@@ -48,10 +48,13 @@ pub struct SignInExtras<'a> {
     pub requires: Option<Aal>,
     /// A remembered device's token (the `/v1` body's `device_token`, the pages' cookie).
     pub device_token: Option<&'a str>,
+    /// Adaptive risk asks for a second factor at this sign-in (set by the sign-in itself):
+    /// no remembered device stands in for it.
+    pub risky: bool,
 }
 
 impl SignInExtras<'_> {
     pub fn requires_mfa(&self) -> bool {
-        self.requires.is_some_and(|a| a >= Aal::Aal2)
+        self.risky || self.requires.is_some_and(|a| a >= Aal::Aal2)
     }
 }

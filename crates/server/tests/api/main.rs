@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod adaptive;
 mod admin;
 mod applications;
 mod auth;

@@ -12,7 +12,7 @@ use super::conn::{args, conflict_or, fetch_one, Arg, Conn, Dialect, Map};
 use super::rows::{AUDIT_COLUMNS, CHALLENGE_COLUMNS, FACTOR_COLUMNS, SESSION_COLUMNS};
 use super::scripts::{
     audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, policy, sessions,
-    tenants, throttle, users, webauthn, webhooks,
+    signins, tenants, throttle, users, webauthn, webhooks,
 };
 use super::stores::impl_stores;
 use super::{Migration, OpenOptions, Write};
@@ -95,6 +95,11 @@ const MIGRATIONS: &[Migration] = &[
         14,
         "remembered_devices",
         include_str!("../../migrations/postgres/0014_remembered_devices.sql"),
+    ),
+    (
+        15,
+        "signin_history",
+        include_str!("../../migrations/postgres/0015_signin_history.sql"),
     ),
 ];
 

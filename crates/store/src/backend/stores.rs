@@ -130,6 +130,8 @@ by_reference!(
     Session,
     SessionId,
     SignInAttempt,
+    SignInRecord,
+    HistoryBounds,
     SignInWrites,
     SigningKeyRecord,
     Tenant,
@@ -650,6 +652,24 @@ macro_rules! impl_stores {
             ) -> Result<Option<String>> {
                 run!(self, write, [tenant, challenge_hash], c =>
                     webauthn::take_ceremony(c, tenant, challenge_hash, now))
+            }
+        }
+
+        #[async_trait]
+        impl SignInHistoryStore for $store {
+            async fn record_signin(&self, record: &SignInRecord, keep: &HistoryBounds) -> Result<()> {
+                run!(self, tx, [record, keep], c => signins::record_signin(c, record, keep))
+            }
+            async fn recent_signins(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+                bounds: &HistoryBounds,
+            ) -> Result<Vec<SignInRecord>> {
+                run!(self, read, [tenant, user, bounds], c => signins::recent_signins(c, tenant, user, bounds))
+            }
+            async fn confirm_signin(&self, tenant: &TenantId, challenge: &ChallengeId) -> Result<bool> {
+                run!(self, write, [tenant, challenge], c => signins::confirm_signin(c, tenant, challenge))
             }
         }
 

@@ -99,6 +99,7 @@ mod keys;
 mod policy;
 mod schema;
 mod sessions;
+mod signins;
 mod tenants;
 mod throttle;
 mod users;

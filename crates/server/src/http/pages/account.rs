@@ -403,6 +403,7 @@ pub async fn reauth(
             )
         }
         Err(ServiceError::InvalidCredentials) => Ok(again(StatusCode::UNAUTHORIZED, t!(INVALID_CREDENTIALS))),
+        Err(ServiceError::SignInRefused) => Ok(again(StatusCode::FORBIDDEN, t!(SIGN_IN_REFUSED))),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
             let mut resp = again(
                 StatusCode::TOO_MANY_REQUESTS,

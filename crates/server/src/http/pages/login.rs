@@ -181,6 +181,7 @@ pub async fn submit(
     let extras = SignInExtras {
         requires: visitor.waiting.as_ref().and_then(|p| p.acr),
         device_token: device.as_deref(),
+        risky: false,
     };
     let for_app = visitor.waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {
@@ -221,6 +222,11 @@ pub async fn submit(
         Err(ServiceError::InvalidCredentials) => Ok(again(
             StatusCode::UNAUTHORIZED,
             LoginError::Password(t!(INVALID_CREDENTIALS)),
+        )),
+        // Adaptive MFA refused it: the form again, with one message whatever the reason.
+        Err(ServiceError::SignInRefused) => Ok(again(
+            StatusCode::FORBIDDEN,
+            LoginError::Password(t!(SIGN_IN_REFUSED)),
         )),
         Err(ServiceError::TooManyAttempts { retry_after_secs }) => {
             let message = t!(too_many_attempts)(retry_after_secs);

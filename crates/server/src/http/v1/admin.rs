@@ -5,7 +5,9 @@ use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, path_user, AdminCtx, Meta, StrictJson, StrictQuery};
 use crate::http::common::page::{page_size, Page};
-use crate::service::admin::{BrandingChange, RememberChange, SendLimitsPatch, SettingsPatch, WebauthnPatch};
+use crate::service::admin::{
+    AdaptiveChange, BrandingChange, RememberChange, SendLimitsPatch, SettingsPatch, WebauthnPatch,
+};
 use crate::service::audit::Actor;
 use crate::service::ServiceError;
 use crate::App;
@@ -78,6 +80,11 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
         remember_device: RememberDeviceView {
             mode: s.remember_device.mode.as_str().to_owned(),
             days: s.remember_device.days,
+        },
+        adaptive: AdaptiveView {
+            enabled: s.adaptive.enabled,
+            mfa_score: s.adaptive.mfa_score,
+            deny_score: s.adaptive.deny_score,
         },
     }
 }
@@ -154,6 +161,11 @@ pub async fn patch_config(
         remember_device: req.remember_device.map(|r| RememberChange {
             mode: r.mode,
             days: r.days,
+        }),
+        adaptive: req.adaptive.map(|a| AdaptiveChange {
+            enabled: a.enabled,
+            mfa_score: a.mfa_score,
+            deny_score: a.deny_score,
         }),
     };
     let (settings, impact) = app

@@ -60,6 +60,7 @@ pub async fn signup(
     responses(
         (status = 200, description = "Signed in (with a remembered device: `amr` `[\"pwd\",\"mfa\"]`, `acr` `aal2`)", body = AuthResponse),
         (status = 401, description = "invalid_credentials: unknown email or wrong password, indistinguishably; mfa_required / mfa_setup_required with a challenge", body = ErrorBody),
+        (status = 403, description = "sign_in_refused: adaptive MFA refused this sign-in (its risk reached the tenant's deny_score, or it needed a second factor the user does not have); the same answer whatever the reason", body = ErrorBody),
         (status = 429, description = "too_many_attempts, with Retry-After", body = ErrorBody),
     ))]
 pub async fn signin(
@@ -71,6 +72,7 @@ pub async fn signin(
     let extras = SignInExtras {
         requires: None,
         device_token: req.device_token.as_deref(),
+        risky: false,
     };
     let outcome = app
         .signin_with(&tenant, &req.email, &req.password, &extras, &meta)

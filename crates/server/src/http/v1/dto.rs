@@ -209,6 +209,7 @@ pub struct SettingsView {
     pub webauthn: WebauthnSettingsView,
     pub branding: BrandingView,
     pub remember_device: RememberDeviceView,
+    pub adaptive: AdaptiveView,
     /// Whether MFA is required for this tenant's users once every source is counted.
     pub effective_policy: EffectivePolicyView,
     /// What a change of `mfa_allowed_factors` does to existing users (PATCH only).
@@ -360,6 +361,7 @@ pub struct SettingsPatchRequest {
     pub email_html_template: Option<String>,
     pub webauthn: Option<WebauthnSettingsPatch>,
     pub branding: Option<BrandingPatch>,
+    pub adaptive: Option<AdaptivePatch>,
     pub remember_device: Option<RememberDevicePatch>,
 }
 
@@ -424,6 +426,35 @@ pub struct DeviceList {
 #[derive(Serialize, ToSchema)]
 pub struct DevicesForgotten {
     pub forgotten: u64,
+}
+
+/// Adaptive MFA: each password sign-in is scored from 0 to 100 (new device, new network,
+/// new country, impossible travel, recent failures, velocity; docs/policy.md); at
+/// `mfa_score` or above it must pass a second factor, at `deny_score` or above it is refused
+/// (`403 sign_in_refused`).
+#[derive(Serialize, ToSchema)]
+pub struct AdaptiveView {
+    /// Off by default.
+    pub enabled: bool,
+    #[schema(example = 40)]
+    pub mfa_score: u32,
+    /// `null`: never refuse, only ask for a second factor.
+    #[schema(example = 90)]
+    pub deny_score: Option<u32>,
+}
+
+/// Adaptive MFA settings to change; absent fields keep their value.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptivePatch {
+    pub enabled: Option<bool>,
+    /// 1 to 100.
+    #[schema(example = 40)]
+    pub mfa_score: Option<u64>,
+    /// Above `mfa_score`, at most 100; `null` never refuses.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u64>, example = 90)]
+    pub deny_score: Option<Option<u64>>,
 }
 
 /// How the hosted pages look for the tenant's users; unset, the product's own look.

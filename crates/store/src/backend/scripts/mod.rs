@@ -17,6 +17,7 @@ pub(crate) mod keys;
 pub(crate) mod migrations;
 pub(crate) mod policy;
 pub(crate) mod sessions;
+pub(crate) mod signins;
 pub(crate) mod tenants;
 pub(crate) mod throttle;
 pub(crate) mod users;

@@ -13,7 +13,7 @@ mod engine;
 use super::conn::{args, fetch_one, match_params, run_now, Arg, Conn, Dialect, Map};
 use super::scripts::{
     audit, authorization, challenges, delivery, factors, idempotency, keys, migrations, policy, sessions,
-    tenants, throttle, users, webauthn,
+    signins, tenants, throttle, users, webauthn,
 };
 use super::stores::{impl_stores, IntoOwned, Reborrow};
 use super::{Migration, OpenOptions};
@@ -96,6 +96,11 @@ const MIGRATIONS: &[Migration] = &[
         14,
         "remembered_devices",
         include_str!("../../../migrations/sqlite/0014_remembered_devices.sql"),
+    ),
+    (
+        15,
+        "signin_history",
+        include_str!("../../../migrations/sqlite/0015_signin_history.sql"),
     ),
 ];
 

@@ -28,6 +28,8 @@ pub const PASSKEY_INVALID: &str =
     "Dieser Passkey wurde nicht akzeptiert. Möglicherweise wurde er aus Ihrem Konto entfernt, oder er konnte nicht bestätigen, dass Sie es sind (Fingerabdruck, Gesichtserkennung oder PIN).";
 pub const LOGIN_OR: &str = "oder";
 pub const INVALID_CREDENTIALS: &str = "Die E-Mail-Adresse oder das Passwort ist nicht korrekt.";
+pub const SIGN_IN_REFUSED: &str =
+    "Diese Anmeldung wurde zum Schutz Ihres Kontos abgelehnt. Wenn Sie es waren, wenden Sie sich an Ihre Administration.";
 pub const EMAIL_REQUIRED: &str = "Geben Sie Ihre E-Mail-Adresse ein.";
 pub const PASSWORD_REQUIRED: &str = "Geben Sie Ihr Passwort ein.";
 pub const SIGNED_OUT: &str = "Sie haben sich abgemeldet.";

@@ -28,6 +28,8 @@ pub const PASSKEY_INVALID: &str =
     "That passkey was not accepted. It may have been removed from your account, or it did not confirm it was you (fingerprint, face or PIN).";
 pub const LOGIN_OR: &str = "or";
 pub const INVALID_CREDENTIALS: &str = "The email or password is not right.";
+pub const SIGN_IN_REFUSED: &str =
+    "This sign-in was refused to protect your account. If it was you, contact your administrator.";
 pub const EMAIL_REQUIRED: &str = "Enter your email address.";
 pub const PASSWORD_REQUIRED: &str = "Enter your password.";
 pub const SIGNED_OUT: &str = "You have signed out.";
