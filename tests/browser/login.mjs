@@ -1,7 +1,8 @@
 // The hosted pages in a real browser (Debian's headless Chromium through playwright-core):
 // sign up through the JSON API, sign in on /login, add an authenticator app on
 // /account/security by reading the key shown beside the QR code, save the backup codes,
-// sign out, and sign in again with password and a TOTP code computed here. A screenshot of
+// sign out, and sign in again with password and a TOTP code computed here, asking to remember
+// the browser; sign out and in with the password alone; forget the device. A screenshot of
 // every screen goes to $LATCHKEY_SCREENS_DIR. Any console error (a CSP violation included)
 // fails the run. Started by crates/latchkey/tests/browser.rs; exits non-zero on failure.
 //
@@ -107,7 +108,30 @@ journey(async (page) => {
   while (currentStep() <= enrolledAt) await new Promise((r) => setTimeout(r, 500));
   const codeField = page.locator("form[action='/login/mfa/verify'] input[autocomplete='one-time-code']").first();
   await codeField.fill(totp(secret, currentStep()));
+  // Remember this browser: the next password sign-in skips the second step.
+  await page.getByLabel(/Remember this device for 30 days/).check();
   await page.getByRole("button", { name: "Verify" }).first().click();
   await expectPath(page, "/account/security");
   check((await page.textContent("header")).includes(`Signed in as ${email}`), "not signed in after the second factor");
+  check((await page.textContent("main")).includes("Remembered devices"), "the remembered device is not listed");
+  await shot(page, "account-devices");
+
+  // Signed out and in again: the password is enough on this remembered browser.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectPath(page, "/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expectPath(page, "/account/security");
+
+  // Forgotten: the second step is asked again.
+  await page.getByRole("button", { name: "Forget all devices" }).click();
+  await page.waitForURL((url) => url.search.includes("notice=devices_forgotten"), { timeout: 10_000 });
+  check((await page.textContent("main")).includes("will ask for the second step again"), "no forgotten notice");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expectPath(page, "/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await expectPath(page, "/login/mfa");
 }, wrongPasswordNote);

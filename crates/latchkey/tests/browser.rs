@@ -221,6 +221,7 @@ fn journey(database_url: Option<&str>, screens: &Path) {
             "enroll-totp",
             "backup-codes",
             "account-security",
+            "account-devices",
         ],
     );
 }

@@ -485,6 +485,87 @@ async fn the_hosted_mfa_screen_remembers_a_browser_when_asked(b: Backend) {
     let p = other.login("alice@example.com", PASSWORD).await;
     assert_eq!((p.status, p.location()), (303, "/login/mfa"), "{}", p.body);
 
+    // The account page lists it, and forgets it.
+    let account = again.get("/account/security").await;
+    assert_eq!(account.status, 200);
+    assert!(
+        account.body.contains("Remembered devices") && account.body.contains("Unnamed device"),
+        "{}",
+        account.body
+    );
+    let forget_all = again
+        .post("/account/security/devices/forget", &[("csrf", &account.csrf())])
+        .await;
+    assert_eq!(
+        (forget_all.status, forget_all.location()),
+        (303, "/account/security?notice=devices_forgotten"),
+        "{}",
+        forget_all.body
+    );
+    let account = again.get("/account/security?notice=devices_forgotten").await;
+    assert!(!account.body.contains("Remembered devices"), "{}", account.body);
+    assert!(
+        account.body.contains("will ask for the second step again"),
+        "{}",
+        account.body
+    );
+    let mut later = Browser::new(&s);
+    later.set_cookie(DEVICE, Some(device.clone()));
+    let p = later.login("alice@example.com", PASSWORD).await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/login/mfa"),
+        "forgotten: {}",
+        p.body
+    );
+    // Remember it again (a new token) for what follows.
+    let mut br = Browser::new(&s);
+    pass_on_pages(&s, &mut br, &secret, true).await;
+    let device = br.cookie(DEVICE).unwrap().to_owned();
+    let account = br.get("/account/security").await;
+    let id = account
+        .body
+        .split("/account/security/devices/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("dev_"), "{id}");
+    // Another user's form token cannot forget it (CSRF), and a made-up id is a page, not JSON.
+    let p = br
+        .post(
+            &format!("/account/security/devices/{id}/forget"),
+            &[("csrf", "nope")],
+        )
+        .await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    let p = br
+        .post(
+            "/account/security/devices/dev_nope/forget",
+            &[("csrf", &account.csrf())],
+        )
+        .await;
+    assert_eq!(p.status, 404, "{}", p.body);
+    p.is_html();
+    let p = br
+        .post(
+            &format!("/account/security/devices/{id}/forget"),
+            &[("csrf", &account.csrf())],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let mut later = Browser::new(&s);
+    later.set_cookie(DEVICE, Some(device.clone()));
+    let p = later.login("alice@example.com", PASSWORD).await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/login/mfa"),
+        "forgotten: {}",
+        p.body
+    );
+
     // A tenant that remembers nothing: no checkbox, and the cookie no longer helps.
     let (status, body) = config(&s, json!({ "remember_device": { "mode": "never" } })).await;
     assert_eq!(status, 200, "{body}");

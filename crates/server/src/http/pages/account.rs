@@ -18,7 +18,7 @@ use axum::extract::{Path, State as AppState};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::factor::FactorKind;
-use latchkey_core::ids::FactorId;
+use latchkey_core::ids::{DeviceId, FactorId};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -57,12 +57,14 @@ async fn account_with_error(
     message: &str,
 ) -> Result<Response, PageError> {
     let factors = app.list_user_factors(&s.tenant, &s.actor, &s.user.id).await?;
+    let devices = app.list_devices(&s.tenant, &s.actor, &s.user.id).await?;
     let csrf = s.cookie.csrf_token(app);
     Ok(html(
         status,
         views::account(
             &chrome(s, &csrf),
             &factors,
+            &devices,
             None,
             Some(message),
             passkeys(&s.tenant),
@@ -93,12 +95,14 @@ async fn refused(app: &App, s: &SignedIn, e: ServiceError) -> Result<Response, P
 /// `GET /account/security`.
 pub async fn security(AppState(app): AppState<App>, s: SignedIn, uri: Uri) -> Result<Response, PageError> {
     let factors = app.list_user_factors(&s.tenant, &s.actor, &s.user.id).await?;
+    let devices = app.list_devices(&s.tenant, &s.actor, &s.user.id).await?;
     let csrf = s.cookie.csrf_token(&app);
     Ok(html(
         StatusCode::OK,
         views::account(
             &chrome(&s, &csrf),
             &factors,
+            &devices,
             notice(&uri),
             None,
             passkeys(&s.tenant),
@@ -334,6 +338,41 @@ pub async fn remove_factor(
         .await
     {
         Ok(()) => Ok(Redirect::to("/account/security?notice=removed").into_response()),
+        Err(e) => refused(&app, &s, e).await,
+    }
+}
+
+/// `POST /account/security/devices/{device_id}/forget`: this remembered device asks for the
+/// second step again.
+pub async fn forget_device(
+    AppState(app): AppState<App>,
+    s: SignedIn,
+    Path(device_id): Path<String>,
+    _: Posted<Empty>,
+) -> Result<Response, PageError> {
+    let Ok(id) = DeviceId::parse(&device_id) else {
+        return refused(&app, &s, ServiceError::DeviceNotFound).await;
+    };
+    match app
+        .forget_devices(&s.tenant, &s.actor, &s.user.id, Some(&id), &s.meta)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/account/security?notice=devices_forgotten").into_response()),
+        Err(e) => refused(&app, &s, e).await,
+    }
+}
+
+/// `POST /account/security/devices/forget`: every remembered device asks again.
+pub async fn forget_devices(
+    AppState(app): AppState<App>,
+    s: SignedIn,
+    _: Posted<Empty>,
+) -> Result<Response, PageError> {
+    match app
+        .forget_devices(&s.tenant, &s.actor, &s.user.id, None, &s.meta)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/account/security?notice=devices_forgotten").into_response()),
         Err(e) => refused(&app, &s, e).await,
     }
 }

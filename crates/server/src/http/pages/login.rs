@@ -113,6 +113,7 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
         "signed_out" => Some(t!(SIGNED_OUT)),
         "expired" => Some(t!(SIGN_IN_EXPIRED)),
         "removed" => Some(t!(NOTICE_REMOVED)),
+        "devices_forgotten" => Some(t!(NOTICE_DEVICES_FORGOTTEN)),
         "totp_added" => Some(t!(NOTICE_TOTP_ADDED)),
         "passkey_added" => Some(t!(NOTICE_PASSKEY_ADDED)),
         "password_reset" => Some(t!(NOTICE_PASSWORD_RESET)),

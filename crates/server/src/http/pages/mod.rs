@@ -406,6 +406,14 @@ pub fn router(app: &App) -> Router<App> {
             page_route(post(account::remove_factor)),
         )
         .route(
+            "/account/security/devices/{device_id}/forget",
+            page_route(post(account::forget_device)),
+        )
+        .route(
+            "/account/security/devices/forget",
+            page_route(post(account::forget_devices)),
+        )
+        .route(
             "/account/security/backup-codes",
             page_route(post(account::backup_codes)),
         )

@@ -837,6 +837,7 @@ fn backup_codes_file(codes: &[String]) -> String {
 pub fn account(
     chrome: &Chrome<'_>,
     factors: &[FactorSummary],
+    devices: &[latchkey_store::model::RememberedDevice],
     note: Option<&str>,
     error: Option<&str>,
     passkeys: bool,
@@ -891,8 +892,51 @@ pub fn account(
                 }
             }
             (passkeys_section(chrome.csrf, passkeys))
+            (devices_section(chrome.csrf, devices))
         },
     )
+}
+
+/// "Remembered devices" on `/account/security`: each with a button to forget it, and one to
+/// forget them all. Nothing when there is none.
+fn devices_section(csrf: &str, devices: &[latchkey_store::model::RememberedDevice]) -> Markup {
+    html! {
+        @if !devices.is_empty() {
+            section aria-labelledby="devices" {
+                h2 id="devices" { (t!(DEVICES_HEADING)) }
+                p.muted { (t!(DEVICES_INTRO)) }
+                table {
+                    caption { (t!(DEVICES_CAPTION)) }
+                    thead { tr {
+                        th scope="col" { (t!(COL_DEVICE)) }
+                        th scope="col" { (t!(COL_LAST_USED)) }
+                        th scope="col" { (t!(COL_EXPIRES)) }
+                        th scope="col" { (t!(COL_ACTIONS)) }
+                    } }
+                    tbody {
+                        @for d in devices {
+                            @let name = d.name.clone().unwrap_or_else(|| t!(UNNAMED_DEVICE).to_owned());
+                            tr {
+                                td { (name) @if let Some(ip) = &d.last_ip { br; span.muted { (ip) } } }
+                                td { (when(d.last_used_at.unwrap_or(d.created_at))) }
+                                td { (when(d.expires_at)) }
+                                td {
+                                    form method="post" action=(u(&format!("/account/security/devices/{}/forget", d.id))) {
+                                        (csrf_field(csrf))
+                                        button.danger type="submit" aria-label=(t!(forget_named)(&name)) { (t!(FORGET)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                form method="post" action=(u("/account/security/devices/forget")) {
+                    (csrf_field(csrf))
+                    button.secondary type="submit" { (t!(FORGET_ALL_DEVICES)) }
+                }
+            }
+        }
+    }
 }
 
 /// "Passkeys and security keys" on `/account/security`: a [`ceremony`] that starts a

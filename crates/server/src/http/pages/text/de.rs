@@ -333,3 +333,18 @@ pub const VERIFY_SENT: &str =
 pub const VERIFY_ALREADY: &str = "Ihre E-Mail-Adresse ist bereits bestätigt.";
 pub const NOTICE_EMAIL_VERIFIED: &str = "Ihre E-Mail-Adresse wurde bestätigt.";
 pub const TO_ACCOUNT: &str = "Zu Ihrem Konto";
+
+// Remembered devices on the account page.
+pub const DEVICES_HEADING: &str = "Gemerkte Geräte";
+pub const DEVICES_INTRO: &str =
+    "Diese Geräte überspringen den zweiten Schritt, wenn Sie sich mit Ihrem Passwort anmelden. Vergessen Sie jedes, das Sie nicht kennen.";
+pub const DEVICES_CAPTION: &str = "Geräte, die den zweiten Schritt überspringen";
+pub const COL_DEVICE: &str = "Gerät";
+pub const COL_EXPIRES: &str = "Gemerkt bis";
+pub const UNNAMED_DEVICE: &str = "Unbenanntes Gerät";
+pub const FORGET: &str = "Vergessen";
+pub const FORGET_ALL_DEVICES: &str = "Alle Geräte vergessen";
+pub const NOTICE_DEVICES_FORGOTTEN: &str = "Vergessen: Diese Geräte fragen wieder nach dem zweiten Schritt.";
+pub fn forget_named(name: &str) -> String {
+    format!("{name} vergessen")
+}

@@ -312,3 +312,18 @@ pub const VERIFY_SENT: &str =
 pub const VERIFY_ALREADY: &str = "Your email address is confirmed already.";
 pub const NOTICE_EMAIL_VERIFIED: &str = "Your email address is confirmed.";
 pub const TO_ACCOUNT: &str = "Go to your account";
+
+// Remembered devices on the account page.
+pub const DEVICES_HEADING: &str = "Remembered devices";
+pub const DEVICES_INTRO: &str =
+    "These devices skip the second step when you sign in with your password. Forget any you do not recognise.";
+pub const DEVICES_CAPTION: &str = "Devices that skip the second step";
+pub const COL_DEVICE: &str = "Device";
+pub const COL_EXPIRES: &str = "Remembered until";
+pub const UNNAMED_DEVICE: &str = "Unnamed device";
+pub const FORGET: &str = "Forget";
+pub const FORGET_ALL_DEVICES: &str = "Forget all devices";
+pub const NOTICE_DEVICES_FORGOTTEN: &str = "Forgotten: those devices will ask for the second step again.";
+pub fn forget_named(name: &str) -> String {
+    format!("Forget {name}")
+}
