@@ -467,6 +467,32 @@ impl App {
         rules
     }
 
+    /// For a sign-in the password alone completed: whether MFA is already required of this
+    /// user, who has no factor yet and signs in only thanks to an enrollment grace; then
+    /// until when (ms) and what they may enroll. The sign-in says so, every time (the
+    /// reminder). Nothing is looked up where nothing could require MFA.
+    pub async fn enrollment_due(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+    ) -> ServiceResult<Option<EnrollmentDue>> {
+        if !self.mfa_required(tenant) && tenant.mfa_rules == 0 {
+            return Ok(None);
+        }
+        let decision = self.mfa_decision(tenant, user, None).await?;
+        Ok(match decision.grace_until {
+            Some(until) if decision.required && self.now() < until => Some(EnrollmentDue {
+                until,
+                allowed: decision
+                    .allowed
+                    .into_iter()
+                    .filter(|k| !k.is_recovery())
+                    .collect(),
+            }),
+            _ => None,
+        })
+    }
+
     /// The MFA decision for `user` (signing in to `application`, if given), and the rules it
     /// came from: the server's switch, the tenant's settings, and the rules of the user's
     /// organizations and roles, of the application and of the user.
@@ -514,4 +540,12 @@ fn view(r: &MfaRuleRecord) -> ServiceResult<RuleView> {
         reason: r.reason.clone(),
         updated_at: r.updated_at,
     })
+}
+
+/// MFA is required of a user still within their enrollment grace (`enrollment_due`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentDue {
+    /// When the grace ends (ms): from then on sign-in starts the enrollment.
+    pub until: i64,
+    pub allowed: Vec<latchkey_core::factor::FactorKind>,
 }

@@ -431,10 +431,39 @@ async fn enrollment_grace_then_forced(b: Backend) {
     let why = explain(&s, &ann, "").await;
     assert_eq!(why["required"], true);
     assert!(why["grace_until"].as_str().is_some(), "{why}");
-    // Within the grace: the password still signs in.
+    // Within the grace: the password still signs in, reminded each time that a second
+    // factor is due, by when and of which kinds; on the pages too.
     s.clock.advance_secs(6 * 86_400);
     let (status, body) = s.signin("ann@example.com", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mfa_enrollment_due"]["until"], why["grace_until"], "{body}");
+    assert!(
+        body["mfa_enrollment_due"]["allowed"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("totp")),
+        "{body}"
+    );
+    let mut br = crate::pages::Browser::new(&s);
+    let p = br.login("ann@example.com", PASSWORD).await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, "/account/security?notice=enroll_due"),
+        "{}",
+        p.body
+    );
+    let page = br.get("/account/security?notice=enroll_due").await;
+    assert!(
+        page.body.contains("will soon need a second step"),
+        "{}",
+        page.body
+    );
+    // Someone with nothing due hears nothing.
+    let (_, bob) = {
+        s.signup("bob@example.com").await;
+        s.signin("bob@example.com", PASSWORD).await
+    };
+    assert!(bob.get("mfa_enrollment_due").is_none(), "{bob}");
     // After it: forced.
     s.clock.advance_secs(2 * 86_400);
     let (status, body) = s.signin("ann@example.com", PASSWORD).await;

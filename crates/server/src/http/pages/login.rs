@@ -114,6 +114,7 @@ pub fn notice(uri: &Uri) -> Option<&'static str> {
         "expired" => Some(t!(SIGN_IN_EXPIRED)),
         "removed" => Some(t!(NOTICE_REMOVED)),
         "devices_forgotten" => Some(t!(NOTICE_DEVICES_FORGOTTEN)),
+        "enroll_due" => Some(t!(NOTICE_ENROLL_DUE)),
         "totp_added" => Some(t!(NOTICE_TOTP_ADDED)),
         "passkey_added" => Some(t!(NOTICE_PASSKEY_ADDED)),
         "password_reset" => Some(t!(NOTICE_PASSWORD_RESET)),
@@ -266,17 +267,17 @@ pub(super) async fn next_step(
 ) -> Result<Response, PageError> {
     let tenant = &visitor.tenant;
     match outcome {
-        SignInOutcome::Complete((_, tokens)) => {
-            finish(
-                app,
-                tenant,
-                &tokens,
-                replaces.as_deref(),
-                None,
-                None,
-                visitor.after_sign_in(),
-            )
-            .await
+        SignInOutcome::Complete((user, tokens)) => {
+            // Within an enrollment grace the account page says a second step is due (an
+            // application waiting gets its answer first; the reminder waits for the next
+            // visit to the account page).
+            let next = match visitor.after_sign_in() {
+                "/account/security" if app.enrollment_due(tenant, &user.id).await?.is_some() => {
+                    "/account/security?notice=enroll_due"
+                }
+                other => other,
+            };
+            finish(app, tenant, &tokens, replaces.as_deref(), None, None, next).await
         }
         SignInOutcome::Challenge(p) => with_cookie(
             see_other("/login/mfa"),

@@ -7,7 +7,7 @@ use crate::http::common::extract::{
     header_tenant, invalid_access_token, Meta, StrictJson, TenantCtx, UserCtx,
 };
 use crate::service::auth::SignupInput;
-use crate::service::outcome::SignInExtras;
+use crate::service::outcome::{SignInExtras, SignInOutcome};
 use crate::service::recovery::LinkAnswer;
 use crate::service::sessions::TokenPair;
 use crate::service::Failure;
@@ -23,6 +23,7 @@ fn signed_in(app: &App, user: &User, tokens: TokenPair) -> AuthResponse {
     AuthResponse {
         user: UserView::new(user, app.user_phone(user)),
         tokens: tokens.into(),
+        mfa_enrollment_due: None,
     }
 }
 
@@ -77,8 +78,17 @@ pub async fn signin(
     let outcome = app
         .signin_with(&tenant, &req.email, &req.password, &extras, &meta)
         .await?;
+    let due = match &outcome {
+        SignInOutcome::Complete((user, _)) => app.enrollment_due(&tenant, &user.id).await?,
+        _ => None,
+    };
     Ok(sign_in_answer(outcome, |(user, tokens)| {
-        Json(signed_in(&app, &user, tokens)).into_response()
+        let mut body = signed_in(&app, &user, tokens);
+        body.mfa_enrollment_due = due.map(|d| EnrollmentDueView {
+            until: latchkey_core::time::rfc3339(d.until),
+            allowed: d.allowed.iter().map(|k| k.as_str()).collect(),
+        });
+        Json(body).into_response()
     }))
 }
 

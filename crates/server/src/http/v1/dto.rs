@@ -158,6 +158,19 @@ pub struct AuthResponse {
     pub user: UserView,
     #[serde(flatten)]
     pub tokens: TokenResponse,
+    /// Present when MFA is already required of this user, who signed in with the password
+    /// alone only thanks to an enrollment grace: enroll a factor before `until`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_enrollment_due: Option<EnrollmentDueView>,
+}
+
+/// A reminder: a second factor must be enrolled before `until` (docs/policy.md).
+#[derive(Serialize, ToSchema)]
+pub struct EnrollmentDueView {
+    #[schema(example = "2026-12-08T10:00:00Z")]
+    pub until: String,
+    /// The factor types the user may enroll.
+    pub allowed: Vec<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]

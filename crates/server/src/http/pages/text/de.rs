@@ -348,3 +348,5 @@ pub const NOTICE_DEVICES_FORGOTTEN: &str = "Vergessen: Diese Geräte fragen wied
 pub fn forget_named(name: &str) -> String {
     format!("{name} vergessen")
 }
+pub const NOTICE_ENROLL_DUE: &str =
+    "Ihr Konto braucht bald einen zweiten Schritt bei der Anmeldung. Fügen Sie ihn jetzt unten hinzu: nach der Frist werden Sie bei der Anmeldung danach gefragt.";

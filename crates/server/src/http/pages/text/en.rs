@@ -327,3 +327,5 @@ pub const NOTICE_DEVICES_FORGOTTEN: &str = "Forgotten: those devices will ask fo
 pub fn forget_named(name: &str) -> String {
     format!("Forget {name}")
 }
+pub const NOTICE_ENROLL_DUE: &str =
+    "Your account will soon need a second step at sign-in. Add one below now: after the deadline, signing in asks you to.";
