@@ -64,6 +64,9 @@ pub struct TenantSettings {
     /// When a device may stand in for the second factor at later sign-ins, and for how
     /// long (`devices.rs`).
     pub remember_device: RememberSettings,
+    /// The tenant's own wording of security notices, by notice (`notices::TEMPLATE_KEYS`);
+    /// a notice without one uses the product's words.
+    pub notice_templates: std::collections::BTreeMap<String, crate::notices::NoticeTemplate>,
     /// Adaptive MFA: a second factor (or a refusal) when a sign-in looks risky.
     pub adaptive: AdaptiveSettings,
 }
@@ -331,6 +334,7 @@ impl Default for TenantSettings {
             webauthn: WebauthnSettings::default(),
             branding: Branding::default(),
             remember_device: RememberSettings::default(),
+            notice_templates: Default::default(),
             adaptive: AdaptiveSettings::default(),
         }
     }
@@ -364,6 +368,19 @@ impl TenantSettings {
                 "mfa_max_attempts",
                 format!("must be between 1 and {MAX_MFA_ATTEMPTS}"),
             ));
+        }
+        for (key, t) in &self.notice_templates {
+            if !crate::notices::TEMPLATE_KEYS.contains(&key.as_str()) {
+                out.push((
+                    "notice_templates",
+                    format!(
+                        "unknown notice {key:?}; the notices are {}",
+                        crate::notices::TEMPLATE_KEYS.join(", ")
+                    ),
+                ));
+            } else if let Some(p) = t.problem() {
+                out.push(("notice_templates", format!("{key}: {p}")));
+            }
         }
         if self.remember_device.days == 0 || self.remember_device.days > crate::devices::MAX_DAYS {
             out.push((

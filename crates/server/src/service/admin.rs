@@ -61,6 +61,9 @@ pub struct SettingsPatch {
     pub branding: Option<BrandingChange>,
     pub adaptive: Option<AdaptiveChange>,
     pub remember_device: Option<RememberChange>,
+    /// Notices to word anew (`Some`) or return to the product's words (`None`).
+    pub notice_templates:
+        Option<std::collections::BTreeMap<String, Option<latchkey_core::notices::NoticeTemplate>>>,
 }
 
 /// Remembered-device settings to change.
@@ -307,6 +310,18 @@ impl App {
             }
             if let Some(v) = b.primary_color {
                 t.primary_color = v.map(|c| c.trim().to_ascii_lowercase());
+            }
+        }
+        if let Some(templates) = patch.notice_templates {
+            for (key, t) in templates {
+                match t {
+                    Some(t) => {
+                        s.notice_templates.insert(key, t);
+                    }
+                    None => {
+                        s.notice_templates.remove(&key);
+                    }
+                }
             }
         }
         if let Some(r) = patch.remember_device {

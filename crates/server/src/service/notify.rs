@@ -11,7 +11,7 @@ use super::ServiceResult;
 use crate::App;
 use latchkey_core::audit::AuditAction;
 use latchkey_core::factor::{Channel, FactorKind};
-use latchkey_core::notices::{render, Notice};
+use latchkey_core::notices::{render_with, Notice};
 use latchkey_store::model::{AuditEvent, DeliveryStatus, OutboxMessage, SealedColumn};
 
 /// A notice lives in the outbox a day at most: later, it is news no more.
@@ -115,8 +115,9 @@ impl App {
             },
             (Trigger::Added | Trigger::Removed | Trigger::Locked, None) => return Ok(()),
         };
-        let message = render(
+        let message = render_with(
             &notice,
+            tenant.settings.notice_templates.get(notice.key()),
             &self.app_name(&tenant),
             &latchkey_core::time::rfc3339(event.created_at),
             event.ip.as_deref(),

@@ -13,6 +13,7 @@ use serde_json::Value;
 both_stores!(
     authenticator_changes_are_emailed_to_the_user,
     no_email_provider_no_notice,
+    a_tenant_words_its_own_notices,
 );
 
 /// The next message whose subject contains `about`, skipping none.
@@ -123,5 +124,53 @@ async fn no_email_provider_no_notice(b: Backend) {
         !stats.to_string().contains("notices_queued"),
         "the console is not an email provider: {stats}"
     );
+    s.stop().await;
+}
+
+async fn a_tenant_words_its_own_notices(b: Backend) {
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
+    let patch = |v: Value| send(s.admin(s.patch("/v1/admin/config")).json(&v));
+    // Unknown notices and wordings that drop the facts are refused, each named.
+    for bad in [
+        serde_json::json!({ "notice_templates": { "factor_gone": { "subject": "s", "text": "{what}" } } }),
+        serde_json::json!({ "notice_templates": { "factor_added": { "subject": "s", "text": "Something happened." } } }),
+        serde_json::json!({ "notice_templates": { "factor_added": { "subject": "a\nb", "text": "{what}" } } }),
+        serde_json::json!({ "notice_templates": { "factor_added": { "subject": "s", "text": "{what}", "html": "<p>nothing</p>" } } }),
+        serde_json::json!({ "notice_templates": { "factor_added": { "subject": "s", "text": "{what}", "colour": "red" } } }),
+    ] {
+        let (status, body) = patch(bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, body) = patch(serde_json::json!({ "notice_templates": { "factor_added": {
+        "subject": "[{app_name}] New sign-in method",
+        "text": "Hi from the Acme security team.\n\n{what}\n\nAt {when} from {from}. Questions? security@acme.test",
+        "html": "<p>Hi from the <b>Acme</b> security team.</p><p>{what}</p><p>At {when}.</p>"
+    } } }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["notice_templates"]["factor_added"]["subject"],
+        "[{app_name}] New sign-in method"
+    );
+    user_with_totp(&s, "alice@example.com").await;
+    let added = next_about(&mail, "[Acme] New sign-in method").await;
+    let t = text(&added);
+    assert!(
+        t.starts_with("Hi from the Acme security team.") && t.contains("An authenticator app was added"),
+        "{t}"
+    );
+    assert!(t.contains("from 127.0.0.1. Questions?"), "{t}");
+    assert!(added.to_string().contains("<b>Acme</b>"), "{added}");
+    // Back to the product's words.
+    let (status, body) = patch(serde_json::json!({ "notice_templates": { "factor_added": null } })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["notice_templates"], serde_json::json!({}));
+    user_with_totp(&s, "bob@example.com").await;
+    let plain = mail
+        .next_about("A sign-in method was added to your Acme account")
+        .await;
+    assert_eq!(plain["headers"]["To"], "bob@example.com");
     s.stop().await;
 }

@@ -77,6 +77,7 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
             logo_url: s.branding.logo_url.clone(),
             primary_color: s.branding.primary_color.clone(),
         },
+        notice_templates: s.notice_templates.clone(),
         remember_device: RememberDeviceView {
             mode: s.remember_device.mode.as_str().to_owned(),
             days: s.remember_device.days,
@@ -158,6 +159,7 @@ pub async fn patch_config(
             logo_url: b.logo_url,
             primary_color: b.primary_color,
         }),
+        notice_templates: req.notice_templates,
         remember_device: req.remember_device.map(|r| RememberChange {
             mode: r.mode,
             days: r.days,

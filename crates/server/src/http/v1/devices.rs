@@ -15,6 +15,7 @@ use latchkey_core::ids::DeviceId;
 #[utoipa::path(get, path = "/v1/users/{user_id}/devices", tag = "mfa",
     params(("user_id" = String, Path, description = "usr_…, or `me` with an access token")),
     responses((status = 200, description = "The user's live remembered devices, newest first; never a token", body = DeviceList),
+              (status = 401, description = "no valid secret key or access token (invalid_credentials_format, invalid_api_key, invalid_token)", body = ErrorBody),
               (status = 403, description = "forbidden: another user's devices", body = ErrorBody),
               (status = 404, description = "user_not_found", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]
@@ -33,6 +34,7 @@ pub async fn list_devices(
 #[utoipa::path(delete, path = "/v1/users/{user_id}/devices", tag = "mfa",
     params(("user_id" = String, Path, description = "usr_…, or `me` with an access token")),
     responses((status = 200, description = "Every remembered device forgotten: the next sign-in asks for the second factor", body = DevicesForgotten),
+              (status = 401, description = "no valid secret key or access token (invalid_credentials_format, invalid_api_key, invalid_token)", body = ErrorBody),
               (status = 403, description = "forbidden: another user's devices", body = ErrorBody),
               (status = 404, description = "user_not_found", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]
@@ -52,6 +54,7 @@ pub async fn forget_devices(
     params(("user_id" = String, Path, description = "usr_…, or `me` with an access token"),
            ("device_id" = String, Path, description = "dev_…", pattern = "^dev_[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     responses((status = 204, description = "Forgotten"),
+              (status = 401, description = "no valid secret key or access token (invalid_credentials_format, invalid_api_key, invalid_token)", body = ErrorBody),
               (status = 403, description = "forbidden: another user's device", body = ErrorBody),
               (status = 404, description = "device_not_found, user_not_found", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]

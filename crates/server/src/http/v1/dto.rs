@@ -222,6 +222,11 @@ pub struct SettingsView {
     pub webauthn: WebauthnSettingsView,
     pub branding: BrandingView,
     pub remember_device: RememberDeviceView,
+    /// The tenant's own wording of security notices (`factor_added`, `factor_removed`,
+    /// `backup_code_used`, `backup_codes_regenerated`, `mfa_reset`, `second_factor_locked`,
+    /// `device_remembered`); placeholders `{app_name}`, `{what}` (required), `{when}`, `{from}`.
+    #[schema(value_type = Object)]
+    pub notice_templates: std::collections::BTreeMap<String, latchkey_core::notices::NoticeTemplate>,
     pub adaptive: AdaptiveView,
     /// Whether MFA is required for this tenant's users once every source is counted.
     pub effective_policy: EffectivePolicyView,
@@ -376,6 +381,10 @@ pub struct SettingsPatchRequest {
     pub branding: Option<BrandingPatch>,
     pub adaptive: Option<AdaptivePatch>,
     pub remember_device: Option<RememberDevicePatch>,
+    /// Notices to word anew (`{"subject","text","html"?}`), or `null` for the product's words.
+    #[schema(value_type = Option<Object>)]
+    pub notice_templates:
+        Option<std::collections::BTreeMap<String, Option<latchkey_core::notices::NoticeTemplate>>>,
 }
 
 /// When a device may stand in for the second factor at later sign-ins (docs/policy.md).
