@@ -26,6 +26,11 @@ pub const MAX_TOKEN_LEN: usize = 100;
 /// A device's name (its user agent, as sent) is cut to this many characters.
 pub const MAX_NAME_CHARS: usize = 120;
 
+/// A presented device token worth looking up: our prefix, not absurdly long.
+pub fn well_formed(token: Option<&str>) -> Option<&str> {
+    token.filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() <= MAX_TOKEN_LEN)
+}
+
 /// When a device is remembered, as nauth-toolkit names the modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -41,9 +41,7 @@ impl App {
         asks: &SignInAsks,
         meta: &RequestMeta,
     ) -> ServiceResult<Option<RememberedDevice>> {
-        let Some(token) =
-            token.filter(|t| t.starts_with(devices::TOKEN_PREFIX) && t.len() <= devices::MAX_TOKEN_LEN)
-        else {
+        let Some(token) = devices::well_formed(token) else {
             return Ok(None);
         };
         // A tenant that stopped remembering devices stops honouring them too; and nothing
@@ -74,9 +72,7 @@ impl App {
         token: Option<&str>,
         meta: &RequestMeta,
     ) -> ServiceResult<bool> {
-        let Some(token) =
-            token.filter(|t| t.starts_with(devices::TOKEN_PREFIX) && t.len() <= devices::MAX_TOKEN_LEN)
-        else {
+        let Some(token) = devices::well_formed(token) else {
             return Ok(false);
         };
         if !tenant.settings.adaptive.enabled {
