@@ -384,7 +384,7 @@ impl TenantSettings {
         }
         if self.remember_device.days == 0 || self.remember_device.days > crate::devices::MAX_DAYS {
             out.push((
-                "remember_device.days",
+                "remember_device_days",
                 format!("must be between 1 and {}", crate::devices::MAX_DAYS),
             ));
         }

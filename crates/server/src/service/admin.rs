@@ -329,7 +329,7 @@ impl App {
                 match latchkey_core::devices::RememberMode::parse(&mode) {
                     Some(m) => s.remember_device.mode = m,
                     None => problems.push((
-                        "remember_device.mode".into(),
+                        "remember_device".into(),
                         "must be never, user_opt_in or always".into(),
                     )),
                 }

@@ -78,10 +78,8 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
             primary_color: s.branding.primary_color.clone(),
         },
         notice_templates: s.notice_templates.clone(),
-        remember_device: RememberDeviceView {
-            mode: s.remember_device.mode.as_str().to_owned(),
-            days: s.remember_device.days,
-        },
+        remember_device: s.remember_device.mode.as_str(),
+        remember_device_days: s.remember_device.days,
         adaptive: AdaptiveView {
             enabled: s.adaptive.enabled,
             mfa_score: s.adaptive.mfa_score,
@@ -160,9 +158,9 @@ pub async fn patch_config(
             primary_color: b.primary_color,
         }),
         notice_templates: req.notice_templates,
-        remember_device: req.remember_device.map(|r| RememberChange {
-            mode: r.mode,
-            days: r.days,
+        remember_device: Some(RememberChange {
+            mode: req.remember_device,
+            days: req.remember_device_days,
         }),
         adaptive: req.adaptive.map(|a| AdaptiveChange {
             enabled: a.enabled,

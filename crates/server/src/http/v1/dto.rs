@@ -221,7 +221,12 @@ pub struct SettingsView {
     pub email_html_template: String,
     pub webauthn: WebauthnSettingsView,
     pub branding: BrandingView,
-    pub remember_device: RememberDeviceView,
+    /// When a device may stand in for the second factor at later sign-ins: `never`,
+    /// `user_opt_in` (default: when the user asks) or `always` (docs/policy.md).
+    #[schema(example = "user_opt_in")]
+    pub remember_device: &'static str,
+    /// How long a device stays remembered: 1 to 365 days (default 30).
+    pub remember_device_days: u16,
     /// The tenant's own wording of security notices (`factor_added`, `factor_removed`,
     /// `backup_code_used`, `backup_codes_regenerated`, `mfa_reset`, `second_factor_locked`,
     /// `device_remembered`); placeholders `{app_name}`, `{what}` (required), `{when}`, `{from}`.
@@ -380,30 +385,15 @@ pub struct SettingsPatchRequest {
     pub webauthn: Option<WebauthnSettingsPatch>,
     pub branding: Option<BrandingPatch>,
     pub adaptive: Option<AdaptivePatch>,
-    pub remember_device: Option<RememberDevicePatch>,
+    /// `never`, `user_opt_in` or `always`.
+    #[schema(example = "user_opt_in")]
+    pub remember_device: Option<String>,
+    /// 1 to 365.
+    pub remember_device_days: Option<u64>,
     /// Notices to word anew (`{"subject","text","html"?}`), or `null` for the product's words.
     #[schema(value_type = Option<Object>)]
     pub notice_templates:
         Option<std::collections::BTreeMap<String, Option<latchkey_core::notices::NoticeTemplate>>>,
-}
-
-/// When a device may stand in for the second factor at later sign-ins (docs/policy.md).
-#[derive(Serialize, ToSchema)]
-pub struct RememberDeviceView {
-    /// `never`, `user_opt_in` (default: when the user asks) or `always`.
-    #[schema(example = "user_opt_in")]
-    pub mode: String,
-    /// How long a device stays remembered: 1 to 365 days (default 30).
-    pub days: u16,
-}
-
-/// Remembered-device settings to change.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RememberDevicePatch {
-    #[schema(example = "user_opt_in")]
-    pub mode: Option<String>,
-    pub days: Option<u64>,
 }
 
 /// A remembered device. Its token is never shown again.
@@ -826,7 +816,7 @@ pub struct VerifyRequest {
     /// the credential belongs to (`factor_id` may be left out).
     #[schema(value_type = Option<Object>)]
     pub credential: Option<serde_json::Value>,
-    /// Remember this device (`remember_device.mode` `user_opt_in`; `always` remembers
+    /// Remember this device (the tenant's `remember_device` `user_opt_in`; `always` remembers
     /// anyway, `never` ignores it): the answer then carries a `device_token`.
     pub remember_device: Option<bool>,
 }
