@@ -84,7 +84,7 @@ async fn authenticator_changes_are_emailed_to_the_user(b: Backend) {
     );
 
     // An admin resets what is left.
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert_eq!(status, 204);
     let reset = next_about(&mail, "The second sign-in step of your Acme account was reset").await;
     assert!(text(&reset).contains("An administrator removed"), "{reset}");

@@ -38,7 +38,7 @@ fn factor_id(s: &str) -> Result<FactorId, ApiError> {
     responses(
         (status = 201, description = "Pending factor; confirm it with a code", body = EnrollmentResponse),
         (status = 400, description = "factor_not_allowed, unknown_factor_type, invalid_phone_number, invalid_idempotency_key", body = ErrorBody),
-        (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes", body = ErrorBody),
+        (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes; insufficient_scope: `confirmed: true` needs a secret key with the `mfa:admin` scope", body = ErrorBody),
         (status = 409, description = "idempotency_key_in_use: a request with this Idempotency-Key is still running", body = ErrorBody),
         (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody),
     ),
