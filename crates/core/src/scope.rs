@@ -1,8 +1,9 @@
 //! What a tenant secret key may do beyond everyday administration. Every live key manages
 //! users, factors, settings, rules and applications; the operations that can take a
-//! user's second factor away or send their codes elsewhere (resetting MFA, creating a
-//! factor already confirmed, weakening the tenant's MFA policy, changing a delivery
-//! provider) need a key that was given [`KeyScope::MfaAdmin`] explicitly: one leaked
+//! user's second factor away, put one in the admin's hands or send their codes elsewhere
+//! (resetting MFA or removing a factor, creating a factor already confirmed or new backup
+//! codes for a user, weakening the tenant's MFA policy, changing a delivery provider) need
+//! a key that was given [`KeyScope::MfaAdmin`] explicitly: one leaked
 //! integration key is then not enough to strip MFA from an account (issue 13; ASVS 5.0
 //! V8.2.2, least privilege).
 

@@ -96,8 +96,9 @@ enum KeyCommand {
     /// Create a secret key for a tenant; prints it once.
     ///
     /// Every key does everyday administration. The destructive MFA operations (resetting a
-    /// user's MFA, creating a factor already confirmed, weakening the tenant's MFA policy,
-    /// changing an SMS or email provider) need `--scope mfa:admin`.
+    /// user's MFA or removing one of their factors, creating a factor already confirmed or
+    /// new backup codes for a user, weakening the tenant's MFA policy, changing an SMS or
+    /// email provider) need `--scope mfa:admin`.
     Create {
         #[arg(long, value_name = "TENANT_ID")]
         tenant: String,

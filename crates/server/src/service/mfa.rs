@@ -766,6 +766,19 @@ impl App {
             .await?
             .filter(|f| f.user_id == user.id)
             .map(|f| f.kind.as_str().to_owned());
+        // An admin removing a user's factor resets their MFA one factor at a time.
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action: AuditAction::FactorDelete,
+                user: Some(&user.id),
+                detail: kind.as_deref().unwrap_or("unknown factor"),
+            },
+        )
+        .await?;
         if !self
             .store
             .delete_factor(
@@ -802,6 +815,19 @@ impl App {
         meta: &RequestMeta,
     ) -> ServiceResult<Vec<String>> {
         let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
+        // Codes an admin receives are a confirmed credential of the user's, in other hands.
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action: AuditAction::BackupCodesRegenerate,
+                user: Some(&user.id),
+                detail: "regenerate",
+            },
+        )
+        .await?;
         let factors = self.store.list_factors(&tenant.id, &user.id).await?;
         if !policy::has_factor(&facts(&factors)) {
             return Err(ServiceError::MfaNotEnabled);

@@ -591,9 +591,23 @@ async fn factor_changes_need_a_recent_second_factor(b: Backend) {
     )
     .await;
     assert_eq!((status, error_code(&err)), (403, "mfa_verification_required"));
-    // The secret key is not limited by this.
-    let (status, _) = send(
+    // An everyday secret key may neither remove a user's factor nor take new backup codes
+    // for them (both need `mfa:admin`).
+    let (status, err) = send(
         s.admin(
+            s.http
+                .delete(format!("{}/v1/users/{uid}/mfa/factors/{second}", s.url)),
+        ),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    let (status, err) = send(s.admin(s.post(&format!("/v1/users/{uid}/mfa/backup-codes")))).await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    let (status, codes) = send(s.mfa_admin(s.post(&format!("/v1/users/{uid}/mfa/backup-codes")))).await;
+    assert_eq!(status, 201, "{codes}");
+    // A key with it is not limited by the step-up.
+    let (status, _) = send(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{second}", s.url)),
         ),
@@ -601,7 +615,7 @@ async fn factor_changes_need_a_recent_second_factor(b: Backend) {
     .await;
     assert_eq!(status, 204);
     let (status, _) = send(
-        s.admin(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{second}", s.url)),
         ),

@@ -486,7 +486,7 @@ async fn sessions_end_with_the_facts_they_were_issued_on(b: Backend) {
     // An admin removing a factor or resetting MFA ends them all.
     let (third_fid, _, _) = totp_factor(&s, &ft).await;
     let (status, _) = send(
-        s.admin(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{third_fid}", s.url)),
         ),
@@ -795,7 +795,7 @@ async fn an_admin_created_first_factor_brings_backup_codes(b: Backend) {
     // Verify the phone with a factor, then remove it: no factor is left.
     let fid = sms_factor(&s, &gw, &t, PHONE).await;
     let (status, _) = send(
-        s.admin(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{fid}", s.url)),
         ),

@@ -120,7 +120,7 @@ pub async fn list(
 #[utoipa::path(delete, path = "/v1/users/{user_id}/mfa/factors/{factor_id}", tag = "mfa",
     params(("user_id" = String, Path, description = "usr_…, or `me`"), ("factor_id" = String, Path, description = "fac_…")),
     responses((status = 204, description = "Removed"),
-              (status = 403, description = "mfa_verification_required", body = ErrorBody),
+              (status = 403, description = "mfa_verification_required; insufficient_scope: a secret key needs the `mfa:admin` scope to remove a user's factor", body = ErrorBody),
               (status = 404, description = "factor_not_found", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn delete(
@@ -144,7 +144,7 @@ pub async fn delete(
     params(("user_id" = String, Path, description = "usr_…, or `me`"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     responses((status = 201, description = "A new set; every old code stops working", body = BackupCodes),
               (status = 400, description = "invalid_idempotency_key", body = ErrorBody),
-              (status = 403, description = "mfa_verification_required", body = ErrorBody),
+              (status = 403, description = "mfa_verification_required; insufficient_scope: a secret key needs the `mfa:admin` scope to take a user's new codes", body = ErrorBody),
               (status = 409, description = "mfa_not_enabled; idempotency_key_in_use", body = ErrorBody),
               (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]
