@@ -100,8 +100,9 @@ enum KeyCommand {
     /// new backup codes for a user, weakening the tenant's MFA policy, changing an SMS or
     /// email provider) need `--scope mfa:admin`.
     Create {
+        /// The tenant (default: the default tenant).
         #[arg(long, value_name = "TENANT_ID")]
-        tenant: String,
+        tenant: Option<String>,
         #[arg(long, default_value = "cli")]
         name: String,
         /// A scope to give the key (repeat for several): mfa:admin.
@@ -313,7 +314,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             use latchkey_core::scope::KeyScope;
             let scopes = KeyScope::parse_list(&scopes).map_err(|e| format!("--scope: {e}"))?;
             let app = start(config).await?;
-            let id = latchkey_core::ids::TenantId::parse(&tenant).map_err(|e| e.to_string())?;
+            let id = cli_tenant(&app, tenant.as_deref())?;
             let (record, key) = app
                 .create_api_key(&id, &name, &scopes)
                 .await

@@ -283,6 +283,12 @@ fn tenants_and_keys_commands() {
         .unwrap()
         .trim()
         .to_owned();
+    let out = run(cmd(dir.path()).args(["keys", "create", "--scope", "mfa:admin"]));
+    assert!(
+        out.status.success(),
+        "the default tenant's: {}",
+        text(&out.stderr)
+    );
     let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", &tenant, "--scope", "root"]));
     assert!(!out.status.success());
     assert!(
