@@ -50,14 +50,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export FUZZ_SECRET_KEY="sk_live_fuzz$(python3 -c 'import secrets;print(secrets.token_hex(20))')"
+FUZZ_BOOTSTRAP_KEY="sk_live_fuzz$(python3 -c 'import secrets;print(secrets.token_hex(20))')"
 export FUZZ_EMAIL="fuzz@example.com" FUZZ_PASSWORD="correct horse battery fuzz"
 
 # Starts the server on a port the OS picks, reading the address from its log.
 start_server() {
   local log=$1 addr=""
   : >"$log"  # exists before the background process opens it, so the first read cannot fail
-  LATCHKEY_BOOTSTRAP_SECRET_KEY="$FUZZ_SECRET_KEY" LATCHKEY_LOG_FORMAT=text \
+  LATCHKEY_BOOTSTRAP_SECRET_KEY="$FUZZ_BOOTSTRAP_KEY" LATCHKEY_LOG_FORMAT=text \
     "$bin" serve --listen 127.0.0.1:0 >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 300); do
@@ -113,6 +113,13 @@ for store in $stores; do
     pg_base="${pg_admin%%\?*}"  # the URL with its database replaced, query string kept
     export DATABASE_URL="${pg_base%/*}/$pg_db${pg_admin#"$pg_base"}" LATCHKEY_MASTER_KEY="$(python3 -c 'import secrets;print(secrets.token_hex(32))')"
   fi
+  # The fuzzer's key may do everything, the destructive MFA operations included
+  # (`--scope mfa:admin`), so they are fuzzed too; made by the command line on the store the
+  # server then serves (the first start there, with the bootstrap key).
+  FUZZ_SECRET_KEY=$(LATCHKEY_BOOTSTRAP_SECRET_KEY="$FUZZ_BOOTSTRAP_KEY" LATCHKEY_LOG_LEVEL=error \
+    "$bin" keys create --name fuzz --scope mfa:admin | sed -n 's/^secret_key: *//p')
+  [ -n "$FUZZ_SECRET_KEY" ] || { echo "fuzz: could not create the fuzzer's key" >&2; exit 1; }
+  export FUZZ_SECRET_KEY
   start_server "$data/server.log"
   ids=$(seed_data)  # a failure here stops the script (set -e), unlike inside eval "$(…)"
   eval "$ids"

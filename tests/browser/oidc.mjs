@@ -24,10 +24,11 @@
 // goes to $LATCHKEY_SCREENS_DIR.
 //
 //   latchkey tenants create --name Globex --slug globex     # tenant_id:, secret_key:
+//   latchkey keys create --scope mfa:admin                   # secret_key: (the default tenant's)
 //   python3 -m aiosmtpd -n -l 127.0.0.1:2525 …               # or any SMTP server with a Maildir
 //   LATCHKEY_URL=http://localhost:8080 LATCHKEY_BOOTSTRAP_KEY=sk_live_… \
 //     LATCHKEY_SECOND_TENANT_ID=tnt_… LATCHKEY_SECOND_TENANT_KEY=sk_live_… \
-//     LATCHKEY_SMTP_PORT=2525 LATCHKEY_MAILDIR=/tmp/maildir \
+//     LATCHKEY_MFA_ADMIN_KEY=sk_live_… LATCHKEY_SMTP_PORT=2525 LATCHKEY_MAILDIR=/tmp/maildir \
 //     LATCHKEY_SCREENS_DIR=/tmp/screens node tests/browser/oidc.mjs
 // (the server needs LATCHKEY_PUBLIC_URL=$LATCHKEY_URL and
 // LATCHKEY_ALLOW_PRIVATE_DESTINATIONS=true for the loopback SMS webhook and SMTP server.)
@@ -46,10 +47,12 @@ requireEnv([
   "LATCHKEY_SCREENS_DIR",
   "LATCHKEY_SECOND_TENANT_ID",
   "LATCHKEY_SECOND_TENANT_KEY",
+  "LATCHKEY_MFA_ADMIN_KEY",
   "LATCHKEY_SMTP_PORT",
   "LATCHKEY_MAILDIR",
 ]);
 const globexId = process.env.LATCHKEY_SECOND_TENANT_ID;
+const mfaAdminKey = process.env.LATCHKEY_MFA_ADMIN_KEY;
 const globexKey = process.env.LATCHKEY_SECOND_TENANT_KEY;
 const globexIssuer = `${base}/t/globex`;
 
@@ -116,14 +119,25 @@ await admin("PATCH", "/v1/admin/config", {
   mfa_allowed_factors: ["totp", "sms", "email_otp", "webauthn", "backup_codes"],
   branding: { display_name: "Acme", primary_color: "#1f6f43" },
 });
-await admin("PUT", "/v1/admin/sms-provider", { provider: "webhook", url: smsUrl, secret: "s".repeat(40) });
-await admin("PUT", "/v1/admin/email-provider", {
-  provider: "smtp",
-  host: "127.0.0.1",
-  port: Number(process.env.LATCHKEY_SMTP_PORT),
-  tls: "none",
-  from: "Acme <no-reply@acme.test>",
-});
+// Provider changes need a key with the `mfa:admin` scope; the bootstrap key has none.
+for (const [path, body] of [
+  ["/v1/admin/sms-provider", { provider: "webhook", url: smsUrl, secret: "s".repeat(40) }],
+  [
+    "/v1/admin/email-provider",
+    {
+      provider: "smtp",
+      host: "127.0.0.1",
+      port: Number(process.env.LATCHKEY_SMTP_PORT),
+      tls: "none",
+      from: "Acme <no-reply@acme.test>",
+    },
+  ],
+]) {
+  const refused = await api("PUT", path, body, adminKey);
+  check(refused.status === 403, `PUT ${path} with the bootstrap key answered ${refused.status}: ${refused.body}`);
+  const r = await api("PUT", path, body, mfaAdminKey);
+  check(r.status === 200, `PUT ${path} answered ${r.status}: ${r.body}`);
+}
 const spa = await admin("POST", "/v1/admin/applications", {
   name: "Acme Notes",
   type: "public",

@@ -26,6 +26,7 @@ pub mod password;
 pub mod phone;
 pub mod policy;
 pub mod rand;
+pub mod scope;
 pub mod seal;
 pub mod secret;
 pub mod settings;

@@ -5,6 +5,7 @@
 use crate::devices::RememberSettings;
 use crate::factor::FactorKind;
 use crate::phone::NumberClass;
+use crate::policy::engine::{MinAssurance, Requirement, Rule};
 use crate::throttle::ThrottlePolicy;
 use crate::totp;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,10 @@ pub const REFRESH_TTL_RANGE: (u64, u64) = (3_600, 365 * 86_400);
 pub const CHALLENGE_TTL_RANGE: (u64, u64) = (60, 600);
 /// NIST SP 800-63B-4 §3.2.2: no more than 100 consecutive failures on one account.
 pub const MAX_MFA_ATTEMPTS: u32 = 100;
+/// The longest enrollment grace a tenant or a rule may give (days).
+pub const MAX_GRACE_DAYS: u32 = 90;
+/// The step-up freshness a tenant or a rule may ask (seconds).
+pub const STEP_UP_RANGE: (u32, u32) = (60, 86_400);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -28,6 +33,18 @@ pub struct TenantSettings {
     pub mfa_required: bool,
     /// The factor kinds users may enroll and use.
     pub mfa_allowed_factors: Vec<FactorKind>,
+    /// The least assurance second factors must reach: `aal2` (any allowed kind) or
+    /// `phishing_resistant` (WebAuthn with user verification alone).
+    pub mfa_min_assurance: MinAssurance,
+    /// Days a user without a factor may still sign in by password after the tenant began
+    /// requiring MFA (0 to 90). Unset, the tenant gives no grace of its own.
+    pub mfa_enrollment_grace_days: Option<u32>,
+    /// How recently a session must have passed a second factor to change factors (60 to
+    /// 86400 seconds). Unset, the other levels' or the default (900).
+    pub mfa_step_up_secs: Option<u32>,
+    /// When `mfa_required` was last switched on (ms), set by the server: the tenant's
+    /// enrollment grace counts from here (from the tenant's creation if unset).
+    pub mfa_required_at: Option<i64>,
     /// TOTP steps accepted either side of now: 1 (RFC 6238's recommendation) or 0.
     pub totp_window: u8,
     /// The HMAC new TOTP factors use (RFC 6238 §1.2). SHA1 by default: many authenticator
@@ -316,6 +333,10 @@ impl Default for TenantSettings {
             signup_enabled: true,
             mfa_required: false,
             mfa_allowed_factors: vec![FactorKind::Totp, FactorKind::BackupCodes],
+            mfa_min_assurance: MinAssurance::Aal2,
+            mfa_enrollment_grace_days: None,
+            mfa_step_up_secs: None,
+            mfa_required_at: None,
             totp_window: 1,
             totp_algorithm: totp::Algorithm::Sha1,
             mfa_max_attempts: 5,
@@ -565,6 +586,64 @@ impl TenantSettings {
                 "must allow a factor users can enroll when MFA is required".to_string(),
             ));
         }
+        // The same bounds as a rule's (`/v1/admin/mfa-rules`).
+        if self.mfa_enrollment_grace_days.is_some_and(|d| d > MAX_GRACE_DAYS) {
+            out.push((
+                "mfa_enrollment_grace_days",
+                format!("must be 0 to {MAX_GRACE_DAYS}"),
+            ));
+        }
+        if self
+            .mfa_step_up_secs
+            .is_some_and(|s| !(STEP_UP_RANGE.0..=STEP_UP_RANGE.1).contains(&s))
+        {
+            out.push((
+                "mfa_step_up_secs",
+                format!("must be {} to {}", STEP_UP_RANGE.0, STEP_UP_RANGE.1),
+            ));
+        }
+        if self.mfa_min_assurance == MinAssurance::PhishingResistant
+            && !self.mfa_allowed_factors.contains(&FactorKind::Webauthn)
+        {
+            out.push((
+                "mfa_min_assurance",
+                "phishing_resistant needs webauthn among mfa_allowed_factors".to_string(),
+            ));
+        }
+        out
+    }
+
+    /// What the tenant's settings say as a level of the policy engine (`policy::engine`).
+    pub fn mfa_rule(&self) -> Rule {
+        Rule {
+            mfa: self.mfa_required.then_some(Requirement::Required),
+            allowed_factors: Some(self.mfa_allowed_factors.clone()),
+            min_assurance: Some(self.mfa_min_assurance),
+            enrollment_grace_days: self.mfa_enrollment_grace_days,
+            step_up_secs: self.mfa_step_up_secs,
+        }
+    }
+
+    /// The MFA settings `self` (the settings in force) would weaken were `next` saved: MFA
+    /// no longer required, a lower assurance, a longer enrollment grace while MFA is
+    /// required. Such a change lets
+    /// the tenant's users in with less, so it needs the `mfa:admin` scope
+    /// (`crate::scope`). Narrowing or widening the allowed kinds, or the step-up freshness,
+    /// is everyday configuration and not listed.
+    pub fn mfa_weakened_by(&self, next: &TenantSettings) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.mfa_required && !next.mfa_required {
+            out.push("mfa_required");
+        }
+        if next.mfa_min_assurance < self.mfa_min_assurance {
+            out.push("mfa_min_assurance");
+        }
+        // Giving a grace together with switching MFA on asks more than before, not less.
+        if self.mfa_required
+            && next.mfa_enrollment_grace_days.unwrap_or(0) > self.mfa_enrollment_grace_days.unwrap_or(0)
+        {
+            out.push("mfa_enrollment_grace_days");
+        }
         out
     }
 
@@ -674,6 +753,181 @@ mod tests {
         let old: TenantSettings = serde_json::from_str(r#"{"totp_window":0}"#).unwrap();
         assert!(old.sms_allowed_number_classes.is_empty());
         assert_eq!(old.totp_algorithm, totp::Algorithm::Sha1);
+    }
+
+    #[test]
+    fn the_tenant_level_of_the_policy_engine() {
+        use crate::policy::engine::{decide, Level, Sourced};
+        use FactorKind::*;
+        let tenant = |s: &TenantSettings, since: i64| Sourced {
+            level: Level::Tenant,
+            id: "tnt_1".into(),
+            name: None,
+            rule: s.mfa_rule(),
+            since,
+            exempt_until: None,
+        };
+        let role = |rule: Rule| Sourced {
+            level: Level::Role,
+            id: "rol_1".into(),
+            name: None,
+            rule,
+            since: 0,
+            exempt_until: None,
+        };
+        const DAY: i64 = 86_400_000;
+        let cited = |d: &crate::policy::engine::Decision| -> Vec<(Level, &'static str)> {
+            d.because.iter().map(|b| (b.level, b.rule)).collect()
+        };
+        // Defaults: nothing cited, the engine's defaults.
+        let d = decide(&[tenant(&TenantSettings::default(), 0)], 0);
+        assert!(!d.required && d.because.is_empty());
+        assert_eq!(
+            (d.min_aal, d.step_up_secs, d.grace_until),
+            (MinAssurance::Aal2, 900, None)
+        );
+        // (settings, a role's rule, now) -> (allowed, grace_until, step_up, cited)
+        type Case = (
+            TenantSettings,
+            Rule,
+            Vec<FactorKind>,
+            Option<i64>,
+            u32,
+            Vec<(Level, &'static str)>,
+        );
+        let strict = TenantSettings {
+            mfa_required: true,
+            mfa_allowed_factors: vec![Totp, Webauthn, BackupCodes],
+            mfa_min_assurance: MinAssurance::PhishingResistant,
+            mfa_enrollment_grace_days: Some(7),
+            mfa_step_up_secs: Some(300),
+            ..Default::default()
+        };
+        let table: Vec<Case> = vec![
+            (
+                strict.clone(),
+                Rule::default(),
+                vec![Webauthn],
+                Some(10 * DAY + 7 * DAY),
+                300,
+                vec![
+                    (Level::Tenant, "required"),
+                    (Level::Tenant, "min_assurance"),
+                    (Level::Tenant, "step_up_secs"),
+                    (Level::Tenant, "enrollment_grace_days"),
+                ],
+            ),
+            // A role asking less does not loosen the tenant; asking more wins.
+            (
+                strict.clone(),
+                Rule {
+                    min_assurance: Some(MinAssurance::Aal2),
+                    enrollment_grace_days: Some(3),
+                    step_up_secs: Some(600),
+                    ..Rule::default()
+                },
+                vec![Webauthn],
+                Some(10 * DAY + 3 * DAY),
+                300,
+                vec![
+                    (Level::Tenant, "required"),
+                    (Level::Tenant, "min_assurance"),
+                    (Level::Tenant, "step_up_secs"),
+                    (Level::Role, "enrollment_grace_days"),
+                ],
+            ),
+            // Grace and freshness without the tenant requiring MFA: a role's requirement
+            // takes the tenant's grace (the role's rule is older, so it counts from it).
+            (
+                TenantSettings {
+                    mfa_enrollment_grace_days: Some(5),
+                    mfa_step_up_secs: Some(120),
+                    ..Default::default()
+                },
+                Rule {
+                    mfa: Some(Requirement::Required),
+                    ..Rule::default()
+                },
+                vec![Totp, BackupCodes],
+                Some(5 * DAY),
+                120,
+                vec![
+                    (Level::Role, "required"),
+                    (Level::Tenant, "step_up_secs"),
+                    (Level::Tenant, "enrollment_grace_days"),
+                ],
+            ),
+        ];
+        for (i, (settings, rule, allowed, grace, step_up, why)) in table.into_iter().enumerate() {
+            assert!(
+                settings.problems().is_empty(),
+                "case {i}: {:?}",
+                settings.problems()
+            );
+            let d = decide(&[tenant(&settings, 10 * DAY), role(rule)], 11 * DAY);
+            assert_eq!(d.allowed, allowed, "case {i}");
+            assert_eq!(d.grace_until, grace, "case {i}");
+            assert_eq!(d.step_up_secs, step_up, "case {i}");
+            assert_eq!(cited(&d), why, "case {i}");
+        }
+    }
+
+    #[test]
+    fn tenant_policy_settings_are_checked_and_weakening_is_named() {
+        let base = TenantSettings::default();
+        let bad = TenantSettings {
+            mfa_enrollment_grace_days: Some(91),
+            mfa_step_up_secs: Some(59),
+            mfa_min_assurance: MinAssurance::PhishingResistant,
+            ..Default::default()
+        };
+        let fields: Vec<&str> = bad.problems().iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "mfa_enrollment_grace_days",
+                "mfa_step_up_secs",
+                "mfa_min_assurance"
+            ]
+        );
+        let ok = TenantSettings {
+            mfa_enrollment_grace_days: Some(90),
+            mfa_step_up_secs: Some(86_400),
+            ..Default::default()
+        };
+        assert!(ok.problems().is_empty());
+        // Weakening: off, lower, longer. Stricter changes and everyday ones are not.
+        let strict = TenantSettings {
+            mfa_required: true,
+            mfa_allowed_factors: vec![FactorKind::Webauthn, FactorKind::Totp],
+            mfa_min_assurance: MinAssurance::PhishingResistant,
+            mfa_enrollment_grace_days: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            strict.mfa_weakened_by(&base),
+            vec!["mfa_required", "mfa_min_assurance"]
+        );
+        assert!(base.mfa_weakened_by(&strict).is_empty());
+        let longer = TenantSettings {
+            mfa_enrollment_grace_days: Some(7),
+            ..strict.clone()
+        };
+        assert_eq!(strict.mfa_weakened_by(&longer), vec!["mfa_enrollment_grace_days"]);
+        let everyday = TenantSettings {
+            mfa_allowed_factors: FactorKind::ALL.to_vec(),
+            mfa_step_up_secs: Some(3600),
+            access_token_ttl_secs: 60,
+            ..strict.clone()
+        };
+        assert!(strict.mfa_weakened_by(&everyday).is_empty());
+        // Old rows read back with the tenant saying nothing new.
+        let old: TenantSettings = serde_json::from_str(r#"{"mfa_required":true}"#).unwrap();
+        assert_eq!(old.mfa_min_assurance, MinAssurance::Aal2);
+        assert_eq!(
+            (old.mfa_enrollment_grace_days, old.mfa_step_up_secs),
+            (None, None)
+        );
     }
 
     #[test]

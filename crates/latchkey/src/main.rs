@@ -94,11 +94,20 @@ enum TenantCommand {
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Create a secret key for a tenant; prints it once.
+    ///
+    /// Every key does everyday administration. The destructive MFA operations (resetting a
+    /// user's MFA or removing one of their factors, creating a factor already confirmed or
+    /// new backup codes for a user, weakening the tenant's MFA policy, changing an SMS or
+    /// email provider) need `--scope mfa:admin`.
     Create {
+        /// The tenant (default: the default tenant).
         #[arg(long, value_name = "TENANT_ID")]
-        tenant: String,
+        tenant: Option<String>,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// A scope to give the key (repeat for several): mfa:admin.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
     },
     /// Revoke a secret key, given its id (key_…) or the key itself (sk_live_…).
     Revoke {
@@ -301,11 +310,19 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             println!("issuer: {issuer}");
             Ok(())
         }
-        Command::Keys(KeyCommand::Create { tenant, name }) => {
+        Command::Keys(KeyCommand::Create { tenant, name, scopes }) => {
+            use latchkey_core::scope::KeyScope;
+            let scopes = KeyScope::parse_list(&scopes).map_err(|e| format!("--scope: {e}"))?;
             let app = start(config).await?;
-            let id = latchkey_core::ids::TenantId::parse(&tenant).map_err(|e| e.to_string())?;
-            let (record, key) = app.create_api_key(&id, &name).await.map_err(|e| e.to_string())?;
+            let id = cli_tenant(&app, tenant.as_deref())?;
+            let (record, key) = app
+                .create_api_key(&id, &name, &scopes)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("key_id:     {}", record.id);
+            if !scopes.is_empty() {
+                println!("scopes:     {}", KeyScope::join(&scopes));
+            }
             println!("secret_key: {}", key.expose());
             eprintln!("Store the secret key now: it is not shown again.");
             Ok(())

@@ -340,8 +340,8 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
 /// passkey, logout), and a second tenant, Globex, made first by the command line on the
 /// same data and database, whose issuer is `/t/globex` (its id and secret key go to the
 /// script). Codes by email go to a real SMTP server (aiosmtpd, as for `recovery.mjs`): the
-/// script sets it as the tenant's email provider through the admin API and reads its
-/// Maildir. `localhost` for WebAuthn, as above.
+/// script sets it as the tenant's email provider through the admin API (with a key the
+/// command line made with `--scope mfa:admin`) and reads its Maildir. `localhost` for WebAuthn, as above.
 fn oidc_journey(database_url: Option<&str>, screens: &Path) {
     check_prerequisites();
     let smtpd = latchkey_testkit::smtpd::Smtpd::start();
@@ -359,6 +359,13 @@ fn oidc_journey(database_url: Option<&str>, screens: &Path) {
     // line, on the data and database the server then serves.
     let globex = create_tenant(dir.path(), database_url, &env, "Globex", "globex");
     assert_eq!(globex.issuer, format!("{public}/t/globex"));
+    // Setting the delivery providers needs a key given `mfa:admin` (the default tenant's).
+    let mfa_admin_key = cli(
+        dir.path(),
+        database_url,
+        &env,
+        &["keys", "create", "--name", "ops", "--scope", "mfa:admin"],
+    )("secret_key:");
     let server = start(dir.path(), database_url, &format!("127.0.0.1:{port}"), &env);
     run_script_with(
         "oidc.mjs",
@@ -368,6 +375,7 @@ fn oidc_journey(database_url: Option<&str>, screens: &Path) {
         &[
             ("LATCHKEY_SECOND_TENANT_ID", globex.id.as_ref()),
             ("LATCHKEY_SECOND_TENANT_KEY", globex.secret_key.as_ref()),
+            ("LATCHKEY_MFA_ADMIN_KEY", mfa_admin_key.as_ref()),
             ("LATCHKEY_SMTP_PORT", smtp_port.as_ref()),
             ("LATCHKEY_MAILDIR", smtpd.maildir().as_os_str()),
         ],
@@ -400,20 +408,19 @@ struct NewTenant {
     issuer: String,
 }
 
-/// `latchkey tenants create --name NAME --slug SLUG` in `dir`, with the environment (and
-/// database) `serve` is then given.
-fn create_tenant(
+/// A `latchkey` command in `dir`, with the environment (and database) `serve` is then
+/// given; a function reading the value of a `key:` line of what it printed.
+fn cli(
     dir: &Path,
     database_url: Option<&str>,
     env: &[(&str, &str)],
-    name: &str,
-    slug: &str,
-) -> NewTenant {
+    args: &[&str],
+) -> impl Fn(&str) -> String {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["tenants", "create", "--name", name, "--slug", slug]);
+        .args(args);
     if let Some(url) = database_url {
         c.env("DATABASE_URL", url);
     }
@@ -424,16 +431,32 @@ fn create_tenant(
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "tenants create: {stdout}{}",
+        "{args:?}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = |key: &str| {
+    move |key: &str| {
         stdout
             .lines()
             .find_map(|l| l.strip_prefix(key))
             .map(|v| v.trim().to_owned())
             .unwrap_or_else(|| panic!("no `{key}` in: {stdout}"))
-    };
+    }
+}
+
+/// `latchkey tenants create --name NAME --slug SLUG`.
+fn create_tenant(
+    dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+    name: &str,
+    slug: &str,
+) -> NewTenant {
+    let line = cli(
+        dir,
+        database_url,
+        env,
+        &["tenants", "create", "--name", name, "--slug", slug],
+    );
     NewTenant {
         id: line("tenant_id:"),
         secret_key: line("secret_key:"),

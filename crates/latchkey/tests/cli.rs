@@ -131,6 +131,25 @@ fn get(url: &str, bearer: &str) -> u16 {
     })
 }
 
+/// A `DELETE` with a secret key: the status and the error code, if any.
+fn delete(url: &str, bearer: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .delete(url)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+    })
+}
+
 #[test]
 fn zero_config_serve_then_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -253,10 +272,43 @@ fn tenants_and_keys_commands() {
         .trim()
         .to_owned();
 
+    // A key given `mfa:admin` may do the destructive operations; the others may not.
+    let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", &tenant, "--scope", "mfa:admin"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("scopes:     mfa:admin"), "{stdout}");
+    let scoped = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let out = run(cmd(dir.path()).args(["keys", "create", "--scope", "mfa:admin"]));
+    assert!(
+        out.status.success(),
+        "the default tenant's: {}",
+        text(&out.stderr)
+    );
+    let out = run(cmd(dir.path()).args(["keys", "create", "--tenant", &tenant, "--scope", "root"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("unknown scope"),
+        "{}",
+        text(&out.stderr)
+    );
+
     let server = start(cmd(dir.path()));
     let config = format!("{}/v1/admin/config", server.url);
     assert_eq!(get(&config, &first_key), 200);
     assert_eq!(get(&config, &second), 200);
+    assert_eq!(get(&config, &scoped), 200);
+    let provider = format!("{}/v1/admin/sms-provider", server.url);
+    assert_eq!(
+        delete(&provider, &first_key),
+        (403, "insufficient_scope".to_owned())
+    );
+    assert_eq!(delete(&provider, &second), (403, "insufficient_scope".to_owned()));
+    assert_eq!(delete(&provider, &scoped), (204, String::new()));
     let out = run(cmd(dir.path()).args(["keys", "revoke", &key_id]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(cmd(dir.path()).args(["keys", "revoke", &first_key]));

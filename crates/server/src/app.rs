@@ -147,7 +147,17 @@ impl App {
             Some(k) => k.clone(),
             None => opaque_token("sk_live_", options.rng.as_ref()),
         };
-        let record = api_key_record(&crypto, &tenant.id, "bootstrap", &key, now, options.rng.as_ref());
+        // Everyday administration only: the destructive MFA operations need a key given
+        // `mfa:admin` explicitly (`latchkey keys create --scope mfa:admin`).
+        let record = api_key_record(
+            &crypto,
+            &tenant.id,
+            "bootstrap",
+            &key,
+            now,
+            options.rng.as_ref(),
+            &[],
+        );
         let (default_tenant, created) = store.ensure_default_tenant(&tenant, Some(&record)).await?;
         let generated_key = (created && config.bootstrap_secret_key.is_none()).then_some(key);
         if created {
@@ -219,6 +229,7 @@ pub fn api_key_record(
     key: &SecretString,
     now: i64,
     rng: &dyn SecureRandom,
+    scopes: &[latchkey_core::scope::KeyScope],
 ) -> ApiKeyRecord {
     ApiKeyRecord {
         id: ApiKeyId::generate(now, rng),
@@ -230,5 +241,6 @@ pub fn api_key_record(
         display_prefix: key.expose().chars().take(12).collect(),
         created_at: now,
         revoked_at: None,
+        scopes: scopes.to_vec(),
     }
 }

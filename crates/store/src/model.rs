@@ -37,6 +37,9 @@ pub struct ApiKeyRecord {
     pub display_prefix: String,
     pub created_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
+    /// What the key may do beyond everyday administration (none for keys made before
+    /// scopes existed).
+    pub scopes: Vec<latchkey_core::scope::KeyScope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

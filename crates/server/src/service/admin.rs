@@ -1,6 +1,7 @@
 //! Tenant administration with a secret key: settings and user look-up.
 
 use super::audit::{Actor, Audit, RequestMeta};
+use super::policy::Impact;
 use super::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
@@ -8,6 +9,8 @@ use latchkey_core::email::Email;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::UserId;
 use latchkey_core::phone::NumberClass;
+use latchkey_core::policy::engine::MinAssurance;
+use latchkey_core::scope::KeyScope;
 use latchkey_core::settings::{AttestationPolicy, TenantSettings, UserVerification};
 use latchkey_core::totp;
 use latchkey_store::model::{Tenant, User};
@@ -41,6 +44,11 @@ pub struct SettingsPatch {
     pub signup_enabled: Option<bool>,
     pub mfa_required: Option<bool>,
     pub mfa_allowed_factors: Option<Vec<String>>,
+    /// `aal2` or `phishing_resistant`.
+    pub mfa_min_assurance: Option<String>,
+    /// `Some(None)` removes the tenant's own grace (and freshness, below).
+    pub mfa_enrollment_grace_days: Option<Option<u32>>,
+    pub mfa_step_up_secs: Option<Option<u32>>,
     pub totp_window: Option<u64>,
     pub totp_algorithm: Option<String>,
     pub mfa_max_attempts: Option<u64>,
@@ -162,11 +170,55 @@ pub fn parse_number_classes(names: &[String]) -> Result<Vec<NumberClass>, String
     }
 }
 
+/// A refused destructive operation: what it was, for the audit record.
+pub(crate) struct Attempt<'a> {
+    pub action: AuditAction,
+    pub user: Option<&'a UserId>,
+    pub detail: &'a str,
+}
+
 impl App {
+    /// Lets a destructive operation through only for a secret key holding `scope` (see
+    /// `core::scope`); other actors are judged by the operation's own rules (the operator
+    /// at the command line may do anything; a user's session never reaches these). A
+    /// refusal is audited as the action attempted, with outcome `refused`. There is no
+    /// admin user session in Latchkey (`/v1/admin` takes secret keys only), so a key's
+    /// scope is the one way to confirm such an operation.
+    pub(crate) async fn require_scope(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        scope: KeyScope,
+        attempt: Attempt<'_>,
+    ) -> ServiceResult<()> {
+        let Actor::Admin { scopes, .. } = actor else {
+            return Ok(());
+        };
+        if scopes.contains(&scope) {
+            return Ok(());
+        }
+        self.audit(Audit {
+            tenant,
+            actor,
+            meta,
+            user: attempt.user,
+            factor: None,
+            action: attempt.action,
+            outcome: AuditOutcome::Refused,
+            detail: Some(format!("{}; needs scope {}", attempt.detail, scope.as_str())),
+        })
+        .await?;
+        Err(ServiceError::InsufficientScope(scope))
+    }
+
     /// Applies `patch` to the tenant's settings (all of it or, with any problem, none), or
     /// with `dry_run` only checks it. When the allowed factor kinds change, also says how
     /// many users have MFA but no factor of an allowed kind: they are asked to enroll one
-    /// at their next sign-in, never let in by password alone (review item 4).
+    /// at their next sign-in, never let in by password alone (review item 4). A dry run
+    /// that changes the tenant's level of the MFA policy also says who it would affect and
+    /// how (`mfa_settings_impact`). Weakening the tenant's MFA needs the `mfa:admin` scope
+    /// (a dry run does not: it saves nothing).
     pub async fn update_settings(
         &self,
         tenant: &Tenant,
@@ -174,7 +226,7 @@ impl App {
         meta: &RequestMeta,
         patch: SettingsPatch,
         dry_run: bool,
-    ) -> ServiceResult<(TenantSettings, Option<i64>)> {
+    ) -> ServiceResult<(TenantSettings, Option<i64>, Option<Impact>)> {
         let mut next = tenant.clone();
         let mut problems: Vec<(String, String)> = Vec::new();
         let s = &mut next.settings;
@@ -365,6 +417,28 @@ impl App {
                 Err(e) => problems.push(("mfa_allowed_factors".into(), e)),
             }
         }
+        if let Some(name) = patch.mfa_min_assurance {
+            match name.trim() {
+                "aal2" => s.mfa_min_assurance = MinAssurance::Aal2,
+                "phishing_resistant" => s.mfa_min_assurance = MinAssurance::PhishingResistant,
+                _ => problems.push((
+                    "mfa_min_assurance".into(),
+                    "must be aal2 or phishing_resistant".into(),
+                )),
+            }
+        }
+        if let Some(v) = patch.mfa_enrollment_grace_days {
+            s.mfa_enrollment_grace_days = v;
+        }
+        if let Some(v) = patch.mfa_step_up_secs {
+            s.mfa_step_up_secs = v;
+        }
+        // The tenant's enrollment grace counts from when it began requiring MFA.
+        if s.mfa_required && !tenant.settings.mfa_required {
+            s.mfa_required_at = Some(self.now());
+        } else if !s.mfa_required {
+            s.mfa_required_at = None;
+        }
         if let Some(v) = patch.totp_window {
             s.totp_window = u8::try_from(v).unwrap_or(u8::MAX);
         }
@@ -390,7 +464,27 @@ impl App {
             None
         };
         if dry_run {
-            return Ok((next.settings, impact));
+            let affected = if next.settings.mfa_rule() != tenant.settings.mfa_rule() {
+                Some(self.mfa_settings_impact(tenant, &next).await?)
+            } else {
+                None
+            };
+            return Ok((next.settings, impact, affected));
+        }
+        let weakened = tenant.settings.mfa_weakened_by(&next.settings);
+        if !weakened.is_empty() {
+            self.require_scope(
+                tenant,
+                actor,
+                meta,
+                KeyScope::MfaAdmin,
+                Attempt {
+                    action: AuditAction::TenantSettingsChanged,
+                    user: None,
+                    detail: &format!("weakens {}", weakened.join(",")),
+                },
+            )
+            .await?;
         }
         let updated = self.store.update_tenant_settings(&next, self.now()).await?;
         self.tenants.forget(&tenant.id);
@@ -412,7 +506,7 @@ impl App {
             })
             .await?;
         }
-        Ok((next.settings, impact))
+        Ok((next.settings, impact, None))
     }
 
     /// Whether MFA is required for a tenant with `settings`, and by what: `server` (the

@@ -5,13 +5,14 @@ use super::ServiceResult;
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::ids::{ApiKeyId, FactorId, SessionId, UserId};
-use latchkey_store::model::{AuditEvent, Tenant};
+use latchkey_core::scope::KeyScope;
+use latchkey_store::model::{ApiKeyRecord, AuditEvent, Tenant};
 
 /// Who is acting.
 #[derive(Debug, Clone)]
 pub enum Actor {
-    /// A tenant secret key.
-    Admin { key_id: ApiKeyId },
+    /// A tenant secret key, and the scopes it was given.
+    Admin { key_id: ApiKeyId, scopes: Vec<KeyScope> },
     /// A user, with their own access token: its session, and when that session last passed
     /// a second factor (seconds), if ever.
     User {
@@ -26,9 +27,17 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The actor a secret key is.
+    pub fn admin(key: &ApiKeyRecord) -> Actor {
+        Actor::Admin {
+            key_id: key.id.clone(),
+            scopes: key.scopes.clone(),
+        }
+    }
+
     fn label(&self) -> String {
         match self {
-            Actor::Admin { key_id } => format!("key:{key_id}"),
+            Actor::Admin { key_id, .. } => format!("key:{key_id}"),
             Actor::User { user_id, .. } | Actor::SigningIn { user_id } => format!("user:{user_id}"),
             Actor::Operator => "system".to_owned(),
         }

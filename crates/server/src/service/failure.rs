@@ -214,6 +214,16 @@ impl From<ServiceError> for Failure {
                 "mfa_verification_required",
                 "sign in again with a second factor (within the last 15 minutes) to change factors",
             ),
+            InsufficientScope(scope) => Failure::new(
+                FailureKind::Forbidden,
+                "insufficient_scope",
+                format!(
+                    "this operation needs a secret key with the `{}` scope (latchkey keys create --scope {})",
+                    scope.as_str(),
+                    scope.as_str()
+                ),
+            )
+            .with("scope", scope.as_str()),
             PhoneNotVerified => Failure::new(
                 FailureKind::Conflict,
                 "phone_not_verified",

@@ -8,6 +8,7 @@
 //! transaction that completes the challenge; every attempt is counted per factor in the
 //! database before it is evaluated.
 
+use super::admin::Attempt;
 use super::audit::{Actor, Audit, RequestMeta};
 use super::factors::{
     backup_codes, module, sent_code, webauthn, Answer, Cx, EnrollDetails, Listing, NewFactor,
@@ -25,6 +26,7 @@ use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus}
 use latchkey_core::ids::{ChallengeId, FactorId, UserId};
 use latchkey_core::policy::engine::MinAssurance;
 use latchkey_core::policy::{self, ChangeRule, FactorFact, MfaPolicy, SignInDecision};
+use latchkey_core::scope::KeyScope;
 use latchkey_core::throttle::ThrottleDecision;
 use latchkey_store::model::{
     ActivateOutcome, ActivationRules, AttemptOutcome, Challenge, Check, Factor, Proof, RememberedDevice,
@@ -184,7 +186,7 @@ impl App {
         change: bool,
     ) -> ServiceResult<(User, ActivationRules)> {
         let rules = match actor {
-            Actor::Admin { key_id } => ActivationRules {
+            Actor::Admin { key_id, .. } => ActivationRules {
                 only_without: None,
                 keep_session: None,
                 enrolled_by: Some(key_id.to_string()),
@@ -355,6 +357,18 @@ impl App {
         if !matches!(actor, Actor::Admin { .. }) {
             return Err(ServiceError::Forbidden);
         }
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action: AuditAction::FactorCreateConfirmed,
+                user: Some(&user.id),
+                detail: req.kind.as_str(),
+            },
+        )
+        .await?;
         if req.kind.channel() != Some(Channel::Sms) || !self.user_allows(tenant, &user.id, req.kind).await? {
             return Err(ServiceError::FactorNotAllowed);
         }
@@ -752,6 +766,19 @@ impl App {
             .await?
             .filter(|f| f.user_id == user.id)
             .map(|f| f.kind.as_str().to_owned());
+        // An admin removing a user's factor resets their MFA one factor at a time.
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action: AuditAction::FactorDelete,
+                user: Some(&user.id),
+                detail: kind.as_deref().unwrap_or("unknown factor"),
+            },
+        )
+        .await?;
         if !self
             .store
             .delete_factor(
@@ -788,6 +815,19 @@ impl App {
         meta: &RequestMeta,
     ) -> ServiceResult<Vec<String>> {
         let (user, rules) = self.managed_user(tenant, actor, target, true).await?;
+        // Codes an admin receives are a confirmed credential of the user's, in other hands.
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action: AuditAction::BackupCodesRegenerate,
+                user: Some(&user.id),
+                detail: "regenerate",
+            },
+        )
+        .await?;
         let factors = self.store.list_factors(&tenant.id, &user.id).await?;
         if !policy::has_factor(&facts(&factors)) {
             return Err(ServiceError::MfaNotEnabled);
@@ -1290,6 +1330,18 @@ impl App {
         meta: &RequestMeta,
     ) -> ServiceResult<u64> {
         let user = self.get_user(&tenant.id, user).await?;
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action: AuditAction::MfaReset,
+                user: Some(&user.id),
+                detail: "reset",
+            },
+        )
+        .await?;
         let removed = self.store.reset_mfa(&tenant.id, &user.id, self.now()).await?;
         self.audit(Audit {
             tenant,

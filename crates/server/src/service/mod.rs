@@ -87,6 +87,9 @@ pub enum ServiceError {
     Forbidden,
     #[error("verify a second factor again first")]
     MfaVerificationRequired,
+    /// A secret key without the scope a destructive operation needs.
+    #[error("the secret key lacks the scope {}", .0.as_str())]
+    InsufficientScope(latchkey_core::scope::KeyScope),
     #[error("the phone number has not been verified")]
     PhoneNotVerified,
     #[error("SMS to this country is not allowed")]

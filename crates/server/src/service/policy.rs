@@ -10,6 +10,8 @@ use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::ids::{ApplicationId, OrganizationId, RoleId, UserId};
 use latchkey_core::policy::engine::{self, Decision, Level, Requirement, Rule, Sourced};
+use latchkey_core::policy::{self, FactorFact, MfaPolicy, SignInDecision};
+use latchkey_core::settings::{MAX_GRACE_DAYS, STEP_UP_RANGE};
 use latchkey_store::model::{MfaRuleRecord, Organization, Role, RoleAssignment, Tenant};
 use latchkey_store::StoreError;
 
@@ -296,18 +298,9 @@ impl App {
         Ok(Some(view(&r)?))
     }
 
-    /// Sets a target's rule (replacing the one it had). An exemption is for users only,
-    /// needs a reason, lies in the future and lasts at most [`MAX_EXEMPTION_DAYS`]; every
-    /// change is audited.
-    pub async fn put_mfa_rule(
-        &self,
-        tenant: &Tenant,
-        actor: &Actor,
-        meta: &RequestMeta,
-        target: &RuleTarget,
-        input: RuleInput,
-    ) -> ServiceResult<RuleView> {
-        self.check_target(tenant, target).await?;
+    /// Every problem with a rule for `target`. An exemption is for users only, needs a
+    /// reason, lies in the future and lasts at most [`MAX_EXEMPTION_DAYS`].
+    fn check_rule(&self, target: &RuleTarget, input: &RuleInput) -> ServiceResult<()> {
         let now = self.now();
         let mut problems = Vec::new();
         if let Some(kinds) = &input.rule.allowed_factors {
@@ -318,15 +311,20 @@ impl App {
                 ));
             }
         }
+        // The same bounds as the tenant's own settings (`core::settings`).
+        let (lo, hi) = STEP_UP_RANGE;
+        if input.rule.step_up_secs.is_some_and(|s| !(lo..=hi).contains(&s)) {
+            problems.push(("step_up_secs".to_owned(), format!("must be {lo} to {hi}")));
+        }
         if input
             .rule
-            .step_up_secs
-            .is_some_and(|s| !(60..=86_400).contains(&s))
+            .enrollment_grace_days
+            .is_some_and(|d| d > MAX_GRACE_DAYS)
         {
-            problems.push(("step_up_secs".to_owned(), "must be 60 to 86400".to_owned()));
-        }
-        if input.rule.enrollment_grace_days.is_some_and(|d| d > 90) {
-            problems.push(("enrollment_grace_days".to_owned(), "must be 0 to 90".to_owned()));
+            problems.push((
+                "enrollment_grace_days".to_owned(),
+                format!("must be 0 to {MAX_GRACE_DAYS}"),
+            ));
         }
         let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
         match (input.exempt_until, target) {
@@ -351,9 +349,28 @@ impl App {
             )),
             (None, _) => {}
         }
-        if !problems.is_empty() {
-            return Err(InputError::Application(problems).into());
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InputError::Application(problems).into())
         }
+    }
+
+    /// Sets a target's rule (replacing the one it had). An exemption is for users only,
+    /// needs a reason, lies in the future and lasts at most [`MAX_EXEMPTION_DAYS`]; every
+    /// change is audited.
+    pub async fn put_mfa_rule(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        target: &RuleTarget,
+        input: RuleInput,
+    ) -> ServiceResult<RuleView> {
+        self.check_target(tenant, target).await?;
+        self.check_rule(target, &input)?;
+        let now = self.now();
+        let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
         let json = serde_json::to_string(&input.rule).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let record = MfaRuleRecord {
             tenant_id: tenant.id.clone(),
@@ -456,12 +473,9 @@ impl App {
             level: Level::Tenant,
             id: tenant.id.to_string(),
             name: Some(tenant.name.clone()),
-            rule: Rule {
-                mfa: tenant.settings.mfa_required.then_some(Requirement::Required),
-                allowed_factors: Some(tenant.settings.mfa_allowed_factors.clone()),
-                ..Rule::default()
-            },
-            since: tenant.created_at,
+            rule: tenant.settings.mfa_rule(),
+            // The tenant's grace counts from when it began requiring MFA.
+            since: tenant.settings.mfa_required_at.unwrap_or(tenant.created_at),
             exempt_until: None,
         });
         rules
@@ -502,6 +516,17 @@ impl App {
         user: &UserId,
         application: Option<&ApplicationId>,
     ) -> ServiceResult<Decision> {
+        let rules = self.rules_for(tenant, user, application).await?;
+        Ok(engine::decide(&rules, self.now()))
+    }
+
+    /// Every rule that applies to `user` (signing in to `application`, if given).
+    async fn rules_for(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+        application: Option<&ApplicationId>,
+    ) -> ServiceResult<Vec<Sourced>> {
         let mut rules = self.base_rules(tenant);
         // Most tenants carry no rule beyond their settings: no query then (the count comes
         // with the tenant, cached as its settings are).
@@ -523,8 +548,248 @@ impl App {
                 exempt_until: r.exempt_until,
             });
         }
-        Ok(engine::decide(&rules, self.now()))
+        Ok(rules)
     }
+
+    // --- dry runs ---
+
+    /// Who a rule change at `target` would affect, and how, without saving it: each user it
+    /// may reach is decided twice by the engine, with the rules in force and with the
+    /// change, and their sign-in compared (`core::policy::sign_in`, ignoring any grace:
+    /// what the user faces once it ends).
+    pub async fn mfa_rule_impact(
+        &self,
+        tenant: &Tenant,
+        target: &RuleTarget,
+        input: &RuleInput,
+    ) -> ServiceResult<Impact> {
+        self.check_target(tenant, target).await?;
+        self.check_rule(target, input)?;
+        let change = Change::Rule { target, input };
+        match target {
+            RuleTarget::User(u) => {
+                self.impact_over(tenant, tenant, &change, vec![u.clone()], true)
+                    .await
+            }
+            RuleTarget::Organization(org) => {
+                let members = self.store.list_organization_members(&tenant.id, org).await?;
+                let complete = members.len() <= MAX_EVALUATED;
+                let members = members.into_iter().take(MAX_EVALUATED).collect();
+                self.impact_over(tenant, tenant, &change, members, complete).await
+            }
+            // A role's holders and an application's users: every user of the tenant.
+            RuleTarget::Role(_) | RuleTarget::Application(_) => {
+                self.impact_over_all(tenant, tenant, &change).await
+            }
+        }
+    }
+
+    /// Who a change of the tenant's settings (the tenant level of the policy) would
+    /// affect, and how: every user of the tenant, as [`Self::mfa_rule_impact`] does.
+    pub async fn mfa_settings_impact(&self, before: &Tenant, after: &Tenant) -> ServiceResult<Impact> {
+        self.impact_over_all(before, after, &Change::Settings).await
+    }
+
+    async fn impact_over_all(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        change: &Change<'_>,
+    ) -> ServiceResult<Impact> {
+        let mut users = Vec::new();
+        let mut cursor: Option<UserId> = None;
+        loop {
+            let page = self
+                .store
+                .list_users(&before.id, cursor.as_ref(), IMPACT_PAGE)
+                .await?;
+            let last = page.last().map(|u| u.id.clone());
+            users.extend(page.into_iter().map(|u| u.id));
+            if users.len() > MAX_EVALUATED || last.is_none() || users.len() % IMPACT_PAGE as usize != 0 {
+                break;
+            }
+            cursor = last;
+        }
+        let complete = users.len() <= MAX_EVALUATED;
+        users.truncate(MAX_EVALUATED);
+        self.impact_over(before, after, change, users, complete).await
+    }
+
+    async fn impact_over(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        change: &Change<'_>,
+        users: Vec<UserId>,
+        complete: bool,
+    ) -> ServiceResult<Impact> {
+        let now = self.now();
+        let application = match change {
+            Change::Rule {
+                target: RuleTarget::Application(app),
+                ..
+            } => Some(app),
+            _ => None,
+        };
+        let mut impact = Impact {
+            users_to_enroll: 0,
+            users_to_reenroll: 0,
+            users: Vec::new(),
+            evaluated: i64::try_from(users.len()).unwrap_or(i64::MAX),
+            complete,
+        };
+        for user in users {
+            let rules = self.rules_for(before, &user, application).await?;
+            let mut next: Vec<Sourced> = rules.clone();
+            match change {
+                Change::Settings => {
+                    // The tenant's level, as the new settings say it.
+                    for s in next.iter_mut().filter(|s| s.level == Level::Tenant) {
+                        s.rule = after.settings.mfa_rule();
+                        s.since = after.settings.mfa_required_at.unwrap_or(after.created_at);
+                    }
+                }
+                Change::Rule { target, input } => {
+                    next.retain(|s| !(s.level == target.level() && s.id == target.id()));
+                    if self.reaches(before, target, &user).await? {
+                        next.push(Sourced {
+                            level: target.level(),
+                            id: target.id().to_owned(),
+                            name: None,
+                            rule: input.rule.clone(),
+                            since: now,
+                            exempt_until: input.exempt_until,
+                        });
+                    }
+                }
+            }
+            let (was, will) = (engine::decide(&rules, now), engine::decide(&next, now));
+            if was == will {
+                continue;
+            }
+            let factors: Vec<FactorFact> = self
+                .store
+                .list_factors(&before.id, &user)
+                .await?
+                .iter()
+                .map(|f| FactorFact {
+                    kind: f.kind,
+                    status: f.status,
+                })
+                .collect();
+            let sign_in = |d: &Decision| {
+                policy::sign_in(
+                    &factors,
+                    &MfaPolicy {
+                        required: d.required,
+                        allowed: &d.allowed,
+                    },
+                )
+            };
+            let effect = match (sign_in(&was), sign_in(&will)) {
+                (SignInDecision::Enroll { .. }, _) => None,
+                (_, SignInDecision::Enroll { .. }) => Some(Effect::Enroll),
+                (
+                    SignInDecision::Prove {
+                        then_enroll: true, ..
+                    },
+                    _,
+                ) => None,
+                (
+                    _,
+                    SignInDecision::Prove {
+                        then_enroll: true, ..
+                    },
+                ) => Some(Effect::EnrollAllowedKind),
+                _ => None,
+            };
+            let Some(effect) = effect else { continue };
+            match effect {
+                Effect::Enroll => impact.users_to_enroll += 1,
+                Effect::EnrollAllowedKind => impact.users_to_reenroll += 1,
+            }
+            if impact.users.len() < MAX_LISTED {
+                impact.users.push(AffectedUser {
+                    user_id: user,
+                    effect,
+                    grace_until: will.grace_until.filter(|_| effect == Effect::Enroll),
+                });
+            }
+        }
+        Ok(impact)
+    }
+
+    /// Whether a rule at `target` applies to `user`.
+    async fn reaches(&self, tenant: &Tenant, target: &RuleTarget, user: &UserId) -> ServiceResult<bool> {
+        Ok(match target {
+            RuleTarget::User(u) => u == user,
+            // The candidates are the organization's members; an application's rule applies
+            // to everyone signing in to it.
+            RuleTarget::Organization(_) | RuleTarget::Application(_) => true,
+            RuleTarget::Role(role) => self
+                .store
+                .user_roles(&tenant.id, user)
+                .await?
+                .iter()
+                .any(|a| &a.role_id == role),
+        })
+    }
+}
+
+/// Users a dry run evaluates at most; beyond, `complete` is false.
+pub const MAX_EVALUATED: usize = 5_000;
+/// Affected users a dry run lists at most (the counts go on).
+pub const MAX_LISTED: usize = 100;
+const IMPACT_PAGE: u32 = 200;
+
+/// What a dry run compares.
+enum Change<'a> {
+    /// A rule at `target` replaced by `input`.
+    Rule {
+        target: &'a RuleTarget,
+        input: &'a RuleInput,
+    },
+    /// The tenant's settings (the tenant level), `after` in place of `before`.
+    Settings,
+}
+
+/// What a change would do to one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Without a factor, newly required to enroll one at sign-in (once any grace ends).
+    Enroll,
+    /// With factors none of which is of an allowed kind any more: at sign-in they prove one
+    /// of theirs, then enroll an allowed kind (never a silent downgrade).
+    EnrollAllowedKind,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Enroll => "enroll",
+            Effect::EnrollAllowedKind => "enroll_allowed_kind",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AffectedUser {
+    pub user_id: UserId,
+    pub effect: Effect,
+    /// Until when an `enroll` user may still sign in without a factor.
+    pub grace_until: Option<i64>,
+}
+
+/// Who a change would affect: counts over every user evaluated, the first
+/// [`MAX_LISTED`] by name. Users whose sign-in would not change are not listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impact {
+    pub users_to_enroll: i64,
+    pub users_to_reenroll: i64,
+    pub users: Vec<AffectedUser>,
+    pub evaluated: i64,
+    /// Every user the change may reach was evaluated (else the first [`MAX_EVALUATED`]).
+    pub complete: bool,
 }
 
 fn view(r: &MfaRuleRecord) -> ServiceResult<RuleView> {

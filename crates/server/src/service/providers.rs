@@ -7,6 +7,7 @@ use super::{ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::ids::TenantId;
+use latchkey_core::scope::KeyScope;
 use latchkey_delivery::config::{EmailProviderConfig, SmsProviderConfig};
 use latchkey_delivery::providers::{
     parse_email_providers, parse_sms_providers, EmailProviders, SmsProviders,
@@ -90,6 +91,7 @@ impl App {
         meta: &RequestMeta,
         body: &serde_json::Value,
     ) -> ServiceResult<SmsProviders> {
+        self.provider_scope(tenant, actor, meta, "sms set").await?;
         let parsed = parse_sms_providers(&body.to_string(), self.config.destinations())
             .map_err(ServiceError::InvalidProvider)?;
         let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -105,6 +107,7 @@ impl App {
         meta: &RequestMeta,
         body: &serde_json::Value,
     ) -> ServiceResult<EmailProviders> {
+        self.provider_scope(tenant, actor, meta, "email set").await?;
         let parsed = parse_email_providers(&body.to_string(), self.config.destinations())
             .map_err(ServiceError::InvalidProvider)?;
         let json = serde_json::to_vec(&parsed).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -136,11 +139,36 @@ impl App {
         meta: &RequestMeta,
         channel: &str,
     ) -> ServiceResult<()> {
+        self.provider_scope(tenant, actor, meta, &format!("{channel} cleared"))
+            .await?;
         if self.store.delete_provider(&tenant.id, channel).await? {
             self.audit_provider(tenant, actor, meta, &format!("{channel} cleared"))
                 .await?;
         }
         Ok(())
+    }
+
+    /// A provider change needs `mfa:admin`: whoever sets the provider can read every code
+    /// sent through it.
+    async fn provider_scope(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        detail: &str,
+    ) -> ServiceResult<()> {
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            super::admin::Attempt {
+                action: AuditAction::ProviderChanged,
+                user: None,
+                detail,
+            },
+        )
+        .await
     }
 
     /// A provider change's audit record: which channel, set or cleared; never what it holds.

@@ -6,6 +6,7 @@ use crate::App;
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::{ApiKeyId, TenantId};
 use latchkey_core::issuer::{parse_host, parse_slug, Issuer};
+use latchkey_core::scope::KeyScope;
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_core::settings::TenantSettings;
 use latchkey_store::model::{ApiKeyRecord, Tenant};
@@ -33,18 +34,29 @@ impl App {
             mfa_rules: 0,
         };
         self.store.insert_tenant(&tenant).await?;
-        let (_, key) = self.create_api_key(&tenant.id, "initial").await?;
+        let (_, key) = self.create_api_key(&tenant.id, "initial", &[]).await?;
         Ok((tenant, key))
     }
 
+    /// A new secret key for `tenant` with `scopes` beyond everyday administration (see
+    /// [`KeyScope`]); the secret is returned once and stored only hashed.
     pub async fn create_api_key(
         &self,
         tenant: &TenantId,
         name: &str,
+        scopes: &[KeyScope],
     ) -> ServiceResult<(ApiKeyRecord, SecretString)> {
         self.load_tenant(tenant).await?;
         let key = opaque_token("sk_live_", self.rng.as_ref());
-        let record = api_key_record(&self.crypto, tenant, name, &key, self.now(), self.rng.as_ref());
+        let record = api_key_record(
+            &self.crypto,
+            tenant,
+            name,
+            &key,
+            self.now(),
+            self.rng.as_ref(),
+            scopes,
+        );
         self.store.insert_api_key(&record).await?;
         Ok((record, key))
     }

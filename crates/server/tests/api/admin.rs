@@ -29,7 +29,11 @@ async fn secret_keys_are_required_and_checked(b: Backend) {
     .await;
     assert_eq!(status, 401);
     // A new key works until revoked.
-    let (record, key) = s.app.create_api_key(&s.app.default_tenant, "ci").await.unwrap();
+    let (record, key) = s
+        .app
+        .create_api_key(&s.app.default_tenant, "ci", &[])
+        .await
+        .unwrap();
     assert_eq!(
         send(s.get("/v1/admin/config").bearer_auth(key.expose())).await.0,
         200

@@ -45,7 +45,7 @@ pub(crate) async fn allow_all(s: &TestServer) {
 
 async fn use_webhook(s: &TestServer, gw: &Gateway) {
     let (status, body) = send(
-        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
             .json(&json!({
                 "provider": "webhook", "url": format!("{}/webhook", gw.url), "secret": gateway::WEBHOOK_SECRET
             })),
@@ -199,7 +199,7 @@ async fn twilio_provider_end_to_end(b: Backend) {
     let gw = Gateway::start().await;
     allow_all(&s).await;
     let (status, view) = send(
-        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
             .json(&json!({
                 "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN,
                 "from_number": "+15005550006", "base_url": gw.url
@@ -629,7 +629,7 @@ async fn fallback_provider_is_used_when_the_primary_fails(b: Backend) {
     let fallback = Gateway::start().await;
     primary.always_fail(true);
     allow_all(&s).await;
-    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
+    let (status, view) = send(s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
         "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN,
         "from_number": "+15005550006", "base_url": primary.url,
         "fallback": { "provider": "webhook", "url": format!("{}/webhook", fallback.url), "secret": gateway::WEBHOOK_SECRET }
@@ -689,7 +689,7 @@ async fn admin_may_create_a_factor_for_a_verified_phone(b: Backend) {
     let uid = body["user"]["id"].as_str().unwrap().to_owned();
     let t = body["access_token"].as_str().unwrap().to_owned();
     let create = || {
-        s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
+        s.mfa_admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
             .json(&json!({ "type": "sms", "phone_number": PHONE, "confirmed": true }))
     };
     let (status, err) = send(create()).await;
@@ -720,7 +720,23 @@ async fn admin_may_create_a_factor_for_a_verified_phone(b: Backend) {
     .await;
     let (_, me) = send(s.get("/v1/users/me").bearer_auth(&t)).await;
     assert_eq!(me["phone_verified"], true);
-    // Now the admin may back a (second) SMS factor with it, no code needed.
+    // Now the admin may back a (second) SMS factor with it, no code needed: with a key
+    // given `mfa:admin`, not with an everyday one (refused and audited).
+    let (status, err) = send(
+        s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
+            .json(&json!({ "type": "sms", "phone_number": PHONE, "confirmed": true })),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    let (_, events) = send(s.admin(s.get(&format!("/v1/admin/audit-events?user_id={uid}")))).await;
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "factor.create_confirmed" && e["outcome"] == "refused"),
+        "{events}"
+    );
     let (status, created) = send(create()).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "active");
@@ -729,7 +745,7 @@ async fn admin_may_create_a_factor_for_a_verified_phone(b: Backend) {
     assert_eq!(gw.requests(), 1, "no code was sent for the admin-created factor");
     // A different number is not verified.
     let (status, _) = send(
-        s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
+        s.mfa_admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
             .json(&json!({ "type": "sms", "phone_number": "+14155550100", "confirmed": true })),
     )
     .await;
@@ -744,7 +760,35 @@ async fn provider_configuration_is_sealed_and_redacted(b: Backend) {
         (status, view["provider"].clone(), view["source"].clone()),
         (200, json!("console"), json!("default"))
     );
-    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
+    // Whoever sets the provider reads every code: an everyday key may not (audited).
+    for (method, channel) in [
+        ("PUT", "sms"),
+        ("PUT", "email"),
+        ("DELETE", "sms"),
+        ("DELETE", "email"),
+    ] {
+        let url = format!("{}/v1/admin/{channel}-provider", s.url);
+        let req = match method {
+            "PUT" => s.http.put(url).json(&json!({ "provider": "console" })),
+            _ => s.http.delete(url),
+        };
+        let (status, err) = send(s.admin(req)).await;
+        assert_eq!(
+            (status, error_code(&err)),
+            (403, "insufficient_scope"),
+            "{method} {channel}"
+        );
+    }
+    let (_, events) = send(s.admin(s.get("/v1/admin/audit-events"))).await;
+    let refused: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "provider.changed")
+        .collect();
+    assert_eq!(refused.len(), 4);
+    assert!(refused.iter().all(|e| e["outcome"] == "refused"));
+    let (status, view) = send(s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
         "provider": "twilio", "account_sid": gateway::TWILIO_SID, "auth_token": gateway::TWILIO_TOKEN, "from_number": "+15005550006"
     })))
     .await;
@@ -765,7 +809,7 @@ async fn provider_configuration_is_sealed_and_redacted(b: Backend) {
     assert!(!sealed[0].1.contains(gateway::TWILIO_TOKEN) && !sealed[0].1.contains("twilio"));
     // Every problem is listed, without echoing secrets.
     let (status, err) = send(
-        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
             .json(&json!({
                 "provider": "twilio", "account_sid": "", "auth_token": "", "from_number": "nope"
             })),
@@ -779,14 +823,14 @@ async fn provider_configuration_is_sealed_and_redacted(b: Backend) {
         json!({ "provider": "console", "extra": 1 }),
     ] {
         let (status, err) = send(
-            s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+            s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
                 .json(&bad),
         )
         .await;
         assert_eq!((status, error_code(&err)), (400, "invalid_provider"), "{bad}");
     }
     // Email: SMTP password redacted.
-    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
+    let (status, view) = send(s.mfa_admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
         "provider": "smtp", "host": "127.0.0.1", "port": 2525, "tls": "none", "username": "u", "password": "smtp-password-secret", "from": "Acme <no-reply@acme.test>"
     })))
     .await;
@@ -794,7 +838,7 @@ async fn provider_configuration_is_sealed_and_redacted(b: Backend) {
     assert!(!view.to_string().contains("smtp-password-secret"));
     // Deleting returns to the default.
     assert_eq!(
-        send(s.admin(s.http.delete(format!("{}/v1/admin/sms-provider", s.url))))
+        send(s.mfa_admin(s.http.delete(format!("{}/v1/admin/sms-provider", s.url))))
             .await
             .0,
         204
@@ -902,7 +946,7 @@ async fn sms_through_aws_sns(b: Backend) {
     let s = spawn(b).await;
     allow_all(&s).await;
     let (status, view) = send(
-        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
             .json(&json!({
                 "provider": "aws_sns", "region": "eu-west-1", "access_key_id": key_id,
                 "secret_access_key": secret, "endpoint_url": moto.endpoint
@@ -970,7 +1014,7 @@ async fn email_otp_through_smtp(b: Backend) {
             .json(&json!({ "app_name": "Acme" })),
     )
     .await;
-    let (status, view) = send(s.admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
+    let (status, view) = send(s.mfa_admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
         "provider": "smtp", "host": "127.0.0.1", "port": smtpd.port, "tls": "none", "from": "Acme <no-reply@acme.test>"
     })))
     .await;
@@ -1095,7 +1139,7 @@ async fn user_and_address_limits(b: Backend) {
 
 async fn put_provider(s: &TestServer, channel: &str, body: Value) -> (u16, Value) {
     send(
-        s.admin(s.http.put(format!("{}/v1/admin/{channel}-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/{channel}-provider", s.url)))
             .json(&body),
     )
     .await

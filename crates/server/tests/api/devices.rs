@@ -363,7 +363,8 @@ async fn every_revocation_path_forgets_the_devices(b: Backend) {
     // An admin's MFA reset.
     let device = device_token(&verify_totp(&s, "alice@example.com", &fid, &secret, Some(true)).await);
     assert_eq!(admin_devices(&s, &uid).await.len(), 1);
-    let (status, body) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    let (status, body) =
+        send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert!(status == 200 || status == 204, "{status} {body}");
     assert!(admin_devices(&s, &uid).await.is_empty());
     // With no factor left the password alone signs in, at aal1: the device is not used.

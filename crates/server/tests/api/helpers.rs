@@ -97,6 +97,8 @@ pub struct TestServer {
     pub app: App,
     pub clock: ManualClock,
     pub http: reqwest::Client,
+    /// A default-tenant key with the `mfa:admin` scope.
+    pub mfa_admin_key: String,
     pub dir: Arc<tempfile::TempDir>,
     pub backend: Backend,
     pub pg_schema: Option<String>,
@@ -168,6 +170,16 @@ pub async fn spawn_with(
         ..Default::default()
     };
     let app = App::start(config, options).await.unwrap().app;
+    // The bootstrap key does everyday administration; this one may also do the
+    // destructive MFA operations (`mfa:admin`).
+    let (_, mfa_admin_key) = app
+        .create_api_key(
+            &app.default_tenant,
+            "mfa-admin",
+            &[latchkey_core::scope::KeyScope::MfaAdmin],
+        )
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -179,6 +191,7 @@ pub async fn spawn_with(
         app,
         clock,
         http: reqwest::Client::new(),
+        mfa_admin_key: mfa_admin_key.expose().to_owned(),
         dir,
         backend,
         pg_schema,
@@ -242,6 +255,12 @@ impl TestServer {
 
     pub fn admin(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         req.bearer_auth(BOOTSTRAP_KEY)
+    }
+
+    /// With a key of the default tenant that has the `mfa:admin` scope: for resetting MFA,
+    /// confirmed factors, weakening the tenant's policy and provider changes.
+    pub fn mfa_admin(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.bearer_auth(&self.mfa_admin_key)
     }
 }
 

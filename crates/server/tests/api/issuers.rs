@@ -346,8 +346,14 @@ async fn emailed_links_name_the_tenants_issuer(b: Backend) {
     let Some((s, mail)) = mail_server(b).await else {
         return;
     };
-    let (tenant, key, _) = acme(&s, None).await;
-    let (status, body) = send(s.http.put(format!("{}/v1/admin/email-provider", s.url)).bearer_auth(&key).json(&json!({
+    let (tenant, _, _) = acme(&s, None).await;
+    // A provider change needs a key with `mfa:admin`.
+    let (_, key) = s
+        .app
+        .create_api_key(&tenant, "ops", &[latchkey_core::scope::KeyScope::MfaAdmin])
+        .await
+        .unwrap();
+    let (status, body) = send(s.http.put(format!("{}/v1/admin/email-provider", s.url)).bearer_auth(key.expose()).json(&json!({
         "provider": "smtp", "host": "127.0.0.1", "port": mail.port(), "tls": "none", "from": "Acme <no-reply@acme.test>"
     })))
     .await;

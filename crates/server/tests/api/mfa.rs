@@ -591,9 +591,23 @@ async fn factor_changes_need_a_recent_second_factor(b: Backend) {
     )
     .await;
     assert_eq!((status, error_code(&err)), (403, "mfa_verification_required"));
-    // The secret key is not limited by this.
-    let (status, _) = send(
+    // An everyday secret key may neither remove a user's factor nor take new backup codes
+    // for them (both need `mfa:admin`).
+    let (status, err) = send(
         s.admin(
+            s.http
+                .delete(format!("{}/v1/users/{uid}/mfa/factors/{second}", s.url)),
+        ),
+    )
+    .await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    let (status, err) = send(s.admin(s.post(&format!("/v1/users/{uid}/mfa/backup-codes")))).await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    let (status, codes) = send(s.mfa_admin(s.post(&format!("/v1/users/{uid}/mfa/backup-codes")))).await;
+    assert_eq!(status, 201, "{codes}");
+    // A key with it is not limited by the step-up.
+    let (status, _) = send(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{second}", s.url)),
         ),
@@ -601,7 +615,7 @@ async fn factor_changes_need_a_recent_second_factor(b: Backend) {
     .await;
     assert_eq!(status, 204);
     let (status, _) = send(
-        s.admin(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{second}", s.url)),
         ),
@@ -707,7 +721,15 @@ async fn tenant_requirement_forces_enrollment(b: Backend) {
             json!({ "mfa_required": true, "mfa_methods": ["totp", "backup_codes"] })
         )
     );
-    let (status, v2) = send(s.admin(s.patch(&path)).json(&json!({ "mfa_required": false }))).await;
+    // Switching MFA off for the tenant needs a key with `mfa:admin`.
+    let (status, err) = send(s.admin(s.patch(&path)).json(&json!({ "mfa_required": false }))).await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    assert_eq!(err["error"]["scope"], "mfa:admin");
+    let (status, v2) = send(
+        s.mfa_admin(s.patch(&path))
+            .json(&json!({ "mfa_required": false })),
+    )
+    .await;
     assert_eq!((status, v2["mfa_required"].clone()), (200, json!(false)));
     let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
     assert_eq!(cfg["mfa_required"], false);
@@ -833,7 +855,21 @@ async fn admin_lists_and_resets_mfa(b: Backend) {
     assert_eq!(view["user_id"], uid.as_str());
     assert_eq!(view["factors"][0]["factor_id"], fid.as_str());
     assert_eq!(view["factors"][1]["remaining_codes"], 10);
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    // An everyday key may not reset MFA: 403 naming the scope, audited as refused, nothing
+    // removed.
+    let (status, err) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("mfa:admin"));
+    let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
+    assert_eq!(view["factors"].as_array().unwrap().len(), 2);
+    let events = audit(&s).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "mfa.reset" && e["outcome"] == "refused" && e["user_id"] == uid.as_str()),
+        "{events:?}"
+    );
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert_eq!(status, 204);
     let (_, view) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
     assert_eq!(view["factors"], json!([]));
@@ -843,7 +879,10 @@ async fn admin_lists_and_resets_mfa(b: Backend) {
         "MFA is optional here"
     );
     let events = audit(&s).await;
-    let reset = events.iter().find(|e| e["action"] == "mfa.reset").unwrap();
+    let reset = events
+        .iter()
+        .find(|e| e["action"] == "mfa.reset" && e["outcome"] == "success")
+        .unwrap();
     assert_eq!(reset["user_id"], uid.as_str());
     assert!(reset["actor"].as_str().unwrap().starts_with("key:key_"));
     assert_eq!(reset["ip"], "127.0.0.1");
@@ -866,7 +905,7 @@ async fn admin_lists_and_resets_mfa(b: Backend) {
     // The list needs a secret key.
     assert_eq!(send(s.get("/v1/admin/audit-events")).await.0, 401);
     // Resetting an unknown user is a 404.
-    let (status, _) = send(s.admin(s.http.delete(format!(
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!(
         "{}/v2/admin/users/usr_01HZZZZZZZZZZZZZZZZZZZZZZZ/mfa",
         s.url
     ))))

@@ -8,12 +8,13 @@ use crate::both_stores;
 use crate::helpers::*;
 use crate::mfa::{backup_factor, mfa_signin, user_with_totp, verify};
 use crate::recovery::{mail_server, text, Mailbox};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 both_stores!(
     authenticator_changes_are_emailed_to_the_user,
     no_email_provider_no_notice,
     a_tenant_words_its_own_notices,
+    an_admin_created_factor_is_emailed_to_the_user,
 );
 
 /// The next message whose subject contains `about`, skipping none.
@@ -84,7 +85,7 @@ async fn authenticator_changes_are_emailed_to_the_user(b: Backend) {
     );
 
     // An admin resets what is left.
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert_eq!(status, 204);
     let reset = next_about(&mail, "The second sign-in step of your Acme account was reset").await;
     assert!(text(&reset).contains("An administrator removed"), "{reset}");
@@ -172,5 +173,62 @@ async fn a_tenant_words_its_own_notices(b: Backend) {
         .next_about("A sign-in method was added to your Acme account")
         .await;
     assert_eq!(plain["headers"]["To"], "bob@example.com");
+    s.stop().await;
+}
+
+/// An admin creating a confirmed factor (with `mfa:admin`) tells the user; a refused attempt
+/// (an everyday key) tells nobody.
+async fn an_admin_created_factor_is_emailed_to_the_user(b: Backend) {
+    let Some((s, mail)) = mail_server(b).await else {
+        return;
+    };
+    let gw = crate::gateway::Gateway::start().await;
+    crate::delivery::allow_all(&s).await;
+    let (status, body) = send(s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url))).json(&json!({
+        "provider": "webhook", "url": format!("{}/webhook", gw.url), "secret": crate::gateway::WEBHOOK_SECRET
+    })))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "alice@example.com", "password": PASSWORD, "phone_number": crate::delivery::PHONE }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let uid = body["user"]["id"].as_str().unwrap().to_owned();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    // The user verifies the phone with an SMS factor of their own (one notice).
+    let (status, e) = send(
+        s.post("/v1/users/me/mfa/factors")
+            .bearer_auth(&token)
+            .json(&json!({ "type": "sms", "phone_number": crate::delivery::PHONE })),
+    )
+    .await;
+    assert_eq!(status, 201, "{e}");
+    let fid = e["factor_id"].as_str().unwrap().to_owned();
+    let code = gw.code(1).await;
+    let (status, c) = send(
+        s.post(&format!("/v1/users/me/mfa/factors/{fid}/confirm"))
+            .bearer_auth(&token)
+            .json(&json!({ "code": code })),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    next_about(&mail, "A sign-in method was added to your Acme account").await;
+
+    let create = |key: &str| {
+        s.post(&format!("/v1/users/{uid}/mfa/factors"))
+            .bearer_auth(key)
+            .json(&json!({ "type": "sms", "phone_number": crate::delivery::PHONE, "confirmed": true }))
+    };
+    let (status, err) = send(create(BOOTSTRAP_KEY)).await;
+    assert_eq!((status, error_code(&err)), (403, "insufficient_scope"), "{err}");
+    let (status, created) = send(create(&s.mfa_admin_key)).await;
+    assert_eq!(status, 201, "{created}");
+    let added = next_about(&mail, "A sign-in method was added to your Acme account").await;
+    assert!(text(&added).contains("Text-message codes"), "{added}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(mail.count(), 2, "no notice for the refused attempt");
     s.stop().await;
 }

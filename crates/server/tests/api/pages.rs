@@ -609,7 +609,7 @@ async fn a_session_revoked_elsewhere_signs_the_page_out(b: Backend) {
     assert_eq!(br.login("alice@example.com", PASSWORD).await.status, 303);
     assert_eq!(br.get("/account/security").await.status, 200);
     // An admin resets the user's MFA, which ends every session.
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert!(status < 300, "{status}");
     let p = br.get("/account/security").await;
     assert_eq!((p.status, p.location()), (303, "/login"));

@@ -272,7 +272,7 @@ async fn must_enroll_again(s: &TestServer, gw: &Gateway, email: &str, allowed: V
     )
     .await;
     assert_eq!(status, 200, "{c}");
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert!(status < 300, "{status}");
     let (status, cfg) = send(
         s.admin(s.patch("/v1/admin/config"))

@@ -18,6 +18,10 @@ both_stores!(
     a_shorter_step_up_freshness_holds,
     an_application_rule_asks_for_a_second_factor,
     rules_refuse_bad_input,
+    tenant_level_policy_settings,
+    weakening_the_tenant_needs_the_scope,
+    a_rule_dry_run_lists_who_is_affected,
+    a_settings_dry_run_lists_who_is_affected,
 );
 
 async fn admin(s: &TestServer, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -619,5 +623,363 @@ async fn rules_refuse_bad_input(b: Backend) {
     assert_eq!(status, 200);
     let (status, body) = s.signin("ann@example.com", PASSWORD).await;
     assert_eq!((status, error_code(&body)), (401, "mfa_setup_required"), "{body}");
+    s.stop().await;
+}
+
+async fn patch(s: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    admin(s, reqwest::Method::PATCH, path, Some(body)).await
+}
+
+async fn user_id(s: &TestServer, email: &str) -> String {
+    let tenant = s.app.load_tenant(&s.app.default_tenant).await.unwrap();
+    s.app
+        .find_user_by_email(&tenant, email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string()
+}
+
+/// The tenant's own assurance, grace and freshness: shown, checked, fed to the engine as
+/// the tenant level and cited as such.
+async fn tenant_level_policy_settings(b: Backend) {
+    let s = spawn(b).await;
+    let ann = uid(&s.signup("ann@example.com").await);
+    let (status, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            cfg["mfa_min_assurance"].clone(),
+            cfg["mfa_enrollment_grace_days"].clone(),
+            cfg["mfa_step_up_secs"].clone(),
+            cfg["mfa_required_since"].clone()
+        ),
+        (json!("aal2"), Value::Null, Value::Null, Value::Null)
+    );
+    // Checked like a rule's fields, every problem at once.
+    let (status, e) = patch(
+        &s,
+        "/v1/admin/config",
+        json!({ "mfa_min_assurance": "strong", "mfa_enrollment_grace_days": 91, "mfa_step_up_secs": 30 }),
+    )
+    .await;
+    assert_eq!((status, error_code(&e)), (400, "invalid_settings"), "{e}");
+    let problems = e["error"]["problems"].to_string();
+    for field in [
+        "mfa_min_assurance",
+        "mfa_enrollment_grace_days",
+        "mfa_step_up_secs",
+    ] {
+        assert!(problems.contains(field), "{field}: {e}");
+    }
+    let (status, e) = patch(
+        &s,
+        "/v1/admin/config",
+        json!({ "mfa_min_assurance": "phishing_resistant" }),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&e)),
+        (400, "invalid_settings"),
+        "webauthn must be allowed: {e}"
+    );
+
+    // Required, with a week's grace counted from now (the tenant is older than that).
+    s.clock.advance_secs(30 * 86_400);
+    let (status, cfg) = patch(
+        &s,
+        "/v1/admin/config",
+        json!({ "mfa_required": true, "mfa_enrollment_grace_days": 7, "mfa_step_up_secs": 300 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+    assert_eq!(cfg["mfa_enrollment_grace_days"], 7);
+    assert_eq!(cfg["mfa_step_up_secs"], 300);
+    assert!(cfg["mfa_required_since"].is_string(), "{cfg}");
+    let why = explain(&s, &ann, "").await;
+    assert_eq!(why["step_up_secs"], 300);
+    assert!(why["grace_until"].is_string(), "{why}");
+    let cited: Vec<(String, String)> = why["because"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["level"].as_str().unwrap().to_owned(),
+                b["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for rule in ["required", "step_up_secs", "enrollment_grace_days"] {
+        assert!(cited.contains(&("tenant".into(), rule.into())), "{rule}: {why}");
+    }
+    let (status, body) = s.signin("ann@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "within the tenant's grace: {body}");
+    s.clock.advance_secs(8 * 86_400);
+    let (status, body) = s.signin("ann@example.com", PASSWORD).await;
+    assert_eq!((status, error_code(&body)), (401, "mfa_setup_required"), "{body}");
+
+    // Phishing resistant at the tenant level: WebAuthn alone, cited as the tenant's.
+    let (status, cfg) = patch(
+        &s,
+        "/v1/admin/config",
+        json!({ "mfa_allowed_factors": ["totp", "webauthn", "backup_codes"], "mfa_min_assurance": "phishing_resistant" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+    let why = explain(&s, &ann, "").await;
+    assert_eq!(
+        (why["min_aal"].clone(), why["allowed"].clone()),
+        (json!("phishing_resistant"), json!(["webauthn"]))
+    );
+    assert!(why["because"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["level"] == "tenant" && b["rule"] == "min_assurance"));
+    let (status, body) = s.signin("ann@example.com", PASSWORD).await;
+    assert_eq!((status, error_code(&body)), (401, "mfa_setup_required"));
+    assert_eq!(body["error"]["allowed_factors"], json!(["webauthn"]), "{body}");
+    s.stop().await;
+}
+
+/// Switching the tenant's MFA off, lowering its assurance or lengthening its grace needs a
+/// key with `mfa:admin`; asking more, and dry runs, do not.
+async fn weakening_the_tenant_needs_the_scope(b: Backend) {
+    let s = spawn(b).await;
+    let (status, cfg) = patch(
+        &s,
+        "/v1/admin/config",
+        json!({
+            "mfa_required": true,
+            "mfa_allowed_factors": ["totp", "webauthn", "backup_codes"],
+            "mfa_min_assurance": "phishing_resistant",
+            "mfa_enrollment_grace_days": 2,
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "asking more needs no scope: {cfg}");
+    for weaker in [
+        json!({ "mfa_required": false }),
+        json!({ "mfa_min_assurance": "aal2" }),
+        json!({ "mfa_enrollment_grace_days": 30 }),
+    ] {
+        let (status, e) = patch(&s, "/v1/admin/config", weaker.clone()).await;
+        assert_eq!(
+            (status, error_code(&e)),
+            (403, "insufficient_scope"),
+            "{weaker}: {e}"
+        );
+        assert_eq!(e["error"]["scope"], "mfa:admin");
+        // A dry run saves nothing, so it needs no scope.
+        let (status, _) = patch(&s, "/v1/admin/config?dry_run=true", weaker.clone()).await;
+        assert_eq!(status, 200, "{weaker}");
+    }
+    let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
+    assert_eq!(
+        (
+            cfg["mfa_required"].clone(),
+            cfg["mfa_min_assurance"].clone(),
+            cfg["mfa_enrollment_grace_days"].clone()
+        ),
+        (json!(true), json!("phishing_resistant"), json!(2)),
+        "nothing changed"
+    );
+    let (_, events) = send(s.admin(s.get("/v1/admin/audit-events"))).await;
+    let refused = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "tenant.settings_changed" && e["outcome"] == "refused")
+        .count();
+    assert_eq!(refused, 3, "{events}");
+    // With the scope.
+    let (status, cfg) = send(
+        s.mfa_admin(s.patch("/v1/admin/config"))
+            .json(&json!({ "mfa_required": false, "mfa_min_assurance": "aal2" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{cfg}");
+    assert_eq!(cfg["mfa_required_since"], Value::Null);
+    s.stop().await;
+}
+
+fn affected(v: &Value) -> Vec<(String, String)> {
+    v["impact"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["user_id"].as_str().unwrap().to_owned(),
+                u["effect"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn a_rule_dry_run_lists_who_is_affected(b: Backend) {
+    let s = spawn(b).await;
+    let (status, _) = patch(
+        &s,
+        "/v1/admin/config",
+        json!({ "mfa_allowed_factors": ["totp", "sms", "email_otp", "backup_codes"] }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ann = uid(&s.signup("ann@example.com").await);
+    user_with_totp(&s, "bob@example.com").await;
+    let bob = user_id(&s, "bob@example.com").await;
+    let carol = uid(&s.signup("carol@example.com").await);
+    let role = post(&s, "/v1/admin/roles", json!({ "name": "staff" })).await;
+    let rid = role["id"].as_str().unwrap();
+    put(&s, &format!("/v1/admin/users/{ann}/roles/{rid}"), None).await;
+    put(&s, &format!("/v1/admin/users/{bob}/roles/{rid}"), None).await;
+    let path = format!("/v1/admin/mfa-rules/role/{rid}?dry_run=true");
+
+    // Required: Ann (no factor) would be asked to enroll; Bob has one; Carol lacks the role.
+    let (status, v) = put(
+        &s,
+        &path,
+        Some(json!({ "mfa": "required", "enrollment_grace_days": 3 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["rule"],
+        json!({ "mfa": "required", "enrollment_grace_days": 3 })
+    );
+    assert_eq!(affected(&v), vec![(ann.clone(), "enroll".to_owned())]);
+    assert!(v["impact"]["users"][0]["grace_until"].is_string(), "{v}");
+    assert_eq!(
+        (
+            v["impact"]["users_to_enroll"].clone(),
+            v["impact"]["users_to_reenroll"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    assert_eq!(
+        (v["impact"]["evaluated"].clone(), v["impact"]["complete"].clone()),
+        (json!(3), json!(true))
+    );
+    // Nothing was saved or audited: no rule there, Ann still signs in by password.
+    let (status, e) = admin(
+        &s,
+        reqwest::Method::GET,
+        &format!("/v1/admin/mfa-rules/role/{rid}"),
+        None,
+    )
+    .await;
+    assert_eq!((status, error_code(&e)), (404, "rule_not_found"));
+    assert_eq!(s.signin("ann@example.com", PASSWORD).await.0, 200);
+    let (_, events) = send(s.admin(s.get("/v1/admin/audit-events"))).await;
+    assert!(!events.to_string().contains("mfa_rule.changed"), "{events}");
+
+    // Narrowing the kinds: Bob's TOTP is left out, so he would prove it, then enroll an
+    // allowed kind; Ann loses nothing (MFA stays optional for her).
+    let (status, v) = put(
+        &s,
+        &path,
+        Some(json!({ "allowed_factors": ["email_otp", "backup_codes"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        affected(&v),
+        vec![(bob.clone(), "enroll_allowed_kind".to_owned())]
+    );
+    assert_eq!(v["impact"]["users_to_reenroll"], 1);
+
+    // A rule already in force, then changed: only the change counts.
+    let (status, _) = put(
+        &s,
+        &format!("/v1/admin/mfa-rules/role/{rid}"),
+        Some(json!({ "mfa": "required" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, v) = put(
+        &s,
+        &path,
+        Some(json!({ "mfa": "required", "min_assurance": "aal2" })),
+    )
+    .await;
+    assert_eq!(affected(&v), vec![]);
+    let (_, v) = put(&s, &path, Some(json!({}))).await;
+    assert_eq!(
+        affected(&v),
+        vec![],
+        "removing a requirement asks nothing of anyone: {v}"
+    );
+
+    // A user's rule reaches that user alone; an organization's, its members.
+    let (_, v) = put(
+        &s,
+        &format!("/v1/admin/mfa-rules/user/{carol}?dry_run=true"),
+        Some(json!({ "mfa": "required" })),
+    )
+    .await;
+    assert_eq!(affected(&v), vec![(carol.clone(), "enroll".to_owned())]);
+    assert_eq!(v["impact"]["evaluated"], 1);
+    let org = post(&s, "/v1/admin/organizations", json!({ "name": "Acme" })).await;
+    let oid = org["id"].as_str().unwrap();
+    put(
+        &s,
+        &format!("/v1/admin/organizations/{oid}/members/{carol}"),
+        None,
+    )
+    .await;
+    let (_, v) = put(
+        &s,
+        &format!("/v1/admin/mfa-rules/organization/{oid}?dry_run=true"),
+        Some(json!({ "mfa": "required" })),
+    )
+    .await;
+    assert_eq!(affected(&v), vec![(carol.clone(), "enroll".to_owned())]);
+    assert_eq!(v["impact"]["evaluated"], 1);
+    // A bad rule is refused as it would be without the dry run.
+    let (status, e) = put(&s, &path, Some(json!({ "step_up_secs": 5 }))).await;
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = put(
+        &s,
+        &format!("/v1/admin/mfa-rules/role/{rid}?dry_run=maybe"),
+        Some(json!({ "mfa": "required" })),
+    )
+    .await;
+    assert_eq!((status, error_code(&e)), (400, "invalid_query"), "{e}");
+    s.stop().await;
+}
+
+async fn a_settings_dry_run_lists_who_is_affected(b: Backend) {
+    let s = spawn(b).await;
+    let ann = uid(&s.signup("ann@example.com").await);
+    user_with_totp(&s, "bob@example.com").await;
+    let (status, v) = patch(
+        &s,
+        "/v1/admin/config?dry_run=true",
+        json!({ "mfa_required": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(affected(&v), vec![(ann.clone(), "enroll".to_owned())]);
+    assert_eq!(
+        (
+            v["impact"]["evaluated"].clone(),
+            v["impact"]["users_to_enroll"].clone()
+        ),
+        (json!(2), json!(1))
+    );
+    let (_, cfg) = send(s.admin(s.get("/v1/admin/config"))).await;
+    assert_eq!(cfg["mfa_required"], false, "nothing saved");
+    // A change outside the MFA policy reports no one.
+    let (status, v) = patch(
+        &s,
+        "/v1/admin/config?dry_run=true",
+        json!({ "access_token_ttl": "10m" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(v["impact"], Value::Null, "{v}");
     s.stop().await;
 }

@@ -107,7 +107,7 @@ pub async fn mail_server(b: Backend) -> Option<(TestServer, Mailbox)> {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = send(s.admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
+    let (status, body) = send(s.mfa_admin(s.http.put(format!("{}/v1/admin/email-provider", s.url))).json(&json!({
         "provider": "smtp", "host": "127.0.0.1", "port": smtpd.port, "tls": "none", "from": "Acme <no-reply@acme.test>"
     })))
     .await;

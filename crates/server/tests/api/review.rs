@@ -43,8 +43,9 @@ async fn with_token(token: &str, req: reqwest::RequestBuilder) -> (u16, Value) {
     send(req.bearer_auth(token)).await
 }
 
+/// Changes settings with a key that may also weaken the tenant's MFA (`mfa:admin`).
 async fn patch_config(s: &TestServer, body: Value) -> Value {
-    let (status, cfg) = send(s.admin(s.patch("/v1/admin/config")).json(&body)).await;
+    let (status, cfg) = send(s.mfa_admin(s.patch("/v1/admin/config")).json(&body)).await;
     assert_eq!(status, 200, "{cfg}");
     cfg
 }
@@ -59,7 +60,7 @@ async fn sms_server(b: Backend) -> (TestServer, Gateway) {
     )
     .await;
     let (status, body) = send(
-        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
             .json(&json!({
                 "provider": "webhook", "url": format!("{}/webhook", gw.url), "secret": gateway::WEBHOOK_SECRET
             })),
@@ -485,7 +486,7 @@ async fn sessions_end_with_the_facts_they_were_issued_on(b: Backend) {
     // An admin removing a factor or resetting MFA ends them all.
     let (third_fid, _, _) = totp_factor(&s, &ft).await;
     let (status, _) = send(
-        s.admin(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{third_fid}", s.url)),
         ),
@@ -495,7 +496,7 @@ async fn sessions_end_with_the_facts_they_were_issued_on(b: Backend) {
     assert_eq!(me(&s, &fresh["access_token"]).await, 401);
     let aal2 = totp_signin(&s, "alice@example.com", &fid, &secret).await;
     assert_eq!(claims(aal2["access_token"].as_str().unwrap())["acr"], "aal2");
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v2/admin/users/{uid}/mfa", s.url)))).await;
     assert_eq!(status, 204);
     assert_eq!(me(&s, &aal2["access_token"]).await, 401);
     assert_eq!(refresh(&s, &aal2["refresh_token"]).await.0, 401);
@@ -794,7 +795,7 @@ async fn an_admin_created_first_factor_brings_backup_codes(b: Backend) {
     // Verify the phone with a factor, then remove it: no factor is left.
     let fid = sms_factor(&s, &gw, &t, PHONE).await;
     let (status, _) = send(
-        s.admin(
+        s.mfa_admin(
             s.http
                 .delete(format!("{}/v1/users/{uid}/mfa/factors/{fid}", s.url)),
         ),
@@ -802,7 +803,7 @@ async fn an_admin_created_first_factor_brings_backup_codes(b: Backend) {
     .await;
     assert_eq!(status, 204);
     let (status, created) = send(
-        s.admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
+        s.mfa_admin(s.post(&format!("/v1/users/{uid}/mfa/factors")))
             .json(&json!({ "type": "sms", "phone_number": PHONE, "confirmed": true })),
     )
     .await;

@@ -98,12 +98,12 @@ async fn every_event_type_reaches_a_verifying_receiver(b: Backend) {
     .await;
     assert_eq!(status, 200);
     let (status, _) = send(
-        s.admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
+        s.mfa_admin(s.http.put(format!("{}/v1/admin/sms-provider", s.url)))
             .json(&json!({ "provider": "console" })),
     )
     .await;
     assert_eq!(status, 200);
-    let (status, _) = send(s.admin(s.http.delete(format!("{}/v1/admin/sms-provider", s.url)))).await;
+    let (status, _) = send(s.mfa_admin(s.http.delete(format!("{}/v1/admin/sms-provider", s.url)))).await;
     assert_eq!(status, 204);
     let bob = s.signup("bob@example.com").await;
     let (status, err) = send(

@@ -101,6 +101,11 @@ const MIGRATIONS: &[Migration] = &[
         "signin_history",
         include_str!("../../migrations/postgres/0015_signin_history.sql"),
     ),
+    (
+        16,
+        "key_scopes",
+        include_str!("../../migrations/postgres/0016_key_scopes.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

@@ -22,7 +22,7 @@ pub(crate) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth
 pub(crate) const AUTHORIZATION_CODE_COLUMNS: &str = "code_hash, tenant_id, client_id, session_id, \
      redirect_uri, scope, nonce, code_challenge, created_at, expires_at, consumed_at";
 pub(crate) const API_KEY_COLUMNS: &str =
-    "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at";
+    "id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at, scopes";
 pub(crate) const FACTOR_COLUMNS: &str = "id, tenant_id, user_id, kind, name, status, secret_sealed, \
      last_step, created_at, expires_at, confirmed_at, last_used_at, destination_sealed, enrolled_by, \
      algorithm";
@@ -116,6 +116,7 @@ pub(crate) fn api_key(row: &dyn Columns) -> Result<ApiKeyRecord> {
         display_prefix: row.text("display_prefix")?,
         created_at: row.int("created_at")?,
         revoked_at: row.opt_int("revoked_at")?,
+        scopes: latchkey_core::scope::KeyScope::split(&row.text("scopes")?),
     })
 }
 

@@ -127,6 +127,7 @@ fn key(t: &TenantId, hash: &str) -> ApiKeyRecord {
         display_prefix: "sk_live_abcd".into(),
         created_at: T0,
         revoked_at: None,
+        scopes: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@ contract!(
     default_tenant_is_created_once,
     tenant_addresses_are_unique,
     api_keys_are_found_by_hash_and_revoked,
+    api_key_scopes_are_stored,
 );
 
 async fn tenants_round_trip(s: DynStore) {
@@ -73,6 +74,29 @@ async fn api_keys_are_found_by_hash_and_revoked(s: DynStore) {
         Some(T0 + 5)
     );
     assert_eq!(s.list_api_keys(&t.id).await.unwrap().len(), 1);
+}
+
+async fn api_key_scopes_are_stored(s: DynStore) {
+    use latchkey_core::scope::KeyScope;
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let plain = key(&t.id, "plain");
+    let scoped = ApiKeyRecord {
+        scopes: vec![KeyScope::MfaAdmin],
+        ..key(&t.id, "scoped")
+    };
+    s.insert_api_key(&plain).await.unwrap();
+    s.insert_api_key(&scoped).await.unwrap();
+    assert_eq!(
+        s.find_api_key_by_hash("plain").await.unwrap().unwrap().scopes,
+        vec![]
+    );
+    assert_eq!(
+        s.find_api_key_by_hash("scoped").await.unwrap().unwrap().scopes,
+        vec![KeyScope::MfaAdmin]
+    );
+    let listed = s.list_api_keys(&t.id).await.unwrap();
+    assert_eq!(listed.iter().filter(|k| !k.scopes.is_empty()).count(), 1);
 }
 
 async fn tenant_addresses_are_unique(s: DynStore) {

@@ -296,7 +296,7 @@ pub struct CallerCtx<S> {
 async fn caller(parts: &Parts, app: &App) -> Result<(Tenant, Actor), Failure> {
     if bearer(parts)?.starts_with("sk_live_") {
         let (tenant, key) = admin(parts, app).await?;
-        return Ok((tenant, Actor::Admin { key_id: key.id }));
+        return Ok((tenant, Actor::admin(&key)));
     }
     let ctx = user(parts, app).await?;
     let tenant = load_tenant(app, &ctx.tenant_id).await?;

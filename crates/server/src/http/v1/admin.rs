@@ -47,6 +47,10 @@ fn settings_view(app: &App, tenant: &Tenant, s: &TenantSettings) -> SettingsView
         signup_enabled: s.signup_enabled,
         mfa_required: s.mfa_required,
         mfa_allowed_factors: s.mfa_allowed_factors.iter().map(|k| k.as_str()).collect(),
+        mfa_min_assurance: s.mfa_min_assurance.as_str(),
+        mfa_enrollment_grace_days: s.mfa_enrollment_grace_days,
+        mfa_step_up_secs: s.mfa_step_up_secs,
+        mfa_required_since: s.mfa_required_at.map(latchkey_core::time::rfc3339),
         totp_window: s.totp_window,
         totp_algorithm: s.totp_algorithm.as_str(),
         mfa_max_attempts: s.mfa_max_attempts,
@@ -101,7 +105,8 @@ pub async fn get_config(State(app): State<App>, AdminCtx { tenant, .. }: AdminCt
     request_body = SettingsPatchRequest,
     responses((status = 200, description = "The updated settings (with `dry_run=true`, what they would be; nothing saved), and the users a change of the allowed factors affects", body = SettingsView),
               (status = 400, description = "invalid_settings, listing every problem", body = ErrorBody),
-              (status = 401, description = "invalid_api_key", body = ErrorBody)),
+              (status = 401, description = "invalid_api_key", body = ErrorBody),
+              (status = 403, description = "insufficient_scope: weakening the tenant's MFA (`mfa_required` off, a lower `mfa_min_assurance`, a longer `mfa_enrollment_grace_days` while required) needs a key with `mfa:admin`", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn patch_config(
     State(app): State<App>,
@@ -118,6 +123,9 @@ pub async fn patch_config(
         signup_enabled: req.signup_enabled,
         mfa_required: req.mfa_required,
         mfa_allowed_factors: req.mfa_allowed_factors,
+        mfa_min_assurance: req.mfa_min_assurance,
+        mfa_enrollment_grace_days: req.mfa_enrollment_grace_days,
+        mfa_step_up_secs: req.mfa_step_up_secs,
         totp_window: req.totp_window,
         totp_algorithm: req.totp_algorithm,
         mfa_max_attempts: req.mfa_max_attempts,
@@ -168,19 +176,19 @@ pub async fn patch_config(
             deny_score: a.deny_score,
         }),
     };
-    let (settings, impact) = app
+    let (settings, impact, affected) = app
         .update_settings(
             &tenant,
-            &Actor::Admin {
-                key_id: key.id.clone(),
-            },
+            &Actor::admin(&key),
             &meta,
             patch,
             q.dry_run.unwrap_or(false),
         )
         .await?;
     let mut view = settings_view(&app, &tenant, &settings);
-    view.impact = impact.map(|users_to_reenroll| ImpactView { users_to_reenroll });
+    if impact.is_some() || affected.is_some() {
+        view.impact = Some(ImpactView::new(impact, affected.as_ref()));
+    }
     Ok(Json(view))
 }
 
@@ -326,7 +334,8 @@ pub async fn get_sms_provider(
 #[utoipa::path(put, path = "/v1/admin/sms-provider", tag = "admin",
     request_body(content = serde_json::Value, description = "One provider object (twilio, aws_sns, vonage, webhook or console), with an optional `fallback` of the same shape"),
     responses((status = 200, description = "Stored (credentials sealed); shown redacted"),
-              (status = 400, description = "invalid_provider, listing every problem", body = ErrorBody)),
+              (status = 400, description = "invalid_provider, listing every problem", body = ErrorBody),
+              (status = 403, description = "insufficient_scope: needs a secret key with the `mfa:admin` scope", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn put_sms_provider(
     State(app): State<App>,
@@ -335,7 +344,7 @@ pub async fn put_sms_provider(
     StrictJson(body, _): StrictJson<serde_json::Value, V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = app
-        .set_sms_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, &body)
+        .set_sms_provider(&tenant, &Actor::admin(&key), &meta, &body)
         .await?;
     Ok(Json(provider_view(
         p.primary.redacted(),
@@ -345,14 +354,15 @@ pub async fn put_sms_provider(
 }
 
 #[utoipa::path(delete, path = "/v1/admin/sms-provider", tag = "admin",
-    responses((status = 204, description = "The tenant uses the server default again")),
+    responses((status = 204, description = "The tenant uses the server default again"),
+              (status = 403, description = "insufficient_scope: needs a secret key with the `mfa:admin` scope", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn delete_sms_provider(
     State(app): State<App>,
     AdminCtx { tenant, key, .. }: AdminCtx<V1>,
     Meta(meta): Meta,
 ) -> Result<StatusCode, ApiError> {
-    app.clear_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, "sms")
+    app.clear_provider(&tenant, &Actor::admin(&key), &meta, "sms")
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -371,7 +381,8 @@ pub async fn get_email_provider(
 #[utoipa::path(put, path = "/v1/admin/email-provider", tag = "admin",
     request_body(content = serde_json::Value, description = "An smtp provider (host, port, tls none|starttls|tls, username?, password?, from) or console"),
     responses((status = 200, description = "Stored (credentials sealed); shown redacted"),
-              (status = 400, description = "invalid_provider", body = ErrorBody)),
+              (status = 400, description = "invalid_provider", body = ErrorBody),
+              (status = 403, description = "insufficient_scope: needs a secret key with the `mfa:admin` scope", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn put_email_provider(
     State(app): State<App>,
@@ -380,20 +391,21 @@ pub async fn put_email_provider(
     StrictJson(body, _): StrictJson<serde_json::Value, V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = app
-        .set_email_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, &body)
+        .set_email_provider(&tenant, &Actor::admin(&key), &meta, &body)
         .await?;
     Ok(Json(provider_view(p.primary.redacted(), None, "tenant")))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/email-provider", tag = "admin",
-    responses((status = 204, description = "The tenant uses the server default again")),
+    responses((status = 204, description = "The tenant uses the server default again"),
+              (status = 403, description = "insufficient_scope: needs a secret key with the `mfa:admin` scope", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn delete_email_provider(
     State(app): State<App>,
     AdminCtx { tenant, key, .. }: AdminCtx<V1>,
     Meta(meta): Meta,
 ) -> Result<StatusCode, ApiError> {
-    app.clear_provider(&tenant, &Actor::Admin { key_id: key.id }, &meta, "email")
+    app.clear_provider(&tenant, &Actor::admin(&key), &meta, "email")
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

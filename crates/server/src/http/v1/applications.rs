@@ -23,9 +23,7 @@ fn path_application(segment: &str) -> Result<ApplicationId, ApiError> {
 }
 
 fn admin_actor(key: &latchkey_store::model::ApiKeyRecord) -> Actor {
-    Actor::Admin {
-        key_id: key.id.clone(),
-    }
+    Actor::admin(key)
 }
 
 fn with_secret(app: &latchkey_store::model::Application, secret: Option<String>) -> ApplicationWithSecret {

@@ -192,6 +192,15 @@ pub struct SettingsView {
     pub signup_enabled: bool,
     pub mfa_required: bool,
     pub mfa_allowed_factors: Vec<&'static str>,
+    /// `aal2` or `phishing_resistant`: the tenant's level of the MFA policy.
+    #[schema(example = "aal2")]
+    pub mfa_min_assurance: &'static str,
+    /// The tenant's own enrollment grace (days), if it gives one.
+    pub mfa_enrollment_grace_days: Option<u32>,
+    /// The tenant's own step-up freshness (seconds), if it sets one.
+    pub mfa_step_up_secs: Option<u32>,
+    /// When the tenant began requiring MFA (its grace counts from here).
+    pub mfa_required_since: Option<String>,
     /// TOTP steps accepted either side of now: 0 or 1.
     pub totp_window: u8,
     /// The HMAC of new TOTP factors: `SHA1` (default), `SHA256` or `SHA512`.
@@ -320,8 +329,54 @@ pub struct EffectivePolicyView {
 #[derive(Serialize, ToSchema)]
 pub struct ImpactView {
     /// Users with MFA none of whose factors is of an allowed kind: at their next sign-in
-    /// they prove one of their factors, then enroll an allowed kind.
+    /// they prove one of their factors, then enroll an allowed kind. (For the tenant's
+    /// settings, every such user; for a rule, those the rule newly makes so.)
     pub users_to_reenroll: i64,
+    /// Users without a factor the change newly asks to enroll one (once any grace ends).
+    pub users_to_enroll: Option<i64>,
+    /// The affected users, at most 100 (the counts go on); users whose sign-in would not
+    /// change are not listed.
+    pub users: Option<Vec<AffectedUserView>>,
+    /// How many users were evaluated: the users the change may reach, at most 5000.
+    pub evaluated: Option<i64>,
+    /// Whether every user the change may reach was evaluated.
+    pub complete: Option<bool>,
+}
+
+/// One user a change would affect, and how.
+#[derive(Serialize, ToSchema)]
+pub struct AffectedUserView {
+    pub user_id: String,
+    /// `enroll` (no factor, newly required) or `enroll_allowed_kind` (factors, none of an
+    /// allowed kind any more: prove one, then enroll an allowed kind).
+    pub effect: &'static str,
+    /// Until when an `enroll` user may still sign in without a factor.
+    pub grace_until: Option<String>,
+}
+
+impl ImpactView {
+    /// A dry run's answer: `users_to_reenroll` as given (the settings' exact count) or, if
+    /// `None`, the engine's.
+    pub fn new(users_to_reenroll: Option<i64>, impact: Option<&crate::service::policy::Impact>) -> Self {
+        ImpactView {
+            users_to_reenroll: users_to_reenroll
+                .or(impact.map(|i| i.users_to_reenroll))
+                .unwrap_or(0),
+            users_to_enroll: impact.map(|i| i.users_to_enroll),
+            users: impact.map(|i| {
+                i.users
+                    .iter()
+                    .map(|u| AffectedUserView {
+                        user_id: u.user_id.to_string(),
+                        effect: u.effect.as_str(),
+                        grace_until: u.grace_until.map(latchkey_core::time::rfc3339),
+                    })
+                    .collect()
+            }),
+            evaluated: impact.map(|i| i.evaluated),
+            complete: impact.map(|i| i.complete),
+        }
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -360,8 +415,22 @@ pub struct SettingsPatchRequest {
     pub access_token_ttl: Option<DurationInput>,
     pub refresh_token_ttl: Option<DurationInput>,
     pub signup_enabled: Option<bool>,
+    /// Switching it off needs a key with the `mfa:admin` scope.
     pub mfa_required: Option<bool>,
     pub mfa_allowed_factors: Option<Vec<String>>,
+    /// `aal2` or `phishing_resistant` (WebAuthn alone; needs `webauthn` allowed). Lowering
+    /// it needs `mfa:admin`.
+    pub mfa_min_assurance: Option<String>,
+    /// 0 to 90 days without a factor after the tenant began requiring MFA; `null` removes
+    /// the tenant's own. Lengthening it needs `mfa:admin`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub mfa_enrollment_grace_days: Option<Option<u32>>,
+    /// 60 to 86400 seconds: how fresh a session's second factor must be to change
+    /// factors; `null` removes the tenant's own.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub mfa_step_up_secs: Option<Option<u32>>,
     pub totp_window: Option<u64>,
     /// `SHA1`, `SHA256` or `SHA512`; applies to factors enrolled afterwards.
     pub totp_algorithm: Option<String>,
@@ -534,7 +603,8 @@ pub struct EnrollRequest {
     pub name: Option<String>,
     /// For `sms`: the number, with its country code (`+14155552671`).
     pub phone_number: Option<String>,
-    /// Admin only, for `sms`: create the factor active for the user's already verified phone.
+    /// Admin only, for `sms`: create the factor active for the user's already verified phone
+    /// (a secret key with the `mfa:admin` scope).
     pub confirmed: Option<bool>,
 }
 

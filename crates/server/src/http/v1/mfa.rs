@@ -38,7 +38,7 @@ fn factor_id(s: &str) -> Result<FactorId, ApiError> {
     responses(
         (status = 201, description = "Pending factor; confirm it with a code", body = EnrollmentResponse),
         (status = 400, description = "factor_not_allowed, unknown_factor_type, invalid_phone_number, invalid_idempotency_key", body = ErrorBody),
-        (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes", body = ErrorBody),
+        (status = 403, description = "mfa_verification_required: the token's second factor is older than 15 minutes; insufficient_scope: `confirmed: true` needs a secret key with the `mfa:admin` scope", body = ErrorBody),
         (status = 409, description = "idempotency_key_in_use: a request with this Idempotency-Key is still running", body = ErrorBody),
         (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody),
     ),
@@ -120,7 +120,7 @@ pub async fn list(
 #[utoipa::path(delete, path = "/v1/users/{user_id}/mfa/factors/{factor_id}", tag = "mfa",
     params(("user_id" = String, Path, description = "usr_…, or `me`"), ("factor_id" = String, Path, description = "fac_…")),
     responses((status = 204, description = "Removed"),
-              (status = 403, description = "mfa_verification_required", body = ErrorBody),
+              (status = 403, description = "mfa_verification_required; insufficient_scope: a secret key needs the `mfa:admin` scope to remove a user's factor", body = ErrorBody),
               (status = 404, description = "factor_not_found", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]
 pub async fn delete(
@@ -144,7 +144,7 @@ pub async fn delete(
     params(("user_id" = String, Path, description = "usr_…, or `me`"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     responses((status = 201, description = "A new set; every old code stops working", body = BackupCodes),
               (status = 400, description = "invalid_idempotency_key", body = ErrorBody),
-              (status = 403, description = "mfa_verification_required", body = ErrorBody),
+              (status = 403, description = "mfa_verification_required; insufficient_scope: a secret key needs the `mfa:admin` scope to take a user's new codes", body = ErrorBody),
               (status = 409, description = "mfa_not_enabled; idempotency_key_in_use", body = ErrorBody),
               (status = 422, description = "idempotency_key_reused: this Idempotency-Key came with another request", body = ErrorBody)),
     security(("secret_key" = []), ("access_token" = [])))]

@@ -3,6 +3,7 @@
 //! (`/v1/admin/mfa-rules/{level}/{target_id}`), and the decision for one user with the
 //! rules it came from (`/v1/admin/users/{user_id}/mfa/policy`).
 
+use super::dto::ImpactView;
 use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, AdminCtx, Meta, StrictJson, StrictQuery};
@@ -10,7 +11,7 @@ use crate::service::audit::Actor;
 use crate::service::policy::{RuleInput, RuleTarget, RuleView, MAX_EXEMPTION_DAYS};
 use crate::service::{InputError, ServiceError};
 use crate::App;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use latchkey_core::factor::FactorKind;
@@ -22,9 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 fn actor(key: &latchkey_store::model::ApiKeyRecord) -> Actor {
-    Actor::Admin {
-        key_id: key.id.clone(),
-    }
+    Actor::admin(key)
 }
 
 fn org_id(s: &str) -> Result<OrganizationId, ApiError> {
@@ -382,6 +381,9 @@ pub struct RuleResponse {
     pub exempt_until: Option<String>,
     pub reason: Option<String>,
     pub updated_at: String,
+    /// With `dry_run=true`: who the rule would affect and how (nothing was saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactView>,
 }
 
 impl RuleResponse {
@@ -393,8 +395,17 @@ impl RuleResponse {
             exempt_until: v.exempt_until.map(rfc3339),
             reason: v.reason.clone(),
             updated_at: rfc3339(v.updated_at),
+            impact: None,
         }
     }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RuleQuery {
+    /// Check the rule and report who it would affect, without saving it.
+    pub dry_run: Option<bool>,
 }
 
 /// A level and target that exist but carry no rule.
@@ -444,10 +455,10 @@ pub async fn get_rule(
 }
 
 #[utoipa::path(put, path = "/v1/admin/mfa-rules/{level}/{target_id}", tag = "policy",
-    params(("level" = RuleLevel, Path, description = "organization, role, application or user"), ("target_id" = String, Path, description = "org_…, rol_…, app_… or usr_…")),
+    params(("level" = RuleLevel, Path, description = "organization, role, application or user"), ("target_id" = String, Path, description = "org_…, rol_…, app_… or usr_…"), RuleQuery),
     request_body = RuleRequest,
-    responses((status = 200, description = "The rule now in force there (replacing any before)", body = RuleResponse),
-              (status = 400, description = "invalid_application (with `problems`), or a malformed body", body = ErrorBody),
+    responses((status = 200, description = "The rule now in force there (replacing any before); with `dry_run=true`, the rule as it would be and its `impact`, nothing saved", body = RuleResponse),
+              (status = 400, description = "invalid_application (with `problems`), invalid_query, or a malformed body", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 404, description = "organization_not_found, role_not_found, application_not_found, user_not_found", body = ErrorBody),
               (status = 415, description = "unsupported_media_type", body = ErrorBody)),
@@ -457,8 +468,11 @@ pub async fn put_rule(
     AdminCtx { tenant, key, .. }: AdminCtx<V1>,
     Meta(meta): Meta,
     Path((level, target_id)): Path<(String, String)>,
+    query: Result<Query<RuleQuery>, axum::extract::rejection::QueryRejection>,
     StrictJson(req, _): StrictJson<RuleRequest, V1>,
 ) -> Result<Json<RuleResponse>, ApiError> {
+    // Taken as a `Result` so that a bad body is answered before a bad query.
+    let Query(q) = query.map_err(|_| invalid_query("unknown or malformed query parameter"))?;
     let t = target(&level, &target_id)?;
     let mut problems = Vec::new();
     let allowed = match req.allowed_factors {
@@ -511,6 +525,19 @@ pub async fn put_rule(
         exempt_until,
         reason: req.reason,
     };
+    if q.dry_run.unwrap_or(false) {
+        let impact = app.mfa_rule_impact(&tenant, &t, &input).await?;
+        let mut out = RuleResponse::new(&RuleView {
+            level: t.level(),
+            target_id: target_id.clone(),
+            rule: input.rule,
+            exempt_until: input.exempt_until,
+            reason: input.exempt_until.and(input.reason),
+            updated_at: app.now(),
+        });
+        out.impact = Some(ImpactView::new(None, Some(&impact)));
+        return Ok(Json(out));
+    }
     let v = app.put_mfa_rule(&tenant, &actor(&key), &meta, &t, input).await?;
     Ok(Json(RuleResponse::new(&v)))
 }

@@ -157,9 +157,7 @@ fn path_webhook(segment: &str) -> Result<WebhookId, ApiError> {
 }
 
 fn admin(key: &latchkey_store::model::ApiKeyRecord) -> Actor {
-    Actor::Admin {
-        key_id: key.id.clone(),
-    }
+    Actor::admin(key)
 }
 
 #[utoipa::path(post, path = "/v1/admin/webhooks", tag = "admin",

@@ -36,7 +36,8 @@ pub async fn get_user_mfa(
 
 #[utoipa::path(delete, path = "/v2/admin/users/{user_id}/mfa", tag = "admin",
     params(("user_id" = String, Path, description = "A user id, usr_…")),
-    responses((status = 204, description = "Every factor removed; audited"),
+    responses((status = 204, description = "Every factor removed; audited; the user is notified"),
+              (status = 403, description = "insufficient_scope: needs a secret key with the `mfa:admin` scope", body = ErrorBody),
               (status = 404, description = "user_not_found", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn reset_user_mfa(
@@ -46,7 +47,7 @@ pub async fn reset_user_mfa(
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_user(&user_id)?;
-    app.admin_reset_mfa(&tenant, &Actor::Admin { key_id: key.id }, &id, &meta)
+    app.admin_reset_mfa(&tenant, &Actor::admin(&key), &id, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -84,7 +85,7 @@ pub async fn get_tenant_auth(
     request_body = TenantAuthPatch,
     responses((status = 200, description = "The updated MFA policy (the same setting as /v1/admin/config)", body = TenantAuthView),
               (status = 400, description = "invalid_settings", body = ErrorBody),
-              (status = 403, description = "tenant_mismatch", body = ErrorBody)),
+              (status = 403, description = "tenant_mismatch; insufficient_scope: switching MFA off needs a key with `mfa:admin`", body = ErrorBody)),
     security(("secret_key" = [])))]
 pub async fn patch_tenant_auth(
     State(app): State<App>,
@@ -99,9 +100,7 @@ pub async fn patch_tenant_auth(
         mfa_allowed_factors: req.mfa_methods,
         ..Default::default()
     };
-    let actor = Actor::Admin {
-        key_id: key.id.clone(),
-    };
-    let (settings, _) = app.update_settings(&tenant, &actor, &meta, patch, false).await?;
+    let actor = Actor::admin(&key);
+    let (settings, ..) = app.update_settings(&tenant, &actor, &meta, patch, false).await?;
     Ok(Json(tenant_auth_view(&settings)))
 }

@@ -108,8 +108,8 @@ pub(crate) async fn ensure_default<C: Conn>(
 
 pub(crate) async fn insert_api_key<C: Conn>(c: &mut C, key: &ApiKeyRecord) -> Result<()> {
     c.execute(
-        "INSERT INTO api_keys (id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, tenant_id, name, key_hash, display_prefix, created_at, revoked_at, scopes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         args![
             key.id.as_str(),
             key.tenant_id.as_str(),
@@ -117,7 +117,8 @@ pub(crate) async fn insert_api_key<C: Conn>(c: &mut C, key: &ApiKeyRecord) -> Re
             &key.key_hash,
             &key.display_prefix,
             key.created_at,
-            key.revoked_at
+            key.revoked_at,
+            &latchkey_core::scope::KeyScope::join(&key.scopes)
         ],
     )
     .await

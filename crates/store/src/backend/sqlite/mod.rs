@@ -102,6 +102,11 @@ const MIGRATIONS: &[Migration] = &[
         "signin_history",
         include_str!("../../../migrations/sqlite/0015_signin_history.sql"),
     ),
+    (
+        16,
+        "key_scopes",
+        include_str!("../../../migrations/sqlite/0016_key_scopes.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
