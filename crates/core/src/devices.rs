@@ -59,6 +59,15 @@ impl RememberMode {
             .find(|m| m.as_str() == s)
     }
 
+    /// How often devices are remembered: a higher rank skips the second factor more.
+    pub fn rank(self) -> u8 {
+        match self {
+            RememberMode::Never => 0,
+            RememberMode::UserOptIn => 1,
+            RememberMode::Always => 2,
+        }
+    }
+
     /// Whether a verification that asked (`asked`) or did not ask to be remembered is.
     pub fn remembers(self, asked: bool) -> bool {
         match self {

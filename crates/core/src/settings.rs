@@ -2,7 +2,7 @@
 //! with every field defaulted, so a setting added later needs no migration and old rows
 //! read back with the new default.
 
-use crate::devices::RememberSettings;
+use crate::devices::{RememberMode, RememberSettings};
 use crate::factor::FactorKind;
 use crate::phone::NumberClass;
 use crate::policy::engine::{MinAssurance, Requirement, Rule};
@@ -626,7 +626,8 @@ impl TenantSettings {
 
     /// The MFA settings `self` (the settings in force) would weaken were `next` saved: MFA
     /// no longer required, a lower assurance, a longer enrollment grace while MFA is
-    /// required. Such a change lets
+    /// required, devices remembered more often or for longer, adaptive MFA off or asking
+    /// less often. Such a change lets
     /// the tenant's users in with less, so it needs the `mfa:admin` scope
     /// (`crate::scope`). Narrowing or widening the allowed kinds, or the step-up freshness,
     /// is everyday configuration and not listed.
@@ -643,6 +644,20 @@ impl TenantSettings {
             && next.mfa_enrollment_grace_days.unwrap_or(0) > self.mfa_enrollment_grace_days.unwrap_or(0)
         {
             out.push("mfa_enrollment_grace_days");
+        }
+        // Remembered devices skip the second factor: remembering more often, or for longer.
+        let (was, will) = (&self.remember_device, &next.remember_device);
+        if will.mode.rank() > was.mode.rank() || (will.mode != RememberMode::Never && will.days > was.days) {
+            out.push("remember_device");
+        }
+        // Adaptive MFA asks for a second factor or refuses: off, or asking less often.
+        let (was, will) = (&self.adaptive, &next.adaptive);
+        if was.enabled
+            && (!will.enabled
+                || will.mfa_score > was.mfa_score
+                || will.deny_score.unwrap_or(u32::MAX) > was.deny_score.unwrap_or(u32::MAX))
+        {
+            out.push("adaptive");
         }
         out
     }
@@ -921,6 +936,51 @@ mod tests {
             ..strict.clone()
         };
         assert!(strict.mfa_weakened_by(&everyday).is_empty());
+        // Remembering devices more, and asking adaptive questions less, weaken too.
+        let remember = |mode, days| TenantSettings {
+            remember_device: RememberSettings { mode, days },
+            ..base.clone()
+        };
+        let opt_in = remember(RememberMode::UserOptIn, 30);
+        assert_eq!(
+            opt_in.mfa_weakened_by(&remember(RememberMode::Always, 30)),
+            vec!["remember_device"]
+        );
+        assert_eq!(
+            opt_in.mfa_weakened_by(&remember(RememberMode::UserOptIn, 31)),
+            vec!["remember_device"]
+        );
+        assert!(opt_in
+            .mfa_weakened_by(&remember(RememberMode::Never, 365))
+            .is_empty());
+        assert!(opt_in
+            .mfa_weakened_by(&remember(RememberMode::UserOptIn, 7))
+            .is_empty());
+        let adaptive = |enabled, mfa_score, deny_score| TenantSettings {
+            adaptive: AdaptiveSettings {
+                enabled,
+                mfa_score,
+                deny_score,
+            },
+            ..base.clone()
+        };
+        let on = adaptive(true, 40, Some(90));
+        for weaker in [
+            adaptive(false, 40, Some(90)),
+            adaptive(true, 50, Some(90)),
+            adaptive(true, 40, None),
+        ] {
+            assert_eq!(
+                on.mfa_weakened_by(&weaker),
+                vec!["adaptive"],
+                "{:?}",
+                weaker.adaptive
+            );
+        }
+        assert!(on.mfa_weakened_by(&adaptive(true, 30, Some(80))).is_empty());
+        assert!(adaptive(false, 40, Some(90))
+            .mfa_weakened_by(&adaptive(false, 90, None))
+            .is_empty());
         // Old rows read back with the tenant saying nothing new.
         let old: TenantSettings = serde_json::from_str(r#"{"mfa_required":true}"#).unwrap();
         assert_eq!(old.mfa_min_assurance, MinAssurance::Aal2);

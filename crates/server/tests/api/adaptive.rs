@@ -47,8 +47,9 @@ async fn server(b: Backend) -> TestServer {
 }
 
 async fn configure(s: &TestServer, adaptive: Value) -> Value {
+    // Some changes ask less of sign-ins (off, higher thresholds): a key with `mfa:admin`.
     let (status, body) = send(
-        s.admin(s.patch("/v1/admin/config"))
+        s.mfa_admin(s.patch("/v1/admin/config"))
             .json(&json!({ "adaptive": adaptive })),
     )
     .await;
