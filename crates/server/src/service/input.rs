@@ -70,6 +70,28 @@ pub enum InputError {
     /// Everything else wrong with an application, as `(field, message)` pairs.
     #[error("invalid application: {}", .0.iter().map(|(f, m)| format!("{f} {m}")).collect::<Vec<_>>().join("; "))]
     Application(Vec<(String, String)>),
+    /// What is wrong with an MFA rule (`invalid_rule`), an organization's or role's name
+    /// (`invalid_name`) or a role's assignment (`invalid_assignment`), as `(field, message)`.
+    #[error("{}", .problems.iter().map(|(f, m)| format!("{f} {m}")).collect::<Vec<_>>().join("; "))]
+    Policy {
+        code: PolicyInput,
+        problems: Vec<(String, String)>,
+    },
+}
+
+/// Which part of the MFA policy's input was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyInput {
+    Rule,
+    Name,
+    Assignment,
+}
+
+impl InputError {
+    /// A refusal of the MFA policy's input.
+    pub fn policy(code: PolicyInput, problems: Vec<(String, String)>) -> Self {
+        InputError::Policy { code, problems }
+    }
 }
 
 impl InputError {
@@ -95,6 +117,11 @@ impl InputError {
             InputError::RedirectUri { .. } => "invalid_redirect_uri",
             InputError::GrantTypes(_) => "invalid_grant_types",
             InputError::Application(_) => "invalid_application",
+            InputError::Policy { code, .. } => match code {
+                PolicyInput::Rule => "invalid_rule",
+                PolicyInput::Name => "invalid_name",
+                PolicyInput::Assignment => "invalid_assignment",
+            },
         }
     }
 
@@ -106,7 +133,7 @@ impl InputError {
                 ("index", (*index).into()),
                 ("reason", reason.code().into()),
             ],
-            InputError::Application(problems) => {
+            InputError::Application(problems) | InputError::Policy { problems, .. } => {
                 let list: Vec<Value> = problems
                     .iter()
                     .map(|(field, message)| serde_json::json!({ "field": field, "message": message }))

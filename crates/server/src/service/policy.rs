@@ -5,6 +5,7 @@
 //! engine (`latchkey_core::policy::engine`) decide.
 
 use super::audit::{Actor, Audit, RequestMeta};
+use super::input::PolicyInput;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
@@ -81,7 +82,16 @@ fn check_name(raw: &str) -> ServiceResult<String> {
     latchkey_core::text::display_name(raw, MAX_NAME_CHARS)
         .ok()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| InputError::Application(vec![("name".into(), format!("must be 1 to {MAX_NAME_CHARS} characters, without control, invisible or bidirectional-control characters"))]).into())
+        .ok_or_else(|| {
+            InputError::policy(
+                PolicyInput::Name,
+                vec![(
+                    "name".into(),
+                    format!("must be 1 to {MAX_NAME_CHARS} characters, without control, invisible or bidirectional-control characters"),
+                )],
+            )
+            .into()
+        })
 }
 
 fn named(e: StoreError) -> ServiceError {
@@ -230,10 +240,13 @@ impl App {
             self.organization(tenant, org).await?;
             let members = self.store.list_organization_members(&tenant.id, org).await?;
             if !members.contains(user) {
-                return Err(InputError::Application(vec![(
-                    "organization_id".into(),
-                    "the user is not a member of this organization".into(),
-                )])
+                return Err(InputError::policy(
+                    PolicyInput::Assignment,
+                    vec![(
+                        "organization_id".into(),
+                        "the user is not a member of this organization".into(),
+                    )],
+                )
                 .into());
             }
         }
@@ -352,7 +365,7 @@ impl App {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(InputError::Application(problems).into())
+            Err(InputError::policy(PolicyInput::Rule, problems).into())
         }
     }
 

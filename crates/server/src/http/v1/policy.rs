@@ -8,6 +8,7 @@ use super::error::{ApiError, ErrorBody};
 use super::V1;
 use crate::http::common::extract::{invalid_query, AdminCtx, Meta, StrictJson, StrictQuery};
 use crate::service::audit::Actor;
+use crate::service::input::PolicyInput;
 use crate::service::policy::{RuleInput, RuleTarget, RuleView, MAX_EXEMPTION_DAYS};
 use crate::service::{InputError, ServiceError};
 use crate::App;
@@ -72,7 +73,7 @@ pub struct OrganizationList {
 #[utoipa::path(post, path = "/v1/admin/organizations", tag = "policy",
     request_body = NameRequest,
     responses((status = 201, description = "Created", body = OrganizationView),
-              (status = 400, description = "invalid_application (with `problems`: the name), or a malformed body", body = ErrorBody),
+              (status = 400, description = "invalid_name (with `problems`: the name), or a malformed body", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 409, description = "name_taken", body = ErrorBody),
               (status = 415, description = "unsupported_media_type", body = ErrorBody)),
@@ -119,7 +120,7 @@ pub async fn get_organization(
     params(("organization_id" = String, Path, description = "org_…")),
     request_body = NameRequest,
     responses((status = 200, description = "Renamed", body = OrganizationView),
-              (status = 400, description = "invalid_application (the name), or a malformed body", body = ErrorBody),
+              (status = 400, description = "invalid_name (the name), or a malformed body", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 404, description = "organization_not_found", body = ErrorBody),
               (status = 409, description = "name_taken", body = ErrorBody),
@@ -234,7 +235,7 @@ pub struct RoleList {
 #[utoipa::path(post, path = "/v1/admin/roles", tag = "policy",
     request_body = NameRequest,
     responses((status = 201, description = "Created", body = RoleView),
-              (status = 400, description = "invalid_application (the name), or a malformed body", body = ErrorBody),
+              (status = 400, description = "invalid_name (the name), or a malformed body", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 409, description = "name_taken", body = ErrorBody),
               (status = 415, description = "unsupported_media_type", body = ErrorBody)),
@@ -298,7 +299,7 @@ fn within(q: &AssignmentQuery) -> Result<Option<OrganizationId>, ApiError> {
 #[utoipa::path(put, path = "/v1/admin/users/{user_id}/roles/{role_id}", tag = "policy",
     params(("user_id" = String, Path, description = "usr_…"), ("role_id" = String, Path, description = "rol_…"), AssignmentQuery),
     responses((status = 204, description = "The user has the role (again: no change)"),
-              (status = 400, description = "invalid_query, invalid_application (not a member of the organization)", body = ErrorBody),
+              (status = 400, description = "invalid_query, invalid_assignment (not a member of the organization)", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 404, description = "role_not_found, user_not_found, organization_not_found", body = ErrorBody)),
     security(("secret_key" = [])))]
@@ -428,17 +429,21 @@ fn target(level: &str, id: &str) -> Result<RuleTarget, ApiError> {
         )),
         Some(Level::User) => Ok(RuleTarget::User(user_id(id)?)),
         // The server's rule is its configuration; the tenant's, `/v1/admin/config`.
-        _ => Err(bad(ServiceError::Input(InputError::Application(vec![(
-            "level".into(),
-            "must be organization, role, application or user (the tenant's rule is /v1/admin/config)".into(),
-        )])))),
+        _ => Err(bad(ServiceError::Input(InputError::policy(
+            PolicyInput::Rule,
+            vec![(
+                "level".into(),
+                "must be organization, role, application or user (the tenant's rule is /v1/admin/config)"
+                    .into(),
+            )],
+        )))),
     }
 }
 
 #[utoipa::path(get, path = "/v1/admin/mfa-rules/{level}/{target_id}", tag = "policy",
     params(("level" = RuleLevel, Path, description = "organization, role, application or user"), ("target_id" = String, Path, description = "org_…, rol_…, app_… or usr_…")),
     responses((status = 200, description = "The rule", body = RuleResponse),
-              (status = 400, description = "invalid_application (an unknown level)", body = ErrorBody),
+              (status = 400, description = "invalid_rule (an unknown level)", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 404, description = "organization_not_found, role_not_found, application_not_found, user_not_found, rule_not_found", body = ErrorBody)),
     security(("secret_key" = [])))]
@@ -458,7 +463,7 @@ pub async fn get_rule(
     params(("level" = RuleLevel, Path, description = "organization, role, application or user"), ("target_id" = String, Path, description = "org_…, rol_…, app_… or usr_…"), RuleQuery),
     request_body = RuleRequest,
     responses((status = 200, description = "The rule now in force there (replacing any before); with `dry_run=true`, the rule as it would be and its `impact`, nothing saved", body = RuleResponse),
-              (status = 400, description = "invalid_application (with `problems`), invalid_query, or a malformed body", body = ErrorBody),
+              (status = 400, description = "invalid_rule (with `problems`), invalid_query, or a malformed body", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 404, description = "organization_not_found, role_not_found, application_not_found, user_not_found", body = ErrorBody),
               (status = 415, description = "unsupported_media_type", body = ErrorBody)),
@@ -512,7 +517,7 @@ pub async fn put_rule(
         ));
     }
     if !problems.is_empty() {
-        return Err(ServiceError::Input(InputError::Application(problems)).into());
+        return Err(ServiceError::Input(InputError::policy(PolicyInput::Rule, problems)).into());
     }
     let input = RuleInput {
         rule: Rule {
@@ -545,7 +550,7 @@ pub async fn put_rule(
 #[utoipa::path(delete, path = "/v1/admin/mfa-rules/{level}/{target_id}", tag = "policy",
     params(("level" = RuleLevel, Path, description = "organization, role, application or user"), ("target_id" = String, Path, description = "org_…, rol_…, app_… or usr_…")),
     responses((status = 204, description = "Removed: the other levels decide"),
-              (status = 400, description = "invalid_application (an unknown level)", body = ErrorBody),
+              (status = 400, description = "invalid_rule (an unknown level)", body = ErrorBody),
               (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
               (status = 404, description = "organization_not_found, role_not_found, application_not_found, user_not_found, rule_not_found", body = ErrorBody)),
     security(("secret_key" = [])))]
