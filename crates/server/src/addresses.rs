@@ -85,6 +85,7 @@ mod tests {
             slug: Some("acme".into()),
             host: Some("login.acme.test".into()),
             mfa_rules: 0,
+            webhooks: 0,
         };
         a.replace(std::slice::from_ref(&t));
         assert_eq!(a.by_slug("acme"), Some(t.id.clone()));

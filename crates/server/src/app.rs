@@ -142,6 +142,7 @@ impl App {
             slug: None,
             host: None,
             mfa_rules: 0,
+            webhooks: 0,
         };
         let key = match &config.bootstrap_secret_key {
             Some(k) => k.clone(),

@@ -63,6 +63,7 @@ mod tests {
             slug: None,
             host: None,
             mfa_rules: 0,
+            webhooks: 0,
         };
         assert_eq!(cache.get(&t.id), None);
         cache.put(&t);

@@ -24,6 +24,9 @@ pub struct Tenant {
     /// How many MFA rules its organizations, roles, applications and users carry (read
     /// only: counted when the tenant is read, so a tenant without any spares the lookup).
     pub mfa_rules: i64,
+    /// How many webhook endpoints it has (read only, counted as `mfa_rules` is): a tenant
+    /// without any spares every audit record the fan-out statement.
+    pub webhooks: i64,
 }
 
 /// A tenant secret key as stored: only its keyed hash, never the key.
@@ -389,6 +392,9 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub detail: Option<String>,
     pub created_at: UnixMillis,
+    /// Queue it for the tenant's webhook endpoints when it is written (`false` only where
+    /// the tenant is known to have none; never stored).
+    pub fan_out: bool,
 }
 
 /// One sign-in attempt kept for adaptive MFA (`signin_history`, migration 0015).

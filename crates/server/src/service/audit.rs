@@ -120,6 +120,7 @@ impl App {
             ip: a.meta.ip.clone(),
             detail: a.detail,
             created_at: now,
+            fan_out: a.tenant.webhooks > 0,
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
             ip: None,
             detail: None,
             created_at: 0,
+            fan_out: true,
         }
     }
 

@@ -32,6 +32,7 @@ impl App {
             slug: None,
             host: None,
             mfa_rules: 0,
+            webhooks: 0,
         };
         self.store.insert_tenant(&tenant).await?;
         let (_, key) = self.create_api_key(&tenant.id, "initial", &[]).await?;

@@ -166,6 +166,12 @@ impl App {
             return Err(ServiceError::TooManyWebhooks);
         }
         self.store.insert_webhook(&hook).await?;
+        // Its tenant's events fan out from now on: the cached endpoint count is stale.
+        self.tenants.forget(&tenant.id);
+        let tenant = &Tenant {
+            webhooks: tenant.webhooks + 1,
+            ..tenant.clone()
+        };
         self.audit_webhook(tenant, actor, meta, "created", &hook.id)
             .await?;
         Ok((hook, secret))
@@ -211,6 +217,7 @@ impl App {
         if !self.store.delete_webhook(&tenant.id, id).await? {
             return Err(ServiceError::WebhookNotFound);
         }
+        self.tenants.forget(&tenant.id);
         self.audit_webhook(tenant, actor, meta, "deleted", id).await
     }
 

@@ -132,6 +132,7 @@ async fn every_event_type_reaches_a_verifying_receiver(b: Backend) {
             ip: None,
             detail: Some("catalogue".into()),
             created_at: now,
+            fan_out: true,
         };
         s.app.store.insert_audit(&event).await.unwrap();
     }

@@ -104,6 +104,8 @@ pub(crate) fn tenant(row: &dyn Columns) -> Result<Tenant> {
         slug: row.opt_text("slug")?,
         host: row.opt_text("host")?,
         mfa_rules: row.opt_int("mfa_rules")?.unwrap_or(0),
+        // Unknown is "some": an event is never left out for want of a count.
+        webhooks: row.opt_int("webhooks")?.unwrap_or(1),
     })
 }
 
@@ -242,6 +244,7 @@ pub(crate) fn audit(row: &dyn Columns) -> Result<AuditEvent> {
         ip: row.opt_text("ip")?,
         detail: row.opt_text("detail")?,
         created_at: row.int("created_at")?,
+        fan_out: true,
     })
 }
 

@@ -18,6 +18,7 @@ async fn audit_events_page_newest_first(s: DynStore) {
             ip: Some("127.0.0.1".into()),
             detail: None,
             created_at: T0 + i,
+            fan_out: true,
         })
         .await
         .unwrap();

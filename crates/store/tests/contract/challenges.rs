@@ -218,6 +218,7 @@ async fn sign_in_writes_commit_only_with_the_challenge(s: DynStore) {
             ip: None,
             detail: None,
             created_at: T0,
+            fan_out: true,
         }),
         session: Some((ses.clone(), "rt-hash".into())),
         device: None,

@@ -115,6 +115,7 @@ fn tenant(name: &str) -> Tenant {
         slug: None,
         host: None,
         mfa_rules: 0,
+        webhooks: 0,
     }
 }
 
@@ -340,6 +341,7 @@ fn event(u: &User, action: &str, outcome: &str) -> AuditEvent {
         ip: None,
         detail: None,
         created_at: T0,
+        fan_out: true,
     }
 }
 

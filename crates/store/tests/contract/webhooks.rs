@@ -9,6 +9,7 @@ contract!(
     deliveries_are_claimed_once_and_fenced,
     redelivery_requeues_unless_in_flight,
     events_never_fail_while_endpoints_are_removed,
+    an_event_not_fanned_out_queues_nothing,
 );
 
 fn hook(t: &TenantId, events: Option<&[&str]>, enabled: bool) -> Webhook {
@@ -37,6 +38,7 @@ fn event(t: &TenantId, action: &str, at: UnixMillis) -> AuditEvent {
         ip: None,
         detail: None,
         created_at: at,
+        fan_out: true,
     }
 }
 
@@ -373,4 +375,34 @@ async fn events_never_fail_while_endpoints_are_removed(s: DynStore) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// `fan_out: false` (the server knows the tenant has no endpoint) writes the event and
+/// nothing else; with an endpoint the same event would be queued.
+async fn an_event_not_fanned_out_queues_nothing(s: DynStore) {
+    let t = tenant("t");
+    s.insert_tenant(&t).await.unwrap();
+    let h = hook(&t.id, None, true);
+    s.insert_webhook(&h).await.unwrap();
+    let quiet = AuditEvent {
+        fan_out: false,
+        ..event(&t.id, "signin", T0)
+    };
+    s.insert_audit(&quiet).await.unwrap();
+    assert!(s
+        .list_webhook_deliveries(&t.id, &h.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.list_audit(&t.id, None, None, 10).await.unwrap().len(), 1);
+    s.insert_audit(&event(&t.id, "signin", T0 + 1)).await.unwrap();
+    assert_eq!(
+        s.list_webhook_deliveries(&t.id, &h.id, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The tenant read back counts its endpoint.
+    assert_eq!(s.get_tenant(&t.id).await.unwrap().unwrap().webhooks, 1);
 }

@@ -265,6 +265,7 @@ pub(crate) mod testing {
                     slug: None,
                     host: None,
                     mfa_rules: 0,
+                    webhooks: 0,
                 },
             }
         }

@@ -33,7 +33,9 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, e: &AuditEvent) -> Result<()> {
         &row(e),
     )
     .await?;
-    super::webhooks::fan_out(c, e).await?;
+    if e.fan_out {
+        super::webhooks::fan_out(c, e).await?;
+    }
     Ok(())
 }
 

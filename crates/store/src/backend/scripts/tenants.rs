@@ -29,7 +29,8 @@ pub(crate) async fn insert<C: Conn>(c: &mut C, tenant: &Tenant) -> Result<()> {
 pub(crate) async fn get<C: Conn>(c: &mut C, id: &TenantId) -> Result<Option<Tenant>> {
     c.fetch_optional(
         "SELECT id, name, settings, created_at, slug, host, \
-         (SELECT COUNT(*) FROM mfa_rules WHERE mfa_rules.tenant_id = tenants.id) AS mfa_rules \
+         (SELECT COUNT(*) FROM mfa_rules WHERE mfa_rules.tenant_id = tenants.id) AS mfa_rules, \
+         (SELECT COUNT(*) FROM webhooks WHERE webhooks.tenant_id = tenants.id) AS webhooks \
          FROM tenants WHERE id = $1",
         args![id.as_str()],
         rows::tenant,
@@ -69,7 +70,8 @@ pub(crate) async fn set_addresses<C: Conn>(
 /// Every tenant with a slug or a host: the routing table of issuers.
 pub(crate) async fn list_addressed<C: Conn>(c: &mut C) -> Result<Vec<Tenant>> {
     c.fetch_all(
-        "SELECT id, name, settings, created_at, slug, host, CAST(0 AS BIGINT) AS mfa_rules FROM tenants \
+        "SELECT id, name, settings, created_at, slug, host, CAST(0 AS BIGINT) AS mfa_rules, \
+         CAST(1 AS BIGINT) AS webhooks FROM tenants \
          WHERE slug IS NOT NULL OR host IS NOT NULL ORDER BY id",
         args![],
         rows::tenant,
