@@ -724,6 +724,19 @@ async fn tenant_level_policy_settings(b: Backend) {
     }
     let (status, body) = s.signin("ann@example.com", PASSWORD).await;
     assert_eq!(status, 200, "within the tenant's grace: {body}");
+    assert_eq!(body["mfa_enrollment_due"]["until"], why["grace_until"], "{body}");
+    // Signing up within the grace is reminded too.
+    let (status, joined) = s
+        .post_json(
+            "/v1/auth/signup",
+            json!({ "email": "cid@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 201, "{joined}");
+    assert_eq!(
+        joined["mfa_enrollment_due"]["until"], why["grace_until"],
+        "{joined}"
+    );
     s.clock.advance_secs(8 * 86_400);
     let (status, body) = s.signin("ann@example.com", PASSWORD).await;
     assert_eq!((status, error_code(&body)), (401, "mfa_setup_required"), "{body}");

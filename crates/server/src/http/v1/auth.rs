@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use latchkey_store::model::User;
+use latchkey_store::model::{Tenant, User};
 
 /// The answer to a completed sign-up or sign-in: the user and the new session's tokens.
 fn signed_in(app: &App, user: &User, tokens: TokenPair) -> AuthResponse {
@@ -50,9 +50,30 @@ pub async fn signup(
         name: req.name,
     };
     let outcome = app.signup(&tenant, input).await?;
+    let due = enrollment_due(&app, &tenant, &outcome).await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
-        (StatusCode::CREATED, Json(signed_in(&app, &user, tokens))).into_response()
+        let mut body = signed_in(&app, &user, tokens);
+        body.mfa_enrollment_due = due;
+        (StatusCode::CREATED, Json(body)).into_response()
     }))
+}
+
+/// The reminder for an account signed in within an enrollment grace (`None` otherwise).
+async fn enrollment_due(
+    app: &App,
+    tenant: &Tenant,
+    outcome: &SignInOutcome<(User, TokenPair)>,
+) -> Result<Option<EnrollmentDueView>, ApiError> {
+    let SignInOutcome::Complete((user, _)) = outcome else {
+        return Ok(None);
+    };
+    Ok(app
+        .enrollment_due(tenant, &user.id)
+        .await?
+        .map(|d| EnrollmentDueView {
+            until: latchkey_core::time::rfc3339(d.until),
+            allowed: d.allowed.iter().map(|k| k.as_str()).collect(),
+        }))
 }
 
 #[utoipa::path(post, path = "/v1/auth/signin", tag = "auth",
@@ -78,16 +99,10 @@ pub async fn signin(
     let outcome = app
         .signin_with(&tenant, &req.email, &req.password, &extras, &meta)
         .await?;
-    let due = match &outcome {
-        SignInOutcome::Complete((user, _)) => app.enrollment_due(&tenant, &user.id).await?,
-        _ => None,
-    };
+    let due = enrollment_due(&app, &tenant, &outcome).await?;
     Ok(sign_in_answer(outcome, |(user, tokens)| {
         let mut body = signed_in(&app, &user, tokens);
-        body.mfa_enrollment_due = due.map(|d| EnrollmentDueView {
-            until: latchkey_core::time::rfc3339(d.until),
-            allowed: d.allowed.iter().map(|k| k.as_str()).collect(),
-        });
+        body.mfa_enrollment_due = due;
         Json(body).into_response()
     }))
 }
