@@ -2,12 +2,13 @@
 //! recognising the bearer credentials (secret keys, access tokens) of later requests.
 
 use super::audit::{Actor, Audit, RequestMeta};
+use super::devices::PresentedDevice;
 use super::mfa::Gate;
 use super::outcome::{SignInExtras, SignInOutcome};
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
-use latchkey_core::assurance::Amr;
+use latchkey_core::assurance::{amr_strings, Aal, Amr};
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::devices;
 use latchkey_core::email::{self, Email};
@@ -121,7 +122,13 @@ impl App {
         // Under a policy that requires MFA, sign-up answers like sign-in: an enrollment
         // challenge and no session (review item 3, SECURITY.md test 72).
         match self
-            .second_factor_gate(tenant, &user, &SignInExtras::default(), &RequestMeta::default())
+            .second_factor_gate(
+                tenant,
+                &user,
+                &SignInExtras::default(),
+                &PresentedDevice::new(None),
+                &RequestMeta::default(),
+            )
             .await?
         {
             Gate::Open => {}
@@ -249,9 +256,8 @@ impl App {
         // Adaptive MFA (off unless the tenant turns it on): how risky this sign-in looks.
         // This attempt was counted too: the wrong passwords are the ones before it.
         let password_failures = attempts.saturating_sub(1);
-        let known_device = self
-            .known_device(tenant, &user.id, extras.device_token, meta)
-            .await?;
+        let device = PresentedDevice::new(extras.device_token);
+        let known_device = self.known_device(&device, tenant, &user.id, meta).await?;
         let risk = self
             .assess_signin(tenant, &user.id, meta, known_device, password_failures)
             .await?;
@@ -289,70 +295,55 @@ impl App {
                 return Err(ServiceError::SignInRefused);
             }
         }
-        let pending = match self.second_factor_gate(tenant, &user, &extras, meta).await? {
-            Gate::Open => None,
-            Gate::Pending(p) => Some(p),
-            Gate::Device(device) => {
-                // The second factor is taken as proven when the device was remembered: the
-                // session's second factor dates from then, so no step-up is met by it.
-                if let Some(check) = &risk {
-                    self.record_signin(tenant, &user.id, check, PastOutcome::Success, None)
+        // Signed in without a challenge: by the password alone, or with a remembered device
+        // standing in for the second factor (taken as proven when the device was remembered:
+        // the session's second factor dates from then, so no step-up is met by it).
+        let gate = self
+            .second_factor_gate(tenant, &user, &extras, &device, meta)
+            .await?;
+        let (what, amr, acr, mfa_at) = match gate {
+            Gate::Open => ("complete".to_owned(), vec![Amr::Pwd], Aal::Aal1, None),
+            Gate::Device(device) => (
+                format!("remembered_device {}", device.id),
+                vec![Amr::Pwd, Amr::Mfa],
+                devices::SESSION_AAL,
+                Some(device.created_at),
+            ),
+            Gate::Pending(pending) => {
+                let (next, asked) = match &pending {
+                    SignInOutcome::Enroll(_) => ("mfa_enroll", "enroll"),
+                    _ => ("mfa_challenge", "prove"),
+                };
+                if let (Some(check), SignInOutcome::Enroll(p) | SignInOutcome::Challenge(p)) =
+                    (&risk, &pending)
+                {
+                    // A success only once the second factor is proven (`confirm_signin`).
+                    let challenge = Some(&p.challenge_id);
+                    self.record_signin(tenant, &user.id, check, PastOutcome::Challenged, challenge)
                         .await?;
                 }
+                let u = Some(&user);
                 self.audit_signin(
                     tenant,
-                    Some(&user),
+                    u,
                     meta,
                     AuditAction::SignIn,
                     AuditOutcome::Success,
-                    &detail(&format!("remembered_device {}", device.id)),
+                    &detail(next),
                 )
                 .await?;
-                let amr = vec![Amr::Pwd.as_str().to_owned(), Amr::Mfa.as_str().to_owned()];
-                let tokens = self
-                    .start_session(
-                        tenant,
-                        &user,
-                        amr,
-                        devices::SESSION_AAL.as_str(),
-                        Some(device.created_at),
-                    )
-                    .await?;
-                return Ok(SignInOutcome::Complete((user, tokens)));
+                self.audit_signin(
+                    tenant,
+                    u,
+                    meta,
+                    AuditAction::MfaChallenge,
+                    AuditOutcome::Pending,
+                    asked,
+                )
+                .await?;
+                return Ok(pending);
             }
         };
-        if let Some(pending) = pending {
-            let (next, asked) = match &pending {
-                SignInOutcome::Enroll(_) => ("mfa_enroll", "enroll"),
-                _ => ("mfa_challenge", "prove"),
-            };
-            if let (Some(check), SignInOutcome::Enroll(p) | SignInOutcome::Challenge(p)) = (&risk, &pending) {
-                // A success only once the second factor is proven (`confirm_signin`).
-                let challenge = Some(&p.challenge_id);
-                self.record_signin(tenant, &user.id, check, PastOutcome::Challenged, challenge)
-                    .await?;
-            }
-            let u = Some(&user);
-            self.audit_signin(
-                tenant,
-                u,
-                meta,
-                AuditAction::SignIn,
-                AuditOutcome::Success,
-                &detail(next),
-            )
-            .await?;
-            self.audit_signin(
-                tenant,
-                u,
-                meta,
-                AuditAction::MfaChallenge,
-                AuditOutcome::Pending,
-                asked,
-            )
-            .await?;
-            return Ok(pending);
-        }
         if let Some(check) = &risk {
             self.record_signin(tenant, &user.id, check, PastOutcome::Success, None)
                 .await?;
@@ -363,11 +354,11 @@ impl App {
             meta,
             AuditAction::SignIn,
             AuditOutcome::Success,
-            &detail("complete"),
+            &detail(&what),
         )
         .await?;
         let tokens = self
-            .start_session(tenant, &user, vec!["pwd".into()], "aal1", None)
+            .start_session(tenant, &user, amr_strings(&amr), acr.as_str(), mfa_at)
             .await?;
         Ok(SignInOutcome::Complete((user, tokens)))
     }

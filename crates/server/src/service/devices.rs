@@ -13,6 +13,22 @@ use latchkey_core::ids::{DeviceId, UserId};
 use latchkey_core::secret::{opaque_token, SecretString};
 use latchkey_store::model::{AuditEvent, RememberedDevice, Tenant};
 
+/// The remembered-device token a password sign-in presents, and the device it names once
+/// looked up (`App::presented`).
+pub(super) struct PresentedDevice<'a> {
+    token: Option<&'a str>,
+    found: tokio::sync::OnceCell<Option<RememberedDevice>>,
+}
+
+impl<'a> PresentedDevice<'a> {
+    pub(super) fn new(token: Option<&'a str>) -> Self {
+        Self {
+            token,
+            found: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
 /// A device remembered by a verification: the row and audit record written with it, and
 /// the token handed to the client (once).
 pub(super) struct ToRemember {
@@ -29,21 +45,43 @@ impl App {
             .hash(HashPurpose::DeviceToken, user.as_str(), token.as_bytes())
     }
 
+    /// The user's live device with the presented token, its use recorded; looked up at
+    /// most once per sign-in whatever asks (adaptive MFA, then the second-factor gate).
+    async fn presented<'p>(
+        &self,
+        p: &'p PresentedDevice<'_>,
+        tenant: &Tenant,
+        user: &UserId,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Option<&'p RememberedDevice>> {
+        let Some(token) = devices::well_formed(p.token) else {
+            return Ok(None);
+        };
+        let found = p
+            .found
+            .get_or_try_init(|| async {
+                let hash = self.device_hash(user, token);
+                self.store
+                    .use_device(&tenant.id, user, &hash, meta.ip.as_deref(), self.now())
+                    .await
+                    .map_err(ServiceError::from)
+            })
+            .await?;
+        Ok(found.as_ref())
+    }
+
     /// The device a password sign-in presents, if it is `user`'s, live, and may stand in
     /// for the second factor this sign-in asks for. Anything else (no token, a malformed,
     /// unknown, expired or revoked one, another user's) is no device: the sign-in asks for
     /// the second factor as usual, and says nothing about why.
     pub(super) async fn standing_device(
         &self,
+        p: &PresentedDevice<'_>,
         tenant: &Tenant,
         user: &UserId,
-        token: Option<&str>,
         asks: &SignInAsks,
         meta: &RequestMeta,
     ) -> ServiceResult<Option<RememberedDevice>> {
-        let Some(token) = devices::well_formed(token) else {
-            return Ok(None);
-        };
         // A tenant that stopped remembering devices stops honouring them too; and nothing
         // is looked up for a sign-in no device could satisfy.
         if tenant.settings.remember_device.mode == devices::RememberMode::Never
@@ -51,39 +89,28 @@ impl App {
         {
             return Ok(None);
         }
-        let hash = self.device_hash(user, token);
-        let Some(device) = self
-            .store
-            .use_device(&tenant.id, user, &hash, meta.ip.as_deref(), self.now())
-            .await?
-        else {
+        let Some(device) = self.presented(p, tenant, user, meta).await? else {
             return Ok(None);
         };
         let remembered_at = Aal::parse(&device.aal).unwrap_or(Aal::Aal1);
-        Ok(devices::stands_in(remembered_at, asks).is_ok().then_some(device))
+        Ok(devices::stands_in(remembered_at, asks)
+            .is_ok()
+            .then(|| device.clone()))
     }
 
     /// Whether the sign-in comes from one of the user's live remembered devices, for
     /// adaptive MFA's `new_device` signal (looked up only while adaptive MFA is on).
     pub(super) async fn known_device(
         &self,
+        p: &PresentedDevice<'_>,
         tenant: &Tenant,
         user: &UserId,
-        token: Option<&str>,
         meta: &RequestMeta,
     ) -> ServiceResult<bool> {
-        let Some(token) = devices::well_formed(token) else {
-            return Ok(false);
-        };
         if !tenant.settings.adaptive.enabled {
             return Ok(false);
         }
-        let hash = self.device_hash(user, token);
-        Ok(self
-            .store
-            .use_device(&tenant.id, user, &hash, meta.ip.as_deref(), self.now())
-            .await?
-            .is_some())
+        Ok(self.presented(p, tenant, user, meta).await?.is_some())
     }
 
     /// A device to remember for `user` after a verification that reached `aal`, if the

@@ -10,6 +10,7 @@
 
 use super::admin::Attempt;
 use super::audit::{Actor, Audit, RequestMeta};
+use super::devices::PresentedDevice;
 use super::factors::{
     backup_codes, module, sent_code, webauthn, Answer, Cx, EnrollDetails, Listing, NewFactor,
 };
@@ -283,6 +284,7 @@ impl App {
         tenant: &Tenant,
         user: &User,
         extras: &SignInExtras<'_>,
+        device: &PresentedDevice<'_>,
         meta: &RequestMeta,
     ) -> ServiceResult<Gate<T>> {
         let (factors, decision, min_assurance) = self
@@ -298,7 +300,7 @@ impl App {
                     risky: extras.risky,
                 };
                 if let Some(device) = self
-                    .standing_device(tenant, &user.id, extras.device_token, &asks, meta)
+                    .standing_device(device, tenant, &user.id, &asks, meta)
                     .await?
                 {
                     return Ok(Gate::Device(Box::new(device)));
