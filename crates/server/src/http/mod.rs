@@ -14,6 +14,7 @@
 //! descriptions (generated from the handlers' annotations, so a route cannot be missing)
 //! into the one `/openapi.json`.
 
+pub mod auth0;
 pub mod common;
 pub mod metrics;
 pub mod oidc;
@@ -53,6 +54,11 @@ impl Modify for Security {
         let mut jwt = Http::new(HttpAuthScheme::Bearer);
         jwt.bearer_format = Some("JWT".into());
         components.add_security_scheme("access_token", SecurityScheme::Http(jwt));
+        // Auth0's MFA API: the `mfa_token` a password grant's `mfa_required` carries.
+        components.add_security_scheme(
+            "mfa_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -62,6 +68,7 @@ fn routes() -> OpenApiRouter<App> {
         .merge(v1::routes())
         .merge(v2::routes())
         .merge(oidc::routes())
+        .merge(auth0::routes())
 }
 
 /// The OpenAPI document as JSON.
@@ -80,6 +87,7 @@ pub fn router(app: App) -> Router {
         .merge(v1::router(&app))
         .merge(v2::router(&app))
         .merge(oidc::router(&app))
+        .merge(auth0::router(&app))
         .merge(pages::router(&app))
         .merge(metrics::router())
         .fallback(|| async { V1::reject(Failure::not_found()) })

@@ -12,6 +12,7 @@ pub mod factors;
 pub mod failure;
 pub mod input;
 pub mod mfa;
+pub mod mfa_api;
 pub mod notify;
 pub mod oidc;
 pub mod outcome;

@@ -91,6 +91,10 @@ async fn openapi_covers_every_route(b: Backend) {
         "/v1/admin/users/{user_id}/mfa/policy",
         "/v1/users/{user_id}/devices",
         "/v1/users/{user_id}/devices/{device_id}",
+        "/mfa/authenticators",
+        "/mfa/authenticators/{authenticator_id}",
+        "/mfa/associate",
+        "/mfa/challenge",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -109,6 +113,7 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{webhook_id}", "whk_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{device_id}", "dev_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{authenticator_id}", "totp%7Cfac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace(
                 "{delivery_id}",
                 "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ01HZZZZZZZZZZZZZZZZZZZZZZZ",
