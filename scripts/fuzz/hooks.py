@@ -84,13 +84,14 @@ def latchkey_json_envelope(ctx, response, case):
 
     The code is snake_case (a stable, machine-readable name) and the request id is the one in
     the X-Request-Id header, so an operator can find the log line. The OpenID Connect
-    endpoints answer errors as their RFCs shape them instead (`_oauth_error`).
+    endpoints and Auth0's MFA API answer errors as their RFCs shape them instead (`_oauth_error`).
     """
     if response.status_code == 204 or (not response.content and response.status_code < 400):
         return None
     path = case.operation.path
     # A method a route does not serve (405) answers as /v1 does, as for every surface.
-    oauth = path.startswith("/oauth/") or path == "/userinfo"
+    # Auth0's MFA API (/mfa/*) answers as the token endpoint does.
+    oauth = path.startswith(("/oauth/", "/mfa/")) or path == "/userinfo"
     if response.status_code >= 400 and response.status_code != 405 and oauth:
         return _oauth_error(response, path)
     body = _json_body(response)

@@ -8,9 +8,12 @@
 //!   answer a failure with a redirect or an HTML page, never JSON, and are not in
 //!   `/openapi.json`.
 //!
-//! Room is left for more beside them, each its own folder with its routes, its shapes and
-//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`) and `nauth/` (nauth-style
-//! routes). This module assembles the surfaces into one router and their OpenAPI
+//! - [`oidc`]: the OpenID Connect provider's endpoints for programs (discovery, the token
+//!   endpoint with its grants, userinfo, revocation);
+//! - [`auth0`]: Auth0-compatible surfaces (its MFA API, `/mfa/*`).
+//!
+//! Each is its own folder with its routes, its shapes and its renderer. This module
+//! assembles the surfaces into one router and their OpenAPI
 //! descriptions (generated from the handlers' annotations, so a route cannot be missing)
 //! into the one `/openapi.json`.
 

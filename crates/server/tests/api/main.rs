@@ -34,5 +34,6 @@ mod review;
 mod signing;
 mod throttle;
 mod tls;
+mod u2;
 mod webauthn;
 mod webhooks;

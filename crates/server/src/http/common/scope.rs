@@ -58,13 +58,14 @@ impl Scope {
 
 /// The paths a tenant's issuer serves under its slug: the provider's and the pages'.
 pub fn is_tenant_path(path: &str) -> bool {
-    const PREFIXES: [&str; 12] = [
+    const PREFIXES: [&str; 13] = [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
         "/.well-known/jwks.json",
         "/authorize",
         "/oauth/",
         "/userinfo",
+        "/mfa/",
         "/logout",
         "/login",
         "/u2/",
@@ -160,6 +161,7 @@ mod tests {
             "/userinfo",
             "/login/mfa",
             "/u2/mfa/sms",
+            "/mfa/authenticators",
             "/account/security",
             "/verify-email",
             "/assets/pages.css",

@@ -1297,8 +1297,11 @@ async fn code_form(
     let Some(cookie) = visitor.cookie.as_ref() else {
         return Ok(see_other("/login"));
     };
-    let State::Enroll { code, .. } = &cookie.state else {
-        return Ok(see_other("/login"));
+    let code = match &cookie.state {
+        State::Enroll { code, .. } => code,
+        // A sign-in that already has the factor: its code is asked on the second-factor step.
+        State::Mfa { .. } => return Ok(second_factor_of(cookie, kind)),
+        _ => return Ok(see_other("/login")),
     };
     let Some(pending) = pending_of(code.as_ref(), kind) else {
         return Ok(see_other(start_of(kind)));
@@ -1307,6 +1310,28 @@ async fn code_form(
         StatusCode::OK,
         views::enroll_code(&cookie.csrf_token(&app), kind, &pending.to, None),
     ))
+}
+
+/// The second-factor step showing the sign-in's first factor of `kind` (the step's default
+/// when it offers none).
+fn second_factor_of(cookie: &CookieSession, kind: FactorKind) -> Response {
+    let State::Mfa { factors, .. } = &cookie.state else {
+        return see_other("/login/mfa");
+    };
+    match factors.iter().find(|f| f.kind == kind.as_str()) {
+        Some(f) => see_other(&mfa_href(&f.id)),
+        None => see_other("/login/mfa"),
+    }
+}
+
+/// `GET /u2/mfa/otp` (AuthHero's screen for an authenticator app's code): the second-factor
+/// step with the authenticator app, or, for a user who must enroll one, its enrollment.
+pub async fn otp_form(visitor: Visitor) -> Result<Response, PageError> {
+    Ok(match visitor.cookie.as_ref().map(|c| (&c.state, c)) {
+        Some((State::Mfa { .. }, cookie)) => second_factor_of(cookie, FactorKind::Totp),
+        Some((State::Enroll { .. }, _)) => see_other(start_of(FactorKind::Totp)),
+        _ => see_other("/login"),
+    })
 }
 
 /// The code confirms the new SMS or email factor (`verify_challenge` on the enrollment

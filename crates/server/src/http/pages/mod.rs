@@ -350,6 +350,17 @@ pub fn router(app: &App) -> Router<App> {
             page_route(post(login::enroll_passkey_options)),
         )
         .route("/login/enroll/passkey", page_route(post(login::enroll_passkey)))
+        // AuthHero's universal-login paths for the same screens: one form asks for the
+        // identifier and the password; `/u2/mfa/otp` is the authenticator app's step.
+        .route(
+            "/u2/login/identifier",
+            page_route(get(login::form).post(login::submit)),
+        )
+        .route(
+            "/u2/login/password",
+            page_route(get(login::form).post(login::submit)),
+        )
+        .route("/u2/mfa/otp", page_route(get(login::otp_form)))
         .route(
             "/u2/mfa/phone",
             page_route(get(login::sms_phone_form).post(login::sms_phone_submit)),
