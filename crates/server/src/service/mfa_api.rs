@@ -256,23 +256,16 @@ impl App {
         Ok(claims)
     }
 
-    /// What a pending second factor becomes at the token endpoint: `403 mfa_required`.
+    /// What a pending second factor becomes at the token endpoint: `403 mfa_required`
+    /// (`enroll`: a factor is to be enrolled first).
     fn mfa_required_error(
         &self,
         tenant: &Tenant,
         app: &Application,
         scope: &str,
-        outcome: SignInOutcome<()>,
+        pending: PendingChallenge,
+        enroll: bool,
     ) -> OAuthError {
-        let (pending, enroll) = match outcome {
-            SignInOutcome::Challenge(p) => (p, false),
-            SignInOutcome::Enroll(p) => (p, true),
-            SignInOutcome::Complete(()) => {
-                return OAuthError::Service(ServiceError::Internal(
-                    "a complete sign-in is not mfa_required".into(),
-                ))
-            }
-        };
         let token = match self.seal_mfa_token(tenant, app, scope, &pending) {
             Ok(t) => t,
             Err(e) => return e,
@@ -366,12 +359,8 @@ impl App {
             SignInOutcome::Complete((_, tokens)) => {
                 self.application_tokens(tenant, app, &scope, &tokens).await
             }
-            SignInOutcome::Challenge(c) => {
-                Err(self.mfa_required_error(tenant, app, &scope, SignInOutcome::Challenge(c)))
-            }
-            SignInOutcome::Enroll(c) => {
-                Err(self.mfa_required_error(tenant, app, &scope, SignInOutcome::Enroll(c)))
-            }
+            SignInOutcome::Challenge(c) => Err(self.mfa_required_error(tenant, app, &scope, c, false)),
+            SignInOutcome::Enroll(c) => Err(self.mfa_required_error(tenant, app, &scope, c, true)),
         }
     }
 
@@ -438,12 +427,8 @@ impl App {
                 reply.recovery_codes = backup_codes;
                 Ok(reply)
             }
-            SignInOutcome::Challenge(c) => {
-                Err(self.mfa_required_error(tenant, app, &claims.scope, SignInOutcome::Challenge(c)))
-            }
-            SignInOutcome::Enroll(c) => {
-                Err(self.mfa_required_error(tenant, app, &claims.scope, SignInOutcome::Enroll(c)))
-            }
+            SignInOutcome::Challenge(c) => Err(self.mfa_required_error(tenant, app, &claims.scope, c, false)),
+            SignInOutcome::Enroll(c) => Err(self.mfa_required_error(tenant, app, &claims.scope, c, true)),
         }
     }
 
