@@ -20,6 +20,7 @@ both_stores!(
     associate_enrolls_the_first_authenticator,
     the_mfa_token_is_bound_single_use_and_lapses,
     removing_an_authenticator_takes_the_users_token,
+    the_mfa_token_grants_nothing_and_the_password_throttle_holds,
 );
 
 const OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
@@ -589,4 +590,65 @@ async fn removing_an_authenticator_takes_the_users_token(b: Backend) {
     .await;
     assert_eq!(status, 200, "{f}");
     assert!(!f.to_string().contains(&sms), "{f}");
+}
+
+/// SECURITY.md 27 (a first-factor-only token grants nothing) and 17 (lockout holds on every
+/// path): the `mfa_token` opens no protected route, and the password grant shares the
+/// password throttle of `/v1` sign-in.
+async fn the_mfa_token_grants_nothing_and_the_password_throttle_holds(b: Backend) {
+    let s = spawn(b).await;
+    let app = ropg_app(&s).await;
+    user_with_totp(&s, "hal@example.com").await;
+    let (mfa, body) = mfa_token(&s, &app, "hal@example.com").await;
+    // The answer carries no tokens, profile or secrets.
+    let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["error", "error_description", "mfa_requirements", "mfa_token"],
+        "{body}"
+    );
+    for path in [
+        "/userinfo",
+        "/v1/users/me",
+        "/v1/admin/config",
+        "/v1/users/me/mfa/factors",
+    ] {
+        let (status, _) = send(s.get(path).bearer_auth(&mfa)).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    // Nor is it a refresh token or an authorization code.
+    for (grant, field) in [("refresh_token", "refresh_token"), ("authorization_code", "code")] {
+        let (status, e, _) = token(
+            &s,
+            &[
+                ("grant_type", grant),
+                (field, &mfa),
+                ("client_id", &app.0),
+                ("client_secret", &app.1),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "{grant}: {e}");
+    }
+
+    // Wrong passwords at the token endpoint lock /v1 sign-in too, and the reverse.
+    for _ in 0..6 {
+        let (status, _, _) = token(
+            &s,
+            &[
+                ("grant_type", "password"),
+                ("username", "hal@example.com"),
+                ("password", "not-the-password"),
+                ("client_id", &app.0),
+                ("client_secret", &app.1),
+            ],
+        )
+        .await;
+        assert!(status == 400 || status == 429, "{status}");
+    }
+    let (status, e) = s.signin("hal@example.com", PASSWORD).await;
+    assert_eq!((status, error_code(&e)), (429, "too_many_attempts"), "{e}");
+    let (status, e) = password(&s, &app, "hal@example.com").await;
+    assert_eq!((status, e["error"].as_str()), (429, Some("slow_down")), "{e}");
 }
