@@ -101,6 +101,15 @@ async fn openapi_covers_every_route(b: Backend) {
     let mut want = expected.to_vec();
     want.sort_unstable();
     assert_eq!(listed, want);
+    // Operation ids are unique (OpenAPI 3 requires it; generated clients name methods by them).
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    ids.sort_unstable();
+    let dupes: Vec<&&str> = ids.windows(2).filter(|w| w[0] == w[1]).map(|w| &w[0]).collect();
+    assert!(dupes.is_empty(), "operationIds used twice: {dupes:?}");
     for (path, item) in paths {
         let concrete = path
             .replace("{user_id}", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ")

@@ -44,7 +44,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, OAuthError> {
         .ok_or(OAuthError::InvalidToken)
 }
 
-#[utoipa::path(get, path = "/mfa/authenticators", tag = "auth0-mfa",
+#[utoipa::path(get, path = "/mfa/authenticators", tag = "auth0-mfa", operation_id = "auth0_mfa_list_authenticators",
     security(("mfa_token" = []), ("access_token" = [])),
     responses((status = 200, description = "The user's authenticators: `[{\"id\":\"sms|fac_…\",\"authenticator_type\":\"oob\",\"active\":true,\"oob_channel\":\"sms\",\"oob_channels\":[\"sms\"],\"name\":\"+1***2671\"}]`; types otp, oob (sms, email) and recovery-code"),
               (status = 400, description = "invalid_grant: the mfa_token is invalid"),
@@ -68,7 +68,7 @@ pub async fn list_authenticators(
     }
 }
 
-#[utoipa::path(post, path = "/mfa/associate", tag = "auth0-mfa",
+#[utoipa::path(post, path = "/mfa/associate", tag = "auth0-mfa", operation_id = "auth0_mfa_associate",
     security(("mfa_token" = [])),
     request_body(content_type = "application/json", description = "`{\"authenticator_types\":[\"otp\"]}`, or `[\"oob\"]` with `oob_channels` `[\"sms\"]` and `phone_number`, or `[\"email\"]`"),
     responses((status = 200, description = "otp: `secret`, `barcode_uri`; oob: `oob_channel`, `oob_code`, `binding_method` (a code is sent); `recovery_codes` (empty: they come with the tokens once confirmed)"),
@@ -98,7 +98,7 @@ pub async fn associate(
     }
 }
 
-#[utoipa::path(post, path = "/mfa/challenge", tag = "auth0-mfa",
+#[utoipa::path(post, path = "/mfa/challenge", tag = "auth0-mfa", operation_id = "auth0_mfa_challenge",
     request_body(content_type = "application/json", description = "`client_id`, `client_secret` (confidential applications), `mfa_token`, `challenge_type` (`otp`, `oob` or both, space-separated), `authenticator_id`"),
     responses((status = 200, description = "`{\"challenge_type\":\"otp\"}`, or `{\"challenge_type\":\"oob\",\"oob_code\",\"binding_method\":\"prompt\"}` with the code sent"),
               (status = 400, description = "invalid_request, invalid_grant, expired_token, unauthorized_client"),
@@ -125,7 +125,7 @@ pub async fn challenge(
     }
 }
 
-#[utoipa::path(delete, path = "/mfa/authenticators/{authenticator_id}", tag = "auth0-mfa",
+#[utoipa::path(delete, path = "/mfa/authenticators/{authenticator_id}", tag = "auth0-mfa", operation_id = "auth0_mfa_delete_authenticator",
     params(("authenticator_id" = String, Path, description = "As listed (`sms|fac_…`), or the bare factor id")),
     security(("access_token" = [])),
     responses((status = 204, description = "Removed; the user's other sessions end, as through /v1"),
