@@ -1,6 +1,7 @@
 //! The client SDK (`sdk/`, npm workspaces) against the real server: `npm test` there checks
 //! that the committed API types match `docs/openapi.json`, builds `@latchkey/js` with the
-//! TypeScript compiler, and runs its tests (`sdk/js/test/*.test.mjs`, node's test runner),
+//! TypeScript compiler, and runs its tests (`sdk/js/test/*.test.mjs`, node's test runner)
+//! and `@latchkey/react`'s (`sdk/react/test`, vitest with happy-dom and Testing Library),
 //! which start this crate's `latchkey` binary (`LATCHKEY_BIN`) on a free loopback port.
 //! Missing `sdk/node_modules` is a failure, not a skip: `bash .ci/sdk-deps.sh` installs them.
 

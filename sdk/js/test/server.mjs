@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
 
 const BOOTSTRAP = 'sk_live_sdktestbootstrapkey0000000000000000000000';
 
@@ -46,11 +47,14 @@ export async function startServer() {
     baseUrl,
     adminKey,
     log: () => log,
-    /** The code in the `n`-th console message (SMS or email) to `to`, waiting for it. */
+    /** The code in the `n`-th console message with a code (SMS or email) to `to`, waiting for it. */
     async code(to, n = 1) {
       const deadline = Date.now() + 15_000;
       for (;;) {
-        const lines = log.split('\n').filter((l) => l.includes('DEVELOPMENT-ONLY') && l.includes(to));
+        // Notices (a factor added, …) go to the same address without a code: skipped.
+        const lines = log
+          .split('\n')
+          .filter((l) => l.includes('DEVELOPMENT-ONLY') && l.includes(`to=${to} `) && /\b\d{6}\b/.test(l));
         if (lines.length >= n) {
           const m = lines[n - 1].match(/\b(\d{6})\b/);
           if (m) return m[1];
@@ -59,15 +63,34 @@ export async function startServer() {
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async admin(method, path, body) {
-      const r = await fetch(baseUrl + path, {
-        method,
-        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+    /** An admin call with the `mfa:admin` key, over node:http (whatever `fetch` the test
+     * environment installs, a browser-like one included). */
+    admin(method, path, body) {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      return new Promise((resolve, reject) => {
+        const req = request(
+          baseUrl + path,
+          {
+            method,
+            headers: {
+              authorization: `Bearer ${adminKey}`,
+              'content-type': 'application/json',
+              ...(payload ? { 'content-length': Buffer.byteLength(payload) } : {}),
+            },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => {
+              if (res.statusCode >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+              else resolve(text ? JSON.parse(text) : null);
+            });
+          },
+        );
+        req.on('error', reject);
+        if (payload) req.write(payload);
+        req.end();
       });
-      const text = await r.text();
-      if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-      return text ? JSON.parse(text) : null;
     },
     stop() {
       child.kill();
@@ -77,6 +100,7 @@ export async function startServer() {
   // Every factor kind, and the console providers (development only; the codes are in the log).
   await server.admin('PATCH', '/v1/admin/config', { mfa_allowed_factors: ['totp', 'sms', 'email_otp', 'backup_codes'] });
   await server.admin('PUT', '/v1/admin/sms-provider', { provider: 'console' });
+  await server.admin('PUT', '/v1/admin/email-provider', { provider: 'console' });
   return server;
 }
 
