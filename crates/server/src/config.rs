@@ -53,6 +53,8 @@ pub struct Config {
     pub trusted_proxies: crate::http::common::forwarded::TrustedProxies,
     /// The header trusted proxies write the client address into (only it is read).
     pub forwarded_header: crate::http::common::forwarded::ForwardedHeader,
+    /// Origins of browser apps that may call the user's routes of `/v1` (CORS).
+    pub cors_allowed_origins: crate::http::common::cors::AllowedOrigins,
     /// Require MFA for every user of every tenant (`MFA_REQUIRED=true`).
     pub mfa_required: bool,
     /// Where `mfa_required` was set (`MFA_REQUIRED`, `LATCHKEY_MFA_REQUIRED`, a file key);
@@ -117,6 +119,7 @@ impl Default for Config {
             max_connections: 4096,
             trusted_proxies: Default::default(),
             forwarded_header: Default::default(),
+            cors_allowed_origins: Default::default(),
             mfa_required: false,
             mfa_required_source: None,
             totp_issuer: "Latchkey".into(),
@@ -162,6 +165,7 @@ const KEYS: &[&str] = &[
     "max_connections",
     "trusted_proxies",
     "forwarded_header",
+    "cors_allowed_origins",
     "mfa_required",
     "totp_issuer",
     "sms_provider",
@@ -526,6 +530,10 @@ fn apply(cfg: &mut Config, key: &str, value: &str, source: &str, errors: &mut Ve
         },
         "trusted_proxies" => match crate::http::common::forwarded::TrustedProxies::parse(v) {
             Ok(t) => cfg.trusted_proxies = t,
+            Err(problems) => fail(problems.join("; ")),
+        },
+        "cors_allowed_origins" => match crate::http::common::cors::AllowedOrigins::parse(v) {
+            Ok(o) => cfg.cors_allowed_origins = o,
             Err(problems) => fail(problems.join("; ")),
         },
         "mfa_required" => match parse_bool(v) {

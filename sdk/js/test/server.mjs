@@ -11,6 +11,8 @@ import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 
 const BOOTSTRAP = 'sk_live_sdktestbootstrapkey0000000000000000000000';
+/** Where the browser tests' app is served from: another origin than the API's. */
+export const APP_ORIGIN = 'http://localhost:5173';
 
 export async function startServer() {
   const bin = process.env.LATCHKEY_BIN;
@@ -21,6 +23,8 @@ export async function startServer() {
     LATCHKEY_DATA_DIR: join(dir, 'data'),
     LATCHKEY_BOOTSTRAP_SECRET_KEY: BOOTSTRAP,
     LATCHKEY_LOG_LEVEL: 'info',
+    // The browser tests' page origin (sdk/react/test): /v1 answers it cross-origin.
+    LATCHKEY_CORS_ALLOWED_ORIGINS: APP_ORIGIN,
   };
   const out = execFileSync(bin, ['keys', 'create', '--name', 'sdk-tests', '--scope', 'mfa:admin'], {
     env,

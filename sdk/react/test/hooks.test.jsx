@@ -8,15 +8,16 @@ import { useState } from 'react';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@latchkey/js';
 import { LatchkeyProvider, useMFA, useSignIn, useUser } from '@latchkey/react';
-import { startServer, totp } from '../../js/test/server.mjs';
+import { APP_ORIGIN, startServer, totp } from '../../js/test/server.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 let server;
 beforeAll(async () => {
   server = await startServer();
-  // The page is served from the API's origin (one site behind a reverse proxy): `/v1` does
-  // not answer cross-origin requests yet, and happy-dom, as a browser, enforces that.
-  window.happyDOM.setURL(`${server.baseUrl}/app/`);
+  // The app is served from another origin than the API (the server lists it in
+  // `cors_allowed_origins`); happy-dom, as a browser, sends the preflights and enforces
+  // the answers.
+  window.happyDOM.setURL(`${APP_ORIGIN}/`);
 });
 afterAll(() => {
   cleanup();

@@ -96,6 +96,11 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { V1::reject(Failure::not_found()) })
         .method_not_allowed_fallback(|| async { V1::reject(Failure::method_not_allowed()) })
         .layer(DefaultBodyLimit::max(limit))
+        // Before routing, so a preflight (`OPTIONS`) is answered rather than refused.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            common::cors::browser_api,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             edge::read_body_in_time::<V1>,

@@ -12,6 +12,7 @@ mod applications;
 mod auth;
 mod auth0_mfa;
 mod branding;
+mod cors;
 mod delivery;
 mod devices;
 mod edge;

@@ -1,10 +1,11 @@
 //! What every API surface shares: the accept loop and its timeouts ([`edge`]), native
-//! HTTPS ([`tls`]), the client address behind trusted proxies ([`forwarded`]),
+//! HTTPS ([`tls`]), cross-origin calls from listed browser apps ([`cors`]), the client address behind trusted proxies ([`forwarded`]),
 //! `Idempotency-Key` replays ([`idempotency`]), the extractors ([`extract`]) and
 //! pagination ([`page`]). Nothing here decides how an answer looks: where something fails
 //! it yields a neutral [`Failure`](crate::service::Failure), and the [`Surface`] it runs
 //! for renders it.
 
+pub mod cors;
 pub mod edge;
 pub mod extract;
 pub mod forwarded;
