@@ -4,18 +4,20 @@
 //!   [`common::Surface`] trait by which a surface says how it answers a failure;
 //! - [`v1`]: the native API (`/v1/*`) and the operational routes;
 //! - [`v2`]: HelloJohn-style administration (`/v2/admin/*`);
+//! - [`nauth`]: nauth-toolkit-style routes (`/auth/*`) with nauth's challenge and error
+//!   shapes;
 //! - [`pages`]: the hosted, server-rendered pages (`/login`, `/account/security`), which
 //!   answer a failure with a redirect or an HTML page, never JSON, and are not in
 //!   `/openapi.json`.
 //!
 //! Room is left for more beside them, each its own folder with its routes, its shapes and
-//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`) and `nauth/` (nauth-style
-//! routes). This module assembles the surfaces into one router and their OpenAPI
+//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`). This module assembles the surfaces into one router and their OpenAPI
 //! descriptions (generated from the handlers' annotations, so a route cannot be missing)
 //! into the one `/openapi.json`.
 
 pub mod common;
 pub mod metrics;
+pub mod nauth;
 pub mod oidc;
 pub mod pages;
 pub mod v1;
@@ -62,6 +64,7 @@ fn routes() -> OpenApiRouter<App> {
         .merge(v1::routes())
         .merge(v2::routes())
         .merge(oidc::routes())
+        .merge(nauth::routes())
 }
 
 /// The OpenAPI document as JSON.
@@ -80,6 +83,7 @@ pub fn router(app: App) -> Router {
         .merge(v1::router(&app))
         .merge(v2::router(&app))
         .merge(oidc::router(&app))
+        .merge(nauth::router(&app))
         .merge(pages::router(&app))
         .merge(metrics::router())
         .fallback(|| async { V1::reject(Failure::not_found()) })

@@ -20,6 +20,7 @@ mod issuers;
 mod meta;
 mod metrics;
 mod mfa;
+mod nauth;
 mod notices;
 mod oidc;
 mod pages;
