@@ -91,6 +91,18 @@ async fn openapi_covers_every_route(b: Backend) {
         "/v1/admin/users/{user_id}/mfa/policy",
         "/v1/users/{user_id}/devices",
         "/v1/users/{user_id}/devices/{device_id}",
+        "/v1/users/{user_id}/mfa/factors/{factor_id}/preferred",
+        "/auth/login",
+        "/auth/respond-challenge",
+        "/auth/challenge/setup-data",
+        "/auth/challenge/resend",
+        "/auth/mfa/status",
+        "/auth/mfa/setup-data",
+        "/auth/mfa/verify-setup",
+        "/auth/mfa/devices",
+        "/auth/mfa/devices/{id}/preferred",
+        "/auth/mfa/devices/{id}",
+        "/auth/admin/mfa-config",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -109,6 +121,7 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{webhook_id}", "whk_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{device_id}", "dev_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{id}", "fac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace(
                 "{delivery_id}",
                 "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ01HZZZZZZZZZZZZZZZZZZZZZZZ",

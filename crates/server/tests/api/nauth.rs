@@ -38,7 +38,7 @@ async fn as_user(token: &str, req: reqwest::RequestBuilder) -> (u16, Value) {
 }
 
 /// nauth's error body: the status repeated, an upper-case code, a message and a time.
-fn nauth_error<'a>(status: u16, body: &'a Value) -> &'a str {
+fn nauth_error(status: u16, body: &Value) -> &str {
     assert_eq!(body["statusCode"], status, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     assert!(

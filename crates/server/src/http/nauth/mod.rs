@@ -53,9 +53,13 @@ pub enum Flow {
 }
 
 /// A failure as nauth-toolkit's HTTP adapters answer it:
-/// `{"statusCode","code","message","details"?,"timestamp"}`.
+/// `{"statusCode","code","message","details"?,"timestamp"}`. Boxed: handlers return it in
+/// every `Result`.
 #[derive(Debug)]
-pub struct NauthError {
+pub struct NauthError(Box<Rendered>);
+
+#[derive(Debug)]
+pub struct Rendered {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -98,13 +102,13 @@ impl NauthError {
             // The failure carries no internal detail (`service/failure.rs`); said plainly.
             details.remove("reason");
         }
-        Self {
+        Self(Box::new(Rendered {
             status,
             code,
             message: failure.message,
             details,
             retry_after: failure.retry_after_secs,
-        }
+        }))
     }
 
     /// A service error met in `flow`.
@@ -169,26 +173,27 @@ fn nauth_code(f: &Failure, flow: Flow) -> (StatusCode, &'static str) {
 
 impl IntoResponse for NauthError {
     fn into_response(self) -> Response {
+        let this = *self.0;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
         let mut body = serde_json::json!({
-            "statusCode": self.status.as_u16(),
-            "code": self.code,
-            "message": self.message,
+            "statusCode": this.status.as_u16(),
+            "code": this.code,
+            "message": this.message,
             "timestamp": latchkey_core::time::rfc3339(now),
         });
-        if !self.details.is_empty() {
-            body["details"] = Value::Object(self.details);
+        if !this.details.is_empty() {
+            body["details"] = Value::Object(this.details);
         }
-        let mut resp = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
+        let mut resp = (this.status, Json(body)).into_response();
+        if let Some(secs) = this.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if this.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
