@@ -16,6 +16,8 @@ REAL_IDS = {
     "user_id": os.environ.get("FUZZ_USER_ID", ""),
     "tenant_id": os.environ.get("FUZZ_TENANT_ID", ""),
     "factor_id": os.environ.get("FUZZ_FACTOR_ID", ""),
+    # nauth's device routes name a factor `{id}`.
+    "id": os.environ.get("FUZZ_FACTOR_ID", ""),
     "application_id": os.environ.get("FUZZ_APPLICATION_ID", ""),
 }
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
