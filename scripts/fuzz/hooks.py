@@ -16,6 +16,8 @@ REAL_IDS = {
     "user_id": os.environ.get("FUZZ_USER_ID", ""),
     "tenant_id": os.environ.get("FUZZ_TENANT_ID", ""),
     "factor_id": os.environ.get("FUZZ_FACTOR_ID", ""),
+    # nauth's device routes name a factor `{id}`.
+    "id": os.environ.get("FUZZ_FACTOR_ID", ""),
     "application_id": os.environ.get("FUZZ_APPLICATION_ID", ""),
 }
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -78,13 +80,35 @@ def _oauth_error(response, path):
     return None
 
 
+UPPER = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+
+
+def _nauth_error(response):
+    """The nauth-toolkit surface (/auth/*) answers errors as nauth's ErrorResponseDTO:
+    {"statusCode": status, "code": UPPER_SNAKE, "message": text, "details"?: {...}, "timestamp": ISO 8601}."""
+    body = _json_body(response)
+    if not isinstance(body, dict) or body.get("statusCode") != response.status_code:
+        raise AssertionError(f"{response.status_code} without nauth's error shape: {body!r}"[:300])
+    code, message = body.get("code"), body.get("message")
+    if not isinstance(code, str) or not UPPER.match(code):
+        raise AssertionError(f"nauth code is not an upper-case name: {code!r}")
+    if not isinstance(message, str) or not message:
+        raise AssertionError(f"nauth error without a message ({code})")
+    if not isinstance(body.get("timestamp"), str) or not body["timestamp"]:
+        raise AssertionError(f"nauth error without a timestamp ({code})")
+    if "details" in body and not isinstance(body["details"], dict):
+        raise AssertionError(f"nauth error details is not an object ({code})")
+    return None
+
+
 @schemathesis.check
 def latchkey_json_envelope(ctx, response, case):
     """Every response with a body is JSON; every 4xx/5xx is {"error":{"code","message","request_id"}}.
 
     The code is snake_case (a stable, machine-readable name) and the request id is the one in
     the X-Request-Id header, so an operator can find the log line. The OpenID Connect
-    endpoints and Auth0's MFA API answer errors as their RFCs shape them instead (`_oauth_error`).
+    endpoints and Auth0's MFA API answer errors as their RFCs shape them instead (`_oauth_error`),
+    and the nauth-toolkit routes as nauth does (`_nauth_error`).
     """
     if response.status_code == 204 or (not response.content and response.status_code < 400):
         return None
@@ -94,6 +118,8 @@ def latchkey_json_envelope(ctx, response, case):
     oauth = path.startswith(("/oauth/", "/mfa/")) or path == "/userinfo"
     if response.status_code >= 400 and response.status_code != 405 and oauth:
         return _oauth_error(response, path)
+    if response.status_code >= 400 and response.status_code != 405 and path.startswith("/auth/"):
+        return _nauth_error(response)
     body = _json_body(response)
     if response.status_code < 400:
         return None
@@ -147,4 +173,8 @@ def map_body(ctx, body):
     op = ctx.operation
     if op is not None and op.method.upper() == "PATCH" and isinstance(body, dict) and body.get("mfa_required") is True:
         body = {**body, "mfa_required": False}
+    # The same switch in nauth's names (/auth/admin/mfa-config); ADAPTIVE could refuse the
+    # fuzz user's sign-ins as risky.
+    if op is not None and op.method.upper() == "PATCH" and isinstance(body, dict) and body.get("enforcement") in ("REQUIRED", "ADAPTIVE"):
+        body = {**body, "enforcement": "OPTIONAL"}
     return body

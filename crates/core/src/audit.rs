@@ -80,10 +80,13 @@ pub enum AuditAction {
     /// factor was removed, a backup code signed in or an admin reset MFA go with that
     /// event.
     DeviceRevoked,
+    /// A user's preferred factor was set: the one a sign-in that sends a code by itself
+    /// (nauth-style login) sends it to (the detail names the factor's kind).
+    FactorPreferred,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -112,6 +115,7 @@ impl AuditAction {
         AuditAction::WebhookChanged,
         AuditAction::DeviceRemembered,
         AuditAction::DeviceRevoked,
+        AuditAction::FactorPreferred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +148,7 @@ impl AuditAction {
             AuditAction::WebhookChanged => "webhook.changed",
             AuditAction::DeviceRemembered => "device.remembered",
             AuditAction::DeviceRevoked => "device.revoked",
+            AuditAction::FactorPreferred => "factor.preferred",
         }
     }
 

@@ -792,6 +792,31 @@ mod tests {
     }
 
     #[test]
+    fn sns_origination_number_is_configured_and_checked() {
+        // nauth-toolkit's `originationNumber`: the server-wide SNS provider takes it from the
+        // file or the environment, sent as `AWS.MM.SMS.OriginationNumber`; E.164 only.
+        let sns = |number: &str| {
+            format!(
+                r#"{{"provider":"aws_sns","region":"us-east-1","access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","origination_number":"{number}"}}"#
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latchkey.toml");
+        std::fs::write(&file, format!("sms_provider = '{}'\n", sns("+12345678901"))).unwrap();
+        let o = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let c = Config::load_from(&o, vec![]).unwrap();
+        let shown = serde_json::to_value(&c.sms_provider).unwrap();
+        assert_eq!(shown["primary"]["origination_number"], "+12345678901", "{shown}");
+        let err = Config::load_from(&no_file(), env(&[("LATCHKEY_SMS_PROVIDER", &sns("12345678901"))]))
+            .unwrap_err();
+        assert!(err.to_string().contains("origination_number"), "{err}");
+        assert!(!err.to_string().contains("wJalrXUtnFEMI"), "{err}");
+    }
+
+    #[test]
     fn mfa_switches() {
         let c = Config::load_from(&no_file(), env(&[("MFA_REQUIRED", "true")])).unwrap();
         assert!(c.mfa_required);

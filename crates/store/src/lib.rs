@@ -95,6 +95,18 @@ pub trait UserStore {
     async fn list_users(&self, tenant: &TenantId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>>;
     /// Sets the keyed hash of a user's phone number (for rows sealed after the fact).
     async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()>;
+    /// The factor the user prefers at sign-in, if one is set and it is still one of the
+    /// user's active factors (a removed or reset factor is no preference).
+    async fn preferred_factor(&self, tenant: &TenantId, user: &UserId) -> Result<Option<FactorId>>;
+    /// Makes `factor` the user's preferred one if it is an active factor of theirs; `false`
+    /// (and nothing changed) if it is not.
+    async fn set_preferred_factor(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        factor: &FactorId,
+        now: UnixMillis,
+    ) -> Result<bool>;
 }
 
 /// Applications (OAuth 2.0 / OpenID Connect clients), each in one tenant: every call names

@@ -52,6 +52,182 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/admin/mfa-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_mfa_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch: operations["patch_mfa_config"];
+        trace?: never;
+    };
+    "/auth/challenge/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["challenge_resend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/challenge/setup-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["challenge_setup_data"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["devices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/devices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["remove_device"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/devices/{id}/preferred": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["set_preferred"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/setup-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["setup_data"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/verify-setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["verify_setup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/respond-challenge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["respond_challenge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -916,6 +1092,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{user_id}/mfa/factors/{factor_id}/preferred": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["prefer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/admin/tenants/{tenant_id}/auth/config": {
         parameters: {
             query?: never;
@@ -1081,6 +1273,16 @@ export interface components {
             mfa_enrollment_due?: null | components["schemas"]["EnrollmentDueView"];
             user: components["schemas"]["UserView"];
         };
+        /** @description A signed-in user as nauth's `AuthResponseUser` shows it. */
+        AuthUser: {
+            email: string;
+            isEmailVerified: boolean;
+            isPhoneVerified: boolean;
+            /** @description E.164, when the account has a number. */
+            phone?: string | null;
+            /** @description The user id (`usr_…`). */
+            sub: string;
+        };
         BackupCodes: {
             backup_codes: string[];
         };
@@ -1131,6 +1333,14 @@ export interface components {
              *     allowing every WebAuthn credential of the user, for `navigator.credentials.get()`.
              */
             webauthn?: Record<string, never> | null;
+        };
+        /** @description `POST /auth/challenge/setup-data`. */
+        ChallengeSetupRequest: {
+            /** @description `sms`, `email`, `totp`, `passkey`. */
+            method: string;
+            /** @description SMS only: a number to use when the account has none (E.164). */
+            phone?: string | null;
+            session: string;
         };
         /**
          * @description The kinds of client (RFC 6749 §2.1), for the document: `public` for single-page and
@@ -1244,6 +1454,19 @@ export interface components {
             status: string;
             updated_at: string;
         };
+        /** @description A device as nauth's `MFADeviceResponseDTO` shows it. */
+        Device: {
+            createdAt: string;
+            /** @description Masked, for SMS and email (a Latchkey addition). */
+            destination?: string | null;
+            /** @description `fac_…` (nauth's ids are numbers; Latchkey's are strings). */
+            id: string;
+            isActive: boolean;
+            isPreferred: boolean;
+            name?: string | null;
+            /** @description `sms`, `email`, `totp`, `passkey`. */
+            type: string;
+        };
         DeviceList: {
             devices: components["schemas"]["DeviceView"][];
         };
@@ -1268,6 +1491,9 @@ export interface components {
         DevicesForgotten: {
             /** Format: int64 */
             forgotten: number;
+        };
+        DevicesResponse: {
+            devices: components["schemas"]["Device"][];
         };
         /** @description A duration: a string like `90s`, `15m`, `12h`, `30d`, or a number of seconds. */
         DurationInput: number | string;
@@ -1364,6 +1590,11 @@ export interface components {
             last_used_at?: string | null;
             name?: string | null;
             /**
+             * @description The user's preferred factor: a sign-in that sends a code by itself (nauth's login)
+             *     sends it here. Set with `POST …/factors/{factor_id}/preferred`.
+             */
+            preferred: boolean;
+            /**
              * Format: int64
              * @description Unused codes left, for `backup_codes`.
              */
@@ -1412,12 +1643,93 @@ export interface components {
              */
             users_to_reenroll: number;
         };
+        /** @description `POST /auth/login`: nauth's `LoginDTO` (the identifier is the account's email). */
+        LoginRequest: {
+            identifier: string;
+            password: string;
+        };
         MemberList: {
             user_ids: string[];
+        };
+        /** @description A confirmation, as nauth answers `setPreferredDevice` and `removeDevice`. */
+        MessageResponse: {
+            message: string;
+        };
+        /** @description The tenant's MFA settings in nauth's `mfa` config names. */
+        MfaConfig: {
+            allowedMethods: string[];
+            bypassMFAForTrustedDevices: boolean;
+            /** @description Some method is allowed. */
+            enabled: boolean;
+            /** @description `OPTIONAL`, `REQUIRED` or `ADAPTIVE`. */
+            enforcement: string;
+            /** Format: int32 */
+            rememberDeviceDays: number;
+            /** @description `never`, `user_opt_in` or `always`. */
+            rememberDevices: string;
+        };
+        /** @description A change to the tenant's MFA settings in nauth's names; what is left out stays. */
+        MfaConfigPatch: {
+            allowedMethods?: string[] | null;
+            bypassMFAForTrustedDevices?: boolean | null;
+            /**
+             * @description `true` only: MFA is not switched off as a whole here (choose `OPTIONAL`, or narrow
+             *     `allowedMethods`).
+             */
+            enabled?: boolean | null;
+            enforcement?: string | null;
+            /** Format: int64 */
+            rememberDeviceDays?: number | null;
+            rememberDevices?: string | null;
+        };
+        /** @description `POST /auth/mfa/setup-data`: nauth's `{"methodName"}`. */
+        MfaSetupRequest: {
+            methodName: string;
+            setupData?: null | components["schemas"]["SetupInput"];
+        };
+        /** @description `GET /auth/mfa/status`: nauth's `GetMFAStatusResponseDTO`. */
+        MfaStatus: {
+            /** @description Methods the user may set up. */
+            availableMethods: string[];
+            /** @description Methods of the user's active factors (backup codes aside). */
+            configuredMethods: string[];
+            /** @description The user has an active factor. */
+            enabled: boolean;
+            hasBackupCodes: boolean;
+            /**
+             * @description Always `false`: Latchkey has no per-user exemption (a user-level policy rule says
+             *     who need not use MFA).
+             */
+            mfaExempt: boolean;
+            mfaExemptGrantedAt?: string | null;
+            mfaExemptReason?: string | null;
+            preferredMethod?: string | null;
+            /** @description The policy requires a second factor of this user. */
+            required: boolean;
         };
         NameRequest: {
             /** @description 1 to 100 characters, unique in the tenant. */
             name: string;
+        };
+        /** @description nauth's error body, for the OpenAPI document. */
+        NauthErrorBody: {
+            /**
+             * @description nauth's machine-readable code: `AUTH_INVALID_CREDENTIALS`, `VERIFY_CODE_INVALID`,
+             *     `CHALLENGE_EXPIRED`, `CHALLENGE_MAX_ATTEMPTS`, `RATE_LIMIT_LOGIN`, `RATE_LIMIT_SMS`,
+             *     `RATE_LIMIT_RESEND`, `MFA_DEVICE_NOT_FOUND`, `AUTH_TOKEN_INVALID`, `VALIDATION_FAILED`, …
+             */
+            code: string;
+            /** @description `retryAfter` (seconds) on throttles; `reason`: Latchkey's own snake_case code. */
+            details?: unknown;
+            /** @description Human-readable; may change between versions. */
+            message: string;
+            /**
+             * Format: int32
+             * @description The HTTP status, repeated.
+             */
+            statusCode: number;
+            /** @description When it happened (ISO 8601). */
+            timestamp: string;
         };
         OrganizationList: {
             organizations: components["schemas"]["OrganizationView"][];
@@ -1501,6 +1813,21 @@ export interface components {
         RefreshRequest: {
             refresh_token: string;
         };
+        /** @description `POST /auth/challenge/resend`. */
+        ResendRequest: {
+            /**
+             * @description Another method to send a code by (`sms`, `email`); the challenge's current one if
+             *     left out.
+             */
+            method?: string | null;
+            session: string;
+        };
+        ResendResponse: {
+            /** @description `SMS` or `EMAIL`. */
+            deliveryMedium: string;
+            /** @description Masked. */
+            destination?: string | null;
+        };
         /**
          * @description A new password through a reset link: its `token`, or the `code` from the same email with
          *     the `email` address it went to.
@@ -1514,6 +1841,22 @@ export interface components {
             password: string;
             /** @description The `token` parameter of the emailed link (`pr_…`). */
             token?: string | null;
+        };
+        /** @description `POST /auth/respond-challenge`: nauth's `RespondChallengeDTO`. */
+        RespondChallengeRequest: {
+            code?: string | null;
+            /** @description `MFA_REQUIRED` with `passkey`: the WebAuthn `AuthenticationResponseJSON`. */
+            credential?: unknown;
+            /** @description `MFA_REQUIRED`: which device, when several of a method fit (`fac_…`). */
+            deviceId?: string | null;
+            /** @description `sms`, `email`, `totp`, `passkey`, `backup`. */
+            method?: string | null;
+            /** @description `VERIFY_PHONE`: the number to verify (E.164). */
+            phone?: string | null;
+            session: string;
+            setupData?: null | components["schemas"]["SetupAnswer"];
+            /** @description `MFA_REQUIRED`, `MFA_SETUP_REQUIRED` or `VERIFY_PHONE`. */
+            type: string;
         };
         RoleList: {
             roles: components["schemas"]["RoleView"][];
@@ -1737,6 +2080,31 @@ export interface components {
             totp_window: number;
             webauthn: components["schemas"]["WebauthnSettingsView"];
         };
+        /** @description What a forced setup is completed with. */
+        SetupAnswer: {
+            code?: string | null;
+            /** @description Passkey: the WebAuthn `RegistrationResponseJSON`. */
+            credential?: unknown;
+            deviceId?: string | null;
+            /**
+             * @description TOTP: the secret `challenge/setup-data` returned (accepted and not needed: the
+             *     server keeps it sealed).
+             */
+            secret?: string | null;
+        };
+        /** @description `{"setupData": {…}}`: what setting up a method needs next. */
+        SetupDataResponse: {
+            /**
+             * @description SMS: `{"maskedPhone"}` (a code was sent) or `{"autoCompleted":true,"deviceId"}`;
+             *     email: `{"maskedEmail"}`; TOTP: `{"secret","qrCode","otpauthUrl","manualEntryKey"}`;
+             *     passkey: `{"options"}`.
+             */
+            setupData: unknown;
+        };
+        SetupInput: {
+            name?: string | null;
+            phone?: string | null;
+        };
         SigninRequest: {
             /**
              * @description A remembered device's token (from an earlier `/v1/mfa/verify` with
@@ -1791,6 +2159,32 @@ export interface components {
             refresh_token: string;
             /** @example Bearer */
             token_type: string;
+        };
+        /** @description A completed sign-in: nauth's `AuthResponseDTO` with tokens. */
+        TokensResponse: {
+            /** @description The same EdDSA access token `/v1` issues (Bearer for `/auth/mfa/*` and `/v1`). */
+            accessToken: string;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch.
+             */
+            accessTokenExpiresAt: number;
+            /** @description `password`. */
+            authMethod: string;
+            /** @description Opaque (`rt_…`), rotating; refresh at `POST /v1/auth/refresh`. */
+            refreshToken: string;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch.
+             */
+            refreshTokenExpiresAt: number;
+            sub: string;
+            /**
+             * @description Whether a remembered device stood in for the second factor (always `false` here:
+             *     the nauth login takes no device token).
+             */
+            trusted: boolean;
+            user: components["schemas"]["AuthUser"];
         };
         UserList: {
             /** @description Pass as `after` to get the next page; absent on the last page. */
@@ -1859,6 +2253,17 @@ export interface components {
              *     Shown this once; a secret.
              */
             device_token?: string | null;
+        };
+        /** @description `POST /auth/mfa/verify-setup`. */
+        VerifySetupRequest: {
+            methodName: string;
+            setupData: components["schemas"]["SetupAnswer"];
+        };
+        VerifySetupResponse: {
+            /** @description Shown once, when this was the user's first factor (a Latchkey addition). */
+            backupCodes?: string[] | null;
+            /** @description The new device (`fac_…`). */
+            deviceId: string;
         };
         /**
          * @description WebAuthn settings to change; absent fields keep their value, `null` resets `rp_id` and
@@ -2006,6 +2411,589 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    get_mfa_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's MFA settings in nauth's names (the same settings as /v1/admin/config) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaConfig"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID: no valid secret key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    patch_mfa_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaConfigPatch"];
+            };
+        };
+        responses: {
+            /** @description The updated settings (also seen at /v1/admin/config); audited as tenant.settings_changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaConfig"];
+                };
+            };
+            /** @description VALIDATION_FAILED: an unknown enforcement or method, days outside 1–365, a contradiction */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (`reason` `insufficient_scope`): weakening MFA needs a key with `mfa:admin` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    challenge_resend: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant of the sign-in */
+                "X-Tenant-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResendRequest"];
+            };
+        };
+        responses: {
+            /** @description A new code went to the challenge's SMS or email device (or the one `method` names) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResendResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: an unknown method, or one no code is sent for */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description CHALLENGE_EXPIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description MFA_DEVICE_NOT_FOUND: no device of that method, or no code to send again */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description RATE_LIMIT_RESEND: within the resend cooldown or a send limit, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    challenge_setup_data: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant of the sign-in */
+                "X-Tenant-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChallengeSetupRequest"];
+            };
+        };
+        responses: {
+            /** @description SMS with the account's verified number: `{"setupData":{"autoCompleted":true,"deviceId"}}` (no code; finish with `setupData.deviceId`); else `{"setupData":{"maskedPhone"}}` and a code sent; email: `maskedEmail`; TOTP: `secret`, `qrCode`, `otpauthUrl` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupDataResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: an unknown or disallowed method, no number to send to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description CHALLENGE_EXPIRED, also when the user has set up a factor since */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description RATE_LIMIT_SMS: a send limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant; the default tenant if absent */
+                "X-Tenant-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Tokens (`accessToken`, `refreshToken`, `accessTokenExpiresAt`, `user`, …), or a challenge: `MFA_REQUIRED` (the code already sent to the preferred SMS or email device), `MFA_SETUP_REQUIRED` (`allowedMethods`), `VERIFY_PHONE` (SMS must be set up and the account has no number) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokensResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description AUTH_INVALID_CREDENTIALS: unknown identifier or wrong password, indistinguishably */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN: adaptive MFA refused this sign-in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description RATE_LIMIT_LOGIN, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    devices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's active devices (backup codes aside) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DevicesResponse"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    remove_device: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A device id, fac_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"message"}`: removed; the user's other sessions end */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (`reason` `mfa_verification_required`): the session's second factor is not recent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description MFA_DEVICE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    set_preferred: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A device id, fac_… */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"message"}`: the device is the preferred one (`factor.preferred` audited; `/v1` shows `preferred: true`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description MFA_DEVICE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    setup_data: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaSetupRequest"];
+            };
+        };
+        responses: {
+            /** @description SMS: `{"setupData":{"maskedPhone"}}`, a code sent to the account's number (or `setupData.phone`); email: `maskedEmail`; TOTP: `secret`, `qrCode`, `otpauthUrl`; passkey: `options` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupDataResponse"];
+                };
+            };
+            /** @description VALIDATION_FAILED: an unknown or disallowed method, no number on the account, an invalid number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (`reason` `mfa_verification_required`): with a factor already, the session's second factor must be recent */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description RATE_LIMIT_SMS */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's MFA status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatus"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID: no valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    verify_setup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifySetupRequest"];
+            };
+        };
+        responses: {
+            /** @description `{"deviceId"}`: the device is active (with `backupCodes` once, on the first factor) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifySetupResponse"];
+                };
+            };
+            /** @description VERIFY_CODE_INVALID, VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description AUTH_TOKEN_INVALID */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description MFA_DEVICE_NOT_FOUND: no setup of this method in progress */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description CHALLENGE_MAX_ATTEMPTS */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+        };
+    };
+    respond_challenge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tenant of the sign-in */
+                "X-Tenant-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RespondChallengeRequest"];
+            };
+        };
+        responses: {
+            /** @description Tokens, or the next challenge (`VERIFY_PHONE` after a number: the code went to it; `MFA_SETUP_REQUIRED` when the factor proven is of a kind no longer allowed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokensResponse"];
+                };
+            };
+            /** @description VERIFY_CODE_INVALID (a wrong code: counted), VALIDATION_FAILED (an unknown `type` or `method`, a missing `code`, an invalid phone number) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description CHALLENGE_EXPIRED: the session is unknown, used or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
+            };
+            /** @description CHALLENGE_MAX_ATTEMPTS (too many wrong codes, with Retry-After), RATE_LIMIT_SMS */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NauthErrorBody"];
+                };
             };
         };
     };
@@ -5364,6 +6352,49 @@ export interface operations {
             };
             /** @description too_many_attempts */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    prefer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description usr_…, or `me` */
+                user_id: string;
+                /** @description fac_… */
+                factor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The factor, now the user's preferred one (`preferred: true`); audited as `factor.preferred` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorView"];
+                };
+            };
+            /** @description missing_credentials, invalid_token, invalid_api_key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description factor_not_found: no active factor of the user with this id (backup codes cannot be preferred) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,10 +4,11 @@
 //!   [`common::Surface`] trait by which a surface says how it answers a failure;
 //! - [`v1`]: the native API (`/v1/*`) and the operational routes;
 //! - [`v2`]: HelloJohn-style administration (`/v2/admin/*`);
+//! - [`nauth`]: nauth-toolkit-style routes (`/auth/*`) with nauth's challenge and error
+//!   shapes;
 //! - [`pages`]: the hosted, server-rendered pages (`/login`, `/account/security`), which
 //!   answer a failure with a redirect or an HTML page, never JSON, and are not in
-//!   `/openapi.json`.
-//!
+//!   `/openapi.json`;
 //! - [`oidc`]: the OpenID Connect provider's endpoints for programs (discovery, the token
 //!   endpoint with its grants, userinfo, revocation);
 //! - [`auth0`]: Auth0-compatible surfaces (its MFA API, `/mfa/*`).
@@ -20,6 +21,7 @@
 pub mod auth0;
 pub mod common;
 pub mod metrics;
+pub mod nauth;
 pub mod oidc;
 pub mod pages;
 pub mod v1;
@@ -72,6 +74,7 @@ fn routes() -> OpenApiRouter<App> {
         .merge(v2::routes())
         .merge(oidc::routes())
         .merge(auth0::routes())
+        .merge(nauth::routes())
 }
 
 /// The OpenAPI document as JSON.
@@ -91,6 +94,7 @@ pub fn router(app: App) -> Router {
         .merge(v2::router(&app))
         .merge(oidc::router(&app))
         .merge(auth0::router(&app))
+        .merge(nauth::router(&app))
         .merge(pages::router(&app))
         .merge(metrics::router())
         .fallback(|| async { V1::reject(Failure::not_found()) })

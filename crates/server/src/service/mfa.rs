@@ -72,6 +72,8 @@ pub struct FactorSummary {
     pub last_delivery: Option<latchkey_store::model::OutboxMessage>,
     /// A WebAuthn factor's credential flags (synced or device-bound, clone suspicion).
     pub credential: Option<WebauthnCredential>,
+    /// The user's preferred factor (the one a code is sent to first).
+    pub preferred: bool,
 }
 
 /// A factor chosen for a sign-in challenge, and what the client does next.
@@ -375,21 +377,9 @@ impl App {
             return Err(ServiceError::FactorNotAllowed);
         }
         let cx = self.factor_cx(tenant, meta);
-        let given = req.phone_number.clone().or_else(|| self.user_phone(user));
         let phone = self
-            .refusals_counted(
-                tenant,
-                actor,
-                user,
-                meta,
-                sent_code::sms_destination(&cx, given.as_deref()),
-            )
+            .verified_phone(tenant, actor, user, req.phone_number.as_deref(), meta)
             .await?;
-        let verified = user.phone_verified_at.is_some()
-            && user.phone_hash.as_deref() == Some(self.destination_hash(phone.e164()).as_str());
-        if !verified {
-            return Err(ServiceError::PhoneNotVerified);
-        }
         let id = FactorId::generate(cx.now, self.rng.as_ref());
         let factor = Factor {
             destination_sealed: Some(self.seal_text(
@@ -445,6 +435,323 @@ impl App {
                 backup_codes: installed.then_some(codes),
             },
         })
+    }
+
+    /// The user's phone number (`given`, else the account's) if it is the account's
+    /// verified one (it received a code that came back) and SMS may go to it in this
+    /// tenant; refusals by the destination policy are counted as at any send. The one
+    /// check behind every SMS factor made without a new code (an admin's `confirmed`, a
+    /// forced setup's auto-completion).
+    async fn verified_phone(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        user: &User,
+        given: Option<&str>,
+        meta: &RequestMeta,
+    ) -> ServiceResult<latchkey_core::phone::Phone> {
+        let cx = self.factor_cx(tenant, meta);
+        let given = given.map(str::to_owned).or_else(|| self.user_phone(user));
+        let phone = self
+            .refusals_counted(
+                tenant,
+                actor,
+                user,
+                meta,
+                sent_code::sms_destination(&cx, given.as_deref()),
+            )
+            .await?;
+        if !self.is_verified_phone(user, phone.e164()) {
+            return Err(ServiceError::PhoneNotVerified);
+        }
+        Ok(phone)
+    }
+
+    /// Whether `e164` is the user's verified phone number.
+    fn is_verified_phone(&self, user: &User, e164: &str) -> bool {
+        user.phone_verified_at.is_some()
+            && user.phone_hash.as_deref() == Some(self.destination_hash(e164).as_str())
+    }
+
+    /// Forced enrollment without a new code (nauth's auto-completed SMS setup): when the
+    /// user of an `mfa_setup_required` challenge has a verified phone number and SMS is a
+    /// kind they may enroll, a pending SMS factor for that number is started for the
+    /// challenge and no code is sent. `None` when there is no verified number (the caller
+    /// then enrolls with a code). The factor becomes active only with the sign-in's
+    /// completion ([`App::complete_with_verified_phone`]), in one transaction, after the
+    /// number is checked again.
+    pub async fn enroll_verified_phone(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Option<Enrollment>> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        if challenge.purpose != ChallengePurpose::Enroll {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        if user.phone_verified_at.is_none() || self.user_phone(&user).is_none() {
+            return Ok(None);
+        }
+        let kinds = self.enrollment_kinds(tenant, &user.id).await?;
+        let factors = self.store.list_factors(&tenant.id, &user.id).await?;
+        if factors
+            .iter()
+            .any(|f| f.status == FactorStatus::Active && kinds.contains(&f.kind))
+        {
+            return Err(ServiceError::ChallengeExpired);
+        }
+        if !self.user_allows(tenant, &user.id, FactorKind::Sms).await? {
+            return Err(ServiceError::FactorNotAllowed);
+        }
+        let actor = Actor::SigningIn {
+            user_id: user.id.clone(),
+        };
+        let phone = match self.verified_phone(tenant, &actor, &user, None, meta).await {
+            Err(ServiceError::PhoneNotVerified) => return Ok(None),
+            other => other?,
+        };
+        let cx = self.factor_cx(tenant, meta);
+        let id = FactorId::generate(cx.now, self.rng.as_ref());
+        let factor = Factor {
+            destination_sealed: Some(self.seal_text(
+                SealedColumn::FactorDestination,
+                id.as_str(),
+                phone.e164(),
+            )?),
+            enrolled_by: Some(challenge.id.to_string()),
+            ..self.pending_factor(id, tenant, &user, FactorKind::Sms, None)?
+        };
+        self.store.insert_factor(&factor).await?;
+        self.store
+            .choose_factor(&challenge.id, &factor.id, cx.now)
+            .await?;
+        self.audit(Audit {
+            tenant,
+            actor: &actor,
+            meta,
+            user: Some(&user.id),
+            factor: Some(&factor.id),
+            action: AuditAction::FactorEnroll,
+            outcome: AuditOutcome::Pending,
+            detail: Some("sms, verified account phone".into()),
+        })
+        .await?;
+        self.metrics
+            .mfa(&tenant.id, FactorKind::Sms, MfaStep::EnrollStarted);
+        Ok(Some(Enrollment {
+            factor,
+            details: EnrollDetails::Sent {
+                channel: Channel::Sms,
+                destination: phone.masked(),
+            },
+        }))
+    }
+
+    /// Completes a forced enrollment started by [`App::enroll_verified_phone`]: the factor
+    /// becomes active without a code because its number is (still) the account's verified
+    /// one, and the sign-in ends with a session, in one transaction (the store's
+    /// `attempt_sign_in`, counted against the factor like any answer). Nothing is proven
+    /// now but the password: as with a remembered device, the session claims `aal2` with
+    /// `amr` `pwd mfa`, and its second factor dates from when the number was verified, so
+    /// no step-up is met by it.
+    pub async fn complete_with_verified_phone(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        factor_id: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Verified> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        if challenge.purpose != ChallengePurpose::Enroll {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        let choice = FactorChoice {
+            factor_id: Some(factor_id.to_owned()),
+            kind: Some(FactorKind::Sms),
+        };
+        let (factor, _, _) = match self.challenge_factor(tenant, &challenge, &choice).await {
+            Err(ServiceError::FactorNotFound) => return Err(ServiceError::InvalidCode),
+            other => other?,
+        };
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        let destination = self.factor_destination(&factor)?;
+        let verified_at = match user.phone_verified_at {
+            Some(at) if self.is_verified_phone(&user, &destination) => at,
+            _ => return Err(ServiceError::PhoneNotVerified),
+        };
+        let actor = Actor::SigningIn {
+            user_id: user.id.clone(),
+        };
+        let cx = self.factor_cx(tenant, meta);
+        let backup_id = self.backup_factor_id(tenant, &user.id).await?;
+        let (codes, backup) = backup_codes::new_set(&cx, &user.id, backup_id);
+        let proof = Proof::Enrollment {
+            factor_id: factor.id.clone(),
+            check: Check::Preverified,
+            backup: Box::new(backup),
+            rules: ActivationRules {
+                only_without: Some(self.enrollment_kinds(tenant, &user.id).await?),
+                keep_session: None,
+                enrolled_by: Some(challenge.id.to_string()),
+            },
+        };
+        let mut amr = challenge.amr.clone();
+        amr.push(Amr::Mfa.as_str().to_owned());
+        let (session, refresh_hash, tokens) = self.new_session(
+            tenant,
+            &user,
+            amr,
+            latchkey_core::devices::SESSION_AAL.as_str(),
+            Some(verified_at),
+        );
+        let on_factor = |action, outcome| {
+            self.audit_event(
+                Audit::on_factor(tenant, &actor, meta, &factor, action, outcome)
+                    .with_detail("sms, verified account phone"),
+            )
+        };
+        let attempt = SignInAttempt {
+            challenge_id: challenge.id.clone(),
+            proof: Some(proof),
+            throttle: throttle_key(&factor),
+            policy: tenant.settings.factor_throttle(),
+            writes: SignInWrites {
+                clear_throttle: None,
+                audit: Some(on_factor(AuditAction::FactorConfirm, AuditOutcome::Success)),
+                session: Some((session, refresh_hash)),
+                device: None,
+            },
+            on_failure: Some(on_factor(AuditAction::FactorConfirm, AuditOutcome::Failure)),
+            on_locked: Some(on_factor(AuditAction::MfaAttempt, AuditOutcome::Locked)),
+        };
+        let backup_installed = match self.store.attempt_sign_in(&attempt, cx.now).await? {
+            AttemptOutcome::Completed { backup_installed } => {
+                if let Some(event) = &attempt.writes.audit {
+                    self.recorded(event);
+                }
+                self.confirm_signin(tenant, &challenge.id).await?;
+                self.metrics
+                    .mfa(&tenant.id, factor.kind, MfaStep::EnrollConfirmed);
+                backup_installed
+            }
+            AttemptOutcome::ChallengeGone => return Err(ServiceError::InvalidChallenge),
+            AttemptOutcome::Stale => return Err(ServiceError::ChallengeExpired),
+            AttemptOutcome::Rejected => {
+                if let Some(event) = &attempt.on_failure {
+                    self.recorded(event);
+                }
+                return Err(ServiceError::InvalidCode);
+            }
+            AttemptOutcome::Locked { retry_after_secs } => {
+                if let Some(event) = &attempt.on_locked {
+                    self.recorded(event);
+                }
+                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            }
+        };
+        Ok(Verified {
+            tokens,
+            factor,
+            device_token: None,
+            backup_codes: backup_installed.then_some(codes),
+        })
+    }
+
+    /// The user of an open sign-in challenge and what the challenge asks for (a surface
+    /// that answers every kind of challenge at one route needs to know which it holds).
+    pub async fn challenge_user(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+    ) -> ServiceResult<(User, ChallengePurpose)> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        let user = self.get_user(&tenant.id, &challenge.user_id).await?;
+        Ok((user, challenge.purpose))
+    }
+
+    /// Sends a forced enrollment's code again: the enrollment the challenge started (its
+    /// chosen factor) begins anew for the same destination, as a second `/v1/mfa/enroll`
+    /// would, within the same send limits.
+    pub async fn resend_enrollment_code(
+        &self,
+        tenant: &Tenant,
+        challenge_id: &str,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Enrollment> {
+        let challenge = self.open_challenge(tenant, challenge_id).await?;
+        if challenge.purpose != ChallengePurpose::Enroll {
+            return Err(ServiceError::InvalidChallenge);
+        }
+        let pending = match &challenge.factor_id {
+            Some(id) => self.store.get_factor(&tenant.id, id).await?,
+            None => None,
+        }
+        .filter(|f| {
+            f.user_id == challenge.user_id
+                && f.status == FactorStatus::Pending
+                && f.enrolled_by.as_deref() == Some(challenge.id.as_str())
+                && f.kind.channel().is_some()
+        })
+        .ok_or(ServiceError::FactorNotFound)?;
+        let phone_number = match pending.kind.channel() {
+            Some(Channel::Sms) => Some(self.factor_destination(&pending)?.to_string()),
+            _ => None,
+        };
+        let request = EnrollRequest {
+            kind: pending.kind,
+            name: pending.name.clone(),
+            phone_number,
+            confirmed: false,
+        };
+        self.enroll_for_challenge(tenant, challenge_id, request, meta)
+            .await
+    }
+
+    /// The user's preferred factor, if set and still active.
+    pub async fn preferred_factor(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Option<FactorId>> {
+        Ok(self.store.preferred_factor(&tenant.id, user).await?)
+    }
+
+    /// Makes one of the user's active factors (backup codes aside) the preferred one: the
+    /// factor a sign-in that sends its code by itself sends it to. Not a change to what
+    /// protects the account, so no step-up; audited.
+    pub async fn set_preferred_factor(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        target: &UserId,
+        factor_id: &FactorId,
+        meta: &RequestMeta,
+    ) -> ServiceResult<Factor> {
+        let (user, _) = self.managed_user(tenant, actor, target, false).await?;
+        let factor = self
+            .store
+            .get_factor(&tenant.id, factor_id)
+            .await?
+            .filter(|f| f.user_id == user.id && f.status == FactorStatus::Active && !f.kind.is_recovery())
+            .ok_or(ServiceError::FactorNotFound)?;
+        if !self
+            .store
+            .set_preferred_factor(&tenant.id, &user.id, &factor.id, self.now())
+            .await?
+        {
+            return Err(ServiceError::FactorNotFound);
+        }
+        self.audit(
+            Audit::on_factor(
+                tenant,
+                actor,
+                meta,
+                &factor,
+                AuditAction::FactorPreferred,
+                AuditOutcome::Success,
+            )
+            .with_detail(factor.kind.as_str()),
+        )
+        .await?;
+        Ok(factor)
     }
 
     /// A pending factor of `kind` for `user`, not yet stored.
@@ -722,6 +1029,7 @@ impl App {
         let now = self.now();
         let mut out = Vec::new();
         let mut credentials = None;
+        let preferred = self.store.preferred_factor(&tenant.id, user).await?;
         for factor in self.store.list_factors(&tenant.id, user).await? {
             if !factor.is_current(now) {
                 continue;
@@ -745,6 +1053,7 @@ impl App {
                 }
             }
             out.push(FactorSummary {
+                preferred: preferred.as_ref() == Some(&factor.id),
                 destination: self.masked_destination(&factor),
                 factor,
                 remaining_codes,

@@ -22,6 +22,7 @@ mod issuers;
 mod meta;
 mod metrics;
 mod mfa;
+mod nauth;
 mod notices;
 mod oidc;
 mod pages;

@@ -95,6 +95,18 @@ async fn openapi_covers_every_route(b: Backend) {
         "/mfa/authenticators/{authenticator_id}",
         "/mfa/associate",
         "/mfa/challenge",
+        "/v1/users/{user_id}/mfa/factors/{factor_id}/preferred",
+        "/auth/login",
+        "/auth/respond-challenge",
+        "/auth/challenge/setup-data",
+        "/auth/challenge/resend",
+        "/auth/mfa/status",
+        "/auth/mfa/setup-data",
+        "/auth/mfa/verify-setup",
+        "/auth/mfa/devices",
+        "/auth/mfa/devices/{id}/preferred",
+        "/auth/mfa/devices/{id}",
+        "/auth/admin/mfa-config",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -123,6 +135,7 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{webhook_id}", "whk_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{device_id}", "dev_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{authenticator_id}", "totp%7Cfac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{id}", "fac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace(
                 "{delivery_id}",
                 "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ01HZZZZZZZZZZZZZZZZZZZZZZZ",

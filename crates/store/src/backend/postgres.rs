@@ -106,6 +106,11 @@ const MIGRATIONS: &[Migration] = &[
         "key_scopes",
         include_str!("../../migrations/postgres/0016_key_scopes.sql"),
     ),
+    (
+        17,
+        "preferred_factor",
+        include_str!("../../migrations/postgres/0017_preferred_factor.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

@@ -313,6 +313,19 @@ macro_rules! impl_stores {
             async fn set_phone_hash(&self, user: &UserId, hash: &str) -> Result<()> {
                 run!(self, write, [user, hash], c => users::set_phone_hash(c, user, hash))
             }
+            async fn preferred_factor(&self, tenant: &TenantId, user: &UserId) -> Result<Option<FactorId>> {
+                run!(self, read, [tenant, user], c => users::preferred_factor(c, tenant, user))
+            }
+            async fn set_preferred_factor(
+                &self,
+                tenant: &TenantId,
+                user: &UserId,
+                factor: &FactorId,
+                now: UnixMillis,
+            ) -> Result<bool> {
+                run!(self, write, [tenant, user, factor], c =>
+                    users::set_preferred_factor(c, tenant, user, factor, now))
+            }
         }
 
         // Named in full, so the backends' imports need not change for it.

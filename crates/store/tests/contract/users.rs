@@ -6,6 +6,7 @@ contract!(
     users_are_unique_per_tenant_and_scoped,
     a_group_commit_keeps_each_write_apart,
     seeding_loads_rows_as_given,
+    a_preferred_factor_is_an_active_factor_of_the_user,
 );
 
 async fn users_are_unique_per_tenant_and_scoped(s: DynStore) {
@@ -125,4 +126,49 @@ async fn seeding_loads_rows_as_given(s: DynStore) {
         s.seed(&[again], &[], &[]).await,
         Err(StoreError::Conflict)
     ));
+}
+
+async fn a_preferred_factor_is_an_active_factor_of_the_user(s: DynStore) {
+    let u = user_in_new_tenant(&s).await;
+    let other = user_in_new_tenant(&s).await;
+    assert_eq!(s.preferred_factor(&u.tenant_id, &u.id).await.unwrap(), None);
+    let active = factor(&u, FactorKind::Totp, FactorStatus::Active);
+    let pending = factor(&u, FactorKind::Sms, FactorStatus::Pending);
+    let theirs = factor(&other, FactorKind::Totp, FactorStatus::Active);
+    for f in [&active, &pending, &theirs] {
+        s.insert_factor(f).await.unwrap();
+    }
+    // Neither a pending factor nor another user's (or another tenant's) can be preferred.
+    assert!(!s
+        .set_preferred_factor(&u.tenant_id, &u.id, &pending.id, 5)
+        .await
+        .unwrap());
+    assert!(!s
+        .set_preferred_factor(&u.tenant_id, &u.id, &theirs.id, 5)
+        .await
+        .unwrap());
+    assert!(!s
+        .set_preferred_factor(&other.tenant_id, &u.id, &active.id, 5)
+        .await
+        .unwrap());
+    assert_eq!(s.preferred_factor(&u.tenant_id, &u.id).await.unwrap(), None);
+    assert!(s
+        .set_preferred_factor(&u.tenant_id, &u.id, &active.id, 5)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.preferred_factor(&u.tenant_id, &u.id).await.unwrap(),
+        Some(active.id.clone())
+    );
+    assert_eq!(
+        s.preferred_factor(&other.tenant_id, &u.id).await.unwrap(),
+        None,
+        "scoped to the tenant"
+    );
+    // A removed factor is no preference.
+    assert!(s
+        .delete_factor(&u.tenant_id, &u.id, &active.id, None, 6)
+        .await
+        .unwrap());
+    assert_eq!(s.preferred_factor(&u.tenant_id, &u.id).await.unwrap(), None);
 }

@@ -741,6 +741,9 @@ pub struct FactorView {
     pub name: Option<String>,
     pub created_at: String,
     pub last_used_at: Option<String>,
+    /// The user's preferred factor: a sign-in that sends a code by itself (nauth's login)
+    /// sends it here. Set with `POST …/factors/{factor_id}/preferred`.
+    pub preferred: bool,
     /// Unused codes left, for `backup_codes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remaining_codes: Option<i64>,
@@ -815,6 +818,7 @@ impl From<&crate::service::mfa::FactorSummary> for FactorView {
             name: f.name.clone(),
             created_at: rfc3339(f.created_at),
             last_used_at: f.last_used_at.map(rfc3339),
+            preferred: s.preferred,
             remaining_codes: s.remaining_codes,
             destination: s.destination.clone(),
             last_delivery: s.last_delivery.as_ref().map(|m| DeliveryView {

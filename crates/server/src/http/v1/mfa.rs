@@ -140,6 +140,37 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/users/{user_id}/mfa/factors/{factor_id}/preferred", tag = "mfa",
+    params(("user_id" = String, Path, description = "usr_…, or `me`"), ("factor_id" = String, Path, description = "fac_…")),
+    responses((status = 200, description = "The factor, now the user's preferred one (`preferred: true`); audited as `factor.preferred`", body = FactorView),
+              (status = 401, description = "missing_credentials, invalid_token, invalid_api_key", body = ErrorBody),
+              (status = 404, description = "factor_not_found: no active factor of the user with this id (backup codes cannot be preferred)", body = ErrorBody)),
+    security(("secret_key" = []), ("access_token" = [])))]
+pub async fn prefer(
+    State(app): State<App>,
+    caller: CallerCtx<V1>,
+    Path((user_id, fid)): Path<(String, String)>,
+) -> Result<Json<FactorView>, ApiError> {
+    let target = caller.target(&user_id)?;
+    let chosen = app
+        .set_preferred_factor(
+            &caller.tenant,
+            &caller.actor,
+            &target,
+            &factor_id(&fid)?,
+            &caller.meta,
+        )
+        .await?;
+    let factors = app
+        .list_user_factors(&caller.tenant, &caller.actor, &target)
+        .await?;
+    factors
+        .iter()
+        .find(|f| f.factor.id == chosen.id)
+        .map(|f| Json(FactorView::from(f)))
+        .ok_or_else(|| ServiceError::FactorNotFound.into())
+}
+
 #[utoipa::path(post, path = "/v1/users/{user_id}/mfa/backup-codes", tag = "mfa",
     params(("user_id" = String, Path, description = "usr_…, or `me`"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to a retry with the same key (24 h); see docs/security.md", min_length = 1, max_length = 255, pattern = "^[\\x20-\\x7e]+$")),
     responses((status = 201, description = "A new set; every old code stops working", body = BackupCodes),

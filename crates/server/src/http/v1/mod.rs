@@ -134,6 +134,7 @@ fn plain_routes() -> OpenApiRouter<App> {
         .routes(routes!(mfa::list))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::delete))
+        .routes(routes!(mfa::prefer))
         .routes(routes!(devices::list_devices, devices::forget_devices))
         .routes(routes!(devices::forget_device))
         .routes(routes!(mfa::verify))

@@ -4,7 +4,8 @@ use crate::backend::conn::{args, conflict_or, Conn};
 use crate::backend::rows::{self, USER_COLUMNS};
 use crate::model::User;
 use crate::Result;
-use latchkey_core::ids::{TenantId, UserId};
+use latchkey_core::clock::UnixMillis;
+use latchkey_core::ids::{FactorId, TenantId, UserId};
 
 pub(crate) async fn insert<C: Conn>(c: &mut C, user: &User) -> Result<()> {
     c.execute(
@@ -75,4 +76,42 @@ pub(crate) async fn set_phone_hash<C: Conn>(c: &mut C, user: &UserId, hash: &str
     )
     .await?;
     Ok(())
+}
+
+/// The user's preferred factor, when it still names one of their active factors.
+pub(crate) async fn preferred_factor<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    user: &UserId,
+) -> Result<Option<FactorId>> {
+    let id = c
+        .fetch_optional(
+            "SELECT f.id AS id FROM users u JOIN factors f \
+               ON f.id = u.preferred_factor_id AND f.user_id = u.id AND f.tenant_id = u.tenant_id \
+             WHERE u.tenant_id = $1 AND u.id = $2 AND f.status = 'active'",
+            args![tenant.as_str(), user.as_str()],
+            |r| r.text("id"),
+        )
+        .await?;
+    Ok(id.and_then(|s| FactorId::parse(&s).ok()))
+}
+
+/// Points the user's preference at one of their active factors (one statement: the
+/// factor's state is checked where it is written).
+pub(crate) async fn set_preferred_factor<C: Conn>(
+    c: &mut C,
+    tenant: &TenantId,
+    user: &UserId,
+    factor: &FactorId,
+    now: UnixMillis,
+) -> Result<bool> {
+    let changed = c
+        .execute(
+            "UPDATE users SET preferred_factor_id = $3, updated_at = $4 \
+             WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM factors f \
+               WHERE f.id = $3 AND f.user_id = $2 AND f.tenant_id = $1 AND f.status = 'active')",
+            args![tenant.as_str(), user.as_str(), factor.as_str(), now],
+        )
+        .await?;
+    Ok(changed == 1)
 }

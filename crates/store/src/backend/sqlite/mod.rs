@@ -107,6 +107,11 @@ const MIGRATIONS: &[Migration] = &[
         "key_scopes",
         include_str!("../../../migrations/sqlite/0016_key_scopes.sql"),
     ),
+    (
+        17,
+        "preferred_factor",
+        include_str!("../../../migrations/sqlite/0017_preferred_factor.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.
