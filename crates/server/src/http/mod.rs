@@ -8,12 +8,15 @@
 //!   answer a failure with a redirect or an HTML page, never JSON, and are not in
 //!   `/openapi.json`.
 //!
+//! - [`auth0`]: Auth0 / AuthHero's Management API v2 (`/api/v2/*`), answering failures as
+//!   Auth0 does.
+//!
 //! Room is left for more beside them, each its own folder with its routes, its shapes and
-//! its renderer: `auth0/` (Auth0-style `/api/v2` and `/mfa/*`) and `nauth/` (nauth-style
-//! routes). This module assembles the surfaces into one router and their OpenAPI
+//! its renderer (`nauth/`, nauth-style routes). This module assembles the surfaces into one router and their OpenAPI
 //! descriptions (generated from the handlers' annotations, so a route cannot be missing)
 //! into the one `/openapi.json`.
 
+pub mod auth0;
 pub mod common;
 pub mod metrics;
 pub mod oidc;
@@ -62,6 +65,7 @@ fn routes() -> OpenApiRouter<App> {
         .merge(v1::routes())
         .merge(v2::routes())
         .merge(oidc::routes())
+        .merge(auth0::routes())
 }
 
 /// The OpenAPI document as JSON.
@@ -80,6 +84,7 @@ pub fn router(app: App) -> Router {
         .merge(v1::router(&app))
         .merge(v2::router(&app))
         .merge(oidc::router(&app))
+        .merge(auth0::router(&app))
         .merge(pages::router(&app))
         .merge(metrics::router())
         .fallback(|| async { V1::reject(Failure::not_found()) })
