@@ -179,10 +179,20 @@ fn mfa_admin_key(dir: &Path, database_url: Option<&str>) -> String {
         .unwrap()
 }
 
-/// `latchkey serve` with TLS on a port the OS picks, read back from its log.
+/// A loopback port free now (the OS picks it); the server takes it a moment later.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `latchkey serve` with TLS on a free port, named in the listen address so the issuer (and
+/// with it the management audience, `https://127.0.0.1:PORT/api/v2/`) names it too.
 fn start(dir: &Path, database_url: Option<&str>, cert: &Path, key: &Path) -> Server {
     let mut c = command(dir, database_url);
-    c.args(["serve", "--listen", "127.0.0.1:0"])
+    c.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
         .arg("--tls-cert")
         .arg(cert)
         .arg("--tls-key")
