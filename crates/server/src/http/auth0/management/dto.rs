@@ -111,6 +111,7 @@ pub struct AuthenticationMethodsPage {
 /// Auth0's paging parameters.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page number, from 0.
     pub page: Option<u64>,
