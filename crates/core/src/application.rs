@@ -460,8 +460,9 @@ pub fn parse_grant_types(names: &[String]) -> Result<Vec<GrantType>, String> {
 /// Whether `grants` suit a client of this type with these redirect URIs; the reason if not.
 /// - `client_credentials` issues a token to the client itself, on the strength of its
 ///   secret alone: a public client has none (RFC 6749 §4.4).
-/// - `refresh_token` continues what `authorization_code` started; alone it could never be
-///   used.
+/// - `refresh_token` continues what `authorization_code` (or a password grant) started;
+///   alone it could never be used.
+/// - The MFA grants answer an `mfa_required` only a password grant gives.
 /// - A public client using `authorization_code` must have somewhere to be sent back to: it
 ///   has no other way to receive a code.
 pub fn grant_problem(
@@ -475,8 +476,14 @@ pub fn grant_problem(
     if client == ClientType::Public && grants.contains(&GrantType::ClientCredentials) {
         return Some("client_credentials is for confidential clients only: a public client has no secret");
     }
-    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode) {
-        return Some("refresh_token needs authorization_code");
+    let signs_in = grants
+        .iter()
+        .any(|g| *g == GrantType::AuthorizationCode || g.is_password());
+    if grants.contains(&GrantType::RefreshToken) && !signs_in {
+        return Some("refresh_token needs authorization_code or a password grant");
+    }
+    if grants.iter().any(|g| g.is_mfa()) && !grants.iter().any(|g| g.is_password()) {
+        return Some("the mfa-otp, mfa-oob and mfa-recovery-code grants need password or password-realm");
     }
     if client == ClientType::Public
         && grants.contains(&GrantType::AuthorizationCode)
@@ -668,9 +675,29 @@ mod tests {
             ]),
             Ok(vec![RefreshToken, AuthorizationCode])
         );
-        let err = parse_grant_types(&["implicit".into(), "password".into()]).unwrap_err();
+        // The password grant and Auth0's MFA grants, for applications written against Auth0.
+        let auth0 = [
+            Password,
+            PasswordRealm,
+            MfaOtp,
+            MfaOob,
+            MfaRecoveryCode,
+            RefreshToken,
+        ];
+        assert_eq!(grant_problem(Public, &auth0, &[]), None);
+        assert_eq!(grant_problem(Confidential, &[Password, RefreshToken], &[]), None);
+        assert!(grant_problem(Confidential, &[MfaOtp, ClientCredentials], &[]).is_some());
+        assert!(grant_problem(Public, &[AuthorizationCode, MfaOob], &cb).is_some());
+        assert_eq!(
+            parse_grant_types(&[
+                "password".into(),
+                "http://auth0.com/oauth/grant-type/mfa-otp".into()
+            ]),
+            Ok(vec![Password, MfaOtp])
+        );
+        let err = parse_grant_types(&["implicit".into(), "passwords".into()]).unwrap_err();
         assert!(
-            err.contains("implicit, password") && err.contains("client_credentials"),
+            err.contains("implicit, passwords") && err.contains("client_credentials"),
             "{err}"
         );
     }

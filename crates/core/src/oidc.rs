@@ -33,7 +33,10 @@ impl ClientType {
     }
 }
 
-/// The grants an application may use at the token endpoint (RFC 6749 §4, §6).
+/// The grants an application may use at the token endpoint (RFC 6749 §4, §6), and the
+/// Auth0 extensions its MFA API is built on (the resource-owner password grant, with a
+/// realm, and the grants that answer an `mfa_required`), stored and spoken by their
+/// registered names ([`GrantType::as_str`]; Auth0's are URIs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
@@ -41,13 +44,34 @@ pub enum GrantType {
     RefreshToken,
     /// Machine clients: a token for the application itself. Confidential clients only.
     ClientCredentials,
+    /// RFC 6749 §4.3: the application collects the user's password. Never on by default
+    /// (the OAuth 2.0 Security BCP, RFC 9700 §2.4, advises against it); for applications
+    /// written against Auth0's MFA API.
+    Password,
+    /// Auth0's `password-realm`: the password grant naming the user database.
+    #[serde(rename = "http://auth0.com/oauth/grant-type/password-realm")]
+    PasswordRealm,
+    /// Auth0's MFA API: answer `mfa_required` with an authenticator app's code...
+    #[serde(rename = "http://auth0.com/oauth/grant-type/mfa-otp")]
+    MfaOtp,
+    /// ...with a code sent by text message or email (`oob_code` + `binding_code`)...
+    #[serde(rename = "http://auth0.com/oauth/grant-type/mfa-oob")]
+    MfaOob,
+    /// ...or with a recovery (backup) code.
+    #[serde(rename = "http://auth0.com/oauth/grant-type/mfa-recovery-code")]
+    MfaRecoveryCode,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 8] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::PasswordRealm,
+        GrantType::MfaOtp,
+        GrantType::MfaOob,
+        GrantType::MfaRecoveryCode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,11 +79,29 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::PasswordRealm => "http://auth0.com/oauth/grant-type/password-realm",
+            GrantType::MfaOtp => "http://auth0.com/oauth/grant-type/mfa-otp",
+            GrantType::MfaOob => "http://auth0.com/oauth/grant-type/mfa-oob",
+            GrantType::MfaRecoveryCode => "http://auth0.com/oauth/grant-type/mfa-recovery-code",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// A grant by which a user signs in with a password at the token endpoint.
+    pub fn is_password(self) -> bool {
+        matches!(self, GrantType::Password | GrantType::PasswordRealm)
+    }
+
+    /// A grant that answers an `mfa_required` (it needs a password grant to get one).
+    pub fn is_mfa(self) -> bool {
+        matches!(
+            self,
+            GrantType::MfaOtp | GrantType::MfaOob | GrantType::MfaRecoveryCode
+        )
     }
 }
 

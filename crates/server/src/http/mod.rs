@@ -6,15 +6,15 @@
 //! - [`v2`]: HelloJohn-style administration (`/v2/admin/*`);
 //! - [`pages`]: the hosted, server-rendered pages (`/login`, `/account/security`), which
 //!   answer a failure with a redirect or an HTML page, never JSON, and are not in
-//!   `/openapi.json`.
-//!
-//! - [`auth0`]: Auth0 / AuthHero's Management API v2 (`/api/v2/*`), answering failures as
-//!   Auth0 does.
+//!   `/openapi.json`;
+//! - [`oidc`]: the OpenID Connect provider's endpoints for programs;
+//! - [`auth0`]: Auth0's Management API v2 (`/api/v2/*`, answering failures as Auth0 does)
+//!   and its MFA API (`/mfa/*`).
 //!
 //! Room is left for more beside them, each its own folder with its routes, its shapes and
-//! its renderer (`nauth/`, nauth-style routes). This module assembles the surfaces into one router and their OpenAPI
-//! descriptions (generated from the handlers' annotations, so a route cannot be missing)
-//! into the one `/openapi.json`.
+//! its renderer (`nauth/`, nauth-style routes). This module assembles the surfaces into one
+//! router and their OpenAPI descriptions (generated from the handlers' annotations, so a
+//! route cannot be missing) into the one `/openapi.json`.
 
 pub mod auth0;
 pub mod common;
@@ -56,6 +56,11 @@ impl Modify for Security {
         let mut jwt = Http::new(HttpAuthScheme::Bearer);
         jwt.bearer_format = Some("JWT".into());
         components.add_security_scheme("access_token", SecurityScheme::Http(jwt));
+        // Auth0's MFA API: the `mfa_token` a password grant's `mfa_required` carries.
+        components.add_security_scheme(
+            "mfa_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 

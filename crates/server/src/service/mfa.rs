@@ -719,7 +719,11 @@ impl App {
         self.factor_summaries(tenant, &user.id).await
     }
 
-    async fn factor_summaries(&self, tenant: &Tenant, user: &UserId) -> ServiceResult<Vec<FactorSummary>> {
+    pub(super) async fn factor_summaries(
+        &self,
+        tenant: &Tenant,
+        user: &UserId,
+    ) -> ServiceResult<Vec<FactorSummary>> {
         let now = self.now();
         let mut out = Vec::new();
         let mut credentials = None;
@@ -860,7 +864,7 @@ impl App {
     }
 
     /// An open challenge of this tenant, or why it cannot be used.
-    async fn open_challenge(&self, tenant: &Tenant, id: &str) -> ServiceResult<Challenge> {
+    pub(super) async fn open_challenge(&self, tenant: &Tenant, id: &str) -> ServiceResult<Challenge> {
         let id = ChallengeId::parse(id).map_err(|_| ServiceError::InvalidChallenge)?;
         let challenge = self
             .store

@@ -13,6 +13,7 @@ pub mod failure;
 pub mod input;
 pub mod management;
 pub mod mfa;
+pub mod mfa_api;
 pub mod notify;
 pub mod oidc;
 pub mod outcome;

@@ -150,6 +150,22 @@ pub enum OAuthError {
     InvalidScope(String),
     #[error("too many attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Auth0's MFA API: the password was right; a second factor is to be proven (or
+    /// enrolled) with the `mfa_token` (403, with `mfa_token` and `mfa_requirements`).
+    #[error("Multifactor authentication required")]
+    MfaRequired(Box<super::mfa_api::MfaRequired>),
+    /// Auth0's MFA API: refused (403).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Auth0's MFA API: the `mfa_token` has lapsed.
+    #[error("mfa_token is expired")]
+    ExpiredToken,
+    /// Auth0's MFA API: the bearer token is not one of this tenant's (401).
+    #[error("the token is invalid, expired or revoked")]
+    InvalidToken,
+    /// Auth0's MFA API: no such authenticator (404).
+    #[error("no such authenticator")]
+    NotFound,
     #[error(transparent)]
     Service(ServiceError),
 }
@@ -165,6 +181,11 @@ impl OAuthError {
             OAuthError::UnsupportedGrantType => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::TooManyAttempts { .. } => "slow_down",
+            OAuthError::MfaRequired(_) => "mfa_required",
+            OAuthError::AccessDenied(_) => "access_denied",
+            OAuthError::ExpiredToken => "expired_token",
+            OAuthError::InvalidToken => "invalid_token",
+            OAuthError::NotFound => "not_found",
             OAuthError::Service(_) => "server_error",
         }
     }
@@ -191,8 +212,9 @@ impl From<latchkey_store::StoreError> for OAuthError {
     }
 }
 
-/// A token request's parameters (form-encoded, RFC 6749 §4.1.3, §6, §4.4.2).
-#[derive(Debug, Default, Deserialize)]
+/// A token request's parameters (form-encoded or JSON, RFC 6749 §4.1.3, §6, §4.3.2, §4.4.2,
+/// and Auth0's password-realm and MFA grants). No `Debug`: it holds passwords and codes.
+#[derive(Default, Deserialize)]
 pub struct TokenParams {
     pub grant_type: Option<String>,
     pub code: Option<String>,
@@ -203,6 +225,14 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub audience: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub realm: Option<String>,
+    pub mfa_token: Option<String>,
+    pub otp: Option<String>,
+    pub oob_code: Option<String>,
+    pub binding_code: Option<String>,
+    pub recovery_code: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -213,6 +243,8 @@ pub struct TokenResponse {
     pub refresh_token: Option<SecretString>,
     pub id_token: Option<String>,
     pub scope: String,
+    /// A first authenticator confirmed through the MFA API brings recovery codes: shown once.
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// How the client presented itself at the token or revocation endpoint.
@@ -570,6 +602,12 @@ impl App {
             GrantType::AuthorizationCode => self.redeem_code(tenant, &app, &p, meta).await,
             GrantType::RefreshToken => self.refresh_grant(tenant, &app, &p).await,
             GrantType::ClientCredentials => self.client_credentials(tenant, &app, &p),
+            GrantType::Password | GrantType::PasswordRealm => {
+                self.password_grant(tenant, &app, grant, &p, meta).await
+            }
+            GrantType::MfaOtp | GrantType::MfaOob | GrantType::MfaRecoveryCode => {
+                self.mfa_grant(tenant, &app, grant, &p, meta).await
+            }
         }
     }
 
@@ -781,12 +819,13 @@ impl App {
             refresh_token: None,
             id_token: None,
             scope,
+            recovery_codes: None,
         })
     }
 
     /// The token response for an application's session: an access token, the refresh token
     /// with `offline_access` (and the grant), and an ID token.
-    fn respond(
+    pub(super) fn respond(
         &self,
         tenant: &Tenant,
         app: &Application,
@@ -815,6 +854,7 @@ impl App {
             refresh_token,
             id_token,
             scope: scopes.as_string(),
+            recovery_codes: None,
         })
     }
 

@@ -11,6 +11,7 @@ mod admin;
 mod applications;
 mod auth;
 mod auth0_management;
+mod auth0_mfa;
 mod branding;
 mod delivery;
 mod devices;

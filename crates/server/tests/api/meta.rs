@@ -103,6 +103,10 @@ async fn openapi_covers_every_route(b: Backend) {
         "/api/v2/users/{user_id}/authentication-methods/{factor_id}",
         "/api/v2/users/{user_id}/authenticators",
         "/api/v2/users/{user_id}/enrollments",
+        "/mfa/authenticators",
+        "/mfa/authenticators/{authenticator_id}",
+        "/mfa/associate",
+        "/mfa/challenge",
     ];
     let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
     listed.sort_unstable();
@@ -122,6 +126,7 @@ async fn openapi_covers_every_route(b: Backend) {
             .replace("{target_id}", "rol_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{webhook_id}", "whk_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace("{device_id}", "dev_01HZZZZZZZZZZZZZZZZZZZZZZZ")
+            .replace("{authenticator_id}", "totp%7Cfac_01HZZZZZZZZZZZZZZZZZZZZZZZ")
             .replace(
                 "{delivery_id}",
                 "msg_01HZZZZZZZZZZZZZZZZZZZZZZZ01HZZZZZZZZZZZZZZZZZZZZZZZ",

@@ -775,20 +775,39 @@ async fn client_credentials_and_client_authentication(b: Backend) {
         (400, Some("unauthorized_client")),
         "still heard: {e}"
     );
-    let (status, e) = token(&s, &[("grant_type", "password"), ("client_id", &public)]).await;
+    let (status, e) = token(&s, &[("grant_type", "implicit"), ("client_id", &public)]).await;
     assert_eq!(
         (status, e["error"].as_str()),
         (400, Some("unsupported_grant_type"))
     );
+    // The password grant exists, but only for applications registered with it.
+    let (status, e) = token(&s, &[("grant_type", "password"), ("client_id", &public)]).await;
+    assert_eq!((status, e["error"].as_str()), (400, Some("unauthorized_client")));
     let (status, e) = token(&s, &[("client_id", &public)]).await;
     assert_eq!((status, e["error"].as_str()), (400, Some("invalid_request")));
-    // Form-encoded only; each parameter once.
+    // Form-encoded or a JSON object of strings (as Auth0's clients send); each parameter once.
     let (status, e) = send(
         s.post("/oauth/token")
             .json(&json!({"grant_type": "client_credentials"})),
     )
     .await;
-    assert_eq!((status, e["error"].as_str()), (400, Some("invalid_request")));
+    assert_eq!((status, e["error"].as_str()), (401, Some("invalid_client")));
+    for (ct, body) in [
+        (
+            "application/json",
+            r#"{"grant_type":"client_credentials","grant_type":"password"}"#,
+        ),
+        ("application/json", r#"{"grant_type":["client_credentials"]}"#),
+        ("application/json", r#"["grant_type"]"#),
+        ("text/plain", "grant_type=client_credentials"),
+    ] {
+        let (status, e) = send(s.post("/oauth/token").header("content-type", ct).body(body)).await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
+        );
+    }
     let (status, _) = send(
         s.post("/oauth/token")
             .header("content-type", "application/x-www-form-urlencoded")

@@ -1,12 +1,17 @@
-//! The Auth0 / AuthHero surface: Auth0's Management API v2 (`/api/v2/*`, [`management`])
-//! onto the same use cases as `/v1/admin` and `/v2/admin`, so code written against Auth0,
-//! and Auth0's own SDKs, work against Latchkey. What this module holds serves every part of
-//! the surface: the [`Auth0`] marker and its renderer, which answers every failure as Auth0
-//! does (`{"statusCode","error","message","errorCode"}`), and the management credential
-//! ([`credentials`]). The routes and what differs from Auth0 are in `docs/compat.md`.
+//! Auth0-compatible surfaces, each onto the same use cases as `/v1`, so code written
+//! against Auth0, and Auth0's own SDKs, work against Latchkey:
+//! - [`management`]: Auth0 / AuthHero's Management API v2 (`/api/v2/*`) onto the same use
+//!   cases as `/v1/admin` and `/v2/admin`, answering every failure as Auth0's Management API
+//!   does (`{"statusCode","error","message","errorCode"}`: the [`Auth0`] marker and its
+//!   renderer, here) and authorised by a management token or a secret key ([`credentials`]);
+//! - [`mfa`]: Auth0's MFA API (`/mfa/*`; its grants live at the token endpoint,
+//!   `http::oidc::token`), answering as the OAuth endpoints do (`{"error","error_description"}`).
+//!
+//! The routes and what differs from Auth0 are in `docs/compat.md`.
 
 pub mod credentials;
 pub mod management;
+pub mod mfa;
 
 use super::common::Surface;
 use crate::service::{Failure, FailureKind, ServiceError};
@@ -159,20 +164,23 @@ impl IntoResponse for Auth0Error {
     }
 }
 
-/// Every route of the surface, registered once with both axum and the OpenAPI document.
+/// Every route of the Auth0 surfaces, registered once with both axum and the OpenAPI document.
 pub fn routes() -> OpenApiRouter<App> {
-    management::routes()
+    OpenApiRouter::new()
+        .merge(management::routes())
+        .merge(mfa::routes())
 }
 
-/// The surface's routes, for the server's router: a wrong method on one of them, and any
-/// other path under `/api/v2`, answer in Auth0's shape.
-pub fn router(_app: &App) -> Router<App> {
-    let (router, _) = routes().split_for_parts();
-    router
+/// The surfaces' routes, for the server's router. A wrong method on a management route, and
+/// any other path under `/api/v2`, answer in Auth0's shape.
+pub fn router(app: &App) -> Router<App> {
+    let (management, _) = management::routes().split_for_parts();
+    let management = management
         .route("/api/v2", axum::routing::any(unknown_route))
         .route("/api/v2/", axum::routing::any(unknown_route))
         .route("/api/v2/{*rest}", axum::routing::any(unknown_route))
-        .method_not_allowed_fallback(|| async { Auth0::reject(Failure::method_not_allowed()) })
+        .method_not_allowed_fallback(|| async { Auth0::reject(Failure::method_not_allowed()) });
+    Router::new().merge(management).merge(mfa::router(app))
 }
 
 async fn unknown_route() -> Auth0Error {

@@ -52,6 +52,7 @@ impl Surface for Oidc {
             description: failure.message,
             retry_after: failure.retry_after_secs,
             basic_challenge: false,
+            extra: None,
         }
     }
 }
@@ -65,15 +66,40 @@ pub struct OAuthReply {
     pub retry_after: Option<u64>,
     /// The client tried HTTP Basic: a `401` must challenge it (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Fields besides `error` and `error_description` (Auth0's `mfa_required` carries the
+    /// `mfa_token` and `mfa_requirements`).
+    pub extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl OAuthReply {
     pub fn from_error(e: OAuthError, basic: bool) -> Self {
         let status = match &e {
-            OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuthError::InvalidClient | OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
             OAuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            // Auth0's MFA API answers these with 403 (and its clients look for it there).
+            OAuthError::MfaRequired(_) | OAuthError::AccessDenied(_) => StatusCode::FORBIDDEN,
+            OAuthError::NotFound => StatusCode::NOT_FOUND,
             OAuthError::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
+        };
+        let extra = match &e {
+            OAuthError::MfaRequired(m) => {
+                let kinds = |v: &[&str]| -> Vec<serde_json::Value> {
+                    v.iter().map(|t| serde_json::json!({ "type": t })).collect()
+                };
+                let mut requirements = serde_json::Map::new();
+                if !m.challenge.is_empty() {
+                    requirements.insert("challenge".into(), kinds(&m.challenge).into());
+                }
+                if !m.enroll.is_empty() {
+                    requirements.insert("enroll".into(), kinds(&m.enroll).into());
+                }
+                let mut map = serde_json::Map::new();
+                map.insert("mfa_token".into(), m.mfa_token.clone().into());
+                map.insert("mfa_requirements".into(), requirements.into());
+                Some(Box::new(map))
+            }
+            _ => None,
         };
         let retry_after = match &e {
             OAuthError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
@@ -93,14 +119,20 @@ impl OAuthReply {
             description,
             retry_after,
             basic_challenge: basic && status == StatusCode::UNAUTHORIZED,
+            extra,
         }
     }
 }
 
 impl IntoResponse for OAuthReply {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.error, "error_description": self.description });
-        let mut r = (self.status, Json(body)).into_response();
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.error.into());
+        body.insert("error_description".into(), self.description.into());
+        if let Some(extra) = self.extra {
+            body.extend(*extra);
+        }
+        let mut r = (self.status, Json(serde_json::Value::Object(body))).into_response();
         let h = r.headers_mut();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
@@ -118,7 +150,7 @@ impl IntoResponse for OAuthReply {
 }
 
 /// RFC 6749 §5.1: token answers must not be cached; CORS for any origin, no credentials.
-async fn headers(req: Request, next: Next) -> Response {
+pub(crate) async fn headers(req: Request, next: Next) -> Response {
     if req.method() == Method::OPTIONS {
         let mut r = StatusCode::NO_CONTENT.into_response();
         cors(&mut r);

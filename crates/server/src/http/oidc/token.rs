@@ -24,16 +24,28 @@ fn invalid(description: &str) -> OAuthReply {
     OAuthReply::from_error(OAuthError::InvalidRequest(description.to_owned()), false)
 }
 
-/// The form's fields, each at most once (RFC 6749 §3.2: "parameters MUST NOT be included
-/// more than once"), as `T`.
-fn form<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, OAuthReply> {
-    let is_form = headers
+/// The request's parameters as `T`: a form (RFC 6749 §3.2) whose fields each come at most
+/// once ("parameters MUST NOT be included more than once"), or a JSON object of the same
+/// fields, as Auth0's clients send (a field given twice there is refused by the shape).
+pub(crate) fn form<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, OAuthReply> {
+    let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(invalid("the request must be application/x-www-form-urlencoded"));
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if media == "application/json" {
+        return serde_json::from_slice(body).map_err(|_| {
+            invalid("the JSON body could not be read: an object of string parameters is expected")
+        });
+    }
+    if media != "application/x-www-form-urlencoded" {
+        return Err(invalid(
+            "the request must be application/x-www-form-urlencoded or application/json",
+        ));
     }
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(body).map_err(|_| invalid("the form could not be read"))?;
@@ -75,7 +87,7 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthReply> {
 }
 
 /// The client's credentials from the header or the body; both at once is refused.
-fn client(
+pub(crate) fn client(
     headers: &HeaderMap,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -107,14 +119,14 @@ fn client(
 }
 
 /// The tenant of the issuer the request came to (`http::common::scope`).
-async fn scoped_tenant(app: &App, scope: &Scope) -> Result<Tenant, OAuthReply> {
+pub(crate) async fn scoped_tenant(app: &App, scope: &Scope) -> Result<Tenant, OAuthReply> {
     app.load_tenant(&scope.tenant)
         .await
         .map_err(|e| OAuthReply::from_error(OAuthError::Service(e), false))
 }
 
 #[utoipa::path(post, path = "/oauth/token", tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token (refresh_token, scope), or client_credentials (scope, audience); client credentials by HTTP Basic or client_id/client_secret"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "Form-encoded, or the same parameters as a JSON object of strings. grant_type=authorization_code (code, redirect_uri, code_verifier), refresh_token (refresh_token, scope), or client_credentials (scope, audience); client credentials by HTTP Basic or client_id/client_secret"),
     responses((status = 200, description = "Tokens: access_token, token_type, expires_in, and id_token, refresh_token, scope where they apply"),
               (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope"),
               (status = 401, description = "invalid_client"),
@@ -158,6 +170,9 @@ async fn token_inner(
         }
         if let Some(id) = &t.id_token {
             map.insert("id_token".into(), id.clone().into());
+        }
+        if let Some(codes) = &t.recovery_codes {
+            map.insert("recovery_codes".into(), codes.clone().into());
         }
     }
     Ok(Json(body).into_response())
