@@ -296,7 +296,7 @@ async fn management_tokens_are_rs256_for_the_management_audience(b: crate::helpe
         .unwrap()
         .iter()
         .any(|k| k["kid"] == header["kid"] && k["kty"] == "RSA"));
-    // JSON bodies and a narrower scope work as Auth0's SDKs send them.
+    // A narrower scope, and a JSON body, as Auth0's SDKs send them.
     let (status, t) = send(s.post("/oauth/token").form(&[
         ("grant_type", "client_credentials"),
         ("client_id", id.as_str()),
@@ -306,6 +306,15 @@ async fn management_tokens_are_rs256_for_the_management_audience(b: crate::helpe
     ]))
     .await;
     assert_eq!((status, t["scope"].as_str()), (200, Some("read:users")), "{t}");
+    let (status, t) = send(s.post("/oauth/token").json(&json!({
+        "grant_type": "client_credentials",
+        "client_id": id,
+        "client_secret": secret,
+        "audience": audience(),
+    })))
+    .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(claims(t["access_token"].as_str().unwrap())["aud"], audience());
     // Another audience is refused at the token endpoint.
     let (status, e) = send(s.post("/oauth/token").form(&[
         ("grant_type", "client_credentials"),
