@@ -873,7 +873,7 @@ async fn changes_show_through_every_surface(b: crate::helpers::Backend) {
     .await;
     assert_eq!(status, 200);
     let (_, policies) = curl(&s, "GET", "/api/v2/guardian/policies", &token, None).await;
-    assert_eq!(policies, json!(["all-applications"]));
+    assert_eq!(policies, json!(["all-applications", "confidence-score"]));
     // A user's factors: removed through /api/v2, gone from /v2/admin.
     let (_, mfa) = send(s.admin(s.get(&format!("/v2/admin/users/{uid}/mfa")))).await;
     assert_eq!(mfa["factors"].as_array().unwrap().len(), 2, "{mfa}");

@@ -28,7 +28,76 @@ pub struct FactorEnabled {
 pub struct SelectedProvider {
     /// `auth0` (the server's own provider), `twilio` or `phone-message-hook` (the tenant's
     /// webhook provider).
+    #[schema(value_type = ProviderName)]
     pub provider: String,
+}
+
+// Schemas only: the handlers read these values as text and answer Auth0's errors for others.
+
+/// Auth0's Guardian factor names.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FactorName {
+    Sms,
+    PushNotification,
+    Otp,
+    Email,
+    Duo,
+    WebauthnRoaming,
+    WebauthnPlatform,
+    RecoveryCode,
+}
+
+/// The factors with an SMS provider.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneFactor {
+    Sms,
+    Phone,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderName {
+    Auth0,
+    Twilio,
+    PhoneMessageHook,
+}
+
+/// An MFA policy: `all-applications` (MFA required) or `confidence-score` (adaptive MFA).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyName {
+    AllApplications,
+    ConfidenceScore,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    Sms,
+}
+
+/// The methods an administrator may create.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CreatableType {
+    Phone,
+    Email,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PreferredMethod {
+    Sms,
+}
+
+/// The authentication methods of a user: a page with totals, or a bare array.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AuthenticationMethods {
+    Page(AuthenticationMethodsPage),
+    List(Vec<AuthenticationMethod>),
 }
 
 /// `PUT /api/v2/guardian/factors/{sms|phone}/providers/twilio`: fields left out keep their
@@ -59,7 +128,11 @@ pub struct TwilioView {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmsTemplates {
+    /// Must contain `{{code}}`.
+    #[schema(pattern = "\\{\\{code\\}\\}", max_length = 2000)]
     pub enrollment_message: String,
+    /// Must contain `{{code}}`.
+    #[schema(pattern = "\\{\\{code\\}\\}", max_length = 2000)]
     pub verification_message: String,
 }
 
@@ -68,6 +141,7 @@ pub struct SmsTemplates {
 #[serde(deny_unknown_fields)]
 pub struct MessageTypes {
     /// `sms` (and, in Auth0, `voice`, which Latchkey does not send).
+    #[schema(value_type = Vec<MessageType>, min_items = 1)]
     pub message_types: Vec<String>,
 }
 
@@ -127,6 +201,7 @@ pub struct Paging {
 pub struct CreateAuthenticationMethod {
     /// `phone` or `email` (others are enrolled by the user).
     #[serde(rename = "type")]
+    #[schema(value_type = CreatableType)]
     pub kind: String,
     pub name: Option<String>,
     /// E.164 (`phone`).
@@ -137,16 +212,16 @@ pub struct CreateAuthenticationMethod {
     /// is active at once; needs the right to create confirmed factors.
     pub confirmed: Option<bool>,
     /// `sms` only.
+    #[schema(value_type = Option<PreferredMethod>)]
     pub preferred_authentication_method: Option<String>,
-    /// Not supported: Latchkey makes TOTP seeds itself.
-    pub totp_secret: Option<String>,
 }
 
 /// `PATCH /api/v2/users/{id}/authentication-methods/{method_id}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAuthenticationMethod {
-    pub name: Option<String>,
+    /// `sms`, for a phone (what it is already).
+    #[schema(value_type = Option<PreferredMethod>)]
     pub preferred_authentication_method: Option<String>,
 }
 

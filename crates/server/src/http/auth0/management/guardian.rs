@@ -86,7 +86,7 @@ pub async fn list_factors(m: Manager) -> Result<Json<Vec<GuardianFactor>>, Auth0
 }
 
 #[utoipa::path(get, path = "/api/v2/guardian/factors/{name}", tag = "auth0",
-    params(("name" = String, Path, description = "An Auth0 factor name (`sms`, `otp`, …)")),
+    params(("name" = FactorName, Path, description = "An Auth0 factor name (`sms`, `otp`, …)")),
     responses((status = 200, description = "One factor", body = GuardianFactor),
               (status = 400, description = "invalid_uri: not a factor name", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
@@ -99,9 +99,10 @@ pub async fn get_factor(m: Manager, Path(name): Path<String>) -> Result<Json<Gua
 }
 
 #[utoipa::path(put, path = "/api/v2/guardian/factors/{name}", tag = "auth0",
-    params(("name" = String, Path, description = "An Auth0 factor name (`sms`, `otp`, …)")),
+    params(("name" = FactorName, Path, description = "An Auth0 factor name (`sms`, `otp`, …)")),
     request_body = FactorEnabled,
     responses((status = 200, description = "The factor's new state (the tenant's `mfa_allowed_factors`)", body = FactorEnabled),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_uri; invalid_body; unsupported_factor (push-notification, duo); invalid_settings", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs update:guardian_factors (or a secret key with `mfa:admin` where the change weakens MFA)", body = Auth0ErrorBody)),
@@ -140,20 +141,21 @@ pub async fn put_factor(
     }))
 }
 
-/// `["all-applications"]` while MFA is required (by the tenant or the server-wide switch),
-/// else `["confidence-score"]` while adaptive MFA is on, else `[]`.
+/// `all-applications` while MFA is required (by the tenant or the server-wide switch), and
+/// `confidence-score` while adaptive MFA is on.
 fn policies(app: &App, s: &TenantSettings) -> Vec<String> {
+    let mut out = Vec::new();
     if app.effective_mfa_policy(s).0 {
-        vec!["all-applications".into()]
-    } else if s.adaptive.enabled {
-        vec!["confidence-score".into()]
-    } else {
-        Vec::new()
+        out.push("all-applications".into());
     }
+    if s.adaptive.enabled {
+        out.push("confidence-score".into());
+    }
+    out
 }
 
 #[utoipa::path(get, path = "/api/v2/guardian/policies", tag = "auth0",
-    responses((status = 200, description = "`[\"all-applications\"]` (MFA required), `[\"confidence-score\"]` (adaptive MFA) or `[]`", body = [String]),
+    responses((status = 200, description = "`all-applications` while MFA is required, `confidence-score` while adaptive MFA is on", body = [PolicyName]),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs read:mfa_policies or read:guardian_factors", body = Auth0ErrorBody)),
     security(("management_token" = ["read:mfa_policies"]), ("secret_key" = [])))]
@@ -163,8 +165,9 @@ pub async fn get_policies(State(app): State<App>, m: Manager) -> Result<Json<Vec
 }
 
 #[utoipa::path(put, path = "/api/v2/guardian/policies", tag = "auth0",
-    request_body(content = Vec<String>, description = "`[\"all-applications\"]`, `[\"confidence-score\"]` or `[]`"),
-    responses((status = 200, description = "The policy now", body = [String]),
+    request_body(content = Vec<PolicyName>, description = "`[\"all-applications\"]` (MFA required), `[\"confidence-score\"]` (adaptive MFA), both, or `[]` (neither)"),
+    responses((status = 200, description = "The policy now", body = [PolicyName]),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_body", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs update:mfa_policies or update:guardian_factors (or a key with `mfa:admin` to weaken)", body = Auth0ErrorBody)),
@@ -175,17 +178,22 @@ pub async fn put_policies(
     StrictJson(req, _): StrictJson<Vec<String>, Auth0>,
 ) -> Result<Json<Vec<String>>, Auth0Error> {
     let actor = m.actor(UPDATE_POLICIES)?;
-    let (required, adaptive) = match req.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        [] => (false, Some(false)),
-        ["all-applications"] => (true, None),
-        ["confidence-score"] => (false, Some(true)),
-        _ => {
-            return Err(Auth0Error::bad_request(
-                "invalid_body",
-                "Payload validation error: expected [], [\"all-applications\"] or [\"confidence-score\"]",
-            ))
+    let mut required = false;
+    let mut adaptive = false;
+    for p in &req {
+        match p.as_str() {
+            "all-applications" => required = true,
+            "confidence-score" => adaptive = true,
+            _ => {
+                return Err(Auth0Error::bad_request(
+                    "invalid_body",
+                    "Payload validation error: a policy is all-applications or confidence-score",
+                ))
+            }
         }
-    };
+    }
+    // `["all-applications"]` alone leaves adaptive MFA as it is; `[]` turns both off.
+    let adaptive = (adaptive || req.is_empty()).then_some(adaptive);
     let patch = SettingsPatch {
         mfa_required: Some(required),
         adaptive: adaptive.map(|enabled| AdaptiveChange {
@@ -213,8 +221,9 @@ fn selected(p: &SmsProviders) -> &'static str {
 }
 
 #[utoipa::path(get, path = "/api/v2/guardian/factors/{name}/selected-provider", tag = "auth0",
-    params(("name" = String, Path, description = "`sms` or `phone`")),
+    params(("name" = PhoneFactor, Path, description = "`sms` or `phone`")),
     responses((status = 200, description = "The provider SMS goes through", body = SelectedProvider),
+              (status = 400, description = "invalid_uri: neither sms nor phone", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope", body = Auth0ErrorBody)),
     security(("management_token" = ["read:guardian_factors"]), ("secret_key" = [])))]
@@ -243,9 +252,10 @@ fn sms_channel(channel: &str) -> Result<(), Auth0Error> {
 }
 
 #[utoipa::path(put, path = "/api/v2/guardian/factors/{name}/selected-provider", tag = "auth0",
-    params(("name" = String, Path, description = "`sms` or `phone`")),
+    params(("name" = PhoneFactor, Path, description = "`sms` or `phone`")),
     request_body = SelectedProvider,
     responses((status = 200, description = "`auth0` returns to the server's provider (the tenant's own is removed); `twilio` takes effect once Twilio's credentials are set; `phone-message-hook` needs the tenant's webhook provider", body = SelectedProvider),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_body", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs update:guardian_factors (a key: `mfa:admin`)", body = Auth0ErrorBody)),
@@ -268,8 +278,9 @@ pub async fn put_selected_provider(
         "twilio" => {}
         "phone-message-hook" => {
             if !matches!(providers.primary, SmsProviderConfig::Webhook { .. }) {
-                return Err(Auth0Error::bad_request(
-                    "invalid_body",
+                return Err(Auth0Error::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "provider_not_configured",
                     "configure the tenant's webhook SMS provider first (PUT /v1/admin/sms-provider)",
                 ));
             }
@@ -306,8 +317,9 @@ fn twilio_view(p: &SmsProviders) -> TwilioView {
 }
 
 #[utoipa::path(get, path = "/api/v2/guardian/factors/{name}/providers/twilio", tag = "auth0",
-    params(("name" = String, Path, description = "`sms` or `phone`")),
+    params(("name" = PhoneFactor, Path, description = "`sms` or `phone`")),
     responses((status = 200, description = "The Twilio configuration, without its auth token (all `null` without one)", body = TwilioView),
+              (status = 400, description = "invalid_uri: neither sms nor phone", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope", body = Auth0ErrorBody)),
     security(("management_token" = ["read:guardian_factors"]), ("secret_key" = [])))]
@@ -323,9 +335,10 @@ pub async fn get_twilio(
 }
 
 #[utoipa::path(put, path = "/api/v2/guardian/factors/{name}/providers/twilio", tag = "auth0",
-    params(("name" = String, Path, description = "`sms` or `phone`")),
+    params(("name" = PhoneFactor, Path, description = "`sms` or `phone`")),
     request_body = TwilioPut,
     responses((status = 200, description = "Twilio is now the tenant's SMS provider (a fallback it had is kept); the auth token is not shown", body = TwilioView),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_body; invalid_provider", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs update:guardian_factors (a key: `mfa:admin`)", body = Auth0ErrorBody)),
@@ -405,6 +418,7 @@ pub async fn get_message_types(m: Manager) -> Result<Json<MessageTypes>, Auth0Er
 #[utoipa::path(put, path = "/api/v2/guardian/factors/phone/message-types", tag = "auth0",
     request_body = MessageTypes,
     responses((status = 200, description = "Only `[\"sms\"]` is accepted", body = MessageTypes),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_body: voice is not supported", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope", body = Auth0ErrorBody)),
@@ -414,13 +428,15 @@ pub async fn put_message_types(
     StrictJson(req, _): StrictJson<MessageTypes, Auth0>,
 ) -> Result<Json<MessageTypes>, Auth0Error> {
     m.actor(UPDATE_FACTORS)?;
-    if req.message_types != ["sms"] {
+    if req.message_types.is_empty() || req.message_types.iter().any(|t| t != "sms") {
         return Err(Auth0Error::bad_request(
             "invalid_body",
             "only [\"sms\"] is supported: this server sends no voice messages",
         ));
     }
-    Ok(Json(req))
+    Ok(Json(MessageTypes {
+        message_types: vec!["sms".into()],
+    }))
 }
 
 /// Latchkey's template placeholders in Auth0's syntax, and back.
@@ -455,6 +471,7 @@ pub async fn get_templates(m: Manager) -> Result<Json<SmsTemplates>, Auth0Error>
 #[utoipa::path(put, path = "/api/v2/guardian/factors/sms/templates", tag = "auth0",
     request_body = SmsTemplates,
     responses((status = 200, description = "The texts now", body = SmsTemplates),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_body; invalid_settings (each must contain {{code}})", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope", body = Auth0ErrorBody)),

@@ -15,7 +15,6 @@ use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_core::factor::{FactorKind, FactorStatus};
 use latchkey_core::ids::{FactorId, UserId};
@@ -94,7 +93,7 @@ fn method_view(s: &FactorSummary) -> AuthenticationMethod {
 
 #[utoipa::path(get, path = "/api/v2/users/{user_id}/authentication-methods", tag = "auth0",
     params(("user_id" = String, Path, description = "`usr_…` or `auth0|usr_…` (percent-encoded: `auth0%7Cusr_…`)"), Paging),
-    responses((status = 200, description = "The user's factors: a bare array, or with `include_totals=true` `{start, limit, total, authenticators}`", body = AuthenticationMethodsPage),
+    responses((status = 200, description = "The user's factors: a bare array, or with `include_totals=true` `{start, limit, total, authenticators}`", body = AuthenticationMethods),
               (status = 400, description = "invalid_query_string", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs read:authentication_methods", body = Auth0ErrorBody),
@@ -105,7 +104,7 @@ pub async fn list_methods(
     m: Manager,
     Path(id): Path<String>,
     StrictQuery(q, _): StrictQuery<Paging, Auth0>,
-) -> Result<Response, Auth0Error> {
+) -> Result<Json<AuthenticationMethods>, Auth0Error> {
     let actor = m.actor(READ_METHODS)?;
     let user = user_id(&id)?;
     let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
@@ -125,17 +124,16 @@ pub async fn list_methods(
         .take(usize::try_from(per_page).unwrap_or(usize::MAX))
         .map(method_view)
         .collect();
-    if q.include_totals.unwrap_or(false) {
-        Ok(Json(AuthenticationMethodsPage {
+    Ok(Json(if q.include_totals.unwrap_or(false) {
+        AuthenticationMethods::Page(AuthenticationMethodsPage {
             start,
             limit: per_page,
             total,
             authenticators: methods,
         })
-        .into_response())
     } else {
-        Ok(Json(methods).into_response())
-    }
+        AuthenticationMethods::List(methods)
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v2/users/{user_id}/authentication-methods/{factor_id}", tag = "auth0",
@@ -165,7 +163,10 @@ pub async fn get_method(
     params(("user_id" = String, Path, description = "`usr_…` or `auth0|usr_…`")),
     request_body = CreateAuthenticationMethod,
     responses((status = 201, description = "`phone` with `confirmed: true` and the user's verified number: active at once (audited); otherwise an enrollment the user confirms with the code sent", body = AuthenticationMethod),
-              (status = 400, description = "invalid_body; unsupported_method_type (totp, webauthn, recovery-code: the user enrolls those); phone_not_verified; factor_not_allowed", body = Auth0ErrorBody),
+              (status = 400, description = "invalid_body; unsupported_method_type (totp, webauthn, recovery-code: the user enrolls those); factor_not_allowed", body = Auth0ErrorBody),
+              (status = 409, description = "phone_not_verified: `confirmed` for a number the user has not verified", body = Auth0ErrorBody),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
+              (status = 429, description = "rate_limited: too many codes sent", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs create:authentication_methods (a key: `mfa:admin` for a confirmed one)", body = Auth0ErrorBody),
               (status = 404, description = "inexistent_user", body = Auth0ErrorBody)),
@@ -184,9 +185,6 @@ pub async fn create_method(
             format!("{what} cannot be created through this API: the user enrolls it"),
         )
     };
-    if req.totp_secret.is_some() {
-        return Err(unsupported("a TOTP authenticator with a given secret"));
-    }
     if req
         .preferred_authentication_method
         .as_deref()
@@ -251,7 +249,8 @@ pub async fn create_method(
            ("factor_id" = String, Path, description = "A factor id, `fac_…`")),
     request_body = UpdateAuthenticationMethod,
     responses((status = 200, description = "Unchanged: only `preferred_authentication_method: sms` for a phone is accepted (Latchkey sends SMS only)", body = AuthenticationMethod),
-              (status = 400, description = "invalid_body; operation_not_supported (renaming)", body = Auth0ErrorBody),
+              (status = 400, description = "invalid_body (renaming is not supported)", body = Auth0ErrorBody),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
               (status = 403, description = "insufficient_scope: needs update:authentication_methods", body = Auth0ErrorBody),
               (status = 404, description = "inexistent_user; authentication_method_not_found", body = Auth0ErrorBody)),
@@ -270,12 +269,6 @@ pub async fn update_method(
         .iter()
         .find(|s| s.factor.id == method)
         .ok_or_else(method_not_found)?;
-    if req.name.is_some() {
-        return Err(Auth0Error::bad_request(
-            "operation_not_supported",
-            "a method's name is given when it is enrolled and cannot be changed",
-        ));
-    }
     if let Some(p) = req.preferred_authentication_method.as_deref() {
         if p != "sms" || found.factor.kind != FactorKind::Sms {
             return Err(Auth0Error::bad_request(
