@@ -188,8 +188,10 @@ pub struct AuthenticationMethodsPage {
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page number, from 0.
+    #[param(minimum = 0)]
     pub page: Option<u64>,
     /// Results per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
     /// `true`: an object with `start`, `limit`, `total` and the page; else a bare array.
     pub include_totals: Option<bool>,

@@ -258,7 +258,8 @@ fn sms_channel(channel: &str) -> Result<(), Auth0Error> {
               (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
               (status = 400, description = "invalid_body", body = Auth0ErrorBody),
               (status = 401, description = "invalid_token", body = Auth0ErrorBody),
-              (status = 403, description = "insufficient_scope: needs update:guardian_factors (a key: `mfa:admin`)", body = Auth0ErrorBody)),
+              (status = 403, description = "insufficient_scope: needs update:guardian_factors (a key: `mfa:admin`)", body = Auth0ErrorBody),
+              (status = 409, description = "provider_not_configured: phone-message-hook without the tenant's webhook provider", body = Auth0ErrorBody)),
     security(("management_token" = ["update:guardian_factors"]), ("secret_key" = [])))]
 pub async fn put_selected_provider(
     State(app): State<App>,

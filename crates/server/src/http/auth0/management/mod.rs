@@ -24,6 +24,7 @@ const UPDATE_POLICIES: &[&str] = &["update:mfa_policies", "update:guardian_facto
 #[derive(OpenApi)]
 #[openapi(
     tags((name = "auth0", description = "Auth0 / AuthHero Management API v2: Guardian and users' authentication methods (docs/compat.md)")),
+    components(schemas(dto::FactorName, dto::PhoneFactor)),
     modifiers(&ManagementToken),
 )]
 struct ManagementDoc;
