@@ -137,7 +137,14 @@ for store in $stores; do
   (cd "$data" && SCHEMATHESIS_HOOKS="$root/scripts/fuzz/hooks.py" python3 -m schemathesis.cli "${args[@]}") \
     >"$data/schemathesis.txt" 2>&1 || run_status=$?
   # The summary, and every finding in full when there is one.
-  if [ "$run_status" -ne 0 ]; then cat "$data/schemathesis.txt"; else sed -n '/= SUMMARY =/,$p' "$data/schemathesis.txt"; fi
+  if [ "$run_status" -ne 0 ]; then
+    cat "$data/schemathesis.txt"
+    # What the server logged about its failures (a 500's cause is logged, never answered).
+    echo "fuzz: $store: the server's errors and warnings:" >&2
+    grep -E " (ERROR|WARN) " "$data/server.log" | grep -v "DEVELOPMENT-ONLY" | tail -n 20 >&2 || true
+  else
+    sed -n '/= SUMMARY =/,$p' "$data/schemathesis.txt"
+  fi
   if ! kill -0 "$server_pid" 2>/dev/null || ! curl -sf "$base/healthz" >/dev/null; then
     echo "fuzz: $store: the server died during the run; its log:" >&2; tail -n 50 "$data/server.log" >&2; run_status=1
   fi

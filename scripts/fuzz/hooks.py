@@ -101,9 +101,24 @@ def _nauth_error(response):
     return None
 
 
+def _auth0_error(response):
+    """Auth0's Management API (/api/v2) answers every failure, a wrong method included, as Auth0
+    does: {"statusCode": the status, "error": its reason phrase, "message", "errorCode"}."""
+    body = _json_body(response)
+    if not isinstance(body, dict) or body.get("statusCode") != response.status_code:
+        raise AssertionError(f"{response.status_code} without Auth0's error shape: {body!r}"[:300])
+    for field in ("error", "message", "errorCode"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise AssertionError(f"{response.status_code} Auth0 error without {field}: {body!r}"[:300])
+    if not SNAKE.match(body["errorCode"]):
+        raise AssertionError(f"errorCode is not snake_case: {body['errorCode']!r}")
+    return None
+
+
 @schemathesis.check
 def latchkey_json_envelope(ctx, response, case):
-    """Every response with a body is JSON; every 4xx/5xx is {"error":{"code","message","request_id"}}.
+    """Every response with a body is JSON; every 4xx/5xx is {"error":{"code","message","request_id"}}
+    (Auth0's shape under /api/v2, `_auth0_error`).
 
     The code is snake_case (a stable, machine-readable name) and the request id is the one in
     the X-Request-Id header, so an operator can find the log line. The OpenID Connect
@@ -113,7 +128,9 @@ def latchkey_json_envelope(ctx, response, case):
     if response.status_code == 204 or (not response.content and response.status_code < 400):
         return None
     path = case.operation.path
-    # A method a route does not serve (405) answers as /v1 does, as for every surface.
+    if path.startswith("/api/v2/"):
+        return _auth0_error(response) if response.status_code >= 400 else (_json_body(response) and None)
+    # A method a route does not serve (405) answers as /v1 does, as for every other surface.
     # Auth0's MFA API (/mfa/*) answers as the token endpoint does.
     oauth = path.startswith(("/oauth/", "/mfa/")) or path == "/userinfo"
     if response.status_code >= 400 and response.status_code != 405 and oauth:
@@ -177,4 +194,12 @@ def map_body(ctx, body):
     # fuzz user's sign-ins as risky.
     if op is not None and op.method.upper() == "PATCH" and isinstance(body, dict) and body.get("enforcement") in ("REQUIRED", "ADAPTIVE"):
         body = {**body, "enforcement": "OPTIONAL"}
+    # Auth0's policy route says the same in its words.
+    if (
+        op is not None
+        and op.path == "/api/v2/guardian/policies"
+        and isinstance(body, list)
+        and "all-applications" in body
+    ):
+        body = [p for p in body if p != "all-applications"]
     return body

@@ -67,6 +67,26 @@ impl KeyScope {
     }
 }
 
+/// The Auth0 Management API v2 scopes an application's management token can carry that
+/// weaken a tenant's MFA or take a user's factors away (or hand them out): the same
+/// operations [`KeyScope::MfaAdmin`] guards for secret keys. Only a key holding
+/// `mfa:admin` may grant them to an application, or give such an application a new
+/// secret; else a plain key could mint itself the rights it lacks.
+pub const PRIVILEGED_MANAGEMENT_SCOPES: [&str; 7] = [
+    "update:guardian_factors",
+    "update:mfa_policies",
+    "create:authentication_methods",
+    "update:authentication_methods",
+    "delete:authentication_methods",
+    "delete:guardian_enrollments",
+    "create:guardian_enrollment_tickets",
+];
+
+/// Whether `scope` (an application's scope name) is one of [`PRIVILEGED_MANAGEMENT_SCOPES`].
+pub fn is_privileged_management_scope(scope: &str) -> bool {
+    PRIVILEGED_MANAGEMENT_SCOPES.contains(&scope)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +110,24 @@ mod tests {
             serde_json::to_string(&KeyScope::MfaAdmin).unwrap(),
             "\"mfa:admin\""
         );
+    }
+
+    #[test]
+    fn weakening_management_scopes_are_privileged_and_reading_ones_are_not() {
+        for s in [
+            "update:guardian_factors",
+            "delete:authentication_methods",
+            "delete:guardian_enrollments",
+        ] {
+            assert!(is_privileged_management_scope(s), "{s}");
+        }
+        for s in [
+            "read:guardian_factors",
+            "read:authentication_methods",
+            "read:users",
+            "UPDATE:guardian_factors",
+        ] {
+            assert!(!is_privileged_management_scope(s), "{s}");
+        }
     }
 }

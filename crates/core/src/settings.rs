@@ -71,6 +71,8 @@ pub struct TenantSettings {
     pub app_name: Option<String>,
     /// Message templates; `{code}`, `{app_name}` and `{minutes}` are filled in.
     pub sms_template: String,
+    /// The SMS that confirms a new number (an enrollment's code); unset, `sms_template`.
+    pub sms_enrollment_template: Option<String>,
     pub email_subject_template: String,
     pub email_text_template: String,
     pub email_html_template: String,
@@ -349,6 +351,7 @@ impl Default for TenantSettings {
             send_limits: SendLimits::default(),
             app_name: None,
             sms_template: DEFAULT_SMS_TEMPLATE.into(),
+            sms_enrollment_template: None,
             email_subject_template: DEFAULT_EMAIL_SUBJECT.into(),
             email_text_template: DEFAULT_EMAIL_TEXT.into(),
             email_html_template: DEFAULT_EMAIL_HTML.into(),
@@ -467,6 +470,16 @@ impl TenantSettings {
             if !t.contains("{code}") || t.len() > 4000 {
                 out.push((field, "must contain {code} and be at most 4000 bytes".to_string()));
             }
+        }
+        if self
+            .sms_enrollment_template
+            .as_ref()
+            .is_some_and(|t| !t.contains("{code}") || t.len() > 4000)
+        {
+            out.push((
+                "sms_enrollment_template",
+                "must contain {code} and be at most 4000 bytes".to_string(),
+            ));
         }
         if self.email_subject_template.is_empty()
             || self.email_subject_template.len() > 200

@@ -2,6 +2,13 @@
 
 use crate::clock::UnixMillis;
 
+/// As [`rfc3339`], with milliseconds (`2026-03-22T10:00:00.000Z`), as JavaScript's
+/// `toISOString` writes times and Auth0's APIs answer them.
+pub fn rfc3339_millis(ms: UnixMillis) -> String {
+    let base = rfc3339(ms);
+    format!("{}.{:03}Z", base.trim_end_matches('Z'), ms.rem_euclid(1000))
+}
+
 /// Formats `ms` as `YYYY-MM-DDTHH:MM:SSZ` (UTC, second precision).
 pub fn rfc3339(ms: UnixMillis) -> String {
     let secs = ms.div_euclid(1000);
@@ -40,5 +47,7 @@ mod tests {
         assert_eq!(rfc3339(1_111_111_109_000), "2005-03-18T01:58:29Z");
         assert_eq!(rfc3339(2_000_000_000_999), "2033-05-18T03:33:20Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_millis(2_000_000_000_999), "2033-05-18T03:33:20.999Z");
+        assert_eq!(rfc3339_millis(7), "1970-01-01T00:00:00.007Z");
     }
 }

@@ -540,6 +540,41 @@ impl Crypto {
         set.signers(alg).at(self.clock.now_ms()).sign("JWT", claims)
     }
 
+    /// Signs a management API token (the Auth0-style `/api/v2` audience) with the current
+    /// RS256 key, as Auth0 signs its own: header `{alg: RS256, typ: at+jwt, kid}`.
+    pub fn sign_management_token(&self, claims: &serde_json::Value) -> Result<String, jws::JwsError> {
+        let set = self.key_set();
+        set.signers(SigningAlg::RS256)
+            .at(self.clock.now_ms())
+            .sign(latchkey_core::jwt::ACCESS_TOKEN_TYP, claims)
+    }
+
+    /// Verifies a management API token's signature: typ `at+jwt`, RS256, a published key.
+    /// The claims (issuer, audience, expiry) are the caller's to check. A key id we have
+    /// not seen triggers one reload, as for access tokens.
+    pub async fn verify_management_token(
+        &self,
+        store: &DynStore,
+        token: &str,
+    ) -> Result<serde_json::Value, JwtError> {
+        let now = self.clock.now_ms();
+        let verify = |set: &KeySet| {
+            jws::verify(
+                token,
+                latchkey_core::jwt::ACCESS_TOKEN_TYP,
+                &[SigningAlg::RS256],
+                |kid| set.public(kid, now).map(|p| p.public.clone()),
+            )
+        };
+        match verify(&self.key_set()) {
+            Err(JwtError::UnknownKey) => {
+                self.reload_for_unknown_kid(store).await;
+                verify(&self.key_set())
+            }
+            other => other,
+        }
+    }
+
     /// The JWKS document: every published key of every algorithm, scheduled ones included
     /// (a relying party must know a key before it sees a token signed with it).
     pub fn jwks(&self) -> serde_json::Value {

@@ -52,6 +52,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/guardian/enrollments/{factor_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_enrollment"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_enrollment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_factors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/factors/phone/message-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_message_types"];
+        put: operations["put_message_types"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/factors/sms/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_templates"];
+        put: operations["put_templates"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/factors/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_factor"];
+        put: operations["put_factor"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/factors/{name}/providers/twilio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_twilio"];
+        put: operations["put_twilio"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/factors/{name}/selected-provider": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_selected_provider"];
+        put: operations["put_selected_provider"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/guardian/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_policies"];
+        put: operations["put_policies"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/users/{user_id}/authentication-methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_methods"];
+        put?: never;
+        post: operations["create_method"];
+        delete: operations["delete_methods"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/users/{user_id}/authentication-methods/{factor_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_method"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_method"];
+        options?: never;
+        head?: never;
+        patch: operations["update_method"];
+        trace?: never;
+    };
+    "/api/v2/users/{user_id}/authenticators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_authenticators"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/users/{user_id}/enrollments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_enrollments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/admin/mfa-config": {
         parameters: {
             query?: never;
@@ -1269,6 +1461,19 @@ export interface components {
             /** @description Pass as `before` for older events; absent on the last page. */
             next_before?: string | null;
         };
+        /** @description Auth0's error body, for the OpenAPI document. */
+        Auth0ErrorBody: {
+            /** @description The status's reason phrase (`Bad Request`, `Forbidden`, …). */
+            error: string;
+            /** @description A stable machine-readable code. */
+            errorCode: string;
+            message: string;
+            /**
+             * Format: int32
+             * @description The HTTP status, again.
+             */
+            statusCode: number;
+        };
         AuthResponse: components["schemas"]["TokenResponse"] & {
             mfa_enrollment_due?: null | components["schemas"]["EnrollmentDueView"];
             user: components["schemas"]["UserView"];
@@ -1282,6 +1487,37 @@ export interface components {
             phone?: string | null;
             /** @description The user id (`usr_…`). */
             sub: string;
+        };
+        /** @description A user's authentication method, as Auth0 lists it. */
+        AuthenticationMethod: {
+            confirmed: boolean;
+            /** @description ISO 8601 with milliseconds. */
+            created_at: string;
+            /** @description Masked (`a***@example.com`). */
+            email?: string | null;
+            enrolled_at?: string | null;
+            /** @description The factor's id (`fac_…`). */
+            id: string;
+            last_auth_at?: string | null;
+            name?: string | null;
+            /** @description Masked, as every Latchkey surface shows it (`+1******4567`). */
+            phone_number?: string | null;
+            /** @description `sms` for a phone. */
+            preferred_authentication_method?: string | null;
+            /** @description `phone`, `email`, `totp`, `webauthn-roaming`, `webauthn-platform` or `recovery-code`. */
+            type: string;
+        };
+        /** @description The authentication methods of a user: a page with totals, or a bare array. */
+        AuthenticationMethods: components["schemas"]["AuthenticationMethodsPage"] | components["schemas"]["AuthenticationMethod"][];
+        /** @description A page of authentication methods (`include_totals=true`). */
+        AuthenticationMethodsPage: {
+            authenticators: components["schemas"]["AuthenticationMethod"][];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            start: number;
+            /** Format: int64 */
+            total: number;
         };
         BackupCodes: {
             backup_codes: string[];
@@ -1367,6 +1603,11 @@ export interface components {
             status: string;
             type: string;
         };
+        /**
+         * @description The methods an administrator may create.
+         * @enum {string}
+         */
+        CreatableType: "phone" | "email";
         /** @description Registers an application (an OAuth 2.0 / OpenID Connect client). */
         CreateApplicationRequest: {
             /**
@@ -1412,6 +1653,22 @@ export interface components {
             scopes?: string[] | null;
             /** @description Fixed once registered. */
             type: components["schemas"]["ClientTypeName"];
+        };
+        /** @description `POST /api/v2/users/{id}/authentication-methods`. */
+        CreateAuthenticationMethod: {
+            /**
+             * @description `true` (`phone` only): the number is the user's already verified one and the method
+             *     is active at once; needs the right to create confirmed factors.
+             */
+            confirmed?: boolean | null;
+            /** @description Must be the account's address (`email`). */
+            email?: string | null;
+            name?: string | null;
+            /** @description E.164 (`phone`). */
+            phone_number?: string | null;
+            preferred_authentication_method?: null | components["schemas"]["PreferredMethod"];
+            /** @description `phone` or `email` (others are enrolled by the user). */
+            type: components["schemas"]["CreatableType"];
         };
         /** @description Registers an endpoint. */
         CreateWebhookRequest: {
@@ -1578,9 +1835,18 @@ export interface components {
             /** @description Correlates with the server's log lines and the `X-Request-Id` header. */
             request_id?: string | null;
         };
+        /** @description `PUT /api/v2/guardian/factors/{name}`, and its answer. */
+        FactorEnabled: {
+            enabled: boolean;
+        };
         FactorList: {
             factors: components["schemas"]["FactorView"][];
         };
+        /**
+         * @description Auth0's Guardian factor names.
+         * @enum {string}
+         */
+        FactorName: "sms" | "push-notification" | "otp" | "email" | "duo" | "webauthn-roaming" | "webauthn-platform" | "recovery-code";
         FactorView: {
             created_at: string;
             /** @description Masked, for `sms` and `email_otp`. */
@@ -1612,6 +1878,33 @@ export interface components {
          * @enum {string}
          */
         GrantTypeName: "authorization_code" | "refresh_token" | "client_credentials";
+        /** @description A Guardian enrollment (`GET /api/v2/users/{id}/enrollments`). */
+        GuardianEnrollment: {
+            /** @description `authenticator`, `sms`, `webauthn-roaming` or `webauthn-platform`. */
+            auth_method?: string | null;
+            enrolled_at?: string | null;
+            id: string;
+            /** @description Masked phone number or address. */
+            identifier?: string | null;
+            last_auth?: string | null;
+            name?: string | null;
+            phone_number?: string | null;
+            /** @description `pending` or `confirmed`. */
+            status: string;
+            /** @description `authenticator` (TOTP), `sms`, `email` or `webauthn`. */
+            type: string;
+        };
+        /** @description One Guardian factor (`GET /api/v2/guardian/factors`). */
+        GuardianFactor: {
+            enabled: boolean;
+            /**
+             * @description `sms`, `push-notification`, `otp`, `email`, `duo`, `webauthn-roaming`,
+             *     `webauthn-platform` or `recovery-code`.
+             */
+            name: string;
+            /** @description Always `false`: Latchkey has no trials. */
+            trial_expired: boolean;
+        };
         Health: {
             /** @example ok */
             status: string;
@@ -1654,6 +1947,13 @@ export interface components {
         /** @description A confirmation, as nauth answers `setPreferredDevice` and `removeDevice`. */
         MessageResponse: {
             message: string;
+        };
+        /** @enum {string} */
+        MessageType: "sms";
+        /** @description `GET /api/v2/guardian/factors/phone/message-types`. */
+        MessageTypes: {
+            /** @description `sms` (and, in Auth0, `voice`, which Latchkey does not send). */
+            message_types: components["schemas"]["MessageType"][];
         };
         /** @description The tenant's MFA settings in nauth's `mfa` config names. */
         MfaConfig: {
@@ -1783,6 +2083,11 @@ export interface components {
             events?: string[] | null;
             url?: string | null;
         };
+        /**
+         * @description The factors with an SMS provider.
+         * @enum {string}
+         */
+        PhoneFactor: "sms" | "phone";
         /** @description The decision for one user, and the rules it came from. */
         PolicyExplanation: {
             allowed: string[];
@@ -1804,6 +2109,15 @@ export interface components {
             /** Format: int32 */
             step_up_secs: number;
         };
+        /**
+         * @description An MFA policy: `all-applications` (MFA required) or `confidence-score` (adaptive MFA).
+         * @enum {string}
+         */
+        PolicyName: "all-applications" | "confidence-score";
+        /** @enum {string} */
+        PreferredMethod: "sms";
+        /** @enum {string} */
+        ProviderName: "auth0" | "twilio" | "phone-message-hook";
         ReasonView: {
             id: string;
             level: string;
@@ -1912,6 +2226,14 @@ export interface components {
             target_id: string;
             updated_at: string;
         };
+        /** @description `GET`/`PUT /api/v2/guardian/factors/{sms|phone}/selected-provider`. */
+        SelectedProvider: {
+            /**
+             * @description `auth0` (the server's own provider), `twilio` or `phone-message-hook` (the tenant's
+             *     webhook provider).
+             */
+            provider: components["schemas"]["ProviderName"];
+        };
         /** @description Codes per hour and per day, by destination, user, client address and tenant. */
         SendLimitsView: {
             /** Format: int32 */
@@ -1983,6 +2305,8 @@ export interface components {
             sms_allowed_countries?: string[] | null;
             /** @description Risky number types to allow; `[]` refuses them all. */
             sms_allowed_number_classes?: string[] | null;
+            /** @description `null` returns enrollment messages to `sms_template`. */
+            sms_enrollment_template?: string | null;
             sms_otp_expiry?: null | components["schemas"]["DurationInput"];
             sms_template?: string | null;
             /** @description `SHA1`, `SHA256` or `SHA512`; applies to factors enrolled afterwards. */
@@ -2063,6 +2387,8 @@ export interface components {
              *     default, refuses them all.
              */
             sms_allowed_number_classes: string[];
+            /** @description The SMS confirming a new number (an enrollment's code); `null`: `sms_template`. */
+            sms_enrollment_template?: string | null;
             /** @example 10m */
             sms_otp_expiry: string;
             sms_template: string;
@@ -2134,6 +2460,16 @@ export interface components {
             /** @description E.164, like `+14155552671`. */
             phone_number?: string | null;
         };
+        /**
+         * @description `GET`/`PUT /api/v2/guardian/factors/sms/templates`, in Auth0's template syntax
+         *     (`{{code}}`, `{{tenant.friendly_name}}`).
+         */
+        SmsTemplates: {
+            /** @description Must contain `{{code}}`. */
+            enrollment_message: string;
+            /** @description Must contain `{{code}}`. */
+            verification_message: string;
+        };
         StatView: {
             /** Format: int64 */
             count: number;
@@ -2185,6 +2521,30 @@ export interface components {
              */
             trusted: boolean;
             user: components["schemas"]["AuthUser"];
+        };
+        /**
+         * @description `PUT /api/v2/guardian/factors/{sms|phone}/providers/twilio`: fields left out keep their
+         *     value.
+         */
+        TwilioPut: {
+            /** @description Never shown again. */
+            auth_token?: string | null;
+            /** @description The sending number, E.164. */
+            from?: string | null;
+            /** @description Not supported: Latchkey sends from a number (`from`). */
+            messaging_service_sid?: string | null;
+            /** @description The account SID, `AC…`. */
+            sid?: string | null;
+        };
+        /** @description The Twilio provider as Latchkey shows it: never its auth token. */
+        TwilioView: {
+            from?: string | null;
+            messaging_service_sid?: string | null;
+            sid?: string | null;
+        };
+        /** @description `PATCH /api/v2/users/{id}/authentication-methods/{method_id}`. */
+        UpdateAuthenticationMethod: {
+            preferred_authentication_method?: null | components["schemas"]["PreferredMethod"];
         };
         UserList: {
             /** @description Pass as `after` to get the next page; absent on the last page. */
@@ -2411,6 +2771,1263 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    get_enrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A factor id, `fac_…` */
+                factor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One enrollment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardianEnrollment"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs read:guardian_enrollments */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description enrollment_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_enrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A factor id, `fac_…` */
+                factor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed; audited */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs delete:guardian_enrollments (a key: `mfa:admin`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description enrollment_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    list_factors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every Guardian factor and whether the tenant allows it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardianFactor"][];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs read:guardian_factors */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_message_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Always `["sms"]`: Latchkey sends no voice calls */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTypes"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    put_message_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageTypes"];
+            };
+        };
+        responses: {
+            /** @description Only `["sms"]` is accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTypes"];
+                };
+            };
+            /** @description invalid_body: voice is not supported */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's SMS texts (`sms_enrollment_template`, `sms_template`) in Auth0's syntax */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplates"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    put_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsTemplates"];
+            };
+        };
+        responses: {
+            /** @description The texts now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SmsTemplates"];
+                };
+            };
+            /** @description invalid_body; invalid_settings (each must contain {{code}}) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An Auth0 factor name (`sms`, `otp`, …) */
+                name: components["schemas"]["FactorName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One factor */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardianFactor"];
+                };
+            };
+            /** @description invalid_uri: not a factor name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    put_factor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An Auth0 factor name (`sms`, `otp`, …) */
+                name: components["schemas"]["FactorName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FactorEnabled"];
+            };
+        };
+        responses: {
+            /** @description The factor's new state (the tenant's `mfa_allowed_factors`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorEnabled"];
+                };
+            };
+            /** @description invalid_uri; invalid_body; unsupported_factor (push-notification, duo); invalid_settings */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs update:guardian_factors (or a secret key with `mfa:admin` where the change weakens MFA) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_twilio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `sms` or `phone` */
+                name: components["schemas"]["PhoneFactor"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Twilio configuration, without its auth token (all `null` without one) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwilioView"];
+                };
+            };
+            /** @description invalid_uri: neither sms nor phone */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    put_twilio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `sms` or `phone` */
+                name: components["schemas"]["PhoneFactor"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwilioPut"];
+            };
+        };
+        responses: {
+            /** @description Twilio is now the tenant's SMS provider (a fallback it had is kept); the auth token is not shown */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwilioView"];
+                };
+            };
+            /** @description invalid_body; invalid_provider */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs update:guardian_factors (a key: `mfa:admin`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_selected_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `sms` or `phone` */
+                name: components["schemas"]["PhoneFactor"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider SMS goes through */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelectedProvider"];
+                };
+            };
+            /** @description invalid_uri: neither sms nor phone */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    put_selected_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `sms` or `phone` */
+                name: components["schemas"]["PhoneFactor"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectedProvider"];
+            };
+        };
+        responses: {
+            /** @description `auth0` returns to the server's provider (the tenant's own is removed); `twilio` takes effect once Twilio's credentials are set; `phone-message-hook` needs the tenant's webhook provider */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelectedProvider"];
+                };
+            };
+            /** @description invalid_body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs update:guardian_factors (a key: `mfa:admin`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description provider_not_configured: phone-message-hook without the tenant's webhook provider */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `all-applications` while MFA is required, `confidence-score` while adaptive MFA is on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyName"][];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs read:mfa_policies or read:guardian_factors */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    put_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `["all-applications"]` (MFA required), `["confidence-score"]` (adaptive MFA), both, or `[]` (neither) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyName"][];
+            };
+        };
+        responses: {
+            /** @description The policy now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyName"][];
+                };
+            };
+            /** @description invalid_body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs update:mfa_policies or update:guardian_factors (or a key with `mfa:admin` to weaken) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    list_methods: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 0. */
+                page?: number;
+                /** @description Results per page, 1 to 100 (default 50). */
+                per_page?: number;
+                /** @description `true`: an object with `start`, `limit`, `total` and the page; else a bare array. */
+                include_totals?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` (percent-encoded: `auth0%7Cusr_…`) */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's factors: a bare array, or with `include_totals=true` `{start, limit, total, authenticators}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationMethods"];
+                };
+            };
+            /** @description invalid_query_string */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs read:authentication_methods */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    create_method: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAuthenticationMethod"];
+            };
+        };
+        responses: {
+            /** @description `phone` with `confirmed: true` and the user's verified number: active at once (audited); otherwise an enrollment the user confirms with the code sent */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationMethod"];
+                };
+            };
+            /** @description invalid_body; unsupported_method_type (totp, webauthn, recovery-code: the user enrolls those); factor_not_allowed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs create:authentication_methods (a key: `mfa:admin` for a confirmed one) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description phone_not_verified: `confirmed` for a number the user has not verified */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many codes sent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_methods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every factor removed (an MFA reset; audited, the user is notified) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs delete:authentication_methods (a key: `mfa:admin`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    get_method: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+                /** @description A factor id, `fac_…` */
+                factor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One method */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationMethod"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user; authentication_method_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_method: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+                /** @description A factor id, `fac_…` */
+                factor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed; audited; the user's other sessions end and they are notified */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs delete:authentication_methods (a key: `mfa:admin`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user; authentication_method_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    update_method: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+                /** @description A factor id, `fac_…` */
+                factor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAuthenticationMethod"];
+            };
+        };
+        responses: {
+            /** @description Unchanged: only `preferred_authentication_method: sms` for a phone is accepted (Latchkey sends SMS only) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationMethod"];
+                };
+            };
+            /** @description invalid_body (renaming is not supported) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs update:authentication_methods */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user; authentication_method_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_authenticators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every factor removed (an MFA reset; audited, the user is notified) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs delete:guardian_enrollments (a key: `mfa:admin`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    list_enrollments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's second factors as Guardian enrollments (recovery codes left out) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuardianEnrollment"][];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs read:users */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
             };
         };
     };

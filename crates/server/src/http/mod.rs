@@ -11,7 +11,8 @@
 //!   `/openapi.json`;
 //! - [`oidc`]: the OpenID Connect provider's endpoints for programs (discovery, the token
 //!   endpoint with its grants, userinfo, revocation);
-//! - [`auth0`]: Auth0-compatible surfaces (its MFA API, `/mfa/*`).
+//! - [`auth0`]: Auth0's Management API v2 (`/api/v2/*`, answering failures as Auth0 does)
+//!   and its MFA API (`/mfa/*`).
 //!
 //! Each is its own folder with its routes, its shapes and its renderer. This module
 //! assembles the surfaces into one router and their OpenAPI

@@ -62,6 +62,8 @@ pub struct SettingsPatch {
     pub send_limits: Option<SendLimitsPatch>,
     pub app_name: Option<String>,
     pub sms_template: Option<String>,
+    /// `Some(None)` returns enrollment messages to `sms_template`.
+    pub sms_enrollment_template: Option<Option<String>>,
     pub email_subject_template: Option<String>,
     pub email_text_template: Option<String>,
     pub email_html_template: Option<String>,
@@ -192,7 +194,7 @@ impl App {
         scope: KeyScope,
         attempt: Attempt<'_>,
     ) -> ServiceResult<()> {
-        let Actor::Admin { scopes, .. } = actor else {
+        let (Actor::Admin { scopes, .. } | Actor::Client { scopes, .. }) = actor else {
             return Ok(());
         };
         if scopes.contains(&scope) {
@@ -310,6 +312,9 @@ impl App {
             if let Some(v) = v {
                 *slot = v;
             }
+        }
+        if let Some(v) = patch.sms_enrollment_template {
+            s.sms_enrollment_template = v;
         }
         if let Some(w) = patch.webauthn {
             let t = &mut s.webauthn;

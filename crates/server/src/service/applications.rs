@@ -8,6 +8,7 @@
 //! after every change (`latchkey_core::application`), so no sequence of changes can leave an
 //! application the endpoints should not honour.
 
+use super::admin::Attempt;
 use super::audit::{Actor, Audit, RequestMeta};
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
@@ -16,6 +17,7 @@ use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::ApplicationId;
 use latchkey_core::oidc::{ClientType, GrantType, SigningAlg};
+use latchkey_core::scope::{is_privileged_management_scope, KeyScope};
 use latchkey_core::secret::{ct_eq, opaque_token, SecretString};
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use latchkey_store::model::{Application, Tenant, ThrottleKey};
@@ -194,6 +196,40 @@ impl App {
         .await
     }
 
+    /// Granting an application a management scope that weakens MFA or removes factors
+    /// (`core::scope::PRIVILEGED_MANAGEMENT_SCOPES`) needs a key with `mfa:admin`: the
+    /// application's token can then do what only such a key may.
+    async fn privileged_grant(
+        &self,
+        tenant: &Tenant,
+        actor: &Actor,
+        meta: &RequestMeta,
+        before: &Application,
+        after: &Application,
+        action: AuditAction,
+    ) -> ServiceResult<()> {
+        let added = after
+            .settings
+            .scopes
+            .iter()
+            .find(|s| is_privileged_management_scope(s) && !before.settings.scopes.contains(s));
+        let Some(scope) = added else {
+            return Ok(());
+        };
+        self.require_scope(
+            tenant,
+            actor,
+            meta,
+            KeyScope::MfaAdmin,
+            Attempt {
+                action,
+                user: None,
+                detail: &format!("{} grants {scope}", after.id),
+            },
+        )
+        .await
+    }
+
     /// Registers an application. A confidential client gets its secret here, returned this
     /// once and stored only as its keyed hash.
     pub async fn create_application(
@@ -227,6 +263,8 @@ impl App {
             updated_at: now,
         };
         let (mut app, _) = apply(&draft, changes)?;
+        self.privileged_grant(tenant, actor, meta, &draft, &app, AuditAction::ApplicationCreated)
+            .await?;
         let secret = match client_type {
             ClientType::Confidential => {
                 let (secret, hash, prefix) = self.client_secret(&id);
@@ -294,6 +332,8 @@ impl App {
         if changed.is_empty() {
             return Ok(app);
         }
+        self.privileged_grant(tenant, actor, meta, &app, &next, AuditAction::ApplicationUpdated)
+            .await?;
         next.updated_at = self.now();
         if !self.store.update_application(&next).await? {
             return Err(ServiceError::ApplicationNotFound);
@@ -346,6 +386,26 @@ impl App {
         let mut app = self.get_application(tenant, id).await?;
         if app.client_type == ClientType::Public {
             return Err(problem("type", "is public, and a public client has no secret to rotate").into());
+        }
+        // Whoever holds the new secret holds the application's scopes.
+        if let Some(scope) = app
+            .settings
+            .scopes
+            .iter()
+            .find(|s| is_privileged_management_scope(s))
+        {
+            self.require_scope(
+                tenant,
+                actor,
+                meta,
+                KeyScope::MfaAdmin,
+                Attempt {
+                    action: AuditAction::ApplicationSecretRotated,
+                    user: None,
+                    detail: &format!("{id} holds {scope}"),
+                },
+            )
+            .await?;
         }
         let (secret, hash, prefix) = self.client_secret(id);
         let now = self.now();

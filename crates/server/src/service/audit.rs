@@ -4,7 +4,7 @@
 use super::ServiceResult;
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
-use latchkey_core::ids::{ApiKeyId, FactorId, SessionId, UserId};
+use latchkey_core::ids::{ApiKeyId, ApplicationId, FactorId, SessionId, UserId};
 use latchkey_core::scope::KeyScope;
 use latchkey_store::model::{ApiKeyRecord, AuditEvent, Tenant};
 
@@ -22,6 +22,14 @@ pub enum Actor {
     },
     /// The user in the middle of signing in (password passed, second factor pending).
     SigningIn { user_id: UserId },
+    /// An application with a management token (the Auth0-style `/api/v2`): the key scopes
+    /// the token stands for on the route it calls. A token holding the route's privileged
+    /// management scope stands for `mfa:admin` there, since only a key with `mfa:admin`
+    /// could grant it (`core::scope::PRIVILEGED_MANAGEMENT_SCOPES`).
+    Client {
+        application_id: ApplicationId,
+        scopes: Vec<KeyScope>,
+    },
     /// The server's operator, at the command line (`latchkey applications create`).
     Operator,
 }
@@ -39,6 +47,7 @@ impl Actor {
         match self {
             Actor::Admin { key_id, .. } => format!("key:{key_id}"),
             Actor::User { user_id, .. } | Actor::SigningIn { user_id } => format!("user:{user_id}"),
+            Actor::Client { application_id, .. } => format!("client:{application_id}"),
             Actor::Operator => "system".to_owned(),
         }
     }

@@ -223,6 +223,11 @@ impl App {
                 }
                 rules
             }
+            Actor::Client { application_id, .. } => ActivationRules {
+                only_without: None,
+                keep_session: None,
+                enrolled_by: Some(application_id.to_string()),
+            },
             Actor::SigningIn { .. } | Actor::Operator => return Err(ServiceError::Forbidden),
         };
         Ok((self.get_user(&tenant.id, target).await?, rules))
@@ -358,7 +363,7 @@ impl App {
         rules: ActivationRules,
         meta: &RequestMeta,
     ) -> ServiceResult<Enrollment> {
-        if !matches!(actor, Actor::Admin { .. }) {
+        if !matches!(actor, Actor::Admin { .. } | Actor::Client { .. }) {
             return Err(ServiceError::Forbidden);
         }
         self.require_scope(
@@ -1627,6 +1632,16 @@ impl App {
             .await?;
         }
         Ok(())
+    }
+
+    /// The user a factor of the tenant belongs to, for the APIs that name a factor alone
+    /// (Auth0's `/guardian/enrollments/{id}`).
+    pub async fn factor_owner(&self, tenant: &Tenant, factor: &FactorId) -> ServiceResult<UserId> {
+        self.store
+            .get_factor(&tenant.id, factor)
+            .await?
+            .map(|f| f.user_id)
+            .ok_or(ServiceError::FactorNotFound)
     }
 
     /// Admin view of a user's factors.

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod factors;
 pub mod failure;
 pub mod input;
+pub mod management;
 pub mod mfa;
 pub mod mfa_api;
 pub mod notify;

@@ -800,8 +800,21 @@ impl App {
             jti: jwt::new_jti(self.rng.as_ref()),
         };
         tracing::info!(tenant_id = %tenant.id, client_id = %app.id, "client credentials token issued");
+        // A token for the management API is RS256, as Auth0's own are; `/api/v2` accepts
+        // nothing else (`service::management`).
+        let access_token = if claims.aud == self.management_audience(tenant) {
+            let value = serde_json::to_value(&claims)
+                .map_err(|e| OAuthError::Service(ServiceError::Internal(e.to_string())))?;
+            self.crypto.sign_management_token(&value).map_err(|e| {
+                OAuthError::Service(ServiceError::Internal(format!(
+                    "cannot sign a management token: {e}"
+                )))
+            })?
+        } else {
+            self.crypto.signer().sign(&claims)
+        };
         Ok(TokenResponse {
-            access_token: SecretString::new(self.crypto.signer().sign(&claims)),
+            access_token: SecretString::new(access_token),
             expires_in: ttl,
             refresh_token: None,
             id_token: None,

@@ -284,13 +284,18 @@ async fn every_invalid_registration_is_refused_with_its_code(b: Backend) {
     let conf = |grants: Value| json!({ "name": "A", "type": "confidential", "grant_types": grants });
     for body in [
         with("grant_types", json!(["implicit"])),
-        with("grant_types", json!(["password"])),
+        with("grant_types", json!(["passwords"])),
         with("grant_types", json!([])),
         with("grant_types", json!(["client_credentials"])),
         with("grant_types", json!(["authorization_code", "client_credentials"])),
         with("redirect_uris", json!([])),
         conf(json!(["refresh_token"])),
         conf(json!(["refresh_token", "client_credentials"])),
+        // Auth0's MFA grants answer a password grant's mfa_required: alone they are useless.
+        conf(json!([
+            "http://auth0.com/oauth/grant-type/mfa-otp",
+            "client_credentials"
+        ])),
     ] {
         let (status, err) = create(&s, body.clone()).await;
         assert_eq!(

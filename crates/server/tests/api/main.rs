@@ -10,6 +10,7 @@ mod adaptive;
 mod admin;
 mod applications;
 mod auth;
+mod auth0_management;
 mod auth0_mfa;
 mod branding;
 mod cors;

@@ -133,7 +133,7 @@ async fn load_tenant(app: &App, id: &TenantId) -> Result<Tenant, Failure> {
     app.load_tenant(id).await.map_err(Failure::from)
 }
 
-fn bearer(parts: &Parts) -> Result<&str, Failure> {
+pub(crate) fn bearer(parts: &Parts) -> Result<&str, Failure> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
         Failure::unauthenticated("missing_credentials", "send Authorization: Bearer <credential>")
     })?;
@@ -196,7 +196,7 @@ pub struct AdminCtx<S> {
     pub surface: PhantomData<S>,
 }
 
-async fn admin(parts: &Parts, app: &App) -> Result<(Tenant, ApiKeyRecord), Failure> {
+pub(crate) async fn admin(parts: &Parts, app: &App) -> Result<(Tenant, ApiKeyRecord), Failure> {
     let header = header_tenant(&parts.headers)?;
     let token = bearer(parts)?;
     let key = app

@@ -4,9 +4,9 @@
 //!
 //! [`route`] runs before routing: a `/t/{slug}/…` request is rewritten to `/…` (so the
 //! provider's and the pages' routes serve every tenant) and every request gets a [`Scope`]
-//! in its extensions. Only the provider's and the pages' paths are served under a slug;
-//! the `/v1` and `/v2` APIs pick their tenant from the secret key or `X-Tenant-ID`, as
-//! before. The routing table is in memory (`crate::addresses`): a request pays a hash
+//! in its extensions. Only the provider's, the pages' and Auth0's management API's paths
+//! are served under a slug (a management token names its issuer); the `/v1` and `/v2` APIs
+//! pick their tenant from the secret key or `X-Tenant-ID`, as before. The routing table is in memory (`crate::addresses`): a request pays a hash
 //! lookup of its `Host`, no query.
 
 use crate::App;
@@ -56,9 +56,11 @@ impl Scope {
     }
 }
 
-/// The paths a tenant's issuer serves under its slug: the provider's and the pages'.
+/// The paths a tenant's issuer serves under its slug: the provider's, the pages' and the
+/// management API's (`/api/v2/`, whose tokens' audience is `{issuer}/api/v2/`).
 pub fn is_tenant_path(path: &str) -> bool {
-    const PREFIXES: [&str; 13] = [
+    const PREFIXES: [&str; 14] = [
+        "/api/v2/",
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
         "/.well-known/jwks.json",
@@ -162,6 +164,7 @@ mod tests {
             "/login/mfa",
             "/u2/mfa/sms",
             "/mfa/authenticators",
+            "/api/v2/guardian/factors",
             "/account/security",
             "/verify-email",
             "/assets/pages.css",

@@ -225,6 +225,8 @@ pub struct SettingsView {
     pub send_limits: SendLimitsView,
     pub app_name: Option<String>,
     pub sms_template: String,
+    /// The SMS confirming a new number (an enrollment's code); `null`: `sms_template`.
+    pub sms_enrollment_template: Option<String>,
     pub email_subject_template: String,
     pub email_text_template: String,
     pub email_html_template: String,
@@ -448,6 +450,10 @@ pub struct SettingsPatchRequest {
     pub send_limits: Option<SendLimitsView>,
     pub app_name: Option<String>,
     pub sms_template: Option<String>,
+    /// `null` returns enrollment messages to `sms_template`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub sms_enrollment_template: Option<Option<String>>,
     pub email_subject_template: Option<String>,
     pub email_text_template: Option<String>,
     pub email_html_template: Option<String>,

@@ -14,7 +14,7 @@ use super::{Answer, Begun, ChallengeStart, Cx, FactorModule, Listing, NewFactor,
 use crate::service::sealed::{destination_hash, factor_destination, seal_text};
 use crate::service::{InputError, ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
-use latchkey_core::factor::Channel;
+use latchkey_core::factor::{Channel, FactorStatus};
 use latchkey_core::hash::HashPurpose;
 use latchkey_core::ids::ChallengeId;
 use latchkey_core::otp;
@@ -178,7 +178,12 @@ impl SentCode {
         let app_name = cx.app_name.as_str();
         let payload = match channel {
             Channel::Sms => {
-                serde_json::json!({ "body": otp::render(&s.sms_template, &code, app_name, minutes, false) })
+                // A code confirming a new number is worded as the tenant words enrollments.
+                let template = match factor.status {
+                    FactorStatus::Pending => s.sms_enrollment_template.as_deref().unwrap_or(&s.sms_template),
+                    FactorStatus::Active => &s.sms_template,
+                };
+                serde_json::json!({ "body": otp::render(template, &code, app_name, minutes, false) })
             }
             Channel::Email => serde_json::json!({
                 "subject": otp::render(&s.email_subject_template, &code, app_name, minutes, false),
