@@ -4,7 +4,11 @@
 //! SQLite and once on PostgreSQL, and the scripts of `tests/compat/`:
 //!
 //! - `management.mjs`: npm `auth0` (its ManagementClient) on Auth0's Management API v2;
-//! - `management.py`: PyPI `auth0-python` (its ManagementClient, which validates responses).
+//! - `management.py`: PyPI `auth0-python` (its ManagementClient, which validates responses);
+//! - `mfa-api.mjs`: `@auth0/auth0-auth-js` on Auth0's MFA API (the password grant,
+//!   `isMfaRequiredError`, its `mfa` client: enroll, list, challenge, verify, delete);
+//! - `mfa_api.py`: `auth0-python`'s `GetToken` on the same (login with a realm,
+//!   `mfa_required`, the mfa-otp grant) and its `TokenVerifier` on the ID tokens.
 //!
 //! Every script first gets a fresh application and user from `tests/compat/setup.mjs`, then
 //! runs with: `LATCHKEY_DOMAIN` (`127.0.0.1:PORT`), `LATCHKEY_ISSUER`, `LATCHKEY_SECRET_KEY`
@@ -372,5 +376,29 @@ fn auth0_python_management_client_sqlite() {
 fn auth0_python_management_client_postgres() {
     if let Some(url) = pg_database("lk_cli_compat_py") {
         run("management.py", Some(&url));
+    }
+}
+
+#[test]
+fn auth0_auth_js_mfa_api_sqlite() {
+    run("mfa-api.mjs", None);
+}
+
+#[test]
+fn auth0_auth_js_mfa_api_postgres() {
+    if let Some(url) = pg_database("lk_cli_compat_authjs") {
+        run("mfa-api.mjs", Some(&url));
+    }
+}
+
+#[test]
+fn auth0_python_mfa_api_sqlite() {
+    run("mfa_api.py", None);
+}
+
+#[test]
+fn auth0_python_mfa_api_postgres() {
+    if let Some(url) = pg_database("lk_cli_compat_pymfa") {
+        run("mfa_api.py", Some(&url));
     }
 }
