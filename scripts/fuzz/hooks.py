@@ -194,12 +194,25 @@ def map_body(ctx, body):
     # fuzz user's sign-ins as risky.
     if op is not None and op.method.upper() == "PATCH" and isinstance(body, dict) and body.get("enforcement") in ("REQUIRED", "ADAPTIVE"):
         body = {**body, "enforcement": "OPTIONAL"}
+    # Other ways to ask the fuzz user for a second factor: a rule (the user's, a role's, an
+    # application's) or a tenant minimum above aal1, and adaptive MFA (its risk score could
+    # refuse the fuzzer's sign-ins).
+    if op is not None and isinstance(body, dict) and op.method.upper() in ("PUT", "PATCH"):
+        if body.get("mfa") == "required":
+            body = {k: v for k, v in body.items() if k != "mfa"}
+        for key in ("min_assurance", "mfa_min_assurance"):
+            if body.get(key) not in (None, "aal1"):
+                body = {k: v for k, v in body.items() if k != key}
+        if op.path == "/v1/admin/config" and "adaptive" in body:
+            body = {k: v for k, v in body.items() if k != "adaptive"}
     # Auth0's policy route says the same in its words.
     if (
         op is not None
         and op.path == "/api/v2/guardian/policies"
         and isinstance(body, list)
-        and "all-applications" in body
+        and ("all-applications" in body or "confidence-score" in body)
     ):
-        body = [p for p in body if p != "all-applications"]
+        # "confidence-score" turns adaptive MFA on, which could refuse the fuzz user's
+        # sign-ins from the fuzzer's address as risky.
+        body = [p for p in body if p not in ("all-applications", "confidence-score")]
     return body
