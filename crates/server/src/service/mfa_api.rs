@@ -13,7 +13,6 @@
 //! useless to another application, and it lives no longer than its challenge.
 
 use super::audit::{Actor, RequestMeta};
-use super::browser::session_actor;
 use super::factors::{Answer, EnrollDetails};
 use super::mfa::{EnrollRequest, FactorChoice, FactorSummary, Verified};
 use super::oidc::{OAuthError, TokenParams, TokenResponse};
@@ -22,11 +21,11 @@ use super::sessions::TokenPair;
 use super::ServiceError;
 use crate::App;
 use latchkey_core::factor::{ChallengePurpose, Channel, FactorKind, FactorStatus};
-use latchkey_core::ids::{FactorId, SessionId, TenantId};
+use latchkey_core::ids::{FactorId, TenantId, UserId};
 use latchkey_core::oauth::Scopes;
 use latchkey_core::oidc::GrantType;
 use latchkey_core::secret::opaque_token;
-use latchkey_store::model::{Application, Session, Tenant};
+use latchkey_store::model::{Application, Tenant};
 use serde::{Deserialize, Serialize};
 
 /// What an `mfa_token` carries.
@@ -293,26 +292,7 @@ impl App {
     ) -> Result<TokenResponse, OAuthError> {
         let parent = self.session_of(tokens).await?;
         let user = self.get_user(&tenant.id, &parent.user_id).await?;
-        let now = self.now();
-        let refresh_ttl = app
-            .settings
-            .refresh_token_ttl_secs
-            .unwrap_or(tenant.settings.refresh_token_ttl_secs);
-        let session = Session {
-            id: SessionId::generate(now, self.rng.as_ref()),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            amr: parent.amr.clone(),
-            acr: parent.acr.clone(),
-            auth_time: parent.auth_time,
-            mfa_at: parent.mfa_at,
-            created_at: now,
-            expires_at: now + i64::try_from(refresh_ttl).unwrap_or(0) * 1000,
-            revoked_at: None,
-            client_id: Some(app.id.clone()),
-            parent_id: Some(parent.id.clone()),
-            scope: Some(scope.to_owned()),
-        };
+        let session = self.application_session(tenant, app, &parent, scope);
         let refresh = opaque_token("rt_", self.rng.as_ref());
         self.store
             .create_session(&session, &self.refresh_hash(&refresh))
@@ -452,13 +432,15 @@ impl App {
             .await
             .filter(|c| c.tenant_id == tenant.id)
             .ok_or(OAuthError::InvalidToken)?;
-        let session = self
-            .store
-            .get_session(&ctx.session_id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or(OAuthError::InvalidToken)?;
-        Ok(MfaBearer::Access(Box::new(session)))
+        // The actor `/v1` makes of the same token (`http::common::extract`).
+        Ok(MfaBearer::Access {
+            user: ctx.user_id.clone(),
+            actor: Box::new(Actor::User {
+                user_id: ctx.user_id,
+                session_id: ctx.session_id,
+                mfa_time: ctx.claims.mfa_time,
+            }),
+        })
     }
 
     /// `GET /mfa/authenticators`: the user's authenticators the MFA API can use.
@@ -469,10 +451,7 @@ impl App {
     ) -> Result<Vec<Authenticator>, OAuthError> {
         let summaries = match self.mfa_bearer(tenant, bearer).await? {
             MfaBearer::Token { user, .. } => self.factor_summaries(tenant, &user).await?,
-            MfaBearer::Access(session) => {
-                let actor = session_actor(&session);
-                self.list_user_factors(tenant, &actor, &session.user_id).await?
-            }
+            MfaBearer::Access { actor, user } => self.list_user_factors(tenant, &actor, &user).await?,
         };
         Ok(summaries.iter().filter_map(authenticator).collect())
     }
@@ -596,7 +575,7 @@ impl App {
     ) -> Result<Association, OAuthError> {
         let (claims, purpose) = match self.mfa_bearer(tenant, bearer).await? {
             MfaBearer::Token { claims, purpose, .. } => (claims, purpose),
-            MfaBearer::Access(_) => {
+            MfaBearer::Access { .. } => {
                 return Err(OAuthError::AccessDenied(
                     "associate with the mfa_token of a sign-in; signed-in users add authenticators on the account page or through /v1"
                         .into(),
@@ -700,17 +679,13 @@ impl App {
         authenticator_id: &str,
         meta: &RequestMeta,
     ) -> Result<(), OAuthError> {
-        let MfaBearer::Access(session) = self.mfa_bearer(tenant, bearer).await? else {
+        let MfaBearer::Access { actor, user } = self.mfa_bearer(tenant, bearer).await? else {
             return Err(OAuthError::AccessDenied(
                 "removing an authenticator needs the user's access token, not an mfa_token".into(),
             ));
         };
         let factor = factor_of_authenticator(authenticator_id).ok_or(OAuthError::NotFound)?;
-        let actor: Actor = session_actor(&session);
-        match self
-            .delete_factor(tenant, &actor, &session.user_id, &factor, meta)
-            .await
-        {
+        match self.delete_factor(tenant, &actor, &user, &factor, meta).await {
             Ok(()) => Ok(()),
             Err(ServiceError::FactorNotFound) => Err(OAuthError::NotFound),
             Err(ServiceError::MfaVerificationRequired) => Err(OAuthError::AccessDenied(
@@ -724,11 +699,12 @@ impl App {
 /// Who calls the MFA API.
 enum MfaBearer {
     Token {
-        user: latchkey_core::ids::UserId,
+        user: UserId,
         purpose: ChallengePurpose,
         claims: MfaTokenClaims,
     },
-    Access(Box<Session>),
+    /// The user's access token, as the actor `/v1` makes of it.
+    Access { actor: Box<Actor>, user: UserId },
 }
 
 fn authenticator(s: &FactorSummary) -> Option<Authenticator> {

@@ -662,27 +662,7 @@ impl App {
             .get_user(&tenant.id, &browser.user_id)
             .await
             .map_err(|_| invalid())?;
-        let refresh_ttl = app
-            .settings
-            .refresh_token_ttl_secs
-            .unwrap_or(tenant.settings.refresh_token_ttl_secs);
-        let session = Session {
-            id: SessionId::generate(now, self.rng.as_ref()),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            amr: browser.amr.clone(),
-            acr: browser.acr.clone(),
-            auth_time: browser.auth_time,
-            mfa_at: browser.mfa_at,
-            created_at: now,
-            // A refresh family's lifetime, as for the native API's sessions; signing out of
-            // the browser ends it sooner (`parent_id`).
-            expires_at: now + i64::try_from(refresh_ttl).unwrap_or(0) * 1000,
-            revoked_at: None,
-            client_id: Some(app.id.clone()),
-            parent_id: Some(browser.id.clone()),
-            scope: Some(record.scope.clone()),
-        };
+        let session = self.application_session(tenant, app, &browser, &record.scope);
         let refresh = opaque_token("rt_", self.rng.as_ref());
         match self
             .store
@@ -711,6 +691,39 @@ impl App {
         }
         tracing::info!(tenant_id = %tenant.id, client_id = %app.id, user_id = %user.id, "authorization code redeemed");
         self.respond(tenant, app, &session, &user, refresh, record.nonce.as_deref())
+    }
+
+    /// A session of `app` under the sign-in's own session `parent` (a browser's, or a password
+    /// grant's), with what that sign-in proved and the scopes granted. Not yet stored.
+    pub(super) fn application_session(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        parent: &Session,
+        scope: &str,
+    ) -> Session {
+        let now = self.now();
+        let refresh_ttl = app
+            .settings
+            .refresh_token_ttl_secs
+            .unwrap_or(tenant.settings.refresh_token_ttl_secs);
+        Session {
+            id: SessionId::generate(now, self.rng.as_ref()),
+            tenant_id: tenant.id.clone(),
+            user_id: parent.user_id.clone(),
+            amr: parent.amr.clone(),
+            acr: parent.acr.clone(),
+            auth_time: parent.auth_time,
+            mfa_at: parent.mfa_at,
+            created_at: now,
+            // A refresh family's lifetime, as for the native API's sessions; ending the parent
+            // (signing out of the browser) ends it sooner (`parent_id`).
+            expires_at: now + i64::try_from(refresh_ttl).unwrap_or(0) * 1000,
+            revoked_at: None,
+            client_id: Some(app.id.clone()),
+            parent_id: Some(parent.id.clone()),
+            scope: Some(scope.to_owned()),
+        }
     }
 
     async fn refresh_grant(
