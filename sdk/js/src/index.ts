@@ -30,10 +30,29 @@ export interface AvailableFactor {
   destination?: string | null;
 }
 
+/** Every code the server's error envelope can carry (the OpenAPI document's `ErrorCode` enum,
+ * made from the server's own list of codes). */
+export type ServerErrorCode = Schemas['ErrorCode'];
+
+/** Codes the SDK itself answers with, for what never reached (or came back from) the server. */
+export type ClientErrorCode =
+  /** `fetch` failed: the server could not be reached. */
+  | 'network_error'
+  /** The server answered with something other than JSON. */
+  | 'invalid_response'
+  /** An error status without Latchkey's error envelope (a proxy's page, …). */
+  | 'http_error'
+  /** A call that needs the user's tokens, with none stored (or a refused refresh). */
+  | 'not_signed_in';
+
+/** What `error.code` can be. A newer server may send a code this version does not list: it
+ * is passed on as it came (never replaced), so compare with `===` and keep a default case. */
+export type ErrorCode = ServerErrorCode | ClientErrorCode;
+
 /** The server's error, with the fields its code brings. */
 export interface LatchkeyError {
   /** Stable, machine-readable: `invalid_credentials`, `mfa_required`, `invalid_code`, … */
-  code: string;
+  code: ErrorCode;
   message: string;
   /** The HTTP status (0 when the server could not be reached). */
   status: number;
@@ -178,7 +197,8 @@ class Transport {
     const retry = res.headers.get('retry-after');
     const error: LatchkeyError = {
       ...(typeof detail === 'object' && detail ? detail : {}),
-      code: typeof detail?.code === 'string' ? detail.code : 'http_error',
+      // Unknown codes (a newer server's) pass through unchanged.
+      code: typeof detail?.code === 'string' ? (detail.code as ErrorCode) : 'http_error',
       message: typeof detail?.message === 'string' ? detail.message : `HTTP ${res.status}`,
       status: res.status,
     };

@@ -1827,9 +1827,16 @@ export interface components {
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
         };
+        /**
+         * @description Every stable, machine-readable code a failure can carry (the `code` of `/v1`'s
+         *     error envelope). A new code is a new variant here, and so is in the OpenAPI
+         *     document's `ErrorCode` enum and the SDK's types.
+         * @enum {string}
+         */
+        ErrorCode: "application_not_found" | "challenge_expired" | "country_not_allowed" | "credential_taken" | "database_unavailable" | "delivery_in_progress" | "delivery_not_found" | "device_not_found" | "duplicate_field" | "email_already_verified" | "email_taken" | "factor_id_required" | "factor_not_allowed" | "factor_not_found" | "factor_not_pending" | "forbidden" | "idempotency_key_expired" | "idempotency_key_in_use" | "idempotency_key_reused" | "insufficient_scope" | "internal_error" | "invalid_api_key" | "invalid_application" | "invalid_assignment" | "invalid_body" | "invalid_challenge" | "invalid_client" | "invalid_code" | "invalid_credential" | "invalid_credential_format" | "invalid_credentials" | "invalid_credentials_format" | "invalid_email" | "invalid_field" | "invalid_grant_types" | "invalid_idempotency_key" | "invalid_json" | "invalid_key_id" | "invalid_link" | "invalid_name" | "invalid_password" | "invalid_phone_number" | "invalid_provider" | "invalid_query" | "invalid_redirect_uri" | "invalid_refresh_token" | "invalid_request" | "invalid_rule" | "invalid_settings" | "invalid_tenant_address" | "invalid_tenant_id" | "invalid_token" | "invalid_user_id" | "invalid_webhook" | "method_not_allowed" | "mfa_not_enabled" | "mfa_required" | "mfa_setup_required" | "mfa_verification_required" | "missing_credentials" | "missing_field" | "name_taken" | "not_found" | "number_type_not_allowed" | "organization_not_found" | "overloaded" | "payload_too_large" | "phone_not_verified" | "rate_limited" | "request_timeout" | "role_not_found" | "rule_not_found" | "sign_in_refused" | "signup_disabled" | "tenant_mismatch" | "too_many_attempts" | "too_many_webhooks" | "unknown_factor_type" | "unknown_field" | "unknown_tenant" | "unsupported_media_type" | "user_not_found" | "webhook_not_found";
         ErrorDetail: {
-            /** @description Stable, machine-readable snake_case code. */
-            code: string;
+            /** @description Stable, machine-readable snake_case code: one of [`ErrorCode`]'s. */
+            code: components["schemas"]["ErrorCode"];
             /** @description Human-readable explanation; may change between versions. */
             message: string;
             /** @description Correlates with the server's log lines and the `X-Request-Id` header. */

@@ -568,7 +568,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(err.code(), "invalid_grant_types");
+        assert_eq!(err.code(), crate::service::ErrorCode::InvalidGrantTypes);
         let err = apply(
             &a,
             ApplicationChanges {
@@ -577,7 +577,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(err.code(), "invalid_application");
+        assert_eq!(err.code(), crate::service::ErrorCode::InvalidApplication);
         let err = apply(
             &a,
             ApplicationChanges {

@@ -7,6 +7,131 @@
 use super::ServiceError;
 use serde_json::Value;
 
+/// Declares [`ErrorCode`] from one list: each variant with its wire spelling. The enum, its
+/// serde name (which the OpenAPI schema reads), [`ErrorCode::as_str`] and [`ErrorCode::ALL`]
+/// all come from that list, so the schema cannot drift from what the server sends.
+macro_rules! error_codes {
+    ($($variant:ident = $code:tt,)*) => {
+        /// Every stable, machine-readable code a failure can carry (the `code` of `/v1`'s
+        /// error envelope). A new code is a new variant here, and so is in the OpenAPI
+        /// document's `ErrorCode` enum and the SDK's types.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+        pub enum ErrorCode {
+            $(#[serde(rename = $code)] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order declared.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it goes on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    ApplicationNotFound = "application_not_found",
+    ChallengeExpired = "challenge_expired",
+    CountryNotAllowed = "country_not_allowed",
+    CredentialTaken = "credential_taken",
+    DatabaseUnavailable = "database_unavailable",
+    DeliveryInProgress = "delivery_in_progress",
+    DeliveryNotFound = "delivery_not_found",
+    DeviceNotFound = "device_not_found",
+    DuplicateField = "duplicate_field",
+    EmailAlreadyVerified = "email_already_verified",
+    EmailTaken = "email_taken",
+    FactorIdRequired = "factor_id_required",
+    FactorNotAllowed = "factor_not_allowed",
+    FactorNotFound = "factor_not_found",
+    FactorNotPending = "factor_not_pending",
+    Forbidden = "forbidden",
+    IdempotencyKeyExpired = "idempotency_key_expired",
+    IdempotencyKeyInUse = "idempotency_key_in_use",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    InsufficientScope = "insufficient_scope",
+    InternalError = "internal_error",
+    InvalidApiKey = "invalid_api_key",
+    InvalidApplication = "invalid_application",
+    InvalidAssignment = "invalid_assignment",
+    InvalidBody = "invalid_body",
+    InvalidChallenge = "invalid_challenge",
+    InvalidClient = "invalid_client",
+    InvalidCode = "invalid_code",
+    InvalidCredential = "invalid_credential",
+    InvalidCredentialFormat = "invalid_credential_format",
+    InvalidCredentials = "invalid_credentials",
+    InvalidCredentialsFormat = "invalid_credentials_format",
+    InvalidEmail = "invalid_email",
+    InvalidField = "invalid_field",
+    InvalidGrantTypes = "invalid_grant_types",
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    InvalidJson = "invalid_json",
+    InvalidKeyId = "invalid_key_id",
+    InvalidLink = "invalid_link",
+    InvalidName = "invalid_name",
+    InvalidPassword = "invalid_password",
+    InvalidPhoneNumber = "invalid_phone_number",
+    InvalidProvider = "invalid_provider",
+    InvalidQuery = "invalid_query",
+    InvalidRedirectUri = "invalid_redirect_uri",
+    InvalidRefreshToken = "invalid_refresh_token",
+    InvalidRequest = "invalid_request",
+    InvalidRule = "invalid_rule",
+    InvalidSettings = "invalid_settings",
+    InvalidTenantAddress = "invalid_tenant_address",
+    InvalidTenantId = "invalid_tenant_id",
+    InvalidToken = "invalid_token",
+    InvalidUserId = "invalid_user_id",
+    InvalidWebhook = "invalid_webhook",
+    MethodNotAllowed = "method_not_allowed",
+    MfaNotEnabled = "mfa_not_enabled",
+    MfaRequired = "mfa_required",
+    MfaSetupRequired = "mfa_setup_required",
+    MfaVerificationRequired = "mfa_verification_required",
+    MissingCredentials = "missing_credentials",
+    MissingField = "missing_field",
+    NameTaken = "name_taken",
+    NotFound = "not_found",
+    NumberTypeNotAllowed = "number_type_not_allowed",
+    OrganizationNotFound = "organization_not_found",
+    Overloaded = "overloaded",
+    PayloadTooLarge = "payload_too_large",
+    PhoneNotVerified = "phone_not_verified",
+    RateLimited = "rate_limited",
+    RequestTimeout = "request_timeout",
+    RoleNotFound = "role_not_found",
+    RuleNotFound = "rule_not_found",
+    SignInRefused = "sign_in_refused",
+    SignupDisabled = "signup_disabled",
+    TenantMismatch = "tenant_mismatch",
+    TooManyAttempts = "too_many_attempts",
+    TooManyWebhooks = "too_many_webhooks",
+    UnknownFactorType = "unknown_factor_type",
+    UnknownField = "unknown_field",
+    UnknownTenant = "unknown_tenant",
+    UnsupportedMediaType = "unsupported_media_type",
+    UserNotFound = "user_not_found",
+    WebhookNotFound = "webhook_not_found",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ErrorCode> for Value {
+    fn from(code: ErrorCode) -> Self {
+        Value::from(code.as_str())
+    }
+}
+
 /// What class of failure this is; a surface picks its status (or page) from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -42,7 +167,7 @@ pub enum FailureKind {
 pub struct Failure {
     pub kind: FailureKind,
     /// Stable, machine-readable snake_case code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human-readable explanation; may change between versions.
     pub message: String,
     /// Extra named values a client may act on (`problems`, `number_type`, …).
@@ -52,7 +177,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(kind: FailureKind, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: FailureKind, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             kind,
             code,
@@ -72,22 +197,22 @@ impl Failure {
         self
     }
 
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(FailureKind::Invalid, code, message)
     }
 
-    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(FailureKind::Unauthenticated, code, message)
     }
 
     pub fn not_found() -> Self {
-        Self::new(FailureKind::NotFound, "not_found", "no such route")
+        Self::new(FailureKind::NotFound, ErrorCode::NotFound, "no such route")
     }
 
     pub fn method_not_allowed() -> Self {
         Self::new(
             FailureKind::MethodNotAllowed,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "method not allowed on this route",
         )
     }
@@ -95,7 +220,7 @@ impl Failure {
     pub fn unsupported_media_type() -> Self {
         Self::new(
             FailureKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         )
     }
@@ -103,7 +228,7 @@ impl Failure {
     pub fn payload_too_large() -> Self {
         Self::new(
             FailureKind::TooLarge,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "request body is too large",
         )
     }
@@ -111,7 +236,7 @@ impl Failure {
     pub fn internal() -> Self {
         Self::new(
             FailureKind::Internal,
-            "internal_error",
+            ErrorCode::InternalError,
             "an internal error occurred",
         )
     }
@@ -121,21 +246,21 @@ impl From<ServiceError> for Failure {
     fn from(e: ServiceError) -> Self {
         use ServiceError::*;
         match e {
-            InvalidCredentials => Failure::unauthenticated("invalid_credentials", "invalid email or password"),
+            InvalidCredentials => Failure::unauthenticated(ErrorCode::InvalidCredentials, "invalid email or password"),
             SignInRefused => Failure::new(
                 FailureKind::Forbidden,
-                "sign_in_refused",
+                ErrorCode::SignInRefused,
                 "this sign-in was refused; if it was you, contact your administrator",
             ),
             TooManyAttempts { retry_after_secs } => Failure::new(
                 FailureKind::Throttled,
-                "too_many_attempts",
+                ErrorCode::TooManyAttempts,
                 "too many attempts; try again later",
             )
             .retry_after(retry_after_secs),
             EmailTaken => Failure::new(
                 FailureKind::Conflict,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "an account with this email already exists",
             ),
             Input(input) => {
@@ -146,77 +271,77 @@ impl From<ServiceError> for Failure {
             }
             SignupDisabled => Failure::new(
                 FailureKind::Forbidden,
-                "signup_disabled",
+                ErrorCode::SignupDisabled,
                 "sign-up is disabled for this tenant",
             ),
             InvalidRefreshToken => Failure::unauthenticated(
-                "invalid_refresh_token",
+                ErrorCode::InvalidRefreshToken,
                 "the refresh token is invalid, expired or revoked",
             ),
-            SessionEnded => Failure::unauthenticated("invalid_token", "the session has ended"),
-            UserNotFound => Failure::new(FailureKind::NotFound, "user_not_found", "no such user in this tenant"),
-            TenantNotFound => Failure::new(FailureKind::NotFound, "unknown_tenant", "no such tenant"),
+            SessionEnded => Failure::unauthenticated(ErrorCode::InvalidToken, "the session has ended"),
+            UserNotFound => Failure::new(FailureKind::NotFound, ErrorCode::UserNotFound, "no such user in this tenant"),
+            TenantNotFound => Failure::new(FailureKind::NotFound, ErrorCode::UnknownTenant, "no such tenant"),
             InvalidSettings(problems) => {
                 let list: Vec<Value> = problems
                     .into_iter()
                     .map(|(field, message)| serde_json::json!({ "field": field, "message": message }))
                     .collect();
-                Failure::invalid("invalid_settings", "one or more settings are invalid").with("problems", list)
+                Failure::invalid(ErrorCode::InvalidSettings, "one or more settings are invalid").with("problems", list)
             }
-            Overloaded => Failure::new(FailureKind::Unavailable, "overloaded", "the server is busy; try again"),
-            InvalidCode => Failure::unauthenticated("invalid_code", "the code is invalid"),
+            Overloaded => Failure::new(FailureKind::Unavailable, ErrorCode::Overloaded, "the server is busy; try again"),
+            InvalidCode => Failure::unauthenticated(ErrorCode::InvalidCode, "the code is invalid"),
             InvalidCredential => Failure::unauthenticated(
-                "invalid_credential",
+                ErrorCode::InvalidCredential,
                 "the passkey or security key response was not accepted",
             ),
             CredentialTaken => Failure::new(
                 FailureKind::Conflict,
-                "credential_taken",
+                ErrorCode::CredentialTaken,
                 "this passkey or security key is registered already",
             ),
             InvalidChallenge => Failure::unauthenticated(
-                "invalid_challenge",
+                ErrorCode::InvalidChallenge,
                 "the challenge is invalid or already completed",
             ),
             ChallengeExpired => {
-                Failure::unauthenticated("challenge_expired", "the challenge has expired; sign in again")
+                Failure::unauthenticated(ErrorCode::ChallengeExpired, "the challenge has expired; sign in again")
             }
-            FactorNotFound => Failure::new(FailureKind::NotFound, "factor_not_found", "no such factor"),
+            FactorNotFound => Failure::new(FailureKind::NotFound, ErrorCode::FactorNotFound, "no such factor"),
             FactorNotAllowed => Failure::invalid(
-                "factor_not_allowed",
+                ErrorCode::FactorNotAllowed,
                 "this factor type cannot be enrolled or used in this tenant",
             ),
             UnknownFactorType => Failure::invalid(
-                "unknown_factor_type",
+                ErrorCode::UnknownFactorType,
                 "unknown factor type; known: totp, sms, email_otp, webauthn, backup_codes",
             ),
             FactorIdRequired => Failure::invalid(
-                "factor_id_required",
+                ErrorCode::FactorIdRequired,
                 "several of the user's factors fit; give factor_id (or a type with one factor)",
             ),
             FactorNotPending => Failure::new(
                 FailureKind::Conflict,
-                "factor_not_pending",
+                ErrorCode::FactorNotPending,
                 "the factor is not awaiting confirmation (already active, or the enrollment lapsed)",
             ),
             MfaNotEnabled => Failure::new(
                 FailureKind::Conflict,
-                "mfa_not_enabled",
+                ErrorCode::MfaNotEnabled,
                 "the user has no active second factor",
             ),
             ServiceError::Forbidden => Failure::new(
                 FailureKind::Forbidden,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "not allowed to act on this user",
             ),
             MfaVerificationRequired => Failure::new(
                 FailureKind::Forbidden,
-                "mfa_verification_required",
+                ErrorCode::MfaVerificationRequired,
                 "sign in again with a second factor (within the last 15 minutes) to change factors",
             ),
             InsufficientScope(scope) => Failure::new(
                 FailureKind::Forbidden,
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 format!(
                     "this operation needs a secret key with the `{}` scope (latchkey keys create --scope {})",
                     scope.as_str(),
@@ -226,58 +351,58 @@ impl From<ServiceError> for Failure {
             .with("scope", scope.as_str()),
             PhoneNotVerified => Failure::new(
                 FailureKind::Conflict,
-                "phone_not_verified",
+                ErrorCode::PhoneNotVerified,
                 "the user's phone number has not been verified with a code; enroll the factor with a code instead",
             ),
             CountryNotAllowed => Failure::invalid(
-                "country_not_allowed",
+                ErrorCode::CountryNotAllowed,
                 "SMS to this country is not allowed for this tenant",
             ),
             NumberTypeNotAllowed(class) => Failure::invalid(
-                "number_type_not_allowed",
+                ErrorCode::NumberTypeNotAllowed,
                 format!("SMS to {} numbers is not allowed for this tenant", class.as_str()),
             )
             .with("number_type", class.as_str()),
             RateLimited { retry_after_secs } => Failure::new(
                 FailureKind::Throttled,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "too many codes requested; try again later",
             )
             .retry_after(retry_after_secs),
             InvalidProvider(problems) => {
                 let list: Vec<Value> = problems.into_iter().map(Value::from).collect();
-                Failure::invalid("invalid_provider", "the provider configuration is invalid").with("problems", list)
+                Failure::invalid(ErrorCode::InvalidProvider, "the provider configuration is invalid").with("problems", list)
             }
             ApplicationNotFound => Failure::new(
                 FailureKind::NotFound,
-                "application_not_found",
+                ErrorCode::ApplicationNotFound,
                 "no such application in this tenant",
             ),
             OrganizationNotFound => Failure::new(
                 FailureKind::NotFound,
-                "organization_not_found",
+                ErrorCode::OrganizationNotFound,
                 "no such organization in this tenant",
             ),
-            RoleNotFound => Failure::new(FailureKind::NotFound, "role_not_found", "no such role in this tenant"),
+            RoleNotFound => Failure::new(FailureKind::NotFound, ErrorCode::RoleNotFound, "no such role in this tenant"),
             DeviceNotFound => Failure::new(
                 FailureKind::NotFound,
-                "device_not_found",
+                ErrorCode::DeviceNotFound,
                 "no such remembered device for this user",
             ),
             NameTaken => Failure::new(
                 FailureKind::Conflict,
-                "name_taken",
+                ErrorCode::NameTaken,
                 "the tenant has one of that name already",
             ),
             // RFC 6749 §5.2's name for it, so the token endpoint can say the same.
-            InvalidClient => Failure::unauthenticated("invalid_client", "client authentication failed"),
+            InvalidClient => Failure::unauthenticated(ErrorCode::InvalidClient, "client authentication failed"),
             InvalidLink => Failure::invalid(
-                "invalid_link",
+                ErrorCode::InvalidLink,
                 "the link or code is invalid, has expired or was used already; ask for a new one",
             ),
             EmailAlreadyVerified => Failure::new(
                 FailureKind::Conflict,
-                "email_already_verified",
+                ErrorCode::EmailAlreadyVerified,
                 "the email address is verified already",
             ),
             InvalidWebhook(problems) => {
@@ -285,22 +410,22 @@ impl From<ServiceError> for Failure {
                     .into_iter()
                     .map(|(field, message)| serde_json::json!({"field": field, "message": message}))
                     .collect();
-                Failure::invalid("invalid_webhook", "the webhook is invalid").with("problems", list)
+                Failure::invalid(ErrorCode::InvalidWebhook, "the webhook is invalid").with("problems", list)
             }
-            WebhookNotFound => Failure::new(FailureKind::NotFound, "webhook_not_found", "no such webhook in this tenant"),
+            WebhookNotFound => Failure::new(FailureKind::NotFound, ErrorCode::WebhookNotFound, "no such webhook in this tenant"),
             DeliveryNotFound => Failure::new(
                 FailureKind::NotFound,
-                "delivery_not_found",
+                ErrorCode::DeliveryNotFound,
                 "no such delivery of this webhook",
             ),
             DeliveryInProgress => Failure::new(
                 FailureKind::Conflict,
-                "delivery_in_progress",
+                ErrorCode::DeliveryInProgress,
                 "the delivery is being attempted now; ask again once it is done",
             ),
             TooManyWebhooks => Failure::new(
                 FailureKind::Conflict,
-                "too_many_webhooks",
+                ErrorCode::TooManyWebhooks,
                 "the tenant has as many webhooks as it may; remove one first",
             ),
             ServiceError::Internal(detail) => {
@@ -308,5 +433,52 @@ impl From<ServiceError> for Failure {
                 Failure::internal()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_code_is_snake_case_unique_and_serialized_as_its_wire_name() {
+        let mut seen = BTreeSet::new();
+        for code in ErrorCode::ALL {
+            let wire = code.as_str();
+            assert!(
+                !wire.is_empty()
+                    && wire.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    && !wire.starts_with('_')
+                    && !wire.ends_with('_'),
+                "{wire} is not snake_case"
+            );
+            assert!(seen.insert(wire), "{wire} is declared twice");
+            assert_eq!(serde_json::to_value(code).unwrap(), Value::from(wire));
+            assert_eq!(Value::from(*code), Value::from(wire));
+        }
+    }
+
+    #[test]
+    fn the_schema_lists_exactly_the_declared_codes() {
+        use utoipa::PartialSchema as _;
+        let schema = serde_json::to_value(ErrorCode::schema()).unwrap();
+        let listed: BTreeSet<&str> = schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no enum in {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let declared: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, declared);
+    }
+
+    #[test]
+    fn a_service_error_keeps_its_code() {
+        let f = Failure::from(ServiceError::InvalidCode);
+        assert_eq!(f.code, ErrorCode::InvalidCode);
+        assert_eq!(f.kind, FailureKind::Unauthenticated);
+        let f = Failure::from(ServiceError::RateLimited { retry_after_secs: 7 });
+        assert_eq!((f.code.as_str(), f.retry_after_secs), ("rate_limited", Some(7)));
     }
 }

@@ -2,6 +2,7 @@
 //! API's `error.code`) and its message (`Display`); the parse errors of the core's domain
 //! types are kept as they are, so their messages are the core's.
 
+use super::ErrorCode;
 use latchkey_core::application::RedirectUriError;
 use latchkey_core::email::InvalidEmail;
 use latchkey_core::ids::InvalidId;
@@ -96,31 +97,31 @@ impl InputError {
 
 impl InputError {
     /// The stable snake_case code of this refusal.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            InputError::Email(_) => "invalid_email",
-            InputError::Password(_) => "invalid_password",
-            InputError::PhoneNumber(_) | InputError::PhoneNumberMissing => "invalid_phone_number",
-            InputError::PhoneNumberNotForKind => "invalid_request",
-            InputError::UserName | InputError::FactorName | InputError::TenantName => "invalid_name",
-            InputError::KeyId(_) => "invalid_key_id",
+            InputError::Email(_) => ErrorCode::InvalidEmail,
+            InputError::Password(_) => ErrorCode::InvalidPassword,
+            InputError::PhoneNumber(_) | InputError::PhoneNumberMissing => ErrorCode::InvalidPhoneNumber,
+            InputError::PhoneNumberNotForKind => ErrorCode::InvalidRequest,
+            InputError::UserName | InputError::FactorName | InputError::TenantName => ErrorCode::InvalidName,
+            InputError::KeyId(_) => ErrorCode::InvalidKeyId,
             InputError::TenantAddress(_)
             | InputError::TenantAddressTaken
             | InputError::DefaultTenantAddress
-            | InputError::PublicHost => "invalid_tenant_address",
+            | InputError::PublicHost => ErrorCode::InvalidTenantAddress,
             InputError::CredentialRequired | InputError::CodeRequired | InputError::AnswerMissing => {
-                "invalid_request"
+                ErrorCode::InvalidRequest
             }
-            InputError::CredentialFormat => "invalid_credential_format",
-            InputError::AttestationRoot => "invalid_settings",
-            InputError::ApplicationName => "invalid_name",
-            InputError::RedirectUri { .. } => "invalid_redirect_uri",
-            InputError::GrantTypes(_) => "invalid_grant_types",
-            InputError::Application(_) => "invalid_application",
+            InputError::CredentialFormat => ErrorCode::InvalidCredentialFormat,
+            InputError::AttestationRoot => ErrorCode::InvalidSettings,
+            InputError::ApplicationName => ErrorCode::InvalidName,
+            InputError::RedirectUri { .. } => ErrorCode::InvalidRedirectUri,
+            InputError::GrantTypes(_) => ErrorCode::InvalidGrantTypes,
+            InputError::Application(_) => ErrorCode::InvalidApplication,
             InputError::Policy { code, .. } => match code {
-                PolicyInput::Rule => "invalid_rule",
-                PolicyInput::Name => "invalid_name",
-                PolicyInput::Assignment => "invalid_assignment",
+                PolicyInput::Rule => ErrorCode::InvalidRule,
+                PolicyInput::Name => ErrorCode::InvalidName,
+                PolicyInput::Assignment => ErrorCode::InvalidAssignment,
             },
         }
     }
@@ -151,7 +152,10 @@ mod tests {
 
     #[test]
     fn codes_and_messages_are_the_apis() {
-        assert_eq!(InputError::PhoneNumberNotForKind.code(), "invalid_request");
+        assert_eq!(
+            InputError::PhoneNumberNotForKind.code(),
+            ErrorCode::InvalidRequest
+        );
         assert_eq!(
             InputError::TenantName.to_string(),
             "tenant name must be 1 to 200 characters"
@@ -161,7 +165,7 @@ mod tests {
             index: 2,
             reason: RedirectUriError::Fragment,
         };
-        assert_eq!(uri.code(), "invalid_redirect_uri");
+        assert_eq!(uri.code(), ErrorCode::InvalidRedirectUri);
         assert_eq!(
             uri.to_string(),
             "redirect_uris[2] must not contain a fragment (#…)"

@@ -27,7 +27,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod webhooks;
 
-pub use failure::{Failure, FailureKind};
+pub use failure::{ErrorCode, Failure, FailureKind};
 pub use input::InputError;
 use latchkey_store::StoreError;
 

@@ -273,7 +273,28 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
+    if let Some(code) = body["error"].get("code").and_then(Value::as_str) {
+        assert!(
+            documented_error_codes().contains(code),
+            "the server answered error code `{code}`, which the OpenAPI document's ErrorCode enum does not list"
+        );
+    }
     (status, body)
+}
+
+/// The codes the OpenAPI document's `ErrorCode` schema lists: every error envelope a test
+/// receives through [`send`] must carry one of them.
+pub fn documented_error_codes() -> &'static std::collections::BTreeSet<String> {
+    static CODES: OnceLock<std::collections::BTreeSet<String>> = OnceLock::new();
+    CODES.get_or_init(|| {
+        let doc = latchkey_server::http::openapi_json();
+        doc["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .expect("the OpenAPI document has an ErrorCode enum")
+            .iter()
+            .map(|v| v.as_str().expect("a string code").to_owned())
+            .collect()
+    })
 }
 
 /// The claims of a JWT, without verifying it.

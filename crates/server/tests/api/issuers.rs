@@ -296,7 +296,7 @@ async fn addresses_are_checked_and_unique(b: Backend) {
     let (a, _) = s.app.create_tenant("A").await.unwrap();
     let (other, _) = s.app.create_tenant("B").await.unwrap();
     let input = |r: Result<_, ServiceError>| match r {
-        Err(ServiceError::Input(e)) => (e.code(), e.to_string()),
+        Err(ServiceError::Input(e)) => (e.code().as_str(), e.to_string()),
         other => panic!("{other:?}"),
     };
     for bad in ["Acme", "-acme", "ac/me", "", "ac%2Fme"] {

@@ -256,3 +256,30 @@ fn openapi_document_matches_the_snapshot() {
         "/openapi.json changed; if intended, rerun with LATCHKEY_UPDATE_OPENAPI=1 and review the diff of docs/openapi.json"
     );
 }
+
+/// The error envelope's `code` is the `ErrorCode` enum, and the enum lists every code the
+/// server declares (the one list in `service/failure.rs`); `send` checks every error a test
+/// receives against it. Store-independent: runs once.
+#[test]
+fn the_error_code_enum_lists_every_code() {
+    let doc = latchkey_server::http::openapi_json();
+    let detail = &doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"];
+    assert_eq!(
+        detail["$ref"], "#/components/schemas/ErrorCode",
+        "ErrorDetail.code: {detail}"
+    );
+    let declared: std::collections::BTreeSet<String> = latchkey_server::service::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(documented_error_codes(), &declared);
+    for code in [
+        "mfa_required",
+        "invalid_code",
+        "invalid_json",
+        "rate_limited",
+        "internal_error",
+    ] {
+        assert!(declared.contains(code), "{code}");
+    }
+}

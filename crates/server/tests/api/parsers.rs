@@ -30,7 +30,7 @@ fn extract<T: DeserializeOwned>(
         .unwrap();
     rt.block_on(StrictJson::<T, V1>::from_request(req, &()))
         .map(|StrictJson(v, _)| v)
-        .map_err(|e: ApiError| (e.status.as_u16(), e.code))
+        .map_err(|e: ApiError| (e.status.as_u16(), e.code.as_str()))
 }
 
 /// Every rejection is a client error with a stable code: never a panic, never a 5xx.

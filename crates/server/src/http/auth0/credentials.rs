@@ -10,7 +10,7 @@ use crate::http::common::scope::Scope;
 use crate::http::common::Surface;
 use crate::service::audit::{Actor, RequestMeta};
 use crate::service::management::ManagementToken;
-use crate::service::Failure;
+use crate::service::{ErrorCode, Failure};
 use crate::App;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -56,7 +56,7 @@ impl Manager {
 }
 
 fn invalid_token() -> Failure {
-    Failure::unauthenticated("invalid_token", "Invalid token")
+    Failure::unauthenticated(ErrorCode::InvalidToken, "Invalid token")
 }
 
 async fn manager(parts: &Parts, app: &App) -> Result<(Tenant, Caller), Failure> {

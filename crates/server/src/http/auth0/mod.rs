@@ -14,7 +14,7 @@ pub mod management;
 pub mod mfa;
 
 use super::common::Surface;
-use crate::service::{Failure, FailureKind, ServiceError};
+use crate::service::{ErrorCode, Failure, FailureKind, ServiceError};
 use crate::App;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -85,15 +85,20 @@ impl Auth0Error {
 
 /// Auth0's code for a failure where it has one of its own.
 fn auth0_code(f: &Failure) -> &'static str {
+    use ErrorCode as C;
     match f.code {
-        "user_not_found" => "inexistent_user",
-        "invalid_json" | "missing_field" | "unknown_field" | "duplicate_field" | "invalid_field"
-        | "invalid_body" => "invalid_body",
-        "invalid_query" => "invalid_query_string",
-        "missing_credentials" | "invalid_credentials_format" | "invalid_api_key" | "invalid_token" => {
+        C::UserNotFound => "inexistent_user",
+        C::InvalidJson
+        | C::MissingField
+        | C::UnknownField
+        | C::DuplicateField
+        | C::InvalidField
+        | C::InvalidBody => "invalid_body",
+        C::InvalidQuery => "invalid_query_string",
+        C::MissingCredentials | C::InvalidCredentialsFormat | C::InvalidApiKey | C::InvalidToken => {
             "invalid_token"
         }
-        other => other,
+        other => other.as_str(),
     }
 }
 

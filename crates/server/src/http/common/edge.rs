@@ -30,7 +30,7 @@
 
 use super::tls::Tls;
 use super::Surface;
-use crate::service::{Failure, FailureKind};
+use crate::service::{ErrorCode, Failure, FailureKind};
 use crate::App;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -438,14 +438,14 @@ pub async fn read_body_in_time<S: Surface>(State(app): State<App>, req: Request,
             let failure = if too_large {
                 Failure::payload_too_large()
             } else {
-                Failure::invalid("invalid_body", "could not read the request body")
+                Failure::invalid(ErrorCode::InvalidBody, "could not read the request body")
             };
             S::reject(failure).into_response()
         }
         Err(_) => {
             let mut resp = S::reject(Failure::new(
                 FailureKind::Timeout,
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 "the request body did not arrive in time",
             ))
             .into_response();

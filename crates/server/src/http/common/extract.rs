@@ -7,7 +7,7 @@
 use super::Surface;
 use crate::service::audit::{Actor, RequestMeta};
 use crate::service::auth::AccessContext;
-use crate::service::{Failure, FailureKind, ServiceError};
+use crate::service::{ErrorCode, Failure, FailureKind, ServiceError};
 use crate::App;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -58,7 +58,7 @@ pub async fn read_json<T: DeserializeOwned, St: Send + Sync>(req: Request, state
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Failure::payload_too_large()
         } else {
-            Failure::invalid("invalid_body", "could not read the request body")
+            Failure::invalid(ErrorCode::InvalidBody, "could not read the request body")
         }
     })?;
     serde_json::from_slice(&bytes).map_err(json_error)
@@ -69,25 +69,26 @@ fn json_error(e: serde_json::Error) -> Failure {
     use serde_json::error::Category;
     let at = format!("line {} column {}", e.line(), e.column());
     match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            Failure::invalid("invalid_json", format!("request body is not valid JSON ({at})"))
-        }
+        Category::Syntax | Category::Eof | Category::Io => Failure::invalid(
+            ErrorCode::InvalidJson,
+            format!("request body is not valid JSON ({at})"),
+        ),
         Category::Data => {
             let text = e.to_string();
             // serde names the field in backticks; that name is ours, not the client's data.
             let field = text.split('`').nth(1).unwrap_or("").to_owned();
             let (code, message) = if text.starts_with("missing field") {
-                ("missing_field", format!("missing field `{field}`"))
+                (ErrorCode::MissingField, format!("missing field `{field}`"))
             } else if text.starts_with("unknown field") {
                 (
-                    "unknown_field",
+                    ErrorCode::UnknownField,
                     format!("unknown field `{}`", field.escape_debug()),
                 )
             } else if text.starts_with("duplicate field") {
-                ("duplicate_field", format!("duplicate field `{field}`"))
+                (ErrorCode::DuplicateField, format!("duplicate field `{field}`"))
             } else {
                 (
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     format!("a field has the wrong type or value ({at})"),
                 )
             };
@@ -113,7 +114,7 @@ impl<T: DeserializeOwned, St: Send + Sync, S: Surface> FromRequestParts<St> for 
 
 /// A query parameter that is there but wrong.
 pub fn invalid_query(message: &str) -> Failure {
-    Failure::invalid("invalid_query", message)
+    Failure::invalid(ErrorCode::InvalidQuery, message)
 }
 
 /// The tenant an `X-Tenant-ID` header names, if it is there.
@@ -124,7 +125,7 @@ pub fn header_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, Failure> {
             let s = v.to_str().unwrap_or("");
             TenantId::parse(s)
                 .map(Some)
-                .map_err(|_| Failure::invalid("invalid_tenant_id", "X-Tenant-ID is not a tenant id"))
+                .map_err(|_| Failure::invalid(ErrorCode::InvalidTenantId, "X-Tenant-ID is not a tenant id"))
         }
     }
 }
@@ -135,7 +136,10 @@ async fn load_tenant(app: &App, id: &TenantId) -> Result<Tenant, Failure> {
 
 pub(crate) fn bearer(parts: &Parts) -> Result<&str, Failure> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        Failure::unauthenticated("missing_credentials", "send Authorization: Bearer <credential>")
+        Failure::unauthenticated(
+            ErrorCode::MissingCredentials,
+            "send Authorization: Bearer <credential>",
+        )
     })?;
     let text = value.to_str().unwrap_or("");
     match text.split_once(' ') {
@@ -143,7 +147,7 @@ pub(crate) fn bearer(parts: &Parts) -> Result<&str, Failure> {
             Ok(token.trim())
         }
         _ => Err(Failure::unauthenticated(
-            "invalid_credentials_format",
+            ErrorCode::InvalidCredentialsFormat,
             "use Authorization: Bearer <credential>",
         )),
     }
@@ -153,14 +157,17 @@ pub(crate) fn bearer(parts: &Parts) -> Result<&str, Failure> {
 pub fn tenant_mismatch(what: &str) -> Failure {
     Failure::new(
         FailureKind::Forbidden,
-        "tenant_mismatch",
+        ErrorCode::TenantMismatch,
         format!("the {what} belongs to another tenant"),
     )
 }
 
 /// An access token that does not verify, or whose session has ended.
 pub fn invalid_access_token() -> Failure {
-    Failure::unauthenticated("invalid_token", "the access token is invalid, expired or revoked")
+    Failure::unauthenticated(
+        ErrorCode::InvalidToken,
+        "the access token is invalid, expired or revoked",
+    )
 }
 
 /// A user id from a path segment. A malformed id cannot name a user: the same failure as
@@ -199,10 +206,9 @@ pub struct AdminCtx<S> {
 pub(crate) async fn admin(parts: &Parts, app: &App) -> Result<(Tenant, ApiKeyRecord), Failure> {
     let header = header_tenant(&parts.headers)?;
     let token = bearer(parts)?;
-    let key = app
-        .authenticate_api_key(token)
-        .await?
-        .ok_or_else(|| Failure::unauthenticated("invalid_api_key", "the secret key is invalid or revoked"))?;
+    let key = app.authenticate_api_key(token).await?.ok_or_else(|| {
+        Failure::unauthenticated(ErrorCode::InvalidApiKey, "the secret key is invalid or revoked")
+    })?;
     if header.as_ref().is_some_and(|h| h != &key.tenant_id) {
         return Err(tenant_mismatch("credential"));
     }
@@ -329,7 +335,7 @@ impl<S> CallerCtx<S> {
         match (&self.actor, segment) {
             (Actor::User { user_id, .. }, "me") => Ok(user_id.clone()),
             (_, "me") => Err(Failure::invalid(
-                "invalid_user_id",
+                ErrorCode::InvalidUserId,
                 "`me` needs a user's access token",
             )),
             (_, other) => path_user(other),

@@ -14,7 +14,7 @@
 //! - Keys are 1 to 255 printable ASCII characters; without the header nothing changes.
 
 use super::Surface;
-use crate::service::{Failure, FailureKind, ServiceError};
+use crate::service::{ErrorCode, Failure, FailureKind, ServiceError};
 use crate::App;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -55,7 +55,7 @@ pub async fn idempotent<S: Surface>(State(app): State<App>, req: Request, next: 
         Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..0x7f).contains(&b)) => k.to_owned(),
         _ => {
             return S::reject(Failure::invalid(
-                "invalid_idempotency_key",
+                ErrorCode::InvalidIdempotencyKey,
                 "Idempotency-Key must be 1 to 255 printable ASCII characters",
             ))
             .into_response()
@@ -116,13 +116,13 @@ pub async fn idempotent<S: Surface>(State(app): State<App>, req: Request, next: 
         Err(e) => S::reject(ServiceError::from(e).into()).into_response(),
         Ok(IdempotencyBegin::InFlight) => S::reject(Failure::new(
             FailureKind::Conflict,
-            "idempotency_key_in_use",
+            ErrorCode::IdempotencyKeyInUse,
             "a request with this Idempotency-Key is still being processed; retry later",
         ))
         .into_response(),
         Ok(IdempotencyBegin::Mismatch) => S::reject(Failure::new(
             FailureKind::Unprocessable,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used with a different request",
         ))
         .into_response(),
@@ -137,7 +137,7 @@ pub async fn idempotent<S: Surface>(State(app): State<App>, req: Request, next: 
                 tracing::warn!(error = %e, "kept idempotent answer cannot be opened");
                 S::reject(Failure::new(
                     FailureKind::Conflict,
-                    "idempotency_key_expired",
+                    ErrorCode::IdempotencyKeyExpired,
                     "the answer kept for this Idempotency-Key is no longer available; use a new key",
                 ))
                 .into_response()

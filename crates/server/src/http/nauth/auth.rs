@@ -118,7 +118,7 @@ async fn mfa_required(
                     if failure.kind == FailureKind::Internal {
                         return Err(failure.into());
                     }
-                    tracing::info!(code = failure.code, "nauth login: the code was not sent");
+                    tracing::info!(code = failure.code.as_str(), "nauth login: the code was not sent");
                 }
             }
         }

@@ -16,7 +16,7 @@ pub mod dto;
 pub mod mfa;
 
 use super::common::Surface;
-use crate::service::{Failure, FailureKind, ServiceError};
+use crate::service::{ErrorCode, Failure, FailureKind, ServiceError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -118,7 +118,7 @@ impl NauthError {
 
     /// A request that is well formed JSON but not a valid nauth request.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(Failure::invalid("invalid_request", message), Flow::Any)
+        Self::new(Failure::invalid(ErrorCode::InvalidRequest, message), Flow::Any)
     }
 }
 
@@ -137,22 +137,23 @@ impl From<Failure> for NauthError {
 /// The status and nauth code of a failure: a pure mapping from Latchkey's code (and kind)
 /// to the names nauth-toolkit's `AuthErrorCode` uses.
 fn nauth_code(f: &Failure, flow: Flow) -> (StatusCode, &'static str) {
+    use ErrorCode as C;
     use StatusCode as S;
     match (f.code, flow) {
-        ("invalid_credentials", _) => (S::UNAUTHORIZED, "AUTH_INVALID_CREDENTIALS"),
-        ("too_many_attempts", Flow::Login) => (S::TOO_MANY_REQUESTS, "RATE_LIMIT_LOGIN"),
-        ("too_many_attempts", _) => (S::TOO_MANY_REQUESTS, "CHALLENGE_MAX_ATTEMPTS"),
-        ("rate_limited", Flow::Resend) => (S::TOO_MANY_REQUESTS, "RATE_LIMIT_RESEND"),
-        ("rate_limited", _) => (S::TOO_MANY_REQUESTS, "RATE_LIMIT_SMS"),
-        ("invalid_code" | "invalid_credential", _) => (S::BAD_REQUEST, "VERIFY_CODE_INVALID"),
-        ("invalid_challenge" | "challenge_expired", _) => (S::UNAUTHORIZED, "CHALLENGE_EXPIRED"),
-        ("factor_not_found" | "factor_not_pending", _) => (S::NOT_FOUND, "MFA_DEVICE_NOT_FOUND"),
-        ("mfa_setup_required", _) => (S::FORBIDDEN, "MFA_SETUP_REQUIRED"),
-        ("missing_credentials" | "invalid_credentials_format" | "invalid_token" | "invalid_api_key", _) => {
+        (C::InvalidCredentials, _) => (S::UNAUTHORIZED, "AUTH_INVALID_CREDENTIALS"),
+        (C::TooManyAttempts, Flow::Login) => (S::TOO_MANY_REQUESTS, "RATE_LIMIT_LOGIN"),
+        (C::TooManyAttempts, _) => (S::TOO_MANY_REQUESTS, "CHALLENGE_MAX_ATTEMPTS"),
+        (C::RateLimited, Flow::Resend) => (S::TOO_MANY_REQUESTS, "RATE_LIMIT_RESEND"),
+        (C::RateLimited, _) => (S::TOO_MANY_REQUESTS, "RATE_LIMIT_SMS"),
+        (C::InvalidCode | C::InvalidCredential, _) => (S::BAD_REQUEST, "VERIFY_CODE_INVALID"),
+        (C::InvalidChallenge | C::ChallengeExpired, _) => (S::UNAUTHORIZED, "CHALLENGE_EXPIRED"),
+        (C::FactorNotFound | C::FactorNotPending, _) => (S::NOT_FOUND, "MFA_DEVICE_NOT_FOUND"),
+        (C::MfaSetupRequired, _) => (S::FORBIDDEN, "MFA_SETUP_REQUIRED"),
+        (C::MissingCredentials | C::InvalidCredentialsFormat | C::InvalidToken | C::InvalidApiKey, _) => {
             (S::UNAUTHORIZED, "AUTH_TOKEN_INVALID")
         }
-        ("user_not_found", _) => (S::NOT_FOUND, "USER_NOT_FOUND"),
-        ("signup_disabled", _) => (S::FORBIDDEN, "SIGNUP_DISABLED"),
+        (C::UserNotFound, _) => (S::NOT_FOUND, "USER_NOT_FOUND"),
+        (C::SignupDisabled, _) => (S::FORBIDDEN, "SIGNUP_DISABLED"),
         _ => match f.kind {
             FailureKind::Invalid => (S::BAD_REQUEST, "VALIDATION_FAILED"),
             FailureKind::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "VALIDATION_FAILED"),

@@ -10,7 +10,7 @@ use crate::service::auth::SignupInput;
 use crate::service::outcome::{SignInExtras, SignInOutcome};
 use crate::service::recovery::LinkAnswer;
 use crate::service::sessions::TokenPair;
-use crate::service::Failure;
+use crate::service::{ErrorCode, Failure};
 use crate::App;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -180,8 +180,9 @@ pub async fn signout(
         if !is_json {
             return Err(Failure::unsupported_media_type().into());
         }
-        let req: SignoutRequest = serde_json::from_slice(&body)
-            .map_err(|_| Failure::invalid("invalid_json", "body must be {\"refresh_token\": \"…\"}"))?;
+        let req: SignoutRequest = serde_json::from_slice(&body).map_err(|_| {
+            Failure::invalid(ErrorCode::InvalidJson, "body must be {\"refresh_token\": \"…\"}")
+        })?;
         if let Some(rt) = req.refresh_token {
             app.signout_refresh(&rt).await?;
             return Ok(StatusCode::NO_CONTENT);
@@ -194,7 +195,10 @@ pub async fn signout(
         .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_owned())
         .ok_or_else(|| {
-            Failure::unauthenticated("missing_credentials", "send an access token or a refresh_token")
+            Failure::unauthenticated(
+                ErrorCode::MissingCredentials,
+                "send an access token or a refresh_token",
+            )
         })?;
     let ctx = app
         .authenticate_access(&token)
@@ -225,7 +229,7 @@ fn link_answer<'a>(
         (Some(token), None, None) => Ok(LinkAnswer::Token(token)),
         (None, Some(email), Some(code)) => Ok(LinkAnswer::Code { email, code }),
         _ => Err(Failure::invalid(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "give either token, or email and code",
         )),
     }

@@ -4,7 +4,7 @@
 //! `mfa_required` / `mfa_setup_required`, [`sign_in_answer`]).
 
 use crate::service::outcome::{PendingChallenge, SignInOutcome};
-use crate::service::{Failure, FailureKind, ServiceError};
+use crate::service::{ErrorCode, Failure, FailureKind, ServiceError};
 use crate::telemetry::current_request_id;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Extra fields placed beside `code` and `message`.
     pub extra: Vec<(&'static str, Value)>,
@@ -31,8 +31,8 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable snake_case code.
-    pub code: String,
+    /// Stable, machine-readable snake_case code: one of [`ErrorCode`]'s.
+    pub code: ErrorCode,
     /// Human-readable explanation; may change between versions.
     pub message: String,
     /// Correlates with the server's log lines and the `X-Request-Id` header.
@@ -89,11 +89,14 @@ pub fn mfa_required(p: &PendingChallenge) -> ApiError {
             v
         })
         .collect();
-    Failure::unauthenticated("mfa_required", "a second factor is required to complete sign-in")
-        .with("challenge_id", p.challenge_id.to_string())
-        .with("available_factors", factors)
-        .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
-        .into()
+    Failure::unauthenticated(
+        ErrorCode::MfaRequired,
+        "a second factor is required to complete sign-in",
+    )
+    .with("challenge_id", p.challenge_id.to_string())
+    .with("available_factors", factors)
+    .with("expires_at", latchkey_core::time::rfc3339(p.expires_at))
+    .into()
 }
 
 /// The answer to a sign-in that must enroll a factor first: 401 `mfa_setup_required`
@@ -101,7 +104,7 @@ pub fn mfa_required(p: &PendingChallenge) -> ApiError {
 pub fn mfa_setup_required(p: &PendingChallenge) -> ApiError {
     let kinds: Vec<Value> = p.allowed.iter().map(|k| k.as_str().into()).collect();
     Failure::unauthenticated(
-        "mfa_setup_required",
+        ErrorCode::MfaSetupRequired,
         "this account must enroll a second factor to complete sign-in",
     )
     .with("challenge_id", p.challenge_id.to_string())

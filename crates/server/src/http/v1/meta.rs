@@ -2,7 +2,7 @@
 
 use super::dto::Health;
 use super::error::{ApiError, ErrorBody};
-use crate::service::{Failure, FailureKind};
+use crate::service::{ErrorCode, Failure, FailureKind};
 use crate::App;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -25,7 +25,7 @@ pub async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
             tracing::error!(error = %e, "readiness check failed");
             Err(Failure::new(
                 FailureKind::Unavailable,
-                "database_unavailable",
+                ErrorCode::DatabaseUnavailable,
                 "the database is not reachable",
             )
             .into())

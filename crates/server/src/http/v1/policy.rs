@@ -413,7 +413,7 @@ pub struct RuleQuery {
 fn rule_not_found() -> ApiError {
     crate::service::Failure::new(
         crate::service::FailureKind::NotFound,
-        "rule_not_found",
+        crate::service::ErrorCode::RuleNotFound,
         "no rule is set there",
     )
     .into()
