@@ -14,6 +14,9 @@
 // two refreshes with one token would end the session).
 
 import type { components } from './openapi.js';
+import { createCredential, getCredential, webauthnFailure, type CeremonyOptions, type CredentialJSON, type WebAuthnFailure } from './webauthn.js';
+
+export * from './webauthn.js';
 
 export type Schemas = components['schemas'];
 export type User = Schemas['UserView'];
@@ -43,7 +46,10 @@ export type ClientErrorCode =
   /** An error status without Latchkey's error envelope (a proxy's page, …). */
   | 'http_error'
   /** A call that needs the user's tokens, with none stored (or a refused refresh). */
-  | 'not_signed_in';
+  | 'not_signed_in'
+  /** The server answered without the WebAuthn options the ceremony needs. */
+  | 'webauthn_options_missing'
+  | WebAuthnFailure;
 
 /** What `error.code` can be. A newer server may send a code this version does not list: it
  * is passed on as it came (never replaced), so compare with `===` and keep a default case. */
@@ -219,6 +225,9 @@ export class LatchkeyClient {
     signIn(input: { email: string; password: string; deviceToken?: string; device_token?: string }): Promise<Result<AuthResponse>>;
     signOut(): Promise<Result<object>>;
     refresh(): Promise<Result<TokenResponse>>;
+    /** A passkey alone (a discoverable credential with user verification): the server's
+     * options, `navigator.credentials.get()`, and the sign-in. Browser only. */
+    signInWithPasskey(opts?: CeremonyOptions): Promise<Result<AuthResponse>>;
     getUser(): Promise<Result<User>>;
     getTokens(): Promise<Tokens | null>;
   };
@@ -228,6 +237,9 @@ export class LatchkeyClient {
     challenge(input: ChallengeInput): Promise<Result<Schemas['ChallengeResponse']>>;
     verify(input: VerifyInput): Promise<Result<VerifyResponse>>;
     enroll(input: ChallengeEnrollInput): Promise<Result<Enrollment>>;
+    /** The WebAuthn factor (passkey or security key) answers the challenge: the challenge's
+     * options, `navigator.credentials.get()`, and the verification. Browser only. */
+    verifyWebAuthn(input: ChallengeInput & { remember_device?: boolean; rememberDevice?: boolean } & CeremonyOptions): Promise<Result<VerifyResponse>>;
   };
 
   /** The signed-in user's own account. */
@@ -238,6 +250,10 @@ export class LatchkeyClient {
       confirm(factorId: string, code: string | { code?: string; credential?: unknown }): Promise<Result<Schemas['ConfirmResponse']>>;
       remove(factorId: string): Promise<Result<object>>;
       regenerateBackupCodes(): Promise<Result<Schemas['BackupCodes']>>;
+      /** Adds a passkey or security key: the enrollment's creation options,
+       * `navigator.credentials.create()`, and the confirmation. Browser only. A ceremony the
+       * user cancels leaves a pending factor that is never used and lapses. */
+      enrollWebAuthn(input?: { name?: string } & CeremonyOptions): Promise<Result<Schemas['ConfirmResponse']>>;
     };
   };
 
@@ -281,6 +297,15 @@ export class LatchkeyClient {
         return this.t.send<object>('POST', '/v1/auth/signout', { refresh_token: tokens.refresh_token });
       },
       refresh: () => this.refresh(),
+      signInWithPasskey: async (opts = {}) => {
+        const options = await this.t.send<Record<string, unknown>>('POST', '/v1/auth/passkey/options', undefined);
+        if (options.error) return options;
+        const credential = await ceremony(() => getCredential(options.data as never, opts));
+        if ('error' in credential) return fail(credential.error);
+        const r = await this.t.send<AuthResponse>('POST', '/v1/auth/passkey/signin', { credential: credential.json });
+        await this.keep(r);
+        return r;
+      },
       getUser: () => this.call<User>({ method: 'GET', path: '/v1/users/me', auth: 'user' }),
       getTokens: async () => this.storage.get(),
     };
@@ -323,6 +348,21 @@ export class LatchkeyClient {
             phone_number: pick<string>(input, 'phoneNumber', 'phone_number'),
           }),
         })),
+      verifyWebAuthn: async (input) => {
+        const challenge_id = pick<string>(input, 'challenge_id', 'challengeId');
+        const factor_id = pick<string>(input, 'factor_id', 'factorId');
+        const started = await this.mfa.challenge({ challenge_id, ...(factor_id ? { factor_id } : { type: 'webauthn' }) });
+        if (started.error) return started;
+        if (!started.data.webauthn) return fail(optionsMissing(started.data.type));
+        const credential = await ceremony(() => getCredential(started.data.webauthn as never, input));
+        if ('error' in credential) return fail(credential.error);
+        return this.mfa.verify({
+          challenge_id,
+          factor_id: started.data.factor_id,
+          credential: credential.json,
+          remember_device: pick<boolean>(input, 'remember_device', 'rememberDevice'),
+        });
+      },
     };
 
     this.user = {
@@ -346,6 +386,14 @@ export class LatchkeyClient {
           this.call({ method: 'DELETE', path: `/v1/users/me/mfa/factors/${encodeURIComponent(factorId)}`, auth: 'user' }),
         regenerateBackupCodes: () =>
           this.call({ method: 'POST', path: '/v1/users/me/mfa/backup-codes', auth: 'user', body: {} }),
+        enrollWebAuthn: async (input = {}) => {
+          const started = await this.user.mfa.enroll({ type: 'webauthn', name: input.name });
+          if (started.error) return started;
+          if (!started.data.webauthn) return fail(optionsMissing(started.data.type));
+          const credential = await ceremony(() => createCredential(started.data.webauthn as never, input));
+          if ('error' in credential) return fail(credential.error);
+          return this.user.mfa.confirm(started.data.factor_id, { credential: credential.json });
+        },
       },
     };
   }
@@ -410,6 +458,19 @@ export class LatchkeyClient {
     }
     return r;
   }
+}
+
+/** Runs a browser ceremony; its refusal as an SDK error (nothing throws out of the client). */
+async function ceremony(run: () => Promise<CredentialJSON>): Promise<{ json: CredentialJSON } | { error: LatchkeyError }> {
+  try {
+    return { json: await run() };
+  } catch (e) {
+    return { error: { ...webauthnFailure(e), status: 0 } };
+  }
+}
+
+function optionsMissing(type: string): LatchkeyError {
+  return { code: 'webauthn_options_missing', message: `the server sent no WebAuthn options (factor type ${type})`, status: 0 };
 }
 
 export interface ChallengeInput {

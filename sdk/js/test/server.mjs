@@ -102,7 +102,7 @@ export async function startServer() {
     },
   };
   // Every factor kind, and the console providers (development only; the codes are in the log).
-  await server.admin('PATCH', '/v1/admin/config', { mfa_allowed_factors: ['totp', 'sms', 'email_otp', 'backup_codes'] });
+  await server.admin('PATCH', '/v1/admin/config', { mfa_allowed_factors: ['totp', 'sms', 'email_otp', 'webauthn', 'backup_codes'] });
   await server.admin('PUT', '/v1/admin/sms-provider', { provider: 'console' });
   await server.admin('PUT', '/v1/admin/email-provider', { provider: 'console' });
   return server;

@@ -136,6 +136,8 @@ export interface UserMfa {
   confirm(factorId: string, code: string): Promise<Result<object>>;
   remove(factorId: string): Promise<Result<object>>;
   regenerateBackupCodes(): Promise<Result<{ backup_codes: string[] }>>;
+  /** Adds a passkey or security key (the browser's `navigator.credentials.create()`). */
+  enrollWebAuthn(input?: { name?: string }): Promise<Result<{ factor_id: string; status: string; backup_codes?: string[] | null }>>;
 }
 
 export type SignedInUser = User & { mfa: UserMfa };
@@ -151,6 +153,7 @@ export function useUser() {
       confirm: (factorId, code) => run(() => s.client.user.mfa.confirm(factorId, code)),
       remove: (factorId) => run(() => s.client.user.mfa.remove(factorId)),
       regenerateBackupCodes: () => run(() => s.client.user.mfa.regenerateBackupCodes()),
+      enrollWebAuthn: (input) => run(() => s.client.user.mfa.enrollWebAuthn(input)),
     }),
     [s.client, run],
   );
@@ -194,6 +197,8 @@ export function useSignIn() {
       run(async () => finish(await s.client.auth.signIn(input))),
     signUp: (input: { email: string; password: string; phoneNumber?: string; name?: string }) =>
       run(async () => finish(await s.client.auth.signUp(input))),
+    /** A passkey alone (the browser's `navigator.credentials.get()`), no password. */
+    signInWithPasskey: () => run(async () => finish(await s.client.auth.signInWithPasskey())),
     /** Sends the code of an SMS or email factor (again, after the cooldown). */
     sendCode: ({ challengeId, factorId }: { challengeId?: string; factorId: string }) =>
       run(() => s.client.mfa.challenge({ challenge_id: challengeId ?? s.challenge?.challengeId, factor_id: factorId })),
@@ -247,6 +252,9 @@ export function useMFA() {
     /** A sent code for that factor. */
     submitCode: (id: string | undefined, factorId: string, code: string) =>
       run(async () => done(await s.client.mfa.verify({ challenge_id: challengeId(id), factor_id: factorId, code }))),
+    /** A passkey or security key answers the challenge (the browser's `navigator.credentials.get()`). */
+    submitWebAuthn: (id: string | undefined, factorId?: string) =>
+      run(async () => done(await s.client.mfa.verifyWebAuthn({ challenge_id: challengeId(id), factor_id: factorId }))),
     /** Forced enrollment (`mfa_setup_required`): starts a factor on the challenge. */
     enroll: (input: { challengeId?: string; type: string; phoneNumber?: string; name?: string }) =>
       run(() => s.client.mfa.enroll({ ...input, challenge_id: challengeId(input.challengeId) })),
