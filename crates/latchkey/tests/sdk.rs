@@ -2,8 +2,11 @@
 //! that the committed API types match `docs/openapi.json`, builds `@latchkey/js` with the
 //! TypeScript compiler, and runs its tests (`sdk/js/test/*.test.mjs`, node's test runner)
 //! and `@latchkey/react`'s (`sdk/react/test`, vitest with happy-dom and Testing Library),
-//! which start this crate's `latchkey` binary (`LATCHKEY_BIN`) on a free loopback port.
-//! Missing `sdk/node_modules` is a failure, not a skip: `bash .ci/sdk-deps.sh` installs them.
+//! which start this crate's `latchkey` binary (`LATCHKEY_BIN`) on a free loopback port, and
+//! the example app's journey in Debian's headless Chromium (`sdk/example/test`, playwright-core
+//! with `LATCHKEY_CHROMIUM`, the app's Vite dev server and the binary).
+//! Missing `sdk/node_modules` or Chromium is a failure, not a skip: `bash .ci/sdk-deps.sh`
+//! installs them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -16,15 +19,22 @@ fn sdk() -> PathBuf {
 
 #[test]
 fn npm_test_in_sdk_passes_against_the_server() {
-    let hint = "run `bash .ci/sdk-deps.sh` (npm ci in sdk/)";
+    let hint = "run `bash .ci/sdk-deps.sh` (npm ci in sdk/, Debian's chromium)";
     assert!(
         sdk().join("node_modules/typescript/package.json").is_file(),
         "sdk/node_modules is missing: {hint}"
+    );
+    let chromium = std::env::var_os("LATCHKEY_CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{} not found (the example app's browser test needs it): {hint}",
+        Path::new(&chromium).display()
     );
     let out = Command::new("npm")
         .arg("test")
         .current_dir(sdk())
         .env("LATCHKEY_BIN", env!("CARGO_BIN_EXE_latchkey"))
+        .env("LATCHKEY_CHROMIUM", &chromium)
         .output()
         .unwrap_or_else(|e| panic!("npm could not run ({e}): {hint}"));
     let text = format!(
