@@ -88,6 +88,13 @@ user = call("POST", "/v1/auth/signup", {"email": os.environ["FUZZ_EMAIL"], "pass
 claims = user["access_token"].split(".")[1]
 claims = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
 key = os.environ["FUZZ_SECRET_KEY"]
+# The fuzzer changes the tenant's MFA policy (as it should), and some generated bodies get
+# past the hooks' mapping (a PUT /api/v2/guardian/policies turned mfa_required on mid-run):
+# an exemption keeps the fuzz user's own sign-in (the token fetch) free of a second factor
+# whatever the fuzzed policy says. The fuzzer never reaches this rule: it puts no real user
+# id in a rule's path.
+call("PUT", f"/v1/admin/mfa-rules/user/{user['user']['id']}",
+     {"exempt_days": 90, "reason": "the API fuzzer's own user"}, key)
 factor = call("POST", f"/v1/users/{user['user']['id']}/mfa/factors", {"type": "totp", "name": "fuzz"}, key)
 app = call("POST", "/v1/admin/applications", {"name": "fuzz", "type": "confidential", "redirect_uris": ["https://fuzz.example/cb"]}, key)
 print(f"export FUZZ_USER_ID={user['user']['id']} FUZZ_TENANT_ID={claims['tid']} FUZZ_FACTOR_ID={factor['factor_id']} FUZZ_APPLICATION_ID={app['id']}")
@@ -129,11 +136,6 @@ for store in $stores; do
     --max-examples "$examples" --seed "$seed" --generation-database none
     --workers 2 --max-response-time 10 --request-timeout 30
     --baseline "$root/scripts/fuzz/baseline.json"
-    # TEMPORARY (issue 14 merge): with the Auth0 and nauth surfaces in one run, something they
-    # reach leaves the fuzz user unable to sign in (the token fetch fails: not yet found). Each
-    # surface passed the fuzzer on its own branch; until the cause is fixed they are left out.
-    --exclude-path-regex '^/(api/v2|auth)/'
-
     --no-color --output-truncate true)
   [ -n "$update" ] && args+=(--baseline-update)
   run_status=0

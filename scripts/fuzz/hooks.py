@@ -215,4 +215,15 @@ def map_body(ctx, body):
         # "confidence-score" turns adaptive MFA on, which could refuse the fuzz user's
         # sign-ins from the fuzzer's address as risky.
         body = [p for p in body if p not in ("all-applications", "confidence-score")]
+    # An admin may vouch for a phone (`"confirmed": true`): with the fuzz user's id in the path
+    # that gives the fuzz user an active SMS factor, and every later sign-in answers
+    # mfa_required instead of tokens. Pending phones are fuzzed all the same.
+    if (
+        op is not None
+        and op.path == "/api/v2/users/{user_id}/authentication-methods"
+        and op.method.upper() == "POST"
+        and isinstance(body, dict)
+        and body.get("confirmed") is True
+    ):
+        body = {**body, "confirmed": False}
     return body

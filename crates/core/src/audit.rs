@@ -83,10 +83,15 @@ pub enum AuditAction {
     /// A user's preferred factor was set: the one a sign-in that sends a code by itself
     /// (nauth-style login) sends it to (the detail names the factor's kind).
     FactorPreferred,
+    /// An administrator made an enrollment ticket for a user (the detail: its id, the kind
+    /// it asks for, whether it was emailed; never its link).
+    EnrollmentTicketCreated,
+    /// A sign-in spent an enrollment ticket (the detail: its id).
+    EnrollmentTicketUsed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::FactorEnroll,
         AuditAction::FactorConfirm,
         AuditAction::FactorCreateConfirmed,
@@ -116,6 +121,8 @@ impl AuditAction {
         AuditAction::DeviceRemembered,
         AuditAction::DeviceRevoked,
         AuditAction::FactorPreferred,
+        AuditAction::EnrollmentTicketCreated,
+        AuditAction::EnrollmentTicketUsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +156,8 @@ impl AuditAction {
             AuditAction::DeviceRemembered => "device.remembered",
             AuditAction::DeviceRevoked => "device.revoked",
             AuditAction::FactorPreferred => "factor.preferred",
+            AuditAction::EnrollmentTicketCreated => "enrollment_ticket.created",
+            AuditAction::EnrollmentTicketUsed => "enrollment_ticket.used",
         }
     }
 

@@ -34,6 +34,8 @@ pub enum HashPurpose {
     /// A remembered device's token (context: the user id, so a token only ever finds its
     /// own user's device).
     DeviceToken,
+    /// An enrollment ticket's token (`tickets.rs`).
+    EnrollmentTicket,
 }
 
 impl HashPurpose {
@@ -52,6 +54,7 @@ impl HashPurpose {
             HashPurpose::ClientSecret => b"latchkey/client-secret/v1",
             HashPurpose::EmailLink => b"latchkey/email-link/v1",
             HashPurpose::DeviceToken => b"latchkey/device-token/v1",
+            HashPurpose::EnrollmentTicket => b"latchkey/enrollment-ticket/v1",
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod secret;
 pub mod settings;
 pub mod text;
 pub mod throttle;
+pub mod tickets;
 pub mod time;
 pub mod totp;
 pub mod webhook;

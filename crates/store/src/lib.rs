@@ -547,6 +547,30 @@ pub trait EmailLinkStore {
     async fn consume_email_link(&self, spend: &LinkConsume, now: UnixMillis) -> Result<bool>;
 }
 
+/// Enrollment tickets (`latchkey_core::tickets`). Each is spent once: of concurrent spends
+/// of one ticket, one succeeds.
+#[async_trait]
+pub trait EnrollmentTicketStore {
+    /// Issues a ticket with its email (if any) and audit record, in one transaction; the
+    /// user's earlier tickets end. With an email over a limit or in the cooldown, nothing is
+    /// written.
+    async fn issue_enrollment_ticket(
+        &self,
+        issue: &EnrollmentTicketIssue,
+        now: UnixMillis,
+    ) -> Result<IssueOutcome>;
+    /// The live (unspent, unexpired) ticket of the tenant whose token hashes to `token_hash`.
+    async fn find_enrollment_ticket(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<EnrollmentTicket>>;
+    /// Spends a ticket (one conditional write) with its audit record; `false`, and nothing
+    /// written, if it was not live or is not the user's.
+    async fn consume_enrollment_ticket(&self, spend: &TicketSpend, now: UnixMillis) -> Result<bool>;
+}
+
 /// Bulk loading for benchmarks and size tests: many rows in few transactions.
 #[async_trait]
 pub trait SeedStore {
@@ -686,6 +710,7 @@ pub trait Store:
     + DeliveryStore
     + WebhookStore
     + EmailLinkStore
+    + EnrollmentTicketStore
     + PolicyStore
     + DeviceStore
     + SignInHistoryStore

@@ -796,6 +796,55 @@ pub struct LinkConsume {
     pub audit: Option<AuditEvent>,
 }
 
+/// An enrollment ticket as stored (`latchkey_core::tickets`): a keyed hash of its token,
+/// the user it is for, and what it asks of the sign-in that spends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentTicket {
+    /// `etk_…`: names the ticket in the audit log and the API; opens nothing.
+    pub id: String,
+    /// Keyed hash of the token in the link: the key the ticket is found by.
+    pub token_hash: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    /// The kind the user must enroll; `None`: any the tenant allows.
+    pub factor_kind: Option<FactorKind>,
+    /// Whether a user who already has a second factor may use it to add another.
+    pub allow_multiple: bool,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub consumed_at: Option<UnixMillis>,
+}
+
+/// The email that carries a ticket's link, with its send limits and cooldown.
+#[derive(Debug, Clone)]
+pub struct TicketEmail {
+    pub message: OutboxMessage,
+    pub limits: Vec<SendLimit>,
+    pub cooldown_key: String,
+    pub cooldown_secs: i64,
+    pub stats: Vec<(&'static str, String)>,
+}
+
+/// Everything issuing a ticket writes, in one transaction: the ticket (ending the user's
+/// earlier ones), its email when one is sent (under the send limits and cooldown: over one,
+/// nothing is written), and the audit record.
+#[derive(Debug, Clone)]
+pub struct EnrollmentTicketIssue {
+    pub ticket: EnrollmentTicket,
+    pub email: Option<TicketEmail>,
+    pub audit: Option<AuditEvent>,
+}
+
+/// Spending a ticket: one conditional write (live, unspent, this tenant's, this user's),
+/// then its audit record; nothing is written unless the ticket was spent here.
+#[derive(Debug, Clone)]
+pub struct TicketSpend {
+    pub tenant_id: TenantId,
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub audit: Option<AuditEvent>,
+}
+
 /// An organization of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {

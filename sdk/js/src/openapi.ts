@@ -52,6 +52,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/guardian/enrollments/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["create_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/guardian/enrollments/{factor_id}": {
         parameters: {
             query?: never;
@@ -238,7 +254,7 @@ export interface paths {
         get: operations["list_enrollments"];
         put?: never;
         post?: never;
-        delete?: never;
+        delete: operations["delete_enrollments"];
         options?: never;
         head?: never;
         patch?: never;
@@ -846,6 +862,22 @@ export interface paths {
         get: operations["get_user"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{user_id}/mfa/enrollment-tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["create_enrollment_ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1823,6 +1855,38 @@ export interface components {
              */
             webauthn?: Record<string, never> | null;
         };
+        /** @description `POST /v1/admin/users/{user_id}/mfa/enrollment-tickets`. */
+        EnrollmentTicketRequest: {
+            /**
+             * @description Let a user who has a second factor already use the ticket to add another (after
+             *     proving the one they have). Without it, such a user gets no ticket (`409`).
+             */
+            allow_multiple?: boolean;
+            email?: string | null;
+            /**
+             * @description The factor type the user must enroll (`totp`, `sms` or `webauthn`); without it, any
+             *     the tenant allows.
+             */
+            factor?: string | null;
+            /**
+             * @description Email the link (to `email`, else to the user's address), under the tenant's send
+             *     limits.
+             */
+            send_email?: boolean;
+        };
+        /** @description An enrollment ticket made. */
+        EnrollmentTicketView: {
+            /** @description Whether the link was emailed. */
+            emailed: boolean;
+            expires_at: string;
+            /** @description `etk_…`: names the ticket in the audit log; opens nothing. */
+            id: string;
+            /**
+             * @description The single-use link into the hosted enrollment (`/enroll?ticket=…`). Shown once:
+             *     only a keyed hash of it is kept.
+             */
+            url: string;
+        };
         /** @description The error envelope, for the OpenAPI document. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -2492,6 +2556,35 @@ export interface components {
             mfa_methods: string[];
             mfa_required: boolean;
         };
+        /**
+         * @description The factors a ticket can ask for, as Auth0 names them.
+         * @enum {string}
+         */
+        TicketFactor: "push-notification" | "phone" | "email" | "otp" | "webauthn-roaming" | "webauthn-platform";
+        /** @description `POST /api/v2/guardian/enrollments/ticket`. */
+        TicketRequest: {
+            /**
+             * @description Let a user who has a second factor already use the ticket to add another (after
+             *     proving the one they have). Without it, such a user gets no ticket (`409`).
+             */
+            allow_multiple_enrollments?: boolean | null;
+            /** @description Where to email the link instead of the user's address (with `send_mail`). */
+            email?: string | null;
+            /** @description Accepted; the email is in English (its language is not chosen per ticket yet). */
+            email_locale?: string | null;
+            factor?: null | components["schemas"]["TicketFactor"];
+            /** @description Email the link (default `false`). */
+            send_mail?: boolean | null;
+            /** @description `usr_…` or `auth0|usr_…`. */
+            user_id: string;
+        };
+        /** @description A ticket made. */
+        TicketResponse: {
+            /** @description `etk_…`: names the ticket in the audit log. */
+            ticket_id: string;
+            /** @description The single-use link (five days) into the hosted enrollment; shown once. */
+            ticket_url: string;
+        };
         TokenResponse: {
             access_token: string;
             /**
@@ -2778,6 +2871,93 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    create_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The ticket: a single-use link (five days) into the hosted enrollment, emailed with `send_mail`; audited */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketResponse"];
+                };
+            };
+            /** @description invalid_body (an unknown or email `factor`, a malformed `email`); factor_not_allowed (the tenant does not allow that factor) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs create:guardian_enrollment_tickets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description already_enrolled: the user has a second factor and `allow_multiple_enrollments` is not set */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description rate_limited: the email's send limits (with `send_mail`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
             };
         };
     };
@@ -4019,6 +4199,54 @@ export interface operations {
                 };
             };
             /** @description insufficient_scope: needs read:users */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description inexistent_user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_enrollments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `usr_…` or `auth0|usr_…` */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every enrollment removed, as `DELETE /api/v2/users/{user_id}/authenticators` (an MFA reset; audited, the user is notified) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Auth0ErrorBody"];
+                };
+            };
+            /** @description insufficient_scope: needs delete:guardian_enrollments (a key: `mfa:admin`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6328,6 +6556,87 @@ export interface operations {
             };
             /** @description user_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_enrollment_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user id, usr_… */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrollmentTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The ticket: a single-use link (five days) that opens the hosted sign-in for this user and leads it into enrolling a second factor; earlier tickets of the user end; audited as `enrollment_ticket.created` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTicketView"];
+                };
+            };
+            /** @description unknown_factor_type, factor_not_allowed, invalid_email, or a malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing_credentials, invalid_api_key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description user_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description already_enrolled: the user has a second factor and `allow_multiple` is not set */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: the email's send limits (with `send_email`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

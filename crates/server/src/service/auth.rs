@@ -4,7 +4,7 @@
 use super::audit::{Actor, Audit, RequestMeta};
 use super::devices::PresentedDevice;
 use super::mfa::Gate;
-use super::outcome::{SignInExtras, SignInOutcome};
+use super::outcome::{SignInExtras, SignInOutcome, TicketDemand};
 use super::sessions::TokenPair;
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
@@ -294,6 +294,12 @@ impl App {
                 .await?;
                 return Err(ServiceError::SignInRefused);
             }
+        }
+        // An enrollment ticket is spent by the sign-in whose password verified for its user
+        // (a wrong password spends nothing); what follows must then be a second factor.
+        if let Some(ticket) = extras.ticket {
+            let kind = self.spend_enrollment_ticket(tenant, &user, ticket, meta).await?;
+            extras.ticket_spent = Some(TicketDemand { kind });
         }
         // Signed in without a challenge: by the password alone, or with a remembered device
         // standing in for the second factor (taken as proven when the device was remembered:

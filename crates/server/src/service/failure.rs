@@ -405,6 +405,11 @@ impl From<ServiceError> for Failure {
                 ErrorCode::EmailAlreadyVerified,
                 "the email address is verified already",
             ),
+            AlreadyEnrolled => Failure::new(
+                FailureKind::Conflict,
+                "already_enrolled",
+                "the user has a second factor already; allow multiple enrollments to let them add another",
+            ),
             InvalidWebhook(problems) => {
                 let list: Vec<Value> = problems
                     .into_iter()

@@ -325,7 +325,14 @@ impl App {
                     .await?;
                 Ok(Gate::Pending(SignInOutcome::Challenge(pending)))
             }
-            SignInDecision::Enroll { kinds } => {
+            SignInDecision::Enroll { mut kinds } => {
+                // An enrollment ticket that names a kind the tenant (still) allows asks for
+                // that kind only; one that no longer fits leaves the tenant's choice.
+                if let Some(kind) = extras.ticket_spent.and_then(|t| t.kind) {
+                    if kinds.contains(&kind) {
+                        kinds.retain(|k| *k == kind);
+                    }
+                }
                 let pending = self
                     .new_challenge(tenant, &user.id, ChallengePurpose::Enroll, pwd, Vec::new(), kinds)
                     .await?;

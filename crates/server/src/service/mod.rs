@@ -25,6 +25,7 @@ pub mod risk;
 pub mod sealed;
 pub mod sessions;
 pub mod tenants;
+pub mod tickets;
 pub mod webhooks;
 
 pub use failure::{ErrorCode, Failure, FailureKind};
@@ -121,6 +122,10 @@ pub enum ServiceError {
     InvalidLink,
     #[error("the email address is verified already")]
     EmailAlreadyVerified,
+    /// An enrollment ticket for a user who has a second factor, without
+    /// `allow_multiple`.
+    #[error("the user has a second factor already")]
+    AlreadyEnrolled,
     #[error("invalid webhook")]
     InvalidWebhook(Vec<(String, String)>),
     #[error("no such webhook")]

@@ -1,5 +1,6 @@
 //! What a sign-in leads to, as a value each surface renders its own way.
 
+use super::tickets::PresentedTicket;
 use latchkey_core::assurance::Aal;
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::factor::FactorKind;
@@ -51,10 +52,23 @@ pub struct SignInExtras<'a> {
     /// Adaptive risk asks for a second factor at this sign-in (set by the sign-in itself):
     /// no remembered device stands in for it.
     pub risky: bool,
+    /// An enrollment ticket (the `/enroll` page's): spent once the password verifies, and
+    /// then this sign-in asks for a second factor: enrolling one (of the ticket's kind, when
+    /// it names one) for a user without, proving one for a user who has.
+    pub ticket: Option<PresentedTicket<'a>>,
+    /// Set by the sign-in once it spent a ticket: the kind the ticket asks to enroll.
+    pub ticket_spent: Option<TicketDemand>,
+}
+
+/// What a spent enrollment ticket asks of the rest of its sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketDemand {
+    /// The kind to enroll; `None`: any the tenant allows.
+    pub kind: Option<FactorKind>,
 }
 
 impl SignInExtras<'_> {
     pub fn requires_mfa(&self) -> bool {
-        self.risky || self.requires.is_some_and(|a| a >= Aal::Aal2)
+        self.risky || self.ticket_spent.is_some() || self.requires.is_some_and(|a| a >= Aal::Aal2)
     }
 }

@@ -1037,5 +1037,14 @@ async fn guardian_enrollments_and_authenticators(b: crate::helpers::Backend) {
             .any(|e| e["action"] == "mfa.reset" && e["outcome"] == "success"),
         "{events}"
     );
+    // The same through the user's enrollments (the issue's `DELETE …/enrollments`).
+    let (cid, ..) = crate::mfa::user_with_totp(&s, "cid@example.com").await;
+    let path = format!("/api/v2/users/auth0%7C{cid}/enrollments");
+    let (_, before) = curl(&s, "GET", &path, &token, None).await;
+    assert_eq!(before.as_array().unwrap().len(), 1, "{before}");
+    let (status, _) = curl(&s, "DELETE", &path, &token, None).await;
+    assert_eq!(status, 204);
+    let (_, after) = curl(&s, "GET", &path, &token, None).await;
+    assert_eq!(after, json!([]));
     s.stop().await;
 }

@@ -36,6 +36,7 @@ mod recovery_pages;
 mod review;
 mod signing;
 mod throttle;
+mod tickets;
 mod tls;
 mod u2;
 mod webauthn;

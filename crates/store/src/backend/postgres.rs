@@ -111,6 +111,11 @@ const MIGRATIONS: &[Migration] = &[
         "preferred_factor",
         include_str!("../../migrations/postgres/0017_preferred_factor.sql"),
     ),
+    (
+        18,
+        "enrollment_tickets",
+        include_str!("../../migrations/postgres/0018_enrollment_tickets.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming Latchkey's migration lock.

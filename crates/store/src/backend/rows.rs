@@ -17,6 +17,8 @@ pub(crate) const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, name
      phone_hash, phone_verified_at, created_at, updated_at, email_verified_at";
 pub(crate) const EMAIL_LINK_COLUMNS: &str =
     "token_hash, tenant_id, user_id, purpose, code_hash, email_hash, created_at, expires_at, consumed_at";
+pub(crate) const ENROLLMENT_TICKET_COLUMNS: &str = "id, token_hash, tenant_id, user_id, factor_kind, \
+     allow_multiple, created_at, expires_at, consumed_at";
 pub(crate) const SESSION_COLUMNS: &str = "id, tenant_id, user_id, amr, acr, auth_time, mfa_at, \
      created_at, expires_at, revoked_at, client_id, parent_id, scope";
 pub(crate) const AUTHORIZATION_CODE_COLUMNS: &str = "code_hash, tenant_id, client_id, session_id, \
@@ -325,6 +327,24 @@ pub(crate) fn idempotency_state(
         },
         _ => IdempotencyBegin::InFlight,
     }
+}
+
+pub(crate) fn enrollment_ticket(row: &dyn Columns) -> Result<EnrollmentTicket> {
+    let factor_kind = match row.opt_text("factor_kind")? {
+        Some(k) => Some(FactorKind::parse(&k).ok_or_else(|| corrupt("ticket factor kind", &k))?),
+        None => None,
+    };
+    Ok(EnrollmentTicket {
+        id: row.text("id")?,
+        token_hash: row.text("token_hash")?,
+        tenant_id: TenantId::from_trusted(row.text("tenant_id")?),
+        user_id: UserId::from_trusted(row.text("user_id")?),
+        factor_kind,
+        allow_multiple: row.int("allow_multiple")? != 0,
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
+        consumed_at: row.opt_int("consumed_at")?,
+    })
 }
 
 pub(crate) fn email_link(row: &dyn Columns) -> Result<EmailLink> {

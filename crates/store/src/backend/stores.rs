@@ -114,10 +114,12 @@ by_reference!(
     CodeIssue,
     DeliveryUpdate,
     EmailLinkIssue,
+    EnrollmentTicketIssue,
     Factor,
     FactorId,
     IdempotencyRecord,
     LinkConsume,
+    TicketSpend,
     MfaRuleRecord,
     Organization,
     latchkey_core::ids::OrganizationId,
@@ -863,6 +865,24 @@ macro_rules! impl_stores {
             }
             async fn consume_email_link(&self, spend: &LinkConsume, now: UnixMillis) -> Result<bool> {
                 run!(self, undo, [spend], c => crate::backend::scripts::email_links::consume(c, spend, now))
+            }
+        }
+
+        #[async_trait]
+        impl EnrollmentTicketStore for $store {
+            async fn issue_enrollment_ticket(&self, issue: &EnrollmentTicketIssue, now: UnixMillis) -> Result<IssueOutcome> {
+                run!(self, undo, [issue], c => crate::backend::scripts::enrollment_tickets::issue(c, issue, now))
+            }
+            async fn find_enrollment_ticket(
+                &self,
+                tenant: &TenantId,
+                token_hash: &str,
+                now: UnixMillis,
+            ) -> Result<Option<EnrollmentTicket>> {
+                run!(self, read, [tenant, token_hash], c => crate::backend::scripts::enrollment_tickets::find(c, tenant, token_hash, now))
+            }
+            async fn consume_enrollment_ticket(&self, spend: &TicketSpend, now: UnixMillis) -> Result<bool> {
+                run!(self, undo, [spend], c => crate::backend::scripts::enrollment_tickets::consume(c, spend, now))
             }
         }
 

@@ -93,6 +93,7 @@ mod challenges;
 mod delivery;
 mod devices;
 mod email_links;
+mod enrollment_tickets;
 mod factors;
 mod idempotency;
 mod keys;

@@ -184,6 +184,7 @@ pub async fn submit(
         requires: visitor.waiting.as_ref().and_then(|p| p.acr),
         device_token: device.as_deref(),
         risky: false,
+        ..SignInExtras::default()
     };
     let for_app = visitor.waiting.as_ref().map(|p| p.client_name.as_str());
     let replaces = match &cookie.state {

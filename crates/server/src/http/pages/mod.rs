@@ -27,6 +27,7 @@ pub mod script;
 pub mod session;
 pub mod signup;
 pub mod text;
+pub mod ticket;
 pub mod views;
 
 use super::common::scope::Scope;
@@ -375,6 +376,7 @@ pub fn router(app: &App) -> Router<App> {
             page_route(get(login::email_code_form).post(login::email_code_submit)),
         )
         .route("/signup", page_route(get(signup::form).post(signup::submit)))
+        .route("/enroll", page_route(get(ticket::form).post(ticket::submit)))
         .route(
             "/password/forgot",
             page_route(get(recovery::forgot_form).post(recovery::forgot_submit)),

@@ -291,6 +291,39 @@ pub fn login(
     )
 }
 
+/// The page an enrollment ticket's link opens: the ticket's account (shown, not editable)
+/// and its password; the ticket travels in a hidden field (never in a cookie).
+pub fn ticket_signin(csrf: &str, email: &str, ticket: &str, error: Option<&LoginError<'_>>) -> Markup {
+    let password_error = match error {
+        Some(LoginError::Password(m) | LoginError::Email(m) | LoginError::Passkey(m)) => Some(*m),
+        None => None,
+    };
+    let password_field = Field {
+        error: password_error,
+        autofocus: true,
+        ..Field::new("password", t!(PASSWORD), "password", "current-password")
+    };
+    layout(
+        t!(TICKET_TITLE),
+        None,
+        false,
+        html! {
+            p.lead { (t!(TICKET_LEAD)) }
+            form method="post" action=(u("/enroll")) {
+                (csrf_field(csrf))
+                input type="hidden" name="ticket" value=(ticket);
+                div.field {
+                    label for="email" { (t!(EMAIL)) }
+                    input type="email" id="email" name="email" value=(email) readonly autocomplete="username";
+                }
+                (field(&password_field))
+                button type="submit" { (t!(TICKET_SUBMIT)) }
+            }
+            p { a href=(u("/password/forgot")) { (t!(FORGOT_LINK)) } }
+        },
+    )
+}
+
 /// A WebAuthn ceremony as a form `assets/webauthn.js` wires: its submit button fetches the
 /// options from `options_url` (POST, the form's fields and token), runs the browser's
 /// ceremony (`mode`: `get`, or `create` to register), puts the answer in the hidden

@@ -9,12 +9,14 @@ use crate::service::admin::{
     AdaptiveChange, BrandingChange, RememberChange, SendLimitsPatch, SettingsPatch, WebauthnPatch,
 };
 use crate::service::audit::Actor;
+use crate::service::tickets::TicketRequest;
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use latchkey_core::duration::{format_secs, parse_secs};
+use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::UserId;
 use latchkey_core::settings::TenantSettings;
 use latchkey_store::model::Tenant;
@@ -430,4 +432,52 @@ pub async fn delivery_stats(
             .map(|(metric, label, count)| StatView { metric, label, count })
             .collect(),
     }))
+}
+
+#[utoipa::path(post, path = "/v1/admin/users/{user_id}/mfa/enrollment-tickets", tag = "admin",
+    params(("user_id" = String, Path, description = "A user id, usr_…")),
+    request_body = EnrollmentTicketRequest,
+    responses((status = 201, description = "The ticket: a single-use link (five days) that opens the hosted sign-in for this user and leads it into enrolling a second factor; earlier tickets of the user end; audited as `enrollment_ticket.created`", body = EnrollmentTicketView),
+              (status = 400, description = "unknown_factor_type, factor_not_allowed, invalid_email, or a malformed body", body = ErrorBody),
+              (status = 401, description = "missing_credentials, invalid_api_key", body = ErrorBody),
+              (status = 404, description = "user_not_found", body = ErrorBody),
+              (status = 409, description = "already_enrolled: the user has a second factor and `allow_multiple` is not set", body = ErrorBody),
+              (status = 415, description = "unsupported_media_type", body = ErrorBody),
+              (status = 429, description = "rate_limited: the email's send limits (with `send_email`)", body = ErrorBody)),
+    security(("secret_key" = [])))]
+pub async fn create_enrollment_ticket(
+    State(app): State<App>,
+    AdminCtx { tenant, key, .. }: AdminCtx<V1>,
+    Meta(meta): Meta,
+    Path(user_id): Path<String>,
+    StrictJson(req, _): StrictJson<EnrollmentTicketRequest, V1>,
+) -> Result<(StatusCode, Json<EnrollmentTicketView>), ApiError> {
+    let id = path_user(&user_id)?;
+    let factor = match req.factor.as_deref() {
+        None => None,
+        Some(name) => Some(FactorKind::parse(name).ok_or(ServiceError::UnknownFactorType)?),
+    };
+    let made = app
+        .create_enrollment_ticket(
+            &tenant,
+            &Actor::admin(&key),
+            TicketRequest {
+                user_id: id,
+                factor,
+                allow_multiple: req.allow_multiple,
+                send_mail: req.send_email,
+                email: req.email,
+            },
+            &meta,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollmentTicketView {
+            id: made.id,
+            url: made.url,
+            expires_at: latchkey_core::time::rfc3339(made.expires_at),
+            emailed: made.emailed,
+        }),
+    ))
 }

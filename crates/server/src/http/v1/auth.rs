@@ -95,6 +95,7 @@ pub async fn signin(
         requires: None,
         device_token: req.device_token.as_deref(),
         risky: false,
+        ..SignInExtras::default()
     };
     let outcome = app
         .signin_with(&tenant, &req.email, &req.password, &extras, &meta)

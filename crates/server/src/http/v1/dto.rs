@@ -1150,3 +1150,36 @@ pub struct ApplicationQuery {
     #[param(pattern = "^app_[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub after: Option<String>,
 }
+
+/// `POST /v1/admin/users/{user_id}/mfa/enrollment-tickets`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentTicketRequest {
+    /// The factor type the user must enroll (`totp`, `sms` or `webauthn`); without it, any
+    /// the tenant allows.
+    #[serde(default)]
+    pub factor: Option<String>,
+    /// Let a user who has a second factor already use the ticket to add another (after
+    /// proving the one they have). Without it, such a user gets no ticket (`409`).
+    #[serde(default)]
+    pub allow_multiple: bool,
+    /// Email the link (to `email`, else to the user's address), under the tenant's send
+    /// limits.
+    #[serde(default)]
+    pub send_email: bool,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// An enrollment ticket made.
+#[derive(Serialize, ToSchema)]
+pub struct EnrollmentTicketView {
+    /// `etk_…`: names the ticket in the audit log; opens nothing.
+    pub id: String,
+    /// The single-use link into the hosted enrollment (`/enroll?ticket=…`). Shown once:
+    /// only a keyed hash of it is kept.
+    pub url: String,
+    pub expires_at: String,
+    /// Whether the link was emailed.
+    pub emailed: bool,
+}

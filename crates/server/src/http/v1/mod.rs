@@ -86,6 +86,7 @@ fn plain_routes() -> OpenApiRouter<App> {
         .routes(routes!(auth::me))
         .routes(routes!(admin::get_config, admin::patch_config))
         .routes(routes!(admin::get_user))
+        .routes(routes!(admin::create_enrollment_ticket))
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::list_audit_events))
         .routes(routes!(

@@ -11,6 +11,7 @@ pub(crate) mod challenges;
 pub(crate) mod delivery;
 pub(crate) mod devices;
 pub(crate) mod email_links;
+pub(crate) mod enrollment_tickets;
 pub(crate) mod factors;
 pub(crate) mod idempotency;
 pub(crate) mod keys;

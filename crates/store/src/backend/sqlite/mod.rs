@@ -112,6 +112,11 @@ const MIGRATIONS: &[Migration] = &[
         "preferred_factor",
         include_str!("../../../migrations/sqlite/0017_preferred_factor.sql"),
     ),
+    (
+        18,
+        "enrollment_tickets",
+        include_str!("../../../migrations/sqlite/0018_enrollment_tickets.sql"),
+    ),
 ];
 
 /// A store over one SQLite database file.

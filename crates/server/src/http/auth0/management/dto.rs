@@ -251,3 +251,51 @@ pub struct GuardianEnrollment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_auth: Option<String>,
 }
+
+/// `POST /api/v2/guardian/enrollments/ticket`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRequest {
+    /// `usr_…` or `auth0|usr_…`.
+    pub user_id: String,
+    /// Where to email the link instead of the user's address (with `send_mail`).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Email the link (default `false`).
+    #[serde(default)]
+    pub send_mail: Option<bool>,
+    /// Accepted; the email is in English (its language is not chosen per ticket yet).
+    #[serde(default)]
+    pub email_locale: Option<String>,
+    /// The factor the user must enroll: `otp`, `phone` (SMS), `webauthn-roaming` or
+    /// `webauthn-platform`; `email` and `push-notification` are refused (as Auth0 refuses
+    /// email). Without it, any factor the tenant allows.
+    #[serde(default)]
+    #[schema(value_type = Option<TicketFactor>)]
+    pub factor: Option<String>,
+    /// Let a user who has a second factor already use the ticket to add another (after
+    /// proving the one they have). Without it, such a user gets no ticket (`409`).
+    #[serde(default)]
+    pub allow_multiple_enrollments: Option<bool>,
+}
+
+/// The factors a ticket can ask for, as Auth0 names them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TicketFactor {
+    PushNotification,
+    Phone,
+    Email,
+    Otp,
+    WebauthnRoaming,
+    WebauthnPlatform,
+}
+
+/// A ticket made.
+#[derive(Serialize, ToSchema)]
+pub struct TicketResponse {
+    /// `etk_…`: names the ticket in the audit log.
+    pub ticket_id: String,
+    /// The single-use link (five days) into the hosted enrollment; shown once.
+    pub ticket_url: String,
+}

@@ -66,7 +66,8 @@ pub fn routes() -> OpenApiRouter<App> {
             users::update_method,
             users::delete_method
         ))
-        .routes(routes!(users::list_enrollments))
+        .routes(routes!(users::list_enrollments, users::delete_enrollments))
         .routes(routes!(users::delete_authenticators))
         .routes(routes!(users::get_enrollment, users::delete_enrollment))
+        .routes(routes!(users::create_ticket))
 }

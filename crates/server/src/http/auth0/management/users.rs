@@ -11,6 +11,7 @@ use crate::http::auth0::credentials::Manager;
 use crate::http::auth0::{Auth0, Auth0Error, Auth0ErrorBody};
 use crate::http::common::extract::{StrictJson, StrictQuery};
 use crate::service::mfa::{EnrollRequest, FactorSummary};
+use crate::service::tickets::TicketRequest as NewTicket;
 use crate::service::ServiceError;
 use crate::App;
 use axum::extract::{Path, State};
@@ -26,6 +27,7 @@ const UPDATE_METHODS: &[&str] = &["update:authentication_methods"];
 const DELETE_METHODS: &[&str] = &["delete:authentication_methods"];
 const READ_ENROLLMENTS: &[&str] = &["read:users", "read:guardian_enrollments"];
 const DELETE_ENROLLMENTS: &[&str] = &["delete:guardian_enrollments"];
+const CREATE_TICKETS: &[&str] = &["create:guardian_enrollment_tickets"];
 
 /// Auth0 pages hold at most 100.
 const MAX_PER_PAGE: u64 = 100;
@@ -326,6 +328,21 @@ pub async fn delete_methods(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/api/v2/users/{user_id}/enrollments", tag = "auth0",
+    params(("user_id" = String, Path, description = "`usr_…` or `auth0|usr_…`")),
+    responses((status = 204, description = "Every enrollment removed, as `DELETE /api/v2/users/{user_id}/authenticators` (an MFA reset; audited, the user is notified)"),
+              (status = 401, description = "invalid_token", body = Auth0ErrorBody),
+              (status = 403, description = "insufficient_scope: needs delete:guardian_enrollments (a key: `mfa:admin`)", body = Auth0ErrorBody),
+              (status = 404, description = "inexistent_user", body = Auth0ErrorBody)),
+    security(("management_token" = ["delete:guardian_enrollments"]), ("secret_key" = [])))]
+pub async fn delete_enrollments(
+    app: State<App>,
+    m: Manager,
+    id: Path<String>,
+) -> Result<StatusCode, Auth0Error> {
+    delete_authenticators(app, m, id).await
+}
+
 #[utoipa::path(delete, path = "/api/v2/users/{user_id}/authenticators", tag = "auth0",
     params(("user_id" = String, Path, description = "`usr_…` or `auth0|usr_…`")),
     responses((status = 204, description = "Every factor removed (an MFA reset; audited, the user is notified)"),
@@ -342,6 +359,65 @@ pub async fn delete_authenticators(
     let user = user_id(&id)?;
     app.admin_reset_mfa(&m.tenant, &actor, &user, &m.meta).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The kind a ticket's `factor` names, as Auth0 names it; Auth0's refusal for email and for
+/// what Latchkey has not.
+fn ticket_factor(name: &str) -> Result<FactorKind, Auth0Error> {
+    match name {
+        "otp" => Ok(FactorKind::Totp),
+        "phone" | "sms" => Ok(FactorKind::Sms),
+        "webauthn-roaming" | "webauthn-platform" => Ok(FactorKind::Webauthn),
+        "email" => Err(Auth0Error::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "Users cannot enroll in Email as a factor through enrollment tickets.",
+        )),
+        _ => Err(Auth0Error::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "Payload validation error: 'factor' must be one of otp, phone, webauthn-roaming, webauthn-platform (push-notification is not supported).",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v2/guardian/enrollments/ticket", tag = "auth0",
+    request_body = TicketRequest,
+    responses((status = 200, description = "The ticket: a single-use link (five days) into the hosted enrollment, emailed with `send_mail`; audited", body = TicketResponse),
+              (status = 400, description = "invalid_body (an unknown or email `factor`, a malformed `email`); factor_not_allowed (the tenant does not allow that factor)", body = Auth0ErrorBody),
+              (status = 401, description = "invalid_token", body = Auth0ErrorBody),
+              (status = 403, description = "insufficient_scope: needs create:guardian_enrollment_tickets", body = Auth0ErrorBody),
+              (status = 404, description = "inexistent_user", body = Auth0ErrorBody),
+              (status = 409, description = "already_enrolled: the user has a second factor and `allow_multiple_enrollments` is not set", body = Auth0ErrorBody),
+              (status = 415, description = "unsupported_media_type", body = Auth0ErrorBody),
+              (status = 429, description = "rate_limited: the email's send limits (with `send_mail`)", body = Auth0ErrorBody)),
+    security(("management_token" = ["create:guardian_enrollment_tickets"]), ("secret_key" = [])))]
+pub async fn create_ticket(
+    State(app): State<App>,
+    m: Manager,
+    StrictJson(req, _): StrictJson<TicketRequest, Auth0>,
+) -> Result<Json<TicketResponse>, Auth0Error> {
+    let actor = m.actor(CREATE_TICKETS)?;
+    let factor = req.factor.as_deref().map(ticket_factor).transpose()?;
+    let user = user_id(&req.user_id)?;
+    let made = app
+        .create_enrollment_ticket(
+            &m.tenant,
+            &actor,
+            NewTicket {
+                user_id: user,
+                factor,
+                allow_multiple: req.allow_multiple_enrollments.unwrap_or(false),
+                send_mail: req.send_mail.unwrap_or(false),
+                email: req.email,
+            },
+            &m.meta,
+        )
+        .await?;
+    Ok(Json(TicketResponse {
+        ticket_id: made.id,
+        ticket_url: made.url,
+    }))
 }
 
 fn enrollment_view(s: &FactorSummary) -> GuardianEnrollment {

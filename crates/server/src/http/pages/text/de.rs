@@ -311,6 +311,13 @@ pub const RESET_INTRO_CODE: &str =
     "Geben Sie Ihre E-Mail-Adresse, den 6-stelligen Code aus der E-Mail, die wir Ihnen gesendet haben, und ein neues Passwort ein. Alle Geräte, die mit Ihrem Konto angemeldet sind, werden abgemeldet.";
 pub const RESET_SUBMIT: &str = "Neues Passwort festlegen";
 pub const LINK_CODE_HINT: &str = "Der 6-stellige Code aus der E-Mail, die wir Ihnen gesendet haben.";
+pub const TICKET_TITLE: &str = "Bestätigung in zwei Schritten einrichten";
+pub const TICKET_LEAD: &str =
+    "Ihre Administration bittet Sie, der Anmeldung einen zweiten Schritt hinzuzufügen. Melden Sie sich zunächst mit Ihrem Passwort an.";
+pub const TICKET_SUBMIT: &str = "Weiter";
+pub const TICKET_INVALID_TITLE: &str = "Dieser Link funktioniert nicht";
+pub const TICKET_INVALID: &str =
+    "Der Link ist abgelaufen, wurde bereits verwendet oder es wurde inzwischen ein neuerer erstellt. Bitten Sie Ihre Administration um einen neuen oder melden Sie sich an und fügen Sie auf Ihrer Kontoseite einen zweiten Schritt hinzu.";
 pub const LINK_INVALID_TITLE: &str = "Dieser Link funktioniert nicht";
 pub const LINK_INVALID: &str =
     "Der Link ist abgelaufen, wurde bereits verwendet oder es wurde inzwischen ein neuerer gesendet. Fordern Sie einen neuen an.";

@@ -291,6 +291,13 @@ pub const RESET_INTRO_CODE: &str =
     "Enter your email address, the 6-digit code from the email we sent, and a new password. Every device signed in to your account will be signed out.";
 pub const RESET_SUBMIT: &str = "Set new password";
 pub const LINK_CODE_HINT: &str = "The 6-digit code in the email we sent.";
+pub const TICKET_TITLE: &str = "Set up two-step verification";
+pub const TICKET_LEAD: &str =
+    "Your administrator asks you to add a second step to signing in. Sign in with your password to begin.";
+pub const TICKET_SUBMIT: &str = "Continue";
+pub const TICKET_INVALID_TITLE: &str = "This link does not work";
+pub const TICKET_INVALID: &str =
+    "The link has expired, was used already, or a newer one was made. Ask your administrator for a new one, or sign in and add a second step on your account page.";
 pub const LINK_INVALID_TITLE: &str = "This link does not work";
 pub const LINK_INVALID: &str =
     "The link has expired, was used already, or a newer one was sent. Ask for a new one.";
