@@ -59,6 +59,18 @@ impl EmailSender for Capture {
 }
 
 impl Capture {
+    /// The subject of the first email to `to`, once the outbox has sent it.
+    async fn email_to(&self, to: &str) -> String {
+        for _ in 0..100 {
+            let found = self.email.lock().unwrap().iter().find(|(t, _)| t == to).cloned();
+            if let Some((_, subject)) = found {
+                return subject;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no email to {to} came");
+    }
+
     /// The six-digit code of the `n`th SMS (1-based), once the outbox has sent it.
     async fn sms_code(&self, n: usize) -> (String, String) {
         for _ in 0..100 {
@@ -392,6 +404,20 @@ async fn sms_code_through_the_hosts_sender(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200, "{c}");
+    // The security notice of the new factor goes through the application's email sender
+    // (with the console default it would not be sent at all).
+    let subject = h.capture.email_to("bob@example.com").await;
+    assert!(!subject.is_empty());
+    let (status, p) = read(
+        h.http
+            .get(h.url("/auth/v1/admin/email-provider"))
+            .bearer_auth(ADMIN_KEY),
+    )
+    .await;
+    assert_eq!(
+        (status, p),
+        (200, json!({ "provider": "capture", "source": "host" }))
+    );
 
     // Sign-in by SMS: the challenge sends the second code through the same sender.
     let (status, ch) = h
@@ -467,6 +493,33 @@ async fn provider_and_pages_under_the_prefix(backend: Backend) {
     let resp = h.http.get(h.url("/auth/account/security")).send().await.unwrap();
     assert!(resp.status().is_redirection(), "{}", resp.status());
     assert_eq!(resp.headers()["location"], "/auth/login");
+
+    // A tenant at `/t/{slug}`, made with the engine in code: under the prefix too.
+    let app = h.latchkey.app();
+    let (acme, _key) = app.create_tenant("Acme").await.unwrap();
+    let acme_issuer = app
+        .set_tenant_addresses(&acme.id, Some("acme"), None)
+        .await
+        .unwrap();
+    assert_eq!(acme_issuer.to_string(), format!("{issuer}/t/acme"));
+    let (status, d) = h.get("/auth/t/acme/.well-known/openid-configuration", None).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["issuer"], format!("{issuer}/t/acme"));
+    assert_eq!(d["authorization_endpoint"], format!("{issuer}/t/acme/authorize"));
+    let page = h.http.get(h.url("/auth/t/acme/login")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"action="/auth/t/acme/login""#), "{page}");
+    assert!(page.contains(r#"href="/auth/assets/pages.css""#), "{page}");
+    let resp = h
+        .http
+        .get(h.url("/auth/t/acme/account/security"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["location"], "/auth/t/acme/login");
+    let (status, _) = h.get("/auth/t/nobody/login", None).await;
+    assert_eq!(status, 404);
 
     // The JSON API's unknown route answers as Latchkey's; the host's own 404 stays its own.
     let (status, body) = h.get("/auth/v1/no-such-route", None).await;
@@ -634,6 +687,112 @@ async fn hosted_pages_sign_in_under_the_prefix(backend: Backend) {
     h.stop().await;
 }
 
+/// An application signs a user in with OpenID Connect (authorization code with PKCE) through
+/// the hosted pages under the prefix; its access token opens the host's route.
+async fn openid_connect_sign_in_under_the_prefix(backend: Backend) {
+    const REDIRECT: &str = "http://127.0.0.1:9/callback";
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let h = start(backend).await;
+    let issuer = h.url("/auth");
+    let (status, body) = h
+        .post(
+            "/auth/v1/auth/signup",
+            None,
+            json!({ "email": "dave@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, app) = read(
+        h.http
+            .post(h.url("/auth/v1/admin/applications"))
+            .bearer_auth(ADMIN_KEY)
+            .json(&json!({
+                "name": "Acme SPA", "type": "public", "redirect_uris": [REDIRECT],
+                "grant_types": ["authorization_code", "refresh_token"],
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{app}");
+    let client = app["client_id"].as_str().unwrap().to_owned();
+
+    let authorize = reqwest::Url::parse_with_params(
+        &h.url("/auth/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", client.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid email"),
+            ("state", "st-123"),
+            ("code_challenge", latchkey_core::oauth::s256(VERIFIER).as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .unwrap();
+    let mut b = Browser {
+        h: &h,
+        cookies: Default::default(),
+    };
+    let p = b.send(h.http.get(authorize)).await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/auth/login"),
+        "{}",
+        p.body
+    );
+    let form = b.get("/auth/login").await;
+    let p = b
+        .post(
+            "/auth/login",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("email", "dave@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/auth/login/continue"),
+        "{}",
+        p.body
+    );
+    let p = b.get("/auth/login/continue").await;
+    let back = reqwest::Url::parse(&p.location).unwrap();
+    assert!(p.location.starts_with(REDIRECT), "{}", p.location);
+    let param = |name: &str| {
+        back.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("state").as_deref(), Some("st-123"));
+    assert_eq!(param("iss").as_deref(), Some(issuer.as_str()));
+    let code = param("code").unwrap();
+
+    let (status, tokens) = read(h.http.post(h.url("/auth/oauth/token")).form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", client.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        claims(tokens["id_token"].as_str().unwrap())["iss"],
+        issuer.as_str()
+    );
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, me) = h.get("/api/me", Some(access)).await;
+    assert_eq!(status, 200, "{me}");
+    let (status, info) = h.get("/auth/userinfo", Some(access)).await;
+    assert_eq!(
+        (status, info["email"].as_str()),
+        (200, Some("dave@example.com")),
+        "{info}"
+    );
+    h.stop().await;
+}
+
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -656,6 +815,7 @@ both_stores!(
     sms_code_through_the_hosts_sender,
     provider_and_pages_under_the_prefix,
     hosted_pages_sign_in_under_the_prefix,
+    openid_connect_sign_in_under_the_prefix,
 );
 
 #[tokio::test]
