@@ -41,8 +41,8 @@ pub enum Error {
 }
 
 /// Configures Latchkey in code. Every method but the senders, the store and the mount path
-/// sets one of the settings `docs/configuration.md` lists, parsed as that file's key would
-/// be; nothing is read from the environment or a `latchkey.toml`.
+/// sets one of the settings of the README's configuration table, parsed as that key in
+/// `latchkey.toml` would be; nothing is read from the environment or a `latchkey.toml`.
 #[must_use]
 pub struct Builder {
     settings: Vec<(String, String)>,
@@ -99,8 +99,8 @@ impl Builder {
         self.setting("data_dir", dir.display().to_string())
     }
 
-    /// The master key that seals secrets at rest (`lk_mk_…`, as `latchkey keys` prints).
-    /// Without it one is generated into the data directory.
+    /// The master key that seals secrets at rest: 32 bytes, as 64 hex characters or base64.
+    /// Without it one is generated into the data directory (`master.key`).
     pub fn master_key(self, key: impl Into<String>) -> Self {
         self.setting("master_key", key)
     }

@@ -311,3 +311,20 @@ pub fn api_key_record(
         scopes: scopes.to_vec(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_mount_path;
+
+    #[test]
+    fn mount_paths() {
+        for ok in ["", "/auth", "/a/b-c_d.e~f", "/v1"] {
+            assert!(check_mount_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "auth", "/auth/", "/", "//auth", "/a//b", "/a/../b", "/./a", "/a b", "/a?b", "/é",
+        ] {
+            assert!(check_mount_path(bad).is_err(), "{bad}");
+        }
+    }
+}

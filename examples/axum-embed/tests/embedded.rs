@@ -851,4 +851,13 @@ async fn the_builder_refuses_what_cannot_work() {
         .await;
     let text = both.err().unwrap().to_string();
     assert!(text.contains("SMS sender is given in code"), "{text}");
+    let mount = Latchkey::builder()
+        .public_url("http://127.0.0.1:1/auth")
+        .mount_path("auth")
+        .data_dir(dir.path())
+        .sqlite(dir.path().join("z.db"))
+        .build()
+        .await;
+    let text = mount.err().unwrap().to_string();
+    assert!(text.contains("mount path `auth`"), "{text}");
 }
