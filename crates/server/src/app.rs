@@ -27,16 +27,34 @@ pub enum StartupError {
     Other(String),
 }
 
-/// What tests (and only tests) replace.
+/// What tests replace (clock, randomness, schema, GeoIP) and what an application embedding
+/// Latchkey gives in code (`crates/embed`): the path it mounts the router under, senders of
+/// its own, a store it opened. The server binary leaves every one at its default.
 #[derive(Clone)]
 pub struct AppOptions {
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn SecureRandom>,
-    /// PostgreSQL schema to run in (test isolation).
+    /// PostgreSQL schema to run in (test isolation, or an embedding application's own).
     pub pg_schema: Option<String>,
     /// Where client addresses are, for adaptive MFA; `None` reads `geoip_database` (or
     /// goes without when that is unset).
     pub geo: Option<Arc<dyn GeoLookup>>,
+    /// The path the router is mounted under (`/auth`), or `""` at the root. The hosted
+    /// pages' links and redirects and a `/t/{slug}` tenant's issuer base start with it.
+    pub mount_path: String,
+    /// Senders given in code: used for every tenant without a provider of its own, in place
+    /// of the configured server-wide provider (which must then be unset) and the console.
+    pub senders: HostSenders,
+    /// A store already opened; it is migrated like one opened from `database_url`.
+    pub store: Option<DynStore>,
+}
+
+/// SMS and email senders an embedding application implements itself (or built-in
+/// providers it built in code).
+#[derive(Clone, Default)]
+pub struct HostSenders {
+    pub sms: Option<Arc<dyn latchkey_delivery::SmsSender>>,
+    pub email: Option<Arc<dyn latchkey_delivery::EmailSender>>,
 }
 
 impl Default for AppOptions {
@@ -46,6 +64,9 @@ impl Default for AppOptions {
             rng: Arc::new(OsRandom),
             pg_schema: None,
             geo: None,
+            mount_path: String::new(),
+            senders: HostSenders::default(),
+            store: None,
         }
     }
 }
@@ -76,6 +97,11 @@ pub struct AppInner {
     pub metrics_bound: std::sync::OnceLock<std::net::SocketAddr>,
     /// The GeoIP database adaptive MFA asks where a client is, if one is configured.
     pub geo: Option<Arc<dyn GeoLookup>>,
+    /// The path the router is mounted under (`""` for the server binary): see
+    /// [`AppOptions::mount_path`].
+    pub mount: String,
+    /// Senders given in code ([`AppOptions::senders`]).
+    pub host_senders: HostSenders,
 }
 
 /// Cheap to clone; shared by every request.
@@ -117,8 +143,25 @@ pub async fn open_store(config: &Config, pg_schema: Option<String>) -> Result<Dy
 
 impl App {
     /// Builds the application: store (migrated), keys, the default tenant.
-    pub async fn start(config: Config, options: AppOptions) -> Result<Started, StartupError> {
-        let store = open_store(&config, options.pg_schema.clone()).await?;
+    pub async fn start(config: Config, mut options: AppOptions) -> Result<Started, StartupError> {
+        check_mount_path(&options.mount_path)?;
+        if options.senders.sms.is_some() && config.sms_provider.is_some() {
+            return Err(StartupError::Other(
+                "sms_provider is configured and an SMS sender is given in code: keep one".into(),
+            ));
+        }
+        if options.senders.email.is_some() && config.email_provider.is_some() {
+            return Err(StartupError::Other(
+                "email_provider is configured and an email sender is given in code: keep one".into(),
+            ));
+        }
+        let store = match options.store.take() {
+            Some(store) => {
+                store.migrate().await?;
+                store
+            }
+            None => open_store(&config, options.pg_schema.clone()).await?,
+        };
         let (keyring, key_source) = keys::load_keyring(&config, options.rng.as_ref())?;
         let now = options.clock.now_ms();
         let crypto = Crypto::load(&store, keyring, options.clock.clone(), options.rng.as_ref()).await?;
@@ -194,6 +237,8 @@ impl App {
             metrics_bound: std::sync::OnceLock::new(),
             delivery,
             geo,
+            mount: options.mount_path,
+            host_senders: options.senders,
             issuer: config.issuer(),
             hash_pool: crate::hash_pool::HashPool::new(config.hash_concurrency, 64 * config.hash_concurrency)
                 .map_err(|e| StartupError::Other(format!("cannot start the hashing threads: {e}")))?,
@@ -222,6 +267,27 @@ impl App {
     }
 }
 
+/// A mount path is `""` or `/segment[/segment…]` of URL-safe characters, without a trailing
+/// `/`: it is put before our own paths in links and `Location` headers as it is.
+fn check_mount_path(path: &str) -> Result<(), StartupError> {
+    let ok = path.is_empty()
+        || (path.starts_with('/')
+            && !path.ends_with('/')
+            && !path.contains("//")
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~'))
+            && !path.split('/').any(|s| s == "." || s == ".."));
+    if ok {
+        Ok(())
+    } else {
+        Err(StartupError::Other(format!(
+            "mount path `{}`: must be empty or like /auth (letters, digits, - _ . ~, no trailing /)",
+            path.escape_debug()
+        )))
+    }
+}
+
 /// The stored form of a new secret key: id, keyed hash and a display prefix.
 pub fn api_key_record(
     crypto: &Crypto,
@@ -243,5 +309,22 @@ pub fn api_key_record(
         created_at: now,
         revoked_at: None,
         scopes: scopes.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_mount_path;
+
+    #[test]
+    fn mount_paths() {
+        for ok in ["", "/auth", "/a/b-c_d.e~f", "/v1"] {
+            assert!(check_mount_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "auth", "/auth/", "/", "//auth", "/a//b", "/a/../b", "/./a", "/a b", "/a?b", "/é",
+        ] {
+            assert!(check_mount_path(bad).is_err(), "{bad}");
+        }
     }
 }

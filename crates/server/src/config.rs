@@ -213,6 +213,29 @@ impl Config {
         Self::load_from(overrides, std::env::vars().collect())
     }
 
+    /// Configuration given in code (an application embedding Latchkey, `crates/embed`):
+    /// the defaults with each `(key, value)` applied by the same parser as the file and the
+    /// environment (keys as in `latchkey.toml`), then the same cross-field checks. Nothing
+    /// is read from a file or the environment.
+    pub fn from_settings<K: AsRef<str>, V: AsRef<str>>(settings: &[(K, V)]) -> Result<Config, ConfigErrors> {
+        let mut cfg = Config::default();
+        let mut errors = Vec::new();
+        for (key, value) in settings {
+            let key = key.as_ref();
+            if KEYS.contains(&key) {
+                apply(&mut cfg, key, value.as_ref(), key, &mut errors);
+            } else {
+                errors.push(format!("{}: unknown setting", key.escape_debug()));
+            }
+        }
+        cfg.check(&mut errors);
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
     /// Loads configuration from an explicit environment (tests pass their own).
     pub fn load_from(overrides: &Overrides, env: Vec<(String, String)>) -> Result<Config, ConfigErrors> {
         let mut cfg = Config::default();
@@ -647,6 +670,29 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.effective_database_url(), "sqlite://latchkey-data/latchkey.db");
         assert_eq!(c.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn settings_in_code_use_the_same_parsers() {
+        let c = Config::from_settings(&[
+            ("public_url", "https://app.example/auth/"),
+            ("database_url", "sqlite:///tmp/x.db"),
+            ("access_token_ttl", "5m"),
+        ])
+        .unwrap();
+        assert_eq!(c.issuer(), "https://app.example/auth");
+        assert_eq!(c.access_token_ttl_secs, 300);
+        // Every problem at once, each named by its key; nothing read from the environment.
+        let err = Config::from_settings(&[
+            ("public_url", "ftp://x"),
+            ("no_such_key", "1"),
+            ("access_token_ttl", "1s"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(err.0[0].starts_with("public_url: must start with http"), "{err}");
+        assert_eq!(err.0[1], "no_such_key: unknown setting");
+        assert!(err.0[2].starts_with("access_token_ttl"), "{err}");
     }
 
     #[test]

@@ -21,5 +21,5 @@ pub mod service;
 pub mod telemetry;
 pub mod tenant_cache;
 
-pub use app::{App, AppOptions, StartupError};
+pub use app::{App, AppOptions, HostSenders, StartupError};
 pub use config::Config;

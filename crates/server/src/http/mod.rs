@@ -120,6 +120,61 @@ pub fn router(app: App) -> Router {
         .layer(axum::middleware::from_fn_with_state(app, common::scope::route))
 }
 
+/// The background tasks a serving app needs beside its router: the outbox worker (SMS and
+/// email, with retries), the events worker (webhooks), and the refreshers of signing keys
+/// and tenants' addresses that other replicas (or `latchkey keys rotate-signing`) change.
+/// [`serve`] runs them; an application embedding the router runs them itself
+/// (`crates/embed`).
+pub struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    outbox: tokio::task::JoinHandle<()>,
+    events: tokio::task::JoinHandle<()>,
+    keys: tokio::task::JoinHandle<()>,
+    addresses: tokio::task::JoinHandle<()>,
+    grace: std::time::Duration,
+}
+
+impl Workers {
+    /// Starts them on the current Tokio runtime.
+    pub fn spawn(app: &App) -> Workers {
+        Workers::spawn_with(app, tokio::sync::watch::channel(false).0)
+    }
+
+    /// Starts them, stopped by `stop` (which other tasks may already watch).
+    fn spawn_with(app: &App, stop: tokio::sync::watch::Sender<bool>) -> Workers {
+        let worker_stop = stop.subscribe();
+        let outbox = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
+        let events = tokio::spawn(crate::outbox::webhooks::run(app.clone(), worker_stop.clone()));
+        let keys_app = app.clone();
+        let keys_stop = worker_stop.clone();
+        let keys = tokio::spawn(async move { keys_app.crypto.keep_fresh(&keys_app.store, keys_stop).await });
+        let addresses_app = app.clone();
+        let addresses = tokio::spawn(async move { addresses_app.keep_addresses_fresh(worker_stop).await });
+        Workers {
+            stop,
+            outbox,
+            events,
+            keys,
+            addresses,
+            grace: std::time::Duration::from_secs(app.config.shutdown_grace_secs),
+        }
+    }
+
+    /// Stops them, letting the outbox and events workers finish the sends they started
+    /// (bounded by `shutdown_grace`).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(self.grace, self.outbox).await.is_err() {
+            tracing::warn!("outbox worker did not stop within the grace period");
+        }
+        if tokio::time::timeout(self.grace, self.events).await.is_err() {
+            tracing::warn!("events worker did not stop within the grace period");
+        }
+        let _ = self.keys.await;
+        let _ = self.addresses.await;
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then finishes the requests
 /// already in flight (bounded by the configured grace period) before returning. The outbox
 /// worker runs alongside and stops after the server, finishing the sends it started. The
@@ -136,28 +191,13 @@ pub async fn serve(
         Some((cert, key)) => Some(common::tls::Tls::load(cert, key).map_err(std::io::Error::other)?),
         None => None,
     };
-    let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
-    let metrics = metrics::serve_separately(app.clone(), worker_stop.clone()).await?;
-    let worker = tokio::spawn(crate::outbox::run(app.clone(), worker_stop.clone()));
-    let events = tokio::spawn(crate::outbox::webhooks::run(app.clone(), worker_stop.clone()));
-    // Keys another replica (or `latchkey keys rotate-signing`) stores reach this one.
-    let keys_app = app.clone();
-    let keys_stop = worker_stop.clone();
-    let keys = tokio::spawn(async move { keys_app.crypto.keep_fresh(&keys_app.store, keys_stop).await });
-    let addresses_app = app.clone();
-    let addresses = tokio::spawn(async move { addresses_app.keep_addresses_fresh(worker_stop).await });
+    let (stop_workers, worker_stop) = tokio::sync::watch::channel(false);
+    let metrics = metrics::serve_separately(app.clone(), worker_stop).await?;
+    let workers = Workers::spawn_with(&app, stop_workers);
     // Off the request path and without delaying readiness.
     tokio::task::spawn_blocking(latchkey_core::phone::Phone::warm_up);
     edge::run(router(app), listener, limits, tls, shutdown, grace).await;
-    let _ = stop_worker.send(true);
-    if tokio::time::timeout(grace, worker).await.is_err() {
-        tracing::warn!("outbox worker did not stop within the grace period");
-    }
-    if tokio::time::timeout(grace, events).await.is_err() {
-        tracing::warn!("events worker did not stop within the grace period");
-    }
-    let _ = keys.await;
-    let _ = addresses.await;
+    workers.stop().await;
     if let Some(m) = metrics {
         let _ = m.await;
     }

@@ -1,6 +1,8 @@
 //! Senders built from each tenant's provider configuration, kept while the configuration is
-//! unchanged (a changed configuration has a new version and builds new senders).
+//! unchanged (a changed configuration has a new version and builds new senders), or the
+//! senders an embedding application gave in code.
 
+use crate::service::providers::ProviderSource;
 use crate::service::ServiceResult;
 use crate::App;
 use latchkey_delivery::{EmailSender, SmsSender};
@@ -46,7 +48,13 @@ impl App {
         &self,
         tenant: &latchkey_core::ids::TenantId,
     ) -> ServiceResult<Arc<SmsChain>> {
-        let (providers, _, version) = self.sms_providers(tenant).await?;
+        let (providers, source, version) = self.sms_providers(tenant).await?;
+        if let (ProviderSource::Host, Some(sender)) = (source, &self.host_senders.sms) {
+            return Ok(Arc::new(SmsChain {
+                primary: sender.clone(),
+                fallback: None,
+            }));
+        }
         let key = tenant.to_string();
         if let Some(chain) = self.senders.sms.get(&key, &version) {
             return Ok(chain);
@@ -64,7 +72,10 @@ impl App {
         &self,
         tenant: &latchkey_core::ids::TenantId,
     ) -> ServiceResult<Arc<dyn EmailSender>> {
-        let (providers, _, version) = self.email_providers(tenant).await?;
+        let (providers, source, version) = self.email_providers(tenant).await?;
+        if let (ProviderSource::Host, Some(sender)) = (source, &self.host_senders.email) {
+            return Ok(sender.clone());
+        }
         let key = tenant.to_string();
         if let Some(sender) = self.senders.email.get(&key, &version) {
             return Ok(sender);

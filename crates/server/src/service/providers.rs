@@ -1,6 +1,6 @@
 //! Delivery providers as a tenant configures them: which SMS and email providers a tenant
-//! uses (its own, sealed in the database; else the server's; else the development console),
-//! and setting or clearing its own.
+//! uses (its own, sealed in the database; else the server's, or the sender an embedding
+//! application gave in code; else the development console), and setting or clearing its own.
 
 use super::audit::{Actor, Audit, RequestMeta};
 use super::{ServiceError, ServiceResult};
@@ -20,6 +20,8 @@ use latchkey_store::provider_row_id;
 pub enum ProviderSource {
     Tenant,
     Server,
+    /// A sender the embedding application gave in code (`AppOptions::senders`).
+    Host,
     Default,
 }
 
@@ -28,6 +30,7 @@ impl ProviderSource {
         match self {
             ProviderSource::Tenant => "tenant",
             ProviderSource::Server => "server",
+            ProviderSource::Host => "host",
             ProviderSource::Default => "default",
         }
     }
@@ -44,8 +47,10 @@ impl App {
             primary: SmsProviderConfig::Console,
             fallback: None,
         };
-        self.providers(tenant, "sms", &self.config.sms_provider, default)
-            .await
+        let found = self
+            .providers(tenant, "sms", &self.config.sms_provider, default)
+            .await?;
+        Ok(self.host_or(found, self.host_senders.sms.is_some()))
     }
 
     pub async fn email_providers(
@@ -55,8 +60,22 @@ impl App {
         let default = EmailProviders {
             primary: EmailProviderConfig::Console,
         };
-        self.providers(tenant, "email", &self.config.email_provider, default)
-            .await
+        let found = self
+            .providers(tenant, "email", &self.config.email_provider, default)
+            .await?;
+        Ok(self.host_or(found, self.host_senders.email.is_some()))
+    }
+
+    /// A tenant's own provider stands; otherwise a sender given in code does (`App::start`
+    /// refuses one beside a configured server-wide provider). The configuration returned
+    /// with [`ProviderSource::Host`] is the console's and is not used to send.
+    fn host_or<T>(&self, found: (T, ProviderSource, String), host: bool) -> (T, ProviderSource, String) {
+        match found {
+            (p, ProviderSource::Server | ProviderSource::Default, _) if host => {
+                (p, ProviderSource::Host, "host".into())
+            }
+            other => other,
+        }
     }
 
     /// A channel's configuration: the tenant's own (sealed in the database), else the

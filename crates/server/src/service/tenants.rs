@@ -89,12 +89,24 @@ impl App {
         } else {
             self.addresses.of(tenant)
         };
-        Issuer::of(&self.issuer, is_default, slug.as_deref(), host.as_deref()).unwrap_or_else(|| {
-            Issuer::of(&self.issuer, true, None, None).unwrap_or_else(|| Issuer {
-                url: self.issuer.clone(),
-                base: String::new(),
-            })
-        })
+        let at_host = !is_default && host.is_some();
+        let mut issuer = Issuer::of(&self.issuer, is_default, slug.as_deref(), host.as_deref())
+            .unwrap_or_else(|| {
+                Issuer::of(&self.issuer, true, None, None).unwrap_or_else(|| Issuer {
+                    url: self.issuer.clone(),
+                    base: String::new(),
+                })
+            });
+        // Mounted under a path by an embedding application (`AppOptions::mount_path`, empty
+        // for the server binary): the public URL already ends with it, a tenant's own host
+        // does not.
+        if !self.mount.is_empty() {
+            issuer.base = format!("{}{}", self.mount, issuer.base);
+            if at_host {
+                issuer.url = format!("{}{}", issuer.url, self.mount);
+            }
+        }
+        issuer
     }
 
     /// Whether an access token's `iss` is one this server gives the tenant's tokens: the

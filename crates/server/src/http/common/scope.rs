@@ -23,6 +23,8 @@ pub struct Scope {
     pub tenant: TenantId,
     pub issuer: Issuer,
     pub is_default: bool,
+    /// The path the router is mounted under (`App::mount`; `""` for the server binary).
+    pub mount: String,
 }
 
 impl Scope {
@@ -31,7 +33,14 @@ impl Scope {
             tenant: app.default_tenant.clone(),
             issuer: app.issuer_for(&app.default_tenant),
             is_default: true,
+            mount: app.mount.clone(),
         }
+    }
+
+    /// One of the pages' assets (`/assets/pages.css`), served at the root of every tenant's
+    /// pages: only the mount path goes before it.
+    pub fn asset(&self, p: &str) -> String {
+        format!("{}{p}", self.mount)
     }
 
     /// One of our paths (`/login`) as the browser must ask for it here (`/t/acme/login`).
@@ -96,6 +105,7 @@ pub async fn route(State(app): State<App>, mut req: Request, next: Next) -> Resp
             issuer: app.issuer_for(&tenant),
             tenant,
             is_default: false,
+            mount: app.mount.clone(),
         });
     } else if let Some(rest) = req.uri().path().strip_prefix("/t/") {
         let (slug, tail) = match rest.find('/') {
@@ -105,7 +115,7 @@ pub async fn route(State(app): State<App>, mut req: Request, next: Next) -> Resp
         if let Some(tenant) = app.addresses.by_slug(slug) {
             let issuer = app.issuer_for(&tenant);
             // A tenant with a host of its own has its issuer there, not under the slug.
-            if issuer.base == format!("/t/{slug}") && is_tenant_path(tail) {
+            if issuer.base == format!("{}/t/{slug}", app.mount) && is_tenant_path(tail) {
                 let rewritten = match req.uri().query() {
                     Some(q) => format!("{tail}?{q}"),
                     None => tail.to_owned(),
@@ -116,6 +126,7 @@ pub async fn route(State(app): State<App>, mut req: Request, next: Next) -> Resp
                         tenant,
                         issuer,
                         is_default: false,
+                        mount: app.mount.clone(),
                     });
                 }
             }
@@ -139,6 +150,7 @@ mod tests {
                 base: base.into(),
             },
             is_default: base.is_empty(),
+            mount: String::new(),
         }
     }
 

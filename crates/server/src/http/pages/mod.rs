@@ -293,6 +293,14 @@ pub fn here(path: &str) -> String {
         .unwrap_or_else(|_| path.to_owned())
 }
 
+/// One of the pages' assets as the browser must ask for it: after the mount path of an
+/// embedding application (`Scope::asset`), else as it is.
+pub fn asset_path(path: &str) -> String {
+    SCOPE
+        .try_with(|s| s.asset(path))
+        .unwrap_or_else(|_| path.to_owned())
+}
+
 /// A cookie's name under this request's tenant: the default tenant's cookies keep their
 /// names; another tenant's end in `_{tenant id}` ([`Scope::cookie_suffix`]).
 pub fn cookie_name(name: &str) -> String {

@@ -4,6 +4,7 @@
 //! on the first one. No inline script or style (the CSP forbids both). Words come from
 //! [`text`].
 
+use super::asset_path as asset;
 use super::here as u;
 use super::session::Offered;
 use super::text::t;
@@ -100,12 +101,12 @@ pub fn layout(title: &str, chrome: Option<&Chrome<'_>>, wide: bool, body: Markup
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 title { (title) " · " (name) }
-                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
-                link rel="stylesheet" href="/assets/pages.css";
+                link rel="icon" href=(asset("/assets/favicon.svg")) type="image/svg+xml";
+                link rel="stylesheet" href=(asset("/assets/pages.css"));
                 @if let Some(c) = &brand.color {
-                    link rel="stylesheet" href={ "/assets/brand.css?v=" (c) };
+                    link rel="stylesheet" href={ (asset("/assets/brand.css")) "?v=" (c) };
                 }
-                script src="/assets/webauthn.js" defer {}
+                script src=(asset("/assets/webauthn.js")) defer {}
             }
             body {
                 header.site {
@@ -1120,8 +1121,8 @@ pub fn form_post(action: &str, params: &[(&str, String)], app_name: &str) -> Mar
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 title { (t!(FORM_POST_TITLE)) " · " (t!(PRODUCT)) }
-                link rel="stylesheet" href="/assets/pages.css";
-                script src="/assets/form-post.js" defer {}
+                link rel="stylesheet" href=(asset("/assets/pages.css"));
+                script src=(asset("/assets/form-post.js")) defer {}
             }
             body {
                 main {

@@ -9,6 +9,7 @@ use crate::service::admin::{
     AdaptiveChange, BrandingChange, RememberChange, SendLimitsPatch, SettingsPatch, WebauthnPatch,
 };
 use crate::service::audit::Actor;
+use crate::service::providers::ProviderSource;
 use crate::service::tickets::TicketRequest;
 use crate::service::ServiceError;
 use crate::App;
@@ -305,6 +306,11 @@ pub async fn list_audit_events(
     }))
 }
 
+/// A sender an embedding application gave in code: only its name is known.
+fn host_provider_view(name: &str) -> serde_json::Value {
+    serde_json::json!({ "provider": name, "source": ProviderSource::Host.as_str() })
+}
+
 fn provider_view(
     primary: serde_json::Value,
     fallback: Option<serde_json::Value>,
@@ -328,6 +334,9 @@ pub async fn get_sms_provider(
     AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (p, source, _) = app.sms_providers(&tenant.id).await?;
+    if let (ProviderSource::Host, Some(s)) = (source, &app.host_senders.sms) {
+        return Ok(Json(host_provider_view(s.provider())));
+    }
     Ok(Json(provider_view(
         p.primary.redacted(),
         p.fallback.as_ref().map(|f| f.redacted()),
@@ -379,6 +388,9 @@ pub async fn get_email_provider(
     AdminCtx { tenant, .. }: AdminCtx<V1>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (p, source, _) = app.email_providers(&tenant.id).await?;
+    if let (ProviderSource::Host, Some(s)) = (source, &app.host_senders.email) {
+        return Ok(Json(host_provider_view(s.provider())));
+    }
     Ok(Json(provider_view(p.primary.redacted(), None, source.as_str())))
 }
 
