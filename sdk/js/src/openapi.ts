@@ -1863,11 +1863,7 @@ export interface components {
              */
             allow_multiple?: boolean;
             email?: string | null;
-            /**
-             * @description The factor type the user must enroll (`totp`, `sms` or `webauthn`); without it, any
-             *     the tenant allows.
-             */
-            factor?: string | null;
+            factor?: null | components["schemas"]["TicketFactorName"];
             /**
              * @description Email the link (to `email`, else to the user's address), under the tenant's send
              *     limits.
@@ -1897,7 +1893,7 @@ export interface components {
          *     document's `ErrorCode` enum and the SDK's types.
          * @enum {string}
          */
-        ErrorCode: "application_not_found" | "challenge_expired" | "country_not_allowed" | "credential_taken" | "database_unavailable" | "delivery_in_progress" | "delivery_not_found" | "device_not_found" | "duplicate_field" | "email_already_verified" | "email_taken" | "factor_id_required" | "factor_not_allowed" | "factor_not_found" | "factor_not_pending" | "forbidden" | "idempotency_key_expired" | "idempotency_key_in_use" | "idempotency_key_reused" | "insufficient_scope" | "internal_error" | "invalid_api_key" | "invalid_application" | "invalid_assignment" | "invalid_body" | "invalid_challenge" | "invalid_client" | "invalid_code" | "invalid_credential" | "invalid_credential_format" | "invalid_credentials" | "invalid_credentials_format" | "invalid_email" | "invalid_field" | "invalid_grant_types" | "invalid_idempotency_key" | "invalid_json" | "invalid_key_id" | "invalid_link" | "invalid_name" | "invalid_password" | "invalid_phone_number" | "invalid_provider" | "invalid_query" | "invalid_redirect_uri" | "invalid_refresh_token" | "invalid_request" | "invalid_rule" | "invalid_settings" | "invalid_tenant_address" | "invalid_tenant_id" | "invalid_token" | "invalid_user_id" | "invalid_webhook" | "method_not_allowed" | "mfa_not_enabled" | "mfa_required" | "mfa_setup_required" | "mfa_verification_required" | "missing_credentials" | "missing_field" | "name_taken" | "not_found" | "number_type_not_allowed" | "organization_not_found" | "overloaded" | "payload_too_large" | "phone_not_verified" | "rate_limited" | "request_timeout" | "role_not_found" | "rule_not_found" | "sign_in_refused" | "signup_disabled" | "tenant_mismatch" | "too_many_attempts" | "too_many_webhooks" | "unknown_factor_type" | "unknown_field" | "unknown_tenant" | "unsupported_media_type" | "user_not_found" | "webhook_not_found";
+        ErrorCode: "already_enrolled" | "application_not_found" | "challenge_expired" | "country_not_allowed" | "credential_taken" | "database_unavailable" | "delivery_in_progress" | "delivery_not_found" | "device_not_found" | "duplicate_field" | "email_already_verified" | "email_taken" | "factor_id_required" | "factor_not_allowed" | "factor_not_found" | "factor_not_pending" | "forbidden" | "idempotency_key_expired" | "idempotency_key_in_use" | "idempotency_key_reused" | "insufficient_scope" | "internal_error" | "invalid_api_key" | "invalid_application" | "invalid_assignment" | "invalid_body" | "invalid_challenge" | "invalid_client" | "invalid_code" | "invalid_credential" | "invalid_credential_format" | "invalid_credentials" | "invalid_credentials_format" | "invalid_email" | "invalid_field" | "invalid_grant_types" | "invalid_idempotency_key" | "invalid_json" | "invalid_key_id" | "invalid_link" | "invalid_name" | "invalid_password" | "invalid_phone_number" | "invalid_provider" | "invalid_query" | "invalid_redirect_uri" | "invalid_refresh_token" | "invalid_request" | "invalid_rule" | "invalid_settings" | "invalid_tenant_address" | "invalid_tenant_id" | "invalid_token" | "invalid_user_id" | "invalid_webhook" | "method_not_allowed" | "mfa_not_enabled" | "mfa_required" | "mfa_setup_required" | "mfa_verification_required" | "missing_credentials" | "missing_field" | "name_taken" | "not_found" | "number_type_not_allowed" | "organization_not_found" | "overloaded" | "payload_too_large" | "phone_not_verified" | "rate_limited" | "request_timeout" | "role_not_found" | "rule_not_found" | "sign_in_refused" | "signup_disabled" | "tenant_mismatch" | "too_many_attempts" | "too_many_webhooks" | "unknown_factor_type" | "unknown_field" | "unknown_tenant" | "unsupported_media_type" | "user_not_found" | "webhook_not_found";
         ErrorDetail: {
             /** @description Stable, machine-readable snake_case code: one of [`ErrorCode`]'s. */
             code: components["schemas"]["ErrorCode"];
@@ -2560,7 +2556,12 @@ export interface components {
          * @description The factors a ticket can ask for, as Auth0 names them.
          * @enum {string}
          */
-        TicketFactor: "push-notification" | "phone" | "email" | "otp" | "webauthn-roaming" | "webauthn-platform";
+        TicketFactor: "phone" | "otp" | "webauthn-roaming" | "webauthn-platform";
+        /**
+         * @description The factor types an enrollment ticket can ask for.
+         * @enum {string}
+         */
+        TicketFactorName: "totp" | "sms" | "email_otp" | "webauthn";
         /** @description `POST /api/v2/guardian/enrollments/ticket`. */
         TicketRequest: {
             /**

@@ -35,6 +35,7 @@ macro_rules! error_codes {
 }
 
 error_codes! {
+    AlreadyEnrolled = "already_enrolled",
     ApplicationNotFound = "application_not_found",
     ChallengeExpired = "challenge_expired",
     CountryNotAllowed = "country_not_allowed",
@@ -407,7 +408,7 @@ impl From<ServiceError> for Failure {
             ),
             AlreadyEnrolled => Failure::new(
                 FailureKind::Conflict,
-                "already_enrolled",
+                ErrorCode::AlreadyEnrolled,
                 "the user has a second factor already; allow multiple enrollments to let them add another",
             ),
             InvalidWebhook(problems) => {

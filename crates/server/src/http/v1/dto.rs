@@ -1155,9 +1155,10 @@ pub struct ApplicationQuery {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentTicketRequest {
-    /// The factor type the user must enroll (`totp`, `sms` or `webauthn`); without it, any
-    /// the tenant allows.
+    /// The factor type the user must enroll; without it, any the tenant allows. A type the
+    /// tenant does not allow is refused (`factor_not_allowed`).
     #[serde(default)]
+    #[schema(value_type = Option<TicketFactorName>)]
     pub factor: Option<String>,
     /// Let a user who has a second factor already use the ticket to add another (after
     /// proving the one they have). Without it, such a user gets no ticket (`409`).
@@ -1169,6 +1170,17 @@ pub struct EnrollmentTicketRequest {
     pub send_email: bool,
     #[serde(default)]
     pub email: Option<String>,
+}
+
+/// The factor types an enrollment ticket can ask for.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documents a string field; never built
+pub enum TicketFactorName {
+    Totp,
+    Sms,
+    EmailOtp,
+    Webauthn,
 }
 
 /// An enrollment ticket made.

@@ -268,8 +268,8 @@ pub struct TicketRequest {
     #[serde(default)]
     pub email_locale: Option<String>,
     /// The factor the user must enroll: `otp`, `phone` (SMS), `webauthn-roaming` or
-    /// `webauthn-platform`; `email` and `push-notification` are refused (as Auth0 refuses
-    /// email). Without it, any factor the tenant allows.
+    /// `webauthn-platform`. Auth0's `email` (which Auth0 refuses too) and
+    /// `push-notification` are answered 400. Without it, any factor the tenant allows.
     #[serde(default)]
     #[schema(value_type = Option<TicketFactor>)]
     pub factor: Option<String>,
@@ -283,9 +283,7 @@ pub struct TicketRequest {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TicketFactor {
-    PushNotification,
     Phone,
-    Email,
     Otp,
     WebauthnRoaming,
     WebauthnPlatform,
