@@ -3,7 +3,8 @@
 // test runs (aiosmtpd's Maildir, $LATCHKEY_MAILDIR, parsed with Python's email package):
 // create an account on /signup (from the sign-in page's link), confirm the address with
 // the emailed link, sign out, ask for a reset on /password/forgot, open the emailed link,
-// choose a new password, sign in with it (the old one refused). Each screen is
+// choose a new password, sign in with it (the old one refused); then an administrator's
+// enrollment ticket, emailed, opened, a wrong and a right password, spent. Each screen is
 // photographed and checked with axe-core. Started by crates/latchkey/tests/browser.rs.
 //
 //   LATCHKEY_URL=http://localhost:8080 LATCHKEY_SCREENS_DIR=/tmp/screens LATCHKEY_MAILDIR=/tmp/maildir \
@@ -12,7 +13,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { base, check, expectPath, journey, password, requireEnv, shot, signInWithPassword, signOut } from "./common.mjs";
+import { adminKey, api, base, check, expectPath, journey, password, requireEnv, shot, signInWithPassword, signOut } from "./common.mjs";
 
 requireEnv(["LATCHKEY_URL", "LATCHKEY_SCREENS_DIR", "LATCHKEY_MAILDIR"]);
 const maildir = join(process.env.LATCHKEY_MAILDIR, "new");
@@ -131,4 +132,31 @@ journey(async (page) => {
   await page.getByLabel("Password").fill(newPassword);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expectPath(page, "/account/security");
+
+  // An administrator's enrollment ticket, emailed: its link opens the sign-in for the
+  // account, whose password leads into setting up a second step; then the link is spent.
+  const found = await api("GET", `/v1/admin/users?email=${encodeURIComponent(email)}`, undefined, adminKey);
+  check(found.status === 200, `user lookup: ${found.body}`);
+  const userId = JSON.parse(found.body).users[0].id;
+  const made = await api("POST", `/v1/admin/users/${userId}/mfa/enrollment-tickets`, { send_email: true }, adminKey);
+  check(made.status === 201, `ticket: ${made.body}`);
+  const invitation = await nextMail();
+  check(invitation.to === email, `sent to ${invitation.to}`);
+  check(/Set up two-step verification/.test(invitation.subject), invitation.subject);
+  const ticketLink = linkIn(invitation);
+  check(ticketLink === JSON.parse(made.body).url, "the email carries the ticket's link");
+  await page.goto(ticketLink);
+  await expectPath(page, "/enroll");
+  check((await page.getByLabel("Email").inputValue()) === email, "the ticket's account is shown");
+  await shot(page, "enroll-ticket");
+  await page.getByLabel("Password").fill("not my password");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.locator("#password-error").waitFor();
+  await shot(page, "enroll-ticket-error");
+  await page.getByLabel("Password").fill(newPassword);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expectPath(page, "/login/enroll");
+  await page.goto(ticketLink);
+  await page.getByRole("heading", { name: "This link does not work" }).waitFor();
+  await shot(page, "enroll-ticket-used");
 }, intended);

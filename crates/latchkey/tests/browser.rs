@@ -308,6 +308,8 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
             ("LATCHKEY_PUBLIC_URL", public.as_str()),
             ("LATCHKEY_EMAIL_PROVIDER", provider.as_str()),
             ("LATCHKEY_ALLOW_PRIVATE_DESTINATIONS", "true"),
+            // The enrollment ticket at the end is made with the tenant's key.
+            ("LATCHKEY_BOOTSTRAP_SECRET_KEY", BOOTSTRAP_KEY),
         ],
     );
     run_script_with(
@@ -329,6 +331,9 @@ fn recovery_journey(database_url: Option<&str>, screens: &Path) {
             "password-reset",
             "login-password-reset",
             "link-invalid",
+            "enroll-ticket",
+            "enroll-ticket-error",
+            "enroll-ticket-used",
         ],
     );
 }
