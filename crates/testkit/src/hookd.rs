@@ -2,14 +2,14 @@
 //! Python package (the reference verifier of the Standard Webhooks specification, not our
 //! code), records what it got, and answers `500` while told to fail. The secret it verifies
 //! with and the failures to come are files in its folder, so a test sets them after it
-//! learns the secret.
+//! learns the secret; a message that arrives before the secret waits for it.
 
 use crate::process::{free_port, Server};
 use std::path::Path;
 use std::process::Command;
 
 const RECEIVER: &str = r#"
-import json, os, sys, threading
+import json, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from standardwebhooks.webhooks import Webhook
 
@@ -27,6 +27,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         headers = {k.lower(): v for k, v in self.headers.items()}
+        # The endpoint's own "created" event can arrive before the test has learnt the secret
+        # from the registration's answer and handed it over: wait for it (up to 10 s).
+        for _ in range(200):
+            if read("secret"):
+                break
+            time.sleep(0.05)
         with lock:
             secret = read("secret")
             fail = int(read("fail") or "0")
