@@ -17,6 +17,7 @@ pub mod mfa_api;
 pub mod notify;
 pub mod oidc;
 pub mod outcome;
+pub(crate) mod outgoing;
 pub mod passkeys;
 pub mod policy;
 pub mod providers;

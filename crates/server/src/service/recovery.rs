@@ -20,10 +20,10 @@
 //! POST does.
 
 use super::audit::{Actor, Audit, RequestMeta};
+use super::outgoing::{queued_message, send_limits, Outgoing};
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
-use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::{self, Email};
 use latchkey_core::factor::Channel;
 use latchkey_core::links::{self, LinkPurpose};
@@ -31,8 +31,7 @@ use latchkey_core::password;
 use latchkey_core::secret::opaque_token;
 use latchkey_core::throttle::{ThrottleDecision, ThrottlePolicy};
 use latchkey_store::model::{
-    DeliveryStatus, EmailLink, EmailLinkIssue, IssueOutcome, LinkConsume, LinkEffect, LinkProof,
-    OutboxMessage, SealedColumn, SendLimit, Tenant, ThrottleKey, User,
+    EmailLink, EmailLinkIssue, IssueOutcome, LinkConsume, LinkEffect, LinkProof, Tenant, ThrottleKey, User,
 };
 
 /// Reset requests for one address: three, then waits of a minute doubling up to an hour.
@@ -378,16 +377,31 @@ impl App {
                 expires_at,
                 consumed_at: None,
             },
-            message: self.queued_email(
-                tenant,
-                user,
-                destination,
-                &message.subject,
-                &message.text,
-                &message.html,
-                expires_at,
+            message: queued_message(
+                &self.crypto.keyring,
+                rng,
+                now,
+                Outgoing {
+                    tenant: &tenant.id,
+                    user: &user.id,
+                    factor: None,
+                    channel: Channel::Email,
+                    destination,
+                    payload: &serde_json::json!({
+                        "subject": message.subject,
+                        "text": message.text,
+                        "html": message.html,
+                    }),
+                    expires_at,
+                },
             )?,
-            limits: self.email_send_limits(tenant, user, destination, meta),
+            limits: send_limits(
+                &tenant.settings.send_limits,
+                &destination_key,
+                &user.id,
+                &tenant.id,
+                meta.ip.as_deref(),
+            ),
             cooldown_key: format!("link:{}:{}", purpose.as_str(), user.id),
             cooldown_secs: i64::try_from(tenant.settings.otp_resend_cooldown_secs).unwrap_or(60),
             stats: vec![("links_issued", purpose.as_str().to_owned())],
@@ -431,84 +445,6 @@ impl App {
                 Err(ServiceError::RateLimited { retry_after_secs })
             }
         }
-    }
-}
-
-impl App {
-    /// An email to `destination` for `user`, ready for the outbox: its address and content
-    /// sealed, queued now, dropped unsent at `expires_at`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn queued_email(
-        &self,
-        tenant: &Tenant,
-        user: &User,
-        destination: &str,
-        subject: &str,
-        text: &str,
-        html: &str,
-        expires_at: UnixMillis,
-    ) -> ServiceResult<OutboxMessage> {
-        let now = self.now();
-        let rng = self.rng.as_ref();
-        let payload = serde_json::json!({ "subject": subject, "text": text, "html": html });
-        let message_id = format!("msg_{}", latchkey_core::ids::ulid(now, rng));
-        let payload_bytes = zeroize::Zeroizing::new(payload.to_string().into_bytes());
-        let payload_sealed = self
-            .crypto
-            .keyring
-            .seal(&payload_bytes, &SealedColumn::OutboxPayload.aad(&message_id), rng)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(OutboxMessage {
-            id: message_id.clone(),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            factor_id: None,
-            channel: Channel::Email,
-            destination_sealed: self.seal_text(SealedColumn::OutboxDestination, &message_id, destination)?,
-            payload_sealed,
-            status: DeliveryStatus::Queued,
-            attempts: 0,
-            next_attempt_at: now,
-            locked_until: None,
-            expires_at,
-            last_error: None,
-            provider: None,
-            provider_message_id: None,
-            created_at: now,
-            updated_at: now,
-        })
-    }
-
-    /// The tenant's send limits for one email to `destination` for `user`: per address,
-    /// user, tenant and (when known) client address, hourly and daily.
-    pub(super) fn email_send_limits(
-        &self,
-        tenant: &Tenant,
-        user: &User,
-        destination: &str,
-        meta: &RequestMeta,
-    ) -> Vec<SendLimit> {
-        let destination_key = self.destination_hash(destination);
-        let l = &tenant.settings.send_limits;
-        let limit = |scope, subject: &str, window_secs, limit| SendLimit {
-            scope,
-            subject: subject.to_owned(),
-            window_secs,
-            limit,
-        };
-        let mut limits = vec![
-            limit("destination_hourly", &destination_key, 3600, l.destination_hourly),
-            limit("destination_daily", &destination_key, 86_400, l.destination_daily),
-            limit("user_hourly", user.id.as_str(), 3600, l.user_hourly),
-            limit("user_daily", user.id.as_str(), 86_400, l.user_daily),
-            limit("tenant_hourly", tenant.id.as_str(), 3600, l.tenant_hourly),
-            limit("tenant_daily", tenant.id.as_str(), 86_400, l.tenant_daily),
-        ];
-        if let Some(ip) = &meta.ip {
-            limits.push(limit("ip_hourly", ip, 3600, l.ip_hourly));
-            limits.push(limit("ip_daily", ip, 86_400, l.ip_daily));
-        }
-        limits
     }
 }
 

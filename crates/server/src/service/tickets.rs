@@ -4,11 +4,13 @@
 //! must end in an enrollment (`SignInExtras::ticket`, checked in `signin_with`).
 
 use super::audit::{Actor, Audit, RequestMeta};
+use super::outgoing::{queued_message, send_limits, Outgoing};
 use super::{InputError, ServiceError, ServiceResult};
 use crate::App;
 use latchkey_core::audit::{AuditAction, AuditOutcome};
 use latchkey_core::clock::UnixMillis;
 use latchkey_core::email::Email;
+use latchkey_core::factor::Channel;
 use latchkey_core::factor::FactorKind;
 use latchkey_core::ids::{ulid, UserId};
 use latchkey_core::secret::opaque_token;
@@ -86,11 +88,30 @@ impl App {
         let email = match &destination {
             Some(to) => {
                 let m = tickets::render(&self.app_name(tenant), &url);
-                let message =
-                    self.queued_email(tenant, &user, to, &m.subject, &m.text, &m.html, expires_at)?;
+                let payload = serde_json::json!({ "subject": m.subject, "text": m.text, "html": m.html });
+                let message = queued_message(
+                    &self.crypto.keyring,
+                    rng,
+                    now,
+                    Outgoing {
+                        tenant: &tenant.id,
+                        user: &user.id,
+                        factor: None,
+                        channel: Channel::Email,
+                        destination: to,
+                        payload: &payload,
+                        expires_at,
+                    },
+                )?;
                 Some(TicketEmail {
                     message,
-                    limits: self.email_send_limits(tenant, &user, to, meta),
+                    limits: send_limits(
+                        &tenant.settings.send_limits,
+                        &self.destination_hash(to),
+                        &user.id,
+                        &tenant.id,
+                        meta.ip.as_deref(),
+                    ),
                     cooldown_key: format!("ticket:{}", user.id),
                     cooldown_secs: i64::try_from(tenant.settings.otp_resend_cooldown_secs).unwrap_or(60),
                     stats: vec![("links_issued", "enrollment_ticket".to_owned())],

@@ -11,7 +11,6 @@ contract!(
 );
 
 fn link_issue(u: &User, purpose: LinkPurpose, token: &str, now: UnixMillis, limit: u32) -> EmailLinkIssue {
-    let id = format!("msg_{}", ulid(now));
     EmailLinkIssue {
         link: EmailLink {
             token_hash: format!("t-{token}"),
@@ -24,25 +23,7 @@ fn link_issue(u: &User, purpose: LinkPurpose, token: &str, now: UnixMillis, limi
             expires_at: now + purpose.lifetime_ms(),
             consumed_at: None,
         },
-        message: OutboxMessage {
-            id,
-            tenant_id: u.tenant_id.clone(),
-            user_id: u.id.clone(),
-            factor_id: None,
-            channel: latchkey_core::factor::Channel::Email,
-            destination_sealed: "lk1.k.destination".into(),
-            payload_sealed: "lk1.k.payload".into(),
-            status: DeliveryStatus::Queued,
-            attempts: 0,
-            next_attempt_at: now,
-            locked_until: None,
-            expires_at: now + purpose.lifetime_ms(),
-            last_error: None,
-            provider: None,
-            provider_message_id: None,
-            created_at: now,
-            updated_at: now,
-        },
+        message: queued_email(u, now, now + purpose.lifetime_ms()),
         limits: vec![SendLimit {
             scope: "user_hourly",
             subject: u.id.to_string(),

@@ -29,25 +29,7 @@ fn emailed(u: &User, token: &str, now: UnixMillis, limit: u32) -> EnrollmentTick
     EnrollmentTicketIssue {
         ticket: ticket(u, token, now),
         email: Some(TicketEmail {
-            message: OutboxMessage {
-                id: format!("msg_{}", ulid(now)),
-                tenant_id: u.tenant_id.clone(),
-                user_id: u.id.clone(),
-                factor_id: None,
-                channel: latchkey_core::factor::Channel::Email,
-                destination_sealed: "lk1.k.destination".into(),
-                payload_sealed: "lk1.k.payload".into(),
-                status: DeliveryStatus::Queued,
-                attempts: 0,
-                next_attempt_at: now,
-                locked_until: None,
-                expires_at: now + LIFETIME,
-                last_error: None,
-                provider: None,
-                provider_message_id: None,
-                created_at: now,
-                updated_at: now,
-            },
+            message: queued_email(u, now, now + LIFETIME),
             limits: vec![SendLimit {
                 scope: "user_hourly",
                 subject: u.id.to_string(),

@@ -330,6 +330,29 @@ fn issue(
     }
 }
 
+/// An email for `u` (a link's or a ticket's: no factor), queued at `now`.
+fn queued_email(u: &User, now: UnixMillis, expires_at: UnixMillis) -> OutboxMessage {
+    OutboxMessage {
+        id: format!("msg_{}", ulid(now)),
+        tenant_id: u.tenant_id.clone(),
+        user_id: u.id.clone(),
+        factor_id: None,
+        channel: latchkey_core::factor::Channel::Email,
+        destination_sealed: "lk1.k.destination".into(),
+        payload_sealed: "lk1.k.payload".into(),
+        status: DeliveryStatus::Queued,
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        expires_at,
+        last_error: None,
+        provider: None,
+        provider_message_id: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 fn event(u: &User, action: &str, outcome: &str) -> AuditEvent {
     AuditEvent {
         id: format!("evt_{}", ulid(T0)),

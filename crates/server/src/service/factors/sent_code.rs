@@ -11,6 +11,7 @@
 
 use super::EnrollDetails;
 use super::{Answer, Begun, ChallengeStart, Cx, FactorModule, Listing, NewFactor, Proven};
+use crate::service::outgoing::{queued_message, send_limits, Outgoing};
 use crate::service::sealed::{destination_hash, factor_destination, seal_text};
 use crate::service::{InputError, ServiceError, ServiceResult};
 use latchkey_core::assurance::Method;
@@ -20,8 +21,7 @@ use latchkey_core::ids::ChallengeId;
 use latchkey_core::otp;
 use latchkey_core::phone::Phone;
 use latchkey_store::model::{
-    Challenge, Check, CodeIssue, DeliveryStatus, Factor, OtpCode, OutboxMessage, Proof, SealedColumn,
-    SendLimit, User, WebauthnCredential,
+    Challenge, Check, CodeIssue, Factor, OtpCode, Proof, SealedColumn, User, WebauthnCredential,
 };
 
 /// Codes sent through one channel.
@@ -191,37 +191,22 @@ impl SentCode {
                 "html": otp::render(&s.email_html_template, &code, app_name, minutes, true),
             }),
         };
-        let message_id = format!("msg_{}", latchkey_core::ids::ulid(now, cx.rng));
-        let payload_bytes = zeroize::Zeroizing::new(payload.to_string().into_bytes());
-        let payload_sealed = cx
-            .keyring
-            .seal(
-                &payload_bytes,
-                &SealedColumn::OutboxPayload.aad(&message_id),
-                cx.rng,
-            )
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let expires_at = now + i64::try_from(expiry_secs).unwrap_or(600) * 1000;
-        let destination_sealed = seal_text(
+        let message = queued_message(
             cx.keyring,
             cx.rng,
-            SealedColumn::OutboxDestination,
-            &message_id,
-            destination,
+            now,
+            Outgoing {
+                tenant: &tenant.id,
+                user: &user.id,
+                factor: Some(&factor.id),
+                channel,
+                destination,
+                payload: &payload,
+                expires_at,
+            },
         )?;
-        let l = &s.send_limits;
-        let mut limits = vec![
-            limit("destination_hourly", &destination_key, 3600, l.destination_hourly),
-            limit("destination_daily", &destination_key, 86_400, l.destination_daily),
-            limit("user_hourly", user.id.as_str(), 3600, l.user_hourly),
-            limit("user_daily", user.id.as_str(), 86_400, l.user_daily),
-            limit("tenant_hourly", tenant.id.as_str(), 3600, l.tenant_hourly),
-            limit("tenant_daily", tenant.id.as_str(), 86_400, l.tenant_daily),
-        ];
-        if let Some(ip) = cx.ip {
-            limits.push(limit("ip_hourly", ip, 3600, l.ip_hourly));
-            limits.push(limit("ip_daily", ip, 86_400, l.ip_daily));
-        }
+        let limits = send_limits(&s.send_limits, &destination_key, &user.id, &tenant.id, cx.ip);
         let cooldown_key = match challenge {
             Some(c) => format!("chl:{c}:{}", factor.id),
             None => format!("enroll:{}:{}", user.id, factor.kind.as_str()),
@@ -245,25 +230,7 @@ impl SentCode {
                 created_at: now,
                 expires_at,
             },
-            message: OutboxMessage {
-                id: message_id,
-                tenant_id: tenant.id.clone(),
-                user_id: user.id.clone(),
-                factor_id: Some(factor.id.clone()),
-                channel,
-                destination_sealed,
-                payload_sealed,
-                status: DeliveryStatus::Queued,
-                attempts: 0,
-                next_attempt_at: now,
-                locked_until: None,
-                expires_at,
-                last_error: None,
-                provider: None,
-                provider_message_id: None,
-                created_at: now,
-                updated_at: now,
-            },
+            message,
             limits,
             cooldown_key,
             cooldown_secs: i64::try_from(s.otp_resend_cooldown_secs).unwrap_or(60),
@@ -307,15 +274,6 @@ fn code_hash(cx: &Cx<'_>, factor: &Factor, challenge: Option<&ChallengeId>, code
         cx.hasher
             .hash(HashPurpose::OneTimeCode, &context, code.as_bytes()),
     )
-}
-
-fn limit(scope: &'static str, subject: &str, window_secs: i64, limit: u32) -> SendLimit {
-    SendLimit {
-        scope,
-        subject: subject.to_owned(),
-        window_secs,
-        limit,
-    }
 }
 
 #[cfg(test)]
